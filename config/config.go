@@ -1,0 +1,203 @@
+// Package config reads gatekeeper.yaml, the file that says where the proxy
+// listens, where calls go, who may send them and where data and logs live.
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/gatekeeper-sip/gatekeeper/internal/yamlx"
+)
+
+// Config is the whole gatekeeper.yaml.
+type Config struct {
+	SIP     SIP      `yaml:"sip"`
+	Dialers []Dialer `yaml:"dialers"`
+	// DataDir holds the Badger registry; relative paths are relative to the config file.
+	DataDir string `yaml:"data_dir"`
+	Audit   Audit  `yaml:"audit"`
+	// Policy is the policy file, relative to the config file.
+	Policy string `yaml:"policy"`
+	// DefaultRegion decides numbers dialed without a country code (ISO 3166 code).
+	DefaultRegion string `yaml:"default_region"`
+	Admin         Admin  `yaml:"admin"`
+
+	// Dir is the folder of the config file (empty for the embedded defaults:
+	// paths are then relative to the working directory).
+	Dir string `yaml:"-"`
+}
+
+// SIP says where the proxy listens and where it sends calls.
+type SIP struct {
+	// Listen holds transport URLs: udp://IP:PORT, tcp://IP:PORT.
+	Listen []string `yaml:"listen"`
+	// Carrier is the next hop for every outbound call, e.g. sip:127.0.0.1:5070.
+	Carrier string `yaml:"carrier"`
+	// CarrierTransport is udp or tcp (default udp).
+	CarrierTransport string `yaml:"carrier_transport"`
+	// CampaignHeader carries the campaign id (default X-Campaign-ID).
+	CampaignHeader string `yaml:"campaign_header"`
+	// DialModeHeader overrides a dialer's dial mode per call: automated|manual (default X-Dial-Mode).
+	DialModeHeader string `yaml:"dial_mode_header"`
+	// DrainTimeout bounds how long SIGTERM waits for transactions in flight (default 32s).
+	DrainTimeout Duration `yaml:"drain_timeout"`
+}
+
+// Dialer is one configured source of calls.
+type Dialer struct {
+	Name      string   `yaml:"name"`
+	Sources   []Prefix `yaml:"sources"`
+	Automated bool     `yaml:"automated"`
+}
+
+// Audit says where decisions are logged.
+type Audit struct {
+	Dir string `yaml:"dir"`
+}
+
+// Admin is the local control endpoint the CLI uses while serve runs.
+type Admin struct {
+	// Socket is a unix socket path (default DATA_DIR/admin.sock).
+	Socket string `yaml:"socket"`
+	// Metrics, when set, serves Prometheus metrics over HTTP at this address (e.g. 127.0.0.1:9060).
+	Metrics string `yaml:"metrics"`
+}
+
+// Load reads and checks a config file. Errors name FILE:LINE:COLUMN.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dir = filepath.Dir(path)
+	return cfg, nil
+}
+
+// Parse decodes and checks config text; name is used in error messages.
+func Parse(name string, data []byte) (*Config, error) {
+	var cfg Config
+	if err := yamlx.Decode(name, data, &cfg); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &cfg, nil
+}
+
+func (c *Config) setDefaults() {
+	if c.SIP.CampaignHeader == "" {
+		c.SIP.CampaignHeader = "X-Campaign-ID"
+	}
+	if c.SIP.DialModeHeader == "" {
+		c.SIP.DialModeHeader = "X-Dial-Mode"
+	}
+	if c.SIP.CarrierTransport == "" {
+		c.SIP.CarrierTransport = "udp"
+	}
+	if c.SIP.DrainTimeout == 0 {
+		c.SIP.DrainTimeout = Duration(32e9)
+	}
+	if c.DefaultRegion == "" {
+		c.DefaultRegion = "US"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.Audit.Dir == "" {
+		c.Audit.Dir = "audit"
+	}
+}
+
+func (c *Config) check() error {
+	if len(c.SIP.Listen) == 0 {
+		return fmt.Errorf("sip.listen: give at least one address, e.g. udp://127.0.0.1:5060")
+	}
+	for _, l := range c.SIP.Listen {
+		if _, _, err := SplitListen(l); err != nil {
+			return err
+		}
+	}
+	if c.SIP.Carrier == "" {
+		return fmt.Errorf("sip.carrier: the carrier's address is missing, e.g. sip:127.0.0.1:5070")
+	}
+	if t := c.SIP.CarrierTransport; t != "udp" && t != "tcp" {
+		return fmt.Errorf("sip.carrier_transport: %q is not udp or tcp", t)
+	}
+	if len(c.Dialers) == 0 {
+		return fmt.Errorf("dialers: no dialer is configured, so no call could pass")
+	}
+	seen := map[string]bool{}
+	for i, d := range c.Dialers {
+		if d.Name == "" {
+			return fmt.Errorf("dialers[%d]: name is missing", i)
+		}
+		if seen[d.Name] {
+			return fmt.Errorf("dialers[%d]: name %q is used twice", i, d.Name)
+		}
+		seen[d.Name] = true
+		if len(d.Sources) == 0 {
+			return fmt.Errorf("dialers[%d] (%s): sources is empty", i, d.Name)
+		}
+	}
+	return nil
+}
+
+// SplitListen splits "udp://127.0.0.1:5060" into network and address.
+func SplitListen(l string) (network, addr string, err error) {
+	network, addr, ok := strings.Cut(l, "://")
+	if !ok || (network != "udp" && network != "tcp") || addr == "" {
+		return "", "", fmt.Errorf("sip.listen: %q is not udp://IP:PORT or tcp://IP:PORT", l)
+	}
+	return network, addr, nil
+}
+
+// Path resolves a path from the config file against the config's folder.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.Dir == "" {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// AdminSocket is the unix socket of the running server's admin endpoint.
+func (c *Config) AdminSocket() string {
+	if c.Admin.Socket != "" {
+		return c.Path(c.Admin.Socket)
+	}
+	return filepath.Join(c.Path(c.DataDir), "admin.sock")
+}
+
+// Prefix is a source network: "127.0.0.0/8" or a single address "10.1.2.3".
+type Prefix struct{ netip.Prefix }
+
+func (p *Prefix) UnmarshalYAML(node ast.Node) error {
+	s, err := yamlx.String(node)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return yamlx.At(node, "%q is not an address or network (CIDR)", s)
+		}
+		p.Prefix = netip.PrefixFrom(a, a.BitLen())
+		return nil
+	}
+	pr, err := netip.ParsePrefix(s)
+	if err != nil {
+		return yamlx.At(node, "%q is not a network (CIDR): %v", s, err)
+	}
+	p.Prefix = pr.Masked()
+	return nil
+}

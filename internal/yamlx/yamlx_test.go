@@ -1,0 +1,48 @@
+package yamlx
+
+import (
+	"testing"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+type color string
+
+func (c *color) UnmarshalYAML(node ast.Node) error {
+	s, err := String(node)
+	if err != nil {
+		return err
+	}
+	if s != "red" && s != "blue" {
+		return At(node, "color %q is not red or blue", s)
+	}
+	*c = color(s)
+	return nil
+}
+
+type doc struct {
+	Size  int `yaml:"size"`
+	Items []struct {
+		Color color `yaml:"color"`
+	} `yaml:"items"`
+}
+
+func TestDecodeErrorsNamePlace(t *testing.T) {
+	cases := map[string]string{
+		"size: 1\nbogus: 2\n": "f.yaml:2:1: unknown field \"bogus\"",
+		"size: big\n":         "f.yaml:1:7: cannot unmarshal string into Go struct field doc.Size of type int",
+		"items:\n  - color: red\n  - color: green\n": "f.yaml:3:12: color \"green\" is not red or blue",
+		"size: [\n": "f.yaml:1:7: sequence end token ']' not found",
+	}
+	for src, want := range cases {
+		var d doc
+		err := Decode("f.yaml", []byte(src), &d)
+		if err == nil || err.Error() != want {
+			t.Errorf("Decode(%q) = %v; want %s", src, err, want)
+		}
+	}
+	var d doc
+	if err := Decode("f.yaml", []byte("size: 3\nitems:\n  - color: blue\n"), &d); err != nil || d.Size != 3 || d.Items[0].Color != "blue" {
+		t.Fatalf("good doc: %v %+v", err, d)
+	}
+}

@@ -1,0 +1,95 @@
+// Package number normalizes telephone numbers to E.164.
+//
+// North American (NANP) numbers take a hand-written fast path: phonenumbers'
+// Parse+Format costs ≈ 8 µs, a tenth of the per-call budget, while the NANP
+// path below costs well under 100 ns. Everything else goes through phonenumbers.
+package number
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// ErrInvalid is wrapped by every error Normalize returns.
+var ErrInvalid = errors.New("invalid number")
+
+// Normalize turns a dialed string into E.164 ("+12025550143"). It accepts
+// 2025550143, 12025550143, +12025550143, +1-202-555-0143, (202) 555-0143 and
+// international numbers; defaultRegion (e.g. "US") decides numbers without a
+// country code.
+func Normalize(raw, defaultRegion string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", fmt.Errorf("%w: empty", ErrInvalid)
+	}
+	var digits [16]byte
+	n, plus := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if n == len(digits) {
+				return "", fmt.Errorf("%w: %q is too long", ErrInvalid, raw)
+			}
+			digits[n] = c
+			n++
+		case c == '+' && i == 0:
+			plus = true
+		case c == '-' || c == '.' || c == ' ' || c == '(' || c == ')':
+		default:
+			return "", fmt.Errorf("%w: %q has %q", ErrInvalid, raw, c)
+		}
+	}
+	d := digits[:n]
+	nanpRegion := defaultRegion == "US" || defaultRegion == "CA" || defaultRegion == ""
+	switch {
+	case plus && n == 11 && d[0] == '1':
+		return nanp(d[1:], raw)
+	case !plus && nanpRegion && n == 10:
+		return nanp(d, raw)
+	case !plus && nanpRegion && n == 11 && d[0] == '1':
+		return nanp(d[1:], raw)
+	case plus && n > 0 && d[0] == '1':
+		return "", fmt.Errorf("%w: %q is not 10 digits after +1", ErrInvalid, raw)
+	}
+	in := string(d)
+	if plus {
+		in = "+" + in
+	}
+	num, err := phonenumbers.Parse(in, defaultRegion)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q: %v", ErrInvalid, raw, err)
+	}
+	if !phonenumbers.IsPossibleNumber(num) {
+		return "", fmt.Errorf("%w: %q is not a possible number", ErrInvalid, raw)
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), nil
+}
+
+// nanp checks a 10-digit NANP number: area code and exchange start with 2-9.
+func nanp(d []byte, raw string) (string, error) {
+	if d[0] < '2' || d[3] < '2' {
+		return "", fmt.Errorf("%w: %q: area code and exchange must start with 2-9", ErrInvalid, raw)
+	}
+	return "+1" + string(d), nil
+}
+
+// SplitNANP splits an E.164 NANP number into its exchange (NPA-NXX as a
+// six-digit integer, 200200..999999) and its line (0..9999).
+func SplitNANP(e164 string) (exchange uint32, line uint16, ok bool) {
+	if len(e164) != 12 || e164[0] != '+' || e164[1] != '1' {
+		return 0, 0, false
+	}
+	var v uint64
+	for i := 2; i < 12; i++ {
+		c := e164[i]
+		if c < '0' || c > '9' {
+			return 0, 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return uint32(v / 10000), uint16(v % 10000), true
+}

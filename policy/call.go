@@ -1,0 +1,50 @@
+// Package policy decides whether a call may go out. It knows nothing of SIP:
+// the proxy hands it a Call (plain facts) and acts on the Decision it returns.
+package policy
+
+import "time"
+
+// Call holds the facts of one outbound call attempt.
+type Call struct {
+	CallID string
+	// Called is the called number in E.164; empty when CalledRaw could not be parsed.
+	Called    string
+	CalledRaw string
+	// CalledErr says why CalledRaw could not be parsed.
+	CalledErr string
+	// RoutingNumber is the LRN (E.164) from an `;npdi;rn=` parameter, when the dialer did a dip.
+	RoutingNumber string
+	// Caller is the caller ID sent (P-Asserted-Identity, else From), E.164 when it parses, else as sent.
+	Caller    string
+	Source    string // ip:port the request came from
+	Dialer    string // configured dialer name
+	Campaign  string
+	Automated bool
+	Time      time.Time
+}
+
+// Action is what a decision does with the call.
+type Action string
+
+const (
+	Allow  Action = "allow"
+	Reject Action = "reject"
+)
+
+// Decision is the policy's answer for one call.
+type Decision struct {
+	Action Action
+	// Rule names the rule that decided; "default" when none matched.
+	Rule string
+	// Status and Reason are the SIP answer for a reject (e.g. 603, "Decline").
+	Status int
+	Reason string
+	// Monitor is true when the decision would reject but the policy only monitors:
+	// the call is forwarded and the would-be rejection logged.
+	Monitor bool
+	// Mode is the policy mode in force: "enforce" or "monitor".
+	Mode string
+}
+
+// Forward tells whether the proxy sends the call on to the carrier.
+func (d Decision) Forward() bool { return d.Action == Allow || d.Monitor }

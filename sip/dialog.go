@@ -1,0 +1,266 @@
+package sip
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// dialogMaxAge ends the routing state of a call whose BYE never came through.
+const dialogMaxAge = 12 * time.Hour
+
+// dialog is what the proxy remembers of a call it forwarded, so that
+// in-dialog requests are routed by the table, not by what a message claims:
+// requests from the dialer's side go to the carrier, the carrier's go to the
+// dialer, and nothing else is relayed (no open relay, no reflection). This
+// also carries dialers that ignore Record-Route and send ACK/BYE with no Route.
+type dialog struct {
+	callID    string
+	dialerTag string // From tag of the INVITE: marks requests from the dialer's side
+	dialer    *Dialer
+	// dialerAddr and dialerTransport reach the dialer: its Contact when that is
+	// an address inside the dialer's sources (UDP), else where the INVITE came from.
+	dialerAddr      string
+	dialerTransport string
+	created         time.Time
+}
+
+type dialogTable struct {
+	mu   sync.Mutex
+	byID map[string]*dialog
+}
+
+func newDialogTable() *dialogTable { return &dialogTable{byID: map[string]*dialog{}} }
+
+// open records the dialog an initial INVITE starts.
+func (t *dialogTable) open(req *sip.Request, d *Dialer) *dialog {
+	tag, _ := req.From().Params.Get("tag")
+	dl := &dialog{
+		callID: req.CallID().Value(), dialerTag: tag, dialer: d,
+		dialerAddr: req.Source(), dialerTransport: transportOf(req), created: time.Now(),
+	}
+	if c := req.Contact(); c != nil && dl.dialerTransport == "udp" {
+		if ip, err := netip.ParseAddr(c.Address.Host); err == nil && inSources(d, ip.Unmap()) {
+			dl.dialerAddr = netip.AddrPortFrom(ip, uint16(routePort(c.Address))).String()
+		}
+	}
+	t.mu.Lock()
+	t.byID[dl.callID] = dl
+	t.mu.Unlock()
+	return dl
+}
+
+func (t *dialogTable) get(callID string) *dialog {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.byID[callID]
+}
+
+func (t *dialogTable) drop(callID string) {
+	t.mu.Lock()
+	delete(t.byID, callID)
+	t.mu.Unlock()
+}
+
+func (t *dialogTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.byID)
+}
+
+// sweep drops dialogs older than dialogMaxAge, every interval, until ctx ends.
+func (t *dialogTable) sweep(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			t.mu.Lock()
+			for id, dl := range t.byID {
+				if now.Sub(dl.created) > dialogMaxAge {
+					delete(t.byID, id)
+				}
+			}
+			t.mu.Unlock()
+		}
+	}
+}
+
+func inSources(d *Dialer, ip netip.Addr) bool {
+	for _, pr := range d.Sources {
+		if pr.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func transportOf(req *sip.Request) string {
+	if sip.NetworkToLower(req.Transport()) == "tcp" {
+		return "tcp"
+	}
+	return "udp"
+}
+
+// hop is where an in-dialog request goes next.
+type hop struct {
+	addr, transport string
+	toDialer        bool
+}
+
+// route finds the other side of the dialog for an in-dialog request, or
+// the status to refuse it with.
+func (p *Proxy) route(req *sip.Request) (*dialog, hop, int) {
+	dl := p.dialogs.get(req.CallID().Value())
+	if dl == nil {
+		if _, isDialer := p.dialerFor(req.Source()); !isDialer && !p.fromCarrier(req) {
+			return nil, hop{}, 403
+		}
+		return nil, hop{}, 481
+	}
+	tag, _ := req.From().Params.Get("tag")
+	ip, _ := addrIP(req.Source())
+	if tag == dl.dialerTag {
+		if !inSources(dl.dialer, ip) {
+			return nil, hop{}, 403
+		}
+		return dl, hop{addr: p.carrier.addr, transport: p.carrier.transport}, 0
+	}
+	if !p.fromCarrier(req) {
+		return nil, hop{}, 403
+	}
+	return dl, hop{addr: dl.dialerAddr, transport: dl.dialerTransport, toDialer: true}, 0
+}
+
+func (p *Proxy) fromCarrier(req *sip.Request) bool {
+	ip, ok := addrIP(req.Source())
+	return ok && ip == p.carrier.ip
+}
+
+// onAck relays the ACK for a 2xx; it has no transaction and no answer.
+// (The ACK for an error answer is hop-by-hop: sipgo's transactions absorb it.)
+func (p *Proxy) onAck(req *sip.Request, _ sip.ServerTransaction) {
+	if validate(req) != nil {
+		return
+	}
+	_, next, status := p.route(req)
+	if status != 0 {
+		return
+	}
+	fwd := req.Clone()
+	p.prepareForward(fwd, req.Source(), next.addr, next.transport)
+	if err := p.client.WriteRequest(fwd, asIs); err != nil {
+		p.log.Warn("relaying ACK failed", "call_id", req.CallID().Value(), "error", err)
+	}
+}
+
+// onInDialog handles BYE, UPDATE, INFO, PRACK and the other methods that only
+// make sense inside a dialog the proxy routed.
+func (p *Proxy) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	if rej := validate(req); rej != nil {
+		reply(tx, req, rej.status, rej.reason, rej.hdrs...)
+		return
+	}
+	if !req.To().Params.Has("tag") {
+		if _, ok := p.dialerFor(req.Source()); !ok && !p.fromCarrier(req) {
+			reply(tx, req, 403, "Forbidden")
+			return
+		}
+		reply(tx, req, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
+		return
+	}
+	p.forwardInDialog(req, tx)
+}
+
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, NOTIFY, REFER, MESSAGE, SUBSCRIBE"
+
+// forwardInDialog relays an in-dialog request and its answers.
+func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	dl, next, status := p.route(req)
+	switch status {
+	case 403:
+		p.log.Warn("in-dialog request from outside the dialog: refused", "method", req.Method, "source", req.Source())
+		reply(tx, req, 403, "Forbidden")
+		return
+	case 481:
+		reply(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	fwd := req.Clone()
+	p.prepareForward(fwd, req.Source(), next.addr, next.transport)
+	out, err := p.client.TransactionRequest(context.Background(), fwd, asIs)
+	if err != nil {
+		p.log.Warn("relaying in-dialog request failed", "method", req.Method, "call_id", dl.callID, "error", err)
+		reply(tx, req, 503, "Service Unavailable")
+		return
+	}
+	for {
+		select {
+		case res := <-out.Responses():
+			if res.StatusCode == 100 {
+				continue
+			}
+			tx.Respond(responseToRelay(res, req))
+			if res.StatusCode < 200 {
+				continue
+			}
+			if req.Method == sip.BYE {
+				p.dialogs.drop(dl.callID)
+			}
+			if res.StatusCode < 300 && req.IsInvite() {
+				out.Terminate()
+			}
+			return
+		case <-out.Done():
+			reply(tx, req, 408, "Request Timeout")
+			return
+		}
+	}
+}
+
+// relayStray2xx relays a 2xx to an INVITE that no transaction holds any
+// more (a retransmission): proxies forward every 2xx (RFC 3261 §16.7).
+func (p *Proxy) relayStray2xx(res *sip.Response) {
+	if res.StatusCode < 200 || res.StatusCode >= 300 || res.CSeq() == nil || res.CSeq().MethodName != sip.INVITE {
+		return
+	}
+	via := res.Via()
+	if via == nil || via.Host != p.viaHost || via.Port != p.viaPorts[sip.NetworkToLower(via.Transport)] {
+		return
+	}
+	dl := p.dialogs.get(res.CallID().Value())
+	if dl == nil {
+		return
+	}
+	out := res.Clone()
+	out.RemoveHeader("Via")
+	out.SetDestination(dl.dialerAddr)
+	out.SetTransport(dl.dialerTransport)
+	if err := p.server.WriteResponse(out); err != nil {
+		p.log.Debug("relaying a 2xx retransmission failed", "call_id", dl.callID, "error", err)
+	}
+}
+
+// onOptions answers OPTIONS addressed to the gatekeeper (keepalives) with 200;
+// an in-dialog OPTIONS is relayed.
+func (p *Proxy) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if rej := validate(req); rej != nil {
+		reply(tx, req, rej.status, rej.reason, rej.hdrs...)
+		return
+	}
+	if req.To().Params.Has("tag") {
+		p.forwardInDialog(req, tx)
+		return
+	}
+	reply(tx, req, 200, "OK", sip.NewHeader("Allow", allowed), sip.NewHeader("Accept", "application/sdp"))
+}
+
+// onUnmatchedCancel answers a CANCEL that matches no INVITE in progress.
+func (p *Proxy) onUnmatchedCancel(req *sip.Request, tx sip.ServerTransaction) {
+	reply(tx, req, 481, "Call/Transaction Does Not Exist")
+}

@@ -1,0 +1,265 @@
+package sip
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/gatekeeper-sip/gatekeeper/policy"
+)
+
+// inviteTimeout bounds how long a forwarded INVITE may wait for a final
+// answer once it rings (RFC 3261 Timer C: more than 3 minutes).
+const inviteTimeout = 181 * time.Second
+
+// asIs is a client option that leaves a prepared request untouched (no
+// default headers, no second Via).
+func asIs(*sipgo.Client, *sip.Request) error { return nil }
+
+// onInvite handles every INVITE: a re-INVITE follows its dialog, a new one
+// goes through validation, the source check, the policy and on to the carrier.
+func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if rej := validate(req); rej != nil {
+		reply(tx, req, rej.status, rej.reason, rej.hdrs...)
+		return
+	}
+	if req.To().Params.Has("tag") {
+		p.forwardInDialog(req, tx)
+		return
+	}
+	dialer, ok := p.dialerFor(req.Source())
+	if !ok {
+		p.log.Warn("INVITE from a source that is no dialer's: refused", "source", req.Source(), "call_id", req.CallID().Value())
+		reply(tx, req, 403, "Forbidden")
+		return
+	}
+	if p.draining.Load() {
+		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		return
+	}
+	p.inFlight.Add(1)
+	defer p.inFlight.Done()
+	// 100 Trying at once, before any lookup, so the dialer stops retransmitting.
+	reply(tx, req, 100, "Trying")
+
+	c := &inviteCall{cancels: make(chan struct{}, 1)}
+	tx.OnCancel(func(*sip.Request) { c.cancel() })
+
+	call := p.callFacts(req, dialer)
+	decision := p.decider.Decide(context.Background(), call)
+	if !decision.Forward() {
+		p.rejectCall(req, tx, call, decision)
+		return
+	}
+	if c.cancelled() {
+		// sipgo has already answered the CANCEL with 200 and the INVITE with 487.
+		p.record(call, decision, 487)
+		return
+	}
+	p.record(call, decision, p.relayInvite(req, tx, dialer, c))
+}
+
+// rejectCall answers the dialer with the decision's status and an RFC 3326
+// Reason header naming the rule; the INVITE never reaches the carrier.
+func (p *Proxy) rejectCall(req *sip.Request, tx sip.ServerTransaction, call policy.Call, d policy.Decision) {
+	hdrs := []sip.Header{
+		sip.NewHeader("Reason", fmt.Sprintf("SIP;cause=%d;text=%q", d.Status, d.Rule)),
+		sip.NewHeader("X-Gatekeeper-Rule", d.Rule),
+	}
+	if d.RetryAfter > 0 {
+		hdrs = append(hdrs, sip.NewHeader("Retry-After", strconv.Itoa(d.RetryAfter)))
+	}
+	if err := reply(tx, req, d.Status, d.Reason, hdrs...); err != nil {
+		p.log.Warn("sending reject failed", "call_id", call.CallID, "error", err)
+	}
+	p.record(call, d, d.Status)
+}
+
+// inviteCall tracks a CANCEL for an INVITE in progress.
+type inviteCall struct {
+	mu      sync.Mutex
+	gone    bool
+	cancels chan struct{}
+}
+
+func (c *inviteCall) cancel() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.gone {
+		c.gone = true
+		c.cancels <- struct{}{}
+	}
+}
+
+func (c *inviteCall) cancelled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gone
+}
+
+// relayInvite forwards an allowed INVITE to the carrier and relays its
+// answers back, forwarding a CANCEL as soon as it arrives. It returns the
+// final status the dialer saw.
+func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *Dialer, c *inviteCall) int {
+	fwd := req.Clone() // never the request the server transaction holds (its 487 must go upstream)
+	p.prepareForward(fwd, req.Source(), p.carrier.addr, p.carrier.transport)
+	fwd.PrependHeader(p.recordRoute(p.carrier.transport))
+
+	dl := p.dialogs.open(req, dialer)
+	out, err := p.client.TransactionRequest(context.Background(), fwd, asIs)
+	if err != nil {
+		p.dialogs.drop(dl.callID)
+		p.log.Error("forwarding INVITE to the carrier failed", "call_id", dl.callID, "error", err)
+		reply(tx, req, 503, "Service Unavailable")
+		return 503
+	}
+	out.OnRetransmission(p.relayStray2xx)
+
+	ringing, cancelled, cancelPending := false, false, false
+	timeout := time.NewTimer(inviteTimeout)
+	defer timeout.Stop()
+	for {
+		select {
+		case res := <-out.Responses():
+			switch {
+			case res.StatusCode < 200:
+				ringing = true
+				if cancelPending {
+					cancelPending = false
+					go p.sendCancel(fwd)
+				}
+				if res.StatusCode > 100 && !cancelled {
+					tx.Respond(responseToRelay(res, req))
+				}
+			case res.StatusCode < 300:
+				out.Terminate() // its retransmissions are relayed statelessly (onStray2xx)
+				if cancelled {
+					// The carrier answered after the dialer's CANCEL was granted:
+					// end the call on the carrier side so both agree it never happened.
+					go p.hangUpCarrier(fwd, res)
+					p.dialogs.drop(dl.callID)
+					return 487
+				}
+				tx.Respond(responseToRelay(res, req))
+				return res.StatusCode
+			default:
+				p.dialogs.drop(dl.callID)
+				if cancelled {
+					return 487
+				}
+				tx.Respond(responseToRelay(res, req))
+				return res.StatusCode
+			}
+		case <-c.cancels:
+			cancelled = true
+			if ringing {
+				go p.sendCancel(fwd)
+			} else {
+				// RFC 3261 §9.1: no CANCEL before a provisional response.
+				cancelPending = true
+			}
+		case <-out.Done():
+			p.dialogs.drop(dl.callID)
+			if cancelled {
+				return 487
+			}
+			p.log.Warn("carrier did not answer the INVITE", "call_id", dl.callID, "error", out.Err())
+			reply(tx, req, 408, "Request Timeout")
+			return 408
+		case <-timeout.C:
+			go p.sendCancel(fwd)
+			p.dialogs.drop(dl.callID)
+			reply(tx, req, 408, "Request Timeout")
+			return 408
+		}
+	}
+}
+
+// sendCancel cancels a forwarded INVITE: same Request-URI, Call-ID, From,
+// To, Route and top Via, and the INVITE's CSeq number (RFC 3261 §9.1).
+func (p *Proxy) sendCancel(invite *sip.Request) {
+	cancel := sip.NewRequest(sip.CANCEL, *invite.Recipient.Clone())
+	cancel.AppendHeader(invite.Via().Clone())
+	mf := sip.MaxForwardsHeader(70)
+	cancel.AppendHeader(&mf)
+	for _, h := range invite.GetHeaders("Route") {
+		cancel.AppendHeader(h.(*sip.RouteHeader).Clone())
+	}
+	cancel.AppendHeader(sip.HeaderClone(invite.From()))
+	cancel.AppendHeader(sip.HeaderClone(invite.To()))
+	callID := *invite.CallID()
+	cancel.AppendHeader(&callID)
+	cancel.AppendHeader(&sip.CSeqHeader{SeqNo: invite.CSeq().SeqNo, MethodName: sip.CANCEL})
+	cancel.SetTransport(invite.Transport())
+	cancel.SetDestination(invite.Destination())
+	cancel.Laddr = invite.Laddr
+	cancel.SetBody(nil)
+	p.transact(cancel)
+}
+
+// hangUpCarrier acknowledges a 2xx that came too late and sends BYE, so the
+// carrier does not keep a call the dialer already gave up.
+func (p *Proxy) hangUpCarrier(invite *sip.Request, res *sip.Response) {
+	to := sip.HeaderClone(res.To())
+	target := invite.Recipient
+	if c := res.Contact(); c != nil {
+		target = c.Address
+	}
+	for _, method := range []sip.RequestMethod{sip.ACK, sip.BYE} {
+		r := sip.NewRequest(method, *target.Clone())
+		r.AppendHeader(p.newVia(p.carrier.transport))
+		mf := sip.MaxForwardsHeader(70)
+		r.AppendHeader(&mf)
+		r.AppendHeader(sip.HeaderClone(invite.From()))
+		r.AppendHeader(to)
+		callID := *invite.CallID()
+		r.AppendHeader(&callID)
+		seq := invite.CSeq().SeqNo
+		if method == sip.BYE {
+			seq++
+		}
+		r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
+		r.SetTransport(invite.Transport())
+		r.SetDestination(p.carrier.addr)
+		r.Laddr = p.localAddr(p.carrier.transport)
+		r.SetBody(nil)
+		if method == sip.ACK {
+			if err := p.client.WriteRequest(r, asIs); err != nil {
+				p.log.Warn("ACK for a late 2xx failed", "call_id", callID.Value(), "error", err)
+			}
+			continue
+		}
+		p.transact(r)
+	}
+}
+
+// transact sends a request of our own and waits for its final answer.
+func (p *Proxy) transact(req *sip.Request) {
+	ctx, err := p.client.TransactionRequest(context.Background(), req, asIs)
+	if err != nil {
+		p.log.Warn("sending request failed", "method", req.Method, "call_id", req.CallID().Value(), "error", err)
+		return
+	}
+	defer ctx.Terminate()
+	for {
+		select {
+		case res := <-ctx.Responses():
+			if res.StatusCode >= 200 {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (p *Proxy) record(call policy.Call, d policy.Decision, status int) {
+	if p.sink != nil {
+		p.sink(call, d, status)
+	}
+}

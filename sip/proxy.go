@@ -1,0 +1,277 @@
+// Package sip is the gatekeeper's SIP proxy: a transaction-stateful,
+// record-routing proxy (RFC 3261 §16) that hands every new outbound INVITE to
+// the policy as a plain policy.Call and acts on the Decision it gets back.
+// It knows nothing of lists or rules.
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/gatekeeper-sip/gatekeeper/policy"
+)
+
+// Dialer is a configured source of calls.
+type Dialer struct {
+	Name      string
+	Sources   []netip.Prefix
+	Automated bool
+}
+
+// Listener is one address the proxy listens on.
+type Listener struct {
+	Network string // "udp" or "tcp"
+	Addr    string // "127.0.0.1:5060"
+}
+
+// Config is what the proxy needs to run.
+type Config struct {
+	Listen           []Listener
+	Carrier          string // SIP URI of the carrier's next hop, e.g. sip:127.0.0.1:5070
+	CarrierTransport string // "udp" or "tcp"
+	Dialers          []Dialer
+	CampaignHeader   string
+	DialModeHeader   string
+	DefaultRegion    string
+	Logger           *slog.Logger
+}
+
+// Decider is the policy, seen from the proxy.
+type Decider interface {
+	Decide(ctx context.Context, call policy.Call) policy.Decision
+}
+
+// DecisionSink receives every decision with the SIP status that ended the
+// INVITE: the reject code sent, or the final answer relayed from the carrier.
+type DecisionSink func(call policy.Call, d policy.Decision, status int)
+
+// Proxy is the running SIP proxy.
+type Proxy struct {
+	cfg      Config
+	decider  Decider
+	sink     DecisionSink
+	log      *slog.Logger
+	ua       *sipgo.UserAgent
+	server   *sipgo.Server
+	client   *sipgo.Client
+	carrier  carrierHop
+	own      map[string]bool // host:port of every listen address, to recognize our own Route entries
+	viaHost  string
+	viaPorts map[string]int // transport -> our listen port
+	dialogs  *dialogTable
+
+	draining atomic.Bool
+	inFlight sync.WaitGroup
+	ready    chan struct{}
+}
+
+// carrierHop is the resolved next hop for outbound calls.
+type carrierHop struct {
+	addr      string // ip:port
+	ip        netip.Addr
+	transport string // "udp" or "tcp"
+}
+
+// refuseDNS makes every name lookup fail: the proxy never resolves a host
+// name taken from a received message (a proxy that does is a reflector).
+var refuseDNS = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+	return nil, errors.New("name resolution is disabled")
+}}
+
+// New builds a proxy; Serve starts it.
+func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	carrier, err := parseCarrier(cfg.Carrier, cfg.CarrierTransport)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{
+		cfg: cfg, decider: decider, sink: record, log: cfg.Logger,
+		carrier: carrier, own: map[string]bool{}, viaPorts: map[string]int{},
+		dialogs: newDialogTable(), ready: make(chan struct{}),
+	}
+	for _, l := range cfg.Listen {
+		host, port, err := splitHostPort(l.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen %s://%s: %w", l.Network, l.Addr, err)
+		}
+		if p.viaHost == "" {
+			p.viaHost = host
+		}
+		p.viaPorts[l.Network] = port
+		p.own[net.JoinHostPort(host, fmt.Sprint(port))] = true
+	}
+	if _, ok := p.viaPorts[carrier.transport]; !ok {
+		return nil, fmt.Errorf("the carrier is reached over %s, but the proxy does not listen on %s", carrier.transport, carrier.transport)
+	}
+	p.ua, err = sipgo.NewUA(
+		sipgo.WithUserAgent("gatekeeper"),
+		sipgo.WithUserAgentHostname(p.viaHost),
+		sipgo.WithUserAgentDNSResolver(refuseDNS),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(quiet(cfg.Logger)),
+			// Answers that arrive after their transaction ended: 2xx are relayed, the rest dropped.
+			sip.WithTransactionLayerUnhandledResponseHandler(func(res *sip.Response) { p.relayStray2xx(res) }),
+		),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet(cfg.Logger))),
+	)
+	if err != nil {
+		return nil, err
+	}
+	p.server, err = sipgo.NewServer(p.ua, sipgo.WithServerLogger(quiet(cfg.Logger)))
+	if err != nil {
+		return nil, err
+	}
+	p.client, err = sipgo.NewClient(p.ua, sipgo.WithClientHostname(p.viaHost), sipgo.WithClientLogger(quiet(cfg.Logger)))
+	if err != nil {
+		return nil, err
+	}
+	p.server.OnInvite(p.onInvite)
+	p.server.OnAck(p.onAck)
+	p.server.OnCancel(p.onUnmatchedCancel)
+	p.server.OnOptions(p.onOptions)
+	p.server.OnNoRoute(p.onInDialog)
+	for _, m := range []sip.RequestMethod{sip.BYE, sip.UPDATE, sip.INFO, sip.PRACK, sip.NOTIFY, sip.REFER, sip.MESSAGE, sip.SUBSCRIBE} {
+		p.server.OnRequest(m, p.onInDialog)
+	}
+	return p, nil
+}
+
+// quiet keeps sipgo's own logging to warnings and above: its per-message
+// debug lines would cost more than the proxying itself.
+func quiet(l *slog.Logger) *slog.Logger {
+	return slog.New(levelFloor{l.Handler(), slog.LevelWarn})
+}
+
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h levelFloor) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return levelFloor{h.Handler.WithAttrs(attrs), h.min}
+}
+
+func (h levelFloor) WithGroup(name string) slog.Handler {
+	return levelFloor{h.Handler.WithGroup(name), h.min}
+}
+
+// Serve listens on every configured address until ctx ends.
+func (p *Proxy) Serve(ctx context.Context) error {
+	errs := make(chan error, len(p.cfg.Listen))
+	var started sync.WaitGroup
+	for _, l := range p.cfg.Listen {
+		started.Add(1)
+		lctx := context.WithValue(ctx, sipgo.ListenReadyCtxKey, sipgo.ListenReadyFuncCtxValue(func(string, string) { started.Done() }))
+		go func() { errs <- p.server.ListenAndServe(lctx, l.Network, l.Addr) }()
+	}
+	go func() {
+		started.Wait()
+		close(p.ready)
+	}()
+	go p.dialogs.sweep(ctx, time.Minute)
+	select {
+	case err := <-errs:
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// Ready is closed once every listener is up.
+func (p *Proxy) Ready() <-chan struct{} { return p.ready }
+
+// Drain stops taking new calls (they get 503) and waits until the INVITE
+// transactions in flight have ended or ctx expires.
+func (p *Proxy) Drain(ctx context.Context) error {
+	p.draining.Store(true)
+	done := make(chan struct{})
+	go func() {
+		p.inFlight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("drain: calls still in flight: %w", ctx.Err())
+	}
+}
+
+// Close releases the transports.
+func (p *Proxy) Close() error { return p.ua.Close() }
+
+// dialerFor names the dialer whose sources hold addr (ip:port).
+func (p *Proxy) dialerFor(addr string) (*Dialer, bool) {
+	ip, ok := addrIP(addr)
+	if !ok {
+		return nil, false
+	}
+	for i := range p.cfg.Dialers {
+		for _, pr := range p.cfg.Dialers[i].Sources {
+			if pr.Contains(ip) {
+				return &p.cfg.Dialers[i], true
+			}
+		}
+	}
+	return nil, false
+}
+
+func addrIP(addr string) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ap.Addr().Unmap(), true
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("want IP:PORT: %w", err)
+	}
+	return ap.Addr().String(), int(ap.Port()), nil
+}
+
+// parseCarrier reads the carrier URI; it must name an IP address, since the
+// proxy resolves no names.
+func parseCarrier(uri, transport string) (carrierHop, error) {
+	var u sip.Uri
+	if err := sip.ParseUri(uri, &u); err != nil {
+		return carrierHop{}, fmt.Errorf("carrier %q: %w", uri, err)
+	}
+	ip, err := netip.ParseAddr(u.Host)
+	if err != nil {
+		return carrierHop{}, fmt.Errorf("carrier %q: the host must be an IP address", uri)
+	}
+	if t, ok := u.UriParams.Get("transport"); ok && t != "" {
+		transport = strings.ToLower(t)
+	}
+	if transport == "" {
+		transport = "udp"
+	}
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return carrierHop{addr: netip.AddrPortFrom(ip, uint16(port)).String(), ip: ip.Unmap(), transport: transport}, nil
+}

@@ -128,6 +128,9 @@ func (c *Config) check() error {
 			return err
 		}
 	}
+	if c.Policy == "" {
+		return fmt.Errorf("policy: the policy file is missing, e.g. policy: policy.yaml")
+	}
 	if c.SIP.Carrier == "" {
 		return fmt.Errorf("sip.carrier: the carrier's address is missing, e.g. sip:127.0.0.1:5070")
 	}

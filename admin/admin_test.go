@@ -1,0 +1,196 @@
+package admin
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatekeeper-sip/gatekeeper/policy"
+	"github.com/gatekeeper-sip/gatekeeper/registry"
+)
+
+var _ policy.Registry = (*Client)(nil)
+
+// socketDir is short: unix socket paths are limited to ~108 bytes, and t.TempDir() can exceed that.
+func socketDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// startServer serves a fresh registry and returns a client, the socket path
+// and a function that stops the server and returns Serve's result.
+func startServer(t *testing.T) (*Client, *registry.Store, string, func() error) {
+	t.Helper()
+	store, err := registry.Open(filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	socket := filepath.Join(socketDir(t), "admin.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, socket, NewHandler(store)) }()
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-served:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("Serve did not return after its context ended")
+			return nil
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	client := NewClient(socket)
+	t.Cleanup(func() { client.Close() })
+	waitFor(t, client)
+	return client, store, socket, stop
+}
+
+func waitFor(t *testing.T, c *Client) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Ping(context.Background()) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the admin socket never answered")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestClientDoesWhatTheStoreDoes(t *testing.T) {
+	client, store, socket, stop := startServer(t)
+
+	if fi, err := os.Stat(socket); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("socket %v, %v; want a socket with mode 0600", fi.Mode(), err)
+	}
+	if client.HasList("internal") {
+		t.Error("HasList before any import")
+	}
+	info, err := client.Import(context.Background(), registry.ImportRequest{
+		List: "internal", Files: []string{writeFile(t, "a.txt", "2025550143\n+442079460958\n")},
+	})
+	if err != nil || info.Name != "internal" || info.Count != 2 || info.Version == 0 {
+		t.Fatalf("Import = %+v, %v", info, err)
+	}
+	if ok, err := client.Listed("internal", "+12025550143"); !ok || err != nil {
+		t.Errorf("Listed = %v, %v; want true", ok, err)
+	}
+	if ok, err := store.Listed("internal", "+12025550143"); !ok || err != nil {
+		t.Errorf("the server's own store does not see the import: %v, %v", ok, err)
+	}
+	if ok, err := client.Listed("internal", "+12025550144"); ok || err != nil {
+		t.Errorf("Listed(absent) = %v, %v", ok, err)
+	}
+	if !client.HasList("internal") || client.HasList("ftc") {
+		t.Error("HasList is wrong")
+	}
+	listings, err := client.Lookup("+442079460958")
+	if err != nil || !slices.Equal(listings, []registry.Listing{{List: "internal", Version: info.Version}}) {
+		t.Errorf("Lookup = %+v, %v", listings, err)
+	}
+	if listings, err := client.Lookup("+12025550100"); err != nil || listings == nil || len(listings) != 0 {
+		t.Errorf("Lookup(absent) = %#v, %v; want []", listings, err)
+	}
+	lists, err := client.Lists()
+	if err != nil || len(lists) != 1 || lists[0].Version != info.Version || !lists[0].ImportedAt.Equal(info.ImportedAt) || lists[0].Sources[0].SHA256 != info.Sources[0].SHA256 {
+		t.Errorf("Lists = %+v, %v; want %+v", lists, err, info)
+	}
+
+	if err := stop(); err != nil {
+		t.Fatalf("Serve returned %v", err)
+	}
+	if _, err := os.Lstat(socket); !os.IsNotExist(err) {
+		t.Errorf("socket left behind after stop: %v", err)
+	}
+	if err := client.Ping(context.Background()); err == nil {
+		t.Error("Ping succeeded after stop")
+	}
+}
+
+func TestImportErrorsComeBackVerbatim(t *testing.T) {
+	client, store, _, _ := startServer(t)
+	bad := writeFile(t, "bad.txt", "2025550143\n20255501\n")
+	_, want := store.Import(context.Background(), registry.ImportRequest{List: "internal", Files: []string{bad}})
+	_, got := client.Import(context.Background(), registry.ImportRequest{List: "internal", Files: []string{bad}})
+	if want == nil || got == nil || got.Error() != want.Error() || !strings.HasPrefix(got.Error(), bad+":2: ") {
+		t.Fatalf("client error %q; want the store's %q", got, want)
+	}
+	_, err := client.Import(context.Background(), registry.ImportRequest{List: "internal", Files: []string{"relative.txt"}})
+	if err == nil || !strings.Contains(err.Error(), "not an absolute path") {
+		t.Errorf("relative path: %v", err)
+	}
+	if client.HasList("internal") {
+		t.Error("a failed import created the list")
+	}
+}
+
+func TestServeReplacesAStaleSocketOnly(t *testing.T) {
+	dir := socketDir(t)
+
+	stale := filepath.Join(dir, "stale.sock")
+	l, err := net.Listen("unix", stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close() // the file stays, nobody answers: a crashed server's socket
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, stale, http.NotFoundHandler()) }()
+	waitForSocket(t, stale)
+
+	// A second server on a live socket must refuse, not steal it.
+	if err := Serve(context.Background(), stale, http.NotFoundHandler()); err == nil || !strings.Contains(err.Error(), "another gatekeeper") {
+		t.Errorf("second Serve: %v; want a refusal", err)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+
+	plain := filepath.Join(dir, "plain")
+	os.WriteFile(plain, []byte("keep me"), 0o600)
+	if err := Serve(context.Background(), plain, http.NotFoundHandler()); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("Serve over a regular file: %v", err)
+	}
+	if data, _ := os.ReadFile(plain); string(data) != "keep me" {
+		t.Error("Serve clobbered a regular file")
+	}
+}
+
+func waitForSocket(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, err := net.Dial("unix", path)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("socket %s never answered: %v", path, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,130 @@
+// Package formats reads the files that DNC lists are imported from. Readers
+// know file layouts and number syntax, nothing of storage: each hands the
+// numbers it reads to a callback, and each error names FILE:LINE.
+package formats
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/gatekeeper-sip/gatekeeper/number"
+)
+
+// Number is one telephone number read from a list file.
+type Number struct {
+	// E164 holds a number outside the North American Numbering Plan; it is
+	// empty for NANP numbers, which Exchange and Line hold without a string
+	// (the national list has 250 M of them: no allocation per number).
+	E164 string
+	// Exchange is the NPA-NXX as a six-digit integer (200200..999999), as number.SplitNANP gives it.
+	Exchange uint32
+	// Line is the last four digits (0..9999).
+	Line uint16
+}
+
+// IsNANP tells whether the number is North American (Exchange and Line are set).
+func (n Number) IsNANP() bool { return n.E164 == "" }
+
+// LineError is a line of a list file that cannot be read.
+type LineError struct {
+	File   string
+	Line   int
+	Reason string
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason) }
+
+// maxLineLength bounds a line: a number line is at most a few dozen bytes, so
+// anything longer is not a list file. It is also the read buffer's size, as
+// bufio.Scanner takes the larger of the two as its limit.
+const maxLineLength = 64 * 1024
+
+// ReadPlain reads a plain list, one number per line in any of the forms
+// ParseNumber accepts; blank lines and lines starting with '#' are skipped.
+// name is the file name used in errors. An error from add stops the reading
+// and is returned as it is.
+func ReadPlain(r io.Reader, name string, add func(Number) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, maxLineLength), maxLineLength)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 || text[0] == '#' {
+			continue
+		}
+		n, err := ParseNumber(text)
+		if err != nil {
+			return &LineError{File: name, Line: line, Reason: err.Error()}
+		}
+		if err := add(n); err != nil {
+			return err
+		}
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		return &LineError{File: name, Line: line + 1, Reason: fmt.Sprintf("line is longer than %d bytes: not a list of numbers", maxLineLength)}
+	}
+	if sc.Err() != nil {
+		return fmt.Errorf("%s: %w", name, sc.Err())
+	}
+	return nil
+}
+
+// acceptedForms is named in every parse error so that the reader knows what to write instead.
+const acceptedForms = "NPANXXXXXX, NPA,NXXXXXX, 1NPANXXXXXX or +E.164"
+
+// ParseNumber reads one number written as NPANXXXXXX, NPA,NXXXXXX,
+// 1NPANXXXXXX or E.164 (+1NPANXXXXXX, or any country through number.Normalize).
+// The digit-only forms take a fast path without allocation.
+func ParseNumber(text []byte) (Number, error) {
+	switch {
+	case len(text) == 11 && text[3] == ',':
+		return nanp(text[:3], text[4:], text)
+	case len(text) == 10:
+		return nanp(text[:3], text[3:], text)
+	case len(text) == 11 && text[0] == '1':
+		return nanp(text[1:4], text[4:], text)
+	case len(text) == 12 && text[0] == '+' && text[1] == '1':
+		return nanp(text[2:5], text[5:], text)
+	case len(text) > 0 && text[0] == '+':
+		e164, err := number.Normalize(string(text), "US")
+		if err != nil {
+			return Number{}, err
+		}
+		if exchange, line, ok := number.SplitNANP(e164); ok {
+			return Number{Exchange: exchange, Line: line}, nil
+		}
+		return Number{E164: e164}, nil
+	}
+	return Number{}, fmt.Errorf("%s is not a number in an accepted form (%s)", quote(text), acceptedForms)
+}
+
+// nanp checks a 3-digit area code and a 7-digit subscriber number. Like
+// number.Normalize, it requires area code and exchange to start with 2-9.
+func nanp(npa, subscriber, text []byte) (Number, error) {
+	var v uint64 // ten digits overflow 32 bits
+	for _, part := range [][]byte{npa, subscriber} {
+		for _, c := range part {
+			if c < '0' || c > '9' {
+				return Number{}, fmt.Errorf("%s is not a number in an accepted form (%s)", quote(text), acceptedForms)
+			}
+			v = v*10 + uint64(c-'0')
+		}
+	}
+	if npa[0] < '2' || subscriber[0] < '2' {
+		return Number{}, fmt.Errorf("%s: area code and exchange must start with 2-9", quote(text))
+	}
+	return Number{Exchange: uint32(v / 10000), Line: uint16(v % 10000)}, nil
+}
+
+// quote shows a line in an error, cut short when it is long.
+func quote(text []byte) string {
+	const max = 40
+	if len(text) > max {
+		return fmt.Sprintf("%q...", text[:max])
+	}
+	return fmt.Sprintf("%q", text)
+}

@@ -1,0 +1,372 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+func openStore(t testing.TB, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func writeFile(t testing.TB, dir, name, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func importFiles(t testing.TB, s *Store, list string, files ...string) ListInfo {
+	t.Helper()
+	info, err := s.Import(context.Background(), ImportRequest{List: list, Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+func wantListed(t testing.TB, s *Store, list, e164 string, want bool) {
+	t.Helper()
+	got, err := s.Listed(list, e164)
+	if err != nil || got != want {
+		t.Errorf("Listed(%s, %s) = %v, %v; want %v", list, e164, got, err, want)
+	}
+}
+
+// dataVersions lists the versions that have data keys in the database.
+func dataVersions(t testing.TB, s *Store) []uint64 {
+	t.Helper()
+	var versions []uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{dataTag}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, _ := dataKeyVersion(it.Item().Key())
+			if len(versions) == 0 || versions[len(versions)-1] != v {
+				versions = append(versions, v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return versions
+}
+
+func TestImportAcceptsEveryLineForm(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	a := writeFile(t, dir, "a.txt", "# internal opt-outs\n\n2025550143\n303,5550100\r\n14155550199\n  +16175550123  \n")
+	bText := "+1-212-555-0142\n+44 20 7946 0958\n2025550143\n"
+	b := writeFile(t, dir, "b.txt", bText)
+	info := importFiles(t, s, "internal", a, b)
+
+	if info.Name != "internal" || info.Count != 6 || info.Version == 0 || len(info.Sources) != 2 {
+		t.Fatalf("imported %+v; want 6 distinct numbers from 2 files", info)
+	}
+	if src := info.Sources[1]; src.Name != b || src.Size != int64(len(bText)) || len(src.SHA256) != 64 {
+		t.Errorf("source %+v", src)
+	}
+	for _, n := range []string{"+12025550143", "+13035550100", "+14155550199", "+16175550123", "+12125550142", "+442079460958"} {
+		wantListed(t, s, "internal", n, true)
+	}
+	for _, n := range []string{"+12025550144", "+12025560143", "+442079460959", "+33142685300"} {
+		wantListed(t, s, "internal", n, false)
+	}
+	wantListed(t, s, "ftc", "+12025550143", false)
+	if !s.HasList("internal") || s.HasList("ftc") {
+		t.Error("HasList is wrong")
+	}
+}
+
+func TestBadLineFailsImportAndKeepsPreviousVersion(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	first := importFiles(t, s, "internal", writeFile(t, dir, "good.txt", "2025550143\n"))
+
+	good := writeFile(t, dir, "more.txt", "2025550199\n")
+	bad := writeFile(t, dir, "bad.txt", "# header\n3035550100\n303555010\n")
+	_, err := s.Import(context.Background(), ImportRequest{List: "internal", Files: []string{good, bad}})
+	if err == nil || !strings.HasPrefix(err.Error(), bad+":3: \"303555010\" is not a number") {
+		t.Fatalf("error = %v; want %s:3 and the reason", err, bad)
+	}
+	wantListed(t, s, "internal", "+12025550143", true)
+	wantListed(t, s, "internal", "+12025550199", false)
+	wantListed(t, s, "internal", "+13035550100", false)
+	lists, _ := s.Lists()
+	if len(lists) != 1 || lists[0].Version != first.Version || lists[0].Count != 1 {
+		t.Errorf("lists after a failed import: %+v; want version %d unchanged", lists, first.Version)
+	}
+	if v := dataVersions(t, s); !slices.Equal(v, []uint64{first.Version}) {
+		t.Errorf("data versions %v; want only %d", v, first.Version)
+	}
+
+	_, err = s.Import(context.Background(), ImportRequest{List: "internal", Files: []string{filepath.Join(dir, "missing.txt")}})
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	wantListed(t, s, "internal", "+12025550143", true)
+}
+
+func TestReimportReplacesTheList(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	v1 := importFiles(t, s, "internal", writeFile(t, dir, "v1.txt", "2025550143\n2025550144\n+442079460958\n"))
+	v2 := importFiles(t, s, "internal", writeFile(t, dir, "v2.txt", "2025550144\n2025550145\n"))
+
+	if v2.Version <= v1.Version || v2.Count != 2 {
+		t.Fatalf("v1 %+v, v2 %+v", v1, v2)
+	}
+	wantListed(t, s, "internal", "+12025550143", false)
+	wantListed(t, s, "internal", "+12025550144", true)
+	wantListed(t, s, "internal", "+12025550145", true)
+	wantListed(t, s, "internal", "+442079460958", false)
+	if v := dataVersions(t, s); !slices.Equal(v, []uint64{v2.Version}) {
+		t.Errorf("data versions %v; want only %d (the old one deleted)", v, v2.Version)
+	}
+}
+
+func TestSameNumberInTwoLists(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	both := writeFile(t, dir, "both.txt", "2025550143\n+442079460958\n")
+	ftc := importFiles(t, s, "ftc", both, writeFile(t, dir, "ftc.txt", "2025550199\n"))
+	internal := importFiles(t, s, "internal", both)
+
+	for _, n := range []string{"+12025550143", "+442079460958"} {
+		got, err := s.Lookup(n)
+		want := []Listing{{List: "ftc", Version: ftc.Version}, {List: "internal", Version: internal.Version}}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Lookup(%s) = %+v, %v; want %+v", n, got, err, want)
+		}
+	}
+	if got, err := s.Lookup("+12025550199"); err != nil || !slices.Equal(got, []Listing{{List: "ftc", Version: ftc.Version}}) {
+		t.Errorf("Lookup(ftc only) = %+v, %v", got, err)
+	}
+	if got, err := s.Lookup("+12025550100"); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("Lookup(absent) = %#v, %v; want an empty, non-nil slice", got, err)
+	}
+	lists, _ := s.Lists()
+	if len(lists) != 2 || lists[0].Name != "ftc" || lists[1].Name != "internal" || lists[0].Count != 3 {
+		t.Errorf("Lists = %+v", lists)
+	}
+}
+
+func TestListsSurviveReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := importFiles(t, s, "internal", writeFile(t, dir, "a.txt", "2025550143\n"))
+	if _, err := Open(filepath.Join(dir, "data")); !errors.Is(err, ErrLocked) {
+		t.Errorf("second Open: %v; want ErrLocked", err)
+	}
+	s.Close()
+
+	s = openStore(t, filepath.Join(dir, "data"))
+	wantListed(t, s, "internal", "+12025550143", true)
+	if lists, _ := s.Lists(); len(lists) != 1 || lists[0].Version != info.Version || !lists[0].ImportedAt.Equal(info.ImportedAt) {
+		t.Errorf("after reopen: %+v; want %+v", lists, info)
+	}
+	next := importFiles(t, s, "ftc", writeFile(t, dir, "b.txt", "2025550143\n"))
+	if next.Version <= info.Version {
+		t.Errorf("version %d issued after %d", next.Version, info.Version)
+	}
+}
+
+// An import killed after writing some data leaves keys under a version no
+// list points at: they must not answer, and the next Open removes them.
+func TestLeftoversOfAKilledImportAreRemoved(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := importFiles(t, s, "internal", writeFile(t, dir, "a.txt", "2025550143\n"))
+	orphan, err := s.nextVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x exchangeLines
+	x.add(199)
+	value, _ := x.encode()
+	wb := s.db.NewWriteBatch()
+	wb.Set(exchangeKey(nil, orphan, 202555), value)
+	wb.Set(foreignKey(nil, orphan, "+442079460958"), foreignValue)
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	wantListed(t, s, "internal", "+12025550199", false)
+	wantListed(t, s, "internal", "+442079460958", false)
+	s.Close()
+
+	s = openStore(t, filepath.Join(dir, "data"))
+	if v := dataVersions(t, s); !slices.Equal(v, []uint64{info.Version}) {
+		t.Errorf("data versions after reopen %v; want only %d", v, info.Version)
+	}
+	wantListed(t, s, "internal", "+12025550143", true)
+}
+
+func TestCancelledImportAppliesNothing(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.Import(ctx, ImportRequest{List: "internal", Files: []string{writeFile(t, dir, "a.txt", "2025550143\n")}})
+	if !errors.Is(err, context.Canceled) || s.HasList("internal") || len(dataVersions(t, s)) != 0 {
+		t.Fatalf("cancelled import: err %v, list present %v", err, s.HasList("internal"))
+	}
+}
+
+func TestImportRefusesBadRequests(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	for _, req := range []ImportRequest{{List: "", Files: []string{"x"}}, {List: "a/b", Files: []string{"x"}}, {List: "ok"}} {
+		if _, err := s.Import(context.Background(), req); err == nil {
+			t.Errorf("Import(%+v) succeeded", req)
+		}
+	}
+}
+
+// Lookups keep answering from a complete version while imports replace it.
+func TestLookupsDuringImports(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	var text strings.Builder
+	for i := range 20_000 {
+		fmt.Fprintf(&text, "%d\n", 2_025_550_000+i*7) // spans several exchanges
+	}
+	files := []string{writeFile(t, dir, "a.txt", text.String()+"+442079460958\n"), writeFile(t, dir, "b.txt", text.String())}
+	importFiles(t, s, "ftc", files[0])
+
+	var stop atomic.Bool
+	var wrong atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for !stop.Load() {
+				if ok, err := s.Listed("ftc", "+12025550000"); !ok || err != nil {
+					wrong.Add(1)
+				}
+				if ok, err := s.Listed("ftc", "+12025550001"); ok || err != nil {
+					wrong.Add(1)
+				}
+			}
+		})
+	}
+	for i := range 6 {
+		importFiles(t, s, "ftc", files[i%2])
+	}
+	stop.Store(true)
+	wg.Wait()
+	if wrong.Load() != 0 {
+		t.Fatalf("%d wrong answers during imports", wrong.Load())
+	}
+	wantListed(t, s, "ftc", "+442079460958", false) // the last import was b.txt
+}
+
+func TestExchangeEncodingPicksTheSmaller(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	cases := map[string]struct {
+		lines []uint16
+		tag   byte
+	}{
+		"sparse": {lines: []uint16{0, 143, 9999}, tag: encodingRoaring},
+		"full":   {lines: seq(0, linesPerExchange), tag: encodingRoaring},
+		"ten percent": {lines: func() (l []uint16) {
+			for range 1000 {
+				l = append(l, uint16(rng.IntN(linesPerExchange)))
+			}
+			return l
+		}(), tag: encodingPlain},
+	}
+	for name, c := range cases {
+		var x exchangeLines
+		want := map[uint16]bool{}
+		for _, l := range c.lines {
+			x.add(l)
+			want[l] = true
+		}
+		if x.count() != len(want) {
+			t.Errorf("%s: count %d, want %d", name, x.count(), len(want))
+		}
+		value, err := x.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tag := value[len(value)-1]; tag != c.tag || len(value) > 1+plainBitmapSize {
+			t.Errorf("%s: encoded as %q in %d bytes; want %q", name, tag, len(value), c.tag)
+		}
+		for line := range uint16(linesPerExchange) {
+			if got, err := exchangeHas(value, line); err != nil || got != want[line] {
+				t.Fatalf("%s: line %d: %v, %v; want %v", name, line, got, err, want[line])
+			}
+		}
+	}
+}
+
+func seq(from, to int) []uint16 {
+	var s []uint16
+	for i := from; i < to; i++ {
+		s = append(s, uint16(i))
+	}
+	return s
+}
+
+// BenchmarkListed measures the proxy's lookup: present and absent numbers,
+// in an exchange stored as a plain bitmap and as a roaring bitmap.
+// The store is reopened so that lookups read tables, not the memtable.
+func BenchmarkListed(b *testing.B) {
+	dir := b.TempDir()
+	s, err := Open(filepath.Join(dir, "data"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var text strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&text, "202555%04d\n", i*10) // dense: plain bitmap
+	}
+	text.WriteString("3035550143\n") // sparse: roaring
+	importFiles(b, s, "ftc", writeFile(b, dir, "ftc.txt", text.String()))
+	s.Close()
+	s = openStore(b, filepath.Join(dir, "data"))
+	for _, c := range []struct {
+		name, number string
+		want         bool
+	}{
+		{"present/plain", "+12025550140", true},
+		{"absent/plain", "+12025550141", false},
+		{"present/roaring", "+13035550143", true},
+		{"absent/roaring", "+13035550144", false},
+		{"absent/exchange", "+14155550143", false},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if got, err := s.Listed("ftc", c.number); got != c.want || err != nil {
+					b.Fatalf("Listed(%s) = %v, %v", c.number, got, err)
+				}
+			}
+		})
+	}
+}

@@ -44,6 +44,32 @@ type Decision struct {
 	Monitor bool
 	// Mode is the policy mode in force: "enforce" or "monitor".
 	Mode string
+	// RetryAfter, in seconds, is the Retry-After value to send with a 503; 0 for none.
+	RetryAfter int
+	// Error says what went wrong when the decision was not made by a rule:
+	// the registry error (rule "registry-error") or why the number did not parse ("invalid-number").
+	Error string
+	// Trace lists the rules consulted, in order, up to the one that decided.
+	Trace []RuleTrace
+	// PolicySHA256 is the hash of the policy file that decided (hex), for the audit log.
+	PolicySHA256 string
+}
+
+// RuleTrace records one rule consulted for a decision.
+type RuleTrace struct {
+	Rule    string `json:"rule"`
+	Matched bool   `json:"matched"`
+	// Conditions holds the conditions evaluated, in the order written; evaluation
+	// stops at the first that does not hold, so later ones are absent.
+	Conditions []ConditionTrace `json:"conditions"`
+}
+
+// ConditionTrace records one condition's outcome and the fact it saw
+// (for listed: the list that holds the number, empty when none does).
+type ConditionTrace struct {
+	Kind  string `json:"kind"`
+	Holds bool   `json:"holds"`
+	Value string `json:"value,omitempty"`
 }
 
 // Forward tells whether the proxy sends the call on to the carrier.

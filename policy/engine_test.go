@@ -1,0 +1,204 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatekeeper-sip/gatekeeper/configs"
+)
+
+const threeRules = `mode: enforce
+rules:
+  - name: vip-callback
+    match:
+      listed: [vip]
+    action: allow
+  - name: internal-dnc
+    match:
+      listed: [internal]
+    action: reject
+  - name: national-dnc
+    match:
+      listed: [ftc, state]
+    action: reject
+    status: 607
+`
+
+func mustParse(t testing.TB, src string, reg Registry) *Engine {
+	t.Helper()
+	e, err := Parse("p.yaml", []byte(src), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func call(called string) Call {
+	return Call{CallID: "c1", Called: called, CalledRaw: called, Caller: "+12025550100",
+		Dialer: "predictive", Automated: true, Time: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)}
+}
+
+func TestFirstMatchingRuleDecides(t *testing.T) {
+	reg := newMemRegistry(map[string][]string{
+		"vip":      {"+12025550101"},
+		"internal": {"+12025550101", "+12025550102"},
+		"state":    {"+12025550103"},
+	})
+	e := mustParse(t, threeRules, reg)
+	ctx := context.Background()
+
+	d := e.Decide(ctx, call("+12025550101"))
+	if d.Action != Allow || d.Rule != "vip-callback" || !d.Forward() {
+		t.Errorf("number on vip and internal: %+v; want allow by vip-callback, the first rule", d)
+	}
+
+	d = e.Decide(ctx, call("+12025550102"))
+	want := Decision{Action: Reject, Rule: "internal-dnc", Status: 603, Reason: "Decline", Mode: "enforce",
+		PolicySHA256: e.SHA256(), Trace: []RuleTrace{
+			{Rule: "vip-callback", Conditions: []ConditionTrace{{Kind: "listed"}}},
+			{Rule: "internal-dnc", Matched: true, Conditions: []ConditionTrace{{Kind: "listed", Holds: true, Value: "internal"}}},
+		}}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("number on internal:\n got  %+v\n want %+v", d, want)
+	}
+	if d.Forward() {
+		t.Error("an enforced reject is forwarded")
+	}
+
+	d = e.Decide(ctx, call("+12025550103"))
+	if d.Action != Reject || d.Rule != "national-dnc" || d.Status != 607 || d.Reason != "Unwanted" {
+		t.Errorf("number on state: %+v; want reject 607 Unwanted by national-dnc", d)
+	}
+	if got := d.Trace[2].Conditions[0].Value; got != "state" {
+		t.Errorf("trace value %q; want state, the list that holds the number", got)
+	}
+}
+
+func TestNoMatchAllowsByDefault(t *testing.T) {
+	e := mustParse(t, threeRules, newMemRegistry(map[string][]string{"internal": {"+12025550102"}}))
+	d := e.Decide(context.Background(), call("+12025550199"))
+	if d.Action != Allow || d.Rule != "default" || d.Status != 0 || d.Monitor {
+		t.Errorf("%+v; want allow by default", d)
+	}
+	if len(d.Trace) != 3 {
+		t.Fatalf("trace has %d rules; want all 3 consulted", len(d.Trace))
+	}
+	for _, rt := range d.Trace {
+		if rt.Matched || len(rt.Conditions) != 1 || rt.Conditions[0].Holds {
+			t.Errorf("trace step %+v; want one condition that did not hold", rt)
+		}
+	}
+}
+
+func TestRuleWithoutMatchTakesEveryCall(t *testing.T) {
+	src := "rules:\n  - name: dnc\n    match:\n      listed: [internal]\n    action: reject\n" +
+		"  - name: closed\n    action: reject\n    status: 480\n"
+	e := mustParse(t, src, newMemRegistry(nil))
+	d := e.Decide(context.Background(), call("+12025550199"))
+	if d.Action != Reject || d.Rule != "closed" || d.Status != 480 || d.Reason != "Temporarily Unavailable" {
+		t.Errorf("%+v; want reject 480 by closed", d)
+	}
+	if last := d.Trace[1]; !last.Matched || len(last.Conditions) != 0 {
+		t.Errorf("trace of the catch-all rule: %+v", last)
+	}
+}
+
+func TestUnparsedNumberIsRejectedBeforeAnyRule(t *testing.T) {
+	// A failing registry shows that no rule ran: a lookup would have failed.
+	reg := newMemRegistry(nil)
+	reg.err = errors.New("store closed")
+	e := mustParse(t, threeRules, reg)
+	c := call("")
+	c.CalledRaw, c.CalledErr = "55", `invalid number: "55" is not a possible number`
+	d := e.Decide(context.Background(), c)
+	if d.Action != Reject || d.Rule != "invalid-number" || d.Status != 484 || d.Reason != "Address Incomplete" ||
+		d.Error != c.CalledErr || d.Trace != nil {
+		t.Errorf("%+v; want reject 484 Address Incomplete by invalid-number, no trace", d)
+	}
+}
+
+func TestRegistryErrorFailsClosedForAutomatedOpenForManual(t *testing.T) {
+	reg := newMemRegistry(nil)
+	reg.err = errors.New("badger: DB closed")
+	e := mustParse(t, threeRules, reg)
+
+	d := e.Decide(context.Background(), call("+12025550102"))
+	if d.Action != Reject || d.Rule != "registry-error" || d.Status != 503 || d.Reason != "Service Unavailable" || d.RetryAfter != 30 {
+		t.Errorf("automated: %+v; want reject 503 Service Unavailable, Retry-After 30, by registry-error", d)
+	}
+	if want := "rule vip-callback, condition listed: badger: DB closed"; d.Error != want {
+		t.Errorf("error %q; want %q", d.Error, want)
+	}
+	if len(d.Trace) != 1 || d.Trace[0].Rule != "vip-callback" || d.Trace[0].Matched || len(d.Trace[0].Conditions) != 1 {
+		t.Errorf("trace %+v; want the one rule whose condition failed", d.Trace)
+	}
+
+	manual := call("+12025550102")
+	manual.Automated = false
+	d = e.Decide(context.Background(), manual)
+	if d.Action != Allow || d.Rule != "registry-error" || d.Status != 0 || d.RetryAfter != 0 || !strings.Contains(d.Error, "DB closed") {
+		t.Errorf("manual: %+v; want allow by registry-error with the error text", d)
+	}
+}
+
+func TestMonitorModeForwardsWouldBeRejects(t *testing.T) {
+	src := strings.Replace(threeRules, "mode: enforce", "mode: monitor", 1)
+	e := mustParse(t, src, newMemRegistry(map[string][]string{"internal": {"+12025550102"}}))
+	if e.Mode() != "monitor" {
+		t.Fatalf("Mode() = %q", e.Mode())
+	}
+	d := e.Decide(context.Background(), call("+12025550102"))
+	if d.Action != Reject || d.Rule != "internal-dnc" || d.Status != 603 || !d.Monitor || !d.Forward() || d.Mode != "monitor" {
+		t.Errorf("listed number: %+v; want a would-be reject 603 that is forwarded", d)
+	}
+	d = e.Decide(context.Background(), call("+12025550199"))
+	if d.Action != Allow || d.Monitor || !d.Forward() {
+		t.Errorf("clean number: %+v; want a plain allow", d)
+	}
+	c := call("")
+	c.CalledErr = "empty"
+	if d = e.Decide(context.Background(), c); d.Status != 484 || !d.Forward() {
+		t.Errorf("unparsed number: %+v; monitor mode forwards everything", d)
+	}
+}
+
+func TestShippedPolicyRejectsInternalList(t *testing.T) {
+	data, err := configs.Files.ReadFile("policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Parse("policy.yaml", data, newMemRegistry(map[string][]string{"internal": {"+12025550143"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Mode() != "enforce" {
+		t.Errorf("shipped mode %q; want enforce", e.Mode())
+	}
+	d := e.Decide(context.Background(), call("+12025550143"))
+	if d.Action != Reject || d.Status != 603 || d.Reason != "Decline" || d.Rule != "internal-dnc" {
+		t.Errorf("listed: %+v; want reject 603 Decline by internal-dnc", d)
+	}
+	if d = e.Decide(context.Background(), call("+12025550144")); d.Action != Allow || d.Rule != "default" {
+		t.Errorf("not listed: %+v; want allow by default", d)
+	}
+}
+
+// BenchmarkDecide walks all three rules (four lookups) for a number on no list:
+// the most work the shipped kind of policy does for a call.
+func BenchmarkDecide(b *testing.B) {
+	reg := newMemRegistry(map[string][]string{
+		"vip": {"+12025550101"}, "internal": {"+12025550102"}, "ftc": {"+12025550103"}, "state": {"+12025550104"},
+	})
+	e := mustParse(b, threeRules, reg)
+	ctx, c := context.Background(), call("+12025550199")
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := e.Decide(ctx, c); d.Rule != "default" {
+			b.Fatal(d.Rule)
+		}
+	}
+}

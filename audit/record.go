@@ -1,0 +1,150 @@
+// Package audit keeps the decision log: one JSON record per line for every
+// call the gatekeeper allowed or rejected, in one file per UTC day, chained by
+// SHA-256 so that an auditor can prove years later that no record was altered,
+// removed or inserted. docs/audit.md describes the format for auditors.
+package audit
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Record is one decision. The Log fills Seq, Prev and Hash (and Version when
+// empty); the caller fills the rest.
+type Record struct {
+	// Time is when the decision was made; Append stamps the current time when
+	// it is zero. Written in UTC with nanoseconds, always 9 digits.
+	Time time.Time `json:"time"`
+	// Seq numbers records 1, 2, 3... across all files and restarts.
+	Seq      uint64 `json:"seq"`
+	CallID   string `json:"call_id"`
+	Decision string `json:"decision"` // allow or reject
+	Rule     string `json:"rule"`
+	// Status is the SIP code sent to the dialer (reject) or forwarded (allow).
+	Status   int    `json:"status"`
+	Reason   string `json:"reason,omitempty"`
+	Called   string `json:"called"` // E.164
+	Caller   string `json:"caller"`
+	Dialer   string `json:"dialer"`
+	Campaign string `json:"campaign"`
+	Source   string `json:"source"` // the dialer's address, IP:PORT
+	// Mode is the policy's mode in force: enforce or monitor.
+	Mode string `json:"mode"`
+	// DialMode is how the call was dialed: automated or manual.
+	DialMode string `json:"dial_mode,omitempty"`
+	// Monitor marks a would-be reject that was forwarded because of monitor mode.
+	Monitor bool `json:"monitor"`
+	// Error is the registry or evaluation error behind the decision, if any.
+	Error        string `json:"error,omitempty"`
+	PolicySHA256 string `json:"policy_sha256"`
+	Version      string `json:"version"` // the gatekeeper build
+	// Prev is the Hash of the record before this one; empty for the first record.
+	Prev string `json:"prev"`
+	// Hash is the hex SHA-256 of Prev followed by this record's JSON without
+	// the hash field; it is the last field of every line.
+	Hash string `json:"hash,omitempty"`
+}
+
+// timeLayout keeps a fixed width, so that lines sort and align by time.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// MarshalJSON writes the record exactly as it stands in a log file.
+// (json.Marshal escapes <, > and & on top of it; a json.Encoder with
+// SetEscapeHTML(false) does not.)
+func (r Record) MarshalJSON() ([]byte, error) {
+	return r.appendJSON(nil), nil
+}
+
+// appendJSON is the one encoder of records: the bytes it writes without the
+// hash field are what the hash covers. By hand it takes ≈ 350 ns and no
+// allocation, where encoding/json takes ≈ 1.1 µs and 3 (BenchmarkEncodeRecord*).
+func (r *Record) appendJSON(b []byte) []byte {
+	b = append(b, `{"time":"`...)
+	b = r.Time.UTC().AppendFormat(b, timeLayout)
+	b = append(b, `","seq":`...)
+	b = strconv.AppendUint(b, r.Seq, 10)
+	b = appendField(b, "call_id", r.CallID)
+	b = appendField(b, "decision", r.Decision)
+	b = appendField(b, "rule", r.Rule)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(r.Status), 10)
+	if r.Reason != "" {
+		b = appendField(b, "reason", r.Reason)
+	}
+	b = appendField(b, "called", r.Called)
+	b = appendField(b, "caller", r.Caller)
+	b = appendField(b, "dialer", r.Dialer)
+	b = appendField(b, "campaign", r.Campaign)
+	b = appendField(b, "source", r.Source)
+	b = appendField(b, "mode", r.Mode)
+	if r.DialMode != "" {
+		b = appendField(b, "dial_mode", r.DialMode)
+	}
+	b = append(b, `,"monitor":`...)
+	b = strconv.AppendBool(b, r.Monitor)
+	if r.Error != "" {
+		b = appendField(b, "error", r.Error)
+	}
+	b = appendField(b, "policy_sha256", r.PolicySHA256)
+	b = appendField(b, "version", r.Version)
+	b = appendField(b, "prev", r.Prev)
+	if r.Hash != "" {
+		b = appendField(b, "hash", r.Hash)
+	}
+	return append(b, '}')
+}
+
+func appendField(b []byte, name, value string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendString(b, value)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string. Values come from SIP headers, so
+// anything can appear: control characters are escaped and invalid UTF-8
+// becomes U+FFFD, as encoding/json does. Unlike encoding/json, U+FFFD is
+// written as itself, so that a record read back and encoded again gives the
+// same bytes, and <, > and & stay readable.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			if c < 0x20 {
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			} else {
+				b = append(b, string(utf8.RuneError)...)
+			}
+		}
+		i++
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

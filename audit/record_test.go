@@ -1,0 +1,123 @@
+package audit
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fullRecord sets every field, with values that need escaping.
+func fullRecord(i int) Record {
+	return Record{
+		Time:         time.Date(2031, 1, 2, 3, 4, 5, 6+i, time.UTC),
+		CallID:       "a84b4c76e66710@pc33.atlanta.example.com",
+		Decision:     "reject",
+		Rule:         `dnc "internal"`,
+		Status:       603,
+		Reason:       "listed\ton <internal> & \\national\\\n\x01",
+		Called:       "+12025550143",
+		Caller:       "+13125550100",
+		Dialer:       "predictive",
+		Campaign:     "spring-\u00e9t\u00e9-\U0001F4DE",
+		Source:       "127.0.0.1:5080",
+		Mode:         "enforce",
+		DialMode:     "automated",
+		Monitor:      true,
+		Error:        "registry: read \xff\xfe",
+		PolicySHA256: strings.Repeat("ab", 32),
+		Version:      "v1.2.3",
+	}
+}
+
+// The hand-written encoder must say what the struct tags say: decode what it
+// writes with encoding/json and with the tags, and both must agree.
+func TestMarshalAgreesWithStructTags(t *testing.T) {
+	type plain Record // the same fields and tags, without MarshalJSON
+	r := fullRecord(0)
+	r.Seq, r.Prev, r.Hash = 7, strings.Repeat("0", 64), strings.Repeat("f", 64)
+
+	ours, err := r.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := json.Marshal(plain(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b map[string]any
+	if err := json.Unmarshal(ours, &a); err != nil {
+		t.Fatalf("our JSON does not parse: %v\n%s", err, ours)
+	}
+	if err := json.Unmarshal(theirs, &b); err != nil {
+		t.Fatal(err)
+	}
+	if a["time"] != "2031-01-02T03:04:05.000000006Z" {
+		t.Errorf("time = %v, want a fixed 9-digit fraction", a["time"])
+	}
+	b["time"] = a["time"] // encoding/json trims trailing zeros of the fraction
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("fields differ:\nours   %v\ntheirs %v", a, b)
+	}
+	if !strings.HasSuffix(string(ours), `,"hash":"`+r.Hash+`"}`) {
+		t.Errorf("hash is not the last field: %s", ours)
+	}
+	if strings.Contains(string(ours), `\u003c`) {
+		t.Errorf("< was escaped: %s", ours)
+	}
+}
+
+func TestOptionalFieldsOmitted(t *testing.T) {
+	b, _ := json.Marshal(Record{Decision: "allow", Status: 200})
+	for _, name := range []string{"reason", "error", "dial_mode", "hash"} {
+		if strings.Contains(string(b), `"`+name+`"`) {
+			t.Errorf("empty %s written: %s", name, b)
+		}
+	}
+	if !strings.Contains(string(b), `"prev":""`) || !strings.Contains(string(b), `"monitor":false`) {
+		t.Errorf("prev and monitor must always be present: %s", b)
+	}
+}
+
+// appendString must read back as encoding/json's own round trip does, for
+// any bytes a SIP header could carry.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", `"q"`, `back\slash`, "\x00\x1f\x7f", "é\u2028\U0001F4DE", "\xff", "a\xc3", "<&>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		enc := appendString(nil, s)
+		var got string
+		if err := json.Unmarshal(enc, &got); err != nil {
+			t.Fatalf("%q encodes to invalid JSON %s: %v", s, enc, err)
+		}
+		ref, _ := json.Marshal(s)
+		var want string
+		_ = json.Unmarshal(ref, &want)
+		if got != want {
+			t.Fatalf("%q reads back as %q, encoding/json gives %q", s, got, want)
+		}
+	})
+}
+
+func BenchmarkEncodeRecord(b *testing.B) {
+	r := fullRecord(0)
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = r.appendJSON(buf[:0])
+	}
+}
+
+// The yardstick for the hand-written encoder.
+func BenchmarkEncodeRecordEncodingJSON(b *testing.B) {
+	type plain Record
+	r := plain(fullRecord(0))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

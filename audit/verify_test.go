@@ -1,0 +1,163 @@
+package audit
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeDays writes perDay records on each of the days 2031-05-01.., one file
+// each, and returns the files' paths.
+func writeDays(t *testing.T, dir string, days, perDay int) []string {
+	t.Helper()
+	l, _ := open(t, dir, Options{})
+	var paths []string
+	for d := 1; d <= days; d++ {
+		for i := range perDay {
+			r := fullRecord(i)
+			r.Time = time.Date(2031, 5, d, 12, 0, i, 0, time.UTC)
+			l.Append(r)
+		}
+		paths = append(paths, filepath.Join(dir, fileName(20310500+d)))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return paths
+}
+
+// editLine rewrites line n (1-based) of a file with edit.
+func editLine(t *testing.T, path string, n int, edit func(line []byte) []byte) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	lines[n-1] = edit(bytes.Clone(lines[n-1]))
+	if err := os.WriteFile(path, bytes.Join(lines, nil), 0o640); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVerifyWholeChain(t *testing.T) {
+	dir := t.TempDir()
+	writeDays(t, dir, 3, 4)
+	if n, err := Verify(dir); err != nil || n != 12 {
+		t.Fatalf("Verify = %d, %v; want 12 records", n, err)
+	}
+}
+
+func TestVerifyNamesTheBrokenLine(t *testing.T) {
+	// Each edit changes line 3 of the middle file (record 7 of 12); other is
+	// line 3 of the first file, a genuine record from elsewhere.
+	for name, tc := range map[string]struct {
+		edit     func(line, other []byte) []byte
+		line     int // the line Verify must name
+		complain string
+	}{
+		"called number changed": {edit: replaceOnce("+12025550143", "+12025550144"), line: 3, complain: "altered"},
+		"decision changed":      {edit: replaceOnce(`"reject"`, `"allow" `), line: 3, complain: "altered"},
+		"seq changed":           {edit: replaceOnce(`"seq":7`, `"seq":8`), line: 3, complain: "altered"},
+		"a quote removed":       {edit: replaceOnce(`"decision"`, `"decision`), line: 3, complain: "not a complete record"},
+		"hash field cut":        {edit: replaceOnce(`,"hash":"`, `,"hash":`), line: 3, complain: "not a complete record"},
+		"a hash digit changed":  {edit: func(l, _ []byte) []byte { l[len(l)-4] ^= 1; return l }, line: 3, complain: "altered"},
+		"line emptied":          {edit: func(_, _ []byte) []byte { return []byte("\n") }, line: 3, complain: "not a complete record"},
+		// A forger who rewrites a record and its hash is caught by the next record.
+		"record rehashed":   {edit: rehashed(replaceOnce("+12025550143", "+12025550144")), line: 4, complain: "prev is not the hash of the record at"},
+		"record deleted":    {edit: func(_, _ []byte) []byte { return nil }, line: 3, complain: "seq 8 follows seq 6"},
+		"record duplicated": {edit: func(l, _ []byte) []byte { return append(bytes.Clone(l), l...) }, line: 4, complain: "seq 7 follows seq 7"},
+		"record replayed":   {edit: func(_, other []byte) []byte { return other }, line: 3, complain: "seq 3 follows seq 6"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			paths := writeDays(t, dir, 3, 4)
+			other := readLines(t, paths[0])[2]
+			editLine(t, paths[1], 3, func(line []byte) []byte { return tc.edit(line, append(other, '\n')) })
+			_, err := Verify(dir)
+			want := fmt.Sprintf("%s:%d: ", paths[1], tc.line)
+			if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tc.complain) {
+				t.Fatalf("Verify: %v\nwant an error starting %q and saying %q", err, want, tc.complain)
+			}
+		})
+	}
+}
+
+func replaceOnce(old, new string) func(line, _ []byte) []byte {
+	return func(line, _ []byte) []byte {
+		if !bytes.Contains(line, []byte(old)) {
+			panic("no " + old + " in " + string(line))
+		}
+		return bytes.Replace(line, []byte(old), []byte(new), 1)
+	}
+}
+
+// rehashed edits a line and gives it the hash its new content has.
+func rehashed(edit func(line, other []byte) []byte) func(line, other []byte) []byte {
+	return func(line, other []byte) []byte {
+		var scratch, hashing []byte
+		l, err := parseLine(bytes.TrimSuffix(edit(line, other), []byte("\n")), &scratch)
+		if err != nil {
+			panic(err)
+		}
+		hash := chainHash(&hashing, l.prev, l.body)
+		return append(append(append(l.body[:len(l.body)-1], hashField...), hash[:]...), "\"}\n"...)
+	}
+}
+
+func TestVerifyAcrossFiles(t *testing.T) {
+	t.Run("retention deleted the oldest files", func(t *testing.T) {
+		dir := t.TempDir()
+		paths := writeDays(t, dir, 3, 4)
+		os.Remove(paths[0])
+		if n, err := Verify(dir); err != nil || n != 8 {
+			t.Fatalf("Verify = %d, %v; want 8 records", n, err)
+		}
+	})
+	t.Run("a middle file deleted", func(t *testing.T) {
+		dir := t.TempDir()
+		paths := writeDays(t, dir, 3, 4)
+		os.Remove(paths[1])
+		_, err := Verify(dir)
+		if err == nil || !strings.HasPrefix(err.Error(), paths[2]+":1: seq 9 follows seq 4") {
+			t.Fatalf("Verify: %v", err)
+		}
+	})
+	// Nothing before record 1 could show that the chain goes on across it.
+	t.Run("the first record broken", func(t *testing.T) {
+		dir := t.TempDir()
+		paths := writeDays(t, dir, 1, 3)
+		editLine(t, paths[0], 1, func(l []byte) []byte { return replaceOnce(`{"time"`, `{"tim`)(l, nil) })
+		_, err := Verify(dir)
+		if err == nil || !strings.HasPrefix(err.Error(), paths[0]+":1: not a complete record") {
+			t.Fatalf("Verify: %v", err)
+		}
+	})
+	t.Run("no files", func(t *testing.T) {
+		if _, err := Verify(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no decision files") {
+			t.Fatalf("Verify of an empty directory: %v", err)
+		}
+	})
+}
+
+func BenchmarkVerify(b *testing.B) {
+	dir := b.TempDir()
+	l, _ := open(b, dir, Options{QueueSize: 10000})
+	for i := range 10000 {
+		l.Append(fullRecord(i))
+	}
+	if err := l.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if n, err := Verify(dir); err != nil || n != 10000 {
+			b.Fatal(n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10000), "ns/record")
+}

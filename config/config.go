@@ -18,6 +18,8 @@ import (
 type Config struct {
 	SIP     SIP      `yaml:"sip"`
 	Dialers []Dialer `yaml:"dialers"`
+	// Campaigns name the seller of each campaign, where the dialer does not send it.
+	Campaigns []Campaign `yaml:"campaigns"`
 	// DataDir holds the Badger registry; relative paths are relative to the config file.
 	DataDir string `yaml:"data_dir"`
 	Audit   Audit  `yaml:"audit"`
@@ -44,6 +46,10 @@ type SIP struct {
 	CampaignHeader string `yaml:"campaign_header"`
 	// DialModeHeader overrides a dialer's dial mode per call: automated|manual (default X-Dial-Mode).
 	DialModeHeader string `yaml:"dial_mode_header"`
+	// SellerHeader names the seller per call (default X-Seller).
+	SellerHeader string `yaml:"seller_header"`
+	// PrerecordedHeader marks a prerecorded-voice call: yes|no (default X-Prerecorded).
+	PrerecordedHeader string `yaml:"prerecorded_header"`
 	// DrainTimeout bounds how long SIGTERM waits for transactions in flight (default 32s).
 	DrainTimeout Duration `yaml:"drain_timeout"`
 }
@@ -53,6 +59,14 @@ type Dialer struct {
 	Name      string   `yaml:"name"`
 	Sources   []Prefix `yaml:"sources"`
 	Automated bool     `yaml:"automated"`
+	// Seller is the seller of this dialer's calls when neither the call nor its campaign names one.
+	Seller string `yaml:"seller"`
+}
+
+// Campaign is one campaign's settings.
+type Campaign struct {
+	ID     string `yaml:"id"`
+	Seller string `yaml:"seller"`
 }
 
 // Audit says where decisions are logged.
@@ -101,6 +115,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.SIP.DialModeHeader == "" {
 		c.SIP.DialModeHeader = "X-Dial-Mode"
+	}
+	if c.SIP.SellerHeader == "" {
+		c.SIP.SellerHeader = "X-Seller"
+	}
+	if c.SIP.PrerecordedHeader == "" {
+		c.SIP.PrerecordedHeader = "X-Prerecorded"
 	}
 	if c.SIP.CarrierTransport == "" {
 		c.SIP.CarrierTransport = "udp"
@@ -152,6 +172,16 @@ func (c *Config) check() error {
 		if len(d.Sources) == 0 {
 			return fmt.Errorf("dialers[%d] (%s): sources is empty", i, d.Name)
 		}
+	}
+	campaigns := map[string]bool{}
+	for i, cp := range c.Campaigns {
+		if cp.ID == "" {
+			return fmt.Errorf("campaigns[%d]: id is missing", i)
+		}
+		if campaigns[cp.ID] {
+			return fmt.Errorf("campaigns[%d]: id %q is used twice", i, cp.ID)
+		}
+		campaigns[cp.ID] = true
 	}
 	return nil
 }

@@ -15,12 +15,17 @@ type Call struct {
 	// RoutingNumber is the LRN (E.164) from an `;npdi;rn=` parameter, when the dialer did a dip.
 	RoutingNumber string
 	// Caller is the caller ID sent (P-Asserted-Identity, else From), E.164 when it parses, else as sent.
-	Caller    string
-	Source    string // ip:port the request came from
-	Dialer    string // configured dialer name
-	Campaign  string
+	Caller   string
+	Source   string // ip:port the request came from
+	Dialer   string // configured dialer name
+	Campaign string
+	// Seller is on whose behalf the call is made: a configurable header, else
+	// the campaign's configured seller, else the dialer's.
+	Seller    string
 	Automated bool
-	Time      time.Time
+	// Prerecorded marks a call that plays an artificial or prerecorded voice.
+	Prerecorded bool
+	Time        time.Time
 }
 
 // Action is what a decision does with the call.

@@ -35,6 +35,13 @@ func (p *Proxy) callFacts(req *sip.Request, d *Dialer) policy.Call {
 	if h := req.GetHeader(p.cfg.CampaignHeader); h != nil {
 		c.Campaign = strings.TrimSpace(h.Value())
 	}
+	c.Seller = p.seller(req, c.Campaign, d)
+	if h := req.GetHeader(p.cfg.PrerecordedHeader); h != nil {
+		switch strings.ToLower(strings.TrimSpace(h.Value())) {
+		case "yes", "true", "1":
+			c.Prerecorded = true
+		}
+	}
 	if h := req.GetHeader(p.cfg.DialModeHeader); h != nil {
 		switch strings.ToLower(strings.TrimSpace(h.Value())) {
 		case "automated":
@@ -44,6 +51,20 @@ func (p *Proxy) callFacts(req *sip.Request, d *Dialer) policy.Call {
 		}
 	}
 	return c
+}
+
+// seller names on whose behalf the call is made: the call's own header,
+// else its campaign's configured seller, else its dialer's.
+func (p *Proxy) seller(req *sip.Request, campaign string, d *Dialer) string {
+	if h := req.GetHeader(p.cfg.SellerHeader); h != nil {
+		if s := strings.TrimSpace(h.Value()); s != "" {
+			return s
+		}
+	}
+	if s := p.cfg.CampaignSellers[campaign]; s != "" {
+		return s
+	}
+	return d.Seller
 }
 
 // calledUser returns the dialed number of a Request-URI and its telephone

@@ -7,8 +7,9 @@ import (
 )
 
 func TestCallFactsFromInvite(t *testing.T) {
-	p := &Proxy{cfg: Config{CampaignHeader: "X-Campaign-ID", DialModeHeader: "X-Dial-Mode", DefaultRegion: "US"}}
-	d := &Dialer{Name: "predictive", Sources: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Automated: true}
+	p := &Proxy{cfg: Config{CampaignHeader: "X-Campaign-ID", DialModeHeader: "X-Dial-Mode", SellerHeader: "X-Seller",
+		PrerecordedHeader: "X-Prerecorded", DefaultRegion: "US", CampaignSellers: map[string]string{"c7": "acme-solar"}}}
+	d := &Dialer{Name: "predictive", Sources: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Automated: true, Seller: "acme"}
 	cases := []struct {
 		ruri, extra        string
 		called, rn, caller string
@@ -34,8 +35,21 @@ func TestCallFactsFromInvite(t *testing.T) {
 		if c.called == "" && (call.CalledErr == "" || call.CalledRaw != "555") {
 			t.Errorf("%s: unparsable number without reason: %+v", c.ruri, call)
 		}
+		if want := map[string]string{"c7": "acme-solar"}[call.Campaign]; call.Seller != want && !(want == "" && call.Seller == "acme") {
+			t.Errorf("%s: seller %q", c.ruri, call.Seller)
+		}
 		if call.Dialer != "predictive" || call.CallID != "c1" {
 			t.Errorf("dialer/call id: %+v", call)
 		}
+	}
+}
+
+func TestSellerHeaderAndPrerecordedHeader(t *testing.T) {
+	p := &Proxy{cfg: Config{CampaignHeader: "X-Campaign-ID", SellerHeader: "X-Seller", PrerecordedHeader: "X-Prerecorded", DefaultRegion: "US",
+		CampaignSellers: map[string]string{"c7": "acme-solar"}}}
+	d := &Dialer{Name: "predictive", Seller: "acme"}
+	req := mustParse(t, "INVITE sip:2025550143@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5080;branch=z9hG4bK1\r\nFrom: <sip:2025550100@127.0.0.2>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nX-Campaign-ID: c7\r\nX-Seller: globex\r\nX-Prerecorded: yes\r\nContent-Length: 0\r\n\r\n")
+	if call := p.callFacts(req, d); call.Seller != "globex" || !call.Prerecorded {
+		t.Fatalf("seller %q prerecorded %v", call.Seller, call.Prerecorded)
 	}
 }

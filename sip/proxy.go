@@ -27,6 +27,7 @@ type Dialer struct {
 	Name      string
 	Sources   []netip.Prefix
 	Automated bool
+	Seller    string
 }
 
 // Listener is one address the proxy listens on.
@@ -37,14 +38,18 @@ type Listener struct {
 
 // Config is what the proxy needs to run.
 type Config struct {
-	Listen           []Listener
-	Carrier          string // SIP URI of the carrier's next hop, e.g. sip:127.0.0.1:5070
-	CarrierTransport string // "udp" or "tcp"
-	Dialers          []Dialer
-	CampaignHeader   string
-	DialModeHeader   string
-	DefaultRegion    string
-	Logger           *slog.Logger
+	Listen            []Listener
+	Carrier           string // SIP URI of the carrier's next hop, e.g. sip:127.0.0.1:5070
+	CarrierTransport  string // "udp" or "tcp"
+	Dialers           []Dialer
+	CampaignHeader    string
+	DialModeHeader    string
+	SellerHeader      string
+	PrerecordedHeader string
+	// CampaignSellers maps a campaign id to its seller.
+	CampaignSellers map[string]string
+	DefaultRegion   string
+	Logger          *slog.Logger
 }
 
 // Decider is the policy, seen from the proxy.

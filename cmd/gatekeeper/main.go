@@ -16,9 +16,11 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newImportCmd(), newLookupCmd(), newListsCmd(), newCheckCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newImportCmd(), newLookupCmd(), newListsCmd(), newCheckCmd(), newAuditCmd(), newVersionCmd())
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "gatekeeper:", err)
+		if reportable(err) {
+			fmt.Fprintln(os.Stderr, "gatekeeper:", err)
+		}
 		os.Exit(exitCode(err))
 	}
 }

@@ -52,14 +52,27 @@ func newVersionCmd() *cobra.Command {
 	}
 }
 
-// exitError carries a process exit status (check: 1 means "reject").
+// exitError carries a process exit status (check: 1 means "reject"). With a
+// nil err it is a status only: the command has already said what it had to.
 type exitError struct {
 	code int
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
 func (e *exitError) Unwrap() error { return e.err }
+
+// reportable tells whether main prints err: not a status-only exitError.
+func reportable(err error) bool {
+	var ee *exitError
+	return !errors.As(err, &ee) || ee.err != nil
+}
 
 // exitCode maps an error to the process exit status: 2 unless it says otherwise.
 func exitCode(err error) int {

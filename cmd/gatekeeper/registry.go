@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatekeeper-sip/gatekeeper/admin"
+	"github.com/gatekeeper-sip/gatekeeper/config"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
+	"github.com/gatekeeper-sip/gatekeeper/registry"
+)
+
+// registryAccess is the registry as the CLI sees it: the Badger store itself,
+// or the running server's admin socket when `gatekeeper serve` holds the store.
+type registryAccess interface {
+	policy.Registry
+	Import(ctx context.Context, req registry.ImportRequest) (registry.ListInfo, error)
+	Lookup(e164 string) ([]registry.Listing, error)
+	Lists() ([]registry.ListInfo, error)
+	Close() error
+}
+
+// pingTimeout bounds the question "is a server running?"; a live server answers in microseconds.
+const pingTimeout = 2 * time.Second
+
+// openRegistry reaches the registry of cfg, or the one in dataDir when it is
+// not empty. Badger allows one process per directory, so when a server's
+// admin socket answers, the CLI goes through it; otherwise it opens the store.
+func openRegistry(cfg *config.Config, dataDir string) (registryAccess, error) {
+	c := *cfg
+	if dataDir != "" {
+		abs, err := filepath.Abs(dataDir)
+		if err != nil {
+			return nil, err
+		}
+		c.DataDir = abs
+	}
+	dir, socket := c.Path(c.DataDir), c.AdminSocket()
+
+	client := admin.NewClient(socket)
+	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+	defer cancel()
+	pingErr := client.Ping(ctx)
+	if pingErr == nil {
+		return client, nil
+	}
+	client.Close()
+
+	store, err := registry.Open(dir)
+	if errors.Is(err, registry.ErrLocked) {
+		return nil, fmt.Errorf("the registry in %s is in use by another process (a running `gatekeeper serve`?), "+
+			"and no server answers on its admin socket %s (%v): give the same --config as that server, or stop it", dir, socket, pingErr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return store, nil
+}
+
+// registryFlags are the flags of the commands that work on the registry.
+type registryFlags struct {
+	configPath, dataDir string
+}
+
+func (f *registryFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.configPath, "config", "", "gatekeeper.yaml (default: the embedded example)")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "the registry's directory (default: data_dir of the config)")
+}
+
+// open loads the config and reaches its registry.
+func (f *registryFlags) open() (registryAccess, *config.Config, error) {
+	cfg, err := loadConfig(f.configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg, err := openRegistry(cfg, f.dataDir)
+	return reg, cfg, err
+}

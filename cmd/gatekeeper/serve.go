@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatekeeper-sip/gatekeeper/admin"
+	"github.com/gatekeeper-sip/gatekeeper/audit"
+	"github.com/gatekeeper-sip/gatekeeper/config"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
+	"github.com/gatekeeper-sip/gatekeeper/registry"
+	"github.com/gatekeeper-sip/gatekeeper/sip"
+)
+
+func newServeCmd() *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the SIP proxy (on the embedded example config when --config is not given)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return serve(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "gatekeeper.yaml (default: the embedded configs/gatekeeper.yaml)")
+	return cmd
+}
+
+// serve runs the proxy until ctx ends, then drains: new INVITEs get 503,
+// calls in flight finish (bounded by sip.drain_timeout), the audit log is flushed.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	dataDir := cfg.Path(cfg.DataDir)
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return err
+	}
+	store, err := registry.Open(dataDir)
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	defer store.Close()
+
+	policyName, policyText, err := readPolicyFile(cfg)
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	engine, err := policy.Parse(policyName, policyText, store)
+	if err != nil {
+		return err
+	}
+
+	decisions, err := audit.Open(cfg.Path(cfg.Audit.Dir), audit.Options{Logger: log, Version: buildVersion()})
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	defer func() {
+		if err := decisions.Close(); err != nil {
+			log.Error("closing the audit log", "error", err)
+		}
+	}()
+
+	proxy, err := sip.New(proxyConfig(cfg, log), engine, func(c policy.Call, d policy.Decision, status int) {
+		decisions.Append(auditRecord(c, d, status, engine.SHA256()))
+	})
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
+
+	// The admin endpoint stops before the store closes, so no request in
+	// flight on the socket meets a closed registry.
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	adminErr, adminDone := make(chan error, 1), make(chan struct{})
+	go func() {
+		adminErr <- admin.Serve(adminCtx, cfg.AdminSocket(), admin.NewHandler(store))
+		close(adminDone)
+	}()
+	defer func() {
+		stopAdmin()
+		<-adminDone
+	}()
+
+	proxyCtx, stopProxy := context.WithCancel(context.Background())
+	defer stopProxy()
+	proxyErr := make(chan error, 1)
+	go func() { proxyErr <- proxy.Serve(proxyCtx) }()
+	select {
+	case <-proxy.Ready():
+		log.Info("gatekeeper is serving", "listen", cfg.SIP.Listen, "carrier", cfg.SIP.Carrier,
+			"policy", policyName, "policy_sha256", engine.SHA256(), "data_dir", dataDir, "admin", cfg.AdminSocket(), "version", buildVersion())
+	case err := <-proxyErr:
+		return fmt.Errorf("sip: %w", err)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-proxyErr:
+		return fmt.Errorf("sip: %w", err)
+	case err := <-adminErr:
+		if err != nil {
+			return fmt.Errorf("admin endpoint: %w", err)
+		}
+	}
+	log.Info("draining: new calls get 503", "timeout", time.Duration(cfg.SIP.DrainTimeout))
+	drainCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.SIP.DrainTimeout))
+	defer cancel()
+	if err := proxy.Drain(drainCtx); err != nil {
+		log.Warn("drain ended with calls in flight", "error", err)
+	}
+	stopProxy()
+	if err := <-proxyErr; err != nil && !errors.Is(err, context.Canceled) {
+		log.Warn("sip listeners", "error", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
+	pc := sip.Config{
+		Carrier:           cfg.SIP.Carrier,
+		CarrierTransport:  cfg.SIP.CarrierTransport,
+		CampaignHeader:    cfg.SIP.CampaignHeader,
+		DialModeHeader:    cfg.SIP.DialModeHeader,
+		SellerHeader:      cfg.SIP.SellerHeader,
+		PrerecordedHeader: cfg.SIP.PrerecordedHeader,
+		CampaignSellers:   map[string]string{},
+		DefaultRegion:     cfg.DefaultRegion,
+		Logger:            log,
+	}
+	for _, l := range cfg.SIP.Listen {
+		network, addr, _ := config.SplitListen(l) // checked when the config was loaded
+		pc.Listen = append(pc.Listen, sip.Listener{Network: network, Addr: addr})
+	}
+	for _, c := range cfg.Campaigns {
+		pc.CampaignSellers[c.ID] = c.Seller
+	}
+	for _, d := range cfg.Dialers {
+		sd := sip.Dialer{Name: d.Name, Automated: d.Automated, Seller: d.Seller}
+		for _, s := range d.Sources {
+			sd.Sources = append(sd.Sources, s.Prefix)
+		}
+		pc.Dialers = append(pc.Dialers, sd)
+	}
+	return pc
+}
+
+func auditRecord(c policy.Call, d policy.Decision, status int, policySHA string) audit.Record {
+	dialMode := "manual"
+	if c.Automated {
+		dialMode = "automated"
+	}
+	return audit.Record{
+		Time: c.Time, CallID: c.CallID, Decision: string(d.Action), Rule: d.Rule, Status: status, Reason: d.Reason,
+		Called: c.Called, Caller: c.Caller, Dialer: c.Dialer, Campaign: c.Campaign, Source: c.Source,
+		Mode: d.Mode, DialMode: dialMode, Monitor: d.Monitor, Error: d.Error, PolicySHA256: policySHA,
+	}
+}

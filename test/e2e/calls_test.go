@@ -1,0 +1,207 @@
+package e2e
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+const (
+	cleanNumber  = "2025550143"
+	listedNumber = "2025550199"
+)
+
+func TestAllowedCallCompletesThroughTheProxy(t *testing.T) {
+	g := newGatekeeper(t)
+	g.start()
+	carrier := g.carrier("uas.xml", 1)
+	dialer := g.dial(dialerIP, "uac.xml", cleanNumber, "-set", "campaign", "spring-sale")
+	dialer.mustPass()
+	carrier.mustPass()
+
+	got := dialer.received()
+	for _, want := range []string{"SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 200 OK"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("dialer did not receive %q; got %q", want, got)
+		}
+	}
+	if got := carrier.received(); !slices.ContainsFunc(got, prefix("ACK ")) || !slices.ContainsFunc(got, prefix("BYE ")) {
+		t.Errorf("carrier did not receive ACK and BYE through the proxy: %q", got)
+	}
+	if msgs := carrier.messages(); !strings.Contains(msgs, "Max-Forwards: 69") || !strings.Contains(msgs, "Record-Route: <sip:127.0.0.1:") {
+		t.Errorf("forwarded INVITE lacks a decremented Max-Forwards or our Record-Route:\n%s", msgs)
+	}
+
+	g.stop()
+	recs := g.auditRecords()
+	if len(recs) != 1 {
+		t.Fatalf("want 1 audit record, got %d: %v", len(recs), recs)
+	}
+	r := recs[0]
+	for k, want := range map[string]any{"decision": "allow", "rule": "default", "status": 200.0, "called": "+12025550143",
+		"caller": "+12025550100", "dialer": "predictive", "campaign": "spring-sale", "mode": "enforce"} {
+		if r[k] != want {
+			t.Errorf("audit %s = %v, want %v", k, r[k], want)
+		}
+	}
+	if !strings.HasPrefix(r["source"].(string), dialerIP+":") || r["call_id"] == "" || r["time"] == "" {
+		t.Errorf("audit record lacks source, call_id or time: %v", r)
+	}
+	if out, err := g.run("audit", "verify"); err != nil || !strings.Contains(out, "1 records, chain intact") {
+		t.Errorf("audit verify: %v %s", err, out)
+	}
+}
+
+func TestListedNumberIsRejectedAndNeverReachesTheCarrier(t *testing.T) {
+	g := newGatekeeper(t)
+	g.importList("internal", listedNumber)
+	g.start()
+	carrier := g.carrier("uas.xml", 1)
+	dialer := g.dial(dialerIP, "uac_reject.xml", listedNumber, "-set", "expect", "603")
+	dialer.mustPass()
+	if msgs := dialer.messages(); !strings.Contains(msgs, `Reason: SIP;cause=603;text="internal-dnc"`) {
+		t.Errorf("603 lacks the RFC 3326 Reason header:\n%s", msgs)
+	}
+	if got := carrier.received(); len(got) != 0 {
+		t.Errorf("carrier saw %q for a listed number", got)
+	}
+	g.stop()
+	recs := g.auditRecords()
+	if len(recs) != 1 || recs[0]["decision"] != "reject" || recs[0]["rule"] != "internal-dnc" || recs[0]["status"] != 603.0 {
+		t.Fatalf("audit: %v", recs)
+	}
+}
+
+func TestCancelBeforeAnswer(t *testing.T) {
+	g := newGatekeeper(t)
+	g.start()
+	carrier := g.carrier("uas_ring.xml", 1)
+	dialer := g.dial(dialerIP, "uac_cancel.xml", cleanNumber)
+	dialer.mustPass()
+	carrier.mustPass()
+	if got := dialer.received(); !slices.Contains(got, "SIP/2.0 487 Request Terminated") {
+		t.Errorf("dialer got no 487: %q", got)
+	}
+	msgs := carrier.messages()
+	invCSeq := headerOf(msgs, "INVITE ", "CSeq:")
+	cancelCSeq := headerOf(msgs, "CANCEL ", "CSeq:")
+	if cancelCSeq == "" || strings.Fields(cancelCSeq)[0] != strings.Fields(invCSeq)[0] {
+		t.Errorf("CANCEL CSeq %q does not carry the INVITE's number %q", cancelCSeq, invCSeq)
+	}
+	g.stop()
+	if recs := g.auditRecords(); len(recs) != 1 || recs[0]["status"] != 487.0 {
+		t.Fatalf("audit: %v", recs)
+	}
+}
+
+func TestByeFromTheCarrierReachesTheDialer(t *testing.T) {
+	g := newGatekeeper(t)
+	g.start()
+	carrier := g.carrier("uas_bye.xml", 1)
+	dialer := g.dial(dialerIP, "uac_recv_bye.xml", cleanNumber)
+	dialer.mustPass()
+	carrier.mustPass()
+	if got := dialer.received(); !slices.ContainsFunc(got, prefix("BYE ")) {
+		t.Errorf("dialer got no BYE: %q", got)
+	}
+}
+
+func TestCallOverTCP(t *testing.T) {
+	g := newGatekeeper(t)
+	g.start()
+	carrier := g.carrier("uas.xml", 1)
+	dialer := g.dial(dialerIP, "uac.xml", cleanNumber, "-t", "t1")
+	dialer.mustPass()
+	carrier.mustPass()
+}
+
+func TestCarrierErrorIsRelayedAndAckedHopByHop(t *testing.T) {
+	g := newGatekeeper(t)
+	g.start()
+	carrier := g.carrier("uas_reject.xml", 1)
+	dialer := g.dial(dialerIP, "uac_reject.xml", cleanNumber, "-set", "expect", "486")
+	dialer.mustPass()
+	carrier.mustPass()
+}
+
+func TestStrangerGets403AndNothingIsForwarded(t *testing.T) {
+	g := newGatekeeper(t)
+	g.start()
+	carrier := g.carrier("uas.xml", 1)
+	dialer := g.dial(strangerIP, "uac_reject.xml", cleanNumber, "-set", "expect", "403")
+	dialer.mustPass()
+	if got := carrier.received(); len(got) != 0 {
+		t.Errorf("carrier saw %q from a stranger", got)
+	}
+	// A BYE for a call that never went through is refused as well.
+	res := g.sendRaw(strangerIP, "BYE sip:2025550143@127.0.0.1:5070 SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKbye1\nMax-Forwards: 70\nFrom: <sip:a@127.0.0.3>;tag=1\nTo: <sip:b@127.0.0.1>;tag=2\nCall-ID: stranger-bye\nCSeq: 2 BYE\nContent-Length: 0\n\n")
+	if !strings.HasPrefix(res, "SIP/2.0 403 ") {
+		t.Errorf("stranger's BYE got %q", firstLine(res))
+	}
+	if got := carrier.received(); len(got) != 0 {
+		t.Errorf("carrier saw %q from a stranger", got)
+	}
+}
+
+func TestMaxForwardsZeroGets483AndOptionsGets200(t *testing.T) {
+	g := newGatekeeper(t)
+	g.start()
+	invite := "INVITE sip:2025550143@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKmf0\nMax-Forwards: 0\nFrom: <sip:2025550100@127.0.0.2>;tag=1\nTo: <sip:2025550143@127.0.0.1>\nCall-ID: mf0\nCSeq: 1 INVITE\nContent-Length: 0\n\n"
+	if res := g.sendRaw(dialerIP, invite); !strings.HasPrefix(res, "SIP/2.0 483 ") {
+		t.Errorf("Max-Forwards 0 got %q, want 483", firstLine(res))
+	}
+	options := "OPTIONS sip:127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKopt\nMax-Forwards: 70\nFrom: <sip:ping@127.0.0.2>;tag=1\nTo: <sip:127.0.0.1>\nCall-ID: opt1\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n"
+	if res := g.sendRaw(dialerIP, options); !strings.HasPrefix(res, "SIP/2.0 200 ") {
+		t.Errorf("OPTIONS got %q, want 200", firstLine(res))
+	}
+}
+
+func TestUnparsableNumberGets484(t *testing.T) {
+	g := newGatekeeper(t)
+	g.start()
+	g.dial(dialerIP, "uac_reject.xml", "555", "-set", "expect", "484").mustPass()
+}
+
+func TestImportWhileServingChangesTheNextCall(t *testing.T) {
+	g := newGatekeeper(t)
+	g.start()
+	carrier := g.carrier("uas.xml", 1)
+	g.dial(dialerIP, "uac.xml", listedNumber).mustPass()
+	carrier.mustPass()
+
+	g.importList("internal", listedNumber)
+	g.dial(dialerIP, "uac_reject.xml", listedNumber, "-set", "expect", "603").mustPass()
+
+	out, err := g.run("lookup", "--json", listedNumber)
+	if err != nil || !strings.Contains(out, `"internal"`) {
+		t.Errorf("lookup while serving: %v %s", err, out)
+	}
+}
+
+func prefix(p string) func(string) bool {
+	return func(s string) bool { return strings.HasPrefix(s, p) }
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\r\n")
+	return line
+}
+
+// headerOf finds the first message in a SIPp trace whose start line begins
+// with start, and returns the value of its header name.
+func headerOf(trace, start, name string) string {
+	i := strings.Index(trace, "\n"+start)
+	if i < 0 {
+		return ""
+	}
+	msg := trace[i+1:]
+	if end := strings.Index(msg, "\n\n"); end > 0 {
+		msg = msg[:end]
+	}
+	for _, line := range strings.Split(msg, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,344 @@
+// Package e2e runs the built gatekeeper binary between a real SIPp dialer and
+// a real SIPp carrier on loopback. Dialers send from 127.0.0.2 (the only
+// configured dialer source), the carrier listens on 127.0.0.1; 127.0.0.3 plays
+// a stranger. Every process is bounded in time.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	dialerIP   = "127.0.0.2"
+	carrierIP  = "127.0.0.1"
+	strangerIP = "127.0.0.3"
+)
+
+var (
+	binary   string // the gatekeeper built for this test run
+	repoRoot string
+	sippDir  string // test/sipp
+)
+
+func TestMain(m *testing.M) {
+	if _, err := exec.LookPath("sipp"); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: sipp is not installed (Debian package sip-tester): apt-get install -y sip-tester")
+		os.Exit(1)
+	}
+	_, file, _, _ := runtime.Caller(0)
+	repoRoot = filepath.Join(filepath.Dir(file), "..", "..")
+	sippDir = filepath.Join(repoRoot, "test", "sipp")
+	tmp, err := os.MkdirTemp("", "gk-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(tmp, "gatekeeper")
+	build := exec.Command("go", "build", "-o", binary, "./cmd/gatekeeper")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: building gatekeeper: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+// freePort finds a port free for both UDP and TCP on ip.
+func freePort(t *testing.T, ip string) int {
+	t.Helper()
+	for range 50 {
+		u, err := net.ListenPacket("udp", ip+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// gatekeeper is one running `gatekeeper serve`.
+type gatekeeper struct {
+	t           *testing.T
+	dir, config string
+	port        int // SIP, UDP and TCP
+	carrierPort int
+	cmd         *exec.Cmd
+	log         *syncBuffer
+	exited      chan error
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newGatekeeper writes a config and policy into a fresh folder; start runs it.
+func newGatekeeper(t *testing.T) *gatekeeper {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gk") // short: the admin socket path must stay under ~100 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	g := &gatekeeper{t: t, dir: dir, port: freePort(t, carrierIP), carrierPort: freePort(t, carrierIP)}
+	g.config = filepath.Join(dir, "gatekeeper.yaml")
+	writeFile(t, g.config, fmt.Sprintf(`sip:
+  listen: ["udp://%[1]s:%[2]d", "tcp://%[1]s:%[2]d"]
+  carrier: "sip:%[1]s:%[3]d"
+  drain_timeout: 5s
+dialers:
+  - name: predictive
+    sources: ["%[4]s/32"]
+    automated: true
+data_dir: ./data
+audit:
+  dir: ./audit
+policy: policy.yaml
+`, carrierIP, g.port, g.carrierPort, dialerIP))
+	policy, err := os.ReadFile(filepath.Join(repoRoot, "configs", "policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "policy.yaml"), string(policy))
+	return g
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start runs serve and waits until it listens.
+func (g *gatekeeper) start() {
+	t := g.t
+	t.Helper()
+	g.log = &syncBuffer{}
+	g.cmd = exec.Command(binary, "serve", "--config", g.config)
+	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	g.exited = make(chan error, 1)
+	go func() { g.exited <- g.cmd.Wait() }()
+	t.Cleanup(func() {
+		if g.cmd.ProcessState == nil {
+			g.cmd.Process.Kill()
+			<-g.exited
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(g.log.String(), "gatekeeper is serving") {
+		select {
+		case err := <-g.exited:
+			t.Fatalf("gatekeeper exited: %v\n%s", err, g.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gatekeeper did not start:\n%s", g.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits for the drain to finish.
+func (g *gatekeeper) stop() {
+	t := g.t
+	t.Helper()
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-g.exited:
+		if err != nil {
+			t.Fatalf("gatekeeper exited with %v:\n%s", err, g.log.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("gatekeeper did not stop on SIGTERM:\n%s", g.log.String())
+	}
+}
+
+// run runs a gatekeeper subcommand with this config.
+func (g *gatekeeper) run(args ...string) (string, error) {
+	args = append(args[:1:1], append([]string{"--config", g.config}, args[1:]...)...)
+	out, err := exec.Command(binary, args...).CombinedOutput()
+	return string(out), err
+}
+
+// importList loads numbers into a list through the CLI.
+func (g *gatekeeper) importList(list string, numbers ...string) {
+	g.t.Helper()
+	f := filepath.Join(g.dir, list+fmt.Sprint(time.Now().UnixNano())+".txt")
+	writeFile(g.t, f, strings.Join(numbers, "\n")+"\n")
+	if out, err := g.run("import", "--list", list, f); err != nil {
+		g.t.Fatalf("import: %v\n%s", err, out)
+	}
+}
+
+// auditRecords reads every decision logged so far.
+func (g *gatekeeper) auditRecords() []map[string]any {
+	g.t.Helper()
+	files, _ := filepath.Glob(filepath.Join(g.dir, "audit", "*.jsonl"))
+	var recs []map[string]any
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			var r map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				g.t.Fatalf("%s: %v: %s", f, err, sc.Text())
+			}
+			recs = append(recs, r)
+		}
+	}
+	return recs
+}
+
+// sipp is one SIPp process with its message trace.
+type sipp struct {
+	t      *testing.T
+	dir    string
+	cmd    *exec.Cmd
+	out    bytes.Buffer
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// startSipp runs SIPp with a scenario from test/sipp, tracing messages into a temp folder.
+func startSipp(t *testing.T, scenario string, args ...string) *sipp {
+	t.Helper()
+	s := &sipp{t: t, dir: t.TempDir(), done: make(chan error, 1)}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	s.cancel = cancel
+	all := append([]string{"-sf", filepath.Join(sippDir, scenario), "-trace_msg", "-trace_err", "-nostdin", "-timeout", "30s", "-timeout_error"}, args...)
+	s.cmd = exec.CommandContext(ctx, "sipp", all...)
+	s.cmd.Dir = s.dir
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-s.done
+		s.done <- nil
+	})
+	return s
+}
+
+// carrier starts a SIPp carrier for the gatekeeper that answers calls callsExpected times.
+func (g *gatekeeper) carrier(scenario string, calls int) *sipp {
+	return startSipp(g.t, scenario, "-i", carrierIP, "-p", fmt.Sprint(g.carrierPort), "-m", fmt.Sprint(calls))
+}
+
+// dial runs a SIPp dialer from ip through the gatekeeper to completion.
+func (g *gatekeeper) dial(ip, scenario, called string, args ...string) *sipp {
+	all := append([]string{"-i", ip, "-p", fmt.Sprint(freePort(g.t, ip)), "-s", called, "-m", "1"}, args...)
+	all = append(all, fmt.Sprintf("%s:%d", carrierIP, g.port))
+	s := startSipp(g.t, scenario, all...)
+	s.wait()
+	return s
+}
+
+// wait waits for SIPp to end; ok reports whether every call passed.
+func (s *sipp) wait() error {
+	err := <-s.done
+	s.done <- err
+	return err
+}
+
+// mustPass fails the test unless the scenario passed.
+func (s *sipp) mustPass() {
+	s.t.Helper()
+	if err := s.wait(); err != nil {
+		s.t.Fatalf("sipp %v: %v\n%s\n%s", s.cmd.Args, err, s.out.String(), s.messages())
+	}
+}
+
+// messages is SIPp's message trace.
+func (s *sipp) messages() string {
+	files, _ := filepath.Glob(filepath.Join(s.dir, "*_messages.log"))
+	var b strings.Builder
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		b.Write(data)
+	}
+	return b.String()
+}
+
+// received lists the start lines of the messages SIPp received.
+func (s *sipp) received() []string {
+	var lines []string
+	blocks := strings.Split(s.messages(), "message received")
+	for _, b := range blocks[1:] {
+		_, rest, _ := strings.Cut(b, "\n")
+		rest = strings.TrimLeft(rest, "\r\n")
+		line, _, _ := strings.Cut(rest, "\n")
+		lines = append(lines, strings.TrimSpace(line))
+	}
+	return lines
+}
+
+// sendRaw sends one UDP datagram from ip to the gatekeeper and returns the first answer.
+func (g *gatekeeper) sendRaw(ip, msg string) string {
+	g.t.Helper()
+	conn, err := net.ListenPacket("udp", ip+":0")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer conn.Close()
+	local := conn.LocalAddr().String()
+	msg = strings.ReplaceAll(msg, "LOCAL", local)
+	msg = strings.ReplaceAll(strings.ReplaceAll(msg, "\r\n", "\n"), "\n", "\r\n")
+	dst := &net.UDPAddr{IP: net.ParseIP(carrierIP), Port: g.port}
+	if _, err := conn.WriteTo([]byte(msg), dst); err != nil {
+		g.t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 4096)
+	for {
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			return ""
+		}
+		if !strings.HasPrefix(string(buf[:n]), "SIP/2.0 100 ") {
+			return string(buf[:n])
+		}
+	}
+}

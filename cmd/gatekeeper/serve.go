@@ -53,14 +53,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	defer store.Close()
 
-	policyName, policyText, err := readPolicyFile(cfg)
-	if err != nil {
-		return fmt.Errorf("policy: %w", err)
-	}
-	engine, err := policy.Parse(policyName, policyText, store)
+	rules, err := loadLivePolicy(cfg, store, log)
 	if err != nil {
 		return err
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go rules.watch(watchCtx, hup, 2*time.Second)
 
 	decisions, err := audit.Open(cfg.Path(cfg.Audit.Dir), audit.Options{Logger: log, Version: buildVersion()})
 	if err != nil {
@@ -72,8 +74,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}()
 
-	proxy, err := sip.New(proxyConfig(cfg, log), engine, func(c policy.Call, d policy.Decision, status int) {
-		decisions.Append(auditRecord(c, d, status, engine.SHA256()))
+	proxy, err := sip.New(proxyConfig(cfg, log), rules, func(c policy.Call, d policy.Decision, status int) {
+		decisions.Append(auditRecord(c, d, status))
 	})
 	if err != nil {
 		return err
@@ -100,7 +102,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	select {
 	case <-proxy.Ready():
 		log.Info("gatekeeper is serving", "listen", cfg.SIP.Listen, "carrier", cfg.SIP.Carrier,
-			"policy", policyName, "policy_sha256", engine.SHA256(), "data_dir", dataDir, "admin", cfg.AdminSocket(), "version", buildVersion())
+			"policy_sha256", rules.current.Load().SHA256(), "data_dir", dataDir, "admin", cfg.AdminSocket(), "version", buildVersion())
 	case err := <-proxyErr:
 		return fmt.Errorf("sip: %w", err)
 	}
@@ -157,7 +159,7 @@ func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
 	return pc
 }
 
-func auditRecord(c policy.Call, d policy.Decision, status int, policySHA string) audit.Record {
+func auditRecord(c policy.Call, d policy.Decision, status int) audit.Record {
 	dialMode := "manual"
 	if c.Automated {
 		dialMode = "automated"
@@ -165,6 +167,6 @@ func auditRecord(c policy.Call, d policy.Decision, status int, policySHA string)
 	return audit.Record{
 		Time: c.Time, CallID: c.CallID, Decision: string(d.Action), Rule: d.Rule, Status: status, Reason: d.Reason,
 		Called: c.Called, Caller: c.Caller, Dialer: c.Dialer, Campaign: c.Campaign, Source: c.Source,
-		Mode: d.Mode, DialMode: dialMode, Monitor: d.Monitor, Error: d.Error, PolicySHA256: policySHA,
+		Mode: d.Mode, DialMode: dialMode, Monitor: d.Monitor, Error: d.Error, PolicySHA256: d.PolicySHA256,
 	}
 }

@@ -1,0 +1,48 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestPolicyReloadsOnSIGHUPAndOnChangeAndRefusesABadFile(t *testing.T) {
+	g := newGatekeeper(t)
+	g.start()
+	policyFile := filepath.Join(g.dir, "policy.yaml")
+
+	writeFile(t, policyFile, "mode: enforce\nrules:\n  - name: closed-for-maintenance\n    action: reject\n    status: 480\n    reason: Temporarily Unavailable\n")
+	g.cmd.Process.Signal(syscall.SIGHUP)
+	g.waitLog(`policy reloaded`)
+	g.dial(dialerIP, "uac_reject.xml", cleanNumber, "-set", "expect", "480").mustPass()
+
+	// A broken file is refused with its place; the running policy stays.
+	writeFile(t, policyFile, "mode: enforce\nrules:\n  - name: x\n    action: maybe\n")
+	g.cmd.Process.Signal(syscall.SIGHUP)
+	g.waitLog(`policy reload refused`)
+	if !strings.Contains(g.log.String(), "policy.yaml:4:13") {
+		t.Errorf("refusal does not name line and column:\n%s", g.log.String())
+	}
+	g.dial(dialerIP, "uac_reject.xml", cleanNumber, "-set", "expect", "480").mustPass()
+
+	// Saving a good file is enough: no signal needed.
+	writeFile(t, policyFile, "mode: enforce\nrules:\n  - name: all-busy\n    action: reject\n    status: 486\n")
+	g.waitLogCount(`policy reloaded`, 2)
+	g.dial(dialerIP, "uac_reject.xml", cleanNumber, "-set", "expect", "486").mustPass()
+}
+
+// waitLog waits until the gatekeeper's log holds text.
+func (g *gatekeeper) waitLog(text string) { g.waitLogCount(text, 1) }
+
+func (g *gatekeeper) waitLogCount(text string, n int) {
+	g.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(g.log.String(), text) < n {
+		if time.Now().After(deadline) {
+			g.t.Fatalf("log never showed %q %d times:\n%s", text, n, g.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -162,12 +162,12 @@ func (p *Proxy) onAck(req *sip.Request, _ sip.ServerTransaction) {
 // onInDialog handles BYE, UPDATE, INFO, PRACK and the other methods that only
 // make sense inside a dialog the proxy routed.
 func (p *Proxy) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
-	if rej := validate(req); rej != nil {
-		reply(tx, req, rej.status, rej.reason, rej.hdrs...)
+	if !p.valid(req, tx) {
 		return
 	}
 	if !req.To().Params.Has("tag") {
 		if _, ok := p.dialerFor(req.Source()); !ok && !p.fromCarrier(req) {
+			p.refusedSources.Add(1)
 			reply(tx, req, 403, "Forbidden")
 			return
 		}
@@ -184,6 +184,7 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	dl, next, status := p.route(req)
 	switch status {
 	case 403:
+		p.refusedSources.Add(1)
 		p.log.Warn("in-dialog request from outside the dialog: refused", "method", req.Method, "source", req.Source())
 		reply(tx, req, 403, "Forbidden")
 		return
@@ -249,8 +250,7 @@ func (p *Proxy) relayStray2xx(res *sip.Response) {
 // onOptions answers OPTIONS addressed to the gatekeeper (keepalives) with 200;
 // an in-dialog OPTIONS is relayed.
 func (p *Proxy) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	if rej := validate(req); rej != nil {
-		reply(tx, req, rej.status, rej.reason, rej.hdrs...)
+	if !p.valid(req, tx) {
 		return
 	}
 	if req.To().Params.Has("tag") {

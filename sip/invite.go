@@ -24,8 +24,7 @@ func asIs(*sipgo.Client, *sip.Request) error { return nil }
 // onInvite handles every INVITE: a re-INVITE follows its dialog, a new one
 // goes through validation, the source check, the policy and on to the carrier.
 func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
-	if rej := validate(req); rej != nil {
-		reply(tx, req, rej.status, rej.reason, rej.hdrs...)
+	if !p.valid(req, tx) {
 		return
 	}
 	if req.To().Params.Has("tag") {
@@ -34,6 +33,7 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	dialer, ok := p.dialerFor(req.Source())
 	if !ok {
+		p.refusedSources.Add(1)
 		p.log.Warn("INVITE from a source that is no dialer's: refused", "source", req.Source(), "call_id", req.CallID().Value())
 		reply(tx, req, 403, "Forbidden")
 		return
@@ -42,6 +42,7 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
+	p.invites.Add(1)
 	p.inFlight.Add(1)
 	defer p.inFlight.Done()
 	// 100 Trying at once, before any lookup, so the dialer stops retransmitting.

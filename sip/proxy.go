@@ -76,9 +76,10 @@ type Proxy struct {
 	viaPorts map[string]int // transport -> our listen port
 	dialogs  *dialogTable
 
-	draining atomic.Bool
-	inFlight sync.WaitGroup
-	ready    chan struct{}
+	draining                         atomic.Bool
+	invites, refusedSources, invalid atomic.Uint64
+	inFlight                         sync.WaitGroup
+	ready                            chan struct{}
 }
 
 // carrierHop is the resolved next hop for outbound calls.
@@ -279,4 +280,20 @@ func parseCarrier(uri, transport string) (carrierHop, error) {
 		port = 5060
 	}
 	return carrierHop{addr: netip.AddrPortFrom(ip, uint16(port)).String(), ip: ip.Unmap(), transport: transport}, nil
+}
+
+// Stats are the proxy's running counts, for metrics.
+type Stats struct {
+	Invites        uint64 // new INVITEs that passed validation
+	RefusedSources uint64 // requests refused because their source is no dialer's (403)
+	Invalid        uint64 // requests refused by validation (4xx/5xx before any routing)
+	Dialogs        int    // calls the dialog table holds now
+}
+
+// Stats returns the current counts.
+func (p *Proxy) Stats() Stats {
+	return Stats{
+		Invites: p.invites.Load(), RefusedSources: p.refusedSources.Load(), Invalid: p.invalid.Load(),
+		Dialogs: p.dialogs.len(),
+	}
 }

@@ -13,6 +13,17 @@ type rejection struct {
 	hdrs   []sip.Header
 }
 
+// valid answers a request that fails validation and reports whether it passed.
+func (p *Proxy) valid(req *sip.Request, tx sip.ServerTransaction) bool {
+	rej := validate(req)
+	if rej == nil {
+		return true
+	}
+	p.invalid.Add(1)
+	reply(tx, req, rej.status, rej.reason, rej.hdrs...)
+	return false
+}
+
 // validate checks a request as RFC 3261 §16.3 asks of a proxy before it
 // forwards anything; sipgo's parser accepts many of RFC 4475's invalid
 // messages, so these checks are ours. It returns nil for a valid request.

@@ -74,13 +74,23 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}()
 
+	var watch *metrics
 	proxy, err := sip.New(proxyConfig(cfg, log), rules, func(c policy.Call, d policy.Decision, status int) {
 		decisions.Append(auditRecord(c, d, status))
+		watch.observe(d, status)
 	})
 	if err != nil {
 		return err
 	}
 	defer proxy.Close()
+	watch = newMetrics(proxy, rules, decisions)
+	if cfg.Admin.Metrics != "" {
+		go func() {
+			if err := watch.serve(watchCtx, cfg.Admin.Metrics, log); err != nil {
+				log.Error("metrics endpoint", "error", err)
+			}
+		}()
+	}
 
 	// The admin endpoint stops before the store closes, so no request in
 	// flight on the socket meets a closed registry.

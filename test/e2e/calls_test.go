@@ -65,6 +65,9 @@ func TestListedNumberIsRejectedAndNeverReachesTheCarrier(t *testing.T) {
 	if got := carrier.received(); len(got) != 0 {
 		t.Errorf("carrier saw %q for a listed number", got)
 	}
+	if m := g.metrics(); !strings.Contains(m, `gatekeeper_decisions_total{decision="reject",rule="internal-dnc",status="603"} 1`) {
+		t.Errorf("metrics do not count the rejection:\n%s", m)
+	}
 	g.stop()
 	recs := g.auditRecords()
 	if len(recs) != 1 || recs[0]["decision"] != "reject" || recs[0]["rule"] != "internal-dnc" || recs[0]["status"] != 603.0 {

@@ -10,7 +10,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,6 +86,7 @@ type gatekeeper struct {
 	dir, config string
 	port        int // SIP, UDP and TCP
 	carrierPort int
+	metricsPort int
 	cmd         *exec.Cmd
 	log         *syncBuffer
 	exited      chan error
@@ -114,7 +117,7 @@ func newGatekeeper(t *testing.T) *gatekeeper {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	g := &gatekeeper{t: t, dir: dir, port: freePort(t, carrierIP), carrierPort: freePort(t, carrierIP)}
+	g := &gatekeeper{t: t, dir: dir, port: freePort(t, carrierIP), carrierPort: freePort(t, carrierIP), metricsPort: freePort(t, carrierIP)}
 	g.config = filepath.Join(dir, "gatekeeper.yaml")
 	writeFile(t, g.config, fmt.Sprintf(`sip:
   listen: ["udp://%[1]s:%[2]d", "tcp://%[1]s:%[2]d"]
@@ -128,7 +131,9 @@ data_dir: ./data
 audit:
   dir: ./audit
 policy: policy.yaml
-`, carrierIP, g.port, g.carrierPort, dialerIP))
+admin:
+  metrics: "%[1]s:%[5]d"
+`, carrierIP, g.port, g.carrierPort, dialerIP, g.metricsPort))
 	policy, err := os.ReadFile(filepath.Join(repoRoot, "configs", "policy.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -228,6 +233,18 @@ func (g *gatekeeper) auditRecords() []map[string]any {
 		}
 	}
 	return recs
+}
+
+// metrics scrapes the gatekeeper's Prometheus endpoint.
+func (g *gatekeeper) metrics() string {
+	g.t.Helper()
+	res, err := http.Get(fmt.Sprintf("http://%s:%d/metrics", carrierIP, g.metricsPort))
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return string(body)
 }
 
 // sipp is one SIPp process with its message trace.

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatekeeper-sip/gatekeeper/audit"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
+	"github.com/gatekeeper-sip/gatekeeper/sip"
+)
+
+// metrics are what an admin watches: decisions by rule and answer, policy
+// reloads, the proxy's counts and the audit log's health.
+type metrics struct {
+	registry  *prometheus.Registry
+	decisions *prometheus.CounterVec
+}
+
+func newMetrics(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatekeeper_decisions_total",
+			Help: "Calls decided, by decision (allow, reject, monitor: a would-be reject forwarded), rule and final SIP status.",
+		}, []string{"decision", "rule", "status"}),
+	}
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+	}
+	m.registry.MustRegister(
+		m.decisions,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		counter("gatekeeper_sip_invites_total", "New INVITEs from dialer sources that passed validation.",
+			func() float64 { return float64(proxy.Stats().Invites) }),
+		counter("gatekeeper_sip_refused_sources_total", "Requests refused with 403 because their source is no configured dialer's.",
+			func() float64 { return float64(proxy.Stats().RefusedSources) }),
+		counter("gatekeeper_sip_invalid_requests_total", "Requests refused by validation (RFC 3261 16.3).",
+			func() float64 { return float64(proxy.Stats().Invalid) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatekeeper_sip_dialogs", Help: "Calls whose routing state the proxy holds."},
+			func() float64 { return float64(proxy.Stats().Dialogs) }),
+		counter("gatekeeper_policy_reload_failures_total", "Policy reloads refused because the new file was invalid.",
+			func() float64 { return float64(rules.failures.Load()) }),
+		counter("gatekeeper_audit_dropped_total", "Decisions the audit log could not queue or write (should stay 0).",
+			func() float64 { return float64(decisions.Dropped()) }),
+	)
+	return m
+}
+
+func (m *metrics) observe(d policy.Decision, status int) {
+	label := string(d.Action)
+	if d.Monitor {
+		label = "monitor"
+	}
+	m.decisions.WithLabelValues(label, d.Rule, strconv.Itoa(status)).Inc()
+}
+
+// serveMetrics serves /metrics on addr until ctx ends.
+func (m *metrics) serve(ctx context.Context, addr string, log *slog.Logger) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	log.Info("metrics", "listen", l.Addr().String())
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

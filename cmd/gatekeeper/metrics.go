@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -64,7 +65,7 @@ func (m *metrics) observe(d policy.Decision, status int) {
 	m.decisions.WithLabelValues(label, d.Rule, strconv.Itoa(status)).Inc()
 }
 
-// serveMetrics serves /metrics on addr until ctx ends.
+// serve serves /metrics and /debug/pprof on addr until ctx ends.
 func (m *metrics) serve(ctx context.Context, addr string, log *slog.Logger) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -72,6 +73,9 @@ func (m *metrics) serve(ctx context.Context, addr string, log *slog.Logger) erro
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	// Profiles, for measuring the proxy under load (the address is the admin's, e.g. loopback).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()

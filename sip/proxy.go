@@ -207,19 +207,30 @@ func (p *Proxy) Serve(ctx context.Context) error {
 func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 
 // Drain stops taking new calls (they get 503) and waits until the INVITE
-// transactions in flight have ended or ctx expires.
+// transactions in flight have ended and the calls they set up have hung up
+// (their BYE still passes), or until ctx expires.
 func (p *Proxy) Drain(ctx context.Context) error {
 	p.draining.Store(true)
-	done := make(chan struct{})
+	invitesDone := make(chan struct{})
 	go func() {
 		p.inFlight.Wait()
-		close(done)
+		close(invitesDone)
 	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("drain: calls still in flight: %w", ctx.Err())
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain: %d calls still up: %w", p.dialogs.len(), ctx.Err())
+		case <-tick.C:
+			select {
+			case <-invitesDone:
+				if p.dialogs.len() == 0 {
+					return nil
+				}
+			default:
+			}
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -44,5 +45,32 @@ func (g *gatekeeper) waitLogCount(text string, n int) {
 			g.t.Fatalf("log never showed %q %d times:\n%s", text, n, g.log.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestSIGTERMDrainsCallsInFlightAndRefusesNewOnes(t *testing.T) {
+	g := newGatekeeper(t)
+	g.start()
+	carrier := g.carrier("uas.xml", 1)
+	// A call that stays up for 2 s after it is answered.
+	inFlight := startSipp(t, "uac.xml", "-i", dialerIP, "-p", fmt.Sprint(freePort(t, dialerIP)), "-s", cleanNumber, "-m", "1", "-d", "2000",
+		fmt.Sprintf("%s:%d", carrierIP, g.port))
+	time.Sleep(700 * time.Millisecond)
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	g.waitLog("draining")
+	g.dial(dialerIP, "uac_reject.xml", cleanNumber, "-set", "expect", "503").mustPass()
+
+	inFlight.mustPass() // its BYE still went through
+	carrier.mustPass()
+	select {
+	case err := <-g.exited:
+		if err != nil {
+			t.Fatalf("gatekeeper exited with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("gatekeeper did not exit after the drain")
+	}
+	if recs := g.auditRecords(); len(recs) != 1 || recs[0]["status"] != 200.0 {
+		t.Fatalf("audit after drain: %v", recs)
 	}
 }

@@ -160,28 +160,37 @@ func (c *Config) check() error {
 	if len(c.Dialers) == 0 {
 		return fmt.Errorf("dialers: no dialer is configured, so no call could pass")
 	}
-	seen := map[string]bool{}
+	dialerNames := make([]string, len(c.Dialers))
 	for i, d := range c.Dialers {
-		if d.Name == "" {
-			return fmt.Errorf("dialers[%d]: name is missing", i)
-		}
-		if seen[d.Name] {
-			return fmt.Errorf("dialers[%d]: name %q is used twice", i, d.Name)
-		}
-		seen[d.Name] = true
+		dialerNames[i] = d.Name
 		if len(d.Sources) == 0 {
 			return fmt.Errorf("dialers[%d] (%s): sources is empty", i, d.Name)
 		}
 	}
-	campaigns := map[string]bool{}
+	if err := checkUnique("dialers", "name", dialerNames); err != nil {
+		return err
+	}
+	campaignIDs := make([]string, len(c.Campaigns))
 	for i, cp := range c.Campaigns {
-		if cp.ID == "" {
-			return fmt.Errorf("campaigns[%d]: id is missing", i)
+		campaignIDs[i] = cp.ID
+	}
+	if err := checkUnique("campaigns", "id", campaignIDs); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkUnique reports the first missing or repeated key of a section's entries.
+func checkUnique(section, field string, keys []string) error {
+	seen := map[string]bool{}
+	for i, k := range keys {
+		if k == "" {
+			return fmt.Errorf("%s[%d]: %s is missing", section, i, field)
 		}
-		if campaigns[cp.ID] {
-			return fmt.Errorf("campaigns[%d]: id %q is used twice", i, cp.ID)
+		if seen[k] {
+			return fmt.Errorf("%s[%d]: %s %q is used twice", section, i, field, k)
 		}
-		campaigns[cp.ID] = true
+		seen[k] = true
 	}
 	return nil
 }

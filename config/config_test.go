@@ -54,6 +54,7 @@ func TestBadConfigsNameThePlace(t *testing.T) {
 		strings.Replace(base, "127.0.0.0/8", "127.0.0/33", 1):                                                   "gk.yaml:6:15: \"127.0.0/33\" is not a network (CIDR)",
 		strings.Replace(base, "udp://", "sctp://", 1):                                                           "sip.listen: \"sctp://127.0.0.1:5060\" is not udp://IP:PORT or tcp://IP:PORT",
 		strings.Replace(base, "  carrier:", "  drain_timeout: soon\n  carrier:", 1):                             "gk.yaml:3:18: \"soon\" is not a duration",
+		base + "campaigns:\n  - id: a\n    seller: x\n  - id: a\n":                                              "campaigns[1]: id \"a\" is used twice",
 		strings.Replace(base, "policy: p.yaml\n", "", 1):                                                        "policy: the policy file is missing",
 		strings.Replace(base, "  - name: d\n    sources: [127.0.0.0/8]\n", "  - name: d\n    sources: []\n", 1): "sources is empty",
 	}

@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# bench/run.sh: calls at a fixed rate from a SIPp dialer through a proxy to a SIPp
+# carrier, first through the gatekeeper, then through Kamailio, in one run.
+#
+# For each proxy it reports completed and failed calls (the dialer's SIPp
+# statistics), the proxy's CPU time per completed call (utime+stime of all its
+# processes from /proc/PID/stat, after minus before the load), its peak RSS
+# (VmHWM from /proc/PID/status, summed over processes) and its peak PSS (sampled
+# every second: Kamailio's processes share one memory segment, which a sum of
+# RSS counts once per process). Everything runs on 127.0.0.1; every process is
+# bounded by `timeout` and stopped on exit.
+#
+# Usage: bench/run.sh [-r RATE] [-t SECONDS] [-d HOLD_MS] [-p "gatekeeper kamailio"] [-k]
+#   -r  calls per second                      (RATE, default 1000)
+#   -t  seconds of load                       (DURATION, default 30)
+#   -d  ms between ACK and BYE                (HOLD_MS, default 100)
+#   -p  proxies to run, in this order         (PROXIES, default "gatekeeper kamailio")
+#   -k  keep the work directory               (KEEP=1)
+# Other settings from the environment: GK_PORT=5060 KAM_PORT=5062 CARRIER_PORT=5070
+# DIALER_PORT=5080 CALLED=2025550143 KAM_WORKERS=2 GO=go.
+# Exit status: 0 when every proxy completed every call without failure.
+set -euo pipefail
+
+RATE=${RATE:-1000}
+DURATION=${DURATION:-30}
+# A BYE sent right behind its ACK can overtake it inside a concurrent proxy
+# (legal on UDP), and the strict carrier scenario then fails the call; real
+# calls never hang up within microseconds of the answer.
+HOLD_MS=${HOLD_MS:-100}
+PROXIES=${PROXIES:-gatekeeper kamailio}
+KEEP=${KEEP:-0}
+GK_PORT=${GK_PORT:-5060}
+KAM_PORT=${KAM_PORT:-5062}
+CARRIER_PORT=${CARRIER_PORT:-5070}
+DIALER_PORT=${DIALER_PORT:-5080}
+CALLED=${CALLED:-2025550143}
+KAM_WORKERS=${KAM_WORKERS:-2}
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+while getopts "r:t:d:p:kh" opt; do
+	case $opt in
+	r) RATE=$OPTARG ;;
+	t) DURATION=$OPTARG ;;
+	d) HOLD_MS=$OPTARG ;;
+	p) PROXIES=$OPTARG ;;
+	k) KEEP=1 ;;
+	h) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+
+BENCH=$(cd "$(dirname "$0")" && pwd)
+REPO=$(dirname "$BENCH")
+SCENARIOS=$REPO/test/sipp
+CALLS=$((RATE * DURATION))
+# Every SIPp and proxy process is killed by `timeout` after this many seconds.
+BOUND=$((DURATION + HOLD_MS / 1000 + 90))
+CLK_TCK=$(getconf CLK_TCK)
+# Open calls the dialer allows: ten seconds of traffic beyond the hold time, so
+# a stalling proxy shows up as failures, not as a quietly lowered rate.
+CALL_LIMIT=$((RATE * (HOLD_MS / 1000 + 10)))
+
+die() { echo "run.sh: $*" >&2; exit 2; }
+
+for tool in sipp timeout ss; do
+	command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y sip-tester coreutils iproute2)"
+done
+for p in $PROXIES; do
+	case $p in
+	gatekeeper) command -v "$GO" >/dev/null || die "go not found (set GO=/path/to/go)" ;;
+	kamailio) command -v kamailio >/dev/null || die "kamailio not found (apt-get install -y kamailio)" ;;
+	*) die "unknown proxy '$p' (gatekeeper, kamailio)" ;;
+	esac
+done
+
+WORK=$(mktemp -d /tmp/gatekeeper-bench.XXXXXX)
+STARTED=() # pids of the timeout wrappers and samplers this script started and has not reaped
+
+cleanup() {
+	local pid
+	for pid in "${STARTED[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	sleep 1
+	for pid in "${STARTED[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	if [[ $KEEP == 1 ]]; then
+		echo "work directory kept: $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_in_use() { [[ -n $(ss -Hluna "sport = :$1") ]]; }
+
+for port in "$CARRIER_PORT" "$DIALER_PORT"; do
+	port_in_use "$port" && die "udp port $port is in use"
+done
+
+# wait_for COMMAND...: retry for up to 10 s.
+wait_for() {
+	for _ in $(seq 100); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# forget PID: a reaped process; its pid may be reused, so cleanup must not signal it.
+forget() {
+	local kept=() pid
+	for pid in "${STARTED[@]}"; do
+		[[ $pid == "$1" ]] || kept+=("$pid")
+	done
+	STARTED=("${kept[@]}")
+}
+
+# child_of PID: the process a `timeout` wrapper started.
+child_of() { ps -o pid= --ppid "$1" | head -1 | tr -d ' '; }
+
+# proxy_pids PID: the proxy's main process and its direct children (Kamailio's workers), one a line.
+proxy_pids() { echo "$1"; ps -o pid= --ppid "$1" | tr -d ' '; }
+
+# cpu_ticks PID...: utime+stime in clock ticks, summed. Fields 14 and 15 of
+# /proc/PID/stat; the command name (field 2) may hold spaces, so count after ')'.
+cpu_ticks() {
+	local pid total=0 fields
+	for pid in "$@"; do
+		fields=$(sed 's/^.*) //' "/proc/$pid/stat")
+		total=$((total + $(echo "$fields" | awk '{print $12 + $13}')))
+	done
+	echo "$total"
+}
+
+# hwm_kb PID...: VmHWM summed over the processes.
+hwm_kb() {
+	local pid
+	for pid in "$@"; do
+		awk '/^VmHWM:/ {print $2}' "/proc/$pid/status"
+	done | awk '{s += $1} END {print s + 0}'
+}
+
+# sample_pss PID FILE: every second, write the highest PSS (kB) of the proxy's processes so far.
+sample_pss() {
+	local max=0 now pid
+	while kill -0 "$1" 2>/dev/null; do
+		now=$(for pid in $(proxy_pids "$1"); do
+			awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null
+		done | awk '{s += $1} END {print s + 0}')
+		((now > max)) && max=$now
+		echo "$max" >"$2"
+		sleep 1
+	done
+}
+
+# stat_of CSV COLUMN: a column of the last line of a SIPp statistics file.
+stat_of() {
+	awk -F';' -v col="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == col) c = i}
+		END {print (c && $c != "") ? $c : "?"}' "$1" 2>/dev/null || echo "?"
+}
+
+# ms_of HH:MM:SS:USEC, as SIPp writes response times: milliseconds.
+ms_of() { awk -F: 'NF == 4 {printf "%.1f", $1 * 3600000 + $2 * 60000 + $3 * 1000 + $4 / 1000; exit} {print "?"}' <<<"$1"; }
+
+PROXY_PID=""
+
+start_gatekeeper() {
+	local dir=$1
+	echo "building the gatekeeper"
+	(cd "$REPO" && "$GO" build -o "$WORK/bin/gatekeeper" ./cmd/gatekeeper) || die "go build failed"
+	cp "$REPO/configs/policy.yaml" "$dir/policy.yaml"
+	cat >"$dir/gatekeeper.yaml" <<-EOF
+		sip:
+		  listen: ["udp://127.0.0.1:$GK_PORT"]
+		  carrier: "sip:127.0.0.1:$CARRIER_PORT"
+		  drain_timeout: 5s
+		dialers:
+		  - name: bench
+		    sources: ["127.0.0.0/8"]
+		    automated: true
+		data_dir: $dir/data
+		audit:
+		  dir: $dir/audit
+		policy: policy.yaml
+	EOF
+	# One listed number, as in Kamailio's htable: the lookup runs against real data.
+	echo 2025550199 >"$dir/internal.txt"
+	"$WORK/bin/gatekeeper" import --data-dir "$dir/data" --list internal "$dir/internal.txt" \
+		>"$dir/import.log" 2>&1 || die "gatekeeper import failed: $(tail -3 "$dir/import.log")"
+	timeout -k 5 "$BOUND" "$WORK/bin/gatekeeper" serve --config "$dir/gatekeeper.yaml" \
+		>"$dir/proxy.log" 2>&1 &
+	STARTED+=("$!")
+	local wrapper=$!
+	wait_for test -n "$(child_of "$wrapper")" || die "gatekeeper did not start: $(tail -3 "$dir/proxy.log")"
+	PROXY_PID=$(child_of "$wrapper")
+}
+
+start_kamailio() {
+	local dir=$1
+	mkdir -p "$dir/run"
+	timeout -k 5 "$BOUND" kamailio -f "$BENCH/kamailio.cfg" -DD -E -m 1024 -M 64 \
+		-Y "$dir/run" -P "$dir/kamailio.pid" \
+		-A "LISTEN=udp:127.0.0.1:$KAM_PORT" -A "CARRIER=\"sip:127.0.0.1:$CARRIER_PORT\"" \
+		-A "WORKERS=$KAM_WORKERS" >"$dir/proxy.log" 2>&1 &
+	STARTED+=("$!")
+	wait_for test -s "$dir/kamailio.pid" || die "kamailio did not start: $(tail -3 "$dir/proxy.log")"
+	PROXY_PID=$(cat "$dir/kamailio.pid")
+}
+
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# stop PID WRAPPER: SIGTERM (SIGKILL after 10 s), then reap the wrapper.
+stop() {
+	kill -TERM "$1" 2>/dev/null || true
+	if [[ $1 != "$2" ]] && ! wait_for gone "$1"; then
+		kill -KILL "$1" 2>/dev/null || true
+	fi
+	wait "$2" 2>/dev/null || true
+	forget "$2"
+}
+
+# run_one NAME PORT: load one proxy; appends a line to $WORK/results.
+run_one() {
+	local name=$1 port=$2 dir=$WORK/$1
+	mkdir -p "$dir"
+	port_in_use "$port" && die "udp port $port ($name) is in use"
+	"start_$name" "$dir"
+	local proxy_wrapper=${STARTED[-1]}
+	wait_for port_in_use "$port" || die "$name does not listen on udp $port: $(tail -3 "$dir/proxy.log")"
+
+	(cd "$dir" && exec timeout -k 5 "$BOUND" sipp -sf "$SCENARIOS/uas.xml" -i 127.0.0.1 -p "$CARRIER_PORT" \
+		-nostdin -timeout "${BOUND}s" -trace_stat -stf carrier.csv -fd 5 \
+		-trace_err -error_file carrier_errors.log >carrier.out 2>&1) &
+	local carrier=$!
+	STARTED+=("$carrier")
+	wait_for port_in_use "$CARRIER_PORT" || die "the SIPp carrier does not listen on udp $CARRIER_PORT"
+
+	# Kamailio forks its workers after binding the port: let it settle before counting them.
+	sleep 1
+	local pids before
+	mapfile -t pids < <(proxy_pids "$PROXY_PID")
+	before=$(cpu_ticks "${pids[@]}")
+	sample_pss "$PROXY_PID" "$dir/pss_kb" &
+	local sampler=$!
+	STARTED+=("$sampler")
+
+	echo "$name: $CALLS calls at $RATE/s to udp 127.0.0.1:$port"
+	(cd "$dir" && exec timeout -k 5 "$BOUND" sipp -sf "$SCENARIOS/uac.xml" -i 127.0.0.1 -p "$DIALER_PORT" \
+		"127.0.0.1:$port" -s "$CALLED" -r "$RATE" -m "$CALLS" -d "$HOLD_MS" -l "$CALL_LIMIT" \
+		-nostdin -timeout "${BOUND}s" -trace_stat -stf dialer.csv -fd 5 \
+		-trace_err -error_file dialer_errors.log >dialer.out 2>&1) &
+	local dialer=$! dialer_status=0
+	STARTED+=("$dialer")
+	# In the background so that a signal to this script is handled at once.
+	wait "$dialer" || dialer_status=$?
+	forget "$dialer"
+
+	local after hwm pids_now
+	after=$(cpu_ticks "${pids[@]}")
+	hwm=$(hwm_kb "${pids[@]}")
+	mapfile -t pids_now < <(proxy_pids "$PROXY_PID")
+	[[ ${pids_now[*]} == "${pids[*]}" ]] ||
+		echo "$name: its processes changed during the load (${pids[*]} -> ${pids_now[*]}): CPU and RSS cover the first set"
+	stop "$sampler" "$sampler"
+	# Let the carrier finish its last calls (4 s of timewait absorb retransmitted BYEs).
+	sleep 5
+	stop "$carrier" "$carrier"
+	stop "$PROXY_PID" "$proxy_wrapper"
+	if [[ $name == gatekeeper ]]; then
+		echo "gatekeeper: $(cat "$dir"/audit/*.jsonl 2>/dev/null | wc -l) decisions in the audit log"
+	fi
+
+	local completed failed
+	completed=$(stat_of "$dir/dialer.csv" "SuccessfulCall(C)")
+	failed=$(stat_of "$dir/dialer.csv" "FailedCall(C)")
+	local cpu_us per_call="?"
+	cpu_us=$(((after - before) * 1000000 / CLK_TCK))
+	if [[ $completed =~ ^[0-9]+$ ]] && ((completed > 0)); then
+		per_call=$((cpu_us / completed))
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+		"$name" "$CALLS" "$completed" "$failed" \
+		"$(stat_of "$dir/dialer.csv" "Retransmissions(C)")" \
+		"$(stat_of "$dir/carrier.csv" "FailedCall(C)")" \
+		"$(awk -v us="$cpu_us" 'BEGIN {printf "%.2f", us / 1e6}')" "$per_call" \
+		"$((hwm / 1024))" "$(($(cat "$dir/pss_kb" 2>/dev/null || echo 0) / 1024))" \
+		"$(ms_of "$(stat_of "$dir/dialer.csv" "ResponseTime1(C)")")" "$dialer_status" >>"$WORK/results"
+}
+
+echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)," \
+	"$(awk '/^MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo), $(uname -r)"
+echo "sipp $(sipp -v 2>&1 | awk '/SIPp v/ {sub(/\.$/, "", $2); print $2; exit}'); rate $RATE/s for ${DURATION}s, hold ${HOLD_MS} ms"
+for p in $PROXIES; do
+	case $p in
+	gatekeeper) run_one gatekeeper "$GK_PORT" ;;
+	kamailio) run_one kamailio "$KAM_PORT" ;;
+	esac
+done
+
+echo
+{
+	printf 'proxy\tcalls\tcompleted\tfailed\tretrans\tcarrier_failed\tcpu_s\tcpu_us/call\tpeak_rss_MB\tpeak_pss_MB\tinvite_to_200_ms\tsipp_exit\n'
+	cat "$WORK/results"
+} | awk -F'\t' '# align columns: first left, the others right
+	{for (i = 1; i <= NF; i++) {cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i)}; n = NF}
+	END {for (r = 1; r <= NR; r++) {for (i = 1; i <= n; i++)
+		printf (i == 1 ? "%-" w[i] "s" : "  %" w[i] "s"), cell[r, i]; print ""}}'
+echo "cpu: utime+stime of the proxy's processes during the load; rss: VmHWM summed over its processes;"
+echo "pss: highest sampled sum of Pss; invite_to_200_ms includes the carrier's 20 ms between 180 and 200."
+
+awk -F'\t' '$3 != $2 || $4 != 0 || $12 != 0 {bad = 1} END {exit bad}' "$WORK/results"

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -84,14 +85,19 @@ func TestClientDoesWhatTheStoreDoes(t *testing.T) {
 	if fi, err := os.Stat(socket); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
 		t.Fatalf("socket %v, %v; want a socket with mode 0600", fi.Mode(), err)
 	}
-	if client.HasList("internal") {
-		t.Error("HasList before any import")
+	if _, _, ok := client.ListDate("internal"); ok {
+		t.Error("ListDate before any import")
 	}
+	var progress []registry.Progress
 	info, err := client.Import(context.Background(), registry.ImportRequest{
-		List: "internal", Files: []string{writeFile(t, "a.txt", "2025550143\n+442079460958\n")},
+		List: "internal", Files: []string{writeFile(t, "a.txt", "2025550143\n+442079460958\n")}, SourceDate: "2026-11-20",
+		Progress: func(p registry.Progress) { progress = append(progress, p) },
 	})
 	if err != nil || info.Name != "internal" || info.Count != 2 || info.Version == 0 {
 		t.Fatalf("Import = %+v, %v", info, err)
+	}
+	if len(progress) == 0 || progress[len(progress)-1].Phase != "write" {
+		t.Errorf("progress through the socket: %+v", progress)
 	}
 	if ok, err := client.Listed("internal", "+12025550143"); !ok || err != nil {
 		t.Errorf("Listed = %v, %v; want true", ok, err)
@@ -102,19 +108,32 @@ func TestClientDoesWhatTheStoreDoes(t *testing.T) {
 	if ok, err := client.Listed("internal", "+12025550144"); ok || err != nil {
 		t.Errorf("Listed(absent) = %v, %v", ok, err)
 	}
-	if !client.HasList("internal") || client.HasList("ftc") {
-		t.Error("HasList is wrong")
+	if v, asOf, ok := client.ListDate("internal"); !ok || v != info.Version || asOf.Format(time.DateOnly) != "2026-11-20" {
+		t.Errorf("ListDate = %d, %s, %v", v, asOf, ok)
 	}
-	listings, err := client.Lookup("+442079460958")
-	if err != nil || !slices.Equal(listings, []registry.Listing{{List: "internal", Version: info.Version}}) {
-		t.Errorf("Lookup = %+v, %v", listings, err)
+	report, err := client.Lookup("+442079460958")
+	if err != nil || !slices.Equal(report.Listings, []registry.Listing{{List: "internal", Version: info.Version}}) {
+		t.Errorf("Lookup = %+v, %v", report, err)
 	}
-	if listings, err := client.Lookup("+12025550100"); err != nil || listings == nil || len(listings) != 0 {
-		t.Errorf("Lookup(absent) = %#v, %v; want []", listings, err)
+	if report, err := client.Lookup("+12025550100"); err != nil || report.Listings == nil || len(report.Listings) != 0 {
+		t.Errorf("Lookup(absent) = %#v, %v; want []", report, err)
 	}
 	lists, err := client.Lists()
 	if err != nil || len(lists) != 1 || lists[0].Version != info.Version || !lists[0].ImportedAt.Equal(info.ImportedAt) || lists[0].Sources[0].SHA256 != info.Sources[0].SHA256 {
 		t.Errorf("Lists = %+v, %v; want %+v", lists, err, info)
+	}
+	if rec, err := client.Version(info.Version); err != nil || rec.Version != info.Version || rec.Sources[0].SHA256 != info.Sources[0].SHA256 {
+		t.Errorf("Version(%d) = %+v, %v", info.Version, rec, err)
+	}
+	if _, err := client.Version(999); err == nil || !strings.Contains(err.Error(), "no import with id 999") {
+		t.Errorf("Version(999): %v", err)
+	}
+	t0 := time.Now()
+	if err := client.RecordAttempt("n/+12025550143", t0, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := client.Attempts("n/+12025550143", t0.Add(-time.Second), t0.Add(time.Second)); n != 1 || err != nil {
+		t.Errorf("Attempts = %d, %v", n, err)
 	}
 
 	if err := stop(); err != nil {
@@ -125,6 +144,31 @@ func TestClientDoesWhatTheStoreDoes(t *testing.T) {
 	}
 	if err := client.Ping(context.Background()); err == nil {
 		t.Error("Ping succeeded after stop")
+	}
+}
+
+// A live change through the socket applies at once and records who asked
+// (as the caller says) and how (as the kernel says).
+func TestLiveChangesThroughTheSocket(t *testing.T) {
+	client, store, _, _ := startServer(t)
+	changes, err := client.ChangeLive(registry.LiveRequest{List: "internal", Numbers: []string{"+12025550143"}, Reason: "asked on the call", By: "alice", Via: "cli"})
+	if err != nil || len(changes) != 1 || changes[0].Outcome != "listed" {
+		t.Fatalf("ChangeLive = %+v, %v", changes, err)
+	}
+	if ok, _ := store.Listed("internal", "+12025550143"); !ok {
+		t.Error("the server's store does not see the live change")
+	}
+	want := fmt.Sprintf("cli through the admin socket (uid %d, pid %d)", os.Getuid(), os.Getpid())
+	if c := changes[0]; c.By != "alice" || c.Via != want || c.Reason != "asked on the call" {
+		t.Errorf("recorded %+v; want by alice via %q", c, want)
+	}
+	// A caller that does not say who it is gets its user's name from the kernel.
+	changes, err = client.ChangeLive(registry.LiveRequest{List: "internal", Numbers: []string{"+12025550143"}, Remove: true})
+	if err != nil || changes[0].By == "" || changes[0].By == "unknown" || !strings.HasPrefix(changes[0].Via, "through the admin socket (uid ") {
+		t.Errorf("anonymous change: %+v, %v", changes, err)
+	}
+	if _, err := client.ChangeLive(registry.LiveRequest{List: "internal", Numbers: []string{"2025550143"}, By: "a", Via: "cli"}); err == nil || !strings.Contains(err.Error(), "not an E.164 number") {
+		t.Errorf("bad number: %v", err)
 	}
 }
 
@@ -140,8 +184,8 @@ func TestImportErrorsComeBackVerbatim(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not an absolute path") {
 		t.Errorf("relative path: %v", err)
 	}
-	if client.HasList("internal") {
-		t.Error("a failed import created the list")
+	if lists, _ := client.Lists(); len(lists) != 0 {
+		t.Errorf("a failed import created a list: %+v", lists)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/gatekeeper-sip/gatekeeper/registry"
@@ -41,21 +42,38 @@ func (c *Client) Ping(ctx context.Context) error {
 	return c.do(ctx, http.MethodGet, pathHealth, nil, nil, nil)
 }
 
-// Import asks the server to import files it reads itself: paths must be absolute.
+// Import asks the server to import files it reads itself: paths must be
+// absolute. req.Progress, when set, is called with the server's progress reports.
 func (c *Client) Import(ctx context.Context, req registry.ImportRequest) (registry.ListInfo, error) {
 	var info registry.ListInfo
-	err := c.do(ctx, http.MethodPost, pathImport, nil, req, &info)
+	err := c.stream(ctx, pathImport, req, func(dec *json.Decoder) error {
+		for {
+			var ev importEvent
+			if err := dec.Decode(&ev); err != nil {
+				return fmt.Errorf("admin socket: the import's answer ended early: %w", err)
+			}
+			switch {
+			case ev.Error != "":
+				return errors.New(ev.Error)
+			case ev.Result != nil:
+				info = *ev.Result
+				return nil
+			case ev.Progress != nil && req.Progress != nil:
+				req.Progress(*ev.Progress)
+			}
+		}
+	})
 	return info, err
 }
 
-// Lookup returns the lists that hold the E.164 number.
-func (c *Client) Lookup(e164 string) ([]registry.Listing, error) {
-	var listings []registry.Listing
-	err := c.get(pathLookup, url.Values{"number": {e164}}, &listings)
-	return listings, err
+// Lookup tells what the registry knows of the E.164 number.
+func (c *Client) Lookup(e164 string) (registry.Report, error) {
+	var report registry.Report
+	err := c.get(pathLookup, url.Values{"number": {e164}}, &report)
+	return report, err
 }
 
-// Lists returns the current version of every list.
+// Lists returns every list.
 func (c *Client) Lists() ([]registry.ListInfo, error) {
 	var lists []registry.ListInfo
 	err := c.get(pathLists, nil, &lists)
@@ -69,18 +87,45 @@ func (c *Client) Listed(list, e164 string) (bool, error) {
 	return answer.Listed, err
 }
 
-// HasList reports whether the list has been imported; false when the server cannot be asked.
-func (c *Client) HasList(list string) bool {
-	lists, err := c.Lists()
-	if err != nil {
-		return false
+// ListDate returns the list's version and the date its data is as of; ok is
+// false when the list was never imported or the server cannot be asked.
+func (c *Client) ListDate(list string) (uint64, time.Time, bool) {
+	var answer listDateAnswer
+	if err := c.get(pathListDate, url.Values{"list": {list}}, &answer); err != nil {
+		return 0, time.Time{}, false
 	}
-	for _, l := range lists {
-		if l.Name == list {
-			return true
-		}
-	}
-	return false
+	return answer.Version, answer.AsOf, answer.OK
+}
+
+// Version returns what the import with this id was, as recorded when it was made.
+func (c *Client) Version(id uint64) (registry.ListInfo, error) {
+	var info registry.ListInfo
+	err := c.get(pathVersion, url.Values{"id": {strconv.FormatUint(id, 10)}}, &info)
+	return info, err
+}
+
+// ChangeLive adds numbers to a list or removes them, on the server.
+func (c *Client) ChangeLive(req registry.LiveRequest) ([]registry.Change, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	var changes []registry.Change
+	err := c.do(ctx, http.MethodPost, pathDNC, nil, req, &changes)
+	return changes, err
+}
+
+// Attempts counts the attempts of a counter (see registry.Store.Attempts).
+func (c *Client) Attempts(name string, from, to time.Time) (int, error) {
+	var answer attemptsAnswer
+	q := url.Values{"name": {name}, "from": {from.Format(time.RFC3339Nano)}, "to": {to.Format(time.RFC3339Nano)}}
+	err := c.get(pathAttempts, q, &answer)
+	return answer.Count, err
+}
+
+// RecordAttempt records an attempt (see registry.Store.RecordAttempt).
+func (c *Client) RecordAttempt(name string, at time.Time, keep time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	return c.do(ctx, http.MethodPost, pathAttempts, nil, attemptRequest{Name: name, At: at, Keep: keep}, nil)
 }
 
 // Close releases idle connections.
@@ -95,8 +140,23 @@ func (c *Client) get(path string, query url.Values, out any) error {
 	return c.do(ctx, http.MethodGet, path, query, nil, out)
 }
 
-// do sends one request; the server's error text comes back as the error, verbatim.
+// do sends one request and decodes its JSON answer into out.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	return c.send(ctx, method, path, query, in, func(dec *json.Decoder) error {
+		if out == nil {
+			return nil
+		}
+		return dec.Decode(out)
+	})
+}
+
+// stream posts in and hands the answer's body to read.
+func (c *Client) stream(ctx context.Context, path string, in any, read func(*json.Decoder) error) error {
+	return c.send(ctx, http.MethodPost, path, nil, in, read)
+}
+
+// send sends one request; the server's error text comes back as the error, verbatim.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, in any, read func(*json.Decoder) error) error {
 	var body io.Reader
 	if in != nil {
 		data, err := json.Marshal(in)
@@ -123,8 +183,5 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		return errors.New(answer.Error)
 	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return read(json.NewDecoder(resp.Body))
 }

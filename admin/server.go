@@ -13,6 +13,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatekeeper-sip/gatekeeper/registry"
@@ -21,15 +25,43 @@ import (
 // The endpoints. Numbers are E.164; errors come back as {"error": "..."} with
 // the registry's own text (e.g. FILE:LINE: reason).
 const (
-	pathHealth = "/v1/health" // GET: 204 when the server answers
-	pathImport = "/v1/import" // POST registry.ImportRequest -> registry.ListInfo
-	pathLookup = "/v1/lookup" // GET ?number= -> []registry.Listing
-	pathListed = "/v1/listed" // GET ?list=&number= -> listedAnswer
-	pathLists  = "/v1/lists"  // GET -> []registry.ListInfo
+	pathHealth   = "/v1/health"   // GET: 204 when the server answers
+	pathImport   = "/v1/import"   // POST registry.ImportRequest -> NDJSON: importEvent lines, the last with a result or an error
+	pathLookup   = "/v1/lookup"   // GET ?number= -> registry.Report
+	pathListed   = "/v1/listed"   // GET ?list=&number= -> listedAnswer
+	pathLists    = "/v1/lists"    // GET -> []registry.ListInfo
+	pathListDate = "/v1/listdate" // GET ?list= -> listDateAnswer
+	pathVersion  = "/v1/version"  // GET ?id= -> registry.ListInfo as recorded by that import
+	pathDNC      = "/v1/dnc"      // POST registry.LiveRequest -> []registry.Change
+	pathAttempts = "/v1/attempts" // GET ?name=&from=&to= -> attemptsAnswer; POST attemptRequest
 )
 
 type listedAnswer struct {
 	Listed bool `json:"listed"`
+}
+
+type listDateAnswer struct {
+	Version uint64    `json:"version"`
+	AsOf    time.Time `json:"as_of"`
+	OK      bool      `json:"ok"`
+}
+
+type attemptsAnswer struct {
+	Count int `json:"count"`
+}
+
+type attemptRequest struct {
+	Name string        `json:"name"`
+	At   time.Time     `json:"at"`
+	Keep time.Duration `json:"keep"`
+}
+
+// importEvent is one line of an import's answer: progress while it runs,
+// then its result or its error.
+type importEvent struct {
+	Progress *registry.Progress `json:"progress,omitempty"`
+	Result   *registry.ListInfo `json:"result,omitempty"`
+	Error    string             `json:"error,omitempty"`
 }
 
 type errorAnswer struct {
@@ -48,32 +80,48 @@ func NewHandler(store *registry.Store) http.Handler {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("import request: %w", err))
 			return
 		}
-		for _, f := range req.Files {
-			if !filepath.IsAbs(f) {
+		for _, f := range append(slices.Clone(req.Files), req.InvalidReport) {
+			if f != "" && !filepath.IsAbs(f) {
 				writeError(w, http.StatusBadRequest, fmt.Errorf("import: %q is not an absolute path: the server cannot know the client's working directory", f))
 				return
 			}
 		}
-		// r.Context() ends when the client goes away or the server stops:
-		// the import is then abandoned and nothing of it applied.
+		// The answer streams: progress lines while the import runs (it may
+		// take a minute), then the result. r.Context() ends when the client
+		// goes away or the server stops: the import is then abandoned and
+		// nothing of it applied.
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		flusher, _ := w.(http.Flusher)
+		send := func(ev importEvent) {
+			enc.Encode(ev)
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		req.Progress = func(p registry.Progress) { send(importEvent{Progress: &p}) }
 		info, err := store.Import(r.Context(), req)
+		// An import passes hundreds of MB through buffers that the Go runtime
+		// would return to the system over minutes; a serving proxy returns
+		// them now (one GC, milliseconds with the proxy's small heap).
+		debug.FreeOSMemory()
 		if err != nil {
-			writeError(w, http.StatusUnprocessableEntity, err)
+			send(importEvent{Error: err.Error()})
 			return
 		}
-		writeJSON(w, info)
+		send(importEvent{Result: &info})
 	})
 	mux.HandleFunc("GET "+pathLookup, func(w http.ResponseWriter, r *http.Request) {
 		number, ok := param(w, r, "number")
 		if !ok {
 			return
 		}
-		listings, err := store.Lookup(number)
+		report, err := store.Lookup(number)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err)
 			return
 		}
-		writeJSON(w, listings)
+		writeJSON(w, report)
 	})
 	mux.HandleFunc("GET "+pathListed, func(w http.ResponseWriter, r *http.Request) {
 		list, ok := param(w, r, "list")
@@ -99,6 +147,89 @@ func NewHandler(store *registry.Store) http.Handler {
 		}
 		writeJSON(w, lists)
 	})
+	mux.HandleFunc("GET "+pathListDate, func(w http.ResponseWriter, r *http.Request) {
+		list, ok := param(w, r, "list")
+		if !ok {
+			return
+		}
+		version, asOf, found := store.ListDate(list)
+		writeJSON(w, listDateAnswer{Version: version, AsOf: asOf, OK: found})
+	})
+	mux.HandleFunc("GET "+pathVersion, func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := param(w, r, "id")
+		if !ok {
+			return
+		}
+		id, err := strconv.ParseUint(raw, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("parameter \"id\": %w", err))
+			return
+		}
+		info, err := store.Version(id)
+		if err != nil {
+			writeError(w, http.StatusNotFound, err)
+			return
+		}
+		writeJSON(w, info)
+	})
+	mux.HandleFunc("POST "+pathDNC, func(w http.ResponseWriter, r *http.Request) {
+		var req registry.LiveRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("dnc request: %w", err))
+			return
+		}
+		// The socket only admits the server's own user; the kernel's word on
+		// the caller goes into the record next to what the caller says.
+		peer := peerOf(r.Context())
+		if req.By == "" {
+			req.By = peer.user()
+		}
+		req.Via = strings.TrimSpace(req.Via + " through the admin socket (" + peer.String() + ")")
+		changes, err := store.ChangeLive(req)
+		if err != nil {
+			writeError(w, http.StatusUnprocessableEntity, err)
+			return
+		}
+		writeJSON(w, changes)
+	})
+	mux.HandleFunc("GET "+pathAttempts, func(w http.ResponseWriter, r *http.Request) {
+		name, ok := param(w, r, "name")
+		if !ok {
+			return
+		}
+		var from, to time.Time
+		for p, dst := range map[string]*time.Time{"from": &from, "to": &to} {
+			v, ok := param(w, r, p)
+			if !ok {
+				return
+			}
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("parameter %q: %w", p, err))
+				return
+			}
+			*dst = t
+		}
+		n, err := store.Attempts(name, from, to)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, attemptsAnswer{Count: n})
+	})
+	mux.HandleFunc("POST "+pathAttempts, func(w http.ResponseWriter, r *http.Request) {
+		var req attemptRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("attempt: %w", err))
+			return
+		}
+		if err := store.RecordAttempt(req.Name, req.At, req.Keep); err != nil {
+			writeError(w, http.StatusUnprocessableEntity, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	handleDataSets(mux, store) // datasets.go
 	return mux
 }
 
@@ -140,6 +271,7 @@ func Serve(ctx context.Context, socketPath string, h http.Handler) error {
 	srv := &http.Server{
 		Handler:           h,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       withPeer,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)

@@ -2,20 +2,18 @@ package registry
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"log/slog"
 	"maps"
+	"math/bits"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/gatekeeper-sip/gatekeeper/registry/formats"
@@ -26,14 +24,44 @@ type ImportRequest struct {
 	List string `json:"list"`
 	// Files are read by the process that holds the store (paths should be absolute).
 	Files []string `json:"files"`
+	// Delta applies the files as changes to the current version (FTC change
+	// lists: additions and deletions; any other format: additions) instead of
+	// replacing it.
+	Delta  bool           `json:"delta,omitempty"`
+	Format formats.Format `json:"format,omitempty"` // "" recognizes each file's format
+	Column string         `json:"column,omitempty"` // the CSV column holding the numbers
+	// SourceDate (YYYY-MM-DD) is the date the data is as of; without it the
+	// importer takes it from the change list's dates, the file names, the zip
+	// entries or the files' modification times, in that order.
+	SourceDate string `json:"source_date,omitempty"`
+	// SkipInvalid counts unreadable lines and lists them in InvalidReport
+	// (default: DATA_DIR/reports/LIST-TIME-invalid.txt) instead of failing.
+	SkipInvalid   bool   `json:"skip_invalid,omitempty"`
+	InvalidReport string `json:"invalid_report,omitempty"`
+	// Progress, when not nil, is called a few times a second.
+	Progress func(Progress) `json:"-"`
 }
 
+// Progress reports how far an import is.
+type Progress struct {
+	Phase   string        `json:"phase"`   // "read", "write" or "fold"
+	Done    int64         `json:"done"`    // bytes read (read) or exchanges written (write, fold)
+	Total   int64         `json:"total"`   // of Done's unit
+	Numbers int64         `json:"numbers"` // numbers read so far
+	Elapsed time.Duration `json:"elapsed"` // since the import began
+}
+
+// progressEvery is how often Progress is called at most.
+const progressEvery = 200 * time.Millisecond
+
 // Import reads the files into a new version of the list and makes it the
-// current one. It is all or nothing: the files are read completely before
-// anything is written; the version is written under keys no reader knows;
-// one transaction switches the list to it. A bad line fails the import with
-// an error naming FILE:LINE, and the previous version keeps answering.
-// Cancelling ctx abandons the import the same way.
+// current one, or, with req.Delta, applies them as changes. It is all or
+// nothing: the files are read completely before anything is written; the
+// data is written under keys no reader knows; one transaction switches the
+// list to it. A bad line fails the import with an error naming FILE:LINE
+// (unless req.SkipInvalid), and the previous version keeps answering.
+// Cancelling ctx abandons the import the same way. Live changes made before
+// or during the import stay in force on top of it (see ChangeLive).
 func (s *Store) Import(ctx context.Context, req ImportRequest) (ListInfo, error) {
 	if err := checkListName(req.List); err != nil {
 		return ListInfo{}, err
@@ -41,260 +69,365 @@ func (s *Store) Import(ctx context.Context, req ImportRequest) (ListInfo, error)
 	if len(req.Files) == 0 {
 		return ListInfo{}, errors.New("import: no files given")
 	}
+	if _, err := formats.ParseFormat(string(req.Format)); err != nil {
+		return ListInfo{}, err
+	}
+	if req.SourceDate != "" {
+		if _, err := formats.ParseDay(req.SourceDate); err != nil {
+			return ListInfo{}, fmt.Errorf("source date: %v", err)
+		}
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if err := s.removeStaleVersions(); err != nil {
 		return ListInfo{}, err
 	}
-
-	numbers := newNumberSet()
-	sources := make([]SourceFile, 0, len(req.Files))
-	for _, path := range req.Files {
-		src, err := numbers.readFile(ctx, path)
-		if err != nil {
-			return ListInfo{}, err
-		}
-		sources = append(sources, src)
-	}
-
-	version, err := s.nextVersion()
+	rd, err := s.newFileReader(ctx, req)
 	if err != nil {
 		return ListInfo{}, err
 	}
-	info := ListInfo{Name: req.List, Version: version, Count: numbers.count, ImportedAt: time.Now().UTC(), Sources: sources}
-	if err := s.writeVersion(ctx, version, numbers); err != nil {
-		s.dropVersion(version)
-		return ListInfo{}, err
+	defer rd.close()
+	if req.Delta {
+		return s.importChanges(ctx, req, rd)
 	}
-	previous, replaced := s.catalog.Load().lists[req.List]
-	if err := s.publish(info); err != nil {
-		s.dropVersion(version)
-		return ListInfo{}, err
-	}
-	if replaced {
-		s.dropVersion(previous.Version)
-	}
-	return info, nil
+	return s.importFull(ctx, req, rd)
 }
 
-// numberSet collects the numbers of one import. NANP numbers take one bitmap
-// per exchange (1,256 B), however many of its lines are listed: the national
-// list's ~250 M numbers fit in ~330 MB, against ~4 GB as a set of strings.
-type numberSet struct {
-	exchanges []*exchangeLines // indexed by exchange - minExchange
-	foreign   map[string]struct{}
-	count     int64 // distinct numbers
-}
-
-// Area codes and exchanges both run 200..999.
-const minExchange, maxExchange = 200_200, 999_999
-
-func newNumberSet() *numberSet {
-	return &numberSet{exchanges: make([]*exchangeLines, maxExchange-minExchange+1), foreign: map[string]struct{}{}}
-}
-
-func (ns *numberSet) add(n formats.Number) {
-	if !n.IsNANP() {
-		if _, dup := ns.foreign[n.E164]; !dup {
-			ns.foreign[n.E164] = struct{}{}
-			ns.count++
-		}
-		return
-	}
-	x := ns.exchanges[n.Exchange-minExchange]
-	if x == nil {
-		x = new(exchangeLines)
-		ns.exchanges[n.Exchange-minExchange] = x
-	}
-	if x.add(n.Line) {
-		ns.count++
-	}
-}
-
-// cancelCheckEvery is how many numbers are read between looks at the context.
-const cancelCheckEvery = 1 << 16
-
-// readFile adds the numbers of one file and describes the file.
-func (ns *numberSet) readFile(ctx context.Context, path string) (SourceFile, error) {
-	if err := ctx.Err(); err != nil {
-		return SourceFile{}, err
-	}
-	f, err := os.Open(path)
+func (s *Store) importFull(ctx context.Context, req ImportRequest, rd *fileReader) (ListInfo, error) {
+	numbers, err := newNumberSet()
 	if err != nil {
-		return SourceFile{}, err
+		return ListInfo{}, err
 	}
-	defer f.Close()
-	in := &hashingReader{r: f, h: sha256.New()}
-	seen := 0
-	err = formats.ReadPlain(in, path, func(n formats.Number) error {
-		if n.IsNANP() && (n.Exchange < minExchange || n.Exchange > maxExchange) {
-			return fmt.Errorf("registry: exchange %d out of range", n.Exchange)
-		}
-		ns.add(n)
-		if seen++; seen%cancelCheckEvery == 0 {
-			return ctx.Err()
+	defer numbers.Close()
+	err = rd.readAll(func(lay formats.Layout) error {
+		if lay.Format == formats.FTCChanges {
+			return fmt.Errorf("%s is a change list (%s): apply it with --delta", rd.current, lay)
 		}
 		return nil
+	}, func(r formats.Record) error {
+		return numbers.add(r.Number)
 	})
 	if err != nil {
-		return SourceFile{}, err
+		return ListInfo{}, err
 	}
-	return SourceFile{Name: path, Size: in.n, SHA256: hex.EncodeToString(in.h.Sum(nil))}, nil
+
+	id, err := s.nextID()
+	if err != nil {
+		return ListInfo{}, err
+	}
+	written, err := s.writeNumbers(ctx, id, numbers, rd)
+	if err != nil {
+		s.dropStorage(id)
+		return ListInfo{}, err
+	}
+	info := rd.info(req.List, id)
+	info.Count = numbers.count
+	info.Base = id
+	info.Bytes = written.bytes
+	next := &list{
+		rec:    listRecord{Info: info, BaseStorage: id, BaseBytes: written.bytes},
+		filter: written.filter,
+		cache:  s.newCache(written.bytes),
+	}
+	old, err := s.switchTo(next, rd.sourceDay(), func(n num) (bool, error) { return s.importedHolds(nil, next, n) })
+	if err != nil {
+		s.dropStorage(id)
+		return ListInfo{}, err
+	}
+	if old != nil {
+		s.dropStorage(old.rec.storages()...)
+	}
+	s.warmNew(ctx, next)
+	return s.current(req.List), nil
 }
 
-// hashingReader hashes and counts what is read through it.
-type hashingReader struct {
-	r io.Reader
-	h hash.Hash
-	n int64
+// warmNew fills the cache of a version just made, when the store is kept warm.
+// The version is in force already: a failure only leaves the cache to fill on demand.
+func (s *Store) warmNew(ctx context.Context, l *list) {
+	if !s.warm.Load() {
+		return
+	}
+	if err := s.warmList(ctx, l); err != nil {
+		slog.Warn("registry: could not read a new version into the cache; calls will", "list", l.rec.Info.Name, "err", err)
+	}
 }
 
-func (hr *hashingReader) Read(p []byte) (int, error) {
-	n, err := hr.r.Read(p)
-	hr.h.Write(p[:n])
-	hr.n += int64(n)
-	return n, err
-}
-
-// nextVersion issues a version id that was never used before.
-func (s *Store) nextVersion() (uint64, error) {
-	var version uint64
-	err := s.db.Update(func(txn *badger.Txn) error {
-		item, err := txn.Get([]byte(versionSeqKey))
-		switch {
-		case errors.Is(err, badger.ErrKeyNotFound):
-		case err != nil:
+// switchTo publishes next as the list's new state. The list keeps its live
+// changes, except the removals that next's data supersedes: a removal made
+// before the day the new data is as of, of a number the new data lists (a
+// newer source says it is listed again). It returns the state it replaced.
+func (s *Store) switchTo(next *list, sourceDay formats.Day, lists func(num) (bool, error)) (*list, error) {
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	old := s.catalog.Load().lists[next.rec.Info.Name]
+	next.live = newChangeSet()
+	if old != nil {
+		next.live = old.live
+	}
+	superseded, err := s.supersededRemovals(next, sourceDay, lists)
+	if err != nil {
+		return nil, err
+	}
+	if len(superseded) > 0 {
+		next.live = next.live.clone()
+		for _, c := range superseded {
+			next.live.forget(parseNum(c.Number))
+		}
+	}
+	err = s.publish(next, func(txn *badger.Txn) error {
+		if err := recordVersion(txn, next.rec.Info); err != nil {
 			return err
-		default:
-			if err := item.Value(func(v []byte) error {
-				if len(v) != 8 {
-					return fmt.Errorf("registry: %s holds %d bytes, want 8", versionSeqKey, len(v))
-				}
-				version = binary.BigEndian.Uint64(v)
-				return nil
-			}); err != nil {
+		}
+		for i, c := range superseded {
+			if err := writeChange(txn, c, i, 0); err != nil {
 				return err
 			}
 		}
-		version++
-		return txn.Set([]byte(versionSeqKey), binary.BigEndian.AppendUint64(nil, version))
+		return nil
 	})
-	return version, err
+	return old, err
 }
 
-// writeVersion writes a version's data in key order. A WriteBatch rather
-// than a StreamWriter: the StreamWriter stops all other writes while it runs
-// and is meant for databases nobody is using, while this one serves lookups.
-// With one key per exchange the national list is under a million keys, so the
-// batch is not the bottleneck.
-func (s *Store) writeVersion(ctx context.Context, version uint64, ns *numberSet) error {
+// current returns the list's info as lookups see it now.
+func (s *Store) current(name string) ListInfo {
+	return s.catalog.Load().lists[name].info()
+}
+
+// storedNumbers is what writeNumbers wrote.
+type storedNumbers struct {
+	bytes  int64
+	filter *roaring.Bitmap
+}
+
+// writeNumbers writes a full version under a new storage id, in key order. A
+// WriteBatch rather than a StreamWriter: the StreamWriter stops all other
+// writes while it runs and is meant for databases nobody is using, while this
+// one serves lookups, live changes and attempt counters. With one key per
+// exchange the national list is ~260,000 keys, so the batch is not the bottleneck.
+//
+// The GC runs more often meanwhile: Badger's table builders hold ~200 MB at
+// national scale, and the default (next GC at twice the live heap) let the
+// process grow by as much again in garbage.
+func (s *Store) writeNumbers(ctx context.Context, id uint64, ns *numberSet, rd *fileReader) (storedNumbers, error) {
+	defer debug.SetGCPercent(debug.SetGCPercent(importGCPercent))
+	out := storedNumbers{filter: roaring.New()}
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
-	for i, x := range ns.exchanges {
-		if x == nil {
-			continue
+	set := func(key, value []byte) error {
+		out.bytes += int64(len(key) + len(value))
+		return wb.Set(key, value)
+	}
+	total := int64(0)
+	for _, w := range ns.present {
+		total += int64(bits.OnesCount64(w))
+	}
+	done := int64(0)
+	err := ns.exchanges(func(exchange uint32, x *exchangeLines) error {
+		if done%cancelCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			rd.report("write", done, total)
 		}
-		if i%cancelCheckEvery == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
+		done++
 		value, err := x.encode()
 		if err != nil {
 			return err
 		}
-		if err := wb.Set(exchangeKey(nil, version, uint32(i+minExchange)), value); err != nil {
-			return err
-		}
-		ns.exchanges[i] = nil // the encoded value replaces it: keep memory flat
+		out.filter.Add(exchange)
+		return set(exchangeKey(nil, id, exchange), value)
+	})
+	if err != nil {
+		return out, err
 	}
 	for _, e164 := range slices.Sorted(maps.Keys(ns.foreign)) {
-		if err := wb.Set(foreignKey(nil, version, e164), foreignValue); err != nil {
-			return err
+		if err := set(foreignKey(nil, id, e164), foreignValue); err != nil {
+			return out, err
 		}
 	}
-	return wb.Flush()
+	out.filter.RunOptimize()
+	filter, err := out.filter.ToBytes()
+	if err != nil {
+		return out, err
+	}
+	if err := set(filterKey(id), filter); err != nil {
+		return out, err
+	}
+	rd.report("write", total, total)
+	return out, wb.Flush()
 }
 
-// publish switches the list to its new version in one transaction, makes it
-// durable, and then shows it to lookups.
-func (s *Store) publish(info ListInfo) error {
-	record, err := json.Marshal(info)
-	if err != nil {
-		return err
+// importGCPercent is GOGC while an import writes.
+const importGCPercent = 25
+
+// cancelCheckEvery is how many numbers (or exchanges) pass between looks at the context.
+const cancelCheckEvery = 1 << 14
+
+// fileReader reads the files of one import: it reports progress, counts and
+// reports invalid lines, and remembers what each file was.
+type fileReader struct {
+	ctx     context.Context
+	req     ImportRequest
+	start   time.Time
+	total   int64 // bytes of all files
+	done    int64 // bytes of the files already read
+	numbers int64
+	current string // the file being read
+
+	invalid       int64
+	invalidReport string   // where skipped lines are listed
+	reportFile    *os.File // created at the first skipped line
+
+	sources  []SourceFile
+	dates    []datedSource // per file: the date it is as of, and how that was found
+	maxDate  formats.Day   // the latest date of a change list's lines
+	lastShow time.Time
+}
+
+type datedSource struct {
+	day  formats.Day
+	from string
+}
+
+func (s *Store) newFileReader(ctx context.Context, req ImportRequest) (*fileReader, error) {
+	rd := &fileReader{ctx: ctx, req: req, start: time.Now()}
+	for _, f := range req.Files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		rd.total += fi.Size()
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(listKey(info.Name), record) }); err != nil {
-		return err
+	if req.SkipInvalid {
+		rd.invalidReport = req.InvalidReport
+		if rd.invalidReport == "" {
+			rd.invalidReport = filepath.Join(s.dir, "reports", fmt.Sprintf("%s-%s-invalid.txt", req.List, rd.start.UTC().Format("20060102T150405Z")))
+		}
 	}
-	if err := s.db.Sync(); err != nil {
-		return err
+	return rd, nil
+}
+
+func (rd *fileReader) close() {
+	if rd.reportFile != nil {
+		rd.reportFile.Close()
 	}
-	lists := maps.Clone(s.catalog.Load().lists)
-	lists[info.Name] = info
-	s.catalog.Store(&catalog{lists: lists})
+}
+
+// report calls the request's Progress, at most every progressEvery unless the phase is done.
+func (rd *fileReader) report(phase string, done, total int64) {
+	if rd.req.Progress == nil {
+		return
+	}
+	done = min(done, total) // a zip archive's directory is read more than once
+	now := time.Now()
+	if now.Sub(rd.lastShow) < progressEvery && done < total {
+		return
+	}
+	rd.lastShow = now
+	rd.req.Progress(Progress{Phase: phase, Done: done, Total: total, Numbers: rd.numbers, Elapsed: now.Sub(rd.start)})
+}
+
+// readAll reads every file: layout is told how each list will be read, record gets its numbers.
+func (rd *fileReader) readAll(layout func(formats.Layout) error, record func(formats.Record) error) error {
+	opts := formats.Options{Format: rd.req.Format, Column: rd.req.Column}
+	sink := formats.Sink{
+		Layout: layout,
+		Record: func(r formats.Record) error {
+			if rd.numbers++; rd.numbers%cancelCheckEvery == 0 {
+				if err := rd.ctx.Err(); err != nil {
+					return err
+				}
+			}
+			rd.maxDate = max(rd.maxDate, r.Date)
+			return record(r)
+		},
+	}
+	if rd.req.SkipInvalid {
+		sink.Invalid = rd.skip
+	}
+	for _, path := range rd.req.Files {
+		if err := rd.ctx.Err(); err != nil {
+			return err
+		}
+		rd.current = path
+		file, err := formats.ReadFile(path, opts, sink, func(n int64) { rd.report("read", rd.done+n, rd.total) })
+		if err != nil {
+			return err
+		}
+		rd.done += file.Size
+		rd.sources = append(rd.sources, SourceFile{Name: path, Size: file.Size, SHA256: file.SHA256, Entries: file.Entries})
+		rd.dates = append(rd.dates, fileDate(path, file))
+	}
+	rd.report("read", rd.total, rd.total)
 	return nil
 }
 
-// dropVersion deletes a version that no list points at any more. Lookups that
-// began while it was current still read it from their snapshot. A failure
-// only leaves garbage, which the next Open or import removes, so it is logged
-// rather than returned.
-func (s *Store) dropVersion(version uint64) {
-	if err := s.deleteVersion(version); err != nil {
-		slog.Warn("registry: could not delete an old list version; the next import or start retries", "version", version, "err", err)
-	}
-}
-
-func (s *Store) deleteVersion(version uint64) error {
-	wb := s.db.NewWriteBatch()
-	defer wb.Cancel()
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: versionPrefix(version)})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return wb.Flush()
-}
-
-// removeStaleVersions deletes the data of every version no list points at:
-// imports that died midway, old versions whose deletion was interrupted.
-// The caller holds writeMu, so no import is writing a version meanwhile.
-func (s *Store) removeStaleVersions() error {
-	current := map[uint64]bool{}
-	for _, info := range s.catalog.Load().lists {
-		current[info.Version] = true
-	}
-	var stale []uint64
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{dataTag}})
-		defer it.Close()
-		// One Seek per version, not one step per key.
-		for it.Rewind(); it.Valid(); {
-			version, ok := dataKeyVersion(it.Item().Key())
-			if !ok {
-				return fmt.Errorf("registry: malformed data key %q", it.Item().Key())
-			}
-			if !current[version] {
-				stale = append(stale, version)
-			}
-			it.Seek(versionPrefix(version + 1))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, version := range stale {
-		slog.Info("registry: removing data no list points at (an interrupted import or an old version)", "version", version)
-		if err := s.deleteVersion(version); err != nil {
+// skip writes an invalid line to the report and goes on.
+func (rd *fileReader) skip(e *formats.LineError) error {
+	if rd.reportFile == nil {
+		if err := os.MkdirAll(filepath.Dir(rd.invalidReport), 0o750); err != nil {
 			return err
 		}
+		f, err := os.Create(rd.invalidReport)
+		if err != nil {
+			return err
+		}
+		rd.reportFile = f
 	}
-	return nil
+	rd.invalid++
+	_, err := fmt.Fprintln(rd.reportFile, e.Error())
+	return err
+}
+
+// fileDate is the date a file's data is as of: a date in its name, else its
+// zip entries' oldest time, else its modification time.
+func fileDate(path string, file formats.File) datedSource {
+	if d, ok := formats.DayInName(filepath.Base(path)); ok {
+		return datedSource{d, "file name"}
+	}
+	var oldest time.Time
+	for _, e := range file.Entries {
+		if !e.ModTime.IsZero() && (oldest.IsZero() || e.ModTime.Before(oldest)) {
+			oldest = e.ModTime
+		}
+	}
+	if !oldest.IsZero() {
+		return datedSource{formats.DayOf(oldest), "zip entry time"}
+	}
+	return datedSource{formats.DayOf(file.ModTime), "file modification time"}
+}
+
+// source returns the day the import's data is as of and how it was found:
+// the request's date, else a change list's latest line date, else the
+// oldest of the files' dates (a list is only as fresh as its oldest part).
+func (rd *fileReader) source() datedSource {
+	switch {
+	case rd.req.SourceDate != "":
+		d, _ := formats.ParseDay(rd.req.SourceDate) // checked by Import
+		return datedSource{d, "given"}
+	case rd.maxDate != 0:
+		return datedSource{rd.maxDate, "change list dates"}
+	}
+	oldest := rd.dates[0]
+	for _, d := range rd.dates[1:] {
+		if d.day < oldest.day {
+			oldest = d
+		}
+	}
+	return oldest
+}
+
+func (rd *fileReader) sourceDay() formats.Day { return rd.source().day }
+
+// info describes the import with the given id, as far as the reader knows it.
+func (rd *fileReader) info(name string, id uint64) ListInfo {
+	src := rd.source()
+	info := ListInfo{
+		Name: name, Version: id, ImportedAt: time.Now().UTC(),
+		SourceDate: src.day.String(), SourceDateFrom: src.from, Sources: rd.sources, Invalid: rd.invalid,
+	}
+	if rd.invalid > 0 {
+		info.InvalidReport = rd.invalidReport
+	}
+	return info
 }

@@ -1,14 +1,19 @@
 // Package registry stores the named Do-Not-Call lists the policy asks about,
 // in an embedded Badger database. It knows no rules: it answers whether a
 // number is on a list, and which version of the list said so.
+//
+// A list is layers, top first: live changes (dnc add/remove), change lists
+// not yet folded (both in memory), then the full version in Badger, one
+// bitmap per exchange. A lookup takes the first layer that mentions the
+// number: at most one Badger read, none when the exchange cache or the
+// exchange filter already answers.
 package registry
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,8 +21,6 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
-
-	"github.com/gatekeeper-sip/gatekeeper/number"
 )
 
 // ErrLocked means another process (usually a running `gatekeeper serve`) has the data directory open.
@@ -25,29 +28,27 @@ var ErrLocked = errors.New("registry: the data directory is in use by another pr
 
 // Store is the registry. Its methods are safe for concurrent use; imports run one at a time.
 type Store struct {
-	db *badger.DB
-	// catalog holds the current version of every list. Lookups read it
-	// without a lock; an import replaces it after switching versions.
+	db  *badger.DB
+	dir string
+	// catalog holds every list as lookups see it. Lookups read it without a
+	// lock; imports and live changes publish a new one.
 	catalog atomic.Pointer[catalog]
-	// writeMu serializes imports and the cleanup of stale versions.
+	// writeMu serializes imports, folds and the removal of stale data.
 	writeMu sync.Mutex
-}
-
-// ListInfo describes the current version of a list.
-type ListInfo struct {
-	Name string `json:"name"`
-	// Version is the id of this import; ids are unique across lists and only grow.
-	Version    uint64       `json:"version"`
-	Count      int64        `json:"count"`
-	ImportedAt time.Time    `json:"imported_at"`
-	Sources    []SourceFile `json:"sources"`
-}
-
-// SourceFile is one file a version was imported from.
-type SourceFile struct {
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	// publishMu serializes changes to the catalog: the switch at the end of
+	// an import and live changes. It is held for milliseconds, so a live
+	// opt-out never waits for an import that is reading its files.
+	publishMu sync.Mutex
+	// cacheBudget is the bytes the exchange caches may still take.
+	cacheBudget atomic.Int64
+	// warm makes imports fill the cache of the versions they make (see Warm).
+	warm atomic.Bool
+	// A list's change lists are folded into its full version when they hold
+	// more than foldChanges numbers or number more than foldDeltas.
+	foldChanges int64
+	foldDeltas  int
+	// sets are the data sets beside the lists (datasets.go).
+	sets dataSets
 }
 
 // Listing says that a list holds a number, and in which version.
@@ -56,10 +57,12 @@ type Listing struct {
 	Version uint64 `json:"version"`
 }
 
-// catalog is immutable once published.
-type catalog struct {
-	lists map[string]ListInfo
-}
+// Folding rewrites the list's full version (seconds at national scale); the
+// FTC's daily change lists stay well below this between monthly full imports.
+const (
+	defaultFoldChanges = 2_000_000
+	defaultFoldDeltas  = 32
+)
 
 // Open opens (or creates) the registry in dir and removes what an
 // interrupted import left behind. It fails with ErrLocked when another
@@ -73,7 +76,8 @@ func Open(dir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("registry: open %s: %w", dir, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, dir: dir, foldChanges: defaultFoldChanges, foldDeltas: defaultFoldDeltas}
+	s.cacheBudget.Store(defaultCacheBytes)
 	if err := s.loadCatalog(); err != nil {
 		db.Close()
 		return nil, err
@@ -81,6 +85,10 @@ func Open(dir string) (*Store, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if err := s.removeStaleVersions(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.loadDataSets(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -93,9 +101,12 @@ func Open(dir string) (*Store, error) {
 // server and would dominate the proxy's memory.
 func badgerOptions(dir string) badger.Options {
 	return badger.DefaultOptions(dir).
-		// Writes come in import batches; two 16 MB memtables absorb them.
-		// (A transaction may hold 15% of a memtable: 2.4 MB, ~1,900 exchange bitmaps.)
-		WithMemTableSize(16 << 20).
+		// Writes come in import batches, live changes and attempt counters;
+		// two 8 MB memtables absorb them. Larger ones cost the serving process
+		// ~10 MB each and make flushes build larger tables (~60 MB of buffers
+		// per flush at 16 MB). A transaction may hold 15% of a memtable:
+		// 1.2 MB, enough for a live change of maxLiveNumbers numbers.
+		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
 		// Uncompressed tables are read straight from the mmapped files, so
 		// the OS page cache serves lookups and no block cache is needed; the
@@ -103,8 +114,9 @@ func badgerOptions(dir string) badger.Options {
 		WithCompression(options.None).
 		WithBlockCacheSize(0).
 		WithNumCompactors(2). // Badger's minimum; the machine has 2 cores and the proxy needs them.
-		// Values (≤ 1,251 B) stay in the LSM tree; the value log only carries
-		// large values, so a small file size keeps it from reserving 1 GB.
+		// Values (≤ 1,251 B; change list chunks ≤ 512 KB) stay in the LSM
+		// tree; the value log only carries larger ones, so a small file size
+		// keeps it from reserving 1 GB.
 		WithValueLogFileSize(64 << 20).
 		// Imports run one at a time under Store.writeMu: no conflict tracking needed.
 		WithDetectConflicts(false).
@@ -112,123 +124,127 @@ func badgerOptions(dir string) badger.Options {
 		WithLogger(badgerLogger{})
 }
 
-// Close closes the database, waiting for an import in progress to end.
+// Close closes the database, waiting for an import or live change in progress to end.
 func (s *Store) Close() error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
 	return s.db.Close()
 }
 
-func (s *Store) loadCatalog() error {
-	lists := map[string]ListInfo{}
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(listPrefix), PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var info ListInfo
-			err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &info) })
-			if err != nil {
-				return fmt.Errorf("registry: list record %q: %w", it.Item().Key(), err)
-			}
-			lists[info.Name] = info
-		}
-		return nil
-	})
-	s.catalog.Store(&catalog{lists: lists})
-	return err
-}
+// errMoved tells a lookup that the catalog changed while it opened its
+// transaction: it starts again from the new catalog.
+var errMoved = errors.New("registry: catalog moved")
 
-// snapshot returns a read transaction and the catalog it agrees with. The
-// catalog is read both before and after the transaction starts; when both
-// reads agree, the versions it names were complete before the transaction's
-// snapshot and cannot be deleted inside it (an old version is only deleted
-// after the catalog has moved past it). So a lookup never sees a version
-// half written or half deleted, without a lock.
-func (s *Store) snapshot() (*badger.Txn, *catalog) {
-	cat := s.catalog.Load()
-	for {
-		txn := s.db.NewTransaction(false)
-		now := s.catalog.Load()
-		if now == cat {
-			return txn, cat
-		}
+// readTxn opens a read transaction in which the data cat names is complete.
+// Data is deleted only after a newer catalog is published; if cat is still
+// the current one once the transaction is open, that deletion comes after
+// the transaction's snapshot. A nil cat skips the check: the caller holds
+// writeMu, so nothing it reads can be deleted meanwhile.
+func (s *Store) readTxn(cat *catalog) (*badger.Txn, error) {
+	txn := s.db.NewTransaction(false)
+	if cat != nil && s.catalog.Load() != cat {
 		txn.Discard()
-		cat = now
+		return nil, errMoved
 	}
+	return txn, nil
 }
 
-// Listed reports whether the E.164 number is on the current version of the
-// named list. A list that was never imported holds no number (see HasList).
-func (s *Store) Listed(list, e164 string) (bool, error) {
-	txn, cat := s.snapshot()
-	defer txn.Discard()
-	info, ok := cat.lists[list]
-	if !ok {
-		return false, nil
-	}
-	return holds(txn, info.Version, e164)
-}
-
-// HasList reports whether a list of that name has been imported.
-func (s *Store) HasList(list string) bool {
-	_, ok := s.catalog.Load().lists[list]
-	return ok
-}
-
-// Lookup returns the lists that hold the E.164 number, by name, read from
-// one consistent snapshot.
-func (s *Store) Lookup(e164 string) ([]Listing, error) {
-	txn, cat := s.snapshot()
-	defer txn.Discard()
-	listings := []Listing{}
-	for _, info := range cat.sorted() {
-		ok, err := holds(txn, info.Version, e164)
-		if err != nil {
-			return nil, fmt.Errorf("registry: list %s: %w", info.Name, err)
+// Listed reports whether the E.164 number is on the named list. A list that
+// was never imported holds no number.
+func (s *Store) Listed(name, e164 string) (bool, error) {
+	n := parseNum(e164)
+	for {
+		cat := s.catalog.Load()
+		l := cat.lists[name]
+		if l == nil {
+			return false, nil
 		}
-		if ok {
-			listings = append(listings, Listing{List: info.Name, Version: info.Version})
+		listed, err := s.holds(cat, l, n)
+		if err != errMoved {
+			return listed, err
 		}
 	}
-	return listings, nil
 }
 
-// Lists returns the current version of every list, by name.
-func (s *Store) Lists() ([]ListInfo, error) {
-	return s.catalog.Load().sorted(), nil
-}
-
-func (c *catalog) sorted() []ListInfo {
-	out := make([]ListInfo, 0, len(c.lists))
-	for _, info := range c.lists {
-		out = append(out, info)
+// holds asks the layers of a list, top first.
+func (s *Store) holds(cat *catalog, l *list, n num) (bool, error) {
+	if listed, ok := l.live.decides(n); ok {
+		return listed, nil
 	}
-	slices.SortFunc(out, func(a, b ListInfo) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return s.importedHolds(cat, l, n)
 }
 
-// holds is the lookup itself: one Get, plus a bit test for NANP numbers.
-func holds(txn *badger.Txn, version uint64, e164 string) (bool, error) {
-	exchange, line, nanp := number.SplitNANP(e164)
-	key := make([]byte, 0, 32) // the Item keeps it, so it is a heap allocation either way
-	if nanp {
-		key = exchangeKey(key, version, exchange)
-	} else {
-		key = foreignKey(key, version, e164)
+// importedHolds asks the imported layers: change lists, then the full version.
+func (s *Store) importedHolds(cat *catalog, l *list, n num) (bool, error) {
+	for _, d := range l.deltas {
+		if listed, ok := d.decides(n); ok {
+			return listed, nil
+		}
 	}
-	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if l.rec.BaseStorage == 0 {
 		return false, nil
 	}
-	if err != nil || !nanp {
-		return err == nil, err
+	if !n.nanp {
+		return s.foreignStored(cat, l.rec.BaseStorage, n.e164)
 	}
-	listed := false
+	if !l.filter.Contains(n.exchange) {
+		return false, nil
+	}
+	if value := l.cache.get(n.exchange); value != nil {
+		listed, err := exchangeHas(value, n.line)
+		runtime.KeepAlive(l.cache) // its memory stays mapped until here
+		return listed, err
+	}
+	txn, err := s.readTxn(cat)
+	if err != nil {
+		return false, err
+	}
+	defer txn.Discard()
+	item, err := txn.Get(exchangeKey(make([]byte, 0, 16), l.rec.BaseStorage, n.exchange))
+	if err != nil {
+		// The filter says the exchange is there: its absence is an error.
+		return false, fmt.Errorf("registry: exchange %d of storage %d: %w", n.exchange, l.rec.BaseStorage, err)
+	}
+	var listed bool
 	err = item.Value(func(v []byte) (err error) {
-		listed, err = exchangeHas(v, line)
+		listed, err = exchangeHas(v, n.line)
+		if err == nil {
+			l.cache.put(n.exchange, v)
+		}
 		return err
 	})
 	return listed, err
+}
+
+func (s *Store) foreignStored(cat *catalog, storage uint64, e164 string) (bool, error) {
+	txn, err := s.readTxn(cat)
+	if err != nil {
+		return false, err
+	}
+	defer txn.Discard()
+	_, err = txn.Get(foreignKey(nil, storage, e164))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ListDate returns the list's current version and the date its data is as
+// of (its source date, else its import time); ok is false when nothing was
+// ever imported into it (live changes alone do not date a list).
+func (s *Store) ListDate(name string) (version uint64, asOf time.Time, ok bool) {
+	l := s.catalog.Load().lists[name]
+	if l == nil || l.rec.Info.Version == 0 {
+		return 0, time.Time{}, false
+	}
+	return l.rec.Info.Version, l.rec.Info.AsOf(), true
+}
+
+// Lists returns every list, by name.
+func (s *Store) Lists() ([]ListInfo, error) {
+	return s.catalog.Load().sorted(), nil
 }
 
 // listNamePattern keeps list names printable and usable in keys, paths and logs.

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/dgraph-io/badger/v4"
 )
 
@@ -44,6 +45,11 @@ func importFiles(t testing.TB, s *Store, list string, files ...string) ListInfo 
 	return info
 }
 
+func hasList(s *Store, name string) bool {
+	_, ok := s.catalog.Load().lists[name]
+	return ok
+}
+
 func wantListed(t testing.TB, s *Store, list, e164 string, want bool) {
 	t.Helper()
 	got, err := s.Listed(list, e164)
@@ -52,7 +58,7 @@ func wantListed(t testing.TB, s *Store, list, e164 string, want bool) {
 	}
 }
 
-// dataVersions lists the versions that have data keys in the database.
+// dataVersions lists the storage ids that have data keys in the database.
 func dataVersions(t testing.TB, s *Store) []uint64 {
 	t.Helper()
 	var versions []uint64
@@ -60,7 +66,7 @@ func dataVersions(t testing.TB, s *Store) []uint64 {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{dataTag}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			v, _ := dataKeyVersion(it.Item().Key())
+			v, _ := storageOf(it.Item().Key())
 			if len(versions) == 0 || versions[len(versions)-1] != v {
 				versions = append(versions, v)
 			}
@@ -94,7 +100,7 @@ func TestImportAcceptsEveryLineForm(t *testing.T) {
 		wantListed(t, s, "internal", n, false)
 	}
 	wantListed(t, s, "ftc", "+12025550143", false)
-	if !s.HasList("internal") || s.HasList("ftc") {
+	if !hasList(s, "internal") || hasList(s, "ftc") {
 		t.Error("HasList is wrong")
 	}
 }
@@ -156,14 +162,14 @@ func TestSameNumberInTwoLists(t *testing.T) {
 	for _, n := range []string{"+12025550143", "+442079460958"} {
 		got, err := s.Lookup(n)
 		want := []Listing{{List: "ftc", Version: ftc.Version}, {List: "internal", Version: internal.Version}}
-		if err != nil || !slices.Equal(got, want) {
+		if err != nil || !slices.Equal(got.Listings, want) || got.Number != n {
 			t.Errorf("Lookup(%s) = %+v, %v; want %+v", n, got, err, want)
 		}
 	}
-	if got, err := s.Lookup("+12025550199"); err != nil || !slices.Equal(got, []Listing{{List: "ftc", Version: ftc.Version}}) {
+	if got, err := s.Lookup("+12025550199"); err != nil || !slices.Equal(got.Listings, []Listing{{List: "ftc", Version: ftc.Version}}) {
 		t.Errorf("Lookup(ftc only) = %+v, %v", got, err)
 	}
-	if got, err := s.Lookup("+12025550100"); err != nil || got == nil || len(got) != 0 {
+	if got, err := s.Lookup("+12025550100"); err != nil || got.Listings == nil || len(got.Listings) != 0 {
 		t.Errorf("Lookup(absent) = %#v, %v; want an empty, non-nil slice", got, err)
 	}
 	lists, _ := s.Lists()
@@ -204,7 +210,7 @@ func TestLeftoversOfAKilledImportAreRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := importFiles(t, s, "internal", writeFile(t, dir, "a.txt", "2025550143\n"))
-	orphan, err := s.nextVersion()
+	orphan, err := s.nextID()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,6 +219,7 @@ func TestLeftoversOfAKilledImportAreRemoved(t *testing.T) {
 	value, _ := x.encode()
 	wb := s.db.NewWriteBatch()
 	wb.Set(exchangeKey(nil, orphan, 202555), value)
+	wb.Set(filterKey(orphan), []byte("x"))
 	wb.Set(foreignKey(nil, orphan, "+442079460958"), foreignValue)
 	if err := wb.Flush(); err != nil {
 		t.Fatal(err)
@@ -234,8 +241,8 @@ func TestCancelledImportAppliesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := s.Import(ctx, ImportRequest{List: "internal", Files: []string{writeFile(t, dir, "a.txt", "2025550143\n")}})
-	if !errors.Is(err, context.Canceled) || s.HasList("internal") || len(dataVersions(t, s)) != 0 {
-		t.Fatalf("cancelled import: err %v, list present %v", err, s.HasList("internal"))
+	if !errors.Is(err, context.Canceled) || hasList(s, "internal") || len(dataVersions(t, s)) != 0 {
+		t.Fatalf("cancelled import: err %v, list present %v", err, hasList(s, "internal"))
 	}
 }
 
@@ -285,20 +292,34 @@ func TestLookupsDuringImports(t *testing.T) {
 	wantListed(t, s, "ftc", "+442079460958", false) // the last import was b.txt
 }
 
-func TestExchangeEncodingPicksTheSmaller(t *testing.T) {
+// Every encoding reads back exactly what was stored, in place and decoded,
+// and the smallest one is chosen.
+func TestExchangeEncodings(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	random := func(density float64) []uint16 {
+		var l []uint16
+		for line := range uint16(linesPerExchange) {
+			if rng.Float64() < density {
+				l = append(l, line)
+			}
+		}
+		return l
+	}
 	cases := map[string]struct {
 		lines []uint16
 		tag   byte
 	}{
-		"sparse": {lines: []uint16{0, 143, 9999}, tag: encodingRoaring},
-		"full":   {lines: seq(0, linesPerExchange), tag: encodingRoaring},
-		"ten percent": {lines: func() (l []uint16) {
-			for range 1000 {
-				l = append(l, uint16(rng.IntN(linesPerExchange)))
-			}
-			return l
-		}(), tag: encodingPlain},
+		"one line":     {[]uint16{9999}, encodingEliasFano},
+		"sparse":       {[]uint16{0, 143, 9999}, encodingEliasFano},
+		"first lines":  {seq(0, 20), encodingRoaring},
+		"full":         {seq(0, linesPerExchange), encodingRoaring},
+		"blocks":       {append(seq(100, 900), seq(5000, 7500)...), encodingRoaring},
+		"one percent":  {random(0.01), encodingEliasFano},
+		"ten percent":  {random(0.10), encodingEliasFano},
+		"twenty":       {random(0.20), encodingEliasFano},
+		"thirty":       {random(0.30), encodingPlain},
+		"sixty":        {random(0.60), encodingPlain},
+		"all but some": {random(0.97), encodingRoaring}, // runs between the gaps
 	}
 	for name, c := range cases {
 		var x exchangeLines
@@ -307,20 +328,30 @@ func TestExchangeEncodingPicksTheSmaller(t *testing.T) {
 			x.add(l)
 			want[l] = true
 		}
-		if x.count() != len(want) {
-			t.Errorf("%s: count %d, want %d", name, x.count(), len(want))
-		}
 		value, err := x.encode()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tag := value[len(value)-1]; tag != c.tag || len(value) > 1+plainBitmapSize {
-			t.Errorf("%s: encoded as %q in %d bytes; want %q", name, tag, len(value), c.tag)
+		smallest := min(plainBitmapSize, eliasFanoSize(x.count()))
+		rb := roaring.FromDense(x[:], true)
+		rb.RunOptimize()
+		smallest = min(smallest, int(rb.GetSerializedSizeInBytes()))
+		if tag := value[len(value)-1]; tag != c.tag || len(value)-1 != smallest {
+			t.Errorf("%s (%d lines): encoded as %q in %d bytes; want %q in %d", name, len(want), tag, len(value)-1, c.tag, smallest)
+		}
+		var back exchangeLines
+		if err := decodeLines(value, &back); err != nil || back != x {
+			t.Errorf("%s: decoded %d lines, %v; want %d", name, back.count(), err, x.count())
 		}
 		for line := range uint16(linesPerExchange) {
 			if got, err := exchangeHas(value, line); err != nil || got != want[line] {
 				t.Fatalf("%s: line %d: %v, %v; want %v", name, line, got, err, want[line])
 			}
+		}
+	}
+	for _, bad := range [][]byte{nil, {encodingPlain}, {0, 0, 0, encodingEliasFano}, {1, 2, 3, encodingRoaring}, {'?'}} {
+		if _, err := exchangeHas(bad, 1); err == nil {
+			t.Errorf("exchangeHas(%q) read a malformed value", bad)
 		}
 	}
 }
@@ -333,9 +364,41 @@ func seq(from, to int) []uint16 {
 	return s
 }
 
+// A lookup answered without Badger (an exchange read lately, an exchange
+// no one lists, a change list, a live change) allocates nothing: the policy
+// makes several per call.
+func TestCachedLookupsDoNotAllocate(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	var text strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&text, "202555%04d\n", i*10) // dense: plain bitmap
+	}
+	text.WriteString("3035550143\n") // sparse: roaring
+	importFiles(t, s, "ftc", writeFile(t, dir, "ftc.txt", text.String()))
+	applyDelta(t, s, "ftc", dir, "d.txt", "4155550100,2026-11-20,A\n")
+	live(t, s, LiveRequest{List: "ftc", Numbers: []string{"+16175550100"}})
+	for _, c := range []struct {
+		name, number string
+		want         bool
+	}{
+		{"plain bitmap", "+12025550140", true},
+		{"roaring bitmap", "+13035550144", false},
+		{"no such exchange", "+19895550143", false},
+		{"change list", "+14155550100", true},
+		{"live change", "+16175550100", true},
+	} {
+		wantListed(t, s, "ftc", c.number, c.want) // fills the cache
+		allocs := testing.AllocsPerRun(100, func() { s.Listed("ftc", c.number) })
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per lookup", c.name, allocs)
+		}
+	}
+}
+
 // BenchmarkListed measures the proxy's lookup: present and absent numbers,
-// in an exchange stored as a plain bitmap and as a roaring bitmap.
-// The store is reopened so that lookups read tables, not the memtable.
+// in an exchange stored in each encoding, from Badger and from the cache. The store is reopened so that lookups read tables,
+// not the memtable.
 func BenchmarkListed(b *testing.B) {
 	dir := b.TempDir()
 	s, err := Open(filepath.Join(dir, "data"))
@@ -343,24 +406,31 @@ func BenchmarkListed(b *testing.B) {
 		b.Fatal(err)
 	}
 	var text strings.Builder
-	for i := range 1000 {
-		fmt.Fprintf(&text, "202555%04d\n", i*10) // dense: plain bitmap
+	for i := range 2000 {
+		fmt.Fprintf(&text, "202555%04d\n", i*5) // dense: a plain bitmap
+	}
+	for i := range 800 {
+		fmt.Fprintf(&text, "202556%04d\n", i*12) // 8%: Elias-Fano
 	}
 	text.WriteString("3035550143\n") // sparse: roaring
 	importFiles(b, s, "ftc", writeFile(b, dir, "ftc.txt", text.String()))
 	s.Close()
 	s = openStore(b, filepath.Join(dir, "data"))
-	for _, c := range []struct {
+	cases := []struct {
 		name, number string
 		want         bool
 	}{
 		{"present/plain", "+12025550140", true},
 		{"absent/plain", "+12025550141", false},
+		{"present/elias-fano", "+12025560144", true},
+		{"absent/elias-fano", "+12025560145", false},
 		{"present/roaring", "+13035550143", true},
 		{"absent/roaring", "+13035550144", false},
 		{"absent/exchange", "+14155550143", false},
-	} {
-		b.Run(c.name, func(b *testing.B) {
+	}
+	budget := s.cacheBudget.Swap(0) // nothing is cached: every lookup reads Badger
+	for _, c := range cases {
+		b.Run(c.name+"/badger", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if got, err := s.Listed("ftc", c.number); got != c.want || err != nil {
@@ -369,4 +439,39 @@ func BenchmarkListed(b *testing.B) {
 			}
 		})
 	}
+	s.cacheBudget.Store(budget)
+	for _, c := range cases {
+		b.Run(c.name+"/cached", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if got, err := s.Listed("ftc", c.number); got != c.want || err != nil {
+					b.Fatalf("Listed(%s) = %v, %v", c.number, got, err)
+				}
+			}
+		})
+	}
+}
+
+// Warm reads every exchange into the cache, now and after later imports.
+func TestWarm(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	importFiles(t, s, "ftc", writeFile(t, dir, "a.txt", "2025550143\n3035550100\n"))
+	cached := func(list string, exchange uint32) bool {
+		return s.catalog.Load().lists[list].cache.get(exchange) != nil
+	}
+	if cached("ftc", 202555) {
+		t.Fatal("cached before any lookup or Warm")
+	}
+	if err := s.Warm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !cached("ftc", 202555) || !cached("ftc", 303555) {
+		t.Error("Warm left exchanges out")
+	}
+	importFiles(t, s, "ftc", writeFile(t, dir, "b.txt", "4155550100\n"))
+	if !cached("ftc", 415555) {
+		t.Error("an import after Warm left its version cold")
+	}
+	wantListed(t, s, "ftc", "+14155550100", true)
 }

@@ -6,35 +6,63 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/gatekeeper-sip/gatekeeper/registry"
+	"github.com/gatekeeper-sip/gatekeeper/registry/formats"
 )
 
 func newImportCmd() *cobra.Command {
 	var flags registryFlags
-	var list string
+	var req registry.ImportRequest
+	var format string
 	cmd := &cobra.Command{
-		Use:   "import --list NAME FILE...",
-		Short: "Load a DNC list from files, replacing the list's current version",
-		Long: `import reads numbers, one per line, as NPANXXXXXX, NPA,NXXXXXX, 1NPANXXXXXX or
-E.164 (+1..., or another country's +CC...); blank lines and lines starting with
-# are skipped. The files together become the list's new version, all at once: a
-malformed line fails the import with FILE:LINE and the list keeps its previous
-version. While ` + "`gatekeeper serve`" + ` runs, the import goes through the server, which
-reads the files itself and answers with the new version from the next call on.`,
+		Use:   "import --list NAME [--delta] [--format F] [--source-date YYYY-MM-DD] FILE...",
+		Short: "Load a DNC list from files: a new version of the list, or (--delta) changes to it",
+		Long: `import reads the files into a new version of the list and switches to it at once;
+with --delta it applies them as changes instead. Files may be zipped.
+
+Formats (--format; without it each file's format is recognized and reported):
+  ftc          the FTC's full list: NPANXXXXXX or NPA,NXXXXXX per line
+  ftc-changes  the FTC's change list: number, date and A (add) or D (delete) per
+               line, e.g. 2025550143,2026-11-20,A; columns in any order, named
+               by a header line or told apart by their values
+  plain        one number per line: NPANXXXXXX, NPA,NXXXXXX, 1NPANXXXXXX or E.164
+  csv          a CSV file with a header; the numbers are in --column
+Blank lines and lines starting with # are skipped.
+
+A malformed line fails the import with FILE:LINE and the list keeps its previous
+version; --skip-invalid counts such lines and lists them in a report instead.
+The source date (what the data is as of) is --source-date, else the latest date
+of a change list, else a date in the file name, the zip entry time or the file's
+modification time. Live changes (gatekeeper dnc) stay in force over imports.
+While ` + "`gatekeeper serve`" + ` runs, the import goes through the server, which reads the
+files itself and answers with the new version from the next call on.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			files := make([]string, len(args))
-			for i, a := range args {
-				abs, err := filepath.Abs(a) // a server reads them from its own working directory
+			f, err := formats.ParseFormat(format)
+			if err != nil {
+				return err
+			}
+			req.Format = f
+			// A server reads the files from its own working directory: give it absolute paths.
+			for _, a := range args {
+				abs, err := filepath.Abs(a)
 				if err != nil {
 					return err
 				}
-				files[i] = abs
+				req.Files = append(req.Files, abs)
+			}
+			if req.InvalidReport != "" {
+				if req.InvalidReport, err = filepath.Abs(req.InvalidReport); err != nil {
+					return err
+				}
 			}
 			reg, _, err := flags.open()
 			if err != nil {
@@ -44,8 +72,11 @@ reads the files itself and answers with the new version from the next call on.`,
 			// Interrupting abandons the import; nothing of it is applied.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			progress := newProgressView(cmd.ErrOrStderr())
+			req.Progress = progress.show
 			start := time.Now()
-			info, err := reg.Import(ctx, registry.ImportRequest{List: list, Files: files})
+			info, err := reg.Import(ctx, req)
+			progress.end()
 			if err != nil {
 				return err
 			}
@@ -54,15 +85,103 @@ reads the files itself and answers with the new version from the next call on.`,
 		},
 	}
 	flags.add(cmd)
-	cmd.Flags().StringVar(&list, "list", "", "the list to replace, e.g. internal")
-	_ = cmd.MarkFlagRequired("list")
+	fl := cmd.Flags()
+	fl.StringVar(&req.List, "list", "", "the list, e.g. ftc or internal")
+	fl.BoolVar(&req.Delta, "delta", false, "apply the files as changes (additions and deletions) to the current version")
+	fl.StringVar(&format, "format", "", "ftc, ftc-changes, plain or csv (default: recognized per file)")
+	fl.StringVar(&req.Column, "column", "", "the CSV column holding the numbers, e.g. phone")
+	fl.StringVar(&req.SourceDate, "source-date", "", "the date the data is as of, YYYY-MM-DD")
+	fl.BoolVar(&req.SkipInvalid, "skip-invalid", false, "count malformed lines and list them in a report instead of failing")
+	fl.StringVar(&req.InvalidReport, "invalid-report", "", "where --skip-invalid lists the lines (default: DATA_DIR/reports/LIST-TIME-invalid.txt)")
+	addKinds(cmd, &flags) // --kind, --map: kinds.go
 	return cmd
 }
 
 func printImport(w io.Writer, info registry.ListInfo, took time.Duration) {
-	fmt.Fprintf(w, "imported list %s: version %d, %d numbers, at %s (took %s)\n",
-		info.Name, info.Version, info.Count, info.ImportedAt.Format(time.RFC3339), took.Round(time.Millisecond))
+	what := "imported"
+	if info.Delta {
+		what = fmt.Sprintf("applied changes to")
+	}
+	fmt.Fprintf(w, "%s list %s: version %d, %d numbers", what, info.Name, info.Version, info.Count)
+	if info.Delta {
+		fmt.Fprintf(w, " (%+d added, -%d removed)", info.Added, info.Removed)
+	}
+	fmt.Fprintf(w, ", data as of %s (%s), took %s\n", info.SourceDate, info.SourceDateFrom, took.Round(time.Millisecond))
 	for _, src := range info.Sources {
 		fmt.Fprintf(w, "  %s  %d bytes  sha256 %s\n", src.Name, src.Size, src.SHA256)
+		for _, e := range src.Entries {
+			fmt.Fprintf(w, "    %s: %s\n", strings.TrimPrefix(e.Name, src.Name+":"), e.Layout)
+		}
 	}
+	if info.Invalid > 0 {
+		fmt.Fprintf(w, "  %d malformed lines skipped, listed in %s\n", info.Invalid, info.InvalidReport)
+	}
+	if info.Live.Added+info.Live.Removed > 0 {
+		fmt.Fprintf(w, "  live changes in force on top: %d added, %d removed (gatekeeper lookup shows them)\n", info.Live.Added, info.Live.Removed)
+	}
+}
+
+// progressView shows an import's progress: a bar on a terminal, a plain line
+// every few seconds otherwise (logs, CI).
+type progressView struct {
+	w        io.Writer
+	terminal bool
+	bar      *progressbar.ProgressBar
+	phase    string
+	lastLine time.Time
+}
+
+// plainEvery is how often a non-terminal gets a progress line.
+const plainEvery = 5 * time.Second
+
+func newProgressView(w io.Writer) *progressView {
+	f, ok := w.(*os.File)
+	return &progressView{w: w, terminal: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+func (v *progressView) show(p registry.Progress) {
+	rate := float64(p.Numbers) / max(p.Elapsed.Seconds(), 1e-3)
+	if !v.terminal {
+		if time.Since(v.lastLine) < plainEvery && p.Done < p.Total {
+			return
+		}
+		v.lastLine = time.Now()
+		fmt.Fprintf(v.w, "import: %s %s, %d numbers (%.2f M/s)%s\n", p.Phase, fraction(p), p.Numbers, rate/1e6, eta(p))
+		return
+	}
+	if v.bar == nil || v.phase != p.Phase {
+		v.end()
+		v.phase = p.Phase
+		opts := []progressbar.Option{progressbar.OptionSetWriter(v.w), progressbar.OptionSetDescription(p.Phase),
+			progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100 * time.Millisecond)}
+		if p.Phase == "read" {
+			opts = append(opts, progressbar.OptionShowBytes(true))
+		}
+		v.bar = progressbar.NewOptions64(p.Total, opts...)
+	}
+	v.bar.Describe(fmt.Sprintf("%-5s %d numbers, %.2f M/s", p.Phase, p.Numbers, rate/1e6))
+	v.bar.Set64(p.Done)
+}
+
+func (v *progressView) end() {
+	if v.bar != nil {
+		v.bar.Finish()
+		fmt.Fprintln(v.w)
+		v.bar = nil
+	}
+}
+
+func fraction(p registry.Progress) string {
+	if p.Total == 0 {
+		return "0%"
+	}
+	return fmt.Sprintf("%.0f%%", 100*float64(p.Done)/float64(p.Total))
+}
+
+func eta(p registry.Progress) string {
+	if p.Done == 0 || p.Done >= p.Total {
+		return ""
+	}
+	left := time.Duration(float64(p.Elapsed) * float64(p.Total-p.Done) / float64(p.Done))
+	return ", ETA " + left.Round(time.Second).String()
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gatekeeper-sip/gatekeeper/admin"
 	"github.com/gatekeeper-sip/gatekeeper/config"
@@ -20,9 +21,12 @@ import (
 type registryAccess interface {
 	policy.Registry
 	Import(ctx context.Context, req registry.ImportRequest) (registry.ListInfo, error)
-	Lookup(e164 string) ([]registry.Listing, error)
+	Lookup(e164 string) (registry.Report, error)
 	Lists() ([]registry.ListInfo, error)
+	Version(id uint64) (registry.ListInfo, error)
+	ChangeLive(req registry.LiveRequest) ([]registry.Change, error)
 	Close() error
+	dataSetAccess // kinds.go
 }
 
 // pingTimeout bounds the question "is a server running?"; a live server answers in microseconds.
@@ -67,9 +71,11 @@ type registryFlags struct {
 	configPath, dataDir string
 }
 
-func (f *registryFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.configPath, "config", "", "gatekeeper.yaml (default: the embedded example)")
-	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "the registry's directory (default: data_dir of the config)")
+func (f *registryFlags) add(cmd *cobra.Command) { f.register(cmd.Flags()) }
+
+func (f *registryFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.configPath, "config", "", "gatekeeper.yaml (default: the embedded example)")
+	fs.StringVar(&f.dataDir, "data-dir", "", "the registry's directory (default: data_dir of the config)")
 }
 
 // open loads the config and reaches its registry.

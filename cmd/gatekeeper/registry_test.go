@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -89,12 +90,27 @@ func TestRegistryCommandsWithAndWithoutServer(t *testing.T) {
 		t.Error("the server's store does not see the import made through its socket")
 	}
 	out, err = runCmd(t, newListsCmd(), "--config", cfg)
-	if err != nil || !strings.Contains(out, "internal  2        1") {
+	if err != nil || !regexp.MustCompile(`internal +2 +\d{4}-\d\d-\d\d +\S+ +1 +\+0 -0 +\d+ B .* full\n`).MatchString(out) {
 		t.Errorf("lists through the server: %v\n%s", err, out)
 	}
 	out, err = runCmd(t, newLookupCmd(), "--config", cfg, "2025550199")
 	if err != nil || strings.TrimSpace(out) != "+12025550199  internal (version 2)" {
 		t.Errorf("lookup through the server: %v\n%s", err, out)
+	}
+	// A live opt-out through the server: the server's store sees it at once,
+	// and the record says who and how.
+	out, err = runCmd(t, newDncCmd(), "--config", cfg, "add", "--list", "internal", "--reason", "asked on the call", "(303) 555-0100")
+	if err != nil || !strings.HasPrefix(out, "+13035550100  internal: listed (add by ") {
+		t.Fatalf("dnc add through the server: %v\n%s", err, out)
+	}
+	if ok, _ := store.Listed("internal", "+13035550100"); !ok {
+		t.Error("the server's store does not see the live opt-out")
+	}
+	out, err = runCmd(t, newLookupCmd(), "--config", cfg, "--json", "3035550100")
+	var live lookupResult
+	if err != nil || json.Unmarshal([]byte(out), &live) != nil || len(live.Lists) != 1 || len(live.Live) != 1 ||
+		live.Live[0].Reason != "asked on the call" || !strings.HasPrefix(live.Live[0].Via, "cli through the admin socket (uid ") {
+		t.Errorf("lookup --json of a live opt-out: %v\n%s", err, out)
 	}
 
 	// The store is still held but nobody answers on the socket.
@@ -103,6 +119,86 @@ func TestRegistryCommandsWithAndWithoutServer(t *testing.T) {
 	_, err = runCmd(t, newListsCmd(), "--config", cfg)
 	if err == nil || !strings.Contains(err.Error(), "in use by another process") || !strings.Contains(err.Error(), socket) {
 		t.Errorf("locked store without a server: %v", err)
+	}
+}
+
+// Import's flags: change lists, formats, the source date, skipping bad lines.
+func TestImportFlags(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	files := map[string]string{
+		"full.txt":    "2025550143\n2025550144\n",
+		"changes.txt": "2025550143,2026-11-20,D\n2025550199,2026-11-20,A\n",
+		"crm.csv":     "name,tel\nAnn,(617) 555-0123\n",
+		"bad.txt":     "2025550143\nnope\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := []string{"--data-dir", "data"}
+	out, err := runCmd(t, newImportCmd(), append(data, "--list", "ftc", "--source-date", "2026-11-19", "full.txt")...)
+	if err != nil || !strings.Contains(out, "imported list ftc: version 1, 2 numbers, data as of 2026-11-19 (given)") || !strings.Contains(out, "full.txt: ftc, recognized") {
+		t.Fatalf("full import: %v\n%s", err, out)
+	}
+	out, err = runCmd(t, newImportCmd(), append(data, "--list", "ftc", "--delta", "changes.txt")...)
+	if err != nil || !strings.Contains(out, "applied changes to list ftc: version 2, 2 numbers (+1 added, -1 removed), data as of 2026-11-20 (change list dates)") {
+		t.Fatalf("delta: %v\n%s", err, out)
+	}
+	out, err = runCmd(t, newImportCmd(), append(data, "--list", "crm", "--format", "csv", "--column", "tel", "crm.csv")...)
+	if err != nil || !strings.Contains(out, "crm.csv: csv (column tel)\n") {
+		t.Fatalf("csv: %v\n%s", err, out)
+	}
+	if _, err = runCmd(t, newImportCmd(), append(data, "--list", "x", "--format", "xml", "full.txt")...); err == nil || !strings.Contains(err.Error(), `unknown format "xml"`) {
+		t.Errorf("unknown format: %v", err)
+	}
+	if _, err = runCmd(t, newImportCmd(), append(data, "--list", "x", "bad.txt")...); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "bad.txt")+":2: ") {
+		t.Errorf("bad line: %v", err)
+	}
+	out, err = runCmd(t, newImportCmd(), append(data, "--list", "x", "--skip-invalid", "--invalid-report", "bad-lines.txt", "bad.txt")...)
+	report, _ := os.ReadFile("bad-lines.txt")
+	if err != nil || !strings.Contains(out, "1 malformed lines skipped, listed in "+filepath.Join(dir, "bad-lines.txt")) || !strings.HasPrefix(string(report), filepath.Join(dir, "bad.txt")+":2: ") {
+		t.Errorf("--skip-invalid: %v\n%s\nreport: %s", err, out, report)
+	}
+	out, err = runCmd(t, newListsCmd(), append(data, "--version", "2")...)
+	var v2 registry.ListInfo
+	if err != nil || json.Unmarshal([]byte(out), &v2) != nil || v2.Name != "ftc" || !v2.Delta || v2.SourceDate != "2026-11-20" || len(v2.Sources[0].SHA256) != 64 {
+		t.Errorf("lists --version 2: %v\n%s", err, out)
+	}
+	out, err = runCmd(t, newLookupCmd(), append(data, "2025550143", "2025550199", "6175550123")...)
+	want := "+12025550143  x (version 4)\n+12025550199  ftc (version 2)\n+16175550123  crm (version 3)\n"
+	if err != nil || out != want {
+		t.Errorf("lookup: %v\n%s\nwant\n%s", err, out, want)
+	}
+}
+
+func TestDncCommands(t *testing.T) {
+	dir := t.TempDir()
+	data := []string{"--data-dir", filepath.Join(dir, "data")}
+	out, err := runCmd(t, newDncCmd(), append([]string{"add", "--list", "internal", "--reason", "asked twice"}, append(data, "2025550143", "+44 20 7946 0958")...)...)
+	user := operator()
+	if err != nil || out != "+12025550143  internal: listed (add by "+user+")\n+442079460958  internal: listed (add by "+user+")\n" {
+		t.Fatalf("dnc add: %v\n%q", err, out)
+	}
+	out, err = runCmd(t, newDncCmd(), append([]string{"remove", "--list", "internal"}, append(data, "2025550143", "2025550199")...)...)
+	if err != nil || out != "+12025550143  internal: unlisted (remove by "+user+")\n+12025550199  internal: was not listed (remove by "+user+")\n" {
+		t.Fatalf("dnc remove: %v\n%q", err, out)
+	}
+	out, err = runCmd(t, newLookupCmd(), append(data, "2025550143")...)
+	if err != nil || !strings.Contains(out, "+12025550143  on no list\n") || strings.Count(out, "  history:  ") != 2 ||
+		!strings.Contains(out, "add listed on internal at ") || !strings.Contains(out, `by `+user+` via cli: "asked twice"`) {
+		t.Errorf("lookup after dnc: %v\n%s", err, out)
+	}
+	out, err = runCmd(t, newListsCmd(), data...)
+	if err != nil || !regexp.MustCompile(`internal +0 +- +- +0 +\+1 -0 +0 B +- +live changes only`).MatchString(out) {
+		t.Errorf("lists: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, newDncCmd(), append([]string{"add", "--list", "internal"}, append(data, "555-0143")...)...); err == nil {
+		t.Error("an unreadable number was accepted")
+	}
+	if _, err := runCmd(t, newDncCmd(), append([]string{"add"}, append(data, "2025550143")...)...); err == nil || !strings.Contains(err.Error(), "--list") {
+		t.Errorf("no --list: %v", err)
 	}
 }
 

@@ -37,16 +37,40 @@ type LineError struct {
 
 func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason) }
 
+// Record is one line of a list: a number to list or, in a change list, to delete.
+type Record struct {
+	Number
+	Delete bool
+	// Date is the change's date in a change list (0 when the line has none).
+	Date Day
+}
+
+// Sink receives what a reader reads. An error returned by either function
+// stops the reading and is returned as it is.
+type Sink struct {
+	// Layout, when not nil, is told how the file will be read before any record.
+	Layout func(Layout) error
+	Record func(Record) error
+	// Invalid receives each line that cannot be read; returning nil skips the
+	// line. When Invalid is nil, the first such line stops the reading with its *LineError.
+	Invalid func(*LineError) error
+}
+
+func (s Sink) invalid(e *LineError) error {
+	if s.Invalid == nil {
+		return e
+	}
+	return s.Invalid(e)
+}
+
 // maxLineLength bounds a line: a number line is at most a few dozen bytes, so
 // anything longer is not a list file. It is also the read buffer's size, as
 // bufio.Scanner takes the larger of the two as its limit.
 const maxLineLength = 64 * 1024
 
-// ReadPlain reads a plain list, one number per line in any of the forms
-// ParseNumber accepts; blank lines and lines starting with '#' are skipped.
-// name is the file name used in errors. An error from add stops the reading
-// and is returned as it is.
-func ReadPlain(r io.Reader, name string, add func(Number) error) error {
+// lines calls fn with each line that is neither blank nor a '#' comment,
+// trimmed, and its line number. An over-long line is reported as invalid.
+func lines(r io.Reader, name string, fn func(text []byte, line int) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, maxLineLength), maxLineLength)
 	line := 0
@@ -56,21 +80,47 @@ func ReadPlain(r io.Reader, name string, add func(Number) error) error {
 		if len(text) == 0 || text[0] == '#' {
 			continue
 		}
-		n, err := ParseNumber(text)
-		if err != nil {
-			return &LineError{File: name, Line: line, Reason: err.Error()}
-		}
-		if err := add(n); err != nil {
+		if err := fn(text, line); err != nil {
 			return err
 		}
 	}
 	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		// The scanner cannot resynchronize after an over-long line: the rest of the file is lost.
 		return &LineError{File: name, Line: line + 1, Reason: fmt.Sprintf("line is longer than %d bytes: not a list of numbers", maxLineLength)}
 	}
 	if sc.Err() != nil {
 		return fmt.Errorf("%s: %w", name, sc.Err())
 	}
 	return nil
+}
+
+// ReadPlain reads a plain list, one number per line in any of the forms
+// ParseNumber accepts (FTC: only NPANXXXXXX and NPA,NXXXXXX, the forms of
+// the FTC's full list files); blank lines and lines starting with '#' are
+// skipped. name is the file name used in errors.
+func ReadPlain(r io.Reader, name string, format Format, sink Sink) error {
+	parse := ParseNumber
+	if format == FTC {
+		parse = parseFTC
+	}
+	return lines(r, name, func(text []byte, line int) error {
+		n, err := parse(text)
+		if err != nil {
+			return sink.invalid(&LineError{File: name, Line: line, Reason: err.Error()})
+		}
+		return sink.Record(Record{Number: n})
+	})
+}
+
+// parseFTC reads the two forms of the FTC's full list files.
+func parseFTC(text []byte) (Number, error) {
+	switch {
+	case len(text) == 11 && text[3] == ',':
+		return nanp(text[:3], text[4:], text)
+	case len(text) == 10:
+		return nanp(text[:3], text[3:], text)
+	}
+	return Number{}, fmt.Errorf("%s is not an FTC list line (NPANXXXXXX or NPA,NXXXXXX)", quote(text))
 }
 
 // acceptedForms is named in every parse error so that the reader knows what to write instead.

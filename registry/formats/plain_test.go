@@ -45,31 +45,67 @@ func TestParseNumberRefuses(t *testing.T) {
 	}
 }
 
+// records reads text with opts and returns what was read, or the error.
+func records(t *testing.T, text string, opts Options) ([]Record, Layout, error) {
+	t.Helper()
+	var got []Record
+	lay, err := Read(strings.NewReader(text), "f.txt", opts, Sink{Record: func(r Record) error { got = append(got, r); return nil }})
+	return got, lay, err
+}
+
 func TestReadPlainSkipsCommentsAndNamesBadLines(t *testing.T) {
-	var got []Number
-	add := func(n Number) error { got = append(got, n); return nil }
+	var got []Record
+	sink := Sink{Record: func(r Record) error { got = append(got, r); return nil }}
 	in := "# opt-outs\r\n\r\n  2025550143  \r\n+442079460958\n"
-	if err := ReadPlain(strings.NewReader(in), "a.txt", add); err != nil {
+	if err := ReadPlain(strings.NewReader(in), "a.txt", Plain, sink); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0] != (Number{Exchange: 202555, Line: 143}) || got[1].E164 != "+442079460958" {
+	if len(got) != 2 || got[0].Number != (Number{Exchange: 202555, Line: 143}) || got[1].E164 != "+442079460958" {
 		t.Fatalf("read %+v", got)
 	}
 
-	err := ReadPlain(strings.NewReader("2025550143\n# note\n20255501\n"), "b.txt", add)
+	err := ReadPlain(strings.NewReader("2025550143\n# note\n20255501\n"), "b.txt", Plain, sink)
 	var le *LineError
 	if !errors.As(err, &le) || le.File != "b.txt" || le.Line != 3 || !strings.HasPrefix(err.Error(), `b.txt:3: "20255501" is not a number`) {
 		t.Fatalf("error = %v; want b.txt:3", err)
 	}
 
-	err = ReadPlain(strings.NewReader("2025550143\n"+strings.Repeat("9", maxLineLength+1)+"\n"), "c.txt", add)
+	err = ReadPlain(strings.NewReader("2025550143\n"+strings.Repeat("9", maxLineLength+1)+"\n"), "c.txt", Plain, sink)
 	if err == nil || !strings.HasPrefix(err.Error(), "c.txt:2: line is longer") {
 		t.Fatalf("long line error = %v; want c.txt:2", err)
 	}
 
 	stop := errors.New("stop")
-	if err := ReadPlain(strings.NewReader("2025550143\n"), "d.txt", func(Number) error { return stop }); err != stop {
+	if err := ReadPlain(strings.NewReader("2025550143\n"), "d.txt", Plain, Sink{Record: func(Record) error { return stop }}); err != stop {
 		t.Fatalf("callback error = %v; want it returned as is", err)
+	}
+}
+
+func TestFTCFormIsStrict(t *testing.T) {
+	got, _, err := records(t, "2025550143\n303,5550100\n", Options{Format: FTC})
+	if err != nil || len(got) != 2 || got[1].Exchange != 303555 {
+		t.Fatalf("ftc: %+v, %v", got, err)
+	}
+	_, _, err = records(t, "2025550143\n+12025550144\n", Options{Format: FTC})
+	if err == nil || !strings.HasPrefix(err.Error(), `f.txt:2: "+12025550144" is not an FTC list line`) {
+		t.Fatalf("E.164 in an FTC file: %v", err)
+	}
+}
+
+// Invalid lines are handed to Sink.Invalid, which may skip them.
+func TestInvalidLinesCanBeSkipped(t *testing.T) {
+	var bad []string
+	var got []Record
+	sink := Sink{
+		Record:  func(r Record) error { got = append(got, r); return nil },
+		Invalid: func(e *LineError) error { bad = append(bad, e.Error()); return nil },
+	}
+	text := "2025550143\nnonsense\n2025550144\n202555014\n"
+	if err := ReadPlain(strings.NewReader(text), "a.txt", Plain, sink); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || len(bad) != 2 || !strings.HasPrefix(bad[0], "a.txt:2: ") || !strings.HasPrefix(bad[1], "a.txt:4: ") {
+		t.Fatalf("records %d, invalid %q", len(got), bad)
 	}
 }
 
@@ -82,8 +118,9 @@ func BenchmarkReadPlain(b *testing.B) {
 	}
 	text := sb.String()
 	b.SetBytes(int64(len(text)))
+	sink := Sink{Record: func(Record) error { return nil }}
 	for b.Loop() {
-		if err := ReadPlain(strings.NewReader(text), "bench", func(Number) error { return nil }); err != nil {
+		if err := ReadPlain(strings.NewReader(text), "bench", FTC, sink); err != nil {
 			b.Fatal(err)
 		}
 	}

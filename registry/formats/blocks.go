@@ -1,0 +1,141 @@
+package formats
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// BlockType is what kind of service a thousands-block (NPA-NXX-X) is assigned to.
+type BlockType uint8
+
+// The block types; 0 is no data.
+const (
+	Wireless BlockType = iota + 1
+	Landline
+	VoIP
+	Pager
+	Mixed
+)
+
+var blockTypeNames = [...]string{Wireless: "wireless", Landline: "landline", VoIP: "voip", Pager: "pager", Mixed: "mixed"}
+
+func (t BlockType) String() string {
+	if int(t) < len(blockTypeNames) && t != 0 {
+		return blockTypeNames[t]
+	}
+	return "none"
+}
+
+// ParseBlockType reads a type word or a VICIdial code: C (cell), S (standard
+// landline), V (VoIP), P (pager), M (mixed).
+func ParseBlockType(s string) (BlockType, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "wireless", "c":
+		return Wireless, nil
+	case "landline", "s":
+		return Landline, nil
+	case "voip", "v":
+		return VoIP, nil
+	case "pager", "p":
+		return Pager, nil
+	case "mixed", "m":
+		return Mixed, nil
+	}
+	return 0, fmt.Errorf("type %q is not wireless, landline, voip, pager or mixed (or a code C, S, V, P, M)", s)
+}
+
+// Block is one assignment: a thousands-block, or a whole exchange when X is -1.
+type Block struct {
+	Exchange uint32 // NPA-NXX, 200200..999999
+	X        int8   // the thousands digit 0-9, or -1: every block of the exchange
+	Type     BlockType
+	State    string // two letters, "" when the file does not say
+}
+
+// BlockColumns are the columns of a blocks file with a header.
+var BlockColumns = []Column{{"npa", true}, {"nxx", true}, {"x", false}, {"type", true}, {"state", false}}
+
+// vicidialPositions are the columns of VICIdial's prefix file, which has no
+// header: areacode,prefix(NXX or NXX+X),source,type,...
+var vicidialPositions = map[string]int{"npa": 1, "prefix": 2, "type": 4}
+
+// ReadBlocks reads a blocks file: CSV with a header naming npa,nxx,x,type,state
+// (renamed through mapping), or VICIdial's prefix file without a header.
+// It reports which of the two it read.
+func ReadBlocks(r io.Reader, name string, mapping Mapping, fn func(Block) error) (string, error) {
+	br := bufio.NewReader(r)
+	first, _ := br.Peek(4096)
+	if line, _, _ := bytes.Cut(first, []byte("\n")); hasHeader(line) {
+		return "blocks csv", ReadTable(br, name, BlockColumns, mapping, func(row *Row) error {
+			b, err := blockOf(row, row.Get("npa"), row.Get("nxx"), row.Get("x"))
+			if err != nil {
+				return err
+			}
+			return fn(b)
+		})
+	}
+	return "vicidial prefix file", ReadPositional(br, name, vicidialPositions, mapping, func(row *Row) error {
+		prefix := row.Get("prefix")
+		if len(prefix) != 3 && len(prefix) != 4 {
+			return row.Errorf("prefix %q is not NXX or NXX+X (3 or 4 digits)", prefix)
+		}
+		b, err := blockOf(row, row.Get("npa"), prefix[:3], prefix[3:])
+		if err != nil {
+			return err
+		}
+		return fn(b)
+	})
+}
+
+// hasHeader tells a header line from a data line: its first field is not a number.
+func hasHeader(line []byte) bool {
+	field, _, _ := bytes.Cut(bytes.TrimSpace(line), []byte(","))
+	field = bytes.Trim(field, "\"\ufeff ")
+	if len(field) == 0 {
+		return false
+	}
+	for _, c := range field {
+		if c < '0' || c > '9' {
+			return true
+		}
+	}
+	return false
+}
+
+func blockOf(row *Row, npa, nxx, x string) (Block, error) {
+	code, err := digits(npa + nxx)
+	if err != nil || len(npa) != 3 || len(nxx) != 3 || npa[0] < '2' || nxx[0] < '2' {
+		return Block{}, row.Errorf("%q-%q is not an area code and exchange (NPA, NXX: 3 digits each, starting with 2-9)", npa, nxx)
+	}
+	b := Block{Exchange: uint32(code), X: -1, State: strings.ToUpper(row.Get("state"))}
+	if x != "" {
+		if len(x) != 1 || x[0] < '0' || x[0] > '9' {
+			return Block{}, row.Errorf("x %q is not a thousands digit 0-9", x)
+		}
+		b.X = int8(x[0] - '0')
+	}
+	if b.Type, err = ParseBlockType(row.Get("type")); err != nil {
+		return Block{}, row.Errorf("%v", err)
+	}
+	if b.State != "" && (len(b.State) != 2 || b.State[0] < 'A' || b.State[0] > 'Z' || b.State[1] < 'A' || b.State[1] > 'Z') {
+		return Block{}, row.Errorf("state %q is not a two-letter code", b.State)
+	}
+	return b, nil
+}
+
+func digits(s string) (int, error) {
+	v := 0
+	if s == "" {
+		return 0, fmt.Errorf("empty")
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%q is not digits", s)
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, nil
+}

@@ -1,0 +1,164 @@
+package registry
+
+import (
+	"archive/zip"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func importReq(t testing.TB, s *Store, req ImportRequest) ListInfo {
+	t.Helper()
+	info, err := s.Import(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+func writeZip(t testing.TB, path string, modified time.Time, entries ...[2]string) string {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	for _, e := range entries {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: e[0], Method: zip.Deflate, Modified: modified})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(e[1]))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return path
+}
+
+// One import may mix every accepted format; each file is recognized on its own.
+func TestImportRecognizesEveryFormat(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	files := []string{
+		writeFile(t, dir, "202.txt", "2025550143\n2025550144\n"),
+		writeZip(t, filepath.Join(dir, "303.zip"), time.Now(), [2]string{"303.txt", "303,5550100\n303,5550101\n"}),
+		writeFile(t, dir, "plain.txt", "# ours\n+14155550199\n+44 20 7946 0958\n"),
+		writeFile(t, dir, "crm.csv", "name,phone\n\"Doe, Ann\",(617) 555-0123\n"),
+	}
+	info := importReq(t, s, ImportRequest{List: "internal", Files: files})
+	if info.Count != 7 || len(info.Sources) != 4 {
+		t.Fatalf("imported %+v", info)
+	}
+	want := []string{"ftc, recognized", "ftc, recognized", "plain, recognized", "csv (column phone), recognized"}
+	for i, src := range info.Sources {
+		if got := src.Entries[0].Layout.String(); got != want[i] || len(src.SHA256) != 64 {
+			t.Errorf("%s read as %q (sha256 %q); want %q", src.Name, got, src.SHA256, want[i])
+		}
+	}
+	if name := info.Sources[1].Entries[0].Name; name != files[1]+":303.txt" {
+		t.Errorf("zip entry named %q", name)
+	}
+	for _, n := range []string{"+12025550143", "+13035550101", "+14155550199", "+442079460958", "+16175550123"} {
+		wantListed(t, s, "internal", n, true)
+	}
+}
+
+func TestFullImportRefusesAChangeList(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	changes := writeFile(t, dir, "changes.txt", "2025550143,2026-11-20,A\n")
+	_, err := s.Import(context.Background(), ImportRequest{List: "ftc", Files: []string{changes}})
+	if err == nil || !strings.Contains(err.Error(), changes+" is a change list") || !strings.Contains(err.Error(), "--delta") || hasList(s, "ftc") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestSkipInvalidCountsAndReportsBadLines(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	bad := writeFile(t, dir, "bad.txt", "2025550143\n20255501\nhello\n2025550144\n")
+	_, err := s.Import(context.Background(), ImportRequest{List: "ftc", Files: []string{bad}})
+	if err == nil || !strings.HasPrefix(err.Error(), bad+":2: ") {
+		t.Fatalf("without --skip-invalid: %v", err)
+	}
+	report := filepath.Join(dir, "invalid.txt")
+	info := importReq(t, s, ImportRequest{List: "ftc", Files: []string{bad}, SkipInvalid: true, InvalidReport: report})
+	text, _ := os.ReadFile(report)
+	lines := strings.Split(strings.TrimSpace(string(text)), "\n")
+	if info.Count != 2 || info.Invalid != 2 || info.InvalidReport != report || len(lines) != 2 ||
+		!strings.HasPrefix(lines[0], bad+":2: ") || !strings.HasPrefix(lines[1], bad+":3: ") {
+		t.Fatalf("info %+v, report:\n%s", info, text)
+	}
+	// Without a report path, the report goes under the data directory.
+	info = importReq(t, s, ImportRequest{List: "ftc", Files: []string{bad}, SkipInvalid: true})
+	if !strings.HasPrefix(info.InvalidReport, filepath.Join(dir, "data", "reports", "ftc-")) {
+		t.Errorf("default report %q", info.InvalidReport)
+	}
+	if _, err := os.Stat(info.InvalidReport); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestSourceDate(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	old := writeFile(t, dir, "a.txt", "2025550143\n")
+	mtime := time.Date(2026, 10, 2, 12, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(old, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		req        ImportRequest
+		date, from string
+	}{
+		{ImportRequest{Files: []string{old}}, "2026-10-02", "file modification time"},
+		{ImportRequest{Files: []string{old}, SourceDate: "2026-11-01"}, "2026-11-01", "given"},
+		{ImportRequest{Files: []string{writeFile(t, dir, "dnc_20261115.txt", "2025550143\n"), old}}, "2026-10-02", "file modification time"},
+		{ImportRequest{Files: []string{writeFile(t, dir, "dnc_20261115.txt", "2025550143\n")}}, "2026-11-15", "file name"},
+		{ImportRequest{Files: []string{writeZip(t, filepath.Join(dir, "x.zip"), time.Date(2026, 11, 18, 23, 0, 0, 0, time.UTC), [2]string{"a.txt", "2025550143\n"})}}, "2026-11-18", "zip entry time"},
+		{ImportRequest{Delta: true, Files: []string{writeFile(t, dir, "c.txt", "2025550143,2026-11-20,A\n2025550144,2026-11-19,A\n")}}, "2026-11-20", "change list dates"},
+	} {
+		c.req.List = "ftc"
+		info := importReq(t, s, c.req)
+		if info.SourceDate != c.date || info.SourceDateFrom != c.from {
+			t.Errorf("%v: source date %s from %q; want %s from %q", c.req.Files, info.SourceDate, info.SourceDateFrom, c.date, c.from)
+		}
+		if version, asOf, ok := s.ListDate("ftc"); !ok || version != info.Version || asOf.Format(time.DateOnly) != c.date {
+			t.Errorf("ListDate = %d, %s, %v", version, asOf, ok)
+		}
+		if rec, err := s.Version(info.Version); err != nil || rec.SourceDate != c.date || rec.Sources[0].SHA256 != info.Sources[0].SHA256 {
+			t.Errorf("version record %+v, %v", rec, err)
+		}
+	}
+	if _, err := s.Import(context.Background(), ImportRequest{List: "ftc", Files: []string{old}, SourceDate: "2026-13-01"}); err == nil {
+		t.Error("a bad --source-date was accepted")
+	}
+}
+
+func TestProgressIsReported(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	var text strings.Builder
+	for i := range 50_000 {
+		fmt.Fprintf(&text, "%d\n", 2025550000+i%10000+(i/10000)*10000)
+	}
+	file := writeFile(t, dir, "a.txt", text.String())
+	var phases []Progress
+	importReq(t, s, ImportRequest{List: "ftc", Files: []string{file}, Progress: func(p Progress) { phases = append(phases, p) }})
+	last := map[string]Progress{}
+	for _, p := range phases {
+		last[p.Phase] = p
+	}
+	if r := last["read"]; r.Done != r.Total || r.Total != int64(text.Len()) || r.Numbers != 50_000 {
+		t.Errorf("last read progress %+v", r)
+	}
+	if w := last["write"]; w.Done != 5 || w.Total != 5 {
+		t.Errorf("last write progress %+v", w)
+	}
+}

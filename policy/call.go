@@ -44,37 +44,61 @@ type Decision struct {
 	// Status and Reason are the SIP answer for a reject (e.g. 603, "Decline").
 	Status int
 	Reason string
-	// Monitor is true when the decision would reject but the policy only monitors:
-	// the call is forwarded and the would-be rejection logged.
+	// Monitor is true when the decision would reject but the policy (or the
+	// rule) only monitors: the call is forwarded and the would-be rejection logged.
 	Monitor bool
 	// Mode is the policy mode in force: "enforce" or "monitor".
 	Mode string
-	// RetryAfter, in seconds, is the Retry-After value to send with a 503; 0 for none.
+	// RetryAfter, in seconds, is the Retry-After value to send with the reject; 0 for none.
 	RetryAfter int
 	// Error says what went wrong when the decision was not made by a rule:
 	// the registry error (rule "registry-error") or why the number did not parse ("invalid-number").
 	Error string
+	// Called is where the policy takes the called party to be, and its local time.
+	Called Place
 	// Trace lists the rules consulted, in order, up to the one that decided.
 	Trace []RuleTrace
 	// PolicySHA256 is the hash of the policy file that decided (hex), for the audit log.
 	PolicySHA256 string
 }
 
+// Place is the called party's location as the policy reads it from the area
+// code: the basis of every local-time and state rule.
+type Place struct {
+	AreaCode string `json:"area_code,omitempty"`
+	State    string `json:"state,omitempty"`
+	// TimeZones holds every zone the area code spans; a time rule holds when
+	// it holds in any of them. A NANP number of unknown area code gets every
+	// US zone; a number outside the NANP gets none.
+	TimeZones []string `json:"time_zones,omitempty"`
+	// LocalTime is the call's time in the first zone.
+	LocalTime time.Time `json:"local_time,omitzero"`
+}
+
 // RuleTrace records one rule consulted for a decision.
 type RuleTrace struct {
 	Rule    string `json:"rule"`
 	Matched bool   `json:"matched"`
+	// Monitor marks a rule that only monitors: its match is logged, not enforced.
+	Monitor bool `json:"monitor,omitempty"`
 	// Conditions holds the conditions evaluated, in the order written; evaluation
 	// stops at the first that does not hold, so later ones are absent.
 	Conditions []ConditionTrace `json:"conditions"`
 }
 
-// ConditionTrace records one condition's outcome and the fact it saw
-// (for listed: the list that holds the number, empty when none does).
+// ConditionTrace records one condition's outcome and the facts it saw.
 type ConditionTrace struct {
 	Kind  string `json:"kind"`
 	Holds bool   `json:"holds"`
+	// Value is the fact the condition saw: the list that holds the number, the
+	// state, the zone that is outside hours, the holiday, the caller ID class...
 	Value string `json:"value,omitempty"`
+	// Version is the import id of the data set that answered, when one did.
+	Version uint64 `json:"version,omitempty"`
+	// Count is the figure the condition compared: attempts in the window, a list's age in days.
+	Count int `json:"count,omitempty"`
+	// Record is the id of the consent or exemption record that answered, when one did.
+	Record string `json:"record,omitempty"`
 }
 
 // Forward tells whether the proxy sends the call on to the carrier.

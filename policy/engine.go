@@ -4,26 +4,41 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"time"
 
 	"github.com/gatekeeper-sip/gatekeeper/internal/yamlx"
+	"github.com/gatekeeper-sip/gatekeeper/number"
+	"github.com/gatekeeper-sip/gatekeeper/policy/areacodes"
 )
-
-// registryRetryAfter is the Retry-After (seconds) sent with the 503 that
-// rejects an automated call when the registry fails: long enough for a store
-// to recover, short enough that a dialer's retry lands within the campaign.
-const registryRetryAfter = 30
 
 // Engine decides calls by one policy file's rules. It is immutable after
 // Parse and safe for concurrent use.
 type Engine struct {
-	reg    Registry
-	mode   string
-	rules  []rule
-	sha256 string
+	reg     Registry
+	name    string
+	mode    string
+	onError failModes
+	rules   []rule
+	sha256  string
 	// conditions counts the conditions of all rules: the most a trace can hold,
 	// so that Decide allocates its trace once.
 	conditions int
+	// counters are the attempt counters the rules read, with how long to keep an attempt.
+	counters []counterKeep
+	// usZones, usZoneNames are where a NANP number of unknown area code may ring.
+	usZones     []*time.Location
+	usZoneNames []string
+	warnings    []warning
+	lists       []string // declared under lists:, sorted
+}
+
+type counterKeep struct {
+	scope counterScope
+	keep  time.Duration
 }
 
 // Parse reads a policy file's text; name is used in error messages, which
@@ -35,16 +50,24 @@ func Parse(name string, data []byte, reg Registry) (*Engine, error) {
 	if err := yamlx.Decode(name, data, &f); err != nil {
 		return nil, err
 	}
-	if f.Rules == nil {
+	if !f.hasRules {
 		return nil, &yamlx.Error{File: name, Msg: "the file has no rules: key; write rules: [] to allow every call"}
 	}
-	sum := sha256.Sum256(data)
-	e := &Engine{reg: reg, mode: string(f.Mode), rules: f.Rules, sha256: hex.EncodeToString(sum[:])}
-	if e.mode == "" {
-		e.mode = modeEnforce
+	zones, zoneNames, err := areacodes.USZones()
+	if err != nil {
+		return nil, err
 	}
+	sum := sha256.Sum256(data)
+	e := &Engine{reg: reg, name: name, mode: f.mode, onError: f.onError, rules: f.rules,
+		sha256: hex.EncodeToString(sum[:]), usZones: zones, usZoneNames: zoneNames, warnings: f.warnings,
+		lists: slices.Sorted(maps.Keys(f.lists))}
 	for _, r := range e.rules {
 		e.conditions += len(r.match)
+	}
+	for _, scope := range []counterScope{perNumber, perNumberAndCampaign} {
+		if keep, used := f.counters[scope]; used {
+			e.counters = append(e.counters, counterKeep{scope, keep})
+		}
 	}
 	return e, nil
 }
@@ -57,52 +80,131 @@ func (e *Engine) Mode() string { return e.mode }
 
 // Decide runs the rules in order for one call; the first rule whose
 // conditions all hold decides, and no match allows the call (rule "default").
-// In monitor mode a reject comes back with Monitor set: the call goes on.
+// A matching rule marked monitor does not decide: it is remembered, the next
+// rules run, and when none of them rejects, the decision is its would-be
+// reject, forwarded. In monitor mode every reject comes back with Monitor set.
+// A call without a time is decided as of now.
 func (e *Engine) Decide(ctx context.Context, c Call) Decision {
-	d := e.decide(ctx, &c)
+	if c.Time.IsZero() {
+		c.Time = time.Now()
+	}
+	if c.Called == "" {
+		return e.finish(Decision{Action: Reject, Rule: ruleInvalidNumber, Status: 484, Reason: reasonPhrases[484], Error: c.CalledErr})
+	}
+	f := &facts{Call: c}
+	e.locate(f)
+	d := e.decide(ctx, f)
+	d.Called = Place{State: f.state(), TimeZones: f.zoneNames}
+	if f.place != nil {
+		d.Called.AreaCode = f.place.AreaCode
+	}
+	if len(f.zones) > 0 {
+		d.Called.LocalTime = c.Time.In(f.zones[0])
+	}
+	return e.finish(d)
+}
+
+func (e *Engine) finish(d Decision) Decision {
 	d.Mode, d.PolicySHA256 = e.mode, e.sha256
-	d.Monitor = d.Action == Reject && e.mode == modeMonitor
+	if d.Action == Reject && e.mode == modeMonitor {
+		d.Monitor = true
+	}
 	return d
 }
 
-func (e *Engine) decide(ctx context.Context, c *Call) Decision {
-	if c.Called == "" {
-		return Decision{Action: Reject, Rule: ruleInvalidNumber, Status: 484, Reason: reasonPhrases[484], Error: c.CalledErr}
+// locate finds where the called number rings, from its area code.
+func (e *Engine) locate(f *facts) {
+	exchange, _, nanp := number.SplitNANP(f.Called)
+	if !nanp {
+		return
 	}
+	// The table was loaded by Parse (USZones), so Lookup cannot fail here.
+	f.place, _ = areacodes.Lookup(int(exchange / 1000))
+	if f.place == nil {
+		f.zones, f.zoneNames = e.usZones, e.usZoneNames
+		return
+	}
+	f.zones, f.zoneNames = f.place.Zones, f.place.ZoneNames
+}
+
+func (e *Engine) decide(ctx context.Context, f *facts) Decision {
 	// One backing array for all condition traces: each rule's trace is a
 	// slice of it, so a decision costs two allocations however many rules run.
 	trace := make([]RuleTrace, 0, len(e.rules))
 	steps := make([]ConditionTrace, 0, e.conditions)
+	var watched *rule // the first monitor rule that matched
 	for i := range e.rules {
 		r := &e.rules[i]
 		first, matched := len(steps), true
 		for _, cond := range r.match {
-			holds, value, err := cond.eval(ctx, *c, e.reg)
-			steps = append(steps, ConditionTrace{Kind: cond.kind, Holds: holds, Value: value})
+			step, err := cond.eval(ctx, f, e.reg)
+			step.Kind = cond.kind
+			steps = append(steps, step)
 			if err != nil {
-				trace = append(trace, RuleTrace{Rule: r.name, Conditions: steps[first:len(steps):len(steps)]})
-				return registryFailure(c, fmt.Errorf("rule %s, condition %s: %w", r.name, cond.kind, err), trace)
+				trace = append(trace, RuleTrace{Rule: r.name, Monitor: r.monitor, Conditions: steps[first:len(steps):len(steps)]})
+				return e.failure(f, fmt.Errorf("rule %s, condition %s: %w", r.name, cond.kind, err), trace)
 			}
-			if !holds {
+			if !step.Holds {
 				matched = false
 				break
 			}
 		}
-		trace = append(trace, RuleTrace{Rule: r.name, Matched: matched, Conditions: steps[first:len(steps):len(steps)]})
-		if matched {
-			return Decision{Action: r.action, Rule: r.name, Status: r.status, Reason: r.reason, Trace: trace}
+		trace = append(trace, RuleTrace{Rule: r.name, Matched: matched, Monitor: r.monitor, Conditions: steps[first:len(steps):len(steps)]})
+		switch {
+		case !matched:
+		case r.monitor:
+			if watched == nil {
+				watched = r
+			}
+		case r.action == Reject || watched == nil:
+			return r.decision(trace)
+		default: // an allow after a monitored reject: report what was watched
+			d := watched.decision(trace)
+			d.Monitor = true
+			return d
 		}
+	}
+	if watched != nil {
+		d := watched.decision(trace)
+		d.Monitor = true
+		return d
 	}
 	return Decision{Action: Allow, Rule: ruleDefault, Trace: trace}
 }
 
-// registryFailure decides a call the rules could not: automated calls fail
-// closed (503 with Retry-After, the dialer tries again later); manual calls
-// fail open, so that an outage does not stop the calls agents dial by hand.
-func registryFailure(c *Call, err error, trace []RuleTrace) Decision {
+func (r *rule) decision(trace []RuleTrace) Decision {
+	return Decision{Action: r.action, Rule: r.name, Status: r.status, Reason: r.reason, RetryAfter: r.retryAfter, Trace: trace}
+}
+
+// failure decides a call the rules could not, by the fail mode of its dial mode.
+func (e *Engine) failure(f *facts, err error, trace []RuleTrace) Decision {
 	d := Decision{Action: Allow, Rule: ruleRegistryError, Error: err.Error(), Trace: trace}
-	if c.Automated {
-		d.Action, d.Status, d.Reason, d.RetryAfter = Reject, 503, reasonPhrases[503], registryRetryAfter
+	failMode := e.onError.manual
+	if f.Automated {
+		failMode = e.onError.automated
+	}
+	if failMode == Reject {
+		d.Action, d.Status, d.Reason, d.RetryAfter = Reject, 503, reasonPhrases[503], e.onError.retryAfter
 	}
 	return d
+}
+
+// Forwarded records that the call went out to the carrier: the proxy calls it
+// after forwarding an INVITE the policy let through, so that frequency caps
+// count attempts, not rejected tries. It records under every counter the
+// rules read, and does nothing when no rule counts attempts.
+func (e *Engine) Forwarded(_ context.Context, c Call) error {
+	if c.Called == "" || len(e.counters) == 0 {
+		return nil
+	}
+	if c.Time.IsZero() {
+		c.Time = time.Now()
+	}
+	var errs []error
+	for _, k := range e.counters {
+		if err := e.reg.RecordAttempt(k.scope.counterName(&c), c.Time, k.keep); err != nil {
+			errs = append(errs, fmt.Errorf("policy: record attempt to %s: %w", c.Called, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -7,11 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gatekeeper-sip/gatekeeper/configs"
 )
 
 const threeRules = `mode: enforce
+lists:
+  vip: callbacks the customers asked for
+  internal: the company's own opt-outs
+  ftc: the national registry
+  state: a state's list
 rules:
   - name: vip-callback
     match:
@@ -57,12 +60,15 @@ func TestFirstMatchingRuleDecides(t *testing.T) {
 	}
 
 	d = e.Decide(ctx, call("+12025550102"))
+	internalVersion, _, _ := reg.ListDate("internal")
 	want := Decision{Action: Reject, Rule: "internal-dnc", Status: 603, Reason: "Decline", Mode: "enforce",
+		Called: Place{AreaCode: "202", State: "DC", TimeZones: []string{"America/New_York"},
+			LocalTime: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC).In(d.Called.LocalTime.Location())},
 		PolicySHA256: e.SHA256(), Trace: []RuleTrace{
 			{Rule: "vip-callback", Conditions: []ConditionTrace{{Kind: "listed"}}},
-			{Rule: "internal-dnc", Matched: true, Conditions: []ConditionTrace{{Kind: "listed", Holds: true, Value: "internal"}}},
+			{Rule: "internal-dnc", Matched: true, Conditions: []ConditionTrace{{Kind: "listed", Holds: true, Value: "internal", Version: internalVersion}}},
 		}}
-	if !reflect.DeepEqual(d, want) {
+	if d.Called.LocalTime.Location().String() != "America/New_York" || !reflect.DeepEqual(d, want) {
 		t.Errorf("number on internal:\n got  %+v\n want %+v", d, want)
 	}
 	if d.Forward() {
@@ -95,7 +101,7 @@ func TestNoMatchAllowsByDefault(t *testing.T) {
 }
 
 func TestRuleWithoutMatchTakesEveryCall(t *testing.T) {
-	src := "rules:\n  - name: dnc\n    match:\n      listed: [internal]\n    action: reject\n" +
+	src := "lists: {internal: opt-outs}\nrules:\n  - name: dnc\n    match:\n      listed: [internal]\n    action: reject\n" +
 		"  - name: closed\n    action: reject\n    status: 480\n"
 	e := mustParse(t, src, newMemRegistry(nil))
 	d := e.Decide(context.Background(), call("+12025550199"))
@@ -163,27 +169,6 @@ func TestMonitorModeForwardsWouldBeRejects(t *testing.T) {
 	c.CalledErr = "empty"
 	if d = e.Decide(context.Background(), c); d.Status != 484 || !d.Forward() {
 		t.Errorf("unparsed number: %+v; monitor mode forwards everything", d)
-	}
-}
-
-func TestShippedPolicyRejectsInternalList(t *testing.T) {
-	data, err := configs.Files.ReadFile("policy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Parse("policy.yaml", data, newMemRegistry(map[string][]string{"internal": {"+12025550143"}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.Mode() != "enforce" {
-		t.Errorf("shipped mode %q; want enforce", e.Mode())
-	}
-	d := e.Decide(context.Background(), call("+12025550143"))
-	if d.Action != Reject || d.Status != 603 || d.Reason != "Decline" || d.Rule != "internal-dnc" {
-		t.Errorf("listed: %+v; want reject 603 Decline by internal-dnc", d)
-	}
-	if d = e.Decide(context.Background(), call("+12025550144")); d.Action != Allow || d.Rule != "default" {
-		t.Errorf("not listed: %+v; want allow by default", d)
 	}
 }
 

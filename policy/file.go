@@ -1,6 +1,12 @@
 package policy
 
 import (
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 
@@ -8,30 +14,80 @@ import (
 )
 
 // policyFile is the policy file as written. Every value is checked while it is
-// decoded, so that each error names the line and column it is about.
+// decoded, so that each error names the line and column it is about. The
+// sections are read in the order they depend on each other (lists, holidays
+// and states before the rules that name them), whatever their order in the file.
 type policyFile struct {
-	Mode  mode     `yaml:"mode"`
-	Rules ruleList `yaml:"rules"`
+	mode    string
+	onError failModes
+	parser
+	rules    []rule
+	hasRules bool
+}
+
+// parser holds what the rules may refer to, and what they ask of the engine.
+type parser struct {
+	lists     map[string]ast.Node // declared list name → where it was declared
+	calendars map[string]*calendar
+	states    map[string]*stateRules
+	// counters maps each attempt-counter scope the rules read to the longest
+	// window any of them looks back: how long Forwarded keeps an attempt.
+	counters map[counterScope]time.Duration
+	// warnings are doubts about the file that do not stop it from loading.
+	warnings []warning
+}
+
+// topLevelKeys are the sections of a policy file, in the order they are read.
+var topLevelKeys = []string{"mode", "on_error", "lists", "holidays", "states", "rules"}
+
+func (f *policyFile) UnmarshalYAML(node ast.Node) error {
+	mapping, ok := node.(ast.MapNode)
+	if !ok {
+		return yamlx.At(node, "a policy file is a mapping with mode, lists, rules, ...")
+	}
+	for it := mapping.MapRange(); it.Next(); {
+		if key := it.Key().GetToken().Value; !slices.Contains(topLevelKeys, key) {
+			return yamlx.At(it.Key(), "unknown field %q (known: %s)", key, strings.Join(topLevelKeys, ", "))
+		}
+	}
+	f.mode = modeEnforce
+	if v := field(node, "mode"); v != nil {
+		s, err := yamlx.String(v)
+		if err != nil {
+			return err
+		}
+		if s != modeEnforce && s != modeMonitor {
+			return yamlx.At(v, "mode %q is not enforce or monitor", s)
+		}
+		f.mode = s
+	}
+	var err error
+	if f.onError, err = parseFailModes(field(node, "on_error")); err != nil {
+		return err
+	}
+	f.parser = parser{counters: map[counterScope]time.Duration{}}
+	if err := f.parseLists(field(node, "lists")); err != nil {
+		return err
+	}
+	if f.calendars, err = parseCalendars(field(node, "holidays")); err != nil {
+		return err
+	}
+	if f.states, err = f.parseStates(field(node, "states")); err != nil {
+		return err
+	}
+	rules := field(node, "rules")
+	if rules == nil {
+		return nil
+	}
+	f.hasRules = true
+	f.rules, err = f.parseRules(rules)
+	return err
 }
 
 const (
 	modeEnforce = "enforce"
 	modeMonitor = "monitor" // decide and log, but forward every call
 )
-
-type mode string
-
-func (m *mode) UnmarshalYAML(node ast.Node) error {
-	s, err := yamlx.String(node)
-	if err != nil {
-		return err
-	}
-	if s != modeEnforce && s != modeMonitor {
-		return yamlx.At(node, "mode %q is not enforce or monitor", s)
-	}
-	*m = mode(s)
-	return nil
-}
 
 // Names of decisions that no rule of the file made; rules may not take them.
 const (
@@ -40,65 +96,111 @@ const (
 	ruleRegistryError = "registry-error"
 )
 
-// rule is one checked rule of the policy.
-type rule struct {
-	name   string
-	match  matchSet // all must hold; empty matches every call
-	action Action
-	status int    // for reject
-	reason string // for reject
+// listNamePattern is the registry's rule for list names.
+var listNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// parseLists reads the lists section: every list a rule names must be
+// declared, so that a misspelt name is an error, not a list that never holds.
+//
+//	lists:
+//	  internal: the company's own Do-Not-Call list
+func (p *parser) parseLists(node ast.Node) error {
+	p.lists = map[string]ast.Node{}
+	if node == nil {
+		return nil
+	}
+	mapping, ok := node.(ast.MapNode)
+	if !ok {
+		return yamlx.At(node, "lists: want one line per list, NAME: what it holds")
+	}
+	for it := mapping.MapRange(); it.Next(); {
+		name := it.Key().GetToken().Value
+		if !listNamePattern.MatchString(name) {
+			return yamlx.At(it.Key(), "list name %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+		}
+		p.lists[name] = it.Key()
+	}
+	return nil
 }
 
-type ruleList []rule
+// list checks that a list named in a condition is declared.
+func (p *parser) list(node ast.Node, name string) error {
+	if _, ok := p.lists[name]; ok {
+		return nil
+	}
+	return yamlx.At(node, "list %q is not declared under lists: (declared: %s)", name, strings.Join(slices.Sorted(maps.Keys(p.lists)), ", "))
+}
 
-func (l *ruleList) UnmarshalYAML(node ast.Node) error {
+// rule is one checked rule of the policy.
+type rule struct {
+	name       string
+	node       ast.Node         // the rule's mapping, for warnings
+	match      []namedCondition // all must hold; empty matches every call
+	action     Action
+	monitor    bool   // a matching reject is logged, not enforced, and the next rules run
+	status     int    // for reject
+	reason     string // for reject
+	retryAfter int    // for reject, seconds; 0 for none
+}
+
+func (p *parser) parseRules(node ast.Node) ([]rule, error) {
 	seq, ok := node.(*ast.SequenceNode)
 	if !ok {
-		return yamlx.At(node, "rules: want a list of rules")
+		return nil, yamlx.At(node, "rules: want a list of rules")
 	}
-	rules := make(ruleList, 0, len(seq.Values))
+	rules := make([]rule, 0, len(seq.Values))
 	firstUse := make(map[string]ast.Node, len(seq.Values))
 	for _, item := range seq.Values {
-		var r rule
-		if err := r.UnmarshalYAML(item); err != nil {
-			return err
+		r, err := p.parseRule(item)
+		if err != nil {
+			return nil, err
 		}
 		if first, dup := firstUse[r.name]; dup {
-			return yamlx.At(valueAt(item, "name"), "rule name %q is already used at line %d", r.name, first.GetToken().Position.Line)
+			return nil, yamlx.At(valueAt(item, "name"), "rule name %q is already used at line %d", r.name, first.GetToken().Position.Line)
 		}
 		firstUse[r.name] = valueAt(item, "name")
 		rules = append(rules, r)
 	}
-	*l = rules
-	return nil
+	p.warnUnreachable(rules)
+	return rules, nil
 }
 
-func (r *rule) UnmarshalYAML(node ast.Node) error {
+// anyNode keeps a YAML value as written, for sections parsed with the parser's context.
+type anyNode struct{ ast.Node }
+
+func (n *anyNode) UnmarshalYAML(node ast.Node) error { n.Node = node; return nil }
+
+func (p *parser) parseRule(node ast.Node) (rule, error) {
+	var r rule
 	if _, ok := node.(ast.MapNode); !ok {
-		return yamlx.At(node, "a rule is a mapping with name, match and action")
+		return r, yamlx.At(node, "a rule is a mapping with name, match and action")
 	}
 	var f struct {
-		Name   string    `yaml:"name"`
-		Match  matchSet  `yaml:"match"`
-		Action string    `yaml:"action"`
-		Status sipStatus `yaml:"status"`
-		Reason string    `yaml:"reason"`
+		Name       string    `yaml:"name"`
+		Match      anyNode   `yaml:"match"`
+		Action     string    `yaml:"action"`
+		Monitor    bool      `yaml:"monitor"`
+		Status     sipStatus `yaml:"status"`
+		Reason     string    `yaml:"reason"`
+		RetryAfter int       `yaml:"retry_after"`
 	}
 	if err := yaml.NodeToValue(node, &f, yaml.DisallowUnknownField()); err != nil {
-		return err
+		return r, err
 	}
 	if err := checkRuleName(f.Name, valueAt(node, "name")); err != nil {
-		return err
+		return r, err
 	}
-	// An empty match would silently take every call; a catch-all leaves match out.
-	if m := field(node, "match"); m != nil && len(f.Match) == 0 {
-		return yamlx.At(m, "rule %q: match has no conditions; leave match out for a rule that takes every call", f.Name)
+	r.name, r.node, r.action, r.monitor = f.Name, node, Action(f.Action), f.Monitor
+	if m := field(node, "match"); m != nil {
+		var err error
+		if r.match, err = p.parseMatch(r.name, m); err != nil {
+			return r, err
+		}
 	}
-	r.name, r.match, r.action = f.Name, f.Match, Action(f.Action)
-	statusNode, reasonNode := field(node, "status"), field(node, "reason")
+	statusNode, reasonNode, retryNode := field(node, "status"), field(node, "reason"), field(node, "retry_after")
 	switch r.action {
 	case Reject:
-		r.status, r.reason = int(f.Status), f.Reason
+		r.status, r.reason, r.retryAfter = int(f.Status), f.Reason, f.RetryAfter
 		if r.status == 0 { // sipStatus refuses 0, so 0 means not given
 			r.status = 603
 		}
@@ -106,21 +208,56 @@ func (r *rule) UnmarshalYAML(node ast.Node) error {
 			r.reason = reasonPhrases[r.status]
 		}
 		if r.reason == "" {
-			return yamlx.At(statusNode, "rule %q: status %d has no standard reason phrase; give one with reason:", r.name, r.status)
+			return r, yamlx.At(statusNode, "rule %q: status %d has no standard reason phrase; give one with reason:", r.name, r.status)
 		}
 		if !printable(r.reason) {
-			return yamlx.At(reasonNode, "rule %q: reason %q has control characters", r.name, r.reason)
+			return r, yamlx.At(reasonNode, "rule %q: reason %q has control characters", r.name, r.reason)
+		}
+		if r.retryAfter < 0 {
+			return r, yamlx.At(retryNode, "rule %q: retry_after is seconds, 0 or more", r.name)
 		}
 	case Allow:
-		if statusNode != nil || reasonNode != nil {
-			return yamlx.At(valueAt(node, "status", "reason"), "rule %q: status and reason apply only to action reject", r.name)
+		if statusNode != nil || reasonNode != nil || retryNode != nil {
+			return r, yamlx.At(valueAt(node, "status", "reason", "retry_after"), "rule %q: status, reason and retry_after apply only to action reject", r.name)
+		}
+		if f.Monitor {
+			return r, yamlx.At(valueAt(node, "monitor"), "rule %q: monitor applies only to action reject", r.name)
 		}
 	case "":
-		return yamlx.At(valueAt(node), "rule %q: action is missing (reject or allow)", r.name)
+		return r, yamlx.At(valueAt(node), "rule %q: action is missing (reject or allow)", r.name)
 	default:
-		return yamlx.At(valueAt(node, "action"), "rule %q: action %q is not reject or allow", r.name, f.Action)
+		return r, yamlx.At(valueAt(node, "action"), "rule %q: action %q is not reject or allow", r.name, f.Action)
 	}
-	return nil
+	return r, nil
+}
+
+// parseMatch reads a rule's match: one condition per key, evaluated in the order written.
+func (p *parser) parseMatch(ruleName string, node ast.Node) ([]namedCondition, error) {
+	if node.Type() == ast.NullType {
+		// An empty match would silently take every call; a catch-all leaves match out.
+		return nil, yamlx.At(node, "rule %q: match has no conditions; leave match out for a rule that takes every call", ruleName)
+	}
+	mapping, ok := node.(ast.MapNode)
+	if !ok {
+		return nil, yamlx.At(node, "match: want conditions, one per line, e.g. listed: [internal]")
+	}
+	var set []namedCondition
+	for it := mapping.MapRange(); it.Next(); {
+		kind := it.Key().GetToken().Value
+		parse, known := conditionKinds[kind]
+		if !known {
+			return nil, yamlx.At(it.Key(), "unknown condition %q (known: %s)", kind, knownKinds())
+		}
+		cond, err := parse(p, it.Value())
+		if err != nil {
+			return nil, err
+		}
+		set = append(set, namedCondition{kind: kind, text: it.Value().String(), condition: cond})
+	}
+	if len(set) == 0 {
+		return nil, yamlx.At(node, "rule %q: match has no conditions; leave match out for a rule that takes every call", ruleName)
+	}
+	return set, nil
 }
 
 // checkRuleName accepts names made of letters, digits, '.', '_' and '-': they
@@ -163,31 +300,6 @@ func (s *sipStatus) UnmarshalYAML(node ast.Node) error {
 		return yamlx.At(node, "status %s is not a SIP error answer (400-699)", node)
 	}
 	*s = sipStatus(code)
-	return nil
-}
-
-// matchSet is a rule's match: one condition per key, evaluated in the order written.
-type matchSet []namedCondition
-
-func (m *matchSet) UnmarshalYAML(node ast.Node) error {
-	mapping, ok := node.(ast.MapNode)
-	if !ok {
-		return yamlx.At(node, "match: want conditions, one per line, e.g. listed: [internal]")
-	}
-	var set matchSet
-	for it := mapping.MapRange(); it.Next(); {
-		kind := it.Key().GetToken().Value
-		parse, known := conditionKinds[kind]
-		if !known {
-			return yamlx.At(it.Key(), "unknown condition %q (known: %s)", kind, knownKinds())
-		}
-		cond, err := parse(it.Value())
-		if err != nil {
-			return err
-		}
-		set = append(set, namedCondition{kind: kind, condition: cond})
-	}
-	*m = set
 	return nil
 }
 

@@ -4,7 +4,7 @@ import "testing"
 
 func TestParseErrorsNamePlace(t *testing.T) {
 	cases := []struct{ src, want string }{
-		{"mode: enforce\nrules: []\nextra: 1\n", `p.yaml:3:1: unknown field "extra"`},
+		{"mode: enforce\nrules: []\nextra: 1\n", `p.yaml:3:1: unknown field "extra" (known: mode, on_error, lists, holidays, states, rules)`},
 		{"mode: strict\nrules: []\n", `p.yaml:1:7: mode "strict" is not enforce or monitor`},
 		{"mode: enforce\n", "p.yaml: the file has no rules: key; write rules: [] to allow every call"},
 		{"rules: internal\n", "p.yaml:1:8: rules: want a list of rules"},
@@ -16,18 +16,24 @@ func TestParseErrorsNamePlace(t *testing.T) {
 		{"rules:\n  - name: default\n    action: allow\n", `p.yaml:2:11: rule name "default" is reserved for decisions no rule made`},
 		{"rules:\n  - name: a\n    action: reject\n  - name: b\n    action: allow\n  - name: a\n    action: allow\n",
 			`p.yaml:6:11: rule name "a" is already used at line 2`},
-		{"rules:\n  - name: a\n    match:\n      listd: [x]\n    action: reject\n", `p.yaml:4:7: unknown condition "listd" (known: listed)`},
+		{"rules:\n  - name: a\n    match:\n      listd: [x]\n    action: reject\n", `p.yaml:4:7: unknown condition "listd" (known: attempts, caller_id, campaign, consent, dial_mode, dialer, exempt, holiday, line_type, listed, outside_hours, prerecorded, seller, stale, state)`},
 		{"rules:\n  - name: a\n    match: {}\n    action: reject\n", `p.yaml:3:12: rule "a": match has no conditions; leave match out for a rule that takes every call`},
 		{"rules:\n  - name: a\n    match:\n    action: allow\n", `p.yaml:3:11: rule "a": match has no conditions; leave match out for a rule that takes every call`},
 		{"rules:\n  - name: a\n    action: reject\n    status: 6.03\n", "p.yaml:4:13: status 6.03 is not a SIP error answer (400-699)"},
 		{"rules:\n  - name: a\n    match: [listed]\n    action: reject\n", "p.yaml:3:12: match: want conditions, one per line, e.g. listed: [internal]"},
-		{"rules:\n  - name: a\n    match:\n      listed: [x]\n", `p.yaml:2:5: rule "a": action is missing (reject or allow)`},
+		{"rules:\n  - name: a\n    match:\n      listed: [x]\n", `p.yaml:4:16: list "x" is not declared under lists: (declared: )`},
+		{"lists: {x: a list}\nrules:\n  - name: a\n    match:\n      listed: [x]\n", `p.yaml:3:5: rule "a": action is missing (reject or allow)`},
+		{"lists: {x y: a list}\nrules: []\n", `p.yaml:1:9: list name "x y": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`},
+		{"rules:\n  - name: a\n    action: allow\n    monitor: true\n", `p.yaml:4:14: rule "a": monitor applies only to action reject`},
+		{"rules:\n  - name: a\n    action: reject\n    retry_after: -1\n", `p.yaml:4:18: rule "a": retry_after is seconds, 0 or more`},
+		{"on_error: {automated: drop}\nrules: []\n", `p.yaml:1:23: on_error: automated: "drop" is not reject or allow`},
+		{"on_error: {manual: allow, retry_after: -5}\nrules: []\n", `p.yaml:1:40: on_error: retry_after is seconds, 0 or more`},
 		{"rules:\n  - name: a\n    action: block\n", `p.yaml:3:13: rule "a": action "block" is not reject or allow`},
 		{"rules:\n  - name: a\n    action: reject\n    status: 200\n", "p.yaml:4:13: status 200 is not a SIP error answer (400-699)"},
 		{"rules:\n  - name: a\n    action: reject\n    status: busy\n", "p.yaml:4:13: status busy is not a number such as 603"},
 		{"rules:\n  - name: a\n    action: reject\n    status: 499\n", `p.yaml:4:13: rule "a": status 499 has no standard reason phrase; give one with reason:`},
 		{"rules:\n  - name: a\n    action: reject\n    reason: \"Dec\\r\\nX-Evil: 1\"\n", `p.yaml:4:13: rule "a": reason "Dec\r\nX-Evil: 1" has control characters`},
-		{"rules:\n  - name: a\n    action: allow\n    status: 603\n", `p.yaml:4:13: rule "a": status and reason apply only to action reject`},
+		{"rules:\n  - name: a\n    action: allow\n    status: 603\n", `p.yaml:4:13: rule "a": status, reason and retry_after apply only to action reject`},
 		{"rules:\n  - name: a\n    action: reject\n    action: allow\n", `p.yaml:4:5: mapping key "action" already defined at [3:5]`},
 	}
 	for _, tc := range cases {
@@ -39,7 +45,7 @@ func TestParseErrorsNamePlace(t *testing.T) {
 }
 
 func TestParseFillsDefaults(t *testing.T) {
-	src := "rules:\n" +
+	src := "lists: {internal: opt-outs, vip: callbacks, odd: odd numbers}\nrules:\n" +
 		"  - name: dnc\n    match:\n      listed: [internal]\n    action: reject\n" +
 		"  - name: busy\n    match:\n      listed: [vip]\n    action: reject\n    status: 486\n" +
 		"  - name: odd\n    match:\n      listed: [odd]\n    action: reject\n    status: 499\n    reason: Not Now\n" +

@@ -4,8 +4,6 @@ import (
 	"context"
 
 	"github.com/goccy/go-yaml/ast"
-
-	"github.com/gatekeeper-sip/gatekeeper/internal/yamlx"
 )
 
 // listed holds when the called number is on any of the named lists:
@@ -13,42 +11,38 @@ import (
 //	match:
 //	  listed: [internal, ftc]
 //
-// Its trace value is the first list, in the order written, that holds the
-// number. A list that has not been imported holds no number.
+// Every list must be declared under lists:. Its trace value is the first
+// list, in the order written, that holds the number, with that list's
+// version. A list that has not been imported holds no number.
 type listed struct {
 	lists []string
 }
 
 func init() { registerCondition("listed", parseListed) }
 
-func parseListed(value ast.Node) (condition, error) {
-	seq, ok := value.(*ast.SequenceNode)
-	if !ok || len(seq.Values) == 0 {
-		return nil, yamlx.At(value, "listed: want list names, e.g. [internal]")
+func parseListed(p *parser, value ast.Node) (condition, error) {
+	lists, nodes, err := stringList(value, "listed", "[internal]")
+	if err != nil {
+		return nil, err
 	}
-	l := &listed{lists: make([]string, 0, len(seq.Values))}
-	for _, item := range seq.Values {
-		name, err := yamlx.String(item)
-		if err != nil {
+	for i, name := range lists {
+		if err := p.list(nodes[i], name); err != nil {
 			return nil, err
 		}
-		if name == "" {
-			return nil, yamlx.At(item, "listed: empty list name")
-		}
-		l.lists = append(l.lists, name)
 	}
-	return l, nil
+	return &listed{lists: lists}, nil
 }
 
-func (l *listed) eval(_ context.Context, c Call, reg Registry) (bool, string, error) {
+func (l *listed) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace, error) {
 	for _, list := range l.lists {
-		on, err := reg.Listed(list, c.Called)
+		on, err := reg.Listed(list, f.Called)
 		if err != nil {
-			return false, "", err
+			return ConditionTrace{}, err
 		}
 		if on {
-			return true, list, nil
+			version, _, _ := reg.ListDate(list)
+			return ConditionTrace{Holds: true, Value: list, Version: version}, nil
 		}
 	}
-	return false, "", nil
+	return ConditionTrace{}, nil
 }

@@ -8,17 +8,21 @@ import (
 
 func TestListedParse(t *testing.T) {
 	bad := map[string]string{
-		"listed: internal": "p.yaml:4:15: listed: want list names, e.g. [internal]",
-		"listed: []":       "p.yaml:4:15: listed: want list names, e.g. [internal]",
-		`listed: [a, ""]`:  "p.yaml:4:19: listed: empty list name",
+		"listed: internal": "p.yaml:5:15: listed: want a list, e.g. [internal]",
+		"listed: []":       "p.yaml:5:15: listed: want a list, e.g. [internal]",
+		`listed: [a, ""]`:  "p.yaml:5:19: listed: empty name",
 	}
 	for cond, want := range bad {
-		src := "rules:\n  - name: r\n    match:\n      " + cond + "\n    action: reject\n"
+		src := "lists: {a: a list}\nrules:\n  - name: r\n    match:\n      " + cond + "\n    action: reject\n"
 		if _, err := Parse("p.yaml", []byte(src), nil); err == nil || err.Error() != want {
 			t.Errorf("%s:\n got  %v\n want %s", cond, err, want)
 		}
 	}
-	e := mustParse(t, "rules:\n  - name: r\n    match:\n      listed:\n        - internal\n        - ftc\n    action: reject\n", nil)
+	if _, err := Parse("p.yaml", []byte("lists: {a: x}\nrules:\n  - name: r\n    match:\n      listed: [a, b]\n    action: reject\n"), nil); err == nil ||
+		err.Error() != `p.yaml:5:19: list "b" is not declared under lists: (declared: a)` {
+		t.Errorf("undeclared list: %v", err)
+	}
+	e := mustParse(t, "lists: {internal: a, ftc: b}\nrules:\n  - name: r\n    match:\n      listed:\n        - internal\n        - ftc\n    action: reject\n", nil)
 	if l := e.rules[0].match[0].condition.(*listed); len(l.lists) != 2 || l.lists[0] != "internal" || l.lists[1] != "ftc" {
 		t.Errorf("lists %v; want [internal ftc] in the order written", l.lists)
 	}
@@ -38,14 +42,14 @@ func TestListedEval(t *testing.T) {
 	}
 	for _, tc := range cases {
 		c := call(tc.number)
-		holds, value, err := l.eval(context.Background(), c, reg)
-		if err != nil || holds != tc.holds || value != tc.value {
-			t.Errorf("%s: %v %q %v; want %v %q", tc.number, holds, value, err, tc.holds, tc.value)
+		got, err := l.eval(context.Background(), &facts{Call: c}, reg)
+		if err != nil || got.Holds != tc.holds || got.Value != tc.value || (got.Version != 0) != tc.holds {
+			t.Errorf("%s: %+v %v; want %v %q with the list's version", tc.number, got, err, tc.holds, tc.value)
 		}
 	}
 	reg.err = errors.New("read failed")
 	c := call("+12025550101")
-	if _, _, err := l.eval(context.Background(), c, reg); err == nil {
+	if _, err := l.eval(context.Background(), &facts{Call: c}, reg); err == nil {
 		t.Error("a registry error was swallowed")
 	}
 }

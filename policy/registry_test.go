@@ -1,19 +1,22 @@
 package policy
 
-// memRegistry keeps the Registry contract over maps, for tests of the engine
-// alone: list name → set of E.164 numbers. When err is set, Listed fails.
+import "time"
+
+// listAsOf is the date of every list a test imports: fresh for the calls of
+// the tests (call() places them on 2 March 2026).
+var listAsOf = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// memRegistry is the in-memory registry with lists imported from a map
+// (list name → numbers), and an error every lookup returns when err is set.
 type memRegistry struct {
-	lists map[string]map[string]bool
-	err   error
+	*memoryRegistry
+	err error
 }
 
 func newMemRegistry(lists map[string][]string) *memRegistry {
-	m := &memRegistry{lists: map[string]map[string]bool{}}
+	m := &memRegistry{memoryRegistry: newMemoryRegistry()}
 	for name, numbers := range lists {
-		m.lists[name] = map[string]bool{}
-		for _, n := range numbers {
-			m.lists[name][n] = true
-		}
+		m.setList(name, listAsOf, numbers...)
 	}
 	return m
 }
@@ -22,7 +25,12 @@ func (m *memRegistry) Listed(list, e164 string) (bool, error) {
 	if m.err != nil {
 		return false, m.err
 	}
-	return m.lists[list][e164], nil
+	return m.memoryRegistry.Listed(list, e164)
 }
 
-func (m *memRegistry) HasList(list string) bool { return m.lists[list] != nil }
+func (m *memRegistry) Attempts(name string, from, to time.Time) (int, error) {
+	if m.err != nil {
+		return 0, m.err
+	}
+	return m.memoryRegistry.Attempts(name, from, to)
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -8,24 +9,46 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatekeeper-sip/gatekeeper/config"
-	"github.com/gatekeeper-sip/gatekeeper/number"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
 
+// checkCallerID is the caller ID of a check without --from: a valid number,
+// so that a check is not rejected for a missing caller ID unless asked to be
+// (--from ""). 202-555-0100 is in the range reserved for fiction.
+const checkCallerID = "+12025550100"
+
+// checkFlags are the facts of the call a check decides.
+type checkFlags struct {
+	configPath, to, from, campaign, seller, rn, at string
+	manual, prerecorded, json                      bool
+}
+
 func newCheckCmd() *cobra.Command {
-	var configPath, to, from, campaign string
-	var manual bool
+	var f checkFlags
 	cmd := &cobra.Command{
 		Use:   "check --to NUMBER",
 		Short: "Decide a call by the policy, as the proxy would, without placing it",
 		Long: `check runs the policy and the registry for one call to NUMBER and prints the
-decision, the rule that made it and the rules consulted. The call comes from the
-first configured dialer, automated unless that dialer is not or --manual is given.
+decision, the rule that made it and the rules consulted, with the facts each
+condition saw. The call comes from the first configured dialer, automated unless
+that dialer is not or --manual is given, at the time of --at (default now), with
+the caller ID of --from (default ` + checkCallerID + `, a valid number; --from ""
+checks a call without caller ID). A check records no attempt.
 
 Exit status: 0 allow, 1 reject (also a would-be reject in monitor mode), 2 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(configPath)
+			if !cmd.Flags().Changed("from") {
+				f.from = checkCallerID
+			}
+			now := time.Now()
+			if f.at != "" {
+				var err error
+				if now, err = time.Parse(time.RFC3339, f.at); err != nil {
+					return fmt.Errorf("--at %q: want RFC 3339, e.g. 2026-03-04T20:30:00-05:00", f.at)
+				}
+			}
+			cfg, err := loadConfig(f.configPath)
 			if err != nil {
 				return err
 			}
@@ -42,42 +65,83 @@ Exit status: 0 allow, 1 reject (also a would-be reject in monitor mode), 2 error
 			if err != nil {
 				return err
 			}
-			d := engine.Decide(cmd.Context(), checkCall(cfg, to, from, campaign, manual, time.Now()))
-			printDecision(cmd.OutOrStdout(), d)
+			d := engine.Decide(cmd.Context(), checkCall(cfg, f, now))
+			if f.json {
+				err = printDecisionJSON(cmd.OutOrStdout(), d)
+			} else {
+				printDecision(cmd.OutOrStdout(), d)
+			}
+			if err != nil {
+				return err
+			}
 			if d.Action == policy.Reject {
 				return &exitError{code: 1}
 			}
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&configPath, "config", "", "gatekeeper.yaml (default: the embedded example)")
-	f.StringVar(&to, "to", "", "the called number, e.g. 2025550143 or +12025550143")
-	f.StringVar(&from, "from", "", "the caller ID sent")
-	f.StringVar(&campaign, "campaign", "", "the campaign id")
-	f.BoolVar(&manual, "manual", false, "a call dialed by hand, not by the dialer")
+	fl := cmd.Flags()
+	fl.StringVar(&f.configPath, "config", "", "gatekeeper.yaml (default: the embedded example)")
+	fl.StringVar(&f.to, "to", "", "the called number, e.g. 2025550143 or +12025550143")
+	fl.StringVar(&f.from, "from", "", `the caller ID sent (default a valid number; "" for none)`)
+	fl.StringVar(&f.campaign, "campaign", "", "the campaign id")
+	fl.StringVar(&f.seller, "seller", "", "the seller the call is made for")
+	fl.StringVar(&f.rn, "rn", "", "the routing number (LRN) of an ;npdi;rn= dip")
+	fl.StringVar(&f.at, "at", "", "decide as of this time, RFC 3339 (default now)")
+	fl.BoolVar(&f.manual, "manual", false, "a call dialed by hand, not by the dialer")
+	fl.BoolVar(&f.prerecorded, "prerecorded", false, "a call that plays a prerecorded or artificial voice")
+	fl.BoolVar(&f.json, "json", false, "print the decision as one JSON object")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }
 
 // checkCall builds the facts the proxy would hand the policy for this call.
-func checkCall(cfg *config.Config, to, from, campaign string, manual bool, now time.Time) policy.Call {
+func checkCall(cfg *config.Config, f checkFlags, at time.Time) policy.Call {
 	dialer := cfg.Dialers[0] // the config is refused without a dialer
-	c := policy.Call{CalledRaw: to, Caller: from, Campaign: campaign, Dialer: dialer.Name,
-		Automated: dialer.Automated && !manual, Time: now}
-	if called, err := number.Normalize(to, cfg.DefaultRegion); err != nil {
-		c.CalledErr = err.Error()
-	} else {
-		c.Called = called
+	// The seller as the proxy finds it: the call's own, its campaign's, its dialer's.
+	seller := f.seller
+	for _, cp := range cfg.Campaigns {
+		if seller == "" && cp.ID == f.campaign {
+			seller = cp.Seller
+		}
 	}
-	if caller, err := number.Normalize(from, cfg.DefaultRegion); err == nil {
-		c.Caller = caller
+	if seller == "" {
+		seller = dialer.Seller
 	}
-	return c
+	return policy.CallFacts(f.to, f.from, f.rn, cfg.DefaultRegion, policy.Call{
+		Campaign: f.campaign, Seller: seller, Dialer: dialer.Name, Time: at,
+		Automated: dialer.Automated && !f.manual, Prerecorded: f.prerecorded,
+	})
+}
+
+// decisionJSON is the --json form of a decision; other tools read it.
+type decisionJSON struct {
+	Decision     policy.Action      `json:"decision"`
+	Rule         string             `json:"rule"`
+	Status       int                `json:"status"`
+	Reason       string             `json:"reason,omitempty"`
+	Monitor      bool               `json:"monitor"`
+	Mode         string             `json:"mode"`
+	RetryAfter   int                `json:"retry_after,omitempty"`
+	Error        string             `json:"error,omitempty"`
+	Called       policy.Place       `json:"called"`
+	Trace        []policy.RuleTrace `json:"trace"`
+	PolicySHA256 string             `json:"policy_sha256"`
+}
+
+func printDecisionJSON(w io.Writer, d policy.Decision) error {
+	trace := d.Trace
+	if trace == nil {
+		trace = []policy.RuleTrace{}
+	}
+	return json.NewEncoder(w).Encode(decisionJSON{Decision: d.Action, Rule: d.Rule, Status: d.Status, Reason: d.Reason,
+		Monitor: d.Monitor, Mode: d.Mode, RetryAfter: d.RetryAfter, Error: d.Error, Called: d.Called,
+		Trace: trace, PolicySHA256: d.PolicySHA256})
 }
 
 // printDecision writes the decision on its first line, for scripts, then
-// why: the error that decided it, if any, and each rule consulted.
+// why: where the called party is, the error that decided, if any, and each
+// rule consulted with the facts its conditions saw.
 func printDecision(w io.Writer, d policy.Decision) {
 	switch {
 	case d.Action == policy.Allow:
@@ -88,9 +152,13 @@ func printDecision(w io.Writer, d policy.Decision) {
 		fmt.Fprintf(w, "reject %d %s (rule %s", d.Status, d.Reason, d.Rule)
 	}
 	if d.Monitor {
-		fmt.Fprint(w, "; monitor mode: the call would be forwarded")
+		fmt.Fprint(w, "; monitor: the call would be forwarded")
 	}
 	fmt.Fprintln(w, ")")
+	if p := d.Called; len(p.TimeZones) > 0 {
+		fmt.Fprintf(w, "  called party: area code %s, state %s, zones %v, local time %s\n",
+			orNone(p.AreaCode), orNone(p.State), p.TimeZones, p.LocalTime.Format("Mon 2006-01-02 15:04 MST"))
+	}
 	if d.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", d.Error)
 	}
@@ -99,15 +167,40 @@ func printDecision(w io.Writer, d policy.Decision) {
 		if r.Matched {
 			outcome = "match"
 		}
+		if r.Monitor {
+			outcome += " (monitor)"
+		}
 		fmt.Fprintf(w, "  %s: %s", r.Rule, outcome)
 		for _, c := range r.Conditions {
 			fmt.Fprintf(w, "; %s %s", c.Kind, holds(c.Holds))
-			if c.Value != "" {
-				fmt.Fprintf(w, " (%s)", c.Value)
+			if c.Value != "" || c.Version != 0 || c.Count != 0 || c.Record != "" {
+				fmt.Fprintf(w, " (%s)", conditionFacts(c))
 			}
 		}
 		fmt.Fprintln(w)
 	}
+	fmt.Fprintf(w, "  policy sha256 %s\n", d.PolicySHA256)
+}
+
+func conditionFacts(c policy.ConditionTrace) string {
+	s := c.Value
+	if c.Version != 0 {
+		s += fmt.Sprintf(" version %d", c.Version)
+	}
+	if c.Record != "" {
+		s += " record " + c.Record
+	}
+	if c.Count != 0 || c.Kind == "attempts" {
+		s += fmt.Sprintf(" count %d", c.Count)
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 func holds(h bool) string {

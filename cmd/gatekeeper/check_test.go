@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -27,7 +28,8 @@ func checkSetup(t *testing.T) string {
 	cfgText := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: \"sip:127.0.0.1:5070\"\n" +
 		"dialers:\n  - name: predictive\n    sources: [\"127.0.0.0/8\"]\n    automated: true\n" +
 		"data_dir: data\npolicy: policy.yaml\n"
-	files := map[string][]byte{"gatekeeper.yaml": []byte(cfgText), "policy.yaml": policyText, "optouts.txt": []byte("2025550143\n")}
+	files := map[string][]byte{"gatekeeper.yaml": []byte(cfgText), "policy.yaml": policyText,
+		"optouts.txt": []byte("2025550143\n"), "ftc.txt": []byte("3055550100\n")}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			t.Fatal(err)
@@ -38,8 +40,19 @@ func checkSetup(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	req := registry.ImportRequest{List: "internal", Files: []string{filepath.Join(dir, "optouts.txt")}}
-	if _, err := store.Import(context.Background(), req); err != nil {
+	for list, file := range map[string]string{"internal": "optouts.txt", "ftc": "ftc.txt"} {
+		req := registry.ImportRequest{List: list, Files: []string{filepath.Join(dir, file)}}
+		if _, err := store.Import(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The shipped policy wants consent for automated calls to mobiles and to
+	// numbers of unknown line type: the test numbers' exchanges are landlines.
+	blocks := filepath.Join(dir, "blocks.csv")
+	if err := os.WriteFile(blocks, []byte("npa,nxx,type\n202,555,landline\n212,555,landline\n305,555,landline\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.ImportDataSet(context.Background(), registry.DataSetRequest{Kind: registry.KindBlocks, Files: []string{blocks}}); err != nil {
 		t.Fatal(err)
 	}
 	return filepath.Join(dir, "gatekeeper.yaml")
@@ -47,6 +60,7 @@ func checkSetup(t *testing.T) string {
 
 func runCheck(args ...string) (out string, code int, err error) {
 	cmd := newCheckCmd()
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true // as under the root command
 	var buf bytes.Buffer
 	cmd.SetOut(&buf)
 	cmd.SetArgs(args)
@@ -68,7 +82,7 @@ func TestCheckPrintsDecisionAndExitStatus(t *testing.T) {
 		{"55", "reject 484 Address Incomplete (rule invalid-number)", 1},
 	}
 	for _, tc := range cases {
-		out, code, err := runCheck("--config", cfg, "--to", tc.to)
+		out, code, err := runCheck("--config", cfg, "--to", tc.to, "--at", noonToday())
 		if first, _, _ := strings.Cut(out, "\n"); first != tc.firstLine || code != tc.code {
 			t.Errorf("--to %s: %q, exit %d (%v); want %q, exit %d", tc.to, out, code, err, tc.firstLine, tc.code)
 		}
@@ -76,9 +90,56 @@ func TestCheckPrintsDecisionAndExitStatus(t *testing.T) {
 			t.Errorf("--to %s: a reject would also print an error: %v", tc.to, err)
 		}
 	}
-	out, _, _ := runCheck("--config", cfg, "--to", "2025550143")
-	if !strings.Contains(out, "internal-dnc: match; listed holds (internal)") {
+	out, _, _ := runCheck("--config", cfg, "--to", "2025550143", "--at", noonToday())
+	if !strings.Contains(out, "internal-dnc: match; listed holds (internal version ") {
 		t.Errorf("trace missing from %q", out)
+	}
+}
+
+// noonToday is noon at the called party, Eastern time, on the day the test
+// runs: the lists imported by checkSetup are fresh then. Sundays move to Monday.
+func noonToday() string {
+	est := time.FixedZone("EST", -5*3600)
+	now := time.Now().In(est)
+	noon := time.Date(now.Year(), now.Month(), now.Day(), 12, 0, 0, 0, est)
+	if noon.Weekday() == time.Sunday {
+		noon = noon.AddDate(0, 0, 1)
+	}
+	return noon.Format(time.RFC3339)
+}
+
+func TestCheckFactsFlagsAndJSON(t *testing.T) {
+	cfg := checkSetup(t)
+	noon := noonToday()
+	evening := strings.Replace(noon, "T12:00", "T20:30", 1)
+	cases := []struct {
+		args          []string
+		decision      string
+		rule          string
+		status        float64
+		code          int
+		traceContains string
+	}{
+		{[]string{"--to", "2125550143", "--at", noon}, "allow", "default", 0, 0, ""},
+		{[]string{"--to", "3055550143", "--at", evening}, "reject", "state-hours", 480, 1, `"value":"America/New_York"`},
+		{[]string{"--to", "2125550143", "--at", evening}, "allow", "default", 0, 0, ""},
+		{[]string{"--to", "2125550143", "--at", noon, "--from", ""}, "reject", "caller-id", 403, 1, `"value":"missing"`},
+		{[]string{"--to", "3055550100", "--at", noon}, "reject", "national-dnc", 603, 1, `"value":"ftc","version":`},
+		{[]string{"--to", "2125550143", "--at", "2031-01-01T12:00:00-05:00"}, "reject", "national-registry-stale", 503, 1, `"kind":"stale","holds":true`},
+	}
+	for _, tc := range cases {
+		out, code, err := runCheck(append([]string{"--config", cfg, "--json"}, tc.args...)...)
+		var got map[string]any
+		if jerr := json.Unmarshal([]byte(out), &got); jerr != nil {
+			t.Fatalf("%v: %q is not JSON: %v (%v)", tc.args, out, jerr, err)
+		}
+		if got["decision"] != tc.decision || got["rule"] != tc.rule || got["status"] != tc.status || code != tc.code ||
+			got["trace"] == nil || got["policy_sha256"] == "" || !strings.Contains(out, tc.traceContains) {
+			t.Errorf("%v: %s exit %d; want %s by %s, status %v, exit %d, trace with %s", tc.args, out, code, tc.decision, tc.rule, tc.status, tc.code, tc.traceContains)
+		}
+	}
+	if _, code, err := runCheck("--config", cfg, "--to", "2125550143", "--at", "tomorrow"); code != 2 || !strings.Contains(err.Error(), "RFC 3339") {
+		t.Errorf("bad --at: exit %d, %v", code, err)
 	}
 }
 
@@ -100,14 +161,20 @@ func TestCheckErrorsExitTwo(t *testing.T) {
 func TestCheckCallFacts(t *testing.T) {
 	cfg := &config.Config{DefaultRegion: "US", Dialers: []config.Dialer{{Name: "predictive", Automated: true}}}
 	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
-	c := checkCall(cfg, "202-555-0143", "2025550100", "spring", false, now)
+	cfg.Dialers[0].Seller = "acme"
+	cfg.Campaigns = []config.Campaign{{ID: "fall", Seller: "globex"}}
+	c := checkCall(cfg, checkFlags{to: "202-555-0143", from: "2025550100", campaign: "spring", rn: "2025550000", prerecorded: true}, now)
 	if c.Called != "+12025550143" || c.CalledRaw != "202-555-0143" || c.Caller != "+12025550100" || c.Campaign != "spring" ||
-		c.Dialer != "predictive" || !c.Automated || !c.Time.Equal(now) {
+		c.Dialer != "predictive" || !c.Automated || !c.Time.Equal(now) || c.RoutingNumber != "+12025550000" ||
+		!c.Prerecorded || c.Seller != "acme" {
 		t.Errorf("automated call: %+v", c)
 	}
-	c = checkCall(cfg, "55", "anonymous", "", true, now)
-	if c.Called != "" || c.CalledErr == "" || c.Caller != "anonymous" || c.Automated {
+	c = checkCall(cfg, checkFlags{to: "55", from: "anonymous", campaign: "fall", manual: true}, now)
+	if c.Called != "" || c.CalledErr == "" || c.Caller != "anonymous" || c.Automated || c.Seller != "globex" {
 		t.Errorf("manual call, bad number: %+v", c)
+	}
+	if c = checkCall(cfg, checkFlags{to: "2025550143", campaign: "fall", seller: "initech"}, now); c.Seller != "initech" {
+		t.Errorf("--seller: %+v", c)
 	}
 }
 

@@ -1,0 +1,140 @@
+package policy
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/gatekeeper-sip/gatekeeper/internal/yamlx"
+	"github.com/gatekeeper-sip/gatekeeper/registry"
+)
+
+// exempt holds when an exemption from the Do-Not-Call lists is (true) or is
+// not (false) in force for the call's seller: an established business
+// relationship within its period after a purchase or an inquiry, or a
+// written permission to call (47 CFR 64.1200(f)(5); TSR 310.4(b)(1)(iii)):
+//
+//	match:
+//	  listed: [ftc]
+//	  exempt: false
+//	  exempt: {in_force: false, purchase: 18mo, inquiry: 3mo, overridden_by: [internal]}
+//
+// The periods default to the federal 18 months after a purchase and 3 after
+// an inquiry (18mo, 90d, 1y). A company-specific Do-Not-Call request
+// overrides an exemption: a number on a list of overridden_by (default: the
+// list named internal, when the policy declares one) has none. The trace
+// value is the kind of the exemption in force, or why there is none; the
+// trace names the record.
+type exempt struct {
+	inForce      bool
+	periods      registry.ExemptionPeriods
+	overriddenBy []string
+}
+
+func init() { registerCondition("exempt", parseExempt) }
+
+// noExemption are the trace values of a call without an exemption, by why.
+var noExemption = map[string]string{}
+
+func init() {
+	for _, why := range []string{registry.WhyAbsent, registry.WhyOutOfScope, registry.WhyNotYet, registry.WhyEnded} {
+		noExemption[why] = "none: " + why
+	}
+}
+
+const exemptExample = "false, or {in_force: false, purchase: 18mo, inquiry: 3mo, overridden_by: [internal]}"
+
+func parseExempt(p *parser, value ast.Node) (condition, error) {
+	e := &exempt{periods: registry.DefaultExemptionPeriods}
+	if _, ok := p.lists["internal"]; ok {
+		e.overriddenBy = []string{"internal"}
+	}
+	if _, ok := value.(*ast.BoolNode); ok {
+		return e, yaml.NodeToValue(value, &e.inForce)
+	}
+	if _, ok := value.(ast.MapNode); !ok {
+		return nil, yamlx.At(value, "exempt: want %s", exemptExample)
+	}
+	var f struct {
+		InForce      *bool   `yaml:"in_force"`
+		Purchase     anyNode `yaml:"purchase"`
+		Inquiry      anyNode `yaml:"inquiry"`
+		OverriddenBy anyNode `yaml:"overridden_by"`
+	}
+	if err := yaml.NodeToValue(value, &f, yaml.DisallowUnknownField()); err != nil {
+		return nil, err
+	}
+	if f.InForce == nil {
+		return nil, yamlx.At(value, "exempt: want in_force, e.g. %s", exemptExample)
+	}
+	e.inForce = *f.InForce
+	for name, dst := range map[string]*registry.Period{"purchase": &e.periods.Purchase, "inquiry": &e.periods.Inquiry} {
+		if node := field(value, name); node != nil {
+			var err error
+			if *dst, err = calendarPeriod(node, "exempt: "+name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if node := field(value, "overridden_by"); node != nil {
+		lists, nodes, err := stringList(node, "exempt: overridden_by", "[internal]")
+		if err != nil {
+			return nil, err
+		}
+		for i, name := range lists {
+			if err := p.list(nodes[i], name); err != nil {
+				return nil, err
+			}
+		}
+		e.overriddenBy = lists
+	}
+	return e, nil
+}
+
+// calendarPeriod reads months (18mo), years (1y) or days (90d).
+func calendarPeriod(node ast.Node, what string) (registry.Period, error) {
+	s, err := yamlx.String(node)
+	if err != nil {
+		return registry.Period{}, err
+	}
+	for suffix, unit := range map[string]func(int) registry.Period{
+		"mo": func(n int) registry.Period { return registry.Period{Months: n} },
+		"y":  func(n int) registry.Period { return registry.Period{Months: 12 * n} },
+		"d":  func(n int) registry.Period { return registry.Period{Days: n} },
+	} {
+		if digits, ok := strings.CutSuffix(s, suffix); ok {
+			if n, err := strconv.Atoi(digits); err == nil && n > 0 {
+				return unit(n), nil
+			}
+		}
+	}
+	return registry.Period{}, yamlx.At(node, "%s: %q is not a period such as 18mo, 1y or 90d", what, s)
+}
+
+func (e *exempt) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace, error) {
+	for _, list := range e.overriddenBy {
+		on, err := reg.Listed(list, f.Called)
+		if err != nil {
+			return ConditionTrace{}, err
+		}
+		if on {
+			version, _, _ := reg.ListDate(list)
+			return ConditionTrace{Holds: !e.inForce, Value: "none: overridden by the " + list + " list", Version: version}, nil
+		}
+	}
+	a, err := reg.Exemption(f.Called, f.Seller, f.Time, e.periods)
+	if err != nil {
+		return ConditionTrace{}, err
+	}
+	value, record := noExemption[a.Why], ""
+	if a.InForce {
+		value = a.Record.Kind
+	}
+	if a.Record != nil {
+		record = a.Record.ID
+	}
+	return ConditionTrace{Holds: a.InForce == e.inForce, Value: value, Version: a.Version, Record: record}, nil
+}

@@ -2,7 +2,6 @@ package sip
 
 import (
 	"strings"
-	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -17,7 +16,7 @@ func (p *Proxy) callFacts(req *sip.Request, d *Dialer) policy.Call {
 		Source:    req.Source(),
 		Dialer:    d.Name,
 		Automated: d.Automated,
-		Time:      time.Now(),
+		Time:      p.cfg.Now(),
 	}
 	user, params := calledUser(&req.Recipient)
 	c.CalledRaw = user

@@ -4,11 +4,15 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 )
+
+var noon = time.Date(2026, 11, 20, 17, 0, 0, 0, time.UTC)
 
 func TestCallFactsFromInvite(t *testing.T) {
 	p := &Proxy{cfg: Config{CampaignHeader: "X-Campaign-ID", DialModeHeader: "X-Dial-Mode", SellerHeader: "X-Seller",
-		PrerecordedHeader: "X-Prerecorded", DefaultRegion: "US", CampaignSellers: map[string]string{"c7": "acme-solar"}}}
+		PrerecordedHeader: "X-Prerecorded", DefaultRegion: "US", CampaignSellers: map[string]string{"c7": "acme-solar"},
+		Now: func() time.Time { return noon }}}
 	d := &Dialer{Name: "predictive", Sources: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Automated: true, Seller: "acme"}
 	cases := []struct {
 		ruri, extra        string
@@ -38,7 +42,7 @@ func TestCallFactsFromInvite(t *testing.T) {
 		if want := map[string]string{"c7": "acme-solar"}[call.Campaign]; call.Seller != want && !(want == "" && call.Seller == "acme") {
 			t.Errorf("%s: seller %q", c.ruri, call.Seller)
 		}
-		if call.Dialer != "predictive" || call.CallID != "c1" {
+		if call.Dialer != "predictive" || call.CallID != "c1" || !call.Time.Equal(noon) {
 			t.Errorf("dialer/call id: %+v", call)
 		}
 	}
@@ -46,7 +50,7 @@ func TestCallFactsFromInvite(t *testing.T) {
 
 func TestSellerHeaderAndPrerecordedHeader(t *testing.T) {
 	p := &Proxy{cfg: Config{CampaignHeader: "X-Campaign-ID", SellerHeader: "X-Seller", PrerecordedHeader: "X-Prerecorded", DefaultRegion: "US",
-		CampaignSellers: map[string]string{"c7": "acme-solar"}}}
+		CampaignSellers: map[string]string{"c7": "acme-solar"}, Now: time.Now}}
 	d := &Dialer{Name: "predictive", Seller: "acme"}
 	req := mustParse(t, "INVITE sip:2025550143@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5080;branch=z9hG4bK1\r\nFrom: <sip:2025550100@127.0.0.2>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nX-Campaign-ID: c7\r\nX-Seller: globex\r\nX-Prerecorded: yes\r\nContent-Length: 0\r\n\r\n")
 	if call := p.callFacts(req, d); call.Seller != "globex" || !call.Prerecorded {

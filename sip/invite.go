@@ -62,7 +62,7 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		p.record(call, decision, 487)
 		return
 	}
-	p.record(call, decision, p.relayInvite(req, tx, dialer, c))
+	p.record(call, decision, p.relayInvite(req, tx, dialer, c, call))
 }
 
 // rejectCall answers the dialer with the decision's status and an RFC 3326
@@ -106,7 +106,7 @@ func (c *inviteCall) cancelled() bool {
 // relayInvite forwards an allowed INVITE to the carrier and relays its
 // answers back, forwarding a CANCEL as soon as it arrives. It returns the
 // final status the dialer saw.
-func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *Dialer, c *inviteCall) int {
+func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *Dialer, c *inviteCall, call policy.Call) int {
 	fwd := req.Clone() // never the request the server transaction holds (its 487 must go upstream)
 	p.prepareForward(fwd, req.Source(), p.carrier.addr, p.carrier.transport)
 	fwd.PrependHeader(p.recordRoute(p.carrier.transport))
@@ -120,6 +120,9 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 		return 503
 	}
 	out.OnRetransmission(p.relayStray2xx)
+	if err := p.decider.Forwarded(context.Background(), call); err != nil {
+		p.log.Error("recording a forwarded call for frequency caps failed", "call_id", dl.callID, "error", err)
+	}
 
 	ringing, cancelled, cancelPending := false, false, false
 	timeout := time.NewTimer(inviteTimeout)

@@ -50,11 +50,16 @@ type Config struct {
 	CampaignSellers map[string]string
 	DefaultRegion   string
 	Logger          *slog.Logger
+	// Now is the clock calls are decided by (default time.Now); tests set it.
+	Now func() time.Time
 }
 
 // Decider is the policy, seen from the proxy.
 type Decider interface {
 	Decide(ctx context.Context, call policy.Call) policy.Decision
+	// Forwarded tells the policy that an allowed call went out to the carrier
+	// (frequency caps count forwarded calls only).
+	Forwarded(ctx context.Context, call policy.Call) error
 }
 
 // DecisionSink receives every decision with the SIP status that ended the
@@ -99,6 +104,9 @@ var refuseDNS = &net.Resolver{PreferGo: true, Dial: func(context.Context, string
 func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	carrier, err := parseCarrier(cfg.Carrier, cfg.CarrierTransport)
 	if err != nil {

@@ -16,7 +16,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newImportCmd(), newLookupCmd(), newListsCmd(), newCheckCmd(), newAuditCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newImportCmd(), newLookupCmd(), newListsCmd(), newDncCmd(), newCheckCmd(), newPolicyCmd(), newAuditCmd(), newVersionCmd(), newConsentCmd())
 	if err := root.Execute(); err != nil {
 		if reportable(err) {
 			fmt.Fprintln(os.Stderr, "gatekeeper:", err)

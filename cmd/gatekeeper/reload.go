@@ -45,6 +45,10 @@ func (lp *livePolicy) Decide(ctx context.Context, c policy.Call) policy.Decision
 	return lp.current.Load().Decide(ctx, c)
 }
 
+func (lp *livePolicy) Forwarded(ctx context.Context, c policy.Call) error {
+	return lp.current.Load().Forwarded(ctx, c)
+}
+
 // reload reads the policy file again. An invalid file is refused with its
 // line and column, and the running policy stays.
 func (lp *livePolicy) reload(why string) {

@@ -21,7 +21,7 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var configPath string
+	var configPath, clock string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the SIP proxy (on the embedded example config when --config is not given)",
@@ -31,18 +31,24 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			now, err := startClock(clock)
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			return serve(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+			return serve(ctx, cfg, now, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "gatekeeper.yaml (default: the embedded configs/gatekeeper.yaml)")
+	cmd.Flags().StringVar(&clock, "clock", "", "start the clock calls are decided by at this RFC 3339 time (tests only)")
+	cmd.Flags().MarkHidden("clock")
 	return cmd
 }
 
 // serve runs the proxy until ctx ends, then drains: new INVITEs get 503,
 // calls in flight finish (bounded by sip.drain_timeout), the audit log is flushed.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *slog.Logger) error {
 	dataDir := cfg.Path(cfg.DataDir)
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return err
@@ -75,7 +81,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}()
 
 	var watch *metrics
-	proxy, err := sip.New(proxyConfig(cfg, log), rules, func(c policy.Call, d policy.Decision, status int) {
+	pc := proxyConfig(cfg, log)
+	pc.Now = now
+	proxy, err := sip.New(pc, rules, func(c policy.Call, d policy.Decision, status int) {
 		decisions.Append(auditRecord(c, d, status))
 		watch.observe(d, status)
 	})
@@ -138,6 +146,21 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// startClock is the real clock, or with start set a clock that starts at
+// that moment and runs at real speed, so that tests can place calls at a
+// given local time of the called party.
+func startClock(start string) (func() time.Time, error) {
+	if start == "" {
+		return time.Now, nil
+	}
+	at, err := time.Parse(time.RFC3339, start)
+	if err != nil {
+		return nil, fmt.Errorf("--clock: %w", err)
+	}
+	offset := time.Until(at)
+	return func() time.Time { return time.Now().Add(offset) }, nil
 }
 
 func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {

@@ -1,0 +1,89 @@
+package e2e
+
+import "testing"
+
+// These tests run the shipped configs/policy.yaml with the gatekeeper's clock
+// set, so that calling hours hold whatever the time CI runs at. 2026-11-20 is
+// a Friday and no holiday.
+const (
+	floridaNumber = "3055550143" // 305: Miami, Eastern time
+	newYorkNumber = "2125550143" // 212: New York, Eastern time
+	fridayNoon    = "2026-11-20T12:00:00-05:00"
+	fridayEvening = "2026-11-20T20:30:00-05:00"
+	freshFTC      = "2026-11-15" // 5 days before the calls
+)
+
+// shippedGatekeeper serves the shipped policy at clock, with a fresh national
+// list holding the numbers ftc.
+func shippedGatekeeper(t *testing.T, clock string, ftc ...string) *gatekeeper {
+	g := newGatekeeper(t)
+	g.useShippedPolicy()
+	g.clock = clock
+	g.importListWith("ftc", []string{"--source-date", freshFTC}, append(ftc, "9725550100")...) // never empty: an import needs a number
+	g.importLandlineBlocks()                                                                   // consent_test.go
+	g.start()
+	return g
+}
+
+func TestShippedPolicyRejectsNationalDNCAndAllowsClean(t *testing.T) {
+	g := shippedGatekeeper(t, fridayNoon, listedNumber)
+	carrier := g.carrier("uas.xml", 1)
+	g.dial(dialerIP, "uac_reject.xml", listedNumber, "-set", "expect", "603").mustPass()
+	g.dial(dialerIP, "uac.xml", cleanNumber).mustPass()
+	carrier.mustPass()
+	g.stop()
+	recs := g.auditRecords()
+	if len(recs) != 2 || recs[0]["rule"] != "national-dnc" || recs[1]["decision"] != "allow" {
+		t.Fatalf("audit: %v", recs)
+	}
+}
+
+func TestEveningCallToFloridaIsRejectedAndToNewYorkAllowed(t *testing.T) {
+	g := shippedGatekeeper(t, fridayEvening)
+	carrier := g.carrier("uas.xml", 1)
+	g.dial(dialerIP, "uac_reject.xml", floridaNumber, "-set", "expect", "480").mustPass()
+	g.dial(dialerIP, "uac.xml", newYorkNumber).mustPass()
+	carrier.mustPass()
+	g.stop()
+	recs := g.auditRecords()
+	if len(recs) != 2 || recs[0]["rule"] != "state-hours" || recs[1]["decision"] != "allow" {
+		t.Fatalf("audit: %v", recs)
+	}
+}
+
+func TestFourthCallToFloridaWithin24HoursIsRejected(t *testing.T) {
+	g := shippedGatekeeper(t, fridayNoon)
+	carrier := g.carrier("uas.xml", 3)
+	for range 3 {
+		g.dial(dialerIP, "uac.xml", floridaNumber).mustPass()
+	}
+	carrier.mustPass()
+	g.dial(dialerIP, "uac_reject.xml", floridaNumber, "-set", "expect", "480").mustPass()
+	g.stop()
+	recs := g.auditRecords()
+	if len(recs) != 4 || recs[3]["rule"] != "state-frequency" {
+		t.Fatalf("audit: %v", recs)
+	}
+}
+
+func TestCallWithoutCallerIDIsRejected(t *testing.T) {
+	g := shippedGatekeeper(t, fridayNoon)
+	g.dial(dialerIP, "uac_reject.xml", cleanNumber, "-set", "caller", "anonymous", "-set", "expect", "403").mustPass()
+	g.stop()
+	if recs := g.auditRecords(); len(recs) != 1 || recs[0]["rule"] != "caller-id" {
+		t.Fatalf("audit: %v", recs)
+	}
+}
+
+func TestStaleNationalListFailsClosed(t *testing.T) {
+	g := newGatekeeper(t)
+	g.useShippedPolicy()
+	g.clock = fridayNoon
+	g.importListWith("ftc", []string{"--source-date", "2026-10-01"}, listedNumber) // 50 days old
+	g.start()
+	g.dial(dialerIP, "uac_reject.xml", cleanNumber, "-set", "expect", "503").mustPass()
+	g.stop()
+	if recs := g.auditRecords(); len(recs) != 1 || recs[0]["rule"] != "national-registry-stale" {
+		t.Fatalf("audit: %v", recs)
+	}
+}

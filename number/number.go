@@ -6,6 +6,7 @@
 package number
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -54,6 +55,10 @@ func Normalize(raw, defaultRegion string) (string, error) {
 		return nanp(d[1:], raw)
 	case plus && n > 0 && d[0] == '1':
 		return "", fmt.Errorf("%w: %q is not 10 digits after +1", ErrInvalid, raw)
+	case !plus && nanpRegion && !bytes.HasPrefix(d, []byte("011")):
+		// Without a country code, a North American number has 10 digits (11
+		// with the leading 1); 011 is the international dialing prefix.
+		return "", fmt.Errorf("%w: %q is not a 10-digit number", ErrInvalid, raw)
 	}
 	in := string(d)
 	if plus {

@@ -62,4 +62,3 @@ func exchangeOf(g *Generator, number string) Exchange {
 	}
 	panic(number)
 }
-

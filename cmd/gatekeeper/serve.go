@@ -58,6 +58,17 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 		return fmt.Errorf("registry: %w", err)
 	}
 	defer store.Close()
+	warmCtx, stopWarming := context.WithCancel(context.Background())
+	defer stopWarming()
+	go func() {
+		// Fill the exchange cache so that no call pays a Badger read.
+		start := time.Now()
+		if err := store.Warm(warmCtx); err != nil && warmCtx.Err() == nil {
+			log.Warn("warming the registry cache", "error", err)
+			return
+		}
+		log.Info("registry cache warm", "took", time.Since(start).Round(time.Millisecond))
+	}()
 
 	rules, err := loadLivePolicy(cfg, store, log)
 	if err != nil {

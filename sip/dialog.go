@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,6 +149,9 @@ func (p *Proxy) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if validate(req) != nil {
 		return
 	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
+		return // a looping ACK dies here; there is nobody to answer
+	}
 	_, next, status := p.route(req)
 	if status != 0 {
 		return
@@ -167,8 +171,7 @@ func (p *Proxy) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if !req.To().Params.Has("tag") {
 		if _, ok := p.dialerFor(req.Source()); !ok && !p.fromCarrier(req) {
-			p.refusedSources.Add(1)
-			reply(tx, req, 403, "Forbidden")
+			p.refuseStranger(req)
 			return
 		}
 		reply(tx, req, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
@@ -177,16 +180,20 @@ func (p *Proxy) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	p.forwardInDialog(req, tx)
 }
 
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, NOTIFY, REFER, MESSAGE, SUBSCRIBE"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, NOTIFY, MESSAGE, SUBSCRIBE"
+
+// onRefer refuses call transfers: the carrier would place a call to the
+// Refer-To target without the policy deciding on it.
+func (p *Proxy) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	reply(tx, req, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
+}
 
 // forwardInDialog relays an in-dialog request and its answers.
 func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	dl, next, status := p.route(req)
 	switch status {
 	case 403:
-		p.refusedSources.Add(1)
-		p.log.Warn("in-dialog request from outside the dialog: refused", "method", req.Method, "source", req.Source())
-		reply(tx, req, 403, "Forbidden")
+		p.refuseStranger(req)
 		return
 	case 481:
 		reply(tx, req, 481, "Call/Transaction Does Not Exist")
@@ -225,9 +232,10 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // relayStray2xx relays a 2xx to an INVITE that no transaction holds any
-// more (a retransmission): proxies forward every 2xx (RFC 3261 §16.7).
+// more (a retransmission): proxies forward every 2xx (RFC 3261 §16.7). It
+// goes to the other side of its dialog, and only when it comes from one side.
 func (p *Proxy) relayStray2xx(res *sip.Response) {
-	if res.StatusCode < 200 || res.StatusCode >= 300 || res.CSeq() == nil || res.CSeq().MethodName != sip.INVITE {
+	if res.StatusCode < 200 || res.StatusCode >= 300 || res.CSeq() == nil || res.CSeq().MethodName != sip.INVITE || res.CallID() == nil {
 		return
 	}
 	via := res.Via()
@@ -238,10 +246,21 @@ func (p *Proxy) relayStray2xx(res *sip.Response) {
 	if dl == nil {
 		return
 	}
+	ip, _ := addrIP(res.Source())
+	var dest, transport string
+	switch {
+	case ip == p.carrier.ip:
+		dest, transport = dl.dialerAddr, dl.dialerTransport
+	case inSources(dl.dialer, ip):
+		// The dialer answering a re-INVITE from the carrier.
+		dest, transport = p.carrier.addr, p.carrier.transport
+	default:
+		return
+	}
 	out := res.Clone()
 	out.RemoveHeader("Via")
-	out.SetDestination(dl.dialerAddr)
-	out.SetTransport(dl.dialerTransport)
+	out.SetDestination(dest)
+	out.SetTransport(strings.ToUpper(transport))
 	if err := p.server.WriteResponse(out); err != nil {
 		p.log.Debug("relaying a 2xx retransmission failed", "call_id", dl.callID, "error", err)
 	}

@@ -13,9 +13,11 @@ import (
 // removed, our Via on top, and the destination set.
 func (p *Proxy) prepareForward(fwd *sip.Request, src string, dest, transport string) {
 	mf := sip.MaxForwardsHeader(70)
-	if h := fwd.MaxForwards(); h != nil {
+	if h := fwd.MaxForwards(); h != nil && h.Val() > 0 {
 		// A new header: Clone() shares the Max-Forwards value with the received request.
 		mf = sip.MaxForwardsHeader(h.Val() - 1)
+	} else if h != nil {
+		mf = 0
 	}
 	fwd.RemoveHeader("Max-Forwards")
 	fwd.AppendHeader(&mf)

@@ -13,8 +13,9 @@ import (
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
 
-// inviteTimeout bounds how long a forwarded INVITE may wait for a final
-// answer once it rings (RFC 3261 Timer C: more than 3 minutes).
+// inviteTimeout bounds how long a forwarded INVITE may go without any answer
+// from the carrier (RFC 3261 §16.6 Timer C: more than 3 minutes; every
+// provisional answer starts it again).
 const inviteTimeout = 181 * time.Second
 
 // asIs is a client option that leaves a prepared request untouched (no
@@ -33,23 +34,24 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	dialer, ok := p.dialerFor(req.Source())
 	if !ok {
-		p.refusedSources.Add(1)
-		p.log.Warn("INVITE from a source that is no dialer's: refused", "source", req.Source(), "call_id", req.CallID().Value())
-		reply(tx, req, 403, "Forbidden")
+		p.refuseStranger(req)
 		return
 	}
-	if p.draining.Load() {
+	if !p.admit() {
 		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
+	defer p.release()
 	p.invites.Add(1)
-	p.inFlight.Add(1)
-	defer p.inFlight.Done()
+
+	// Listen for a CANCEL before anything else: sipgo answers one that comes
+	// earlier by itself, and OnCancel then reports the transaction as gone.
+	c := &inviteCall{cancels: make(chan struct{}, 1)}
+	if !tx.OnCancel(func(*sip.Request) { c.cancel() }) {
+		c.cancel()
+	}
 	// 100 Trying at once, before any lookup, so the dialer stops retransmitting.
 	reply(tx, req, 100, "Trying")
-
-	c := &inviteCall{cancels: make(chan struct{}, 1)}
-	tx.OnCancel(func(*sip.Request) { c.cancel() })
 
 	call := p.callFacts(req, dialer)
 	decision := p.decider.Decide(context.Background(), call)
@@ -109,7 +111,13 @@ func (c *inviteCall) cancelled() bool {
 func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *Dialer, c *inviteCall, call policy.Call) int {
 	fwd := req.Clone() // never the request the server transaction holds (its 487 must go upstream)
 	p.prepareForward(fwd, req.Source(), p.carrier.addr, p.carrier.transport)
-	fwd.PrependHeader(p.recordRoute(p.carrier.transport))
+	// The carrier's side routes by the top Record-Route entry, the dialer's by
+	// the bottom one: two entries when they use different transports (RFC 5658).
+	route := []sip.Header{p.recordRoute(p.carrier.transport)}
+	if t := transportOf(req); t != p.carrier.transport {
+		route = append(route, p.recordRoute(t))
+	}
+	fwd.PrependHeader(route...)
 
 	dl := p.dialogs.open(req, dialer)
 	out, err := p.client.TransactionRequest(context.Background(), fwd, asIs)
@@ -124,43 +132,46 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 		p.log.Error("recording a forwarded call for frequency caps failed", "call_id", dl.callID, "error", err)
 	}
 
-	ringing, cancelled, cancelPending := false, false, false
-	timeout := time.NewTimer(inviteTimeout)
-	defer timeout.Stop()
+	// answered is the final status the dialer got from us before the carrier
+	// gave one (a CANCEL's 487, or 408 when Timer C ran out).
+	ringing, cancelPending, answered := false, false, 0
+	timerC := time.NewTimer(inviteTimeout)
+	defer timerC.Stop()
 	for {
 		select {
 		case res := <-out.Responses():
 			switch {
 			case res.StatusCode < 200:
 				ringing = true
+				timerC.Reset(inviteTimeout)
 				if cancelPending {
 					cancelPending = false
 					go p.sendCancel(fwd)
 				}
-				if res.StatusCode > 100 && !cancelled {
+				if res.StatusCode > 100 && answered == 0 {
 					tx.Respond(responseToRelay(res, req))
 				}
 			case res.StatusCode < 300:
-				out.Terminate() // its retransmissions are relayed statelessly (onStray2xx)
-				if cancelled {
-					// The carrier answered after the dialer's CANCEL was granted:
-					// end the call on the carrier side so both agree it never happened.
+				out.Terminate() // its retransmissions are relayed statelessly (relayStray2xx)
+				if answered != 0 {
+					// The carrier answered after the dialer was told the call
+					// ended: end it on the carrier side too, so both agree.
 					go p.hangUpCarrier(fwd, res)
 					p.dialogs.drop(dl.callID)
-					return 487
+					return answered
 				}
 				tx.Respond(responseToRelay(res, req))
 				return res.StatusCode
 			default:
 				p.dialogs.drop(dl.callID)
-				if cancelled {
-					return 487
+				if answered != 0 {
+					return answered
 				}
 				tx.Respond(responseToRelay(res, req))
 				return res.StatusCode
 			}
 		case <-c.cancels:
-			cancelled = true
+			answered = 487 // sipgo has answered the CANCEL with 200 and the INVITE with 487
 			if ringing {
 				go p.sendCancel(fwd)
 			} else {
@@ -169,17 +180,27 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 			}
 		case <-out.Done():
 			p.dialogs.drop(dl.callID)
-			if cancelled {
-				return 487
+			if answered != 0 {
+				return answered
 			}
 			p.log.Warn("carrier did not answer the INVITE", "call_id", dl.callID, "error", out.Err())
 			reply(tx, req, 408, "Request Timeout")
 			return 408
-		case <-timeout.C:
-			go p.sendCancel(fwd)
-			p.dialogs.drop(dl.callID)
+		case <-timerC.C:
+			// RFC 3261 §16.6 Timer C: no answer for too long. Give up on the
+			// dialer's side, cancel downstream, and keep listening so that a
+			// late 2xx is hung up.
+			if answered != 0 {
+				continue
+			}
+			answered = 408
 			reply(tx, req, 408, "Request Timeout")
-			return 408
+			if !ringing {
+				out.Terminate()
+				p.dialogs.drop(dl.callID)
+				return answered
+			}
+			go p.sendCancel(fwd)
 		}
 	}
 }
@@ -209,6 +230,9 @@ func (p *Proxy) sendCancel(invite *sip.Request) {
 // hangUpCarrier acknowledges a 2xx that came too late and sends BYE, so the
 // carrier does not keep a call the dialer already gave up.
 func (p *Proxy) hangUpCarrier(invite *sip.Request, res *sip.Response) {
+	if res.To() == nil {
+		return // no dialog to end: nothing an ACK or BYE could name
+	}
 	to := sip.HeaderClone(res.To())
 	target := invite.Recipient
 	if c := res.Contact(); c != nil {

@@ -81,7 +81,12 @@ type Proxy struct {
 	viaPorts map[string]int // transport -> our listen port
 	dialogs  *dialogTable
 
-	draining                         atomic.Bool
+	// admission counts the new INVITEs in progress; once draining, none is admitted.
+	admission struct {
+		sync.Mutex
+		draining bool
+		active   int
+	}
 	invites, refusedSources, invalid atomic.Uint64
 	inFlight                         sync.WaitGroup
 	ready                            chan struct{}
@@ -158,9 +163,11 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	p.server.OnCancel(p.onUnmatchedCancel)
 	p.server.OnOptions(p.onOptions)
 	p.server.OnNoRoute(p.onInDialog)
-	for _, m := range []sip.RequestMethod{sip.BYE, sip.UPDATE, sip.INFO, sip.PRACK, sip.NOTIFY, sip.REFER, sip.MESSAGE, sip.SUBSCRIBE} {
+	for _, m := range []sip.RequestMethod{sip.BYE, sip.UPDATE, sip.INFO, sip.PRACK, sip.NOTIFY, sip.MESSAGE, sip.SUBSCRIBE} {
 		p.server.OnRequest(m, p.onInDialog)
 	}
+	// A REFER would have the carrier place a call the policy never saw.
+	p.server.OnRequest(sip.REFER, p.onRefer)
 	return p, nil
 }
 
@@ -218,27 +225,51 @@ func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 // transactions in flight have ended and the calls they set up have hung up
 // (their BYE still passes), or until ctx expires.
 func (p *Proxy) Drain(ctx context.Context) error {
-	p.draining.Store(true)
-	invitesDone := make(chan struct{})
-	go func() {
-		p.inFlight.Wait()
-		close(invitesDone)
-	}()
+	p.admission.Lock()
+	p.admission.draining = true
+	p.admission.Unlock()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		p.admission.Lock()
+		active := p.admission.active
+		p.admission.Unlock()
+		if active == 0 && p.dialogs.len() == 0 {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("drain: %d calls still up: %w", p.dialogs.len(), ctx.Err())
+			return fmt.Errorf("drain: %d calls still up: %w", p.dialogs.len()+active, ctx.Err())
 		case <-tick.C:
-			select {
-			case <-invitesDone:
-				if p.dialogs.len() == 0 {
-					return nil
-				}
-			default:
-			}
 		}
+	}
+}
+
+// admit counts a new INVITE in, unless the proxy is draining.
+func (p *Proxy) admit() bool {
+	p.admission.Lock()
+	defer p.admission.Unlock()
+	if p.admission.draining {
+		return false
+	}
+	p.admission.active++
+	return true
+}
+
+func (p *Proxy) release() {
+	p.admission.Lock()
+	p.admission.active--
+	p.admission.Unlock()
+}
+
+// refuseStranger answers a request from a source that is no dialer's with a
+// stateless 403: no transaction, so no retransmissions that a forged source
+// address could turn on someone else.
+func (p *Proxy) refuseStranger(req *sip.Request) {
+	p.refusedSources.Add(1)
+	p.log.Warn("request from a source that is no dialer's: refused", "method", req.Method, "source", req.Source(), "call_id", req.CallID().Value())
+	if err := p.server.WriteResponse(sip.NewResponseFromRequest(req, 403, "Forbidden", nil)); err != nil {
+		p.log.Debug("answering a stranger failed", "source", req.Source(), "error", err)
 	}
 }
 

@@ -1,0 +1,47 @@
+package sip
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func establish(t *testing.T, r *rig, cid string) (carrierInvite string) {
+	send(t, r.dialer, r.proxyAddr(), invite(cid, "est"+cid))
+	got := recv(r.carrier, 300*time.Millisecond)
+	if len(got) == 0 {
+		t.Fatal("carrier got no INVITE")
+	}
+	send(t, r.carrier, r.proxyAddr(), answer(got[0], "200 OK", "Contact: <sip:"+r.carrier.LocalAddr().String()+">\n"))
+	d := firstLines(recv(r.dialer, 300*time.Millisecond))
+	if len(d) == 0 || d[len(d)-1] != "SIP/2.0 200 OK" {
+		t.Fatalf("dialer got %q", d)
+	}
+	return got[0]
+}
+
+func TestAckWithMaxForwardsZeroIsNotForwarded(t *testing.T) {
+	r := newRig(t, allowAll{})
+	establish(t, r, "ack-mf")
+	send(t, r.dialer, r.proxyAddr(), fmt.Sprintf("ACK sip:%s SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKack1\nRoute: <sip:127.0.0.1:%d;lr>\nMax-Forwards: 0\nFrom: <sip:2025550100@127.0.0.2>;tag=dt\nTo: <sip:2025550143@127.0.0.1>;tag=ct\nCall-ID: ack-mf\nCSeq: 1 ACK\nContent-Length: 0\n\n", r.carrier.LocalAddr(), r.port))
+	for _, m := range recv(r.carrier, 300*time.Millisecond) {
+		if strings.HasPrefix(m, "ACK") && !strings.Contains(m, "Max-Forwards: 0") {
+			i := strings.Index(m, "Max-Forwards")
+			t.Errorf("ACK with Max-Forwards 0 was forwarded as %q", m[i:i+26])
+		}
+	}
+}
+
+// A stranger who knows a live Call-ID injects a 2xx that the proxy relays to the dialer.
+func TestStrangers2xxIsNotRelayedToTheDialer(t *testing.T) {
+	r := newRig(t, allowAll{})
+	establish(t, r, "inj")
+	stranger := freeUDP(t, "127.0.0.3")
+	send(t, stranger, r.proxyAddr(), fmt.Sprintf("SIP/2.0 200 OK\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKforged\nVia: SIP/2.0/UDP 127.0.0.2:1\nFrom: <sip:a@b>;tag=dt\nTo: <sip:c@d>;tag=evil\nCall-ID: inj\nCSeq: 1 INVITE\nContact: <sip:attacker@127.0.0.3>\nContent-Length: 0\n\n", r.port))
+	for _, m := range recv(r.dialer, 300*time.Millisecond) {
+		if strings.Contains(m, "tag=evil") {
+			t.Errorf("stranger's forged 2xx reached the dialer:\n%s", m)
+		}
+	}
+}

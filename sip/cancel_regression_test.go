@@ -1,0 +1,47 @@
+package sip
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A CANCEL sent as soon as the 100 Trying arrives (as early as RFC 3261 §9.1
+// allows) must reach the carrier once it rings, whatever the proxy was doing.
+func TestCancelRightBehindTheInviteCancelsTheCall(t *testing.T) {
+	r := newRig(t, allowAll{})
+	leaked := 0
+	const n = 10
+	for i := 0; i < n; i++ {
+		cid := fmt.Sprintf("race-%d", i)
+		inv := invite(cid, fmt.Sprintf("race%d", i))
+		cancel := strings.Replace(strings.Replace(strings.Replace(inv, "INVITE sip", "CANCEL sip", 1), "1 INVITE", "1 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
+		send(t, r.dialer, r.proxyAddr(), inv)
+		if got := firstLines(recvFirst(r.dialer, time.Second)); len(got) == 0 || got[0] != "SIP/2.0 100 Trying" {
+			t.Fatalf("no 100 Trying first: %q", got)
+		}
+		send(t, r.dialer, r.proxyAddr(), cancel)
+		got := recv(r.carrier, 200*time.Millisecond)
+		if len(got) == 0 {
+			continue
+		}
+		send(t, r.carrier, r.proxyAddr(), answer(got[0], "180 Ringing", ""))
+		more := firstLines(recv(r.carrier, 200*time.Millisecond))
+		sawCancel := false
+		for _, l := range more {
+			sawCancel = sawCancel || strings.HasPrefix(l, "CANCEL")
+		}
+		if !sawCancel {
+			leaked++
+			send(t, r.carrier, r.proxyAddr(), answer(got[0], "200 OK", "Contact: <sip:"+r.carrier.LocalAddr().String()+">\n"))
+		}
+		recv(r.dialer, 50*time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if leaked > 0 {
+		t.Errorf("%d/%d calls: the carrier rang with no CANCEL; audit statuses %v", leaked, n, r.statuses)
+	}
+}

@@ -1,0 +1,131 @@
+package sip
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatekeeper-sip/gatekeeper/policy"
+)
+
+type allowAll struct{ delay time.Duration }
+
+func (a allowAll) Decide(context.Context, policy.Call) policy.Decision {
+	time.Sleep(a.delay)
+	return policy.Decision{Action: policy.Allow, Rule: "default"}
+}
+func (allowAll) Forwarded(context.Context, policy.Call) error { return nil }
+
+type rig struct {
+	p               *Proxy
+	port            int
+	carrier, dialer net.PacketConn
+	mu              sync.Mutex
+	statuses        []int
+}
+
+func freeUDP(t *testing.T, ip string) net.PacketConn {
+	c, err := net.ListenPacket("udp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newRig(t *testing.T, d Decider) *rig {
+	r := &rig{carrier: freeUDP(t, "127.0.0.1"), dialer: freeUDP(t, "127.0.0.2")}
+	tmp := freeUDP(t, "127.0.0.1")
+	r.port = tmp.LocalAddr().(*net.UDPAddr).Port
+	tmp.Close()
+	cfg := Config{
+		Listen:        []Listener{{"udp", fmt.Sprintf("127.0.0.1:%d", r.port)}},
+		Carrier:       "sip:" + r.carrier.LocalAddr().String(),
+		Dialers:       []Dialer{{Name: "d", Sources: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}}},
+		DefaultRegion: "US",
+	}
+	p, err := New(cfg, d, func(c policy.Call, dec policy.Decision, status int) {
+		r.mu.Lock()
+		r.statuses = append(r.statuses, status)
+		r.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); p.Close() })
+	go p.Serve(ctx)
+	<-p.Ready()
+	r.p = p
+	return r
+}
+
+func (r *rig) proxyAddr() *net.UDPAddr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: r.port} }
+
+func send(t *testing.T, c net.PacketConn, to net.Addr, msg string) {
+	msg = strings.ReplaceAll(msg, "LOCAL", c.LocalAddr().String())
+	msg = strings.ReplaceAll(strings.ReplaceAll(msg, "\r\n", "\n"), "\n", "\r\n")
+	if _, err := c.WriteTo([]byte(msg), to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recv collects every message c gets within d.
+func recv(c net.PacketConn, d time.Duration) []string {
+	var out []string
+	buf := make([]byte, 65535)
+	c.SetReadDeadline(time.Now().Add(d))
+	for {
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			return out
+		}
+		out = append(out, string(buf[:n]))
+	}
+}
+
+// recvFirst waits up to d for one message on c.
+func recvFirst(c net.PacketConn, d time.Duration) []string {
+	buf := make([]byte, 65535)
+	c.SetReadDeadline(time.Now().Add(d))
+	n, _, err := c.ReadFrom(buf)
+	if err != nil {
+		return nil
+	}
+	return []string{string(buf[:n])}
+}
+
+func firstLines(msgs []string) []string {
+	var l []string
+	for _, m := range msgs {
+		s, _, _ := strings.Cut(m, "\r\n")
+		l = append(l, s)
+	}
+	return l
+}
+
+func invite(callID, branch string) string {
+	return "INVITE sip:2025550143@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bK" + branch + "\nMax-Forwards: 70\nFrom: <sip:2025550100@127.0.0.2>;tag=dt\nTo: <sip:2025550143@127.0.0.1>\nCall-ID: " + callID + "\nCSeq: 1 INVITE\nContact: <sip:LOCAL>\nContent-Length: 0\n\n"
+}
+
+// answer builds a response to msg copying Via, From, To (+tag), Call-ID, CSeq, as a UAS does.
+func answer(msg, status string, extra string) string {
+	var b strings.Builder
+	b.WriteString("SIP/2.0 " + status + "\n")
+	for _, l := range strings.Split(msg, "\r\n") {
+		low := strings.ToLower(l)
+		switch {
+		case strings.HasPrefix(low, "via:"), strings.HasPrefix(low, "from:"), strings.HasPrefix(low, "call-id:"), strings.HasPrefix(low, "cseq:"), strings.HasPrefix(low, "record-route:"):
+			b.WriteString(l + "\n")
+		case strings.HasPrefix(low, "to:"):
+			b.WriteString(l + ";tag=ct\n")
+		}
+	}
+	b.WriteString(extra + "Content-Length: 0\n\n")
+	return b.String()
+}

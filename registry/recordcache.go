@@ -14,8 +14,8 @@ type recordCache struct {
 	slots [recordCacheSlots]atomic.Pointer[cachedRecords]
 }
 
-// recordCacheSlots bounds the cache: a few hundred bytes a slot, ~5 MB full.
-const recordCacheSlots = 1 << 14
+// recordCacheSlots bounds the cache: a few hundred bytes a slot, ~20 MB full.
+const recordCacheSlots = 1 << 16
 
 var recordCacheSeed = maphash.MakeSeed()
 

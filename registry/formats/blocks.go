@@ -66,9 +66,8 @@ var vicidialPositions = map[string]int{"npa": 1, "prefix": 2, "type": 4}
 // (renamed through mapping), or VICIdial's prefix file without a header.
 // It reports which of the two it read.
 func ReadBlocks(r io.Reader, name string, mapping Mapping, fn func(Block) error) (string, error) {
-	br := bufio.NewReader(r)
-	first, _ := br.Peek(4096)
-	if line, _, _ := bytes.Cut(first, []byte("\n")); hasHeader(line) {
+	br := skipBOM(r)
+	if hasHeader(firstLine(br)) {
 		return "blocks csv", ReadTable(br, name, BlockColumns, mapping, func(row *Row) error {
 			b, err := blockOf(row, row.Get("npa"), row.Get("nxx"), row.Get("x"))
 			if err != nil {
@@ -88,6 +87,15 @@ func ReadBlocks(r io.Reader, name string, mapping Mapping, fn func(Block) error)
 		}
 		return fn(b)
 	})
+}
+
+// firstLine peeks at the first line that is neither blank nor a '#' comment.
+func firstLine(br *bufio.Reader) []byte {
+	head, _ := br.Peek(sampleSize)
+	for _, l := range sample(head, true) {
+		return l.text
+	}
+	return nil
 }
 
 // hasHeader tells a header line from a data line: its first field is not a number.

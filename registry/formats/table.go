@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -99,7 +100,7 @@ func (r *Row) Time(column string, required bool) (time.Time, error) {
 // line. columns are the standard names; mapping renames them. A missing
 // required column fails at line 1; a row fn rejects fails with its own error.
 func ReadTable(r io.Reader, name string, columns []Column, mapping Mapping, row func(*Row) error) error {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(skipBOM(r))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -162,6 +163,18 @@ func readRows(cr *csv.Reader, name string, index map[string]int, row func(*Row) 
 	}
 }
 
+// skipBOM drops the byte-order mark spreadsheet programs put before a CSV export.
+func skipBOM(r io.Reader) *bufio.Reader {
+	br, ok := r.(*bufio.Reader)
+	if !ok || br.Size() < sampleSize {
+		br = bufio.NewReaderSize(r, sampleSize)
+	}
+	if head, _ := br.Peek(3); string(head) == "\ufeff" {
+		br.Discard(3)
+	}
+	return br
+}
+
 // headerIndex finds each standard column in a header, by its mapped name or its own.
 func headerIndex(header []string, columns []Column, mapping Mapping) (map[string]int, error) {
 	for name := range mapping {
@@ -177,7 +190,7 @@ func headerIndex(header []string, columns []Column, mapping Mapping) (map[string
 		}
 		found := -1
 		for i, h := range header {
-			if strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), want) {
+			if strings.EqualFold(strings.TrimSpace(h), want) {
 				found = i
 				break
 			}

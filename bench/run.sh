@@ -188,11 +188,23 @@ start_gatekeeper() {
 		  dir: $dir/audit
 		policy: policy.yaml
 	EOF
-	# One listed number, as in Kamailio's htable: the lookup runs against real data.
+	# One listed number on each list, as in Kamailio's htable: the lookups run
+	# against real data. The national list is dated today, so that the shipped
+	# policy's 31-day freshness rule passes, and the clock is set to noon
+	# Eastern time, so that every rule of the shipped policy runs and allows
+	# the call whatever the hour of the run.
 	echo 2025550199 >"$dir/internal.txt"
-	"$WORK/bin/gatekeeper" import --data-dir "$dir/data" --list internal "$dir/internal.txt" \
-		>"$dir/import.log" 2>&1 || die "gatekeeper import failed: $(tail -3 "$dir/import.log")"
-	timeout -k 5 "$BOUND" "$WORK/bin/gatekeeper" serve --config "$dir/gatekeeper.yaml" \
+	echo 2025550177 >"$dir/ftc.txt"
+	for list in internal ftc; do
+		"$WORK/bin/gatekeeper" import --data-dir "$dir/data" --list "$list" --source-date "$(date +%F)" "$dir/$list.txt" \
+			>>"$dir/import.log" 2>&1 || die "gatekeeper import failed: $(tail -3 "$dir/import.log")"
+	done
+	# The called number's thousands block is a landline, so the automated call
+	# needs no consent record (the shipped policy treats unknown lines as mobile).
+	printf 'npa,nxx,x,type,state\n202,555,0,landline,DC\n' >"$dir/blocks.csv"
+	"$WORK/bin/gatekeeper" import --data-dir "$dir/data" --kind blocks "$dir/blocks.csv" \
+		>>"$dir/import.log" 2>&1 || die "gatekeeper import failed: $(tail -3 "$dir/import.log")"
+	timeout -k 5 "$BOUND" "$WORK/bin/gatekeeper" serve --config "$dir/gatekeeper.yaml" --clock "$(date +%F)T12:00:00-05:00" \
 		>"$dir/proxy.log" 2>&1 &
 	STARTED+=("$!")
 	local wrapper=$!

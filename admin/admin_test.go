@@ -129,7 +129,7 @@ func TestClientDoesWhatTheStoreDoes(t *testing.T) {
 		t.Errorf("Version(999): %v", err)
 	}
 	t0 := time.Now()
-	if err := client.RecordAttempt("n/+12025550143", t0, time.Hour); err != nil {
+	if err := client.RecordAttempt("n/+12025550143", t0, time.Hour, 0); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := client.Attempts("n/+12025550143", t0.Add(-time.Second), t0.Add(time.Second)); n != 1 || err != nil {

@@ -122,10 +122,10 @@ func (c *Client) Attempts(name string, from, to time.Time) (int, error) {
 }
 
 // RecordAttempt records an attempt (see registry.Store.RecordAttempt).
-func (c *Client) RecordAttempt(name string, at time.Time, keep time.Duration) error {
+func (c *Client) RecordAttempt(name string, at time.Time, keep time.Duration, most int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
-	return c.do(ctx, http.MethodPost, pathAttempts, nil, attemptRequest{Name: name, At: at, Keep: keep}, nil)
+	return c.do(ctx, http.MethodPost, pathAttempts, nil, attemptRequest{Name: name, At: at, Keep: keep, Most: most}, nil)
 }
 
 // Close releases idle connections.

@@ -54,6 +54,7 @@ type attemptRequest struct {
 	Name string        `json:"name"`
 	At   time.Time     `json:"at"`
 	Keep time.Duration `json:"keep"`
+	Most int           `json:"most"`
 }
 
 // importEvent is one line of an import's answer: progress while it runs,
@@ -223,7 +224,7 @@ func NewHandler(store *registry.Store) http.Handler {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("attempt: %w", err))
 			return
 		}
-		if err := store.RecordAttempt(req.Name, req.At, req.Keep); err != nil {
+		if err := store.RecordAttempt(req.Name, req.At, req.Keep, req.Most); err != nil {
 			writeError(w, http.StatusUnprocessableEntity, err)
 			return
 		}

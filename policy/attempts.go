@@ -92,6 +92,7 @@ func (p *parser) parseAttemptCap(node ast.Node, what string) (*attemptCap, error
 		return nil, yamlx.At(field(node, "per"), "%s: per %q is not number or number_and_campaign", what, f.Per)
 	}
 	p.counters[c.per] = max(p.counters[c.per], within)
+	p.counterMost[c.per] = max(p.counterMost[c.per], c.limit)
 	return c, nil
 }
 

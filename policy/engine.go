@@ -39,6 +39,7 @@ type Engine struct {
 type counterKeep struct {
 	scope counterScope
 	keep  time.Duration
+	most  int // a cap of N only needs the latest N attempts
 }
 
 // Parse reads a policy file's text; name is used in error messages, which
@@ -66,7 +67,7 @@ func Parse(name string, data []byte, reg Registry) (*Engine, error) {
 	}
 	for _, scope := range []counterScope{perNumber, perNumberAndCampaign} {
 		if keep, used := f.counters[scope]; used {
-			e.counters = append(e.counters, counterKeep{scope, keep})
+			e.counters = append(e.counters, counterKeep{scope, keep, max(f.counterMost[scope], 1)})
 		}
 	}
 	return e, nil
@@ -202,7 +203,7 @@ func (e *Engine) Forwarded(_ context.Context, c Call) error {
 	}
 	var errs []error
 	for _, k := range e.counters {
-		if err := e.reg.RecordAttempt(k.scope.counterName(&c), c.Time, k.keep); err != nil {
+		if err := e.reg.RecordAttempt(k.scope.counterName(&c), c.Time, k.keep, k.most); err != nil {
 			errs = append(errs, fmt.Errorf("policy: record attempt to %s: %w", c.Called, err))
 		}
 	}

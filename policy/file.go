@@ -33,6 +33,8 @@ type parser struct {
 	// counters maps each attempt-counter scope the rules read to the longest
 	// window any of them looks back: how long Forwarded keeps an attempt.
 	counters map[counterScope]time.Duration
+	// counterMost holds each scope's highest limit: the most attempts worth keeping.
+	counterMost map[counterScope]int
 	// warnings are doubts about the file that do not stop it from loading.
 	warnings []warning
 }
@@ -65,7 +67,7 @@ func (f *policyFile) UnmarshalYAML(node ast.Node) error {
 	if f.onError, err = parseFailModes(field(node, "on_error")); err != nil {
 		return err
 	}
-	f.parser = parser{counters: map[counterScope]time.Duration{}}
+	f.parser = parser{counters: map[counterScope]time.Duration{}, counterMost: map[counterScope]int{}}
 	if err := f.parseLists(field(node, "lists")); err != nil {
 		return err
 	}

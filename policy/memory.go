@@ -61,7 +61,7 @@ func (m *memoryRegistry) Attempts(name string, from, to time.Time) (int, error) 
 }
 
 // RecordAttempt keeps every attempt: a test file's cases are short-lived.
-func (m *memoryRegistry) RecordAttempt(name string, at time.Time, _ time.Duration) error {
+func (m *memoryRegistry) RecordAttempt(name string, at time.Time, _ time.Duration, _ int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.counters[name] = append(m.counters[name], at)

@@ -20,8 +20,9 @@ type Registry interface {
 	// Attempts counts the attempts recorded under the counter name at or after from and before to.
 	Attempts(name string, from, to time.Time) (int, error)
 	// RecordAttempt records an attempt at time at under the counter name,
+	// keeping at most the latest most attempts (a cap of N needs no more),
 	// forgetting attempts older than keep.
-	RecordAttempt(name string, at time.Time, keep time.Duration) error
+	RecordAttempt(name string, at time.Time, keep time.Duration, most int) error
 	// LineType tells what kind of line the E.164 number is, with the evidence
 	// (port lists, the block of the routing number or of the number,
 	// phonenumbers); routing is the LRN of an LNP dip, "" without one.

@@ -36,8 +36,10 @@ func counterKey(name string) []byte {
 }
 
 // RecordAttempt adds an attempt at time at to the named counter and forgets
-// its attempts older than keep before at.
-func (s *Store) RecordAttempt(name string, at time.Time, keep time.Duration) error {
+// its attempts older than keep before at, and all but the latest most: a
+// number called thousands of times a day then costs a few bytes, not a
+// value rewritten ever longer on every call.
+func (s *Store) RecordAttempt(name string, at time.Time, keep time.Duration, most int) error {
 	if keep <= 0 {
 		return errors.New("registry: an attempt counter needs a positive keep period")
 	}
@@ -54,6 +56,9 @@ func (s *Store) RecordAttempt(name string, at time.Time, keep time.Duration) err
 		// Sorted, so that a clock stepping back keeps the run in order.
 		times = append(slices.DeleteFunc(times, func(t int64) bool { return t <= horizon }), at.UnixNano())
 		slices.Sort(times)
+		if most > 0 && len(times) > most {
+			times = times[len(times)-most:]
+		}
 		value := make([]byte, 0, 8*len(times))
 		for _, t := range times {
 			value = binary.BigEndian.AppendUint64(value, uint64(t))

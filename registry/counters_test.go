@@ -15,11 +15,11 @@ func TestAttemptsCountWithinWindowAndSurviveReopen(t *testing.T) {
 	}
 	t0 := time.Now().Truncate(time.Second)
 	for _, at := range []time.Duration{0, time.Hour, 2 * time.Hour, 30 * time.Minute} { // the last one out of order
-		if err := s.RecordAttempt("n/+13055550100", t0.Add(at), 24*time.Hour); err != nil {
+		if err := s.RecordAttempt("n/+13055550100", t0.Add(at), 24*time.Hour, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.RecordAttempt("n/+13055550101", t0, 24*time.Hour); err != nil {
+	if err := s.RecordAttempt("n/+13055550101", t0, 24*time.Hour, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -56,7 +56,7 @@ func TestRecordAttemptForgetsWhatIsOlderThanKeep(t *testing.T) {
 	defer s.Close()
 	t0 := time.Now()
 	for _, at := range []time.Duration{0, 5 * time.Hour, 9 * time.Hour} {
-		if err := s.RecordAttempt("k", t0.Add(at), 8*time.Hour); err != nil {
+		if err := s.RecordAttempt("k", t0.Add(at), 8*time.Hour, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -65,7 +65,7 @@ func TestRecordAttemptForgetsWhatIsOlderThanKeep(t *testing.T) {
 	if n, err := s.Attempts("k", time.Time{}, t0.Add(24*time.Hour)); err != nil || n != 2 {
 		t.Errorf("kept %d, %v; want 2", n, err)
 	}
-	if err := s.RecordAttempt("k", t0, 0); err == nil {
+	if err := s.RecordAttempt("k", t0, 0, 0); err == nil {
 		t.Error("a zero keep period was accepted")
 	}
 }
@@ -80,7 +80,7 @@ func TestConcurrentRecordsAreAllCounted(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Go(func() {
-			if err := s.RecordAttempt("busy", t0.Add(time.Duration(i)*time.Millisecond), time.Hour); err != nil {
+			if err := s.RecordAttempt("busy", t0.Add(time.Duration(i)*time.Millisecond), time.Hour, 0); err != nil {
 				t.Error(err)
 			}
 		})
@@ -98,7 +98,7 @@ func TestCountersSurviveListImportsAndCleanup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordAttempt("n/+12025550143", time.Now(), time.Hour); err != nil {
+	if err := s.RecordAttempt("n/+12025550143", time.Now(), time.Hour, 0); err != nil {
 		t.Fatal(err)
 	}
 	s.writeMu.Lock()
@@ -111,4 +111,25 @@ func TestCountersSurviveListImportsAndCleanup(t *testing.T) {
 		t.Errorf("after cleanup: %d, %v; want 1", n, err)
 	}
 	s.Close()
+}
+
+func TestAttemptsKeepOnlyTheLatestMost(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Now().Truncate(time.Second)
+	for i := range 10 {
+		if err := s.RecordAttempt("n/+13055550100", t0.Add(time.Duration(i)*time.Minute), 24*time.Hour, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A cap of 3 still holds: the count within any window reaches 3 but goes no higher.
+	if n, err := s.Attempts("n/+13055550100", t0.Add(-time.Hour), t0.Add(time.Hour)); err != nil || n != 3 {
+		t.Fatalf("kept %d attempts, %v; want the latest 3", n, err)
+	}
+	if n, _ := s.Attempts("n/+13055550100", t0.Add(7*time.Minute), t0.Add(time.Hour)); n != 3 {
+		t.Fatalf("the latest 3 are minutes 7-9, counted %d", n)
+	}
 }

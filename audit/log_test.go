@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -112,7 +113,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 		}
 		r.Time, want.Time = time.Time{}, time.Time{}
 		want.Error = "registry: read \ufffd\ufffd" // invalid UTF-8 is replaced, as encoding/json does
-		if r != want {
+		if !reflect.DeepEqual(r, want) {
 			t.Errorf("record %d:\n got %+v\nwant %+v", i, r, want)
 		}
 		if len(r.Hash) != 64 {

@@ -5,6 +5,7 @@
 package audit
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -36,9 +37,15 @@ type Record struct {
 	// Monitor marks a would-be reject that was forwarded because of monitor mode.
 	Monitor bool `json:"monitor"`
 	// Error is the registry or evaluation error behind the decision, if any.
-	Error        string `json:"error,omitempty"`
-	PolicySHA256 string `json:"policy_sha256"`
-	Version      string `json:"version"` // the gatekeeper build
+	Error string `json:"error,omitempty"`
+	// CalledPlace is where the policy took the called party to be (area code,
+	// state, time zones, local time): the basis of every time and state rule.
+	CalledPlace json.RawMessage `json:"called_place,omitempty"`
+	// Trace is the rules consulted, each condition's value, the data versions
+	// and record ids used: compact JSON, written as it comes.
+	Trace        json.RawMessage `json:"trace,omitempty"`
+	PolicySHA256 string          `json:"policy_sha256"`
+	Version      string          `json:"version"` // the gatekeeper build
 	// Prev is the Hash of the record before this one; empty for the first record.
 	Prev string `json:"prev"`
 	// Hash is the hex SHA-256 of Prev followed by this record's JSON without
@@ -85,6 +92,14 @@ func (r *Record) appendJSON(b []byte) []byte {
 	b = strconv.AppendBool(b, r.Monitor)
 	if r.Error != "" {
 		b = appendField(b, "error", r.Error)
+	}
+	if len(r.CalledPlace) > 0 {
+		b = append(b, `,"called_place":`...)
+		b = append(b, r.CalledPlace...)
+	}
+	if len(r.Trace) > 0 {
+		b = append(b, `,"trace":`...)
+		b = append(b, r.Trace...)
 	}
 	b = appendField(b, "policy_sha256", r.PolicySHA256)
 	b = appendField(b, "version", r.Version)

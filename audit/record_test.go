@@ -26,6 +26,8 @@ func fullRecord(i int) Record {
 		DialMode:     "automated",
 		Monitor:      true,
 		Error:        "registry: read \xff\xfe",
+		CalledPlace:  json.RawMessage(`{"area_code":"202","state":"DC","time_zones":["America/New_York"],"local_time":"2031-01-01T22:04:05-05:00"}`),
+		Trace:        json.RawMessage(`[{"rule":"internal-dnc","matched":true,"conditions":[{"kind":"listed","holds":true,"value":"internal","version":7}]}]`),
 		PolicySHA256: strings.Repeat("ab", 32),
 		Version:      "v1.2.3",
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -208,9 +209,11 @@ func auditRecord(c policy.Call, d policy.Decision, status int) audit.Record {
 	if c.Automated {
 		dialMode = "automated"
 	}
+	place, _ := json.Marshal(d.Called) // plain strings and a time: cannot fail
+	trace, _ := json.Marshal(d.Trace)
 	return audit.Record{
 		Time: c.Time, CallID: c.CallID, Decision: string(d.Action), Rule: d.Rule, Status: status, Reason: d.Reason,
 		Called: c.Called, Caller: c.Caller, Dialer: c.Dialer, Campaign: c.Campaign, Source: c.Source,
-		Mode: d.Mode, DialMode: dialMode, Monitor: d.Monitor, Error: d.Error, PolicySHA256: d.PolicySHA256,
+		Mode: d.Mode, DialMode: dialMode, Monitor: d.Monitor, Error: d.Error, CalledPlace: place, Trace: trace, PolicySHA256: d.PolicySHA256,
 	}
 }

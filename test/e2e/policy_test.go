@@ -1,6 +1,10 @@
 package e2e
 
-import "testing"
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
 
 // These tests run the shipped configs/policy.yaml with the gatekeeper's clock
 // set, so that calling hours hold whatever the time CI runs at. 2026-11-20 is
@@ -35,6 +39,12 @@ func TestShippedPolicyRejectsNationalDNCAndAllowsClean(t *testing.T) {
 	recs := g.auditRecords()
 	if len(recs) != 2 || recs[0]["rule"] != "national-dnc" || recs[1]["decision"] != "allow" {
 		t.Fatalf("audit: %v", recs)
+	}
+	// The record carries the trace and the called party's place, as check shows them.
+	trace, _ := json.Marshal(recs[0]["trace"])
+	place, _ := recs[0]["called_place"].(map[string]any)
+	if !strings.Contains(string(trace), `"value":"ftc"`) || !strings.Contains(string(trace), `"version"`) || place["state"] != "DC" {
+		t.Errorf("audit record lacks its trace or place: trace %s place %v", trace, place)
 	}
 }
 

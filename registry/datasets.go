@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,9 +91,7 @@ type dataSets struct {
 
 func setKey(kind string) []byte { return []byte(setPrefix + kind) }
 
-func setStoragePrefix(id uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte{setDataTag}, id)
-}
+func setStoragePrefix(id uint64) []byte { return taggedStoragePrefix(setDataTag, id) }
 
 // loadDataSets reads every data set's current version and the live consent
 // changes, and removes what an interrupted import left behind. Open calls it.
@@ -149,53 +146,8 @@ func (s *Store) currentSetStorages() map[uint64]bool {
 // removeStaleSets deletes data under storage ids no data set points at. The
 // caller holds writeMu or is Open.
 func (s *Store) removeStaleSets() error {
-	current := s.currentSetStorages()
-	var stale []uint64
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{setDataTag}})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); {
-			key := it.Item().Key()
-			if len(key) < storagePrefixLen {
-				return fmt.Errorf("registry: malformed data set key %q", key)
-			}
-			id := binary.BigEndian.Uint64(key[1:storagePrefixLen])
-			if !current[id] {
-				stale = append(stale, id)
-			}
-			it.Seek(setStoragePrefix(id + 1))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, id := range stale {
-		slog.Info("registry: removing data set data no version points at (an interrupted import or an old version)", "storage", id)
-		if err := s.deletePrefix(setStoragePrefix(id)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Store) deletePrefix(prefix []byte) error {
-	wb := s.db.NewWriteBatch()
-	defer wb.Cancel()
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return wb.Flush()
+	return s.removeStale(setDataTag, s.currentSetStorages(), "data set",
+		"registry: removing data set data no version points at (an interrupted import or an old version)")
 }
 
 // ImportDataSet imports the files into a new version of a data set and

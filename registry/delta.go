@@ -301,17 +301,7 @@ func (s *Store) writeFolded(ctx context.Context, id uint64, cur *list, rd *fileR
 			delete(foreign, e)
 		}
 	}
-	for _, e164 := range slices.Sorted(maps.Keys(foreign)) {
-		if err := set(foreignKey(nil, id, e164), foreignValue); err != nil {
-			return out, err
-		}
-	}
-	out.filter.RunOptimize()
-	filter, err := out.filter.ToBytes()
-	if err != nil {
-		return out, err
-	}
-	if err := set(filterKey(id), filter); err != nil {
+	if err := writeForeignAndFilter(set, id, foreign, out.filter); err != nil {
 		return out, err
 	}
 	return out, wb.Flush()

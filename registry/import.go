@@ -240,21 +240,27 @@ func (s *Store) writeNumbers(ctx context.Context, id uint64, ns *numberSet, rd *
 	if err != nil {
 		return out, err
 	}
-	for _, e164 := range slices.Sorted(maps.Keys(ns.foreign)) {
-		if err := set(foreignKey(nil, id, e164), foreignValue); err != nil {
-			return out, err
-		}
-	}
-	out.filter.RunOptimize()
-	filter, err := out.filter.ToBytes()
-	if err != nil {
-		return out, err
-	}
-	if err := set(filterKey(id), filter); err != nil {
+	if err := writeForeignAndFilter(set, id, ns.foreign, out.filter); err != nil {
 		return out, err
 	}
 	rd.report("write", total, total)
 	return out, wb.Flush()
+}
+
+// writeForeignAndFilter writes the numbers outside the NANP in key order, then
+// the exchange filter: the last keys of a storage id, after its exchanges.
+func writeForeignAndFilter(set func(key, value []byte) error, id uint64, foreign map[string]struct{}, filter *roaring.Bitmap) error {
+	for _, e164 := range slices.Sorted(maps.Keys(foreign)) {
+		if err := set(foreignKey(nil, id, e164), foreignValue); err != nil {
+			return err
+		}
+	}
+	filter.RunOptimize()
+	value, err := filter.ToBytes()
+	if err != nil {
+		return err
+	}
+	return set(filterKey(id), value)
 }
 
 // importGCPercent is GOGC while an import writes.

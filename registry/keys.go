@@ -56,8 +56,12 @@ func logKey(e164 string, nanos int64) []byte {
 }
 
 // storagePrefix is the first key the data of a storage id can have.
-func storagePrefix(id uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte{dataTag}, id)
+func storagePrefix(id uint64) []byte { return taggedStoragePrefix(dataTag, id) }
+
+// taggedStoragePrefix is the first key of a storage id among the keys that
+// start with tag (list data or data set data).
+func taggedStoragePrefix(tag byte, id uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{tag}, id)
 }
 
 // exchangeKey appends the key of an exchange bitmap to dst.

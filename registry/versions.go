@@ -105,11 +105,13 @@ func (s *Store) dropStorage(ids ...uint64) {
 	}
 }
 
-func (s *Store) deleteStorage(id uint64) error {
+func (s *Store) deleteStorage(id uint64) error { return s.deletePrefix(storagePrefix(id)) }
+
+func (s *Store) deletePrefix(prefix []byte) error {
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: storagePrefix(id)})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
@@ -134,20 +136,29 @@ func (s *Store) removeStaleVersions() error {
 			current[id] = true
 		}
 	}
+	return s.removeStale(dataTag, current, "data",
+		"registry: removing data no list points at (an interrupted import or an old version)")
+}
+
+// removeStale deletes the data of every storage id among the keys starting
+// with tag that is not in current, logging removing for each. keyKind names
+// the keys in the error a malformed one gets.
+func (s *Store) removeStale(tag byte, current map[uint64]bool, keyKind, removing string) error {
 	var stale []uint64
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{dataTag}})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tag}})
 		defer it.Close()
 		// One Seek per storage id, not one step per key.
 		for it.Rewind(); it.Valid(); {
-			id, ok := storageOf(it.Item().Key())
-			if !ok {
-				return fmt.Errorf("registry: malformed data key %q", it.Item().Key())
+			key := it.Item().Key()
+			if len(key) < storagePrefixLen {
+				return fmt.Errorf("registry: malformed %s key %q", keyKind, key)
 			}
+			id := binary.BigEndian.Uint64(key[1:storagePrefixLen])
 			if !current[id] {
 				stale = append(stale, id)
 			}
-			it.Seek(storagePrefix(id + 1))
+			it.Seek(taggedStoragePrefix(tag, id+1))
 		}
 		return nil
 	})
@@ -155,8 +166,8 @@ func (s *Store) removeStaleVersions() error {
 		return err
 	}
 	for _, id := range stale {
-		slog.Info("registry: removing data no list points at (an interrupted import or an old version)", "storage", id)
-		if err := s.deleteStorage(id); err != nil {
+		slog.Info(removing, "storage", id)
+		if err := s.deletePrefix(taggedStoragePrefix(tag, id)); err != nil {
 			return err
 		}
 	}

@@ -36,18 +36,11 @@ var zipMagic = []byte("PK\x03\x04")
 // delivers its files zipped), and hashes the file as delivered. read, when not
 // nil, is told how many bytes of the file have been read so far.
 func ReadFile(name string, opts Options, sink Sink, read func(int64)) (File, error) {
-	f, err := os.Open(name)
+	f, fi, err := openRegular(name)
 	if err != nil {
 		return File{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return File{}, err
-	}
-	if fi.IsDir() {
-		return File{}, fmt.Errorf("%s is a directory", name)
-	}
 	file := File{Size: fi.Size(), ModTime: fi.ModTime()}
 	var magic [4]byte
 	n, _ := io.ReadFull(f, magic[:])
@@ -66,6 +59,25 @@ func ReadFile(name string, opts Options, sink Sink, read func(int64)) (File, err
 	file.SHA256 = hex.EncodeToString(h.Sum(nil))
 	file.Entries = []Entry{{Name: name, Layout: lay}}
 	return file, nil
+}
+
+// openRegular opens a file to read and refuses a directory, which os.Open
+// would open without complaint.
+func openRegular(name string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s is a directory", name)
+	}
+	return f, fi, nil
 }
 
 func readZip(f *os.File, name string, file File, opts Options, sink Sink, progress *counter) (File, error) {

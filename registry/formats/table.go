@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -224,18 +223,11 @@ func columnNames(columns []Column) string {
 
 // ReadTableFile opens a table file, hands it to read and returns its size and SHA-256.
 func ReadTableFile(path string, read func(r io.Reader, name string) error) (File, error) {
-	f, err := os.Open(path)
+	f, fi, err := openRegular(path)
 	if err != nil {
 		return File{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return File{}, err
-	}
-	if fi.IsDir() {
-		return File{}, fmt.Errorf("%s is a directory", path)
-	}
 	h := sha256.New()
 	if err := read(io.TeeReader(f, h), path); err != nil {
 		return File{}, err

@@ -65,12 +65,8 @@ func (m *metrics) observe(d policy.Decision, status int) {
 	m.decisions.WithLabelValues(label, d.Rule, strconv.Itoa(status)).Inc()
 }
 
-// serve serves /metrics and /debug/pprof on addr until ctx ends.
-func (m *metrics) serve(ctx context.Context, addr string, log *slog.Logger) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
+// serve answers /metrics and /debug/pprof on l until ctx ends.
+func (m *metrics) serve(ctx context.Context, l net.Listener, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	// Profiles, for measuring the proxy under load (the address is the admin's, e.g. loopback).

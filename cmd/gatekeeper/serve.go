@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -105,8 +106,13 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	defer proxy.Close()
 	watch = newMetrics(proxy, rules, decisions)
 	if cfg.Admin.Metrics != "" {
+		// Listening here makes a taken address a start-up error.
+		l, err := net.Listen("tcp", cfg.Admin.Metrics)
+		if err != nil {
+			return fmt.Errorf("admin.metrics: %w", err)
+		}
 		go func() {
-			if err := watch.serve(watchCtx, cfg.Admin.Metrics, log); err != nil {
+			if err := watch.serve(watchCtx, l, log); err != nil {
 				log.Error("metrics endpoint", "error", err)
 			}
 		}()

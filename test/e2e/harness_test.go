@@ -60,6 +60,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// handedOut keeps freePort from giving one port twice in a run: the port is
+// closed again before its user binds it.
+var handedOut sync.Map
+
 // freePort finds a port free for both UDP and TCP on ip.
 func freePort(t *testing.T, ip string) int {
 	t.Helper()
@@ -73,7 +77,9 @@ func freePort(t *testing.T, ip string) int {
 		u.Close()
 		if err == nil {
 			l.Close()
-			return port
+			if _, taken := handedOut.LoadOrStore(port, true); !taken {
+				return port
+			}
 		}
 	}
 	t.Fatal("no free port")

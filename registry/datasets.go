@@ -174,10 +174,8 @@ func (s *Store) ImportDataSet(ctx context.Context, req DataSetRequest) (ListInfo
 	if err != nil {
 		return ListInfo{}, err
 	}
-	if req.SourceDate != "" {
-		if _, err := formats.ParseDay(req.SourceDate); err != nil {
-			return ListInfo{}, fmt.Errorf("source date: %v", err)
-		}
+	if err := checkSourceDate(req.SourceDate); err != nil {
+		return ListInfo{}, err
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()

@@ -72,10 +72,8 @@ func (s *Store) Import(ctx context.Context, req ImportRequest) (ListInfo, error)
 	if _, err := formats.ParseFormat(string(req.Format)); err != nil {
 		return ListInfo{}, err
 	}
-	if req.SourceDate != "" {
-		if _, err := formats.ParseDay(req.SourceDate); err != nil {
-			return ListInfo{}, fmt.Errorf("source date: %v", err)
-		}
+	if err := checkSourceDate(req.SourceDate); err != nil {
+		return ListInfo{}, err
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -436,4 +434,15 @@ func (rd *fileReader) info(name string, id uint64) ListInfo {
 		info.InvalidReport = rd.invalidReport
 	}
 	return info
+}
+
+// checkSourceDate refuses a --source-date that is given but not a day.
+func checkSourceDate(day string) error {
+	if day == "" {
+		return nil
+	}
+	if _, err := formats.ParseDay(day); err != nil {
+		return fmt.Errorf("source date: %v", err)
+	}
+	return nil
 }

@@ -277,24 +277,15 @@ type recordReader struct {
 
 func (r *recordReader) more() bool { return r.err == nil && len(r.v) > 0 }
 
-func (r *recordReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	x, n := binary.Uvarint(r.v)
-	if n <= 0 {
-		r.err = errors.New("registry: corrupt record")
-		return 0
-	}
-	r.v = r.v[n:]
-	return x
-}
+func (r *recordReader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
+func (r *recordReader) varint() int64   { return readVarint(r, binary.Varint) }
 
-func (r *recordReader) varint() int64 {
+// readVarint takes one varint off r with decode, or marks r corrupt.
+func readVarint[T uint64 | int64](r *recordReader, decode func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	x, n := binary.Varint(r.v)
+	x, n := decode(r.v)
 	if n <= 0 {
 		r.err = errors.New("registry: corrupt record")
 		return 0

@@ -10,8 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 	"github.com/gatekeeper-sip/gatekeeper/internal/yamlx"
-	"github.com/gatekeeper-sip/gatekeeper/number"
 	"github.com/gatekeeper-sip/gatekeeper/policy/areacodes"
 )
 

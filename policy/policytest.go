@@ -10,8 +10,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 	"github.com/gatekeeper-sip/gatekeeper/internal/yamlx"
-	"github.com/gatekeeper-sip/gatekeeper/number"
 )
 
 // A policy test file holds cases for one policy file: the facts of a call,

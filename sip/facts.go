@@ -5,7 +5,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/gatekeeper-sip/gatekeeper/number"
+	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
 

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatekeeper-sip/gatekeeper/config"
 	"github.com/gatekeeper-sip/gatekeeper/configs"
+	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
 

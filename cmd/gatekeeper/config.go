@@ -3,8 +3,8 @@ package main
 import (
 	"os"
 
-	"github.com/gatekeeper-sip/gatekeeper/config"
 	"github.com/gatekeeper-sip/gatekeeper/configs"
+	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 )
 
 // loadConfig reads the config file at path, or the embedded defaults

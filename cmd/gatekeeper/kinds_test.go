@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatekeeper-sip/gatekeeper/admin"
+	"github.com/gatekeeper-sip/gatekeeper/internal/admin"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
 

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/gatekeeper-sip/gatekeeper/admin"
-	"github.com/gatekeeper-sip/gatekeeper/config"
+	"github.com/gatekeeper-sip/gatekeeper/internal/admin"
+	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )

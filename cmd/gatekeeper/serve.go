@@ -14,9 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatekeeper-sip/gatekeeper/admin"
 	"github.com/gatekeeper-sip/gatekeeper/audit"
-	"github.com/gatekeeper-sip/gatekeeper/config"
+	"github.com/gatekeeper-sip/gatekeeper/internal/admin"
+	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 	"github.com/gatekeeper-sip/gatekeeper/sip"

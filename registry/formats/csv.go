@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/gatekeeper-sip/gatekeeper/number"
+	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 )
 
 // readCSV reads the numbers of one named column of a CSV file with a header

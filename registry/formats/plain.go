@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/gatekeeper-sip/gatekeeper/number"
+	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 )
 
 // Number is one telephone number read from a list file.

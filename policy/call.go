@@ -1,5 +1,3 @@
-// Package policy decides whether a call may go out. It knows nothing of SIP:
-// the proxy hands it a Call (plain facts) and acts on the Decision it returns.
 package policy
 
 import "time"

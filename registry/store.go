@@ -1,12 +1,3 @@
-// Package registry stores the named Do-Not-Call lists the policy asks about,
-// in an embedded Badger database. It knows no rules: it answers whether a
-// number is on a list, and which version of the list said so.
-//
-// A list is layers, top first: live changes (dnc add/remove), change lists
-// not yet folded (both in memory), then the full version in Badger, one
-// bitmap per exchange. A lookup takes the first layer that mentions the
-// number: at most one Badger read, none when the exchange cache or the
-// exchange filter already answers.
 package registry
 
 import (

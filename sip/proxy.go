@@ -1,7 +1,3 @@
-// Package sip is the gatekeeper's SIP proxy: a transaction-stateful,
-// record-routing proxy (RFC 3261 §16) that hands every new outbound INVITE to
-// the policy as a plain policy.Call and acts on the Decision it gets back.
-// It knows nothing of lists or rules.
 package sip
 
 import (

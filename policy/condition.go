@@ -14,9 +14,9 @@ import (
 )
 
 // A condition is one test in a rule's match. Each kind lives in its own file
-// (listed.go, hours.go, ...) with its YAML shape, its validation and its
-// evaluation, and registers itself in conditionKinds, so adding a kind
-// touches only that file (and docs/policy.md).
+// named after its key (listed.go, outside_hours.go, ...) with its YAML shape,
+// its validation and its evaluation, and registers itself in conditionKinds,
+// so adding a kind touches only that file, its test file and docs/policy.md.
 type condition interface {
 	// eval reports whether the condition holds for the call, with the facts it
 	// saw for the trace (Kind is filled in by the engine). An error (a registry

@@ -174,6 +174,21 @@ func TestMonitorModeForwardsWouldBeRejects(t *testing.T) {
 
 // BenchmarkDecide walks all three rules (four lookups) for a number on no list:
 // the most work the shipped kind of policy does for a call.
+func TestMonitorRuleLogsAndLetsLaterRulesDecide(t *testing.T) {
+	src := "lists: {internal: x}\nrules:\n" +
+		"  - name: trial-sunday\n    match:\n      dial_mode: automated\n    action: reject\n    monitor: true\n" +
+		"  - name: internal-dnc\n    match:\n      listed: [internal]\n    action: reject\n"
+	e := mustParse(t, src, newMemRegistry(map[string][]string{"internal": {"+12125550101"}}))
+	d := e.Decide(context.Background(), call("+12125550143"))
+	if d.Action != Reject || d.Rule != "trial-sunday" || !d.Monitor || !d.Forward() || !d.Trace[0].Monitor || len(d.Trace) != 2 {
+		t.Errorf("monitored match: %+v; want a forwarded would-be reject after consulting both rules", d)
+	}
+	d = e.Decide(context.Background(), call("+12125550101"))
+	if d.Rule != "internal-dnc" || d.Monitor || d.Forward() {
+		t.Errorf("listed number: %+v; want the enforced reject", d)
+	}
+}
+
 func BenchmarkDecide(b *testing.B) {
 	reg := newMemRegistry(map[string][]string{
 		"vip": {"+12025550101"}, "internal": {"+12025550102"}, "ftc": {"+12025550103"}, "state": {"+12025550104"},

@@ -9,27 +9,17 @@ import (
 	"github.com/gatekeeper-sip/gatekeeper/internal/yamlx"
 )
 
-// campaign, dialer and seller hold when the call's campaign, dialer or seller
-// is in the set, or with not_in when it is not:
-//
-//	match:
-//	  campaign: [spring-sale, fall-sale]
-//	  seller: {not_in: [acme]}
-//
-// An empty campaign or seller (the call did not say) is in no set.
-// The trace value is the call's own campaign, dialer or seller.
+// memberOf holds when a name the call carries (its campaign, dialer or
+// seller: of reads it) is in the set, or with notIn when it is not. An empty
+// name (the call did not say) is in no set. The trace value is the call's
+// own name. campaign.go, dialer.go and seller.go register the keys.
 type memberOf struct {
 	names []string
 	notIn bool
 	of    func(*Call) string
 }
 
-func init() {
-	registerCondition("campaign", setParser("campaign", func(c *Call) string { return c.Campaign }))
-	registerCondition("dialer", setParser("dialer", func(c *Call) string { return c.Dialer }))
-	registerCondition("seller", setParser("seller", func(c *Call) string { return c.Seller }))
-}
-
+// setParser reads a key's set: a list of names, or {not_in: [names]}.
 func setParser(kind string, of func(*Call) string) conditionParser {
 	return func(_ *parser, value ast.Node) (condition, error) {
 		m := &memberOf{of: of}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/gatekeeper-sip/gatekeeper/bench/ftcgen"
+	"github.com/gatekeeper-sip/gatekeeper/internal/ftcgen"
 )
 
 // An import killed with SIGKILL while it writes leaves the previous version

@@ -33,8 +33,8 @@ import (
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/ristretto/v2/z"
 
-	"github.com/gatekeeper-sip/gatekeeper/bench/ftcgen"
 	"github.com/gatekeeper-sip/gatekeeper/internal/admin"
+	"github.com/gatekeeper-sip/gatekeeper/internal/ftcgen"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
 

@@ -162,3 +162,64 @@ func TestProgressIsReported(t *testing.T) {
 		t.Errorf("last write progress %+v", w)
 	}
 }
+
+// A spreadsheet saving "CSV UTF-8" starts the file with a byte-order mark
+// (EF BB BF); every importer reads past it, also inside a zip archive.
+func TestEveryImporterSkipsAByteOrderMark(t *testing.T) {
+	const bom = "\ufeff"
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	lists := []struct {
+		file, text, layout string
+		delta              bool
+	}{
+		{"ftc.txt", bom + "2025550101\n", "ftc, recognized", false},
+		{"plain.txt", bom + "+1 202 555 0102\n", "", false},
+		{"crm.csv", bom + "phone,name\n2025550103,Ann\n", "csv (column phone), recognized", false},
+		{"changes.txt", bom + "2025550104,2026-11-20,A\n", "", true},
+		{"changes-header.txt", bom + "number,date,flag\n2025550105,2026-11-20,A\n", "", true},
+	}
+	for i, l := range lists {
+		list := fmt.Sprintf("l%d", i)
+		info, err := s.Import(context.Background(), ImportRequest{List: list, Files: []string{writeFile(t, dir, l.file, l.text)}, Delta: l.delta})
+		if err != nil {
+			t.Errorf("%s: %v", l.file, err)
+			continue
+		}
+		if got := info.Sources[0].Entries[0].Layout.String(); l.layout != "" && got != l.layout {
+			t.Errorf("%s read as %q, want %q", l.file, got, l.layout)
+		}
+		wantListed(t, s, list, fmt.Sprintf("+120255501%02d", i+1), true)
+	}
+	zipped := writeZip(t, filepath.Join(dir, "ftc.zip"), time.Now(), [2]string{"202.txt", bom + "202,5550199\n"})
+	importReq(t, s, ImportRequest{List: "zipped", Files: []string{zipped}})
+	wantListed(t, s, "zipped", "+12025550199", true)
+
+	sets := map[string]string{
+		KindBlocks:             bom + "npa,nxx,x,type,state\n202,555,0,landline,DC\n",
+		KindWirelessToWireline: bom + "2025550106\n",
+		KindConsent:            bom + "number,seller,campaign,kind,granted_at\n2025550107,,,express,2026-01-01\n",
+		KindRND:                bom + "number,asked_on,answer\n2025550108,2026-01-01,no\n",
+		KindEBR:                bom + "number,seller,kind,date\n2025550109,acme,purchase,2026-01-01\n",
+	}
+	for kind, text := range sets {
+		if info := importSet(t, s, DataSetRequest{Kind: kind, Files: []string{writeFile(t, dir, kind+".csv", text)}}); info.Count != 1 {
+			t.Errorf("%s: %d records, want 1", kind, info.Count)
+		}
+	}
+	vici := importSet(t, s, DataSetRequest{Kind: KindBlocks, Files: []string{writeFile(t, dir, "prefixes.txt", bom+"202,5551,T,C\n")}})
+	if lt, _ := s.LineType("+12025551234", ""); vici.Count != 1 || lt.Type != LineMobile {
+		t.Errorf("VICIdial prefix file with a byte-order mark: %+v, %+v", vici, lt)
+	}
+
+	// UTF-16 ("Unicode text") is refused at line 1 with what to do, and nothing changes.
+	utf16 := writeFile(t, dir, "utf16.txt", "\xff\xfe2\x000\x002\x00")
+	_, err := s.Import(context.Background(), ImportRequest{List: "l0", Files: []string{utf16}})
+	if err == nil || !strings.HasPrefix(err.Error(), utf16+":1: the file is UTF-16") || !strings.Contains(err.Error(), "UTF-8") {
+		t.Errorf("UTF-16 list: %v", err)
+	}
+	wantListed(t, s, "l0", "+12025550101", true)
+	if _, err := s.ImportDataSet(context.Background(), DataSetRequest{Kind: KindConsent, Files: []string{utf16}}); err == nil || !strings.Contains(err.Error(), "UTF-16") {
+		t.Errorf("UTF-16 consent file: %v", err)
+	}
+}

@@ -66,7 +66,10 @@ var vicidialPositions = map[string]int{"npa": 1, "prefix": 2, "type": 4}
 // (renamed through mapping), or VICIdial's prefix file without a header.
 // It reports which of the two it read.
 func ReadBlocks(r io.Reader, name string, mapping Mapping, fn func(Block) error) (string, error) {
-	br := skipBOM(r)
+	br, err := textReader(r, name)
+	if err != nil {
+		return "", err
+	}
 	if hasHeader(firstLine(br)) {
 		return "blocks csv", ReadTable(br, name, BlockColumns, mapping, func(row *Row) error {
 			b, err := blockOf(row, row.Get("npa"), row.Get("nxx"), row.Get("x"))
@@ -101,7 +104,7 @@ func firstLine(br *bufio.Reader) []byte {
 // hasHeader tells a header line from a data line: its first field is not a number.
 func hasHeader(line []byte) bool {
 	field, _, _ := bytes.Cut(bytes.TrimSpace(line), []byte(","))
-	field = bytes.Trim(field, "\"\ufeff ")
+	field = bytes.Trim(field, "\" ")
 	if len(field) == 0 {
 		return false
 	}

@@ -104,7 +104,10 @@ func sample(head []byte, whole bool) []sampleLine {
 // Read reads one list (a file, or an entry of a zip archive) named name, in
 // the format opts gives or, without one, the format its first lines show.
 func Read(r io.Reader, name string, opts Options, sink Sink) (Layout, error) {
-	br := bufio.NewReaderSize(r, sampleSize)
+	br, err := textReader(r, name)
+	if err != nil {
+		return Layout{}, err
+	}
 	head, err := br.Peek(sampleSize)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return Layout{}, fmt.Errorf("%s: %w", name, err)

@@ -97,13 +97,17 @@ func lines(r io.Reader, name string, fn func(text []byte, line int) error) error
 // ReadPlain reads a plain list, one number per line in any of the forms
 // ParseNumber accepts (FTC: only NPANXXXXXX and NPA,NXXXXXX, the forms of
 // the FTC's full list files); blank lines and lines starting with '#' are
-// skipped. name is the file name used in errors.
+// skipped, and so is a UTF-8 byte-order mark. name is the file name used in errors.
 func ReadPlain(r io.Reader, name string, format Format, sink Sink) error {
 	parse := ParseNumber
 	if format == FTC {
 		parse = parseFTC
 	}
-	return lines(r, name, func(text []byte, line int) error {
+	br, err := textReader(r, name)
+	if err != nil {
+		return err
+	}
+	return lines(br, name, func(text []byte, line int) error {
 		n, err := parse(text)
 		if err != nil {
 			return sink.invalid(&LineError{File: name, Line: line, Reason: err.Error()})

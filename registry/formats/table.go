@@ -1,7 +1,6 @@
 package formats
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -99,7 +98,11 @@ func (r *Row) Time(column string, required bool) (time.Time, error) {
 // line. columns are the standard names; mapping renames them. A missing
 // required column fails at line 1; a row fn rejects fails with its own error.
 func ReadTable(r io.Reader, name string, columns []Column, mapping Mapping, row func(*Row) error) error {
-	cr := csv.NewReader(skipBOM(r))
+	br, err := textReader(r, name)
+	if err != nil {
+		return err
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -119,7 +122,11 @@ func ReadTable(r io.Reader, name string, columns []Column, mapping Mapping, row 
 // ReadPositional reads a CSV table without a header: positions gives each
 // standard column's 1-based position (overridden by a number in mapping).
 func ReadPositional(r io.Reader, name string, positions map[string]int, mapping Mapping, row func(*Row) error) error {
-	cr := csv.NewReader(r)
+	br, err := textReader(r, name)
+	if err != nil {
+		return err
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	cr.Comment = '#'
@@ -160,18 +167,6 @@ func readRows(cr *csv.Reader, name string, index map[string]int, row func(*Row) 
 			return err
 		}
 	}
-}
-
-// skipBOM drops the byte-order mark spreadsheet programs put before a CSV export.
-func skipBOM(r io.Reader) *bufio.Reader {
-	br, ok := r.(*bufio.Reader)
-	if !ok || br.Size() < sampleSize {
-		br = bufio.NewReaderSize(r, sampleSize)
-	}
-	if head, _ := br.Peek(3); string(head) == "\ufeff" {
-		br.Discard(3)
-	}
-	return br
 }
 
 // headerIndex finds each standard column in a header, by its mapped name or its own.

@@ -14,12 +14,18 @@ type Record struct {
 	// it is zero. Written in UTC with nanoseconds, always 9 digits.
 	Time time.Time `json:"time"`
 	// Seq numbers records 1, 2, 3... across all files and restarts.
-	Seq      uint64 `json:"seq"`
-	CallID   string `json:"call_id"`
-	Decision string `json:"decision"` // allow or reject
-	Rule     string `json:"rule"`
-	// Status is the SIP code sent to the dialer (reject) or forwarded (allow).
-	Status   int    `json:"status"`
+	Seq    uint64 `json:"seq"`
+	CallID string `json:"call_id"`
+	// Decision is what happened to the call: allow (forwarded to the carrier)
+	// or reject (answered by the gatekeeper; the carrier never saw it).
+	Decision string `json:"decision"`
+	// Rule is the rule that decided, or for a monitored call the rule that
+	// would have rejected it ("default" when none matched).
+	Rule string `json:"rule"`
+	// Status is the final SIP status the dialer got: the gatekeeper's (reject)
+	// or the carrier's, relayed (allow).
+	Status int `json:"status"`
+	// Reason is the reason text sent with a reject.
 	Reason   string `json:"reason,omitempty"`
 	Called   string `json:"called"` // E.164
 	Caller   string `json:"caller"`
@@ -30,8 +36,11 @@ type Record struct {
 	Mode string `json:"mode"`
 	// DialMode is how the call was dialed: automated or manual.
 	DialMode string `json:"dial_mode,omitempty"`
-	// Monitor marks a would-be reject that was forwarded because of monitor mode.
+	// Monitor marks a call forwarded although a rule would have rejected it
+	// (a rule with monitor: true, or the policy's monitor mode).
 	Monitor bool `json:"monitor"`
+	// Would is what the monitored rule would have done; set only with Monitor.
+	Would Would `json:"would,omitzero"`
 	// Error is the registry or evaluation error behind the decision, if any.
 	Error string `json:"error,omitempty"`
 	// CalledPlace is where the policy took the called party to be (area code,
@@ -47,6 +56,13 @@ type Record struct {
 	// Hash is the hex SHA-256 of Prev followed by this record's JSON without
 	// the hash field; it is the last field of every line.
 	Hash string `json:"hash,omitempty"`
+}
+
+// Would is the answer a monitored rule would have sent, had it been enforced.
+type Would struct {
+	Decision string `json:"decision"` // reject
+	Status   int    `json:"status"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // timeLayout keeps a fixed width, so that lines sort and align by time.
@@ -86,6 +102,16 @@ func (r *Record) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"monitor":`...)
 	b = strconv.AppendBool(b, r.Monitor)
+	if r.Would != (Would{}) {
+		b = append(b, `,"would":{"decision":`...)
+		b = appendString(b, r.Would.Decision)
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(r.Would.Status), 10)
+		if r.Would.Reason != "" {
+			b = appendField(b, "reason", r.Would.Reason)
+		}
+		b = append(b, '}')
+	}
 	if r.Error != "" {
 		b = appendField(b, "error", r.Error)
 	}

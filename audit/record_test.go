@@ -13,9 +13,9 @@ func fullRecord(i int) Record {
 	return Record{
 		Time:         time.Date(2031, 1, 2, 3, 4, 5, 6+i, time.UTC),
 		CallID:       "a84b4c76e66710@pc33.atlanta.example.com",
-		Decision:     "reject",
+		Decision:     "allow",
 		Rule:         `dnc "internal"`,
-		Status:       603,
+		Status:       200,
 		Reason:       "listed\ton <internal> & \\national\\\n\x01",
 		Called:       "+12025550143",
 		Caller:       "+13125550100",
@@ -25,6 +25,7 @@ func fullRecord(i int) Record {
 		Mode:         "enforce",
 		DialMode:     "automated",
 		Monitor:      true,
+		Would:        Would{Decision: "reject", Status: 603, Reason: "Decline <internal>"},
 		Error:        "registry: read \xff\xfe",
 		CalledPlace:  json.RawMessage(`{"area_code":"202","state":"DC","time_zones":["America/New_York"],"local_time":"2031-01-01T22:04:05-05:00"}`),
 		Trace:        json.RawMessage(`[{"rule":"internal-dnc","matched":true,"conditions":[{"kind":"listed","holds":true,"value":"internal","version":7}]}]`),
@@ -72,7 +73,7 @@ func TestMarshalAgreesWithStructTags(t *testing.T) {
 
 func TestOptionalFieldsOmitted(t *testing.T) {
 	b, _ := json.Marshal(Record{Decision: "allow", Status: 200})
-	for _, name := range []string{"reason", "error", "dial_mode", "hash"} {
+	for _, name := range []string{"reason", "error", "dial_mode", "would", "hash"} {
 		if strings.Contains(string(b), `"`+name+`"`) {
 			t.Errorf("empty %s written: %s", name, b)
 		}

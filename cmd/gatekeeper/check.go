@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatekeeper-sip/gatekeeper/audit"
 	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
@@ -35,7 +36,11 @@ that dialer is not or --manual is given, at the time of --at (default now), with
 the caller ID of --from (default ` + checkCallerID + `, a valid number; --from ""
 checks a call without caller ID). A check records no attempt.
 
-Exit status: 0 allow, 1 reject (also a would-be reject in monitor mode), 2 error.`,
+The decision is what the proxy would do with the call: allow (forward it to
+the carrier) or reject. A call a monitored rule would reject is forwarded: it
+is an allow, with that rule's would-be answer beside it, as in the decision log.
+
+Exit status: 0 allow (also a call forwarded under monitor), 1 reject, 2 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("from") {
@@ -74,7 +79,7 @@ Exit status: 0 allow, 1 reject (also a would-be reject in monitor mode), 2 error
 			if err != nil {
 				return err
 			}
-			if d.Action == policy.Reject {
+			if !d.Forward() {
 				return &exitError{code: 1}
 			}
 			return nil
@@ -114,13 +119,15 @@ func checkCall(cfg *config.Config, f checkFlags, at time.Time) policy.Call {
 	})
 }
 
-// decisionJSON is the --json form of a decision; other tools read it.
+// decisionJSON is the --json form of a decision, in the decision log's
+// terms (audit.Record); other tools read it.
 type decisionJSON struct {
 	Decision     policy.Action      `json:"decision"`
 	Rule         string             `json:"rule"`
 	Status       int                `json:"status"`
 	Reason       string             `json:"reason,omitempty"`
 	Monitor      bool               `json:"monitor"`
+	Would        *audit.Would       `json:"would,omitempty"`
 	Mode         string             `json:"mode"`
 	RetryAfter   int                `json:"retry_after,omitempty"`
 	Error        string             `json:"error,omitempty"`
@@ -134,9 +141,14 @@ func printDecisionJSON(w io.Writer, d policy.Decision) error {
 	if trace == nil {
 		trace = []policy.RuleTrace{}
 	}
-	return json.NewEncoder(w).Encode(decisionJSON{Decision: d.Action, Rule: d.Rule, Status: d.Status, Reason: d.Reason,
+	j := decisionJSON{Decision: d.Action, Rule: d.Rule, Status: d.Status, Reason: d.Reason,
 		Monitor: d.Monitor, Mode: d.Mode, RetryAfter: d.RetryAfter, Error: d.Error, Called: d.Called,
-		Trace: trace, PolicySHA256: d.PolicySHA256})
+		Trace: trace, PolicySHA256: d.PolicySHA256}
+	if d.Monitor {
+		j.Would = &audit.Would{Decision: string(d.Action), Status: d.Status, Reason: d.Reason}
+		j.Decision, j.Status, j.Reason, j.RetryAfter = policy.Allow, 0, "", 0
+	}
+	return json.NewEncoder(w).Encode(j)
 }
 
 // printDecision writes the decision on its first line, for scripts, then
@@ -144,17 +156,15 @@ func printDecisionJSON(w io.Writer, d policy.Decision) error {
 // rule consulted with the facts its conditions saw.
 func printDecision(w io.Writer, d policy.Decision) {
 	switch {
+	case d.Monitor:
+		fmt.Fprintf(w, "allow (monitor: rule %s would reject %d %s)\n", d.Rule, d.Status, d.Reason)
 	case d.Action == policy.Allow:
-		fmt.Fprintf(w, "allow (rule %s", d.Rule)
+		fmt.Fprintf(w, "allow (rule %s)\n", d.Rule)
 	case d.RetryAfter > 0:
-		fmt.Fprintf(w, "reject %d %s, Retry-After %d (rule %s", d.Status, d.Reason, d.RetryAfter, d.Rule)
+		fmt.Fprintf(w, "reject %d %s, Retry-After %d (rule %s)\n", d.Status, d.Reason, d.RetryAfter, d.Rule)
 	default:
-		fmt.Fprintf(w, "reject %d %s (rule %s", d.Status, d.Reason, d.Rule)
+		fmt.Fprintf(w, "reject %d %s (rule %s)\n", d.Status, d.Reason, d.Rule)
 	}
-	if d.Monitor {
-		fmt.Fprint(w, "; monitor: the call would be forwarded")
-	}
-	fmt.Fprintln(w, ")")
 	if p := d.Called; len(p.TimeZones) > 0 {
 		fmt.Fprintf(w, "  called party: area code %s, state %s, zones %v, local time %s\n",
 			orNone(p.AreaCode), orNone(p.State), p.TimeZones, p.LocalTime.Format("Mon 2006-01-02 15:04 MST"))

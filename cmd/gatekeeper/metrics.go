@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatekeeper-sip/gatekeeper/audit"
-	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/sip"
 )
 
@@ -24,6 +23,7 @@ import (
 type metrics struct {
 	registry  *prometheus.Registry
 	decisions *prometheus.CounterVec
+	monitored *prometheus.CounterVec
 }
 
 func newMetrics(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log) *metrics {
@@ -31,14 +31,19 @@ func newMetrics(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log) *metr
 		registry: prometheus.NewRegistry(),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatekeeper_decisions_total",
-			Help: "Calls decided, by decision (allow, reject, monitor: a would-be reject forwarded), rule and final SIP status.",
+			Help: "Calls decided, by what happened to them (allow: forwarded, reject), the rule and the final SIP status the dialer got, as in the decision log.",
 		}, []string{"decision", "rule", "status"}),
+		monitored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatekeeper_monitored_total",
+			Help: "Calls forwarded although a monitored rule would have rejected them, by that rule and the status it would have sent (the decision log's would).",
+		}, []string{"rule", "status"}),
 	}
 	counter := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
 	}
 	m.registry.MustRegister(
 		m.decisions,
+		m.monitored,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		counter("gatekeeper_sip_invites_total", "New INVITEs from dialer sources that passed validation.",
@@ -57,12 +62,12 @@ func newMetrics(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log) *metr
 	return m
 }
 
-func (m *metrics) observe(d policy.Decision, status int) {
-	label := string(d.Action)
-	if d.Monitor {
-		label = "monitor"
+// observe counts one decision as the decision log records it (auditRecord).
+func (m *metrics) observe(r audit.Record) {
+	m.decisions.WithLabelValues(r.Decision, r.Rule, strconv.Itoa(r.Status)).Inc()
+	if r.Monitor {
+		m.monitored.WithLabelValues(r.Rule, strconv.Itoa(r.Would.Status)).Inc()
 	}
-	m.decisions.WithLabelValues(label, d.Rule, strconv.Itoa(status)).Inc()
 }
 
 // serve answers /metrics and /debug/pprof on l until ctx ends.

@@ -97,8 +97,9 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	pc := proxyConfig(cfg, log)
 	pc.Now = now
 	proxy, err := sip.New(pc, rules, func(c policy.Call, d policy.Decision, status int) {
-		decisions.Append(auditRecord(c, d, status))
-		watch.observe(d, status)
+		r := auditRecord(c, d, status)
+		decisions.Append(r)
+		watch.observe(r)
 	})
 	if err != nil {
 		return err
@@ -217,9 +218,18 @@ func auditRecord(c policy.Call, d policy.Decision, status int) audit.Record {
 	}
 	place, _ := json.Marshal(d.Called) // plain strings and a time: cannot fail
 	trace, _ := json.Marshal(d.Trace)
-	return audit.Record{
-		Time: c.Time, CallID: c.CallID, Decision: string(d.Action), Rule: d.Rule, Status: status, Reason: d.Reason,
+	r := audit.Record{
+		Time: c.Time, CallID: c.CallID, Decision: string(policy.Reject), Rule: d.Rule, Status: status, Reason: d.Reason,
 		Called: c.Called, Caller: c.Caller, Dialer: c.Dialer, Campaign: c.Campaign, Source: c.Source,
 		Mode: d.Mode, DialMode: dialMode, Monitor: d.Monitor, Error: d.Error, CalledPlace: place, Trace: trace, PolicySHA256: d.PolicySHA256,
 	}
+	// The record says what happened to the call; a monitored rule's
+	// would-be answer goes beside it.
+	if d.Forward() {
+		r.Decision, r.Reason = string(policy.Allow), ""
+	}
+	if d.Monitor {
+		r.Would = audit.Would{Decision: string(d.Action), Status: d.Status, Reason: d.Reason}
+	}
+	return r
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -207,4 +208,43 @@ func headerOf(trace, start, name string) string {
 		}
 	}
 	return ""
+}
+
+// A monitored rule lets the call through: the decision log and the metrics
+// say it was forwarded (allow, the carrier's 200), and beside it what the
+// rule would have done.
+func TestMonitoredRejectIsForwardedAndLoggedAsSuch(t *testing.T) {
+	g := newGatekeeper(t)
+	writeFile(t, filepath.Join(g.dir, "policy.yaml"), `lists:
+  internal: the company's own Do-Not-Call list
+rules:
+  - name: internal-dnc
+    match:
+      listed: [internal]
+    action: reject
+    monitor: true
+`)
+	g.importList("internal", listedNumber)
+	g.start()
+	carrier := g.carrier("uas.xml", 1)
+	g.dial(dialerIP, "uac.xml", listedNumber).mustPass()
+	carrier.mustPass()
+	m := g.metrics()
+	for _, want := range []string{`gatekeeper_decisions_total{decision="allow",rule="internal-dnc",status="200"} 1`,
+		`gatekeeper_monitored_total{rule="internal-dnc",status="603"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s:\n%s", want, m)
+		}
+	}
+	g.stop()
+	recs := g.auditRecords()
+	if len(recs) != 1 {
+		t.Fatalf("audit: %v", recs)
+	}
+	r := recs[0]
+	would, _ := r["would"].(map[string]any)
+	if r["decision"] != "allow" || r["status"] != 200.0 || r["monitor"] != true || r["rule"] != "internal-dnc" || r["reason"] != nil ||
+		would["decision"] != "reject" || would["status"] != 603.0 || would["reason"] != "Decline" {
+		t.Errorf("audit record of a monitored call: %v", r)
+	}
 }

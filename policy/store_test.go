@@ -18,7 +18,7 @@ import (
 func shippedPolicyOnBadger(t testing.TB) (*policy.Engine, *registry.Store) {
 	t.Helper()
 	dir := t.TempDir()
-	store, err := registry.Open(filepath.Join(dir, "data"))
+	store, err := registry.Open(registry.DefaultOptions(filepath.Join(dir, "data")))
 	if err != nil {
 		t.Fatal(err)
 	}

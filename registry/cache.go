@@ -33,10 +33,6 @@ type exchangeCache struct {
 	budget  *atomic.Int64
 }
 
-// defaultCacheBytes bounds all exchange caches of a store: the national list
-// (250 M numbers, ~160 MB stored) fits, with room for state and company lists.
-const defaultCacheBytes = 192 << 20
-
 // newExchangeCache reserves address space for up to size bytes of values;
 // memory is only used as values are cached.
 func newExchangeCache(size int64, budget *atomic.Int64) *exchangeCache {

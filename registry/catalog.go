@@ -126,7 +126,7 @@ func (s *Store) loadCatalog() error {
 		err := iterate(txn, []byte(listPrefix), func(item *badger.Item) error {
 			l := &list{live: newChangeSet()}
 			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &l.rec) }); err != nil {
-				return fmt.Errorf("registry: list record %q: %w", item.Key(), err)
+				return fmt.Errorf("list record %q: %w", item.Key(), err)
 			}
 			lists[l.rec.Info.Name] = l
 			return nil
@@ -136,7 +136,7 @@ func (s *Store) loadCatalog() error {
 		}
 		for name, l := range lists {
 			if err := s.loadListData(txn, name, l); err != nil {
-				return fmt.Errorf("registry: list %s: %w", name, err)
+				return fmt.Errorf("list %s: %w", name, err)
 			}
 		}
 		return nil

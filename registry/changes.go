@@ -135,27 +135,27 @@ func (c *changeSet) marshal() ([]byte, error) {
 
 func unmarshalChangeSet(data []byte) (*changeSet, error) {
 	if !bytes.HasPrefix(data, changeSetMagic) {
-		return nil, errors.New("registry: stored change set has an unknown layout")
+		return nil, errors.New("stored change set has an unknown layout")
 	}
 	data = data[len(changeSetMagic):]
 	c := newChangeSet()
 	for _, rb := range []*roaring64.Bitmap{c.adds, c.removes} {
 		if len(data) < 8 {
-			return nil, errors.New("registry: stored change set is cut short")
+			return nil, errShortChangeSet
 		}
 		n := binary.BigEndian.Uint64(data)
 		data = data[8:]
 		if uint64(len(data)) < n {
-			return nil, errors.New("registry: stored change set is cut short")
+			return nil, errShortChangeSet
 		}
 		if err := rb.UnmarshalBinary(data[:n]); err != nil {
-			return nil, fmt.Errorf("registry: stored change set: %w", err)
+			return nil, fmt.Errorf("stored change set: %w", err)
 		}
 		data = data[n:]
 	}
 	var foreign foreignChanges
 	if err := json.Unmarshal(data, &foreign); err != nil {
-		return nil, fmt.Errorf("registry: stored change set: %w", err)
+		return nil, fmt.Errorf("stored change set: %w", err)
 	}
 	for _, e := range foreign.Adds {
 		c.foreignAdds[e] = struct{}{}

@@ -321,7 +321,7 @@ func (s *Store) loadLiveConsent(txn *badger.Txn) error {
 	return iterate(txn, []byte(consentLivePrefix), func(item *badger.Item) error {
 		var c ConsentChange
 		if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &c) }); err != nil {
-			return fmt.Errorf("registry: live consent change %q: %w", item.Key(), err)
+			return fmt.Errorf("live consent change %q: %w", item.Key(), err)
 		}
 		s.sets.liveConsent[c.Number] = append(s.sets.liveConsent[c.Number], c)
 		return nil

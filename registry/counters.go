@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"slices"
 	"sync"
@@ -41,7 +42,7 @@ func counterKey(name string) []byte {
 // value rewritten ever longer on every call.
 func (s *Store) RecordAttempt(name string, at time.Time, keep time.Duration, most int) error {
 	if keep <= 0 {
-		return errors.New("registry: an attempt counter needs a positive keep period")
+		return errors.New("an attempt counter needs a positive keep period")
 	}
 	lock := &counterLocks[maphash.String(counterSeed, name)%uint64(len(counterLocks))]
 	lock.Lock()
@@ -103,7 +104,7 @@ func counterTimes(txn *badger.Txn, key []byte) ([]int64, error) {
 	var times []int64
 	err = item.Value(func(v []byte) error {
 		if len(v)%8 != 0 {
-			return errors.New("registry: attempt counter " + string(key) + " is corrupt")
+			return fmt.Errorf("attempt counter %s is corrupt", key)
 		}
 		for ; len(v) > 0; v = v[8:] {
 			times = append(times, int64(binary.BigEndian.Uint64(v)))

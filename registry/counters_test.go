@@ -9,7 +9,7 @@ import (
 
 func TestAttemptsCountWithinWindowAndSurviveReopen(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	s, err := Open(dir)
+	s, err := Open(DefaultOptions(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestAttemptsCountWithinWindowAndSurviveReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = Open(dir); err != nil {
+	if s, err = Open(DefaultOptions(dir)); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
@@ -49,7 +49,7 @@ func TestAttemptsCountWithinWindowAndSurviveReopen(t *testing.T) {
 }
 
 func TestRecordAttemptForgetsWhatIsOlderThanKeep(t *testing.T) {
-	s, err := Open(t.TempDir())
+	s, err := Open(DefaultOptions(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestRecordAttemptForgetsWhatIsOlderThanKeep(t *testing.T) {
 }
 
 func TestConcurrentRecordsAreAllCounted(t *testing.T) {
-	s, err := Open(t.TempDir())
+	s, err := Open(DefaultOptions(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestConcurrentRecordsAreAllCounted(t *testing.T) {
 func TestCountersSurviveListImportsAndCleanup(t *testing.T) {
 	// Open removes data no list points at; counters are not list data.
 	dir := t.TempDir()
-	s, err := Open(dir)
+	s, err := Open(DefaultOptions(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestCountersSurviveListImportsAndCleanup(t *testing.T) {
 }
 
 func TestAttemptsKeepOnlyTheLatestMost(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "data"))
+	s, err := Open(DefaultOptions(filepath.Join(t.TempDir(), "data")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,19 +101,19 @@ func (s *Store) loadDataSets() error {
 		err := iterate(txn, []byte(setPrefix), func(item *badger.Item) error {
 			var rec setRecord
 			if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
-				return fmt.Errorf("registry: data set record %q: %w", item.Key(), err)
+				return fmt.Errorf("data set record %q: %w", item.Key(), err)
 			}
 			switch rec.Info.Name {
 			case KindBlocks:
 				t, err := readBlockTable(txn, rec)
 				if err != nil {
-					return fmt.Errorf("registry: blocks version %d: %w", rec.Info.Version, err)
+					return fmt.Errorf("blocks version %d: %w", rec.Info.Version, err)
 				}
 				s.sets.blocks.Store(t)
 			default:
 				rs, err := readRecordSet(txn, rec)
 				if err != nil {
-					return fmt.Errorf("registry: %s version %d: %w", rec.Info.Name, rec.Info.Version, err)
+					return fmt.Errorf("%s version %d: %w", rec.Info.Name, rec.Info.Version, err)
 				}
 				s.sets.records.Store(rec.Info.Name, rs)
 			}

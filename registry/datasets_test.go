@@ -33,7 +33,7 @@ func importSet(t *testing.T, s *Store, req DataSetRequest) ListInfo {
 func openTemp(t *testing.T) (*Store, string) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := Open(filepath.Join(dir, "data"))
+	s, err := Open(DefaultOptions(filepath.Join(dir, "data")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestLineTypeResolutionOrder(t *testing.T) {
 
 	// The data survives a restart, and a new version replaces the old one whole.
 	s.Close()
-	s2, err := Open(filepath.Join(dir, "data"))
+	s2, err := Open(DefaultOptions(filepath.Join(dir, "data")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestConsentAppliesOrSaysWhyNot(t *testing.T) {
 
 	// Live changes survive a restart and a new import.
 	s.Close()
-	s, err = Open(filepath.Join(dir, "data"))
+	s, err = Open(DefaultOptions(filepath.Join(dir, "data")))
 	if err != nil {
 		t.Fatal(err)
 	}

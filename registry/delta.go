@@ -146,7 +146,7 @@ func (s *Store) needsFold(l *list) bool {
 	for _, d := range l.deltas {
 		changes += d.size()
 	}
-	return len(l.deltas) > s.foldDeltas || changes > s.foldChanges
+	return len(l.deltas) > s.opts.FoldDeltas || changes > s.opts.FoldChanges
 }
 
 // fold writes the list's full version with its change lists applied, under

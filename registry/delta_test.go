@@ -80,8 +80,7 @@ func TestDeltaOnANewListAndPlainFilesAsAdditions(t *testing.T) {
 // answers, the version and the count stay, the old data goes.
 func TestChangeListsAreFolded(t *testing.T) {
 	dir := t.TempDir()
-	s := openStore(t, filepath.Join(dir, "data"))
-	s.foldDeltas = 2
+	s := openStoreWith(t, DefaultOptions(filepath.Join(dir, "data")).WithFoldDeltas(2))
 	var full strings.Builder
 	for i := range 3000 {
 		fmt.Fprintf(&full, "%d\n", 2025550000+i*3) // exchanges 202555..202555+
@@ -119,8 +118,7 @@ func TestChangeListsAreFolded(t *testing.T) {
 // each change list flips two numbers at once, so they never agree.
 func TestLookupsDuringChangeLists(t *testing.T) {
 	dir := t.TempDir()
-	s := openStore(t, filepath.Join(dir, "data"))
-	s.foldDeltas = 3 // folds happen during the test too
+	s := openStoreWith(t, DefaultOptions(filepath.Join(dir, "data")).WithFoldDeltas(3)) // folds happen during the test too
 	importFiles(t, s, "ftc", writeFile(t, dir, "full.txt", "2025550000\n2025550002\n"))
 	flip := []string{
 		writeFile(t, dir, "del.txt", "2025550002,2026-11-20,D\n2025550003,2026-11-20,A\n"),

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math/bits"
 
@@ -31,8 +30,6 @@ const (
 	encodingEliasFano  byte = 'E'
 	eliasFanoHeaderLen      = 3 // count (uint16), low bit width (uint8)
 )
-
-var errBadValue = errors.New("registry: malformed exchange value")
 
 // exchangeLines is the set of listed lines of one exchange while it is built.
 type exchangeLines [(linesPerExchange + 63) / 64]uint64
@@ -169,7 +166,7 @@ func exchangeHas(value []byte, line uint16) (bool, error) {
 	case encodingRoaring:
 		return roaringHas(data, line)
 	}
-	return false, fmt.Errorf("registry: unknown exchange encoding %q", tag)
+	return false, fmt.Errorf("unknown exchange encoding %q", tag)
 }
 
 // eliasFanoHas finds the lines whose high part is line's (those between the
@@ -371,7 +368,7 @@ func decodeLines(value []byte, x *exchangeLines) error {
 	case encodingRoaring:
 		rb := roaring.New()
 		if _, err := rb.FromBuffer(data); err != nil {
-			return fmt.Errorf("registry: roaring exchange bitmap: %w", err)
+			return fmt.Errorf("roaring exchange bitmap: %w", err)
 		}
 		for it := rb.Iterator(); it.HasNext(); {
 			line := it.Next()
@@ -382,5 +379,5 @@ func decodeLines(value []byte, x *exchangeLines) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("registry: unknown exchange encoding %q", tag)
+	return fmt.Errorf("unknown exchange encoding %q", tag)
 }

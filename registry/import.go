@@ -305,7 +305,7 @@ func (s *Store) newFileReader(ctx context.Context, req ImportRequest) (*fileRead
 	if req.SkipInvalid {
 		rd.invalidReport = req.InvalidReport
 		if rd.invalidReport == "" {
-			rd.invalidReport = filepath.Join(s.dir, "reports", fmt.Sprintf("%s-%s-invalid.txt", req.List, rd.start.UTC().Format("20060102T150405Z")))
+			rd.invalidReport = filepath.Join(s.opts.Dir, "reports", fmt.Sprintf("%s-%s-invalid.txt", req.List, rd.start.UTC().Format("20060102T150405Z")))
 		}
 	}
 	return rd, nil

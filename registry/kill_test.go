@@ -22,7 +22,7 @@ import (
 func TestKilledImportLeavesThePreviousVersion(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	s, err := Open(data)
+	s, err := Open(DefaultOptions(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestKilledImportChild(t *testing.T) {
 	if data == "" {
 		t.Skip("run by TestKilledImportLeavesThePreviousVersion")
 	}
-	s, err := Open(data)
+	s, err := Open(DefaultOptions(data))
 	if err != nil {
 		t.Fatal(err)
 	}

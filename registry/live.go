@@ -181,7 +181,7 @@ func (s *Store) supersededRemovals(next *list, sourceDay formats.Day, lists func
 				}
 				var removal Change
 				if err := json.Unmarshal(v[1:], &removal); err != nil {
-					return fmt.Errorf("registry: live change %q: %w", item.Key(), err)
+					return fmt.Errorf("live change %q: %w", item.Key(), err)
 				}
 				if formats.DayOf(removal.At) >= sourceDay {
 					return nil

@@ -287,7 +287,7 @@ func readVarint[T uint64 | int64](r *recordReader, decode func([]byte) (T, int))
 	}
 	x, n := decode(r.v)
 	if n <= 0 {
-		r.err = errors.New("registry: corrupt record")
+		r.err = errCorruptRecord
 		return 0
 	}
 	r.v = r.v[n:]
@@ -298,7 +298,7 @@ func (r *recordReader) string() string {
 	n := r.uvarint()
 	if r.err != nil || n > uint64(len(r.v)) {
 		if r.err == nil {
-			r.err = errors.New("registry: corrupt record")
+			r.err = errCorruptRecord
 		}
 		return ""
 	}

@@ -36,7 +36,7 @@ var slotSize = int(unsafe.Sizeof(exchangeLines{}))
 func newNumberSet() (*numberSet, error) {
 	slab, err := syscall.Mmap(-1, 0, exchangeSlots*slotSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
-		return nil, fmt.Errorf("registry: reserving memory for an import: %w", err)
+		return nil, fmt.Errorf("reserving memory for an import: %w", err)
 	}
 	return &numberSet{slab: slab, present: make([]uint64, (exchangeSlots+63)/64), foreign: map[string]struct{}{}}, nil
 }
@@ -65,7 +65,7 @@ func (ns *numberSet) add(n formats.Number) error {
 		return nil
 	}
 	if n.Exchange < minExchange || n.Exchange > maxExchange || n.Line >= linesPerExchange {
-		return fmt.Errorf("registry: number %d-%04d out of range", n.Exchange, n.Line)
+		return fmt.Errorf("number %d-%04d out of range", n.Exchange, n.Line)
 	}
 	slot := n.Exchange - minExchange
 	ns.present[slot/64] |= 1 << (slot % 64)

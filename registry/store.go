@@ -14,13 +14,10 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 )
 
-// ErrLocked means another process (usually a running `gatekeeper serve`) has the data directory open.
-var ErrLocked = errors.New("registry: the data directory is in use by another process")
-
 // Store is the registry. Its methods are safe for concurrent use; imports run one at a time.
 type Store struct {
-	db  *badger.DB
-	dir string
+	db   *badger.DB
+	opts Options
 	// catalog holds every list as lookups see it. Lookups read it without a
 	// lock; imports and live changes publish a new one.
 	catalog atomic.Pointer[catalog]
@@ -34,10 +31,6 @@ type Store struct {
 	cacheBudget atomic.Int64
 	// warm makes imports fill the cache of the versions they make (see Warm).
 	warm atomic.Bool
-	// A list's change lists are folded into its full version when they hold
-	// more than foldChanges numbers or number more than foldDeltas.
-	foldChanges int64
-	foldDeltas  int
 	// sets are the data sets beside the lists (datasets.go).
 	sets dataSets
 }
@@ -48,27 +41,21 @@ type Listing struct {
 	Version uint64 `json:"version"`
 }
 
-// Folding rewrites the list's full version (seconds at national scale); the
-// FTC's daily change lists stay well below this between monthly full imports.
-const (
-	defaultFoldChanges = 2_000_000
-	defaultFoldDeltas  = 32
-)
-
-// Open opens (or creates) the registry in dir and removes what an
+// Open opens (or creates) the registry in opts.Dir and removes what an
 // interrupted import left behind. It fails with ErrLocked when another
-// process has dir open.
-func Open(dir string) (*Store, error) {
-	db, err := badger.Open(badgerOptions(dir))
+// process has the directory open. Its errors do not name the directory: the
+// caller knows it.
+func Open(opts Options) (*Store, error) {
+	db, err := badger.Open(badgerOptions(opts.Dir))
 	if err != nil {
 		// Badger formats this error without wrapping it, so only its text tells.
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+			return nil, ErrLocked
 		}
-		return nil, fmt.Errorf("registry: open %s: %w", dir, err)
+		return nil, err
 	}
-	s := &Store{db: db, dir: dir, foldChanges: defaultFoldChanges, foldDeltas: defaultFoldDeltas}
-	s.cacheBudget.Store(defaultCacheBytes)
+	s := &Store{db: db, opts: opts}
+	s.cacheBudget.Store(opts.CacheSize)
 	if err := s.loadCatalog(); err != nil {
 		db.Close()
 		return nil, err
@@ -123,10 +110,6 @@ func (s *Store) Close() error {
 	defer s.publishMu.Unlock()
 	return s.db.Close()
 }
-
-// errMoved tells a lookup that the catalog changed while it opened its
-// transaction: it starts again from the new catalog.
-var errMoved = errors.New("registry: catalog moved")
 
 // readTxn opens a read transaction in which the data cat names is complete.
 // Data is deleted only after a newer catalog is published; if cat is still
@@ -196,7 +179,7 @@ func (s *Store) importedHolds(cat *catalog, l *list, n num) (bool, error) {
 	item, err := txn.Get(exchangeKey(make([]byte, 0, 16), l.rec.BaseStorage, n.exchange))
 	if err != nil {
 		// The filter says the exchange is there: its absence is an error.
-		return false, fmt.Errorf("registry: exchange %d of storage %d: %w", n.exchange, l.rec.BaseStorage, err)
+		return false, fmt.Errorf("exchange %d of storage %d: %w", n.exchange, l.rec.BaseStorage, err)
 	}
 	var listed bool
 	err = item.Value(func(v []byte) (err error) {

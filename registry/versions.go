@@ -26,7 +26,7 @@ func (s *Store) nextID() (uint64, error) {
 		default:
 			if err := item.Value(func(v []byte) error {
 				if len(v) != 8 {
-					return fmt.Errorf("registry: %s holds %d bytes, want 8", versionSeqKey, len(v))
+					return fmt.Errorf("%s holds %d bytes, want 8", versionSeqKey, len(v))
 				}
 				id = binary.BigEndian.Uint64(v)
 				return nil
@@ -88,7 +88,7 @@ func (s *Store) Version(id uint64) (ListInfo, error) {
 		return item.Value(func(v []byte) error { return json.Unmarshal(v, &info) })
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return info, fmt.Errorf("registry: no import with id %d", id)
+		return info, fmt.Errorf("no import with id %d", id)
 	}
 	return info, err
 }
@@ -152,7 +152,7 @@ func (s *Store) removeStale(tag byte, current map[uint64]bool, keyKind, removing
 		for it.Rewind(); it.Valid(); {
 			key := it.Item().Key()
 			if len(key) < storagePrefixLen {
-				return fmt.Errorf("registry: malformed %s key %q", keyKind, key)
+				return fmt.Errorf("malformed %s key %q", keyKind, key)
 			}
 			id := binary.BigEndian.Uint64(key[1:storagePrefixLen])
 			if !current[id] {

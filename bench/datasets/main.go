@@ -85,7 +85,7 @@ func run(work string, nBlocks, nPorts, nConsents, nEBR, nLookups int) error {
 	}); err != nil {
 		return err
 	}
-	store, err := registry.Open(filepath.Join(work, "data"))
+	store, err := registry.Open(registry.DefaultOptions(filepath.Join(work, "data")))
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func run(work string, nBlocks, nPorts, nConsents, nEBR, nLookups int) error {
 		}
 		store.Close() // flush, so that the disk holds the data
 		grown := diskBytes(filepath.Join(work, "data")) - before
-		if store, err = registry.Open(filepath.Join(work, "data")); err != nil {
+		if store, err = registry.Open(registry.DefaultOptions(filepath.Join(work, "data"))); err != nil {
 			return err
 		}
 		fmt.Printf("| port list %s, %d numbers in %d exchanges (%.1f%% of their lines) | import %.1f s; stored %.2f B/number; data dir grew %.2f B/number |\n",

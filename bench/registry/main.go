@@ -301,7 +301,7 @@ func writeOneKeyPerNumber(dir string, files []string) (int64, error) {
 
 // warming measures Store.Warm: every exchange of the list read into the cache.
 func warming(dataDir string, add func(what, figure, target string)) error {
-	s, err := registry.Open(dataDir)
+	s, err := registry.Open(registry.DefaultOptions(dataDir))
 	if err != nil {
 		return err
 	}
@@ -318,7 +318,7 @@ func warming(dataDir string, add func(what, figure, target string)) error {
 // (exchanges far outnumber the cache) and within ten area codes (a campaign
 // dialing a region: its exchanges fit the cache).
 func lookups(dataDir string, gc genConfig, add func(what, figure, target string)) error {
-	s, err := registry.Open(dataDir)
+	s, err := registry.Open(registry.DefaultOptions(dataDir))
 	if err != nil {
 		return err
 	}

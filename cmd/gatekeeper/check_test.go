@@ -35,7 +35,7 @@ func checkSetup(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	store, err := registry.Open(filepath.Join(dir, "data"))
+	store, err := registry.Open(registry.DefaultOptions(filepath.Join(dir, "data")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ func TestDataSetCommands(t *testing.T) {
 	}
 
 	// Through a running server: a revocation reaches the server's store at once.
-	store, err := registry.Open(filepath.Join(dir, "data"))
+	store, err := registry.Open(registry.DefaultOptions(filepath.Join(dir, "data")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,13 +55,13 @@ func openRegistry(cfg *config.Config, dataDir string) (registryAccess, error) {
 	}
 	client.Close()
 
-	store, err := registry.Open(dir)
+	store, err := registry.Open(registry.DefaultOptions(dir))
 	if errors.Is(err, registry.ErrLocked) {
 		return nil, fmt.Errorf("the registry in %s is in use by another process (a running `gatekeeper serve`?), "+
 			"and no server answers on its admin socket %s (%v): give the same --config as that server, or stop it", dir, socket, pingErr)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open registry %s: %w", dir, err)
 	}
 	return store, nil
 }

@@ -68,7 +68,7 @@ func TestRegistryCommandsWithAndWithoutServer(t *testing.T) {
 	}
 
 	// A server holds the store: the same commands go through its socket.
-	store, err := registry.Open(filepath.Join(dir, "data"))
+	store, err := registry.Open(registry.DefaultOptions(filepath.Join(dir, "data")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,9 +55,9 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return err
 	}
-	store, err := registry.Open(dataDir)
+	store, err := registry.Open(registry.DefaultOptions(dataDir))
 	if err != nil {
-		return fmt.Errorf("registry: %w", err)
+		return fmt.Errorf("open registry %s: %w", dataDir, err)
 	}
 	defer store.Close()
 	warmCtx, stopWarming := context.WithCancel(context.Background())

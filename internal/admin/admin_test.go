@@ -33,7 +33,7 @@ func socketDir(t *testing.T) string {
 // and a function that stops the server and returns Serve's result.
 func startServer(t *testing.T) (*Client, *registry.Store, string, func() error) {
 	t.Helper()
-	store, err := registry.Open(filepath.Join(t.TempDir(), "data"))
+	store, err := registry.Open(registry.DefaultOptions(filepath.Join(t.TempDir(), "data")))
 	if err != nil {
 		t.Fatal(err)
 	}

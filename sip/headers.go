@@ -78,9 +78,11 @@ func routePort(u sip.Uri) int {
 	return 5060
 }
 
-// markReceived adds the received parameter to the sender's Via when its
-// sent-by host is not the address the request came from (§18.2.1), so that
-// the response path stays with the real source.
+// markReceived records in the sender's Via where the request came from, so
+// that the response path stays with the real source: received when the
+// sent-by host differs from the source address (RFC 3261 §18.2.1), and with
+// rport both the source port and received, even when the host is the same
+// (RFC 3581 §4).
 func markReceived(req *sip.Request, src string) {
 	via := req.Via()
 	if via == nil || src == "" {
@@ -90,10 +92,11 @@ func markReceived(req *sip.Request, src string) {
 	if err != nil {
 		return
 	}
-	if via.Params.Has("rport") {
+	rport := via.Params.Has("rport")
+	if rport {
 		via.Params.Add("rport", port)
 	}
-	if via.Host != host {
+	if rport || via.Host != host {
 		via.Params.Add("received", host)
 	}
 }

@@ -74,12 +74,42 @@ func Normalize(raw, defaultRegion string) (string, error) {
 	return phonenumbers.Format(num, phonenumbers.E164), nil
 }
 
-// nanp checks a 10-digit NANP number: area code and exchange start with 2-9.
+// nanp checks a 10-digit NANP number (see CheckExchange).
 func nanp(d []byte, raw string) (string, error) {
-	if d[0] < '2' || d[3] < '2' {
-		return "", fmt.Errorf("%w: %q: area code and exchange must start with 2-9", ErrInvalid, raw)
+	var exchange uint32
+	for _, c := range d[:6] {
+		exchange = exchange*10 + uint32(c-'0')
+	}
+	if err := CheckExchange(exchange); err != nil {
+		return "", fmt.Errorf("%w: %q: %v", ErrInvalid, raw, err)
 	}
 	return "+1" + string(d), nil
+}
+
+// CheckExchange tells whether an exchange (NPA-NXX as a six-digit integer,
+// as SplitNANP gives it) can exist under the NANP's fixed format rules
+// (ATIS-0300051, Central Office Code Assignment Guidelines; NANPA's NPA
+// code list): area code (NPA) and exchange (NXX) start with 2-9, neither is
+// an N11 service code (211 ... 911), and the area code is not one the plan
+// keeps out of use: 37X and 96X (reserved by the INC) or N9X (reserved for
+// the plan's expansion). 555 is an ordinary exchange and stays valid.
+// Whether an area code is assigned is another question: policy/areacodes
+// knows the codes in service.
+func CheckExchange(exchange uint32) error {
+	npa, nxx := exchange/1000, exchange%1000
+	switch {
+	case npa < 200 || npa > 999 || nxx < 200:
+		return errors.New("area code and exchange must start with 2-9")
+	case npa%100 == 11:
+		return fmt.Errorf("area code %d is an N11 service code", npa)
+	case nxx%100 == 11:
+		return fmt.Errorf("exchange %d is an N11 service code", nxx)
+	case npa/10 == 37 || npa/10 == 96:
+		return fmt.Errorf("area code %d is reserved (37X and 96X)", npa)
+	case npa/10%10 == 9:
+		return fmt.Errorf("area code %d is reserved for expansion (N9X)", npa)
+	}
+	return nil
 }
 
 // SplitNANP splits an E.164 NANP number into its exchange (NPA-NXX as a

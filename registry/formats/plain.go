@@ -156,8 +156,8 @@ func ParseNumber(text []byte) (Number, error) {
 	return Number{}, fmt.Errorf("%s is not a number in an accepted form (%s)", quote(text), acceptedForms)
 }
 
-// nanp checks a 3-digit area code and a 7-digit subscriber number. Like
-// number.Normalize, it requires area code and exchange to start with 2-9.
+// nanp checks a 3-digit area code and a 7-digit subscriber number as
+// number.Normalize does (number.CheckExchange).
 func nanp(npa, subscriber, text []byte) (Number, error) {
 	var v uint64 // ten digits overflow 32 bits
 	for _, part := range [][]byte{npa, subscriber} {
@@ -168,10 +168,11 @@ func nanp(npa, subscriber, text []byte) (Number, error) {
 			v = v*10 + uint64(c-'0')
 		}
 	}
-	if npa[0] < '2' || subscriber[0] < '2' {
-		return Number{}, fmt.Errorf("%s: area code and exchange must start with 2-9", quote(text))
+	exchange := uint32(v / 10000)
+	if err := number.CheckExchange(exchange); err != nil {
+		return Number{}, fmt.Errorf("%s: %v", quote(text), err)
 	}
-	return Number{Exchange: uint32(v / 10000), Line: uint16(v % 10000)}, nil
+	return Number{Exchange: exchange, Line: uint16(v % 10000)}, nil
 }
 
 // quote shows a line in an error, cut short when it is long.

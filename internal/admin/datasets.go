@@ -2,11 +2,9 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -26,113 +24,85 @@ const (
 	pathNumberData    = "/v1/numberdata"      // GET ?number=&rn= -> registry.NumberData
 )
 
-// handleDataSets adds the data set endpoints to the admin handler.
-func handleDataSets(mux *http.ServeMux, store *registry.Store) {
-	mux.HandleFunc("POST "+pathDataSetImport, func(w http.ResponseWriter, r *http.Request) {
-		var req registry.DataSetRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("import request: %w", err))
-			return
-		}
-		for _, f := range req.Files {
-			if !filepath.IsAbs(f) {
-				writeError(w, http.StatusBadRequest, fmt.Errorf("import: %q is not an absolute path: the server cannot know the client's working directory", f))
-				return
-			}
-		}
-		info, err := store.ImportDataSet(r.Context(), req)
-		debug.FreeOSMemory() // as after a list import: give the import's buffers back now
-		if err != nil {
-			writeError(w, http.StatusUnprocessableEntity, err)
-			return
-		}
-		writeJSON(w, info)
-	})
-	mux.HandleFunc("GET "+pathDataSets, func(w http.ResponseWriter, _ *http.Request) {
-		sets, err := store.DataSets()
-		answer(w, sets, err)
-	})
-	mux.HandleFunc("GET "+pathLineType, func(w http.ResponseWriter, r *http.Request) {
-		if number, ok := param(w, r, "number"); ok {
-			lt, err := store.LineType(number, r.URL.Query().Get("rn"))
-			answer(w, lt, err)
-		}
-	})
-	mux.HandleFunc("GET "+pathNumberData, func(w http.ResponseWriter, r *http.Request) {
-		if number, ok := param(w, r, "number"); ok {
-			d, err := store.NumberData(number, r.URL.Query().Get("rn"))
-			answer(w, d, err)
-		}
-	})
-	mux.HandleFunc("GET "+pathConsent, func(w http.ResponseWriter, r *http.Request) {
-		number, at, ok := numberAt(w, r)
-		if !ok {
-			return
-		}
-		q := r.URL.Query()
-		a, err := store.Consent(number, q.Get("seller"), q.Get("campaign"), at)
-		answer(w, a, err)
-	})
-	mux.HandleFunc("POST "+pathConsent, func(w http.ResponseWriter, r *http.Request) {
-		var req registry.ConsentRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("consent request: %w", err))
-			return
-		}
-		peer := peerOf(r.Context())
-		if req.By == "" {
-			req.By = peer.user()
-		}
-		req.Via = strings.TrimSpace(req.Via + " through the admin socket (" + peer.String() + ")")
-		c, err := store.ChangeConsent(req)
-		if err != nil {
-			writeError(w, http.StatusUnprocessableEntity, err)
-			return
-		}
-		writeJSON(w, c)
-	})
-	mux.HandleFunc("GET "+pathExemption, func(w http.ResponseWriter, r *http.Request) {
-		number, at, ok := numberAt(w, r)
-		if !ok {
-			return
-		}
-		q := r.URL.Query()
-		var p registry.ExemptionPeriods
-		for name, dst := range map[string]*registry.Period{"purchase": &p.Purchase, "inquiry": &p.Inquiry} {
-			var err error
-			if *dst, err = parsePeriod(q.Get(name)); err != nil {
-				writeError(w, http.StatusBadRequest, fmt.Errorf("parameter %q: %w", name, err))
-				return
-			}
-		}
-		a, err := store.Exemption(number, q.Get("seller"), at, p)
-		answer(w, a, err)
-	})
+func (a *api) importDataSet(w http.ResponseWriter, r *http.Request) error {
+	var req registry.DataSetRequest
+	if err := decodeBody(r, "import request", &req); err != nil {
+		return err
+	}
+	if err := absolutePaths(req.Files); err != nil {
+		return err
+	}
+	info, err := a.store.ImportDataSet(r.Context(), req)
+	debug.FreeOSMemory() // as after a list import: give the import's buffers back now
+	if err != nil {
+		return withStatus(http.StatusUnprocessableEntity, err)
+	}
+	return writeJSON(w, info)
 }
 
-func numberAt(w http.ResponseWriter, r *http.Request) (string, time.Time, bool) {
-	number, ok := param(w, r, "number")
-	if !ok {
-		return "", time.Time{}, false
-	}
-	v, ok := param(w, r, "at")
-	if !ok {
-		return "", time.Time{}, false
-	}
-	at, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("parameter \"at\": %w", err))
-		return "", time.Time{}, false
-	}
-	return number, at, true
+func (a *api) dataSets(w http.ResponseWriter, _ *http.Request) error {
+	sets, err := a.store.DataSets()
+	return answer(w, sets, err)
 }
 
-func answer(w http.ResponseWriter, v any, err error) {
+// lineType and numberData answer GET ?number=&rn= (rn: the routing number, may be empty).
+func (a *api) lineType(w http.ResponseWriter, r *http.Request) error {
+	return byNumber(w, r, a.store.LineType)
+}
+
+func (a *api) numberData(w http.ResponseWriter, r *http.Request) error {
+	return byNumber(w, r, a.store.NumberData)
+}
+
+func byNumber[T any](w http.ResponseWriter, r *http.Request, get func(e164, routing string) (T, error)) error {
+	number, err := param(r, "number")
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
-		return
+		return err
 	}
-	writeJSON(w, v)
+	v, err := get(number, r.URL.Query().Get("rn"))
+	return answer(w, v, err)
+}
+
+func (a *api) consent(w http.ResponseWriter, r *http.Request) error {
+	number, at, err := numberAt(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	c, err := a.store.Consent(number, q.Get("seller"), q.Get("campaign"), at)
+	return answer(w, c, err)
+}
+
+// changeConsent adds or revokes a consent (gatekeeper consent add | revoke).
+func (a *api) changeConsent(w http.ResponseWriter, r *http.Request) error {
+	var req registry.ConsentRequest
+	return liveChange(w, r, "consent request", &req, &req.By, &req.Via, a.store.ChangeConsent)
+}
+
+func (a *api) exemption(w http.ResponseWriter, r *http.Request) error {
+	number, at, err := numberAt(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var p registry.ExemptionPeriods
+	for name, dst := range map[string]*registry.Period{"purchase": &p.Purchase, "inquiry": &p.Inquiry} {
+		if *dst, err = parsePeriod(q.Get(name)); err != nil {
+			return withStatus(http.StatusBadRequest, fmt.Errorf("parameter %q: %w", name, err))
+		}
+	}
+	e, err := a.store.Exemption(number, q.Get("seller"), at, p)
+	return answer(w, e, err)
+}
+
+// numberAt reads the parameters number and at (RFC 3339), which must be given.
+func numberAt(r *http.Request) (string, time.Time, error) {
+	number, err := param(r, "number")
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	at, err := timeParam(r, "at")
+	return number, at, err
 }
 
 // A period travels as MONTHS,DAYS.

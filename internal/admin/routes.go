@@ -1,0 +1,173 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gatekeeper-sip/gatekeeper/registry"
+)
+
+// route is one endpoint: a net/http ServeMux pattern ("METHOD /path") and the
+// handler that answers it.
+type route struct {
+	pattern string
+	handle  handlerFunc
+}
+
+// handlerFunc answers one request. An error it returns, before it has written
+// anything, goes back as {"error": "..."} with the status an *apiError
+// carries, or 500 for any other error.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (h handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h(w, r); err != nil {
+		writeError(w, err)
+	}
+}
+
+// apiError is an error with the HTTP status to answer it with.
+type apiError struct {
+	status int
+	err    error
+}
+
+func (e *apiError) Error() string { return e.err.Error() }
+func (e *apiError) Unwrap() error { return e.err }
+
+// withStatus gives err the status to answer it with; nil stays nil.
+func withStatus(status int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &apiError{status: status, err: err}
+}
+
+// api answers the endpoints from the registry the server holds.
+type api struct {
+	store *registry.Store
+}
+
+// NewHandler serves the registry's operations: the routes below, one handler
+// each (lists.go, datasets.go).
+func NewHandler(store *registry.Store) http.Handler {
+	a := &api{store: store}
+	mux := http.NewServeMux()
+	for _, rt := range a.routes() {
+		mux.Handle(rt.pattern, rt.handle)
+	}
+	return mux
+}
+
+func (a *api) routes() []route {
+	return []route{
+		{"GET " + pathHealth, a.health},
+		{"POST " + pathImport, a.importList},
+		{"GET " + pathLookup, a.lookup},
+		{"GET " + pathListed, a.listed},
+		{"GET " + pathLists, a.lists},
+		{"GET " + pathListDate, a.listDate},
+		{"GET " + pathVersion, a.version},
+		{"POST " + pathDNC, a.changeLive},
+		{"GET " + pathAttempts, a.attempts},
+		{"POST " + pathAttempts, a.recordAttempt},
+		{"POST " + pathDataSetImport, a.importDataSet},
+		{"GET " + pathDataSets, a.dataSets},
+		{"GET " + pathLineType, a.lineType},
+		{"GET " + pathNumberData, a.numberData},
+		{"GET " + pathConsent, a.consent},
+		{"POST " + pathConsent, a.changeConsent},
+		{"GET " + pathExemption, a.exemption},
+	}
+}
+
+// param is the query parameter name, which must be given.
+func param(r *http.Request, name string) (string, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return "", withStatus(http.StatusBadRequest, fmt.Errorf("parameter %q is missing", name))
+	}
+	return v, nil
+}
+
+// timeParam is the query parameter name, an RFC 3339 time, which must be given.
+func timeParam(r *http.Request, name string) (time.Time, error) {
+	v, err := param(r, name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, withStatus(http.StatusBadRequest, fmt.Errorf("parameter %q: %w", name, err))
+	}
+	return t, nil
+}
+
+// decodeBody reads the request's JSON body into v; what names it in the error.
+func decodeBody(r *http.Request, what string, v any) error {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		return withStatus(http.StatusBadRequest, fmt.Errorf("%s: %w", what, err))
+	}
+	return nil
+}
+
+// absolutePaths refuses a relative path: the server reads the files itself
+// and cannot know the client's working directory.
+func absolutePaths(files []string) error {
+	for _, f := range files {
+		if !filepath.IsAbs(f) {
+			return withStatus(http.StatusBadRequest, fmt.Errorf("import: %q is not an absolute path: the server cannot know the client's working directory", f))
+		}
+	}
+	return nil
+}
+
+// liveChange answers a change the server makes at once (a dnc or a consent
+// change): it reads req, records who asked in by and via, and answers what
+// apply made of it, 422 when apply refuses it. The socket only admits the
+// server's own user; the kernel's word on the caller goes into the record
+// next to what the caller says.
+func liveChange[Req, Change any](w http.ResponseWriter, r *http.Request, what string, req *Req, by, via *string, apply func(Req) (Change, error)) error {
+	if err := decodeBody(r, what, req); err != nil {
+		return err
+	}
+	peer := peerOf(r.Context())
+	if *by == "" {
+		*by = peer.user()
+	}
+	*via = strings.TrimSpace(*via + " through the admin socket (" + peer.String() + ")")
+	change, err := apply(*req)
+	if err != nil {
+		return withStatus(http.StatusUnprocessableEntity, err)
+	}
+	return writeJSON(w, change)
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+	return nil
+}
+
+// answer writes v, or the error that kept the store from answering (500).
+func answer(w http.ResponseWriter, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	var ae *apiError
+	if errors.As(err, &ae) {
+		status = ae.status
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(errorAnswer{Error: err.Error()})
+}

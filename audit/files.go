@@ -72,7 +72,7 @@ func lockDir(dir string) (*os.File, error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("audit: %s is in use by another writer: %w", dir, err)
+		return nil, fmt.Errorf("%w: %w", ErrLocked, err)
 	}
 	return f, nil
 }

@@ -46,7 +46,8 @@ type Log struct {
 }
 
 // Open opens the log in dir, creating dir if needed, and continues the chain
-// from the last complete record on disk.
+// from the last complete record on disk. It fails with ErrLocked when another
+// writer holds dir.
 func Open(dir string, opts Options) (*Log, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -172,9 +173,9 @@ func (l *Log) finish(w *writer) error {
 	err := w.flush(true)
 	w.reportDrops(l.dropped.Load())
 	if lost := bytes.Count(w.pending, []byte{'\n'}); err != nil && lost > 0 {
-		err = fmt.Errorf("audit: %d records not written to %s: %w", lost, w.file.Name(), err)
+		err = fmt.Errorf("%d records not written to %s: %w", lost, w.file.Name(), err)
 	} else if err != nil {
-		err = fmt.Errorf("audit: %s written but not synced to disk: %w", w.file.Name(), err)
+		err = fmt.Errorf("%s written but not synced to disk: %w", w.file.Name(), err)
 	}
 	w.logger.Info("audit log closed", "file", w.file.Name(), "seq", w.seq, "hash", w.prev)
 	return errors.Join(err, w.file.Close(), w.lock.Close())

@@ -12,7 +12,8 @@ import (
 // Verify reads every decision file in dir, oldest first, and checks that seq
 // counts up by one and that each record's hash covers it and the record
 // before it. It returns the number of records checked; an error names the
-// FILE:LINE of the first break.
+// FILE:LINE of the first break. It fails with ErrNoFiles when dir holds no
+// decision file.
 //
 // The chain starts at the first record found: files older than the retention
 // period may have been deleted. A line that is not a record passes only where
@@ -25,7 +26,7 @@ func Verify(dir string) (int, error) {
 		return 0, err
 	}
 	if len(days) == 0 {
-		return 0, fmt.Errorf("audit: no decision files (decisions-YYYY-MM-DD.jsonl) in %s", dir)
+		return 0, fmt.Errorf("%w in %s", ErrNoFiles, dir)
 	}
 	var v verifier
 	for _, day := range days {

@@ -204,7 +204,7 @@ func (e *Engine) Forwarded(_ context.Context, c Call) error {
 	var errs []error
 	for _, k := range e.counters {
 		if err := e.reg.RecordAttempt(k.scope.counterName(&c), c.Time, k.keep, k.most); err != nil {
-			errs = append(errs, fmt.Errorf("policy: record attempt to %s: %w", c.Called, err))
+			errs = append(errs, fmt.Errorf("record attempt to %s: %w", c.Called, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -83,9 +83,10 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	defer stopWatch()
 	go rules.watch(watchCtx, hup, 2*time.Second)
 
-	decisions, err := audit.Open(cfg.Path(cfg.Audit.Dir), audit.Options{Logger: log, Version: buildVersion()})
+	auditDir := cfg.Path(cfg.Audit.Dir)
+	decisions, err := audit.Open(auditDir, audit.Options{Logger: log, Version: buildVersion()})
 	if err != nil {
-		return fmt.Errorf("audit log: %w", err)
+		return fmt.Errorf("open audit log %s: %w", auditDir, err)
 	}
 	defer func() {
 		if err := decisions.Close(); err != nil {
@@ -150,7 +151,7 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 		return fmt.Errorf("sip: %w", err)
 	case err := <-adminErr:
 		if err != nil {
-			return fmt.Errorf("admin endpoint: %w", err)
+			return fmt.Errorf("admin socket %s: %w", cfg.AdminSocket(), err)
 		}
 	}
 	log.Info("draining: new calls get 503", "timeout", time.Duration(cfg.SIP.DrainTimeout))

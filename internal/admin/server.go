@@ -22,7 +22,8 @@ const shutdownGrace = 5 * time.Second
 
 // Serve answers on the unix socket at socketPath until ctx ends, then
 // removes the socket. A socket file left by a dead server is replaced; a
-// live server on it, or a file that is not a socket, is an error.
+// live server on it, or a file that is not a socket, is an error. Errors do
+// not name the socket: the caller knows it.
 func Serve(ctx context.Context, socketPath string, h http.Handler) error {
 	if err := removeStaleSocket(socketPath); err != nil {
 		return err
@@ -42,7 +43,7 @@ func Serve(ctx context.Context, socketPath string, h http.Handler) error {
 	go func() { served <- srv.Serve(l) }()
 	select {
 	case err := <-served:
-		return fmt.Errorf("admin socket %s: %w", socketPath, err)
+		return err
 	case <-ctx.Done():
 	}
 	grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -61,19 +62,19 @@ func listenPrivate(socketPath string) (net.Listener, error) {
 	os.Remove(tmp)
 	l, err := net.Listen("unix", tmp)
 	if err != nil {
-		return nil, fmt.Errorf("admin socket: %w", err)
+		return nil, err
 	}
 	// The listener would unlink its bound name (tmp) on Close; Serve removes the final name itself.
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		l.Close()
 		os.Remove(tmp)
-		return nil, fmt.Errorf("admin socket: %w", err)
+		return nil, err
 	}
 	if err := os.Rename(tmp, socketPath); err != nil {
 		l.Close()
 		os.Remove(tmp)
-		return nil, fmt.Errorf("admin socket: %w", err)
+		return nil, err
 	}
 	return l, nil
 }
@@ -84,14 +85,14 @@ func removeStaleSocket(socketPath string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("admin socket: %w", err)
+		return err
 	}
 	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("admin socket %s: the file exists and is not a socket; remove it or set admin.socket", socketPath)
+		return errors.New("the file exists and is not a socket; remove it or set admin.socket")
 	}
 	if conn, err := net.DialTimeout("unix", socketPath, time.Second); err == nil {
 		conn.Close()
-		return fmt.Errorf("admin socket %s: another gatekeeper is serving on it", socketPath)
+		return errors.New("another gatekeeper is serving on it")
 	}
 	return os.Remove(socketPath)
 }

@@ -7,15 +7,11 @@ package number
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
 )
-
-// ErrInvalid is wrapped by every error Normalize returns.
-var ErrInvalid = errors.New("invalid number")
 
 // Normalize turns a dialed string into E.164 ("+12025550143"). It accepts
 // 2025550143, 12025550143, +12025550143, +1-202-555-0143, (202) 555-0143 and

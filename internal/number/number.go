@@ -7,6 +7,7 @@ package number
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 

@@ -183,7 +183,7 @@ func (s *Store) fold(ctx context.Context, name string, rd *fileReader) error {
 // writeFolded merges the full version's exchanges with the exchanges the
 // change lists touch, in exchange order: untouched exchanges are copied as
 // they are, touched ones decoded, changed (oldest change list first) and
-// encoded again.
+// encoded again. Then come the numbers outside the NANP and the filter.
 func (s *Store) writeFolded(ctx context.Context, id uint64, cur *list, rd *fileReader) (storedNumbers, error) {
 	out := storedNumbers{filter: roaring.New()}
 	wb := s.db.NewWriteBatch()
@@ -192,96 +192,158 @@ func (s *Store) writeFolded(ctx context.Context, id uint64, cur *list, rd *fileR
 		out.bytes += int64(len(key) + len(value))
 		return wb.Set(key, value)
 	}
-	touched := roaring.New()
-	type cursor struct {
-		it     roaring64.IntPeekable64
-		listed bool
-	}
-	var cursors []cursor // oldest change list first, so that newer changes apply last
-	for _, d := range slices.Backward(cur.deltas) {
-		for _, rb := range []*roaring64.Bitmap{d.adds, d.removes} {
-			for it := rb.Iterator(); it.HasNext(); {
-				touched.Add(uint32(it.Next() / 10000))
-			}
-		}
-		cursors = append(cursors, cursor{d.adds.Iterator(), true}, cursor{d.removes.Iterator(), false})
-	}
-
 	txn := s.db.NewTransaction(false) // under writeMu the base cannot change
 	defer txn.Discard()
-	var base *badger.Iterator
-	if cur.rec.BaseStorage != 0 {
-		base = txn.NewIterator(badger.IteratorOptions{Prefix: exchangeKey(nil, cur.rec.BaseStorage, 0)[:storagePrefixLen+1], PrefetchValues: true})
-		defer base.Close()
-		base.Rewind()
+	base := openBaseExchanges(txn, cur.rec.BaseStorage)
+	defer base.close()
+
+	err := foldExchanges(ctx, base, newFoldChanges(cur.deltas), cur.filter, rd, func(exchange uint32, value []byte) error {
+		out.filter.Add(exchange)
+		return set(exchangeKey(nil, id, exchange), value)
+	})
+	if err != nil {
+		return out, err
 	}
-	baseExchange := func() (uint32, bool) {
-		if base == nil || !base.Valid() {
-			return 0, false
+	foreign, err := foldedForeign(txn, cur)
+	if err != nil {
+		return out, err
+	}
+	if err := writeForeignAndFilter(set, id, foreign, out.filter); err != nil {
+		return out, err
+	}
+	return out, wb.Flush()
+}
+
+// foldChanges are a list's change lists as a fold applies them: the
+// exchanges they touch, and a cursor over each one's adds and removes.
+type foldChanges struct {
+	touched *roaring.Bitmap
+	cursors []changeCursor // oldest change list first, so that newer changes apply last
+}
+
+type changeCursor struct {
+	it     roaring64.IntPeekable64
+	listed bool // adds, not removes
+}
+
+// newFoldChanges reads deltas, newest first as a list keeps them.
+func newFoldChanges(deltas []*changeSet) *foldChanges {
+	c := &foldChanges{touched: roaring.New()}
+	for _, d := range slices.Backward(deltas) {
+		for _, rb := range []*roaring64.Bitmap{d.adds, d.removes} {
+			for it := rb.Iterator(); it.HasNext(); {
+				c.touched.Add(uint32(it.Next() / 10000))
+			}
 		}
-		return binary.BigEndian.Uint32(base.Item().Key()[storagePrefixLen+1:]), true
+		c.cursors = append(c.cursors, changeCursor{d.adds.Iterator(), true}, changeCursor{d.removes.Iterator(), false})
 	}
-	total := int64(touched.GetCardinality())
-	if cur.filter != nil {
-		total = int64(roaring.Or(touched, cur.filter).GetCardinality())
+	return c
+}
+
+// apply changes the lines of exchange as the change lists say. Exchanges
+// must come in increasing order: the cursors only move forward.
+func (c *foldChanges) apply(exchange uint32, lines *exchangeLines) {
+	first, end := uint64(exchange)*10000, uint64(exchange+1)*10000
+	for _, cur := range c.cursors {
+		for cur.it.AdvanceIfNeeded(first); cur.it.HasNext() && cur.it.PeekNext() < end; {
+			line := uint16(cur.it.Next() - first)
+			if cur.listed {
+				lines.add(line)
+			} else {
+				lines.remove(line)
+			}
+		}
 	}
-	ti := touched.Iterator()
-	var lines exchangeLines
+}
+
+// baseExchanges walks the exchanges of a list's full version in key order;
+// storage 0 (no full version) has none.
+type baseExchanges struct {
+	it *badger.Iterator
+}
+
+func openBaseExchanges(txn *badger.Txn, storage uint64) *baseExchanges {
+	if storage == 0 {
+		return &baseExchanges{}
+	}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: exchangeKey(nil, storage, 0)[:storagePrefixLen+1], PrefetchValues: true})
+	it.Rewind()
+	return &baseExchanges{it: it}
+}
+
+// peek is the next exchange, false when there is none left.
+func (b *baseExchanges) peek() (uint32, bool) {
+	if b.it == nil || !b.it.Valid() {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(b.it.Item().Key()[storagePrefixLen+1:]), true
+}
+
+func (b *baseExchanges) next() { b.it.Next() }
+
+func (b *baseExchanges) close() {
+	if b.it != nil {
+		b.it.Close()
+	}
+}
+
+// foldExchanges hands write each exchange of the folded version in exchange
+// order: an untouched one as the base stores it, a touched one decoded,
+// changed and encoded again, unless it has no line left. filter is the
+// list's exchange filter, for the progress total.
+func foldExchanges(ctx context.Context, base *baseExchanges, changes *foldChanges, filter *roaring.Bitmap, rd *fileReader, write func(exchange uint32, value []byte) error) error {
+	total := int64(changes.touched.GetCardinality())
+	if filter != nil {
+		total = int64(roaring.Or(changes.touched, filter).GetCardinality())
+	}
+	touched := changes.touched.Iterator()
 	for done := int64(0); ; done++ {
 		if done%cancelCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
-				return out, err
+				return err
 			}
 			rd.report("fold", done, total)
 		}
-		be, haveBase := baseExchange()
-		if !haveBase && !ti.HasNext() {
-			break
+		be, haveBase := base.peek()
+		if !haveBase && !touched.HasNext() {
+			return nil
 		}
-		if haveBase && (!ti.HasNext() || be < ti.PeekNext()) {
-			value, err := base.Item().ValueCopy(nil)
+		if haveBase && (!touched.HasNext() || be < touched.PeekNext()) {
+			value, err := base.it.Item().ValueCopy(nil)
 			if err != nil {
-				return out, err
+				return err
 			}
-			out.filter.Add(be)
-			if err := set(exchangeKey(nil, id, be), value); err != nil {
-				return out, err
+			if err := write(be, value); err != nil {
+				return err
 			}
-			base.Next()
+			base.next()
 			continue
 		}
-		exchange := ti.Next()
-		lines = exchangeLines{}
+		exchange := touched.Next()
+		var lines exchangeLines
 		if haveBase && be == exchange {
-			if err := base.Item().Value(func(v []byte) error { return decodeLines(v, &lines) }); err != nil {
-				return out, err
+			if err := base.it.Item().Value(func(v []byte) error { return decodeLines(v, &lines) }); err != nil {
+				return err
 			}
-			base.Next()
+			base.next()
 		}
-		first, end := uint64(exchange)*10000, uint64(exchange+1)*10000
-		for _, c := range cursors {
-			for c.it.AdvanceIfNeeded(first); c.it.HasNext() && c.it.PeekNext() < end; {
-				line := uint16(c.it.Next() - first)
-				if c.listed {
-					lines.add(line)
-				} else {
-					lines.remove(line)
-				}
-			}
-		}
+		changes.apply(exchange, &lines)
 		if lines.count() == 0 {
 			continue
 		}
 		value, err := lines.encode()
 		if err != nil {
-			return out, err
+			return err
 		}
-		out.filter.Add(exchange)
-		if err := set(exchangeKey(nil, id, exchange), value); err != nil {
-			return out, err
+		if err := write(exchange, value); err != nil {
+			return err
 		}
 	}
+}
 
+// foldedForeign is the folded version's numbers outside the NANP: the full
+// version's, with the change lists applied oldest first.
+func foldedForeign(txn *badger.Txn, cur *list) (map[string]struct{}, error) {
 	foreign := map[string]struct{}{}
 	if cur.rec.BaseStorage != 0 {
 		prefix := foreignKey(nil, cur.rec.BaseStorage, "")
@@ -290,7 +352,7 @@ func (s *Store) writeFolded(ctx context.Context, id uint64, cur *list, rd *fileR
 			return nil
 		})
 		if err != nil {
-			return out, err
+			return nil, err
 		}
 	}
 	for _, d := range slices.Backward(cur.deltas) {
@@ -301,8 +363,5 @@ func (s *Store) writeFolded(ctx context.Context, id uint64, cur *list, rd *fileR
 			delete(foreign, e)
 		}
 	}
-	if err := writeForeignAndFilter(set, id, foreign, out.filter); err != nil {
-		return out, err
-	}
-	return out, wb.Flush()
+	return foreign, nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/gatekeeper-sip/gatekeeper/internal/yamlx"
+	"github.com/gatekeeper-sip/gatekeeper/policy/areacodes"
 )
 
 // state holds when the called number's state or province, read from its
@@ -28,16 +29,15 @@ func parseState(_ *parser, value ast.Node) (condition, error) {
 		return nil, err
 	}
 	for i, c := range codes {
-		if !isPostalCode(c) {
-			return nil, yamlx.At(nodes[i], "state: %q is not a two-letter postal code such as FL", c)
+		if !areacodes.HasState(c) {
+			return nil, yamlx.At(nodes[i], "state: %q %s", c, notAState)
 		}
 	}
 	return &state{codes: codes}, nil
 }
 
-func isPostalCode(s string) bool {
-	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
-}
+// notAState says what a state code must be.
+const notAState = "is not the postal code of a US state, territory or DC (or a Canadian province), such as FL"
 
 func (s *state) eval(_ context.Context, f *facts, _ Registry) (ConditionTrace, error) {
 	st := f.state()

@@ -5,6 +5,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/gatekeeper-sip/gatekeeper/internal/yamlx"
+	"github.com/gatekeeper-sip/gatekeeper/policy/areacodes"
 )
 
 // The states table holds each state's own calling rules as data, keyed by
@@ -39,8 +40,8 @@ func (p *parser) parseStates(node ast.Node) (map[string]*stateRules, error) {
 	}
 	for it := mapping.MapRange(); it.Next(); {
 		code := it.Key().GetToken().Value
-		if !isPostalCode(code) {
-			return nil, yamlx.At(it.Key(), "states: %q is not a two-letter postal code such as FL", code)
+		if !areacodes.HasState(code) {
+			return nil, yamlx.At(it.Key(), "states: %q %s", code, notAState)
 		}
 		rules, err := p.parseStateRules(code, it.Value())
 		if err != nil {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/gatekeeper-sip/gatekeeper/configs"
 	"github.com/gatekeeper-sip/gatekeeper/internal/config"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
 
 // loadConfig reads the config file at path, or the embedded defaults
@@ -30,4 +32,16 @@ func readPolicyFile(cfg *config.Config) (name string, data []byte, err error) {
 	name = cfg.Path(cfg.Policy)
 	data, err = os.ReadFile(name)
 	return name, data, err
+}
+
+// checkPolicyFile reads and parses the policy file, so that a bad one is
+// named with its line and column before anything is changed. Parse consults
+// no registry, so none is given.
+func checkPolicyFile(cfg *config.Config) error {
+	name, text, err := readPolicyFile(cfg)
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	_, err = policy.Parse(name, text, nil)
+	return err
 }

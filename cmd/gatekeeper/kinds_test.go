@@ -30,6 +30,7 @@ func TestDataSetCommands(t *testing.T) {
 		"gatekeeper.yaml": "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: \"sip:127.0.0.1:5070\"\n" +
 			"dialers:\n  - name: predictive\n    sources: [\"127.0.0.0/8\"]\n" +
 			"data_dir: data\npolicy: policy.yaml\nadmin:\n  socket: " + socket + "\n",
+		"policy.yaml":           "rules: []\n",
 		"blocks-2026-11-01.csv": "NPA,NXX,X,LTYPE,ST\n202,555,0,C,DC\n202,555,1,S,DC\n",
 		"bad-blocks.csv":        "npa,nxx,x,type\n202,555,0,C\n202,555,1,Z\n",
 		"w2w.txt":               "2025551100\n",

@@ -42,7 +42,7 @@ func TestRegistryCommandsWithAndWithoutServer(t *testing.T) {
 		"dialers:\n  - name: predictive\n    sources: [\"127.0.0.0/8\"]\n" +
 		"data_dir: data\npolicy: policy.yaml\nadmin:\n  socket: " + socket + "\n"
 	cfg := filepath.Join(dir, "gatekeeper.yaml")
-	for name, text := range map[string]string{"gatekeeper.yaml": cfgText, "a.txt": "2025550143\n", "b.txt": "2025550199\n"} {
+	for name, text := range map[string]string{"gatekeeper.yaml": cfgText, "policy.yaml": "rules: []\n", "a.txt": "2025550143\n", "b.txt": "2025550199\n"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -51,6 +51,10 @@ func newServeCmd() *cobra.Command {
 // serve runs the proxy until ctx ends, then drains: new INVITEs get 503,
 // calls in flight finish (bounded by sip.drain_timeout), the audit log is flushed.
 func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *slog.Logger) error {
+	// Everything the admin wrote is checked before any folder is created.
+	if err := checkPolicyFile(cfg); err != nil {
+		return err
+	}
 	dataDir := cfg.Path(cfg.DataDir)
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return err

@@ -3,10 +3,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
@@ -82,7 +85,8 @@ type Admin struct {
 	Metrics string `yaml:"metrics"`
 }
 
-// Load reads and checks a config file. Errors name FILE:LINE:COLUMN.
+// Load reads and checks a config file, and that the policy file it names
+// exists. Errors name FILE:LINE:COLUMN.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -93,6 +97,11 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Dir = filepath.Dir(path)
+	if _, err := os.Stat(cfg.Path(cfg.Policy)); errors.Is(err, fs.ErrNotExist) {
+		return nil, yamlx.AtPath(path, data, "$.policy", "policy: %s does not exist (a relative path is taken from this file's folder)", cfg.Path(cfg.Policy))
+	} else if err != nil {
+		return nil, yamlx.AtPath(path, data, "$.policy", "policy: %v", err)
+	}
 	return cfg, nil
 }
 
@@ -104,7 +113,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	cfg.setDefaults()
 	if err := cfg.check(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, yamlx.AtPath(name, data, err.path, "%s", err.msg)
 	}
 	return &cfg, nil
 }
@@ -139,32 +148,42 @@ func (c *Config) setDefaults() {
 	}
 }
 
-func (c *Config) check() error {
+// fieldError is a check that failed at a YAML path ($.sip.carrier).
+type fieldError struct{ path, msg string }
+
+func at(path, format string, args ...any) *fieldError {
+	return &fieldError{path, fmt.Sprintf(format, args...)}
+}
+
+func (c *Config) check() *fieldError {
 	if len(c.SIP.Listen) == 0 {
-		return fmt.Errorf("sip.listen: give at least one address, e.g. udp://127.0.0.1:5060")
+		return at("$.sip", "sip.listen: give at least one address, e.g. udp://127.0.0.1:5060")
 	}
-	for _, l := range c.SIP.Listen {
+	for i, l := range c.SIP.Listen {
 		if _, _, err := SplitListen(l); err != nil {
-			return err
+			return at(fmt.Sprintf("$.sip.listen[%d]", i), "%v", err)
 		}
 	}
 	if c.Policy == "" {
-		return fmt.Errorf("policy: the policy file is missing, e.g. policy: policy.yaml")
+		return at("$.policy", "policy: the policy file is missing, e.g. policy: policy.yaml")
 	}
 	if c.SIP.Carrier == "" {
-		return fmt.Errorf("sip.carrier: the carrier's address is missing, e.g. sip:127.0.0.1:5070")
+		return at("$.sip", "sip.carrier: the carrier's address is missing, e.g. sip:127.0.0.1:5070")
+	}
+	if err := checkCarrier(c.SIP.Carrier); err != nil {
+		return at("$.sip.carrier", "sip.carrier: %q %v", c.SIP.Carrier, err)
 	}
 	if t := c.SIP.CarrierTransport; t != "udp" && t != "tcp" {
-		return fmt.Errorf("sip.carrier_transport: %q is not udp or tcp", t)
+		return at("$.sip.carrier_transport", "sip.carrier_transport: %q is not udp or tcp", t)
 	}
 	if len(c.Dialers) == 0 {
-		return fmt.Errorf("dialers: no dialer is configured, so no call could pass")
+		return at("$.dialers", "dialers: no dialer is configured, so no call could pass")
 	}
 	dialerNames := make([]string, len(c.Dialers))
 	for i, d := range c.Dialers {
 		dialerNames[i] = d.Name
 		if len(d.Sources) == 0 {
-			return fmt.Errorf("dialers[%d] (%s): sources is empty", i, d.Name)
+			return at(fmt.Sprintf("$.dialers[%d].sources", i), "dialers[%d] (%s): sources is empty", i, d.Name)
 		}
 	}
 	if err := checkUnique("dialers", "name", dialerNames); err != nil {
@@ -174,25 +193,55 @@ func (c *Config) check() error {
 	for i, cp := range c.Campaigns {
 		campaignIDs[i] = cp.ID
 	}
-	if err := checkUnique("campaigns", "id", campaignIDs); err != nil {
-		return err
-	}
-	return nil
+	return checkUnique("campaigns", "id", campaignIDs)
 }
 
 // checkUnique reports the first missing or repeated key of a section's entries.
-func checkUnique(section, field string, keys []string) error {
+func checkUnique(section, field string, keys []string) *fieldError {
 	seen := map[string]bool{}
 	for i, k := range keys {
 		if k == "" {
-			return fmt.Errorf("%s[%d]: %s is missing", section, i, field)
+			return at(fmt.Sprintf("$.%s[%d]", section, i), "%s[%d]: %s is missing", section, i, field)
 		}
 		if seen[k] {
-			return fmt.Errorf("%s[%d]: %s %q is used twice", section, i, field, k)
+			return at(fmt.Sprintf("$.%s[%d].%s", section, i, field), "%s[%d]: %s %q is used twice", section, i, field, k)
 		}
 		seen[k] = true
 	}
 	return nil
+}
+
+// checkCarrier checks the carrier's SIP URI: scheme sip, an IP address (the
+// proxy resolves no names) and a port that exists. It names what is wrong.
+func checkCarrier(uri string) error {
+	rest, ok := strings.CutPrefix(uri, "sip:")
+	if !ok {
+		return fmt.Errorf("is not a SIP URI: write it as sip:IP:PORT, e.g. sip:192.0.2.10:5060")
+	}
+	hostport, _, _ := strings.Cut(rest, ";") // URI parameters, e.g. ;transport=tcp
+	if _, err := netip.ParseAddr(strings.Trim(hostport, "[]")); err == nil {
+		return nil // no port: 5060
+	}
+	if _, err := netip.ParseAddrPort(hostport); err != nil {
+		return fmt.Errorf("does not name an IP address and a port from 1 to 65535 (sip:IP:PORT): %s", portProblem(hostport))
+	}
+	return nil
+}
+
+// portProblem says why host:port does not parse, in the admin's words.
+func portProblem(hostport string) string {
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 {
+		return "no port"
+	}
+	host, port := strings.Trim(hostport[:i], "[]"), hostport[i+1:]
+	if _, err := netip.ParseAddr(host); err != nil {
+		return fmt.Sprintf("%q is not an IP address (names are not resolved)", host)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("port %s is not from 1 to 65535", port)
+	}
+	return "not IP:PORT"
 }
 
 // SplitListen splits "udp://127.0.0.1:5060" into network and address.
@@ -200,6 +249,9 @@ func SplitListen(l string) (network, addr string, err error) {
 	network, addr, ok := strings.Cut(l, "://")
 	if !ok || (network != "udp" && network != "tcp") || addr == "" {
 		return "", "", fmt.Errorf("sip.listen: %q is not udp://IP:PORT or tcp://IP:PORT", l)
+	}
+	if _, err := netip.ParseAddrPort(addr); err != nil {
+		return "", "", fmt.Errorf("sip.listen: %q is not udp://IP:PORT or tcp://IP:PORT: %s", l, portProblem(addr))
 	}
 	return network, addr, nil
 }

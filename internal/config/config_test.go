@@ -34,6 +34,7 @@ func TestPathsAreRelativeToTheConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gk.yaml")
 	os.WriteFile(path, []byte("sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: sip:127.0.0.1:5070\ndialers:\n  - name: d\n    sources: [10.1.2.3]\ndata_dir: data\npolicy: p.yaml\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte("rules: []\n"), 0o644)
 	cfg, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +64,42 @@ func TestBadConfigsNameThePlace(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want it to contain %q", err, want)
 		}
+	}
+}
+
+// Every mistake is named at its place, in the admin's words, when the file is
+// loaded: nothing has been created or started yet.
+func TestBadValuesAreNamedAtTheirPlace(t *testing.T) {
+	base := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: sip:127.0.0.1:5070\ndialers:\n  - name: d\n    sources: [127.0.0.0/8]\n    automated: true\npolicy: p.yaml\n"
+	cases := map[string]string{
+		strings.Replace(base, "sip:127.0.0.1:5070", "sip:127.0.0.1:99999", 1):      `gk.yaml:3:12: sip.carrier: "sip:127.0.0.1:99999" does not name an IP address and a port from 1 to 65535 (sip:IP:PORT): port 99999 is not from 1 to 65535`,
+		strings.Replace(base, "sip:127.0.0.1:5070", "127.0.0.1:5070", 1):           `gk.yaml:3:12: sip.carrier: "127.0.0.1:5070" is not a SIP URI: write it as sip:IP:PORT`,
+		strings.Replace(base, "sip:127.0.0.1:5070", "sip:carrier.example:5060", 1): `gk.yaml:3:12: sip.carrier: "sip:carrier.example:5060" does not name an IP address and a port from 1 to 65535 (sip:IP:PORT): "carrier.example" is not an IP address (names are not resolved)`,
+		strings.Replace(base, "127.0.0.1:5060", "127.0.0.1:70000", 1):              `gk.yaml:2:12: sip.listen: "udp://127.0.0.1:70000" is not udp://IP:PORT or tcp://IP:PORT: port 70000 is not from 1 to 65535`,
+		strings.Replace(base, "automated: true", `automated: "yes please"`, 1):     `gk.yaml:7:16: "yes please" is not true or false`,
+		strings.Replace(base, "sources: [127.0.0.0/8]", "sources: 127.0.0.0/8", 1): "gk.yaml:6:14: want a list here, not a single value",
+		base + "campaigns:\n  - id: a\n  - id: a\n":                                `gk.yaml:11:9: campaigns[1]: id "a" is used twice`,
+	}
+	for src, want := range cases {
+		_, err := Parse("gk.yaml", []byte(src))
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("got %v\nwant %s", err, want)
+		}
+	}
+	for _, ok := range []string{"sip:127.0.0.1", "sip:[::1]:5070", "sip:192.0.2.1:5060;transport=tcp"} {
+		if _, err := Parse("gk.yaml", []byte(strings.Replace(base, "sip:127.0.0.1:5070", ok, 1))); err != nil {
+			t.Errorf("carrier %s: %v", ok, err)
+		}
+	}
+}
+
+func TestMissingPolicyFileIsNamedAtItsKey(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gk.yaml")
+	os.WriteFile(path, []byte("sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: sip:127.0.0.1:5070\ndialers:\n  - name: d\n    sources: [10.1.2.3]\npolicy: nowhere.yaml\n"), 0o644)
+	_, err := Load(path)
+	if want := path + ":7:9: policy: " + filepath.Join(dir, "nowhere.yaml") + " does not exist"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("got %v, want %s...", err, want)
 	}
 }
 

@@ -5,9 +5,11 @@ package yamlx
 import (
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 )
 
 // Error is a decoding or validation error at a place in a YAML file.
@@ -48,9 +50,78 @@ func Decode(file string, data []byte, v any) error {
 	var ye yaml.Error
 	if errors.As(err, &ye) {
 		pos := ye.GetToken().Position
-		return &Error{File: file, Line: pos.Line, Column: pos.Column, Msg: ye.GetMessage()}
+		return &Error{File: file, Line: pos.Line, Column: pos.Column, Msg: plainMessage(ye)}
 	}
 	return &Error{File: file, Msg: err.Error()}
+}
+
+// plainMessage says what the decoder found wrong in the file's own terms:
+// `"yes please" is not true or false`, not the Go types it was decoding into.
+func plainMessage(err yaml.Error) string {
+	var te *yaml.TypeError
+	var oe *yaml.OverflowError
+	var ne *yaml.UnexpectedNodeTypeError
+	switch {
+	case errors.As(err, &te):
+		found := fmt.Sprintf("%q", te.Token.Value)
+		if k := te.SrcType.Kind(); k == reflect.Slice || k == reflect.Map {
+			found = kindName[k]
+		}
+		return fmt.Sprintf("%s is not %s", found, wanted(te.DstType))
+	case errors.As(err, &oe):
+		return fmt.Sprintf("%s is out of range for %s", oe.SrcNum, wanted(oe.DstType))
+	case errors.As(err, &ne):
+		return fmt.Sprintf("want %s here, not %s", nodeName(ne.Expected), nodeName(ne.Actual))
+	}
+	return err.GetMessage()
+}
+
+var kindName = map[reflect.Kind]string{
+	reflect.Bool: "true or false", reflect.String: "text",
+	reflect.Slice: "a list", reflect.Array: "a list", reflect.Map: "a mapping (key: value)", reflect.Struct: "a mapping (key: value)",
+	reflect.Float32: "a number", reflect.Float64: "a number",
+}
+
+func wanted(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if name, ok := kindName[t.Kind()]; ok {
+		return name
+	}
+	if t.Kind() >= reflect.Int && t.Kind() <= reflect.Uintptr {
+		return "a whole number"
+	}
+	return t.Kind().String()
+}
+
+func nodeName(t ast.NodeType) string {
+	switch t {
+	case ast.MappingType, ast.MappingValueType:
+		return "a mapping (key: value)"
+	case ast.SequenceType:
+		return "a list"
+	}
+	return "a single value"
+}
+
+// AtPath makes an error positioned at the node a YAML path names in data
+// ($.sip.carrier, $.dialers[1].name), for checks that run after decoding.
+// When the file has no such node (a missing key), the error names the file only.
+func AtPath(file string, data []byte, path, format string, args ...any) error {
+	e := &Error{File: file, Msg: fmt.Sprintf(format, args...)}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return e
+	}
+	p, err := yaml.PathString(path)
+	if err != nil {
+		return e
+	}
+	if node, err := p.FilterFile(f); err == nil && node != nil && node.GetToken() != nil {
+		e.Line, e.Column = node.GetToken().Position.Line, node.GetToken().Position.Column
+	}
+	return e
 }
 
 // String decodes a scalar node as a string.

@@ -21,7 +21,8 @@ func (c *color) UnmarshalYAML(node ast.Node) error {
 }
 
 type doc struct {
-	Size  int `yaml:"size"`
+	Size  int  `yaml:"size"`
+	On    bool `yaml:"on"`
 	Items []struct {
 		Color color `yaml:"color"`
 	} `yaml:"items"`
@@ -29,8 +30,12 @@ type doc struct {
 
 func TestDecodeErrorsNamePlace(t *testing.T) {
 	cases := map[string]string{
-		"size: 1\nbogus: 2\n": "f.yaml:2:1: unknown field \"bogus\"",
-		"size: big\n":         "f.yaml:1:7: cannot unmarshal string into Go struct field doc.Size of type int",
+		"size: 1\nbogus: 2\n":          "f.yaml:2:1: unknown field \"bogus\"",
+		"size: big\n":                  "f.yaml:1:7: \"big\" is not a whole number",
+		"size: [1]\n":                  "f.yaml:1:7: a list is not a whole number",
+		"size: 99999999999999999999\n": "f.yaml:1:7: 99999999999999999999 is out of range for a whole number",
+		"on: maybe\n":                  "f.yaml:1:5: \"maybe\" is not true or false",
+		"items: red\n":                 "f.yaml:1:8: want a list here, not a single value",
 		"items:\n  - color: red\n  - color: green\n": "f.yaml:3:12: color \"green\" is not red or blue",
 		"size: [\n": "f.yaml:1:7: sequence end token ']' not found",
 	}
@@ -44,5 +49,18 @@ func TestDecodeErrorsNamePlace(t *testing.T) {
 	var d doc
 	if err := Decode("f.yaml", []byte("size: 3\nitems:\n  - color: blue\n"), &d); err != nil || d.Size != 3 || d.Items[0].Color != "blue" {
 		t.Fatalf("good doc: %v %+v", err, d)
+	}
+}
+
+func TestAtPathNamesThePlace(t *testing.T) {
+	data := []byte("size: 3\nitems:\n  - color: red\n  - color: blue\n")
+	for path, want := range map[string]string{
+		"$.items[1].color": "f.yaml:4:12: wrong",
+		"$.size":           "f.yaml:1:7: wrong",
+		"$.missing":        "f.yaml: wrong",
+	} {
+		if err := AtPath("f.yaml", data, path, "wrong"); err.Error() != want {
+			t.Errorf("AtPath(%s) = %v; want %s", path, err, want)
+		}
 	}
 }

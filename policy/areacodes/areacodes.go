@@ -72,6 +72,22 @@ func USZones() ([]*time.Location, []string, error) {
 	return zones, names, nil
 }
 
+// HasState tells whether some area code rings in the state, territory or
+// province of this postal code: the 50 states, DC, AS, GU, MP, PR, VI and
+// the Canadian provinces. A code it does not know (XX, CN) can never match.
+func HasState(code string) bool {
+	t, err := table()
+	if err != nil || code == "" {
+		return false
+	}
+	for _, p := range t {
+		if p != nil && p.State == code {
+			return true
+		}
+	}
+	return false
+}
+
 func parse(text string) (*[1000]*Place, error) {
 	r := csv.NewReader(strings.NewReader(text))
 	r.Comment = '#'

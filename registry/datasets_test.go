@@ -293,3 +293,26 @@ func blockText(b Block) string {
 	}
 	return b.String()
 }
+
+// VICIdial's prefix file with its header line (areacode,prefix,...) and a
+// consent export with a CRM's column names load without --map.
+func TestDataSetFilesWithTheFieldsColumnNames(t *testing.T) {
+	s, dir := openTemp(t)
+	prefixes := writeData(t, dir, "prefixes.csv", "areacode,prefix,source,type,extra\n202,5550,T,C,x\n202,556,T,S,x\n")
+	info := importSet(t, s, DataSetRequest{Kind: KindBlocks, Files: []string{prefixes}})
+	if info.Count != 2 || info.Sources[0].Entries[0].Layout.Format != "blocks csv" {
+		t.Fatalf("prefix file with a header: %+v", info)
+	}
+	for number, want := range map[string]string{"+12025550123": LineMobile, "+12025551234": LineUnknown, "+12025569999": LineLandline} {
+		if lt, _ := s.LineType(number, ""); lt.Type != want {
+			t.Errorf("%s: %+v; want %s", number, lt, want)
+		}
+	}
+	consent := writeData(t, dir, "consent.csv", "Phone Number,Company,Consent Type,Opt-In Date\n(202) 555-0143,acme,express,2026-01-02\n")
+	if info := importSet(t, s, DataSetRequest{Kind: KindConsent, Files: []string{consent}}); info.Count != 1 {
+		t.Errorf("consent with a CRM's column names: %+v", info)
+	}
+	if d, err := s.NumberData("+12025550143", ""); err != nil || len(d.Consents) != 1 || d.Consents[0].Seller != "acme" {
+		t.Errorf("consent read back: %+v %v", d.Consents, err)
+	}
+}

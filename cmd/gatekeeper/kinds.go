@@ -32,8 +32,11 @@ Kinds (--kind; default dnc, which needs --list):
   dnc                    a Do-Not-Call list, as above
   blocks                 thousands-block assignments: CSV with a header naming
                          npa,nxx,x,type,state (type wireless|landline|voip|pager|mixed
-                         or C/S/V/P/M; x empty for the whole exchange), or VICIdial's
-                         prefix file without a header: areacode,prefix(NXX or NXX+X),source,type,...
+                         or C/S/V/P/M; x empty for the whole exchange); the area code
+                         and exchange may also be one column npa-nxx (202-555) or
+                         npa-nxx-x (202-555-0), or npa and VICIdial's prefix (NXX or
+                         NXX+X), as in VICIdial's prefix file areacode,prefix,source,type,...
+                         (with or without that header line)
   wireless-to-wireline   the intermodal port lists: one number per line; a full file
   wireline-to-wireless   replaces the list, --delta adds a daily file of the day's ports
                          (and dates them, for the 15-day safe harbor)
@@ -43,8 +46,11 @@ Kinds (--kind; default dnc, which needs --list):
   rnd                    FCC Reassigned Numbers Database answers: number,asked_on,answer,disconnected_on
                          (answer yes|no|no_data)
   ebr                    exemptions: number,seller,kind,date (kind purchase|inquiry|permission)
-Columns named otherwise are mapped with --map NAME=COLUMN (repeatable), e.g.
---map type=LTYPE; in VICIdial's file, --map type=5 names a position.`
+Header names are compared without case, spaces and punctuation, and the names the
+field's files use are recognized too (area code, exchange, block_id, ltype, st; phone,
+telephone, tn, mobile; company; opt-in date, ...: docs/registry.md lists them). Columns
+named otherwise are mapped with --map NAME=COLUMN (repeatable), e.g. --map type=LTYPE;
+in VICIdial's file without a header, --map type=5 names a position.`
 
 // addKinds gives the import command its --kind and --map flags: a kind other
 // than dnc imports that data set instead of a list.

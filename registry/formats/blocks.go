@@ -55,41 +55,44 @@ type Block struct {
 	State    string // two letters, "" when the file does not say
 }
 
-// BlockColumns are the columns of a blocks file with a header.
-var BlockColumns = []Column{{"npa", true}, {"nxx", true}, {"x", false}, {"type", true}, {"state", false}}
+// BlockColumns are the columns of a blocks file with a header: the area code
+// and exchange in two columns (npa, nxx: 202,555), in one (npa-nxx:
+// 202-555 or 202555), with the thousands digit (npa-nxx-x: 202-555-0), or
+// the area code and VICIdial's prefix (npa, prefix: 202,5550 or 202,555).
+var BlockColumns = []Column{
+	{Name: "npa", Required: true, Aliases: []string{"area_code", "npa_code"}, Instead: []string{"npa-nxx", "npa-nxx-x"}},
+	{Name: "nxx", Required: true, Aliases: []string{"exchange", "exchange_code", "nxx_code", "co_code", "central_office_code"}, Instead: []string{"prefix", "npa-nxx", "npa-nxx-x"}},
+	{Name: "x", Aliases: []string{"block", "block_id", "thousands", "thousands_block"}},
+	{Name: "type", Required: true, Aliases: []string{"ltype", "line_type", "number_type", "phone_type", "service_type", "block_type"}},
+	{Name: "state", Aliases: []string{"st", "state_code", "state_abbr", "province"}},
+	{Name: "npa-nxx"},
+	{Name: "npa-nxx-x"},
+	{Name: "prefix", Aliases: []string{"nxx-x"}},
+}
 
-// vicidialPositions are the columns of VICIdial's prefix file, which has no
+// vicidialPositions are the columns of VICIdial's prefix file without a
 // header: areacode,prefix(NXX or NXX+X),source,type,...
 var vicidialPositions = map[string]int{"npa": 1, "prefix": 2, "type": 4}
 
-// ReadBlocks reads a blocks file: CSV with a header naming npa,nxx,x,type,state
-// (renamed through mapping), or VICIdial's prefix file without a header.
-// It reports which of the two it read.
+// ReadBlocks reads a blocks file: CSV with a header naming the columns of
+// BlockColumns (or their aliases; renamed through mapping), or VICIdial's
+// prefix file without a header. It reports which of the two it read.
 func ReadBlocks(r io.Reader, name string, mapping Mapping, fn func(Block) error) (string, error) {
 	br, err := textReader(r, name)
 	if err != nil {
 		return "", err
 	}
-	if hasHeader(firstLine(br)) {
-		return "blocks csv", ReadTable(br, name, BlockColumns, mapping, func(row *Row) error {
-			b, err := blockOf(row, row.Get("npa"), row.Get("nxx"), row.Get("x"))
-			if err != nil {
-				return err
-			}
-			return fn(b)
-		})
-	}
-	return "vicidial prefix file", ReadPositional(br, name, vicidialPositions, mapping, func(row *Row) error {
-		prefix := row.Get("prefix")
-		if len(prefix) != 3 && len(prefix) != 4 {
-			return row.Errorf("prefix %q is not NXX or NXX+X (3 or 4 digits)", prefix)
-		}
-		b, err := blockOf(row, row.Get("npa"), prefix[:3], prefix[3:])
+	row := func(row *Row) error {
+		b, err := blockOf(row)
 		if err != nil {
 			return err
 		}
 		return fn(b)
-	})
+	}
+	if hasHeader(firstLine(br)) {
+		return "blocks csv", ReadTable(br, name, BlockColumns, mapping, row)
+	}
+	return "vicidial prefix file", ReadPositional(br, name, vicidialPositions, mapping, row)
 }
 
 // firstLine peeks at the first line that is neither blank nor a '#' comment.
@@ -116,7 +119,34 @@ func hasHeader(line []byte) bool {
 	return false
 }
 
-func blockOf(row *Row, npa, nxx, x string) (Block, error) {
+// blockOf reads a row's block from whichever columns the file has: npa and
+// nxx (and x), npa-nxx-x, npa-nxx (and x), or npa and prefix (NXX or NXX+X).
+func blockOf(row *Row) (Block, error) {
+	npa, nxx, x := row.Get("npa"), row.Get("nxx"), row.Get("x")
+	switch {
+	case row.Has("npa") && row.Has("nxx"):
+	case row.Has("npa-nxx-x"):
+		v := withoutSeparators(row.Get("npa-nxx-x"))
+		if len(v) != 7 {
+			return Block{}, row.Errorf("npa-nxx-x %q is not NPA-NXX-X (7 digits)", row.Get("npa-nxx-x"))
+		}
+		npa, nxx, x = v[:3], v[3:6], v[6:]
+	case row.Has("npa-nxx"):
+		v := withoutSeparators(row.Get("npa-nxx"))
+		if len(v) != 6 {
+			return Block{}, row.Errorf("npa-nxx %q is not NPA-NXX (6 digits)", row.Get("npa-nxx"))
+		}
+		npa, nxx = v[:3], v[3:]
+	default:
+		prefix := withoutSeparators(row.Get("prefix"))
+		if len(prefix) != 3 && len(prefix) != 4 {
+			return Block{}, row.Errorf("prefix %q is not NXX or NXX+X (3 or 4 digits)", row.Get("prefix"))
+		}
+		nxx = prefix[:3]
+		if len(prefix) == 4 {
+			x = prefix[3:]
+		}
+	}
 	code, err := digits(npa + nxx)
 	if err != nil || len(npa) != 3 || len(nxx) != 3 || npa[0] < '2' || nxx[0] < '2' {
 		return Block{}, row.Errorf("%q-%q is not an area code and exchange (NPA, NXX: 3 digits each, starting with 2-9)", npa, nxx)
@@ -136,6 +166,11 @@ func blockOf(row *Row, npa, nxx, x string) (Block, error) {
 	}
 	return b, nil
 }
+
+// codeSeparators are the dashes, dots and spaces of a code written 202-555-0.
+var codeSeparators = strings.NewReplacer("-", "", ".", "", " ", "")
+
+func withoutSeparators(s string) string { return codeSeparators.Replace(s) }
 
 func digits(s string) (int, error) {
 	v := 0

@@ -170,7 +170,8 @@ func columnsByValue(fields [][]byte, sep byte) (changeColumns, error) {
 
 // Header names of change list columns, compared without case and punctuation.
 var (
-	numberNames   = []string{"number", "phone", "phonenumber", "telephone", "telephonenumber", "tn", "phoneno", "telno"}
+	numberNames = []string{"number", "phone", "phonenumber", "telephone", "telephonenumber", "tn", "phoneno", "telno",
+		"mobile", "mobilenumber", "mobilephone", "cell", "cellphone", "cellnumber", "msisdn"}
 	areaCodeNames = []string{"areacode", "npa"}
 	flagNames     = []string{"flag", "action", "change", "changetype", "type", "addordelete", "adddelete", "adddel", "op", "operation", "status"}
 )

@@ -9,8 +9,16 @@ import (
 
 // ConsentColumns are the columns of a consent file. An empty seller or
 // campaign means any; expires_at and revoked_at may be empty.
-var ConsentColumns = []Column{{"number", true}, {"seller", false}, {"campaign", false}, {"kind", true},
-	{"granted_at", true}, {"expires_at", false}, {"revoked_at", false}, {"evidence", false}}
+var ConsentColumns = []Column{
+	numberColumn,
+	sellerColumn(false),
+	{Name: "campaign", Aliases: []string{"campaign_id", "campaign_name", "program"}},
+	{Name: "kind", Required: true, Aliases: []string{"consent_kind", "consent_type", "type"}},
+	{Name: "granted_at", Required: true, Aliases: []string{"granted", "granted_on", "grant_date", "consent_date", "consented_at", "consented_on", "opt_in_date", "opt_in_at", "opted_in_at"}},
+	{Name: "expires_at", Aliases: []string{"expires", "expires_on", "expiry", "expiry_date", "expiration", "expiration_date", "valid_until"}},
+	{Name: "revoked_at", Aliases: []string{"revoked", "revoked_on", "revocation_date", "opt_out_date", "opt_out_at", "opted_out_at"}},
+	{Name: "evidence", Aliases: []string{"proof", "evidence_id", "evidence_ref", "reference", "recording_id", "form_id", "certificate", "certificate_url", "lead_id"}},
+}
 
 // Consent is one consent record as a file gives it.
 type Consent struct {

@@ -10,7 +10,12 @@ import (
 // EBRColumns are the columns of an exemptions file. kind is purchase or
 // inquiry (an established business relationship) or permission (the called
 // party's written permission to call); an empty seller means any.
-var EBRColumns = []Column{{"number", true}, {"seller", true}, {"kind", true}, {"date", true}}
+var EBRColumns = []Column{
+	numberColumn,
+	sellerColumn(true),
+	{Name: "kind", Required: true, Aliases: []string{"type", "ebr_type", "relationship", "exemption", "exemption_type", "transaction_type"}},
+	{Name: "date", Required: true, Aliases: []string{"last_transaction", "last_transaction_date", "transaction_date", "last_purchase", "purchase_date", "inquiry_date", "permission_date"}},
+}
 
 // Exemption is one exemption record as a file gives it.
 type Exemption struct {

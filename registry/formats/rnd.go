@@ -8,7 +8,12 @@ import (
 )
 
 // RNDColumns are the columns of a file of FCC Reassigned Numbers Database answers.
-var RNDColumns = []Column{{"number", true}, {"asked_on", true}, {"answer", true}, {"disconnected_on", false}}
+var RNDColumns = []Column{
+	numberColumn,
+	{Name: "asked_on", Required: true, Aliases: []string{"date", "date_provided", "query_date", "consent_date", "as_of", "as_of_date"}},
+	{Name: "answer", Required: true, Aliases: []string{"result", "response", "reassigned", "disconnected"}},
+	{Name: "disconnected_on", Aliases: []string{"disconnect_date", "disconnection_date", "disconnected_date", "permanent_disconnect_date"}},
+}
 
 // RNDAnswer is one answer of the FCC Reassigned Numbers Database: asked
 // whether the number was permanently disconnected since AskedOn, it said
@@ -42,9 +47,10 @@ func ReadRND(r io.Reader, name string, mapping Mapping, fn func(RNDAnswer) error
 	})
 }
 
-// RNDAnswerWord checks an RND answer: yes, no or no_data.
+// RNDAnswerWord checks an RND answer: yes, no or no_data (also written
+// "No Data", as the database words it).
 func RNDAnswerWord(s string) (string, error) {
-	switch a := strings.ToLower(strings.TrimSpace(s)); a {
+	switch a := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), " ", "_"); a {
 	case "yes", "no", "no_data":
 		return a, nil
 	}

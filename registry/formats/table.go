@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,27 @@ import (
 type Column struct {
 	Name     string
 	Required bool
+	// Aliases are the other names the field's files give the column. Names
+	// are compared without case, spaces and punctuation: "Area Code",
+	// area_code and AREACODE are one name.
+	Aliases []string
+	// Instead names the columns that can stand in for a required one: a
+	// combined NPA-NXX column holds both the area code and the exchange.
+	Instead []string
+}
+
+// matches tells whether a header field names the column: its name first, then an alias.
+func (c Column) matches(field string) (exact, alias bool) {
+	name := headerName([]byte(field))
+	if name == headerName([]byte(c.Name)) {
+		return true, false
+	}
+	for _, a := range c.Aliases {
+		if name == headerName([]byte(a)) {
+			return false, true
+		}
+	}
+	return false, false
 }
 
 // Mapping maps a column's standard name to the name (or, in a file without
@@ -59,6 +81,12 @@ func (r *Row) Get(name string) string {
 	return strings.TrimSpace(r.fields[i])
 }
 
+// Has tells whether the file has the standard column name.
+func (r *Row) Has(name string) bool {
+	_, ok := r.index[name]
+	return ok
+}
+
 // Errorf makes an error naming the row's FILE:LINE.
 func (r *Row) Errorf(format string, args ...any) error {
 	return &LineError{File: r.File, Line: r.Line, Reason: fmt.Sprintf(format, args...)}
@@ -94,6 +122,14 @@ func (r *Row) Time(column string, required bool) (time.Time, error) {
 	return d.Time(), nil
 }
 
+// numberColumn is every table's telephone number column.
+var numberColumn = Column{Name: "number", Required: true, Aliases: numberNames}
+
+// sellerColumn is the seller column of the tables that name one.
+func sellerColumn(required bool) Column {
+	return Column{Name: "seller", Required: required, Aliases: []string{"seller_name", "seller_id", "company", "brand", "client"}}
+}
+
 // ReadTable reads a CSV table with a header line from r, calling row for each
 // line. columns are the standard names; mapping renames them. A missing
 // required column fails at line 1; a row fn rejects fails with its own error.
@@ -107,7 +143,7 @@ func ReadTable(r io.Reader, name string, columns []Column, mapping Mapping, row 
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err == io.EOF {
-		return &LineError{File: name, Line: 1, Reason: "the file is empty: want a header line, e.g. " + columnNames(columns)}
+		return &LineError{File: name, Line: 1, Reason: "the file is empty: want a header line, e.g. " + exampleHeader(columns)}
 	}
 	if err != nil {
 		return csvError(name, err)
@@ -169,7 +205,11 @@ func readRows(cr *csv.Reader, name string, index map[string]int, row func(*Row) 
 	}
 }
 
-// headerIndex finds each standard column in a header, by its mapped name or its own.
+// headerIndex finds each standard column in a header: by the name mapping
+// gives it, else by its own name, else by one of its aliases. Two header
+// columns that are both aliases of one column are refused rather than
+// guessed between; a required column is missing only when no column that
+// can stand in for it is there either.
 func headerIndex(header []string, columns []Column, mapping Mapping) (map[string]int, error) {
 	for name := range mapping {
 		if !knownColumn(columns, name) {
@@ -178,25 +218,53 @@ func headerIndex(header []string, columns []Column, mapping Mapping) (map[string
 	}
 	index := map[string]int{}
 	for _, c := range columns {
-		want := c.Name
+		want := c
 		if m, ok := mapping[c.Name]; ok {
-			want = m
+			want = Column{Name: m} // the mapped name only
 		}
-		found := -1
-		for i, h := range header {
-			if strings.EqualFold(strings.TrimSpace(h), want) {
-				found = i
-				break
-			}
+		found, err := findColumn(header, want)
+		if err != nil {
+			return nil, err
 		}
-		switch {
-		case found >= 0:
+		if found >= 0 {
 			index[c.Name] = found
-		case c.Required:
-			return nil, fmt.Errorf("the header has no column %q (it has %s); name it so, or map it with --map %s=COLUMN", want, strings.Join(header, ","), c.Name)
 		}
 	}
+	for _, c := range columns {
+		if _, ok := index[c.Name]; ok || !c.Required || slices.ContainsFunc(c.Instead, func(n string) bool { _, ok := index[n]; return ok }) {
+			continue
+		}
+		names := strconv.Quote(c.Name)
+		if m, ok := mapping[c.Name]; ok {
+			names = strconv.Quote(m)
+		} else if aliases := slices.DeleteFunc(slices.Clone(c.Aliases), func(a string) bool { return a == c.Name }); len(aliases) > 0 {
+			names += " (or " + strings.Join(aliases, ", ") + ")"
+		}
+		if len(c.Instead) > 0 {
+			names += ", nor " + strings.Join(c.Instead, " or ")
+		}
+		return nil, fmt.Errorf("the header has no column %s (it has %s); name it so, or map it with --map %s=COLUMN", names, strings.Join(header, ","), c.Name)
+	}
 	return index, nil
+}
+
+// findColumn returns the header field that names c, or -1.
+func findColumn(header []string, c Column) (int, error) {
+	found := -1
+	for i, h := range header {
+		exact, alias := c.matches(h)
+		if exact {
+			return i, nil
+		}
+		if !alias {
+			continue
+		}
+		if found >= 0 {
+			return -1, fmt.Errorf("columns %d (%s) and %d (%s) could both be the %s column; say which with --map %s=COLUMN", found+1, header[found], i+1, h, c.Name, c.Name)
+		}
+		found = i
+	}
+	return found, nil
 }
 
 func knownColumn(columns []Column, name string) bool {
@@ -206,6 +274,17 @@ func knownColumn(columns []Column, name string) bool {
 		}
 	}
 	return false
+}
+
+// exampleHeader names the columns, leaving out those that only stand in for others.
+func exampleHeader(columns []Column) string {
+	var names []string
+	for _, c := range columns {
+		if !slices.ContainsFunc(columns, func(o Column) bool { return slices.Contains(o.Instead, c.Name) }) {
+			names = append(names, c.Name)
+		}
+	}
+	return strings.Join(names, ",")
 }
 
 func columnNames(columns []Column) string {

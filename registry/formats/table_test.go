@@ -42,7 +42,7 @@ func TestReadBlocksBothLayouts(t *testing.T) {
 
 func TestRowTimes(t *testing.T) {
 	var times []time.Time
-	err := ReadTable(strings.NewReader("when\n2026-03-04T10:00:00-05:00\n2026-03-04\n03/04/2026\n\n"), "f", []Column{{"when", true}}, nil, func(r *Row) error {
+	err := ReadTable(strings.NewReader("when\n2026-03-04T10:00:00-05:00\n2026-03-04\n03/04/2026\n\n"), "f", []Column{{Name: "when", Required: true}}, nil, func(r *Row) error {
 		at, err := r.Time("when", true)
 		times = append(times, at)
 		return err
@@ -53,5 +53,94 @@ func TestRowTimes(t *testing.T) {
 	}
 	if m, err := ParseMapping([]string{"type"}); err == nil {
 		t.Errorf("a mapping without '=': %v", m)
+	}
+}
+
+// The names the field's files give the columns are recognized without --map,
+// compared without case, spaces and punctuation.
+func TestTableHeadersByTheirCommonNames(t *testing.T) {
+	blocks := []struct {
+		text string
+		want []Block
+	}{
+		{"areacode,prefix,source,type\n202,5550,T,C\n202,556,T,S\n", // VICIdial's prefix file with its header
+			[]Block{{Exchange: 202555, X: 0, Type: Wireless}, {Exchange: 202556, X: -1, Type: Landline}}},
+		{"Area Code,Exchange,Block_ID,LTYPE,ST\n202,555,1,landline,dc\n202,557,,wireless,DC\n",
+			[]Block{{Exchange: 202555, X: 1, Type: Landline, State: "DC"}, {Exchange: 202557, X: -1, Type: Wireless, State: "DC"}}},
+		{"NPA-NXX,X,Type\n202-555,3,V\n202558,,M\n",
+			[]Block{{Exchange: 202555, X: 3, Type: VoIP}, {Exchange: 202558, X: -1, Type: Mixed}}},
+		{"State,NPA-NXX-X,Line Type\nNY,212-555-4,P\n", []Block{{Exchange: 212555, X: 4, Type: Pager, State: "NY"}}},
+	}
+	for _, tc := range blocks {
+		var got []Block
+		how, err := ReadBlocks(strings.NewReader(tc.text), "f", nil, func(b Block) error { got = append(got, b); return nil })
+		if err != nil || how != "blocks csv" || len(got) != len(tc.want) {
+			t.Errorf("%q: %+v %q %v", tc.text, got, how, err)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%q row %d: %+v, want %+v", tc.text, i+1, got[i], tc.want[i])
+			}
+		}
+	}
+
+	var c Consent
+	err := ReadConsents(strings.NewReader("Phone Number,Company,Campaign ID,Consent Type,Opt-In Date,Expiration Date,Opt-Out Date,Proof\n"+
+		"(202) 555-0143,acme,spring,Written,2026-01-02,2027-01-02,,form 7\n"), "f", nil, func(got Consent) error { c = got; return nil })
+	if err != nil || c.Number.Exchange != 202555 || c.Seller != "acme" || c.Campaign != "spring" || c.Kind != "written" ||
+		c.GrantedAt.Format(time.DateOnly) != "2026-01-02" || c.ExpiresAt.Format(time.DateOnly) != "2027-01-02" || !c.RevokedAt.IsZero() || c.Evidence != "form 7" {
+		t.Errorf("consent: %+v %v", c, err)
+	}
+	var a RNDAnswer
+	err = ReadRND(strings.NewReader("TN,Date Provided,Result\n2025550143,2026-01-02,No Data\n"), "f", nil, func(got RNDAnswer) error { a = got; return nil })
+	if err != nil || a.Number.Line != 143 || a.AskedOn.Format(time.DateOnly) != "2026-01-02" || a.Answer != "no_data" {
+		t.Errorf("rnd: %+v %v", a, err)
+	}
+	var e Exemption
+	err = ReadExemptions(strings.NewReader("Telephone,Company,Relationship,Last Transaction Date\n2025550143,acme,purchase,2026-01-02\n"), "f", nil, func(got Exemption) error { e = got; return nil })
+	if err != nil || e.Number.Line != 143 || e.Seller != "acme" || e.Kind != "purchase" || e.Date.Format(time.DateOnly) != "2026-01-02" {
+		t.Errorf("ebr: %+v %v", e, err)
+	}
+
+	// The standard name wins over an alias; two aliases of one column are refused, not guessed between.
+	err = ReadExemptions(strings.NewReader("phone,number,seller,kind,date\nx,2025550143,acme,purchase,2026-01-02\n"), "f", nil, func(got Exemption) error { e = got; return nil })
+	if err != nil || e.Number.Line != 143 {
+		t.Errorf("number beside phone: %+v %v", e, err)
+	}
+	for text, want := range map[string]string{
+		"phone,mobile,seller,kind,date\n":     `f:1: columns 1 (phone) and 2 (mobile) could both be the number column; say which with --map number=COLUMN`,
+		"npa,type\n202,C\n":                   `f:1: the header has no column "nxx" (or exchange, exchange_code, nxx_code, co_code, central_office_code), nor prefix or npa-nxx or npa-nxx-x (it has npa,type)`,
+		"npa-nxx,type\n202-55,C\n":            `f:2: npa-nxx "202-55" is not NPA-NXX (6 digits)`,
+		"areacode,prefix,type\n202,55555,C\n": `f:2: prefix "55555" is not NXX or NXX+X (3 or 4 digits)`,
+	} {
+		var err error
+		if strings.HasPrefix(text, "phone") {
+			err = ReadExemptions(strings.NewReader(text), "f", nil, func(Exemption) error { return nil })
+		} else {
+			_, err = ReadBlocks(strings.NewReader(text), "f", nil, func(Block) error { return nil })
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: %v; want %q", text, err, want)
+		}
+	}
+	if err := ReadTable(strings.NewReader(""), "f", BlockColumns, nil, nil); err == nil || !strings.HasSuffix(err.Error(), "e.g. npa,nxx,x,type,state") {
+		t.Errorf("empty blocks file: %v", err)
+	}
+}
+
+// No header name may name two columns of one kind of file.
+func TestColumnNamesAreUnambiguous(t *testing.T) {
+	for kind, columns := range map[string][]Column{"blocks": BlockColumns, "consent": ConsentColumns, "rnd": RNDColumns, "ebr": EBRColumns} {
+		owner := map[string]string{}
+		for _, c := range columns {
+			for _, n := range append([]string{c.Name}, c.Aliases...) {
+				name := headerName([]byte(n))
+				if o, ok := owner[name]; ok && o != c.Name {
+					t.Errorf("%s: %q names both %s and %s", kind, n, o, c.Name)
+				}
+				owner[name] = c.Name
+			}
+		}
 	}
 }

@@ -44,7 +44,7 @@ func (t *dialogTable) open(req *sip.Request, d *Dialer) *dialog {
 		dialerAddr: req.Source(), dialerTransport: transportOf(req), created: time.Now(),
 	}
 	if c := req.Contact(); c != nil && dl.dialerTransport == "udp" {
-		if ip, err := netip.ParseAddr(c.Address.Host); err == nil && inSources(d, ip.Unmap()) {
+		if ip, ok := uriAddr(c.Address); ok && inSources(d, ip) {
 			dl.dialerAddr = netip.AddrPortFrom(ip, uint16(routePort(c.Address))).String()
 		}
 	}
@@ -239,7 +239,10 @@ func (p *Proxy) relayStray2xx(res *sip.Response) {
 		return
 	}
 	via := res.Via()
-	if via == nil || via.Host != p.viaHost || via.Port != p.viaPorts[sip.NetworkToLower(via.Transport)] {
+	if via == nil {
+		return
+	}
+	if ip, err := netip.ParseAddr(via.Host); err != nil || !p.own[netip.AddrPortFrom(ip.Unmap(), uint16(via.Port))] {
 		return
 	}
 	dl := p.dialogs.get(res.CallID().Value())

@@ -1,8 +1,8 @@
 package sip
 
 import (
-	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -23,38 +23,43 @@ func (p *Proxy) prepareForward(fwd *sip.Request, src string, dest, transport str
 	fwd.AppendHeader(&mf)
 	p.removeOwnRoutes(fwd)
 	markReceived(fwd, src)
-	fwd.PrependHeader(p.newVia(transport))
+	peer, _ := addrIP(dest)
+	fwd.PrependHeader(p.newVia(transport, peer))
 	fwd.SetTransport(strings.ToUpper(transport))
 	fwd.SetDestination(dest)
 	fwd.SetSource("")
-	fwd.Laddr = p.localAddr(transport)
+	fwd.Laddr = p.localAddr(transport, peer)
 }
 
 // localAddr makes UDP requests leave from our listening socket, so that the
 // far side sees the same address:port it routes back to. (TCP reuses or
 // opens a connection to the destination.)
-func (p *Proxy) localAddr(transport string) sip.Addr {
+func (p *Proxy) localAddr(transport string, peer netip.Addr) sip.Addr {
 	if transport != "udp" {
 		return sip.Addr{}
 	}
-	return sip.Addr{IP: net.ParseIP(p.viaHost), Port: p.viaPorts["udp"]}
+	ours := p.listens[familyOf(transport, peer)]
+	return sip.Addr{IP: ours.Addr().AsSlice(), Port: int(ours.Port())}
 }
 
-// newVia is our Via for a request sent over transport, with a fresh branch.
-func (p *Proxy) newVia(transport string) *sip.ViaHeader {
+// newVia is our Via for a request sent over transport to peer, with a fresh branch.
+func (p *Proxy) newVia(transport string, peer netip.Addr) *sip.ViaHeader {
+	ours := p.listens[familyOf(transport, peer)]
 	via := &sip.ViaHeader{
 		ProtocolName: "SIP", ProtocolVersion: "2.0",
 		Transport: strings.ToUpper(transport),
-		Host:      p.viaHost, Port: p.viaPorts[transport],
+		Host:      ours.Addr().String(), Port: int(ours.Port()),
 	}
 	via.Params.Add("branch", sip.GenerateBranchN(16))
 	return via
 }
 
-// recordRoute is our Record-Route entry, so that in-dialog requests from
-// either side come back through the proxy (loose routing).
-func (p *Proxy) recordRoute(transport string) *sip.RecordRouteHeader {
-	rr := &sip.RecordRouteHeader{Address: sip.Uri{Scheme: "sip", Host: p.viaHost, Port: p.viaPorts[transport]}}
+// recordRoute is our Record-Route entry for the side at peer, reached over
+// transport, so that in-dialog requests from that side come back through
+// the proxy (loose routing).
+func (p *Proxy) recordRoute(transport string, peer netip.Addr) *sip.RecordRouteHeader {
+	ours := p.listens[familyOf(transport, peer)]
+	rr := &sip.RecordRouteHeader{Address: sip.Uri{Scheme: "sip", Host: ours.Addr().String(), Port: int(ours.Port())}}
 	rr.Address.UriParams.Add("transport", transport)
 	rr.Address.UriParams.Add("lr", "")
 	return rr
@@ -64,11 +69,22 @@ func (p *Proxy) recordRoute(transport string) *sip.RecordRouteHeader {
 func (p *Proxy) removeOwnRoutes(req *sip.Request) {
 	for {
 		r := req.Route()
-		if r == nil || !p.own[net.JoinHostPort(r.Address.Host, fmt.Sprint(routePort(r.Address)))] {
+		if r == nil {
+			return
+		}
+		ip, ok := uriAddr(r.Address)
+		if !ok || !p.own[netip.AddrPortFrom(ip, uint16(routePort(r.Address)))] {
 			return
 		}
 		req.RemoveHeader("Route")
 	}
+}
+
+// uriAddr is the IP address a URI's host names (an IPv6 reference keeps its
+// brackets in sipgo's Uri), or false for a host name: the proxy resolves none.
+func uriAddr(u sip.Uri) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(u.Host, "["), "]"))
+	return ip.Unmap(), err == nil
 }
 
 func routePort(u sip.Uri) int {

@@ -112,10 +112,13 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 	fwd := req.Clone() // never the request the server transaction holds (its 487 must go upstream)
 	p.prepareForward(fwd, req.Source(), p.carrier.addr, p.carrier.transport)
 	// The carrier's side routes by the top Record-Route entry, the dialer's by
-	// the bottom one: two entries when they use different transports (RFC 5658).
-	route := []sip.Header{p.recordRoute(p.carrier.transport)}
-	if t := transportOf(req); t != p.carrier.transport {
-		route = append(route, p.recordRoute(t))
+	// the bottom one: two entries when they differ in transport (RFC 5658) or
+	// IP family.
+	toCarrier := p.recordRoute(p.carrier.transport, p.carrier.ip)
+	route := []sip.Header{toCarrier}
+	dialerIP, _ := addrIP(req.Source())
+	if toDialer := p.recordRoute(transportOf(req), dialerIP); toDialer.Address.String() != toCarrier.Address.String() {
+		route = append(route, toDialer)
 	}
 	fwd.PrependHeader(route...)
 
@@ -240,7 +243,7 @@ func (p *Proxy) hangUpCarrier(invite *sip.Request, res *sip.Response) {
 	}
 	for _, method := range []sip.RequestMethod{sip.ACK, sip.BYE} {
 		r := sip.NewRequest(method, *target.Clone())
-		r.AppendHeader(p.newVia(p.carrier.transport))
+		r.AppendHeader(p.newVia(p.carrier.transport, p.carrier.ip))
 		mf := sip.MaxForwardsHeader(70)
 		r.AppendHeader(&mf)
 		r.AppendHeader(sip.HeaderClone(invite.From()))
@@ -254,7 +257,7 @@ func (p *Proxy) hangUpCarrier(invite *sip.Request, res *sip.Response) {
 		r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
 		r.SetTransport(invite.Transport())
 		r.SetDestination(p.carrier.addr)
-		r.Laddr = p.localAddr(p.carrier.transport)
+		r.Laddr = p.localAddr(p.carrier.transport, p.carrier.ip)
 		r.SetBody(nil)
 		if method == sip.ACK {
 			if err := p.client.WriteRequest(r, asIs); err != nil {

@@ -64,18 +64,19 @@ type DecisionSink func(call policy.Call, d policy.Decision, status int)
 
 // Proxy is the running SIP proxy.
 type Proxy struct {
-	cfg      Config
-	decider  Decider
-	sink     DecisionSink
-	log      *slog.Logger
-	ua       *sipgo.UserAgent
-	server   *sipgo.Server
-	client   *sipgo.Client
-	carrier  carrierHop
-	own      map[string]bool // host:port of every listen address, to recognize our own Route entries
-	viaHost  string
-	viaPorts map[string]int // transport -> our listen port
-	dialogs  *dialogTable
+	cfg     Config
+	decider Decider
+	sink    DecisionSink
+	log     *slog.Logger
+	ua      *sipgo.UserAgent
+	server  *sipgo.Server
+	client  *sipgo.Client
+	carrier carrierHop
+	own     map[netip.AddrPort]bool // every listen address, to recognize our own Route entries and Vias
+	// listens is our address per transport and IP family: each side of a call
+	// sees the proxy in its own family (Via, Record-Route, source address).
+	listens map[family]netip.AddrPort
+	dialogs *dialogTable
 
 	// admission counts the new INVITEs in progress; once draining, none is admitted.
 	admission struct {
@@ -86,6 +87,16 @@ type Proxy struct {
 	invites, refusedSources, invalid atomic.Uint64
 	inFlight                         sync.WaitGroup
 	ready                            chan struct{}
+}
+
+// family names one of our listeners: a transport and an IP version.
+type family struct {
+	transport string // "udp" or "tcp"
+	ipv6      bool
+}
+
+func familyOf(transport string, ip netip.Addr) family {
+	return family{transport, ip.Unmap().Is6()}
 }
 
 // carrierHop is the resolved next hop for outbound calls.
@@ -115,26 +126,30 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	}
 	p := &Proxy{
 		cfg: cfg, decider: decider, sink: record, log: cfg.Logger,
-		carrier: carrier, own: map[string]bool{}, viaPorts: map[string]int{},
+		carrier: carrier, own: map[netip.AddrPort]bool{}, listens: map[family]netip.AddrPort{},
 		dialogs: newDialogTable(), ready: make(chan struct{}),
 	}
+	var hostname string
 	for _, l := range cfg.Listen {
-		host, port, err := splitHostPort(l.Addr)
+		ap, err := netip.ParseAddrPort(l.Addr)
 		if err != nil {
-			return nil, fmt.Errorf("listen %s://%s: %w", l.Network, l.Addr, err)
+			return nil, fmt.Errorf("listen %s://%s: want IP:PORT: %w", l.Network, l.Addr, err)
 		}
-		if p.viaHost == "" {
-			p.viaHost = host
+		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		if hostname == "" {
+			hostname = ap.Addr().String()
 		}
-		p.viaPorts[l.Network] = port
-		p.own[net.JoinHostPort(host, fmt.Sprint(port))] = true
+		if f := familyOf(l.Network, ap.Addr()); !p.listens[f].IsValid() {
+			p.listens[f] = ap
+		}
+		p.own[ap] = true
 	}
-	if _, ok := p.viaPorts[carrier.transport]; !ok {
-		return nil, fmt.Errorf("the carrier is reached over %s, but the proxy does not listen on %s", carrier.transport, carrier.transport)
+	if !p.listens[familyOf(carrier.transport, carrier.ip)].IsValid() {
+		return nil, fmt.Errorf("the carrier is reached over %s at %s, but the proxy does not listen on %s in that IP family", carrier.transport, carrier.ip, carrier.transport)
 	}
 	p.ua, err = sipgo.NewUA(
 		sipgo.WithUserAgent("gatekeeper"),
-		sipgo.WithUserAgentHostname(p.viaHost),
+		sipgo.WithUserAgentHostname(hostname),
 		sipgo.WithUserAgentDNSResolver(refuseDNS),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(quiet(cfg.Logger)),
@@ -150,7 +165,7 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.client, err = sipgo.NewClient(p.ua, sipgo.WithClientHostname(p.viaHost), sipgo.WithClientLogger(quiet(cfg.Logger)))
+	p.client, err = sipgo.NewClient(p.ua, sipgo.WithClientHostname(hostname), sipgo.WithClientLogger(quiet(cfg.Logger)))
 	if err != nil {
 		return nil, err
 	}
@@ -296,14 +311,6 @@ func addrIP(addr string) (netip.Addr, bool) {
 	return ap.Addr().Unmap(), true
 }
 
-func splitHostPort(addr string) (string, int, error) {
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil {
-		return "", 0, fmt.Errorf("want IP:PORT: %w", err)
-	}
-	return ap.Addr().String(), int(ap.Port()), nil
-}
-
 // parseCarrier reads the carrier URI; it must name an IP address, since the
 // proxy resolves no names.
 func parseCarrier(uri, transport string) (carrierHop, error) {
@@ -311,8 +318,8 @@ func parseCarrier(uri, transport string) (carrierHop, error) {
 	if err := sip.ParseUri(uri, &u); err != nil {
 		return carrierHop{}, fmt.Errorf("carrier %q: %w", uri, err)
 	}
-	ip, err := netip.ParseAddr(u.Host)
-	if err != nil {
+	ip, ok := uriAddr(u)
+	if !ok {
 		return carrierHop{}, fmt.Errorf("carrier %q: the host must be an IP address", uri)
 	}
 	if t, ok := u.UriParams.Get("transport"); ok && t != "" {
@@ -325,7 +332,7 @@ func parseCarrier(uri, transport string) (carrierHop, error) {
 	if port == 0 {
 		port = 5060
 	}
-	return carrierHop{addr: netip.AddrPortFrom(ip, uint16(port)).String(), ip: ip.Unmap(), transport: transport}, nil
+	return carrierHop{addr: netip.AddrPortFrom(ip, uint16(port)).String(), ip: ip, transport: transport}, nil
 }
 
 // Stats are the proxy's running counts, for metrics.

@@ -39,9 +39,11 @@ type Config struct {
 
 // SIP says where the proxy listens and where it sends calls.
 type SIP struct {
-	// Listen holds transport URLs: udp://IP:PORT, tcp://IP:PORT.
+	// Listen holds transport URLs: udp://IP:PORT, tcp://IP:PORT; an IPv6
+	// address goes in brackets (udp://[::1]:5060).
 	Listen []string `yaml:"listen"`
-	// Carrier is the next hop for every outbound call, e.g. sip:127.0.0.1:5070.
+	// Carrier is the next hop for every outbound call, e.g. sip:127.0.0.1:5070
+	// or sip:[::1]:5070; the proxy needs a listen address in its IP family.
 	Carrier string `yaml:"carrier"`
 	// CarrierTransport is udp or tcp (default udp).
 	CarrierTransport string `yaml:"carrier_transport"`

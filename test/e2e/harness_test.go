@@ -68,12 +68,12 @@ var handedOut sync.Map
 func freePort(t *testing.T, ip string) int {
 	t.Helper()
 	for range 50 {
-		u, err := net.ListenPacket("udp", ip+":0")
+		u, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, fmt.Sprint(port)))
 		u.Close()
 		if err == nil {
 			l.Close()
@@ -92,6 +92,11 @@ type gatekeeper struct {
 	dir, config string
 	port        int // SIP, UDP and TCP
 	carrierPort int
+	// ipv6 makes the gatekeeper also listen on [::1]:port6 (UDP and TCP) and
+	// take calls from ::1; carrierHost is where the carrier listens.
+	ipv6        bool
+	port6       int
+	carrierHost string
 	metricsPort int
 	// clock, when set, starts the gatekeeper's clock at this RFC 3339 time.
 	clock  string
@@ -125,7 +130,7 @@ func newGatekeeper(t *testing.T) *gatekeeper {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	g := &gatekeeper{t: t, dir: dir, carrierPort: freePort(t, carrierIP)}
+	g := &gatekeeper{t: t, dir: dir, carrierHost: carrierIP, carrierPort: freePort(t, carrierIP)}
 	g.config = filepath.Join(dir, "gatekeeper.yaml")
 	g.writeConfig()
 	// The proxy's own tests run on a policy that does not depend on the time of
@@ -145,21 +150,39 @@ rules:
 // writeConfig picks the gatekeeper's own ports and writes its config.
 func (g *gatekeeper) writeConfig() {
 	g.port, g.metricsPort = freePort(g.t, carrierIP), freePort(g.t, carrierIP)
+	listen := fmt.Sprintf(`"udp://%[1]s:%[2]d", "tcp://%[1]s:%[2]d"`, carrierIP, g.port)
+	sources := `"` + dialerIP + `/32"`
+	if g.ipv6 {
+		g.port6 = freePort(g.t, "::1")
+		listen += fmt.Sprintf(`, "udp://[::1]:%[1]d", "tcp://[::1]:%[1]d"`, g.port6)
+		sources += `, "::1/128"`
+	}
 	writeFile(g.t, g.config, fmt.Sprintf(`sip:
-  listen: ["udp://%[1]s:%[2]d", "tcp://%[1]s:%[2]d"]
-  carrier: "sip:%[1]s:%[3]d"
+  listen: [%[1]s]
+  carrier: "sip:%[2]s"
   drain_timeout: 5s
 dialers:
   - name: predictive
-    sources: ["%[4]s/32"]
+    sources: [%[3]s]
     automated: true
 data_dir: ./data
 audit:
   dir: ./audit
 policy: policy.yaml
 admin:
-  metrics: "%[1]s:%[5]d"
-`, carrierIP, g.port, g.carrierPort, dialerIP, g.metricsPort))
+  metrics: "%[4]s:%[5]d"
+`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.metricsPort))
+}
+
+// useIPv6 makes the gatekeeper listen on [::1] too and take calls from ::1;
+// with carrierToo the carrier listens on ::1.
+func (g *gatekeeper) useIPv6(carrierToo bool) {
+	g.t.Helper()
+	g.ipv6 = true
+	if carrierToo {
+		g.carrierHost, g.carrierPort = "::1", freePort(g.t, "::1")
+	}
+	g.writeConfig()
 }
 
 // useShippedPolicy replaces the test policy with configs/policy.yaml.
@@ -335,15 +358,21 @@ func startSipp(t *testing.T, scenario string, args ...string) *sipp {
 	return s
 }
 
-// carrier starts a SIPp carrier for the gatekeeper that answers calls callsExpected times.
-func (g *gatekeeper) carrier(scenario string, calls int) *sipp {
-	return startSipp(g.t, scenario, "-i", carrierIP, "-p", fmt.Sprint(g.carrierPort), "-m", fmt.Sprint(calls))
+// carrier starts a SIPp carrier for the gatekeeper that answers calls
+// callsExpected times; args go to SIPp.
+func (g *gatekeeper) carrier(scenario string, calls int, args ...string) *sipp {
+	return startSipp(g.t, scenario, append([]string{"-i", g.carrierHost, "-p", fmt.Sprint(g.carrierPort), "-m", fmt.Sprint(calls)}, args...)...)
 }
 
-// dial runs a SIPp dialer from ip through the gatekeeper to completion.
+// dial runs a SIPp dialer from ip through the gatekeeper to completion; a
+// dialer on ::1 calls the gatekeeper's IPv6 address.
 func (g *gatekeeper) dial(ip, scenario, called string, args ...string) *sipp {
 	all := append([]string{"-i", ip, "-p", fmt.Sprint(freePort(g.t, ip)), "-s", called, "-m", "1"}, args...)
-	all = append(all, fmt.Sprintf("%s:%d", carrierIP, g.port))
+	if ip == "::1" {
+		all = append(all, fmt.Sprintf("[::1]:%d", g.port6))
+	} else {
+		all = append(all, fmt.Sprintf("%s:%d", carrierIP, g.port))
+	}
 	s := startSipp(g.t, scenario, all...)
 	s.wait()
 	return s

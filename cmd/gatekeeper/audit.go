@@ -10,14 +10,14 @@ import (
 
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Read and check the decision log"}
-	var configPath, dir string
+	var dir string
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Check the decision log's sequence and hash chain; name the first break",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
-				cfg, err := loadConfig(configPath)
+				cfg, err := loadConfig(cmd)
 				if err != nil {
 					return err
 				}
@@ -31,8 +31,7 @@ func newAuditCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.PersistentFlags().StringVar(&configPath, "config", "", "gatekeeper.yaml (its audit.dir is checked)")
-	cmd.PersistentFlags().StringVar(&dir, "dir", "", "the audit folder (instead of --config)")
+	cmd.PersistentFlags().StringVar(&dir, "dir", "", "the audit folder (default: audit.dir of --config)")
 	cmd.AddCommand(verify)
 	return cmd
 }

@@ -20,8 +20,8 @@ const checkCallerID = "+12025550100"
 
 // checkFlags are the facts of the call a check decides.
 type checkFlags struct {
-	configPath, to, from, campaign, seller, rn, at string
-	manual, prerecorded, json                      bool
+	to, from, campaign, seller, rn, at string
+	manual, prerecorded, json          bool
 }
 
 func newCheckCmd() *cobra.Command {
@@ -53,7 +53,7 @@ Exit status: 0 allow (also a call forwarded under monitor), 1 reject, 2 error.`,
 					return fmt.Errorf("--at %q: want RFC 3339, e.g. 2026-03-04T20:30:00-05:00", f.at)
 				}
 			}
-			cfg, err := loadConfig(f.configPath)
+			cfg, err := loadConfig(cmd)
 			if err != nil {
 				return err
 			}
@@ -86,7 +86,6 @@ Exit status: 0 allow (also a call forwarded under monitor), 1 reject, 2 error.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.configPath, "config", "", "gatekeeper.yaml (default: the embedded example)")
 	fl.StringVar(&f.to, "to", "", "the called number, e.g. 2025550143 or +12025550143")
 	fl.StringVar(&f.from, "from", "", `the caller ID sent (default a valid number; "" for none)`)
 	fl.StringVar(&f.campaign, "campaign", "", "the campaign id")

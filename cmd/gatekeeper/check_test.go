@@ -59,12 +59,11 @@ func checkSetup(t *testing.T) string {
 }
 
 func runCheck(args ...string) (out string, code int, err error) {
-	cmd := newCheckCmd()
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true // as under the root command
+	root := newRootCmd(newCheckCmd())
 	var buf bytes.Buffer
-	cmd.SetOut(&buf)
-	cmd.SetArgs(args)
-	if err = cmd.Execute(); err != nil {
+	root.SetOut(&buf)
+	root.SetArgs(append([]string{"check"}, args...))
+	if err = root.Execute(); err != nil {
 		code = exitCode(err)
 	}
 	return buf.String(), code, err

@@ -4,15 +4,22 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/gatekeeper-sip/gatekeeper/configs"
 	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
 
-// loadConfig reads the config file at path, or the embedded defaults
-// (configs/gatekeeper.yaml, paths relative to the working directory) when path is empty.
-func loadConfig(path string) (*config.Config, error) {
-	if path != "" {
+// configPath is the root command's --config as cmd inherits it: empty when not given.
+func configPath(cmd *cobra.Command) string {
+	return cmd.Flag("config").Value.String()
+}
+
+// loadConfig reads the config file --config names, or the embedded defaults
+// (configs/gatekeeper.yaml, paths relative to the working directory) when it is not given.
+func loadConfig(cmd *cobra.Command) (*config.Config, error) {
+	if path := configPath(cmd); path != "" {
 		return config.Load(path)
 	}
 	data, err := configs.Files.ReadFile("gatekeeper.yaml")

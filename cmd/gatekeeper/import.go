@@ -64,7 +64,7 @@ files itself and answers with the new version from the next call on.`,
 					return err
 				}
 			}
-			reg, _, err := flags.open()
+			reg, _, err := flags.open(cmd)
 			if err != nil {
 				return err
 			}

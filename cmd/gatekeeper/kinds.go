@@ -98,7 +98,7 @@ func importDataSet(cmd *cobra.Command, flags *registryFlags, req registry.DataSe
 		}
 		req.Files = append(req.Files, abs)
 	}
-	reg, _, err := flags.open()
+	reg, _, err := flags.open(cmd)
 	if err != nil {
 		return err
 	}

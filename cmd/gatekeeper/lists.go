@@ -29,7 +29,7 @@ was made (the id a decision cites): its list, files, their sizes and SHA-256,
 the date its data is as of, when it ran and the count it left.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, _, err := flags.open()
+			reg, _, err := flags.open(cmd)
 			if err != nil {
 				return err
 			}

@@ -29,7 +29,7 @@ it: who, when, how and why. With --json it prints one object per number and line
 A number that cannot be read is reported on stderr and the exit status is 2.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, cfg, err := flags.open()
+			reg, cfg, err := flags.open(cmd)
 			if err != nil {
 				return err
 			}

@@ -21,7 +21,6 @@ func newPolicyCmd() *cobra.Command {
 }
 
 func newPolicyValidateCmd() *cobra.Command {
-	var configPath string
 	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a policy file: errors with line and column, warnings for rules that never decide",
@@ -43,8 +42,8 @@ Exit status: 0 valid (warnings included), 1 invalid, 2 error.`,
 			}
 			out := cmd.OutOrStdout()
 			warnings := engine.Warnings()
-			if configPath != "" {
-				missing, err := listsNotImported(configPath, engine.Lists())
+			if configPath(cmd) != "" {
+				missing, err := listsNotImported(cmd, engine.Lists())
 				if err != nil {
 					return err
 				}
@@ -59,14 +58,13 @@ Exit status: 0 valid (warnings included), 1 invalid, 2 error.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&configPath, "config", "", "gatekeeper.yaml whose registry to check the declared lists against")
 	return cmd
 }
 
-// listsNotImported returns the declared lists the registry of the config does not hold.
-func listsNotImported(configPath string, declared []string) ([]string, error) {
-	flags := registryFlags{configPath: configPath}
-	reg, _, err := flags.open()
+// listsNotImported returns the declared lists the registry of cmd's --config does not hold.
+func listsNotImported(cmd *cobra.Command, declared []string) ([]string, error) {
+	var flags registryFlags
+	reg, _, err := flags.open(cmd)
 	if err != nil {
 		return nil, err
 	}

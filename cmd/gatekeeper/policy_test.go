@@ -9,12 +9,11 @@ import (
 )
 
 func runPolicy(args ...string) (string, int, error) {
-	cmd := newPolicyCmd()
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true // as under the root command
+	root := newRootCmd(newPolicyCmd())
 	var buf bytes.Buffer
-	cmd.SetOut(&buf)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
+	root.SetOut(&buf)
+	root.SetArgs(append([]string{"policy"}, args...))
+	err := root.Execute()
 	code := 0
 	if err != nil {
 		code = exitCode(err)

@@ -66,21 +66,21 @@ func openRegistry(cfg *config.Config, dataDir string) (registryAccess, error) {
 	return store, nil
 }
 
-// registryFlags are the flags of the commands that work on the registry.
+// registryFlags are the flags of the commands that work on the registry,
+// besides the root command's --config.
 type registryFlags struct {
-	configPath, dataDir string
+	dataDir string
 }
 
 func (f *registryFlags) add(cmd *cobra.Command) { f.register(cmd.Flags()) }
 
 func (f *registryFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.configPath, "config", "", "gatekeeper.yaml (default: the embedded example)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "the registry's directory (default: data_dir of the config)")
 }
 
-// open loads the config and reaches its registry.
-func (f *registryFlags) open() (registryAccess, *config.Config, error) {
-	cfg, err := loadConfig(f.configPath)
+// open loads the config of cmd's --config and reaches its registry.
+func (f *registryFlags) open(cmd *cobra.Command) (registryAccess, *config.Config, error) {
+	cfg, err := loadConfig(cmd)
 	if err != nil {
 		return nil, nil, err
 	}

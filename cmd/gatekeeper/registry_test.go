@@ -17,14 +17,16 @@ import (
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
 
+// runCmd runs the subcommand cmd with args under the root command, which
+// holds --config.
 func runCmd(t *testing.T, cmd *cobra.Command, args ...string) (string, error) {
 	t.Helper()
+	root := newRootCmd(cmd)
 	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.Execute()
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(append([]string{cmd.Name()}, args...))
+	err := root.Execute()
 	return out.String(), err
 }
 

@@ -23,13 +23,13 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var configPath, clock string
+	var clock string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the SIP proxy (on the embedded example config when --config is not given)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(configPath)
+			cfg, err := loadConfig(cmd)
 			if err != nil {
 				return err
 			}
@@ -42,7 +42,6 @@ func newServeCmd() *cobra.Command {
 			return serve(ctx, cfg, now, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 		},
 	}
-	cmd.Flags().StringVar(&configPath, "config", "", "gatekeeper.yaml (default: the embedded configs/gatekeeper.yaml)")
 	cmd.Flags().StringVar(&clock, "clock", "", "start the clock calls are decided by at this RFC 3339 time (tests only)")
 	cmd.Flags().MarkHidden("clock")
 	return cmd

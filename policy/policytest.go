@@ -232,7 +232,8 @@ func (c testCall) over(defaults *testCall) testCall {
 		Manual: pickBool(c.Manual, defaults.Manual), Prerecorded: pickBool(c.Prerecorded, defaults.Prerecorded)}
 }
 
-// call builds the facts the proxy would hand the policy, as `gatekeeper check` does.
+// call builds the facts the proxy would hand the policy, by policy.NewCall as
+// the proxy and `gatekeeper check` do; the case's dialer dials automated.
 func (c testCall) call() (Call, error) {
 	str := func(s *string) string {
 		if s == nil {
@@ -247,30 +248,15 @@ func (c testCall) call() (Call, error) {
 	if err != nil {
 		return Call{}, fmt.Errorf("call: at %q is not RFC 3339, e.g. 2026-03-04T20:30:00-05:00", *c.At)
 	}
-	return CallFacts(str(c.To), str(c.From), str(c.RN), "US", Call{
-		Dialer: str(c.Dialer), Campaign: str(c.Campaign), Seller: str(c.Seller), Time: at,
-		Automated: c.Manual == nil || !*c.Manual, Prerecorded: c.Prerecorded != nil && *c.Prerecorded,
-	}), nil
-}
-
-// CallFacts completes a call's facts from dialed strings the way the proxy
-// does: the called number and routing number in E.164, the caller ID in
-// E.164 when it parses (else as sent). region decides numbers without a
-// country code.
-func CallFacts(to, from, rn, region string, c Call) Call {
-	c.CalledRaw, c.Caller = to, from
-	if called, err := number.Normalize(to, region); err != nil {
-		c.CalledErr = err.Error()
-	} else {
-		c.Called = called
+	in := CallInput{Called: str(c.To), Caller: str(c.From), RoutingNumber: str(c.RN), Campaign: str(c.Campaign),
+		Seller: str(c.Seller), Dialer: Dialer{Name: str(c.Dialer), Automated: true}, Region: "US", Time: at}
+	if c.Manual != nil && *c.Manual {
+		in.DialMode = "manual"
 	}
-	if caller, err := number.Normalize(from, region); err == nil {
-		c.Caller = caller
+	if c.Prerecorded != nil && *c.Prerecorded {
+		in.Prerecorded = "yes"
 	}
-	if routing, err := number.Normalize(rn, region); err == nil {
-		c.RoutingNumber = routing
-	}
-	return c
+	return NewCall(in), nil
 }
 
 // date is when the list's data is as of: as_of, or age before the call.

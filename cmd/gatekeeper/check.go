@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -99,23 +100,20 @@ Exit status: 0 allow (also a call forwarded under monitor), 1 reject, 2 error.`,
 	return cmd
 }
 
-// checkCall builds the facts the proxy would hand the policy for this call.
+// checkCall builds the facts the proxy would hand the policy for this call,
+// as if its first dialer had sent it.
 func checkCall(cfg *config.Config, f checkFlags, at time.Time) policy.Call {
 	dialer := cfg.Dialers[0] // the config is refused without a dialer
-	// The seller as the proxy finds it: the call's own, its campaign's, its dialer's.
-	seller := f.seller
-	for _, cp := range cfg.Campaigns {
-		if seller == "" && cp.ID == f.campaign {
-			seller = cp.Seller
-		}
+	in := policy.CallInput{
+		Called: f.to, Caller: f.from, RoutingNumber: f.rn,
+		Campaign: f.campaign, Seller: f.seller, Prerecorded: strconv.FormatBool(f.prerecorded),
+		Dialer:          policy.Dialer{Name: dialer.Name, Automated: dialer.Automated, Seller: dialer.Seller},
+		CampaignSellers: campaignSellers(cfg), Region: cfg.DefaultRegion, Time: at,
 	}
-	if seller == "" {
-		seller = dialer.Seller
+	if f.manual {
+		in.DialMode = "manual"
 	}
-	return policy.CallFacts(f.to, f.from, f.rn, cfg.DefaultRegion, policy.Call{
-		Campaign: f.campaign, Seller: seller, Dialer: dialer.Name, Time: at,
-		Automated: dialer.Automated && !f.manual, Prerecorded: f.prerecorded,
-	})
+	return policy.NewCall(in)
 }
 
 // decisionJSON is the --json form of a decision, in the decision log's

@@ -194,16 +194,13 @@ func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
 		DialModeHeader:    cfg.SIP.DialModeHeader,
 		SellerHeader:      cfg.SIP.SellerHeader,
 		PrerecordedHeader: cfg.SIP.PrerecordedHeader,
-		CampaignSellers:   map[string]string{},
+		CampaignSellers:   campaignSellers(cfg),
 		DefaultRegion:     cfg.DefaultRegion,
 		Logger:            log,
 	}
 	for _, l := range cfg.SIP.Listen {
 		network, addr, _ := config.SplitListen(l) // checked when the config was loaded
 		pc.Listen = append(pc.Listen, sip.Listener{Network: network, Addr: addr})
-	}
-	for _, c := range cfg.Campaigns {
-		pc.CampaignSellers[c.ID] = c.Seller
 	}
 	for _, d := range cfg.Dialers {
 		sd := sip.Dialer{Name: d.Name, Automated: d.Automated, Seller: d.Seller}
@@ -213,6 +210,15 @@ func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
 		pc.Dialers = append(pc.Dialers, sd)
 	}
 	return pc
+}
+
+// campaignSellers maps each configured campaign id to its seller.
+func campaignSellers(cfg *config.Config) map[string]string {
+	sellers := map[string]string{}
+	for _, c := range cfg.Campaigns {
+		sellers[c.ID] = c.Seller
+	}
+	return sellers
 }
 
 func auditRecord(c policy.Call, d policy.Decision, status int) audit.Record {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -30,7 +31,7 @@ import (
 // trace names the record.
 type exempt struct {
 	inForce      bool
-	periods      registry.ExemptionPeriods
+	periods      ExemptionPeriods
 	overriddenBy []string
 }
 
@@ -40,7 +41,7 @@ func init() { registerCondition("exempt", parseExempt) }
 var noExemption = map[string]string{}
 
 func init() {
-	for _, why := range []string{registry.WhyAbsent, registry.WhyOutOfScope, registry.WhyNotYet, registry.WhyEnded} {
+	for _, why := range []string{WhyAbsent, WhyOutOfScope, WhyNotYet, WhyEnded} {
 		noExemption[why] = "none: " + why
 	}
 }
@@ -48,7 +49,7 @@ func init() {
 const exemptExample = "false, or {in_force: false, purchase: 18mo, inquiry: 3mo, overridden_by: [internal]}"
 
 func parseExempt(p *parser, value ast.Node) (condition, error) {
-	e := &exempt{periods: registry.DefaultExemptionPeriods}
+	e := &exempt{periods: DefaultExemptionPeriods}
 	if _, ok := p.lists["internal"]; ok {
 		e.overriddenBy = []string{"internal"}
 	}
@@ -71,7 +72,7 @@ func parseExempt(p *parser, value ast.Node) (condition, error) {
 		return nil, yamlx.At(value, "exempt: want in_force, e.g. %s", exemptExample)
 	}
 	e.inForce = *f.InForce
-	for name, dst := range map[string]*registry.Period{"purchase": &e.periods.Purchase, "inquiry": &e.periods.Inquiry} {
+	for name, dst := range map[string]*Period{"purchase": &e.periods.Purchase, "inquiry": &e.periods.Inquiry} {
 		if node := field(value, name); node != nil {
 			var err error
 			if *dst, err = calendarPeriod(node, "exempt: "+name); err != nil {
@@ -95,15 +96,15 @@ func parseExempt(p *parser, value ast.Node) (condition, error) {
 }
 
 // calendarPeriod reads months (18mo), years (1y) or days (90d).
-func calendarPeriod(node ast.Node, what string) (registry.Period, error) {
+func calendarPeriod(node ast.Node, what string) (Period, error) {
 	s, err := yamlx.String(node)
 	if err != nil {
-		return registry.Period{}, err
+		return Period{}, err
 	}
-	for suffix, unit := range map[string]func(int) registry.Period{
-		"mo": func(n int) registry.Period { return registry.Period{Months: n} },
-		"y":  func(n int) registry.Period { return registry.Period{Months: 12 * n} },
-		"d":  func(n int) registry.Period { return registry.Period{Days: n} },
+	for suffix, unit := range map[string]func(int) Period{
+		"mo": func(n int) Period { return Period{Months: n} },
+		"y":  func(n int) Period { return Period{Months: 12 * n} },
+		"d":  func(n int) Period { return Period{Days: n} },
 	} {
 		if digits, ok := strings.CutSuffix(s, suffix); ok {
 			if n, err := strconv.Atoi(digits); err == nil && n > 0 {
@@ -111,7 +112,7 @@ func calendarPeriod(node ast.Node, what string) (registry.Period, error) {
 			}
 		}
 	}
-	return registry.Period{}, yamlx.At(node, "%s: %q is not a period such as 18mo, 1y or 90d", what, s)
+	return Period{}, yamlx.At(node, "%s: %q is not a period such as 18mo, 1y or 90d", what, s)
 }
 
 func (e *exempt) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace, error) {
@@ -125,7 +126,7 @@ func (e *exempt) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace
 			return ConditionTrace{Holds: !e.inForce, Value: "none: overridden by the " + list + " list", Version: version}, nil
 		}
 	}
-	a, err := reg.Exemption(f.Called, f.Seller, f.Time, e.periods)
+	a, err := DecideExemption(reg, f.Called, f.Seller, f.Time, e.periods)
 	if err != nil {
 		return ConditionTrace{}, err
 	}
@@ -137,4 +138,90 @@ func (e *exempt) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace
 		record = a.Record.ID
 	}
 	return ConditionTrace{Holds: a.InForce == e.inForce, Value: value, Version: a.Version, Record: record}, nil
+}
+
+// Period is a length of calendar time: months and days.
+type Period struct {
+	Months, Days int
+}
+
+// after is the end of the period that starts at t.
+func (p Period) after(t time.Time) time.Time { return t.AddDate(0, p.Months, p.Days) }
+
+// ExemptionPeriods say how long a relationship exempts a number after the
+// purchase or the inquiry.
+type ExemptionPeriods struct {
+	Purchase, Inquiry Period
+}
+
+// DefaultExemptionPeriods are the federal ones (47 CFR 64.1200(f)(5)): 18
+// months after a purchase, 3 after an inquiry.
+var DefaultExemptionPeriods = ExemptionPeriods{Purchase: Period{Months: 18}, Inquiry: Period{Months: 3}}
+
+// WhyEnded says that the relationship's period is over (ExemptionAnswer.Why).
+const WhyEnded = "ended"
+
+// ExemptionAnswer says whether an exemption is in force for a call, and which.
+type ExemptionAnswer struct {
+	InForce bool
+	// Record is the one in force; without one, the latest in scope (nil when none is).
+	Record *registry.ExemptionRecord
+	Until  time.Time // when it ends; zero for a permission
+	// Why says, without one: WhyAbsent, WhyOutOfScope, WhyEnded or WhyNotYet.
+	Why     string
+	Version uint64 // the exemption data set's version (0: none imported)
+}
+
+// DecideExemption answers whether an exemption is in force for a call to the
+// E.164 number for seller at time at, with the periods given, from the
+// number's exemption records in reg: a permission first, else the
+// relationship that lasts longest. A company-specific Do-Not-Call request is
+// not checked here (the exempt condition's overridden_by). Errors are reg's.
+func DecideExemption(reg Registry, e164, seller string, at time.Time, p ExemptionPeriods) (ExemptionAnswer, error) {
+	records, version, err := reg.Exemptions(e164)
+	if err != nil {
+		return ExemptionAnswer{}, err
+	}
+	a := pickExemption(records, seller, at, p)
+	a.Version = version
+	return a, nil
+}
+
+// pickExemption picks the exemption in force for seller at time at among a
+// number's records: a permission first, else the relationship that lasts longest.
+func pickExemption(records []registry.ExemptionRecord, seller string, at time.Time, p ExemptionPeriods) ExemptionAnswer {
+	a := ExemptionAnswer{Why: WhyAbsent}
+	for i := range records {
+		r := &records[i]
+		if r.Seller != "" && r.Seller != seller {
+			if a.Record == nil {
+				a.Why = WhyOutOfScope
+			}
+			continue
+		}
+		var until time.Time
+		switch r.Kind {
+		case registry.ExemptPurchase:
+			until = p.Purchase.after(r.Date)
+		case registry.ExemptInquiry:
+			until = p.Inquiry.after(r.Date)
+		}
+		switch {
+		case at.Before(r.Date):
+			if a.Record == nil {
+				a.Record, a.Why = r, WhyNotYet
+			}
+		case until.IsZero(): // permission
+			if !a.InForce || !a.Until.IsZero() {
+				a = ExemptionAnswer{InForce: true, Record: r}
+			}
+		case at.Before(until):
+			if !a.InForce || !a.Until.IsZero() && until.After(a.Until) {
+				a = ExemptionAnswer{InForce: true, Record: r, Until: until}
+			}
+		case !a.InForce && (a.Record == nil || r.Date.After(a.Record.Date)):
+			a.Record, a.Until, a.Why = r, until, WhyEnded
+		}
+	}
+	return a
 }

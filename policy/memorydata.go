@@ -1,14 +1,10 @@
 package policy
 
-import (
-	"time"
+import "github.com/gatekeeper-sip/gatekeeper/registry"
 
-	"github.com/gatekeeper-sip/gatekeeper/registry"
-)
-
-// memoryData holds the line type, consent and exemption fixtures of policy
-// test files. It answers with the registry's own rules (registry.DecideConsent,
-// registry.DecideExemption), so a test case sees what a real registry would.
+// memoryData holds the line type, consent, RND and exemption fixtures of
+// policy test files. Like the registry, it returns the records; the
+// conditions decide what they mean, as they do on a real registry.
 type memoryData struct {
 	// lineTypes answers per number; a number without one is defaultLineType.
 	lineTypes       map[string]registry.LineType
@@ -33,19 +29,22 @@ func (m *memoryRegistry) LineType(e164, _ string) (registry.LineType, error) {
 	return m.data.defaultLineType, nil
 }
 
-func (m *memoryRegistry) Consent(e164, seller, campaign string, at time.Time) (registry.ConsentAnswer, error) {
+// The fixtures are version 1 of each data set.
+
+func (m *memoryRegistry) Consents(e164 string) ([]registry.ConsentRecord, []registry.ConsentChange, uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	q := registry.ConsentQuery{Number: e164, Seller: seller, Campaign: campaign, At: at}
-	a := registry.DecideConsent(q, m.data.consents[e164], nil, m.data.rnd[e164])
-	a.Version = 1
-	return a, nil
+	return m.data.consents[e164], nil, 1, nil
 }
 
-func (m *memoryRegistry) Exemption(e164, seller string, at time.Time, p registry.ExemptionPeriods) (registry.ExemptionAnswer, error) {
+func (m *memoryRegistry) RNDAnswers(e164 string) ([]registry.RNDRecord, uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a := registry.DecideExemption(m.data.exemptions[e164], seller, at, p)
-	a.Version = 1
-	return a, nil
+	return m.data.rnd[e164], 1, nil
+}
+
+func (m *memoryRegistry) Exemptions(e164 string) ([]registry.ExemptionRecord, uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.data.exemptions[e164], 1, nil
 }

@@ -8,8 +8,10 @@ import (
 
 // Registry is what the policy asks of the data store. registry.Store
 // implements it; the policy never sees how the data is stored, only the
-// registry's answer types. Each answer carries the version of the data that
-// gave it (and the record, for consents and exemptions), for the trace.
+// registry's answer and record types, and decides what the records mean
+// (consent.go, exempt.go). Each answer carries the version of the data that
+// gave it, for the trace. Returned slices are shared: read them, do not
+// modify them.
 type Registry interface {
 	// Listed reports whether the E.164 number is on the named list.
 	Listed(list, e164 string) (bool, error)
@@ -27,10 +29,14 @@ type Registry interface {
 	// (port lists, the block of the routing number or of the number,
 	// phonenumbers); routing is the LRN of an LNP dip, "" without one.
 	LineType(e164, routing string) (registry.LineType, error)
-	// Consent answers the consent that applies to a call to the number for
-	// seller and campaign at time at, or why none does.
-	Consent(e164, seller, campaign string, at time.Time) (registry.ConsentAnswer, error)
-	// Exemption answers whether an established business relationship or a
-	// written permission for seller is in force at time at, with the periods given.
-	Exemption(e164, seller string, at time.Time, periods registry.ExemptionPeriods) (registry.ExemptionAnswer, error)
+	// Consents returns every consent record of the E.164 number (imported,
+	// and added live), the live revocations, and the consent data set's
+	// version (0: none imported).
+	Consents(e164 string) (records []registry.ConsentRecord, revocations []registry.ConsentChange, version uint64, err error)
+	// RNDAnswers returns the Reassigned Numbers Database answers imported for
+	// the E.164 number, and their version.
+	RNDAnswers(e164 string) ([]registry.RNDRecord, uint64, error)
+	// Exemptions returns the exemption records (purchases, inquiries, written
+	// permissions) of the E.164 number, and their version.
+	Exemptions(e164 string) ([]registry.ExemptionRecord, uint64, error)
 }

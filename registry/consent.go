@@ -22,21 +22,10 @@ import (
 // live change applies from the next call on and stays in force across
 // imports, so that an import never undoes a revocation.
 
-// The consent kinds, weakest first.
+// The consent kinds.
 const (
-	ConsentNone    = "none"
 	ConsentExpress = "express"
 	ConsentWritten = "written"
-)
-
-// Why no consent applies (ConsentAnswer.Why).
-const (
-	WhyAbsent     = "absent"       // the number has no consent record
-	WhyOutOfScope = "out of scope" // records exist, for other sellers or campaigns
-	WhyNotYet     = "not yet granted"
-	WhyExpired    = "expired"
-	WhyRevoked    = "revoked"
-	WhyReassigned = "reassigned" // an RND yes after the grant: the number changed hands
 )
 
 // ConsentRecord is one consent.
@@ -68,101 +57,6 @@ type ConsentChange struct {
 	By       string    `json:"by"`
 	Via      string    `json:"via"`
 	Reason   string    `json:"reason,omitempty"`
-}
-
-// ConsentAnswer is the consent that applies to a call, or why none does.
-type ConsentAnswer struct {
-	Kind   string         `json:"kind"`             // none, express or written
-	Record *ConsentRecord `json:"record,omitempty"` // the record that applies; with none, the nearest miss
-	Why    string         `json:"why,omitempty"`    // with none: see the Why constants
-	// Detail says more: the revocation, the RND answer, the expiry.
-	Detail string `json:"detail,omitempty"`
-	// Version is the consent data set's version (0: none imported), RNDVersion the RND answers' that were checked.
-	Version    uint64 `json:"version,omitempty"`
-	RNDVersion uint64 `json:"rnd_version,omitempty"`
-}
-
-// ConsentQuery is the call a consent is asked for.
-type ConsentQuery struct {
-	Number, Seller, Campaign string
-	At                       time.Time
-}
-
-// inScope tells whether something granted or revoked for seller and campaign
-// ("" meaning any) covers the call.
-func (q ConsentQuery) inScope(seller, campaign string) bool {
-	return (seller == "" || seller == q.Seller) && (campaign == "" || campaign == q.Campaign)
-}
-
-// DecideConsent picks the consent that applies to the call among a number's
-// records: in scope, granted before the call, not expired, not revoked (in
-// the record or by a live revocation in scope made after the grant), not
-// voided by an RND yes after the grant. Written beats express; among equals
-// the latest grant. With none, Why says what the nearest miss was.
-func DecideConsent(q ConsentQuery, records []ConsentRecord, revocations []ConsentChange, rnd []RNDRecord) ConsentAnswer {
-	best, bestRank := -1, 0
-	miss, missRank, missDetail := -1, 0, ""
-	for i := range records {
-		r := &records[i]
-		if !q.inScope(r.Seller, r.Campaign) {
-			if missRank < 1 {
-				miss, missRank, missDetail = i, 1, ""
-			}
-			continue
-		}
-		why, detail := consentVoid(q, r, revocations, rnd)
-		if why != "" {
-			if rank := whyRank(why); rank > missRank {
-				miss, missRank, missDetail = i, rank, detail
-			}
-			continue
-		}
-		rank := 1
-		if r.Kind == ConsentWritten {
-			rank = 2
-		}
-		if rank > bestRank || rank == bestRank && r.GrantedAt.After(records[best].GrantedAt) {
-			best, bestRank = i, rank
-		}
-	}
-	if best >= 0 {
-		return ConsentAnswer{Kind: records[best].Kind, Record: &records[best]}
-	}
-	a := ConsentAnswer{Kind: ConsentNone, Why: WhyAbsent}
-	if miss >= 0 {
-		a.Record, a.Detail = &records[miss], missDetail
-		a.Why = [...]string{"", WhyOutOfScope, WhyNotYet, WhyExpired, WhyRevoked, WhyReassigned}[missRank]
-	}
-	return a
-}
-
-func whyRank(why string) int {
-	return map[string]int{WhyNotYet: 2, WhyExpired: 3, WhyRevoked: 4, WhyReassigned: 5}[why]
-}
-
-// consentVoid says why an in-scope record does not hold at the call's time, or "".
-func consentVoid(q ConsentQuery, r *ConsentRecord, revocations []ConsentChange, rnd []RNDRecord) (string, string) {
-	switch {
-	case q.At.Before(r.GrantedAt):
-		return WhyNotYet, "granted " + r.GrantedAt.Format(time.RFC3339)
-	case !r.RevokedAt.IsZero() && !q.At.Before(r.RevokedAt):
-		return WhyRevoked, "revoked " + r.RevokedAt.Format(time.RFC3339)
-	}
-	for i := range revocations {
-		v := &revocations[i]
-		if q.inScope(v.Seller, v.Campaign) && !v.At.Before(r.GrantedAt) && !q.At.Before(v.At) {
-			return WhyRevoked, fmt.Sprintf("revoked %s by %s via %s", v.At.Format(time.RFC3339), v.By, v.Via)
-		}
-	}
-	for i := range rnd {
-		if a := &rnd[i]; a.voids(r.GrantedAt, q.At) {
-			return WhyReassigned, fmt.Sprintf("RND answer %s: yes, disconnected since %s", a.ID, a.since().Format(time.DateOnly))
-		}
-	}
-	if !r.ExpiresAt.IsZero() && !q.At.Before(r.ExpiresAt) {
-		return WhyExpired, "expired " + r.ExpiresAt.Format(time.RFC3339)
-	}
-	return "", ""
 }
 
 func encodeConsent(dst []byte, c formats.Consent, file int, ordinal int64) []byte {
@@ -206,8 +100,10 @@ func timeOrZero(unix int64) time.Time {
 	return time.Unix(unix, 0).UTC()
 }
 
-// Consents returns every consent record of the number, imported and added
-// live, and the live revocations, for inspection and for Consent.
+// Consents returns every consent record of the E.164 number, imported and
+// added live, the live revocations (each withdraws the consents in its scope
+// granted before it), and the consent data set's version (0: none imported).
+// The records are shared with the cache: read them, do not modify them.
 func (s *Store) Consents(e164 string) ([]ConsentRecord, []ConsentChange, uint64, error) {
 	records, version, err := cachedNumberRecords(s, KindConsent, e164, decodeConsents)
 	records = slices.Clip(records) // shared with the cache: appending copies
@@ -223,25 +119,6 @@ func (s *Store) Consents(e164 string) ([]ConsentRecord, []ConsentChange, uint64,
 		}
 	}
 	return records, revocations, version, err
-}
-
-// Consent answers the consent that applies to a call to the E.164 number for
-// seller and campaign at time at, or why none does.
-func (s *Store) Consent(e164, seller, campaign string, at time.Time) (ConsentAnswer, error) {
-	records, revocations, version, err := s.Consents(e164)
-	if err != nil {
-		return ConsentAnswer{}, err
-	}
-	var rnd []RNDRecord
-	var rndVersion uint64
-	if len(records) > 0 {
-		if rnd, rndVersion, err = s.RNDAnswers(e164); err != nil {
-			return ConsentAnswer{}, err
-		}
-	}
-	a := DecideConsent(ConsentQuery{Number: e164, Seller: seller, Campaign: campaign, At: at}, records, revocations, rnd)
-	a.Version, a.RNDVersion = version, rndVersion
-	return a, nil
 }
 
 // ConsentRequest adds a consent or revokes consents, live.

@@ -156,79 +156,60 @@ func TestDataSetFileErrorsNameFileAndLine(t *testing.T) {
 	}
 }
 
-func TestConsentAppliesOrSaysWhyNot(t *testing.T) {
+// TestConsentRecordsStoredAndChangedLive checks that imported consents and RND
+// answers come back whole, and that live changes are kept across a restart
+// and a new import. What they mean for a call is the policy's (policy/consent_test.go).
+func TestConsentRecordsStoredAndChangedLive(t *testing.T) {
 	s, dir := openTemp(t)
 	consents := writeData(t, dir, "consent.csv", "number,seller,campaign,kind,granted_at,expires_at,revoked_at,evidence\n"+
-		"2025550001,acme,,written,2026-01-10,,,form 17\n"+ // good for acme
-		"2025550001,,,express,2025-06-01,,,\n"+ // any seller, weaker
-		"2025550002,acme,,written,2026-01-10,,2026-02-01T10:00:00Z,form 18\n"+ // revoked in the file
-		"2025550003,acme,,written,2025-01-10,2026-01-10,,\n"+ // expired
-		"2025550004,globex,spring,express,2026-01-10,,,\n"+ // other seller
-		"2025550005,acme,,written,2025-06-01,,,\n"+ // voided by an RND yes
-		"2025550006,acme,,express,2025-06-01,,,\n") // RND said yes before the grant: still good
+		"2025550001,acme,,written,2026-01-10,,,form 17\n"+
+		"2025550001,,,express,2025-06-01,,,\n"+
+		"2025550002,acme,spring,written,2025-01-10,2026-01-10,2026-02-01T10:00:00Z,form 18\n")
 	info := importSet(t, s, DataSetRequest{Kind: KindConsent, Files: []string{consents}})
 	rnd := importSet(t, s, DataSetRequest{Kind: KindRND, Files: []string{writeData(t, dir, "rnd.csv",
-		"number,asked_on,answer,disconnected_on\n2025550005,2025-06-01,yes,2025-09-15\n2025550006,2025-01-01,yes,2025-03-01\n")}})
-	at := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
-	cases := []struct {
-		number, seller, campaign string
-		kind, why, id            string
-	}{
-		{"+12025550001", "acme", "", ConsentWritten, "", "1"},
-		{"+12025550001", "globex", "", ConsentExpress, "", "2"},
-		{"+12025550002", "acme", "", ConsentNone, WhyRevoked, "3"},
-		{"+12025550003", "acme", "", ConsentNone, WhyExpired, "4"},
-		{"+12025550004", "acme", "spring", ConsentNone, WhyOutOfScope, "5"},
-		{"+12025550004", "globex", "fall", ConsentNone, WhyOutOfScope, "5"},
-		{"+12025550004", "globex", "spring", ConsentExpress, "", "5"},
-		{"+12025550005", "acme", "", ConsentNone, WhyReassigned, "6"},
-		{"+12025550006", "acme", "", ConsentExpress, "", "7"},
-		{"+12025550099", "acme", "", ConsentNone, WhyAbsent, ""},
+		"number,asked_on,answer,disconnected_on\n2025550002,2025-06-01,yes,2025-09-15\n2025550002,2025-01-01,no_data,\n")}})
+	day := func(s string) time.Time {
+		t, _ := time.Parse(time.RFC3339, s)
+		return t
 	}
-	for _, tc := range cases {
-		a, err := s.Consent(tc.number, tc.seller, tc.campaign, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := ""
-		if a.Record != nil {
-			id = strings.TrimPrefix(a.Record.ID, fmt.Sprintf("%d.", info.Version))
-		}
-		if a.Kind != tc.kind || a.Why != tc.why || id != tc.id || a.Version != info.Version {
-			t.Errorf("%s for %s/%s: %+v (record %+v); want %s %q record %s", tc.number, tc.seller, tc.campaign, a, a.Record, tc.kind, tc.why, tc.id)
-		}
+	records, revocations, version, err := s.Consents("+12025550002")
+	want := ConsentRecord{ID: fmt.Sprintf("%d.3", info.Version), Number: "+12025550002", Seller: "acme", Campaign: "spring",
+		Kind: ConsentWritten, GrantedAt: day("2025-01-10T00:00:00Z"), ExpiresAt: day("2026-01-10T00:00:00Z"),
+		RevokedAt: day("2026-02-01T10:00:00Z"), Evidence: "form 18", Source: consents + ":4", Version: info.Version}
+	if err != nil || len(records) != 1 || records[0] != want || len(revocations) != 0 || version != info.Version {
+		t.Errorf("consents of +12025550002: %+v %+v v%d, %v; want %+v", records, revocations, version, err, want)
 	}
-	if a, _ := s.Consent("+12025550005", "acme", "", at); a.RNDVersion != rnd.Version || !strings.Contains(a.Detail, "disconnected since 2025-09-15") {
-		t.Errorf("reassigned: %+v", a)
+	answers, version, err := s.RNDAnswers("+12025550002")
+	if err != nil || len(answers) != 2 || version != rnd.Version || answers[0].Answer != "yes" || !answers[0].DisconnectedOn.Equal(day("2025-09-15T00:00:00Z")) ||
+		answers[1].Answer != "no_data" || !answers[1].DisconnectedOn.IsZero() || answers[1].ID != fmt.Sprintf("%d.2", rnd.Version) {
+		t.Errorf("RND answers of +12025550002: %+v v%d, %v", answers, version, err)
 	}
-	if a, _ := s.Consent("+12025550001", "acme", "", at); a.Record.Source != consents+":2" || a.Record.Evidence != "form 17" {
-		t.Errorf("evidence: %+v", a.Record)
+	if records, _, _, err := s.Consents("+12025550099"); err != nil || len(records) != 0 {
+		t.Errorf("consents of a number without any: %+v, %v", records, err)
 	}
 
-	// Revoked live: the very next question sees it; a later grant is a new consent.
+	// Changed live: the very next lookup sees it.
+	at := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
 	revocation, err := s.ChangeConsent(ConsentRequest{Revoke: true, Number: "+12025550001", Seller: "acme", By: "ops", Via: "test", At: at.Add(-time.Hour)})
 	if err != nil || revocation.Action != "revoke" {
 		t.Fatal(revocation, err)
 	}
-	if a, _ := s.Consent("+12025550001", "acme", "", at); a.Kind != ConsentNone || a.Why != WhyRevoked || !strings.Contains(a.Detail, "by ops via test") {
-		t.Errorf("after a live revocation for acme: %+v", a)
-	}
-	if a, _ := s.Consent("+12025550001", "globex", "", at); a.Kind != ConsentExpress {
-		t.Errorf("a revocation for acme withdrew globex's consent: %+v", a)
-	}
-	if a, _ := s.Consent("+12025550001", "acme", "", at.Add(-2*time.Hour)); a.Kind != ConsentWritten {
-		t.Errorf("a call before the revocation: %+v", a)
-	}
 	added, err := s.ChangeConsent(ConsentRequest{Number: "+12025550001", Seller: "acme", Kind: "express", By: "ops", Via: "test", At: at.Add(-time.Minute), Evidence: "call 9"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, _ := s.Consent("+12025550001", "acme", "", at); a.Kind != ConsentExpress || a.Record.ID != added.Record.ID {
-		t.Errorf("after a new live grant: %+v", a)
+	if err != nil || added.Action != "add" || added.Record.Kind != ConsentExpress || !added.Record.GrantedAt.Equal(at.Add(-time.Minute)) {
+		t.Fatal(added, err)
 	}
 	if _, err := s.ChangeConsent(ConsentRequest{Number: "+12025550001", Kind: "verbal", By: "ops", Via: "test"}); err == nil {
 		t.Error("a bad kind was accepted")
 	}
+	live := func(s *Store, when string) {
+		t.Helper()
+		records, revocations, _, err := s.Consents("+12025550001")
+		if err != nil || len(records) != 3 || records[0].Evidence != "form 17" || records[0].Source != consents+":2" || records[2].ID != added.Record.ID ||
+			len(revocations) != 1 || revocations[0].Seller != "acme" || revocations[0].By != "ops" || !revocations[0].At.Equal(at.Add(-time.Hour)) {
+			t.Errorf("%s: consents %+v, revocations %+v, %v", when, records, revocations, err)
+		}
+	}
+	live(s, "after the live changes")
 
 	// Live changes survive a restart and a new import.
 	s.Close()
@@ -238,9 +219,7 @@ func TestConsentAppliesOrSaysWhyNot(t *testing.T) {
 	}
 	defer s.Close()
 	importSet(t, s, DataSetRequest{Kind: KindConsent, Files: []string{consents}})
-	if a, _ := s.Consent("+12025550001", "acme", "", at); a.Kind != ConsentExpress || a.Record.ID != added.Record.ID {
-		t.Errorf("after a restart and a new import: %+v", a)
-	}
+	live(s, "after a restart and a new import")
 	d, err := s.NumberData("+12025550001", "")
 	if err != nil || len(d.Consents) != 3 || len(d.Revocations) != 1 || len(d.RND) != 0 {
 		t.Errorf("number data: %+v, %v", d, err)
@@ -250,40 +229,32 @@ func TestConsentAppliesOrSaysWhyNot(t *testing.T) {
 	}
 }
 
-func TestExemptionPeriods(t *testing.T) {
+// TestExemptionRecordsStored checks that imported exemptions come back whole.
+// How long they last is the policy's (policy/exempt_test.go).
+func TestExemptionRecordsStored(t *testing.T) {
 	s, dir := openTemp(t)
-	importSet(t, s, DataSetRequest{Kind: KindEBR, Files: []string{writeData(t, dir, "ebr.csv", "number,seller,kind,date\n"+
+	ebr := writeData(t, dir, "ebr.csv", "number,seller,kind,date\n"+
 		"2025550001,acme,purchase,2024-10-01\n"+
-		"2025550002,acme,inquiry,2026-01-15\n"+
-		"2025550003,acme,permission,2020-01-01\n"+
-		"2025550004,globex,purchase,2026-01-01\n"+
-		"2025550005,,inquiry,2026-02-01\n")}})
-	cases := []struct {
-		number  string
-		at      string
-		inForce bool
-		why     string
-	}{
-		{"+12025550001", "2026-03-31T12:00:00Z", true, ""}, // 18 months after 2024-10-01 is 2026-04-01
-		{"+12025550001", "2026-04-01T12:00:00Z", false, "ended"},
-		{"+12025550002", "2026-04-14T12:00:00Z", true, ""}, // 3 months after 2026-01-15
-		{"+12025550002", "2026-04-15T00:00:00Z", false, "ended"},
-		{"+12025550003", "2031-01-01T00:00:00Z", true, ""},
-		{"+12025550004", "2026-03-01T00:00:00Z", false, WhyOutOfScope},
-		{"+12025550005", "2026-03-01T00:00:00Z", true, ""},
-		{"+12025550009", "2026-03-01T00:00:00Z", false, WhyAbsent},
+		"2025550001,,inquiry,2026-01-15\n"+
+		"2025550003,globex,permission,2020-01-01\n")
+	info := importSet(t, s, DataSetRequest{Kind: KindEBR, Files: []string{ebr}})
+	records, version, err := s.Exemptions("+12025550001")
+	if err != nil || version != info.Version || len(records) != 2 {
+		t.Fatalf("exemptions: %+v v%d, %v", records, version, err)
 	}
-	for _, tc := range cases {
-		at, _ := time.Parse(time.RFC3339, tc.at)
-		a, err := s.Exemption(tc.number, "acme", at, DefaultExemptionPeriods)
-		if err != nil || a.InForce != tc.inForce || a.Why != tc.why || a.Version == 0 {
-			t.Errorf("%s at %s: %+v, %v; want in force %v, why %q", tc.number, tc.at, a, err, tc.inForce, tc.why)
+	for i, want := range []ExemptionRecord{
+		{ID: fmt.Sprintf("%d.1", info.Version), Number: "+12025550001", Seller: "acme", Kind: ExemptPurchase, Date: time.Date(2024, 10, 1, 0, 0, 0, 0, time.UTC), Source: ebr + ":2", Version: info.Version},
+		{ID: fmt.Sprintf("%d.2", info.Version), Number: "+12025550001", Kind: ExemptInquiry, Date: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC), Source: ebr + ":3", Version: info.Version},
+	} {
+		if records[i] != want {
+			t.Errorf("record %d: %+v; want %+v", i, records[i], want)
 		}
 	}
-	// Shorter periods are the policy's to set.
-	at, _ := time.Parse(time.RFC3339, "2026-03-31T12:00:00Z")
-	if a, _ := s.Exemption("+12025550001", "acme", at, ExemptionPeriods{Purchase: Period{Months: 12}}); a.InForce {
-		t.Errorf("a 12-month period: %+v", a)
+	if records, _, _ := s.Exemptions("+12025550003"); len(records) != 1 || records[0].Kind != ExemptPermission || records[0].Seller != "globex" {
+		t.Errorf("a permission: %+v", records)
+	}
+	if records, version, err := s.Exemptions("+12025550009"); err != nil || len(records) != 0 || version != info.Version {
+		t.Errorf("a number without any: %+v v%d, %v", records, version, err)
 	}
 }
 

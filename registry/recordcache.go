@@ -6,9 +6,9 @@ import (
 )
 
 // recordCache keeps the decoded records of numbers asked lately, so that the
-// calls to a number after the first (retries, the next campaign) decide its
-// consent and exemptions without a Badger read (~12 allocations) or a
-// decode. Versions never change, so entries, keyed by storage id and
+// calls to a number after the first (retries, the next campaign) get its
+// consents, RND answers and exemptions without a Badger read (~12
+// allocations) or a decode. Versions never change, so entries, keyed by storage id and
 // number, never go stale. Direct-mapped, lock-free, like exchangeCache.
 type recordCache struct {
 	slots [recordCacheSlots]atomic.Pointer[cachedRecords]

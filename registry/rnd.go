@@ -9,8 +9,8 @@ import (
 
 // Answers of the FCC Reassigned Numbers Database, imported offline (asking
 // inline takes ~1.4 s): asked whether a number was permanently disconnected
-// since a date, it answers yes, no or no_data. A yes after a consent's grant
-// means the number changed hands: the consent is void (consent.go).
+// since a date, it answers yes, no or no_data. What a yes does to a consent
+// is the policy's to decide (policy/consent.go).
 
 // RNDRecord is one RND answer.
 type RNDRecord struct {
@@ -21,25 +21,6 @@ type RNDRecord struct {
 	DisconnectedOn time.Time `json:"disconnected_on,omitzero"`
 	Source         string    `json:"source"`
 	Version        uint64    `json:"version"`
-}
-
-// since is the date from which the number is known to be disconnected.
-func (a *RNDRecord) since() time.Time {
-	if !a.DisconnectedOn.IsZero() {
-		return a.DisconnectedOn
-	}
-	return a.AskedOn
-}
-
-// voids tells whether the answer voids a consent granted at granted, for a
-// call at at: a yes whose disconnection (or, without its date, the date
-// asked about) is on or after the grant's day and not after the call.
-func (a *RNDRecord) voids(granted, at time.Time) bool {
-	if a.Answer != "yes" {
-		return false
-	}
-	since := a.since()
-	return formats.DayOf(since) >= formats.DayOf(granted) && !since.After(at)
 }
 
 func encodeRND(dst []byte, a formats.RNDAnswer, file int, ordinal int64) []byte {
@@ -67,7 +48,9 @@ func decodeRND(e164 string, version uint64, sources []SourceFile, v []byte, out 
 	return out, r.err
 }
 
-// RNDAnswers returns the RND answers imported for the number, and the version of the answers.
+// RNDAnswers returns the RND answers imported for the E.164 number, and the
+// version of the answers (0: none imported). The records are shared with the
+// cache: read them, do not modify them.
 func (s *Store) RNDAnswers(e164 string) ([]RNDRecord, uint64, error) {
 	return cachedNumberRecords(s, KindRND, e164, decodeRND)
 }

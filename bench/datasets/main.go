@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
 
@@ -199,10 +200,10 @@ func run(work string, nBlocks, nPorts, nConsents, nEBR, nLookups int) error {
 			if _, err := store.LineType(e164, ""); err != nil {
 				return err
 			}
-			if _, err := store.Consent(e164, "acme", "spring", at); err != nil {
+			if _, err := policy.DecideConsent(store, e164, "acme", "spring", at); err != nil {
 				return err
 			}
-			if _, err := store.Exemption(e164, "acme", at, registry.DefaultExemptionPeriods); err != nil {
+			if _, err := policy.DecideExemption(store, e164, "acme", at, policy.DefaultExemptionPeriods); err != nil {
 				return err
 			}
 			took = append(took, time.Since(start))

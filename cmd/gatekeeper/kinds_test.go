@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatekeeper-sip/gatekeeper/internal/admin"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
 
@@ -105,22 +106,22 @@ func TestDataSetCommands(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	now := time.Now()
-	if a, _ := store.Consent("+12025550143", "acme", "", now); a.Kind != "written" {
+	if a, _ := policy.DecideConsent(store, "+12025550143", "acme", "", now); a.Kind != "written" {
 		t.Fatalf("before the revocation: %+v", a)
 	}
 	out, err = runCmd(t, newConsentCmd(), "--config", cfg, "revoke", "--seller", "acme", "--reason", "asked to stop", "202-555-0143")
 	if err != nil || !strings.HasPrefix(out, "+12025550143  consents revoked for seller acme, campaign any, from ") {
 		t.Fatalf("consent revoke through the server: %v\n%s", err, out)
 	}
-	a, _ := store.Consent("+12025550143", "acme", "", time.Now())
-	if a.Kind != "none" || a.Why != registry.WhyRevoked || !strings.Contains(a.Detail, "via cli through the admin socket (uid ") {
+	a, _ := policy.DecideConsent(store, "+12025550143", "acme", "", time.Now())
+	if a.Kind != "none" || a.Why != policy.WhyRevoked || !strings.Contains(a.Detail, "via cli through the admin socket (uid ") {
 		t.Errorf("after the revocation: %+v", a)
 	}
 	out, err = runCmd(t, newConsentCmd(), "--config", cfg, "add", "--kind", "express", "--seller", "globex", "--evidence", "call 77", "2025550143")
 	if err != nil || !strings.Contains(out, "added: express for seller globex") {
 		t.Fatalf("consent add through the server: %v\n%s", err, out)
 	}
-	if a, _ := store.Consent("+12025550143", "globex", "", time.Now().Add(time.Second)); a.Kind != "express" || a.Record.Evidence != "call 77" {
+	if a, _ := policy.DecideConsent(store, "+12025550143", "globex", "", time.Now().Add(time.Second)); a.Kind != "express" || a.Record.Evidence != "call 77" {
 		t.Errorf("after the live grant: %+v", a)
 	}
 	out, err = runCmd(t, newLookupCmd(), "--config", cfg, "2025550143")

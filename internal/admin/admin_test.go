@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -169,6 +170,48 @@ func TestLiveChangesThroughTheSocket(t *testing.T) {
 	}
 	if _, err := client.ChangeLive(registry.LiveRequest{List: "internal", Numbers: []string{"2025550143"}, By: "a", Via: "cli"}); err == nil || !strings.Contains(err.Error(), "not an E.164 number") {
 		t.Errorf("bad number: %v", err)
+	}
+}
+
+// The consent, RND and exemption records of a number come through the socket
+// as the store returns them, with their versions; the policy decides on them.
+func TestRecordsThroughTheSocket(t *testing.T) {
+	client, store, _, _ := startServer(t)
+	ctx := context.Background()
+	imported := map[string]registry.ListInfo{}
+	for kind, text := range map[string]string{
+		registry.KindConsent: "number,seller,kind,granted_at,evidence\n2025550143,acme,written,2026-01-05,form 17\n",
+		registry.KindRND:     "number,asked_on,answer,disconnected_on\n2025550143,2025-06-01,yes,2025-09-15\n",
+		registry.KindEBR:     "number,seller,kind,date\n2025550143,acme,purchase,2026-02-01\n",
+	} {
+		info, err := client.ImportDataSet(ctx, registry.DataSetRequest{Kind: kind, Files: []string{writeFile(t, kind+".csv", text)}})
+		if err != nil {
+			t.Fatalf("import %s: %v", kind, err)
+		}
+		imported[kind] = info
+	}
+	if _, err := client.ChangeConsent(registry.ConsentRequest{Revoke: true, Number: "+12025550143", Seller: "acme", By: "alice", Via: "cli"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = "+12025550143"
+	records, revocations, version, err := client.Consents(n)
+	want, wantRevocations, _, _ := store.Consents(n)
+	if err != nil || !reflect.DeepEqual(records, want) || len(revocations) != 1 || !reflect.DeepEqual(revocations, wantRevocations) ||
+		version != imported[registry.KindConsent].Version || records[0].Evidence != "form 17" {
+		t.Errorf("Consents = %+v %+v v%d, %v; want %+v %+v", records, revocations, version, err, want, wantRevocations)
+	}
+	answers, version, err := client.RNDAnswers(n)
+	wantAnswers, _, _ := store.RNDAnswers(n)
+	if err != nil || len(answers) != 1 || !reflect.DeepEqual(answers, wantAnswers) || version != imported[registry.KindRND].Version {
+		t.Errorf("RNDAnswers = %+v v%d, %v; want %+v", answers, version, err, wantAnswers)
+	}
+	exemptions, version, err := client.Exemptions(n)
+	wantExemptions, _, _ := store.Exemptions(n)
+	if err != nil || len(exemptions) != 1 || !reflect.DeepEqual(exemptions, wantExemptions) || version != imported[registry.KindEBR].Version {
+		t.Errorf("Exemptions = %+v v%d, %v; want %+v", exemptions, version, err, wantExemptions)
+	}
+	if records, revocations, _, err := client.Consents("+12025550100"); err != nil || len(records) != 0 || len(revocations) != 0 {
+		t.Errorf("Consents of a number without any: %+v %+v, %v", records, revocations, err)
 	}
 }
 

@@ -2,13 +2,9 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
@@ -19,8 +15,9 @@ const (
 	pathDataSetImport = "/v1/datasets/import" // POST registry.DataSetRequest -> registry.ListInfo
 	pathDataSets      = "/v1/datasets"        // GET -> []registry.ListInfo
 	pathLineType      = "/v1/linetype"        // GET ?number=&rn= -> registry.LineType
-	pathConsent       = "/v1/consent"         // GET ?number=&seller=&campaign=&at= -> registry.ConsentAnswer; POST registry.ConsentRequest -> registry.ConsentChange
-	pathExemption     = "/v1/exemption"       // GET ?number=&seller=&at=&purchase=M,D&inquiry=M,D -> registry.ExemptionAnswer
+	pathConsent       = "/v1/consent"         // GET ?number= -> records[registry.ConsentRecord]; POST registry.ConsentRequest -> registry.ConsentChange
+	pathRND           = "/v1/rnd"             // GET ?number= -> records[registry.RNDRecord]
+	pathExemption     = "/v1/exemption"       // GET ?number= -> records[registry.ExemptionRecord]
 	pathNumberData    = "/v1/numberdata"      // GET ?number=&rn= -> registry.NumberData
 )
 
@@ -63,59 +60,47 @@ func byNumber[T any](w http.ResponseWriter, r *http.Request, get func(e164, rout
 	return answer(w, v, err)
 }
 
-func (a *api) consent(w http.ResponseWriter, r *http.Request) error {
-	number, at, err := numberAt(r)
+// consents, rndAnswers and exemptions answer GET ?number= with the number's
+// records: the policy decides what they mean.
+func (a *api) consents(w http.ResponseWriter, r *http.Request) error {
+	number, err := param(r, "number")
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	c, err := a.store.Consent(number, q.Get("seller"), q.Get("campaign"), at)
-	return answer(w, c, err)
+	var rs records[registry.ConsentRecord]
+	rs.Records, rs.Revocations, rs.Version, err = a.store.Consents(number)
+	return answer(w, rs, err)
+}
+
+func (a *api) rndAnswers(w http.ResponseWriter, r *http.Request) error {
+	return recordsOf(w, r, a.store.RNDAnswers)
+}
+
+func (a *api) exemptions(w http.ResponseWriter, r *http.Request) error {
+	return recordsOf(w, r, a.store.Exemptions)
+}
+
+func recordsOf[T any](w http.ResponseWriter, r *http.Request, get func(e164 string) ([]T, uint64, error)) error {
+	number, err := param(r, "number")
+	if err != nil {
+		return err
+	}
+	var rs records[T]
+	rs.Records, rs.Version, err = get(number)
+	return answer(w, rs, err)
+}
+
+// records are the records of one number in a data set, and the set's version.
+type records[T any] struct {
+	Records     []T                      `json:"records"`
+	Revocations []registry.ConsentChange `json:"revocations,omitempty"` // consent only: the live revocations
+	Version     uint64                   `json:"version"`
 }
 
 // changeConsent adds or revokes a consent (gatekeeper consent add | revoke).
 func (a *api) changeConsent(w http.ResponseWriter, r *http.Request) error {
 	var req registry.ConsentRequest
 	return liveChange(w, r, "consent request", &req, &req.By, &req.Via, a.store.ChangeConsent)
-}
-
-func (a *api) exemption(w http.ResponseWriter, r *http.Request) error {
-	number, at, err := numberAt(r)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	var p registry.ExemptionPeriods
-	for name, dst := range map[string]*registry.Period{"purchase": &p.Purchase, "inquiry": &p.Inquiry} {
-		if *dst, err = parsePeriod(q.Get(name)); err != nil {
-			return withStatus(http.StatusBadRequest, fmt.Errorf("parameter %q: %w", name, err))
-		}
-	}
-	e, err := a.store.Exemption(number, q.Get("seller"), at, p)
-	return answer(w, e, err)
-}
-
-// numberAt reads the parameters number and at (RFC 3339), which must be given.
-func numberAt(r *http.Request) (string, time.Time, error) {
-	number, err := param(r, "number")
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	at, err := timeParam(r, "at")
-	return number, at, err
-}
-
-// A period travels as MONTHS,DAYS.
-func formatPeriod(p registry.Period) string { return fmt.Sprintf("%d,%d", p.Months, p.Days) }
-
-func parsePeriod(s string) (registry.Period, error) {
-	m, d, ok := strings.Cut(s, ",")
-	months, err1 := strconv.Atoi(m)
-	days, err2 := strconv.Atoi(d)
-	if !ok || err1 != nil || err2 != nil {
-		return registry.Period{}, fmt.Errorf("%q is not MONTHS,DAYS", s)
-	}
-	return registry.Period{Months: months, Days: days}, nil
 }
 
 // ImportDataSet asks the server to import a data set from files it reads itself (absolute paths).
@@ -146,12 +131,19 @@ func (c *Client) NumberData(e164, routing string) (registry.NumberData, error) {
 	return d, err
 }
 
-// Consent answers the consent that applies to a call (see registry.Store.Consent).
-func (c *Client) Consent(e164, seller, campaign string, at time.Time) (registry.ConsentAnswer, error) {
-	var a registry.ConsentAnswer
-	q := url.Values{"number": {e164}, "seller": {seller}, "campaign": {campaign}, "at": {at.Format(time.RFC3339Nano)}}
-	err := c.get(pathConsent, q, &a)
-	return a, err
+// Consents returns the consent records and live revocations of the number
+// (see registry.Store.Consents).
+func (c *Client) Consents(e164 string) ([]registry.ConsentRecord, []registry.ConsentChange, uint64, error) {
+	var rs records[registry.ConsentRecord]
+	err := c.get(pathConsent, url.Values{"number": {e164}}, &rs)
+	return rs.Records, rs.Revocations, rs.Version, err
+}
+
+// RNDAnswers returns the RND answers of the number (see registry.Store.RNDAnswers).
+func (c *Client) RNDAnswers(e164 string) ([]registry.RNDRecord, uint64, error) {
+	var rs records[registry.RNDRecord]
+	err := c.get(pathRND, url.Values{"number": {e164}}, &rs)
+	return rs.Records, rs.Version, err
 }
 
 // ChangeConsent adds or revokes a consent on the server, in force from its next call.
@@ -163,11 +155,9 @@ func (c *Client) ChangeConsent(req registry.ConsentRequest) (registry.ConsentCha
 	return change, err
 }
 
-// Exemption answers whether an exemption is in force (see registry.Store.Exemption).
-func (c *Client) Exemption(e164, seller string, at time.Time, p registry.ExemptionPeriods) (registry.ExemptionAnswer, error) {
-	var a registry.ExemptionAnswer
-	q := url.Values{"number": {e164}, "seller": {seller}, "at": {at.Format(time.RFC3339Nano)},
-		"purchase": {formatPeriod(p.Purchase)}, "inquiry": {formatPeriod(p.Inquiry)}}
-	err := c.get(pathExemption, q, &a)
-	return a, err
+// Exemptions returns the exemption records of the number (see registry.Store.Exemptions).
+func (c *Client) Exemptions(e164 string) ([]registry.ExemptionRecord, uint64, error) {
+	var rs records[registry.ExemptionRecord]
+	err := c.get(pathExemption, url.Values{"number": {e164}}, &rs)
+	return rs.Records, rs.Version, err
 }

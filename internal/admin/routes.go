@@ -79,9 +79,10 @@ func (a *api) routes() []route {
 		{"GET " + pathDataSets, a.dataSets},
 		{"GET " + pathLineType, a.lineType},
 		{"GET " + pathNumberData, a.numberData},
-		{"GET " + pathConsent, a.consent},
+		{"GET " + pathConsent, a.consents},
 		{"POST " + pathConsent, a.changeConsent},
-		{"GET " + pathExemption, a.exemption},
+		{"GET " + pathRND, a.rndAnswers},
+		{"GET " + pathExemption, a.exemptions},
 	}
 }
 

@@ -8,42 +8,7 @@ import (
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
 
-// Tests of the consent and exempt conditions over the in-memory
-// registry, which answers with the registry's own consent and exemption rules.
-
-func TestConsentCondition(t *testing.T) {
-	c := call("+12125550143")
-	c.Seller, c.Campaign = "acme", "spring"
-	day := func(n int) time.Time { return c.Time.AddDate(0, 0, n) }
-	cases := []struct {
-		records []registry.ConsentRecord
-		rnd     []registry.RNDRecord
-		matched bool // consent: [none, express]: no written consent
-		value   string
-	}{
-		{nil, nil, true, "none: absent"},
-		{[]registry.ConsentRecord{{ID: "4.1", Seller: "acme", Kind: "written", GrantedAt: day(-30)}}, nil, false, "written record 4.1"},
-		{[]registry.ConsentRecord{{ID: "4.1", Seller: "acme", Kind: "express", GrantedAt: day(-30)}}, nil, true, "express record 4.1"},
-		{[]registry.ConsentRecord{{ID: "4.1", Seller: "globex", Kind: "written", GrantedAt: day(-30)}}, nil, true, "none: out of scope record 4.1"},
-		{[]registry.ConsentRecord{{ID: "4.1", Campaign: "fall", Kind: "written", GrantedAt: day(-30)}}, nil, true, "none: out of scope record 4.1"},
-		{[]registry.ConsentRecord{{ID: "4.1", Kind: "written", GrantedAt: day(-30), ExpiresAt: day(-1)}}, nil, true, "none: expired record 4.1"},
-		{[]registry.ConsentRecord{{ID: "4.1", Kind: "written", GrantedAt: day(-30), RevokedAt: day(-1)}}, nil, true, "none: revoked record 4.1"},
-		{[]registry.ConsentRecord{{ID: "4.1", Kind: "written", GrantedAt: day(-30)}}, []registry.RNDRecord{{ID: "5.1", Answer: "yes", AskedOn: day(-30)}}, true, "none: reassigned record 4.1"},
-		{[]registry.ConsentRecord{{ID: "4.1", Kind: "written", GrantedAt: day(-30)}}, []registry.RNDRecord{{ID: "5.1", Answer: "no", AskedOn: day(-30)}}, false, "written record 4.1"},
-	}
-	for _, tc := range cases {
-		reg := newMemRegistry(nil)
-		reg.data.consents[c.Called], reg.data.rnd[c.Called] = tc.records, tc.rnd
-		matched, trace := evalOne(t, "", "      consent: [none, express]\n", c, reg)
-		if matched != tc.matched || withRecord(trace[0]) != tc.value || trace[0].Version != 1 {
-			t.Errorf("%+v %+v: %v %+v; want %v %q", tc.records, tc.rnd, matched, trace, tc.matched, tc.value)
-		}
-	}
-	if got, want := parseErr("", "      consent: [oral]\n"), `p.yaml:4:17: consent "oral" is not one of none, express, written`; got != want {
-		t.Errorf("got %s; want %s", got, want)
-	}
-}
-
+// TestExemptCondition runs the exempt condition over the in-memory registry.
 func TestExemptCondition(t *testing.T) {
 	c := call("+12125550143") // 2026-03-02
 	c.Seller = "acme"
@@ -90,10 +55,40 @@ func TestExemptCondition(t *testing.T) {
 	}
 }
 
-// withRecord is a trace step's value and the record it names.
-func withRecord(step ConditionTrace) string {
-	if step.Record == "" {
-		return step.Value
+// TestExemptionPeriods decides exemptions on records imported into a real registry.
+func TestExemptionPeriods(t *testing.T) {
+	s, dir := openStore(t)
+	importData(t, s, registry.KindEBR, writeData(t, dir, "ebr.csv", "number,seller,kind,date\n"+
+		"2025550001,acme,purchase,2024-10-01\n"+
+		"2025550002,acme,inquiry,2026-01-15\n"+
+		"2025550003,acme,permission,2020-01-01\n"+
+		"2025550004,globex,purchase,2026-01-01\n"+
+		"2025550005,,inquiry,2026-02-01\n"))
+	cases := []struct {
+		number  string
+		at      string
+		inForce bool
+		why     string
+	}{
+		{"+12025550001", "2026-03-31T12:00:00Z", true, ""}, // 18 months after 2024-10-01 is 2026-04-01
+		{"+12025550001", "2026-04-01T12:00:00Z", false, "ended"},
+		{"+12025550002", "2026-04-14T12:00:00Z", true, ""}, // 3 months after 2026-01-15
+		{"+12025550002", "2026-04-15T00:00:00Z", false, "ended"},
+		{"+12025550003", "2031-01-01T00:00:00Z", true, ""},
+		{"+12025550004", "2026-03-01T00:00:00Z", false, WhyOutOfScope},
+		{"+12025550005", "2026-03-01T00:00:00Z", true, ""},
+		{"+12025550009", "2026-03-01T00:00:00Z", false, WhyAbsent},
 	}
-	return step.Value + " record " + step.Record
+	for _, tc := range cases {
+		at, _ := time.Parse(time.RFC3339, tc.at)
+		a, err := DecideExemption(s, tc.number, "acme", at, DefaultExemptionPeriods)
+		if err != nil || a.InForce != tc.inForce || a.Why != tc.why || a.Version == 0 {
+			t.Errorf("%s at %s: %+v, %v; want in force %v, why %q", tc.number, tc.at, a, err, tc.inForce, tc.why)
+		}
+	}
+	// Shorter periods are the policy's to set.
+	at, _ := time.Parse(time.RFC3339, "2026-03-31T12:00:00Z")
+	if a, _ := DecideExemption(s, "+12025550001", "acme", at, ExemptionPeriods{Purchase: Period{Months: 12}}); a.InForce {
+		t.Errorf("a 12-month period: %+v", a)
+	}
 }

@@ -250,7 +250,7 @@ func (p *Proxy) Drain(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("drain: %d calls still up: %w", p.dialogs.len()+active, ctx.Err())
+			return fmt.Errorf("%d calls still up: %w", p.dialogs.len()+active, ctx.Err())
 		case <-tick.C:
 		}
 	}

@@ -6,6 +6,8 @@ package registry
 //	store, err := registry.Open(registry.DefaultOptions(dir).WithCacheSize(0))
 type Options struct {
 	// Dir is the data directory; Open creates it when it does not exist.
+	// An empty Dir keeps the store in memory: an empty registry, for
+	// questions asked of a folder where nothing was imported yet.
 	Dir string
 
 	// CacheSize bounds, in bytes, the exchange caches of all lists together;

@@ -79,6 +79,7 @@ func Open(opts Options) (*Store, error) {
 // server and would dominate the proxy's memory.
 func badgerOptions(dir string) badger.Options {
 	return badger.DefaultOptions(dir).
+		WithInMemory(dir == "").
 		// Writes come in import batches, live changes and attempt counters;
 		// two 8 MB memtables absorb them. Larger ones cost the serving process
 		// ~10 MB each and make flushes build larger tables (~60 MB of buffers

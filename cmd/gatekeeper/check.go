@@ -62,7 +62,7 @@ Exit status: 0 allow (also a call forwarded under monitor), 1 reject, 2 error.`,
 			if err != nil {
 				return fmt.Errorf("policy: %w", err)
 			}
-			reg, err := openRegistry(cfg, "")
+			reg, err := openRegistry(cfg, "", true)
 			if err != nil {
 				return err
 			}

@@ -29,7 +29,7 @@ was made (the id a decision cites): its list, files, their sizes and SHA-256,
 the date its data is as of, when it ran and the count it left.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, _, err := flags.open(cmd)
+			reg, _, dir, err := flags.read(cmd)
 			if err != nil {
 				return err
 			}
@@ -47,7 +47,7 @@ the date its data is as of, when it ran and the count it left.`,
 			if err != nil {
 				return err
 			}
-			if err := printLists(cmd.OutOrStdout(), lists, time.Now()); err != nil {
+			if err := printLists(cmd.OutOrStdout(), lists, dir, time.Now()); err != nil {
 				return err
 			}
 			sets, err := reg.DataSets()
@@ -62,9 +62,9 @@ the date its data is as of, when it ran and the count it left.`,
 	return cmd
 }
 
-func printLists(w io.Writer, lists []registry.ListInfo, now time.Time) error {
+func printLists(w io.Writer, lists []registry.ListInfo, dir string, now time.Time) error {
 	if len(lists) == 0 {
-		_, err := fmt.Fprintln(w, "no lists imported yet (gatekeeper import --list NAME FILE...)")
+		_, err := fmt.Fprintln(w, noListsIn(dir))
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -29,11 +29,14 @@ it: who, when, how and why. With --json it prints one object per number and line
 A number that cannot be read is reported on stderr and the exit status is 2.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, cfg, err := flags.open(cmd)
+			reg, cfg, dir, err := flags.read(cmd)
 			if err != nil {
 				return err
 			}
 			defer reg.Close()
+			if lists, err := reg.Lists(); err == nil && len(lists) == 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "gatekeeper: lookup:", noListsIn(dir))
+			}
 			unreadable := 0
 			for _, raw := range args {
 				e164, err := number.Normalize(raw, cfg.DefaultRegion)

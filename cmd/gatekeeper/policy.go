@@ -64,7 +64,7 @@ Exit status: 0 valid (warnings included), 1 invalid, 2 error.`,
 // listsNotImported returns the declared lists the registry of cmd's --config does not hold.
 func listsNotImported(cmd *cobra.Command, declared []string) ([]string, error) {
 	var flags registryFlags
-	reg, _, err := flags.open(cmd)
+	reg, _, _, err := flags.read(cmd)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -34,18 +36,14 @@ const pingTimeout = 2 * time.Second
 
 // openRegistry reaches the registry of cfg, or the one in dataDir when it is
 // not empty. Badger allows one process per directory, so when a server's
-// admin socket answers, the CLI goes through it; otherwise it opens the store.
-func openRegistry(cfg *config.Config, dataDir string) (registryAccess, error) {
-	c := *cfg
-	if dataDir != "" {
-		abs, err := filepath.Abs(dataDir)
-		if err != nil {
-			return nil, err
-		}
-		c.DataDir = abs
+// admin socket answers, the CLI goes through it; otherwise it opens the store,
+// creating its folder. A command that only reads (toRead) creates nothing: where
+// the folder does not exist it gets an empty registry.
+func openRegistry(cfg *config.Config, dataDir string, toRead bool) (registryAccess, error) {
+	dir, socket, err := registryPaths(cfg, dataDir)
+	if err != nil {
+		return nil, err
 	}
-	dir, socket := c.Path(c.DataDir), c.AdminSocket()
-
 	client := admin.NewClient(socket)
 	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
 	defer cancel()
@@ -55,7 +53,11 @@ func openRegistry(cfg *config.Config, dataDir string) (registryAccess, error) {
 	}
 	client.Close()
 
-	store, err := registry.Open(registry.DefaultOptions(dir))
+	opts := registry.DefaultOptions(dir)
+	if _, err := os.Stat(dir); toRead && errors.Is(err, fs.ErrNotExist) {
+		opts.Dir = "" // in memory: nothing was imported here yet
+	}
+	store, err := registry.Open(opts)
 	if errors.Is(err, registry.ErrLocked) {
 		return nil, fmt.Errorf("the registry in %s is in use by another process (a running `gatekeeper serve`?), "+
 			"and no server answers on its admin socket %s (%v): give the same --config as that server, or stop it", dir, socket, pingErr)
@@ -64,6 +66,28 @@ func openRegistry(cfg *config.Config, dataDir string) (registryAccess, error) {
 		return nil, fmt.Errorf("open registry %s: %w", dir, err)
 	}
 	return store, nil
+}
+
+// registryPaths are the registry's folder, absolute, and its admin socket:
+// data_dir of cfg (relative to the config file's folder, or to the working
+// directory for the embedded config), or dataDir when it is not empty.
+func registryPaths(cfg *config.Config, dataDir string) (dir, socket string, err error) {
+	c := *cfg
+	if dataDir != "" {
+		c.DataDir = dataDir // a flag is relative to the working directory
+	} else {
+		c.DataDir = c.Path(c.DataDir)
+	}
+	if c.DataDir, err = filepath.Abs(c.DataDir); err != nil {
+		return "", "", err
+	}
+	return c.DataDir, c.AdminSocket(), nil
+}
+
+// noListsIn says that a registry holds no list, naming its folder, so that a
+// registry looked for in the wrong place shows at once.
+func noListsIn(dir string) string {
+	return fmt.Sprintf("no lists imported yet in %s (gatekeeper import --list NAME FILE...)", dir)
 }
 
 // registryFlags are the flags of the commands that work on the registry,
@@ -78,12 +102,25 @@ func (f *registryFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", "", "the registry's directory (default: data_dir of the config)")
 }
 
-// open loads the config of cmd's --config and reaches its registry.
+// open loads the config of cmd's --config and reaches its registry, to change it.
 func (f *registryFlags) open(cmd *cobra.Command) (registryAccess, *config.Config, error) {
 	cfg, err := loadConfig(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
-	reg, err := openRegistry(cfg, f.dataDir)
+	reg, err := openRegistry(cfg, f.dataDir, false)
 	return reg, cfg, err
+}
+
+// read loads the config and reaches its registry to read it, creating
+// nothing; dir is the registry's folder, for messages.
+func (f *registryFlags) read(cmd *cobra.Command) (reg registryAccess, cfg *config.Config, dir string, err error) {
+	if cfg, err = loadConfig(cmd); err != nil {
+		return nil, nil, "", err
+	}
+	if dir, _, err = registryPaths(cfg, f.dataDir); err != nil {
+		return nil, nil, "", err
+	}
+	reg, err = openRegistry(cfg, f.dataDir, true)
+	return reg, cfg, dir, err
 }

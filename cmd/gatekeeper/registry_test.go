@@ -216,3 +216,47 @@ func TestAge(t *testing.T) {
 		}
 	}
 }
+
+// A command that only reads creates nothing, and where nothing is found it
+// names the folder it looked in; the embedded config's data_dir is taken
+// from the working directory, a config file's from the file's folder.
+func TestReadingCommandsCreateNothingAndNameTheFolder(t *testing.T) {
+	work := t.TempDir()
+	t.Chdir(work)
+	conf := filepath.Join(work, "conf")
+	if err := os.Mkdir(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgText := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: \"sip:127.0.0.1:5070\"\n" +
+		"dialers:\n  - name: predictive\n    sources: [\"127.0.0.0/8\"]\n" +
+		"data_dir: ./var/data\npolicy: policy.yaml\n"
+	for name, text := range map[string]string{"gatekeeper.yaml": cfgText, "policy.yaml": "rules: []\n"} {
+		if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		dir  string
+	}{
+		{nil, filepath.Join(work, "var", "data")},
+		{[]string{"--config", "conf/gatekeeper.yaml"}, filepath.Join(conf, "var", "data")},
+	} {
+		out, err := runCmd(t, newListsCmd(), c.args...)
+		if err != nil || !strings.Contains(out, "no lists imported yet in "+c.dir+" ") {
+			t.Errorf("lists %v: %v %q; want the folder %s named", c.args, err, out, c.dir)
+		}
+		out, err = runCmd(t, newLookupCmd(), append(c.args, "2025550143")...)
+		if err != nil || !strings.Contains(out, "no lists imported yet in "+c.dir+" ") || !strings.Contains(out, "+12025550143  on no list") {
+			t.Errorf("lookup %v: %v %q", c.args, err, out)
+		}
+		if _, code, err := runCheck(append(c.args, "--to", "2025550143", "--at", "2026-11-20T12:00:00-05:00")...); code == 2 { // the embedded policy rejects: no national list
+			t.Errorf("check %v: %d %v", c.args, code, err)
+		}
+	}
+	for _, d := range []string{filepath.Join(work, "var"), filepath.Join(conf, "var")} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("a reading command created %s", d)
+		}
+	}
+}

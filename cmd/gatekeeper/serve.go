@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -54,7 +55,10 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	if err := checkPolicyFile(cfg); err != nil {
 		return err
 	}
-	dataDir := cfg.Path(cfg.DataDir)
+	dataDir, _, err := registryPaths(cfg, "")
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return err
 	}
@@ -86,7 +90,10 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	defer stopWatch()
 	go rules.watch(watchCtx, hup, 2*time.Second)
 
-	auditDir := cfg.Path(cfg.Audit.Dir)
+	auditDir, err := filepath.Abs(cfg.Path(cfg.Audit.Dir))
+	if err != nil {
+		return err
+	}
 	decisions, err := audit.Open(auditDir, audit.Options{Logger: log, Version: buildVersion()})
 	if err != nil {
 		return fmt.Errorf("open audit log %s: %w", auditDir, err)
@@ -143,7 +150,7 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	select {
 	case <-proxy.Ready():
 		log.Info("gatekeeper is serving", "listen", cfg.SIP.Listen, "carrier", cfg.SIP.Carrier,
-			"policy_sha256", rules.current.Load().SHA256(), "data_dir", dataDir, "admin", cfg.AdminSocket(), "version", buildVersion())
+			"policy_sha256", rules.current.Load().SHA256(), "data_dir", dataDir, "audit_dir", auditDir, "admin", cfg.AdminSocket(), "version", buildVersion())
 	case err := <-proxyErr:
 		return fmt.Errorf("sip: %w", err)
 	}

@@ -23,7 +23,7 @@ type Config struct {
 	Dialers []Dialer `yaml:"dialers"`
 	// Campaigns name the seller of each campaign, where the dialer does not send it.
 	Campaigns []Campaign `yaml:"campaigns"`
-	// DataDir holds the Badger registry; relative paths are relative to the config file.
+	// DataDir holds the Badger registry (default var/data).
 	DataDir string `yaml:"data_dir"`
 	Audit   Audit  `yaml:"audit"`
 	// Policy is the policy file, relative to the config file.
@@ -32,8 +32,9 @@ type Config struct {
 	DefaultRegion string `yaml:"default_region"`
 	Admin         Admin  `yaml:"admin"`
 
-	// Dir is the folder of the config file (empty for the embedded defaults:
-	// paths are then relative to the working directory).
+	// Dir is the folder of the config file. Every relative path in the file
+	// (data_dir, audit.dir, policy, admin.socket) is taken from it; for the
+	// embedded defaults it is empty, and they are taken from the working directory.
 	Dir string `yaml:"-"`
 }
 
@@ -143,10 +144,10 @@ func (c *Config) setDefaults() {
 		c.DefaultRegion = "US"
 	}
 	if c.DataDir == "" {
-		c.DataDir = "data"
+		c.DataDir = "var/data"
 	}
 	if c.Audit.Dir == "" {
-		c.Audit.Dir = "audit"
+		c.Audit.Dir = "var/audit"
 	}
 }
 

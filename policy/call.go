@@ -50,7 +50,8 @@ type Decision struct {
 	// RetryAfter, in seconds, is the Retry-After value to send with the reject; 0 for none.
 	RetryAfter int
 	// Error says what went wrong when the decision was not made by a rule:
-	// the registry error (rule "registry-error") or why the number did not parse ("invalid-number").
+	// the registry error (rule "registry-error") or why the number did not
+	// parse or cannot exist ("invalid-number").
 	Error string
 	// Called is where the policy takes the called party to be, and its local time.
 	Called Place
@@ -66,8 +67,8 @@ type Place struct {
 	AreaCode string `json:"area_code,omitempty"`
 	State    string `json:"state,omitempty"`
 	// TimeZones holds every zone the area code spans; a time rule holds when
-	// it holds in any of them. A NANP number of unknown area code gets every
-	// US zone; a number outside the NANP gets none.
+	// it holds in any of them. A number of a non-geographic area code
+	// (toll-free, 5XX, 900) gets every US zone; a number outside the NANP gets none.
 	TimeZones []string `json:"time_zones,omitempty"`
 	// LocalTime is the call's time in the first zone.
 	LocalTime time.Time `json:"local_time,omitzero"`

@@ -56,8 +56,7 @@ type namedCondition struct {
 // facts are the call and what the policy derives from it once per decision.
 type facts struct {
 	Call
-	// place is the called number's area code entry; nil outside the NANP or
-	// for an area code the data does not know.
+	// place is the called number's area code entry; nil outside the NANP.
 	place *areacodes.Place
 	// zones are where the called party may be (see Place.TimeZones); zoneNames match them.
 	zones     []*time.Location

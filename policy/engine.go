@@ -29,7 +29,7 @@ type Engine struct {
 	conditions int
 	// counters are the attempt counters the rules read, with how long to keep an attempt.
 	counters []counterKeep
-	// usZones, usZoneNames are where a NANP number of unknown area code may ring.
+	// usZones, usZoneNames are where a number of a non-geographic area code may ring.
 	usZones     []*time.Location
 	usZoneNames []string
 	warnings    []warning
@@ -93,7 +93,9 @@ func (e *Engine) Decide(ctx context.Context, c Call) Decision {
 		return e.finish(Decision{Action: Reject, Rule: ruleInvalidNumber, Status: 484, Reason: reasonPhrases[484], Error: c.CalledErr})
 	}
 	f := &facts{Call: c}
-	e.locate(f)
+	if err := e.locate(f); err != nil {
+		return e.finish(Decision{Action: Reject, Rule: ruleInvalidNumber, Status: 484, Reason: reasonPhrases[484], Error: err.Error()})
+	}
 	d := e.decide(ctx, f)
 	d.Called = Place{State: f.state(), TimeZones: f.zoneNames}
 	if f.place != nil {
@@ -113,19 +115,24 @@ func (e *Engine) finish(d Decision) Decision {
 	return d
 }
 
-// locate finds where the called number rings, from its area code.
-func (e *Engine) locate(f *facts) {
+// locate finds where the called number rings, from its area code. A NANP
+// number whose area code is not in service cannot ring anywhere: an error.
+func (e *Engine) locate(f *facts) error {
 	exchange, _, nanp := number.SplitNANP(f.Called)
 	if !nanp {
-		return
+		return nil
 	}
 	// The table was loaded by Parse (USZones), so Lookup cannot fail here.
 	f.place, _ = areacodes.Lookup(int(exchange / 1000))
-	if f.place == nil {
+	switch {
+	case f.place == nil:
+		return fmt.Errorf("%s: area code %d is not in service", f.Called, exchange/1000)
+	case len(f.place.Zones) == 0: // non-geographic (toll-free, 5XX, 900): rings anywhere
 		f.zones, f.zoneNames = e.usZones, e.usZoneNames
-		return
+	default:
+		f.zones, f.zoneNames = f.place.Zones, f.place.ZoneNames
 	}
-	f.zones, f.zoneNames = f.place.Zones, f.place.ZoneNames
+	return nil
 }
 
 func (e *Engine) decide(ctx context.Context, f *facts) Decision {

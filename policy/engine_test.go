@@ -127,6 +127,19 @@ func TestUnparsedNumberIsRejectedBeforeAnyRule(t *testing.T) {
 	}
 }
 
+func TestNumberOfAreaCodeNotInServiceIsRejectedBeforeAnyRule(t *testing.T) {
+	reg := newMemRegistry(nil)
+	reg.err = errors.New("store closed") // a lookup would fail: no rule runs
+	e := mustParse(t, threeRules, reg)
+	for _, to := range []string{"+14565550100", "+18225550100", "+15555550100", "+12215550100"} {
+		d := e.Decide(context.Background(), call(to))
+		want := to + ": area code " + to[2:5] + " is not in service"
+		if d.Action != Reject || d.Rule != "invalid-number" || d.Status != 484 || d.Error != want || d.Trace != nil {
+			t.Errorf("%s: %+v; want reject 484 by invalid-number, %q, no trace", to, d, want)
+		}
+	}
+}
+
 func TestRegistryErrorFailsClosedForAutomatedOpenForManual(t *testing.T) {
 	reg := newMemRegistry(nil)
 	reg.err = errors.New("badger: DB closed")

@@ -29,6 +29,33 @@ func TestOutsideHours(t *testing.T) {
 	}
 }
 
+// TestOutsideHoursOverlay: an overlay code has the zones of the code it
+// overlays; 458 and 541 span Pacific and Mountain time, 503 only Pacific.
+func TestOutsideHoursOverlay(t *testing.T) {
+	match := "      outside_hours: {daily: \"08:00-21:00\"}\n"
+	cases := []struct {
+		to    string
+		holds bool
+		value string
+	}{
+		{"+14585550143", true, "America/Denver"},
+		{"+15415550143", true, "America/Denver"},
+		{"+15035550143", false, "America/Los_Angeles"},
+		{"+19305550143", false, "America/Chicago"}, // overlays 812: Central and Eastern
+	}
+	for _, tc := range cases {
+		c := call(tc.to)
+		c.Time = at("2026-04-08T21:30:00-06:00") // 21:30 Mountain, 20:30 Pacific
+		if tc.to == "+19305550143" {
+			c.Time = at("2026-04-08T20:30:00-04:00") // 20:30 Eastern, 19:30 Central
+		}
+		matched, trace := evalOne(t, "", match, c, nil)
+		if matched != tc.holds || trace[0].Value != tc.value {
+			t.Errorf("%s: %v %+v; want %v %q", tc.to, matched, trace, tc.holds, tc.value)
+		}
+	}
+}
+
 func TestOutsideHoursParse(t *testing.T) {
 	bad := map[string]string{
 		"      outside_hours: daily\n":                                       `p.yaml:4:22: outside_hours: want hours per weekday, e.g. {daily: "08:00-21:00"} or {mon-sat: "08:00-20:00", sun: closed}`,

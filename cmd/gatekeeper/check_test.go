@@ -79,6 +79,18 @@ func TestCheckPrintsDecisionAndExitStatus(t *testing.T) {
 		{"+1 (202) 555-0143", "reject 603 Decline (rule internal-dnc)", 1},
 		{"2025550144", "allow (rule default)", 0},
 		{"55", "reject 484 Address Incomplete (rule invalid-number)", 1},
+		// Numbers that cannot exist: N11 area codes, an N9X expansion code, an
+		// unassigned area code, an N11 exchange.
+		{"411-555-0100", "reject 484 Address Incomplete (rule invalid-number)", 1},
+		{"911-555-0100", "reject 484 Address Incomplete (rule invalid-number)", 1},
+		{"290-555-0100", "reject 484 Address Incomplete (rule invalid-number)", 1},
+		{"456-555-0100", "reject 484 Address Incomplete (rule invalid-number)", 1},
+		{"202-911-0100", "reject 484 Address Incomplete (rule invalid-number)", 1},
+		// Toll-free, Canada and the Caribbean are numbers of the NANP: the rules
+		// run (and, with no line type known, take them for mobiles).
+		{"800-555-0100", "reject 403 Forbidden (rule mobile-automated-consent)", 1},
+		{"416-555-0100", "reject 403 Forbidden (rule mobile-automated-consent)", 1},
+		{"876-555-0100", "reject 403 Forbidden (rule mobile-automated-consent)", 1},
 	}
 	for _, tc := range cases {
 		out, code, err := runCheck("--config", cfg, "--to", tc.to, "--at", noonToday())

@@ -151,6 +151,7 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 		sipgo.WithUserAgent("gatekeeper"),
 		sipgo.WithUserAgentHostname(hostname),
 		sipgo.WithUserAgentDNSResolver(refuseDNS),
+		sipgo.WithUserAgentParser(newParser()),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(quiet(cfg.Logger)),
 			// Answers that arrive after their transaction ended: 2xx are relayed, the rest dropped.

@@ -33,7 +33,7 @@ func TestTortureInvalidRequestsAreRefused(t *testing.T) {
 		"mcl01":      400, // several Content-Length values
 		"multi01":    400, // several To headers
 	}
-	parser := sip.NewParser()
+	parser := newParser()
 	dir := filepath.Join(tortureDir(t), "invalid")
 	for name, status := range want {
 		data, err := os.ReadFile(filepath.Join(dir, name+".dat"))
@@ -58,7 +58,7 @@ func TestTortureInvalidRequestsAreRefused(t *testing.T) {
 }
 
 func TestTortureValidRequestsPass(t *testing.T) {
-	parser := sip.NewParser()
+	parser := newParser()
 	files, _ := filepath.Glob(filepath.Join(tortureDir(t), "valid", "*.dat"))
 	if len(files) == 0 {
 		t.Fatal("no torture messages found")
@@ -89,7 +89,7 @@ func TestProxyRequireGets420NamingTheExtensions(t *testing.T) {
 
 func mustParse(t *testing.T, text string) *sip.Request {
 	t.Helper()
-	msg, err := sip.NewParser().ParseSIP([]byte(text))
+	msg, err := newParser().ParseSIP([]byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}

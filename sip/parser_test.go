@@ -1,0 +1,72 @@
+package sip
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// RFC 4475 §3.1.1.1 (wsinv): white space around "=", ";" and "/" in header
+// parameters is valid and means nothing. sipgo's own parser keeps it in the
+// names and values, so the From tag is missing and the To tag reads " 1918181833n".
+func TestParserReadsParametersWithWhiteSpaceAroundSeparators(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(tortureDir(t), "valid", "wsinv.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := newParser().ParseSIP(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := msg.(*sip.Request)
+	if tag, _ := req.From().Params.Get("tag"); tag != "98asjd8" {
+		t.Errorf("From tag %q, want 98asjd8", tag)
+	}
+	if tag, _ := req.To().Params.Get("tag"); tag != "1918181833n" {
+		t.Errorf("To tag %q, want 1918181833n", tag)
+	}
+	if req.To().Address.Host != "chair-dnrc.example.com" {
+		t.Errorf("To host %q", req.To().Address.Host)
+	}
+	want := []struct{ transport, host, branch string }{
+		{"UDP", "192.0.2.2", "390skdjuw"},
+		{"TCP", "spindle.example.com", "z9hG4bK9ikj8"},
+		{"UDP", "192.168.255.111", "z9hG4bK30239"},
+	}
+	vias := req.GetHeaders("Via")
+	if len(vias) != len(want) {
+		t.Fatalf("%d Vias, want %d: %v", len(vias), len(want), vias)
+	}
+	for i, h := range vias {
+		v := h.(*sip.ViaHeader)
+		branch, _ := v.Params.Get("branch")
+		if v.Transport != want[i].transport || v.Host != want[i].host || branch != want[i].branch {
+			t.Errorf("Via %d: %s %q branch %q, want %v", i, v.Transport, v.Host, branch, want[i])
+		}
+	}
+	c := req.Contact()
+	if v, _ := c.Params.Get("newparam"); v != "newvalue" {
+		t.Errorf("Contact newparam %q, want newvalue", v)
+	}
+	if v, _ := c.Params.Get("q"); v != "0.33" {
+		t.Errorf("Contact q %q, want 0.33", v)
+	}
+	if c.DisplayName != `Quoted string \"\"` {
+		t.Errorf("Contact display name %q: a quoted string must stay as it is", c.DisplayName)
+	}
+}
+
+func TestTidyLWSKeepsQuotedStringsAndOneSpaceBetweenWords(t *testing.T) {
+	for in, want := range map[string]string{
+		`"A  =  B \" ; " <sip:a@b> ; tag = 1`:        `"A  =  B \" ; " <sip:a@b>;tag=1`,
+		"SIP  / 2.0\t/ TCP     h.example.com ; x":    "SIP/2.0/TCP h.example.com;x",
+		"SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1": "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1",
+		"J  Rosenberg <sip:j@example.com>":           "J Rosenberg <sip:j@example.com>",
+	} {
+		if got, _ := tidyLWS(in); got != want {
+			t.Errorf("tidyLWS(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

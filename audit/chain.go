@@ -1,12 +1,14 @@
 package audit
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
+	"io"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // hashField ends every line: `,"hash":"` + 64 hex digits + `"}`.
@@ -14,32 +16,54 @@ const (
 	hashField     = `,"hash":"`
 	hashHexLen    = 2 * sha256.Size
 	hashSuffixLen = len(hashField) + hashHexLen + len(`"}`)
+	prevField     = `,"prev":"`
 )
 
-// chainHash is the hash of a record: SHA-256 over the previous record's hash
-// (hex text, empty for the first record) followed by the record's JSON
-// without its hash field, as hex. scratch is reused between calls.
-func chainHash(scratch *[]byte, prev string, body []byte) [hashHexLen]byte {
-	data := append(append((*scratch)[:0], prev...), body...)
+// leafHash is a record's hash: its RFC 6962 leaf hash, SHA-256 of a zero
+// byte followed by the record's JSON without its hash field (the line as
+// stored, cut before `,"hash":` and closed with `}`). The body holds the
+// previous record's hash in "prev", so the hashes also chain the records.
+// scratch is reused between calls, which saves the allocation of
+// tlog.RecordHash (same result).
+func leafHash(scratch *[]byte, body []byte) tlog.Hash {
+	data := append(append((*scratch)[:0], 0), body...)
 	*scratch = data
-	sum := sha256.Sum256(data)
+	return sha256.Sum256(data)
+}
+
+func hexHash(h tlog.Hash) [hashHexLen]byte {
 	var out [hashHexLen]byte
-	hex.Encode(out[:], sum[:])
+	hex.Encode(out[:], h[:])
 	return out
 }
 
-// link is what the chain needs to know of one line.
+// parseHexHash reads 64 lowercase hex digits.
+func parseHexHash(s []byte) (tlog.Hash, error) {
+	var h tlog.Hash
+	if len(s) != hashHexLen || !isLowerHex(s) {
+		return h, errors.New("not 64 lowercase hex digits")
+	}
+	_, err := hex.Decode(h[:], s)
+	return h, err
+}
+
+// link is what the chain and the tree need to know of one line.
+// Its slices alias the line and the scratch buffer given to parseLine.
 type link struct {
 	seq  uint64
-	prev string
-	hash string
+	prev []byte // hex; empty for record 1
+	hash []byte // hex
 	// body is the record's JSON without the hash field: what hash covers.
-	// It aliases the scratch buffer given to parseLine.
 	body []byte
+	// redacted marks a record replaced by its stub (docs/audit.md):
+	// its hash stands for the removed record and cannot be recomputed.
+	redacted bool
 }
 
 // parseLine reads one line (without its newline). An error means the line is
 // not a complete record; whether its hash is right is the caller's question.
+// It reads the fields by their place, which the writer fixes (≈ 10x faster
+// than encoding/json); the hash check covers every byte.
 func parseLine(line []byte, scratch *[]byte) (link, error) {
 	n := len(line)
 	if n < hashSuffixLen+2 || !bytes.HasPrefix(line[n-hashSuffixLen:], []byte(hashField)) || !bytes.HasSuffix(line, []byte(`"}`)) {
@@ -51,17 +75,33 @@ func parseLine(line []byte, scratch *[]byte) (link, error) {
 	}
 	body := append(append((*scratch)[:0], line[:n-hashSuffixLen]...), '}')
 	*scratch = body
-	var fields struct {
-		Seq  *uint64 `json:"seq"`
-		Prev *string `json:"prev"`
+	if body[0] != '{' {
+		return link{}, errors.New("it is not a JSON object")
 	}
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return link{}, fmt.Errorf("it is not JSON: %w", err)
+	l := link{hash: hash, body: body}
+	i := bytes.Index(body, []byte(`"seq":`))
+	if i < 0 {
+		return link{}, errors.New("it has no seq field")
 	}
-	if fields.Seq == nil || fields.Prev == nil {
-		return link{}, errors.New("it has no seq or no prev field")
+	j := i + len(`"seq":`)
+	k := j
+	for ; k < len(body) && k-j < 19 && body[k] >= '0' && body[k] <= '9'; k++ {
+		l.seq = l.seq*10 + uint64(body[k]-'0')
 	}
-	return link{seq: *fields.Seq, prev: *fields.Prev, hash: string(hash), body: body}, nil
+	if k == j || k == len(body) || (body[k] != ',' && body[k] != '}') {
+		return link{}, errors.New("its seq is not a number")
+	}
+	switch {
+	case bytes.HasSuffix(body, []byte(prevField+`"}`)):
+	case len(body) >= len(prevField)+hashHexLen+2 &&
+		bytes.HasPrefix(body[len(body)-len(prevField)-hashHexLen-2:], []byte(prevField)) &&
+		isLowerHex(body[len(body)-hashHexLen-2:len(body)-2]):
+		l.prev = body[len(body)-hashHexLen-2 : len(body)-2]
+	default:
+		return link{}, errors.New("it has no prev field before its hash")
+	}
+	l.redacted = bytes.HasPrefix(body, []byte(`{"seq":`)) && bytes.Contains(body, []byte(`,"redacted":`))
+	return l, nil
 }
 
 func isLowerHex(b []byte) bool {
@@ -71,4 +111,36 @@ func isLowerHex(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// lineReader returns a file's lines, however long they are.
+type lineReader struct {
+	r    *bufio.Reader
+	long []byte
+}
+
+func (lr *lineReader) reset(r io.Reader) {
+	if lr.r == nil {
+		lr.r = bufio.NewReaderSize(r, 64<<10)
+	} else {
+		lr.r.Reset(r)
+	}
+}
+
+// next returns the next line without its newline; io.EOF comes with the
+// last line when it has no newline, or alone.
+func (lr *lineReader) next() ([]byte, error) {
+	line, err := lr.r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		lr.long = append(lr.long[:0], line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			line, err = lr.r.ReadSlice('\n')
+			lr.long = append(lr.long, line...)
+		}
+		line = lr.long
+	}
+	if len(line) > 0 && line[len(line)-1] == '\n' {
+		line = line[:len(line)-1]
+	}
+	return line, err
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // logBuffer collects what the Log reports through its logger.
@@ -104,7 +107,10 @@ func TestRecordsRoundTrip(t *testing.T) {
 	prev := ""
 	for i, r := range got {
 		want := appended[i]
-		want.Seq, want.Prev, want.Hash = uint64(i+1), prev, r.Hash
+		want.Seq, want.Kind, want.Salt, want.Prev, want.Hash = uint64(i+1), KindDecision, r.Salt, prev, r.Hash
+		if len(r.Salt) != 32 || r.Salt == got[(i+1)%3].Salt {
+			t.Errorf("record %d: salt %q is not 16 bytes of its own", i, r.Salt)
+		}
 		if want.Version == "" {
 			want.Version = "build-7"
 		}
@@ -151,8 +157,8 @@ func TestCloseFlushesEverythingQueued(t *testing.T) {
 	if got := len(readLines(t, recordFile(dir))); got != n {
 		t.Fatalf("%d lines after Close, want %d", got, n)
 	}
-	if got, err := Verify(dir); err != nil || got != n {
-		t.Fatalf("Verify = %d, %v; want %d records", got, err, n)
+	if got, err := Verify(dir, VerifyOptions{}); err != nil || got.Records != n {
+		t.Fatalf("Verify = %d, %v; want %d records", got.Records, err, n)
 	}
 }
 
@@ -180,8 +186,8 @@ func TestReopenContinuesSeqAndChain(t *testing.T) {
 	if got[3].Seq != 4 || got[3].Prev != got[2].Hash {
 		t.Errorf("after reopen: seq %d prev %s; want 4 and %s", got[3].Seq, got[3].Prev, got[2].Hash)
 	}
-	if n, err := Verify(dir); err != nil || n != 5 {
-		t.Fatalf("Verify = %d, %v", n, err)
+	if r, err := Verify(dir, VerifyOptions{}); err != nil || r.Records != 5 {
+		t.Fatalf("Verify = %d, %v", r.Records, err)
 	}
 }
 
@@ -205,8 +211,8 @@ func TestRotatesByRecordDayNeverBack(t *testing.T) {
 			t.Errorf("%s: %d lines, want %d", name, got, want)
 		}
 	}
-	if n, err := Verify(dir); err != nil || n != 4 {
-		t.Fatalf("Verify = %d, %v", n, err)
+	if r, err := Verify(dir, VerifyOptions{}); err != nil || r.Records != 4 {
+		t.Fatalf("Verify = %d, %v", r.Records, err)
 	}
 	// A restart goes on in the newest file even if the clock says otherwise.
 	l, _ = open(t, dir, Options{})
@@ -238,9 +244,14 @@ func TestTruncatedLastLineIsSealed(t *testing.T) {
 			if err := os.WriteFile(path, cut, 0o640); err != nil {
 				t.Fatal(err)
 			}
+			// The tree's file is written after the records are on disk: a
+			// crash never leaves it holding a record that was cut.
+			if err := os.Truncate(filepath.Join(dir, treeFileName), tlog.StoredHashCount(int64(tc.kept))*tlog.HashSize); err != nil {
+				t.Fatal(err)
+			}
 			// An auditor may verify before the gatekeeper restarts.
-			if n, err := Verify(dir); err != nil || n != tc.kept {
-				t.Fatalf("Verify of the crashed log = %d, %v; want %d records", n, err, tc.kept)
+			if r, err := Verify(dir, VerifyOptions{}); err != nil || r.Records != tc.kept {
+				t.Fatalf("Verify of the crashed log = %d, %v; want %d records", r.Records, err, tc.kept)
 			}
 
 			l, logs := open(t, dir, Options{})
@@ -255,9 +266,9 @@ func TestTruncatedLastLineIsSealed(t *testing.T) {
 			if tc.logsLine && !strings.Contains(logs.String(), "file="+path+" line=5 ") {
 				t.Errorf("the broken line is not reported as %s line 5:\n%s", path, logs)
 			}
-			n, err := Verify(dir)
-			if err != nil || n != tc.kept+1 {
-				t.Fatalf("Verify = %d, %v; want %d records", n, err, tc.kept+1)
+			r, err := Verify(dir, VerifyOptions{})
+			if err != nil || r.Records != tc.kept+1 {
+				t.Fatalf("Verify = %d, %v; want %d records", r.Records, err, tc.kept+1)
 			}
 			lines := bytes.Split(bytes.TrimSuffix(after, []byte("\n")), []byte("\n"))
 			var last Record
@@ -415,15 +426,18 @@ func BenchmarkAppendParallel(b *testing.B) {
 	}
 }
 
-// The writer's share per record: number, encode, hash.
+// The writer's share per record: number, salt, encode, hash, tree.
 func BenchmarkWriterAdd(b *testing.B) {
-	w := &writer{day: dayOf(time.Date(2031, 1, 2, 0, 0, 0, 0, time.UTC))}
+	w := &writer{day: dayOf(time.Date(2031, 1, 2, 0, 0, 0, 0, time.UTC)), tree: &tree{}, salts: rand.NewChaCha8([32]byte{})}
 	r := fullRecord(0)
 	b.ReportAllocs()
 	for b.Loop() {
 		w.add(r)
 		if len(w.pending) > maxPending {
 			w.pending = w.pending[:0]
+		}
+		if len(w.tree.pending) > 1<<16 {
+			w.tree.pending = w.tree.pending[:0]
 		}
 	}
 }

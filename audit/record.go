@@ -1,20 +1,36 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
 	"unicode/utf8"
 )
 
-// Record is one decision. The Log fills Seq, Prev and Hash (and Version when
-// empty); the caller fills the rest.
+// Kinds of record. Every line of the log is one record of one kind.
+const (
+	// KindDecision is a call's decision: the fields of Record.
+	KindDecision = "decision"
+)
+
+// Record is one line of the log: a decision (Kind empty or KindDecision, the
+// fields below) or a record of another kind, whose fields are Data. The Log
+// fills Seq, Salt, Prev and Hash (and Version when empty); the caller fills
+// the rest.
 type Record struct {
 	// Time is when the decision was made; Append stamps the current time when
 	// it is zero. Written in UTC with nanoseconds, always 9 digits.
 	Time time.Time `json:"time"`
-	// Seq numbers records 1, 2, 3... across all files and restarts.
-	Seq    uint64 `json:"seq"`
+	// Seq numbers records 1, 2, 3... across all files and restarts; record
+	// seq N is leaf N-1 of the Merkle tree.
+	Seq uint64 `json:"seq"`
+	// Kind says what the record is; empty is written as KindDecision.
+	Kind string `json:"kind"`
+	// Data holds the fields of a record that is not a decision: a JSON
+	// object, written in place of the decision fields.
+	Data json.RawMessage `json:"-"`
+
 	CallID string `json:"call_id"`
 	// Decision is what happened to the call: allow (forwarded to the carrier)
 	// or reject (answered by the gatekeeper; the carrier never saw it).
@@ -51,10 +67,15 @@ type Record struct {
 	Trace        json.RawMessage `json:"trace,omitempty"`
 	PolicySHA256 string          `json:"policy_sha256"`
 	Version      string          `json:"version"` // the gatekeeper build
+	// Salt is 16 random bytes (hex) that make the record's hash reveal
+	// nothing of its content: a proof for one call carries the hashes of
+	// its neighbours, and a redacted record leaves only its hash.
+	Salt string `json:"salt"`
 	// Prev is the Hash of the record before this one; empty for the first record.
 	Prev string `json:"prev"`
-	// Hash is the hex SHA-256 of Prev followed by this record's JSON without
-	// the hash field; it is the last field of every line.
+	// Hash is the record's RFC 6962 leaf hash, hex: SHA-256 of a zero byte
+	// and this record's JSON without the hash field. It is the last field of
+	// every line.
 	Hash string `json:"hash,omitempty"`
 }
 
@@ -83,6 +104,15 @@ func (r *Record) appendJSON(b []byte) []byte {
 	b = r.Time.UTC().AppendFormat(b, timeLayout)
 	b = append(b, `","seq":`...)
 	b = strconv.AppendUint(b, r.Seq, 10)
+	if r.Kind != "" && r.Kind != KindDecision {
+		b = appendField(b, "kind", r.Kind)
+		if inner := bytes.TrimSpace(r.Data); len(inner) > 2 {
+			b = append(b, ',')
+			b = append(b, inner[1:len(inner)-1]...)
+		}
+		return r.appendTail(b)
+	}
+	b = appendField(b, "kind", KindDecision)
 	b = appendField(b, "call_id", r.CallID)
 	b = appendField(b, "decision", r.Decision)
 	b = appendField(b, "rule", r.Rule)
@@ -125,6 +155,12 @@ func (r *Record) appendJSON(b []byte) []byte {
 	}
 	b = appendField(b, "policy_sha256", r.PolicySHA256)
 	b = appendField(b, "version", r.Version)
+	return r.appendTail(b)
+}
+
+// appendTail closes every record: salt, prev, and hash when known.
+func (r *Record) appendTail(b []byte) []byte {
+	b = appendField(b, "salt", r.Salt)
 	b = appendField(b, "prev", r.Prev)
 	if r.Hash != "" {
 		b = appendField(b, "hash", r.Hash)

@@ -39,7 +39,7 @@ func fullRecord(i int) Record {
 func TestMarshalAgreesWithStructTags(t *testing.T) {
 	type plain Record // the same fields and tags, without MarshalJSON
 	r := fullRecord(0)
-	r.Seq, r.Prev, r.Hash = 7, strings.Repeat("0", 64), strings.Repeat("f", 64)
+	r.Seq, r.Kind, r.Salt, r.Prev, r.Hash = 7, KindDecision, strings.Repeat("5", 32), strings.Repeat("0", 64), strings.Repeat("f", 64)
 
 	ours, err := r.MarshalJSON()
 	if err != nil {

@@ -23,7 +23,7 @@ func resume(dir string, days []int, logger *slog.Logger) (seq uint64, hash strin
 		path := filepath.Join(dir, fileName(days[i]))
 		last, found, err := lastLink(path, logger, &scratch)
 		if err != nil || found {
-			return last.seq, last.hash, err
+			return last.seq, string(last.hash), err
 		}
 	}
 	return 0, "", nil

@@ -2,51 +2,118 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
-// Verify reads every decision file in dir, oldest first, and checks that seq
-// counts up by one and that each record's hash covers it and the record
-// before it. It returns the number of records checked; an error names the
-// FILE:LINE of the first break. It fails with ErrNoFiles when dir holds no
-// decision file.
+// VerifyOptions say what Verify checks besides the records themselves.
+type VerifyOptions struct {
+	// Verifier is the log's public key (LoadVerifier): every checkpoint's
+	// signature must verify with it. Nil checks checkpoints' roots only.
+	Verifier note.Verifier
+	// Since is a signed checkpoint exported earlier (Checkpoint.Note): Verify
+	// proves that the log only grew since (RFC 6962 §2.1.2 consistency).
+	Since []byte
+}
+
+// Report is what Verify found.
+type Report struct {
+	// Records is the number of records read; Redacted of them are stubs.
+	Records, Redacted int
+	// Size and Root are the tree of all records (Size is the last seq).
+	Size int64
+	Root tlog.Hash
+	// Checkpoints counts the log's checkpoints whose root matched.
+	Checkpoints int
+	// Signed is true when their signatures were checked with a key.
+	Signed bool
+	// Since is the checkpoint of VerifyOptions.Since, proven consistent.
+	Since *Checkpoint
+	// Untreed counts the last records not yet in the tree file (a running
+	// server writes the tree after the records).
+	Untreed int64
+}
+
+// Verify reads every decision file in dir, oldest first, and checks each
+// record: its hash is its RFC 6962 leaf hash (SHA-256 of 0x00 and the line
+// without its hash field), seq counts up by one, prev is the hash of the
+// record before, and the tree file holds that hash as leaf seq-1. It
+// recomputes the tree's root at the size of every checkpoint in dir (and of
+// opts.Since) and compares. An error names the FILE:LINE of the first bad
+// record and what differs; the Report counts what was checked until then.
 //
 // The chain starts at the first record found: files older than the retention
-// period may have been deleted. A line that is not a record passes only where
-// the chain continues across it: that is a write cut short by a crash. A
-// hash chain cannot show records cut off after the last one; compare the last
-// seq and hash with an anchor kept elsewhere (docs/audit.md).
-func Verify(dir string) (int, error) {
+// period may have been deleted, and the tree file vouches for them.
+func Verify(dir string, opts VerifyOptions) (Report, error) {
+	var v verifier
 	days, err := dayFiles(dir)
 	if err != nil {
-		return 0, err
+		return v.report, err
 	}
 	if len(days) == 0 {
-		return 0, fmt.Errorf("%w in %s", ErrNoFiles, dir)
+		return v.report, fmt.Errorf("%w in %s", ErrNoFiles, dir)
 	}
-	var v verifier
+	if v.checkpoints, err = Checkpoints(dir, opts.Verifier); err != nil {
+		return v.report, err
+	}
+	v.report.Signed = opts.Verifier != nil && len(v.checkpoints) > 0
+	if opts.Since != nil {
+		since, err := OpenCheckpoint(opts.Since, opts.Verifier)
+		if err != nil {
+			return v.report, fmt.Errorf("--since: %w", err)
+		}
+		v.since = &since
+		v.checkpoints = append(v.checkpoints, since)
+	}
+	slices.SortStableFunc(v.checkpoints, func(a, b Checkpoint) int { return int(a.Size - b.Size) })
+	if f, err := os.Open(filepath.Join(dir, treeFileName)); err == nil {
+		defer f.Close()
+		info, err := f.Stat()
+		if err != nil {
+			return v.report, err
+		}
+		// Its size is taken before the records are read, so that a running
+		// server's later writes look like a lagging tree, never like extra hashes.
+		v.tree = &hashFile{f: f, count: info.Size() / tlog.HashSize}
+	}
 	for _, day := range days {
 		if err := v.file(filepath.Join(dir, fileName(day))); err != nil {
-			return v.records, err
+			return v.report, err
 		}
 	}
-	return v.records, nil
+	return v.report, v.end()
 }
 
 type verifier struct {
-	records int
-	last    link
-	lastAt  string // FILE:LINE of last
+	report Report
+	// last is the seq and hash of the record before, lastAt its position
+	// (path empty before the first record).
+	lastSeq  uint64
+	lastHash []byte
+	lastAt   position
 	// notRecord describes a line that is not a record, until a record shows
 	// whether the chain continues across it.
 	notRecord string
 	scratch   []byte // holds the body of the line being checked
 	hashing   []byte
-	long      []byte
+	lines     lineReader
+
+	frontier    frontier
+	stored      []tlog.Hash
+	tree        *hashFile     // nil when the folder has no tree file
+	treeStream  *bufio.Reader // the tree file from the first record's hashes on
+	treeAt      int64         // index of the next hash treeStream gives
+	got         tlog.Hash     // the hash read from treeStream (a field: a local escapes through io.ReadFull)
+	checkpoints []Checkpoint  // by size; those passed are dropped
+	since       *Checkpoint
 }
 
 func (v *verifier) file(path string) error {
@@ -55,43 +122,26 @@ func (v *verifier) file(path string) error {
 		return err
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
+	v.lines.reset(f)
 	for lineNo := 1; ; lineNo++ {
-		line, err := v.readLine(r)
-		if len(line) > 0 && line[len(line)-1] == '\n' {
-			line = line[:len(line)-1]
-		}
+		line, err := v.lines.next()
 		if err == io.EOF && len(line) == 0 {
 			return nil
 		}
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("%s:%d: %w", path, lineNo, err)
 		}
-		if err := v.line(fmt.Sprintf("%s:%d", path, lineNo), line); err != nil {
+		if err := v.line(position{path, lineNo}, line); err != nil {
 			return err
 		}
 	}
 }
 
-// readLine returns the next line with its newline, however long it is.
-func (v *verifier) readLine(r *bufio.Reader) ([]byte, error) {
-	line, err := r.ReadSlice('\n')
-	if !errors.Is(err, bufio.ErrBufferFull) {
-		return line, err
-	}
-	v.long = append(v.long[:0], line...)
-	for errors.Is(err, bufio.ErrBufferFull) {
-		line, err = r.ReadSlice('\n')
-		v.long = append(v.long, line...)
-	}
-	return v.long, err
-}
-
-func (v *verifier) line(at string, line []byte) error {
+func (v *verifier) line(at position, line []byte) error {
 	l, err := parseLine(line, &v.scratch)
 	if err != nil {
 		if v.notRecord == "" {
-			v.notRecord = fmt.Sprintf("%s: not a complete record: %v", at, err)
+			v.notRecord = at.errorf("not a complete record: %v", err).Error()
 		}
 		return nil
 	}
@@ -101,27 +151,135 @@ func (v *verifier) line(at string, line []byte) error {
 		}
 		return err
 	}
-	v.records++
-	v.last, v.lastAt, v.notRecord = l, at, ""
-	v.last.body = nil // it aliases scratch
+	if err := v.grow(at, l); err != nil {
+		return err
+	}
+	v.report.Records++
+	if l.redacted {
+		v.report.Redacted++
+	}
+	v.lastSeq, v.lastHash, v.lastAt, v.notRecord = l.seq, append(v.lastHash[:0], l.hash...), at, ""
 	return nil
 }
 
-func (v *verifier) link(at string, l link) error {
-	if h := chainHash(&v.hashing, l.prev, l.body); string(h[:]) != l.hash {
-		return fmt.Errorf("%s: the hash does not match the record: it was altered", at)
+func (v *verifier) link(at position, l link) error {
+	first := v.lastAt.path == ""
+	if !l.redacted {
+		if h := hexHash(leafHash(&v.hashing, l.body)); !bytes.Equal(h[:], l.hash) {
+			return at.errorf("the hash does not match the record: it was altered")
+		}
 	}
 	switch {
-	case v.lastAt != "" && l.seq != v.last.seq+1:
-		return fmt.Errorf("%s: seq %d follows seq %d at %s: records are missing or were altered", at, l.seq, v.last.seq, v.lastAt)
-	case v.lastAt != "" && l.prev != v.last.hash:
-		return fmt.Errorf("%s: prev is not the hash of the record at %s: a record was replaced", at, v.lastAt)
+	case !first && l.seq != v.lastSeq+1:
+		return at.errorf("seq %d follows seq %d at %s: records are missing or were altered", l.seq, v.lastSeq, v.lastAt)
+	case !first && !bytes.Equal(l.prev, v.lastHash):
+		return at.errorf("prev is not the hash of the record at %s: a record was replaced", v.lastAt)
 	case l.seq == 0:
-		return fmt.Errorf("%s: seq 0: records count from 1", at)
-	case (l.seq == 1) != (l.prev == ""):
-		return fmt.Errorf("%s: seq %d with prev %q: only record 1 has no prev", at, l.seq, l.prev)
-	case v.lastAt == "" && v.notRecord != "" && l.seq != 1:
-		return fmt.Errorf("%s: the first record found is seq %d, not 1", at, l.seq)
+		return at.errorf("seq 0: records count from 1")
+	case (l.seq == 1) != (len(l.prev) == 0):
+		return at.errorf("seq %d with prev %q: only record 1 has no prev", l.seq, l.prev)
+	case first && v.notRecord != "" && l.seq != 1:
+		return at.errorf("the first record found is seq %d, not 1", l.seq)
+	}
+	return nil
+}
+
+// grow adds the record's leaf to the recomputed tree, compares the hashes
+// this stores with the tree file's, and the root with any checkpoint of
+// this size.
+func (v *verifier) grow(at position, l link) error {
+	leaf, _ := parseHexHash(l.hash) // parseLine checked the hex
+	if v.lastAt.path == "" {
+		if err := v.start(l.seq); err != nil {
+			return at.errorf("%w", err)
+		}
+	}
+	v.stored = v.frontier.add(leaf, v.stored[:0])
+	if v.treeStream != nil {
+		for i, want := range v.stored {
+			if v.treeAt >= v.tree.count {
+				v.report.Untreed++
+				break
+			}
+			if _, err := io.ReadFull(v.treeStream, v.got[:]); err != nil {
+				return at.errorf("reading %s: %w", treeFileName, err)
+			}
+			v.treeAt++
+			if v.got != want {
+				what := "leaf"
+				if i > 0 {
+					what = "a subtree ending at it"
+				}
+				return at.errorf("seq %d: %s holds another hash for its %s: the record or the tree was altered after it was written",
+					l.seq, treeFileName, what)
+			}
+		}
+	}
+	for len(v.checkpoints) > 0 && v.checkpoints[0].Size <= v.frontier.n {
+		c := v.checkpoints[0]
+		v.checkpoints = v.checkpoints[1:]
+		if c.Size < v.frontier.n {
+			continue // before the first record found: vouched for by the tree file only
+		}
+		if v.frontier.root() != c.Root {
+			return at.errorf("seq %d: the tree's root differs from the checkpoint signed at %s for this size: records up to here were altered, removed or inserted",
+				l.seq, c.Time.Format("2006-01-02T15:04:05Z"))
+		}
+		if v.since != nil && c.Size == v.since.Size && c.Root == v.since.Root {
+			v.report.Since = &c
+		} else {
+			v.report.Checkpoints++
+		}
+	}
+	return nil
+}
+
+// start sets the tree up for the first record found: from nothing for seq 1,
+// else from the tree file's hashes of the records before it.
+func (v *verifier) start(seq uint64) error {
+	if seq > 1 {
+		if v.tree == nil {
+			return fmt.Errorf("the log starts at seq %d and there is no %s to vouch for the records before it", seq, treeFileName)
+		}
+		var err error
+		if v.frontier, err = frontierAt(int64(seq-1), v.tree); err != nil {
+			return err
+		}
+	}
+	if v.tree != nil {
+		v.treeAt = tlog.StoredHashIndex(0, int64(seq-1))
+		if v.treeAt > v.tree.count {
+			v.treeAt = v.tree.count
+		}
+		v.treeStream = bufio.NewReaderSize(io.NewSectionReader(v.tree.f, v.treeAt*tlog.HashSize, (v.tree.count-v.treeAt)*tlog.HashSize), 64<<10)
+	}
+	return nil
+}
+
+// end checks what only the whole log shows: records cut off after the last.
+func (v *verifier) end() error {
+	v.report.Size, v.report.Root = v.frontier.n, v.frontier.root()
+	if v.tree != nil && v.treeAt < v.tree.count {
+		return fmt.Errorf("%s: %s holds hashes of records after seq %d: records after it were removed",
+			v.lastAt, treeFileName, v.frontier.n)
+	}
+	if len(v.checkpoints) > 0 {
+		c := v.checkpoints[len(v.checkpoints)-1]
+		return fmt.Errorf("%s: the checkpoint signed at %s covers %d records, the log holds %d: records after seq %d were removed",
+			v.lastAt, c.Time.Format("2006-01-02T15:04:05Z"), c.Size, v.frontier.n, v.frontier.n)
+	}
+	if v.since != nil && v.report.Since == nil {
+		return errors.New("--since: the checkpoint's size was not reached")
+	}
+	if v.since != nil && v.tree != nil {
+		// The same fact as a proof an outsider can check with the two roots.
+		proof, err := tlog.ProveTree(v.frontier.n, v.since.Size, v.tree)
+		if err == nil {
+			err = tlog.CheckTree(proof, v.frontier.n, v.report.Root, v.since.Size, v.since.Root)
+		}
+		if err != nil && v.report.Untreed == 0 {
+			return fmt.Errorf("--since: consistency proof: %w", err)
+		}
 	}
 	return nil
 }

@@ -47,8 +47,8 @@ func editLine(t *testing.T, path string, n int, edit func(line []byte) []byte) {
 func TestVerifyWholeChain(t *testing.T) {
 	dir := t.TempDir()
 	writeDays(t, dir, 3, 4)
-	if n, err := Verify(dir); err != nil || n != 12 {
-		t.Fatalf("Verify = %d, %v; want 12 records", n, err)
+	if r, err := Verify(dir, VerifyOptions{}); err != nil || r.Records != 12 {
+		t.Fatalf("Verify = %d, %v; want 12 records", r.Records, err)
 	}
 }
 
@@ -63,12 +63,12 @@ func TestVerifyNamesTheBrokenLine(t *testing.T) {
 		"called number changed": {edit: replaceOnce("+12025550143", "+12025550144"), line: 3, complain: "altered"},
 		"decision changed":      {edit: replaceOnce(`"reject"`, `"allow" `), line: 3, complain: "altered"},
 		"seq changed":           {edit: replaceOnce(`"seq":7`, `"seq":8`), line: 3, complain: "altered"},
-		"a quote removed":       {edit: replaceOnce(`"decision"`, `"decision`), line: 3, complain: "not a complete record"},
+		"a quote removed":       {edit: replaceOnce(`"decision":`, `"decision:`), line: 3, complain: "altered"},
 		"hash field cut":        {edit: replaceOnce(`,"hash":"`, `,"hash":`), line: 3, complain: "not a complete record"},
 		"a hash digit changed":  {edit: func(l, _ []byte) []byte { l[len(l)-4] ^= 1; return l }, line: 3, complain: "altered"},
 		"line emptied":          {edit: func(_, _ []byte) []byte { return []byte("\n") }, line: 3, complain: "not a complete record"},
-		// A forger who rewrites a record and its hash is caught by the next record.
-		"record rehashed":   {edit: rehashed(replaceOnce("+12025550143", "+12025550144")), line: 4, complain: "prev is not the hash of the record at"},
+		// A forger who rewrites a record and its hash is caught by the tree.
+		"record rehashed":   {edit: rehashed(replaceOnce("+12025550143", "+12025550144")), line: 3, complain: "tree.hashes holds another hash for its leaf"},
 		"record deleted":    {edit: func(_, _ []byte) []byte { return nil }, line: 3, complain: "seq 8 follows seq 6"},
 		"record duplicated": {edit: func(l, _ []byte) []byte { return append(bytes.Clone(l), l...) }, line: 4, complain: "seq 7 follows seq 7"},
 		"record replayed":   {edit: func(_, other []byte) []byte { return other }, line: 3, complain: "seq 3 follows seq 6"},
@@ -78,7 +78,7 @@ func TestVerifyNamesTheBrokenLine(t *testing.T) {
 			paths := writeDays(t, dir, 3, 4)
 			other := readLines(t, paths[0])[2]
 			editLine(t, paths[1], 3, func(line []byte) []byte { return tc.edit(line, append(other, '\n')) })
-			_, err := Verify(dir)
+			_, err := Verify(dir, VerifyOptions{})
 			want := fmt.Sprintf("%s:%d: ", paths[1], tc.line)
 			if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tc.complain) {
 				t.Fatalf("Verify: %v\nwant an error starting %q and saying %q", err, want, tc.complain)
@@ -104,7 +104,7 @@ func rehashed(edit func(line, other []byte) []byte) func(line, other []byte) []b
 		if err != nil {
 			panic(err)
 		}
-		hash := chainHash(&hashing, l.prev, l.body)
+		hash := hexHash(leafHash(&hashing, l.body))
 		return append(append(append(l.body[:len(l.body)-1], hashField...), hash[:]...), "\"}\n"...)
 	}
 }
@@ -114,15 +114,15 @@ func TestVerifyAcrossFiles(t *testing.T) {
 		dir := t.TempDir()
 		paths := writeDays(t, dir, 3, 4)
 		os.Remove(paths[0])
-		if n, err := Verify(dir); err != nil || n != 8 {
-			t.Fatalf("Verify = %d, %v; want 8 records", n, err)
+		if r, err := Verify(dir, VerifyOptions{}); err != nil || r.Records != 8 {
+			t.Fatalf("Verify = %d, %v; want 8 records", r.Records, err)
 		}
 	})
 	t.Run("a middle file deleted", func(t *testing.T) {
 		dir := t.TempDir()
 		paths := writeDays(t, dir, 3, 4)
 		os.Remove(paths[1])
-		_, err := Verify(dir)
+		_, err := Verify(dir, VerifyOptions{})
 		if err == nil || !strings.HasPrefix(err.Error(), paths[2]+":1: seq 9 follows seq 4") {
 			t.Fatalf("Verify: %v", err)
 		}
@@ -132,13 +132,13 @@ func TestVerifyAcrossFiles(t *testing.T) {
 		dir := t.TempDir()
 		paths := writeDays(t, dir, 1, 3)
 		editLine(t, paths[0], 1, func(l []byte) []byte { return replaceOnce(`{"time"`, `{"tim`)(l, nil) })
-		_, err := Verify(dir)
-		if err == nil || !strings.HasPrefix(err.Error(), paths[0]+":1: not a complete record") {
+		_, err := Verify(dir, VerifyOptions{})
+		if err == nil || !strings.HasPrefix(err.Error(), paths[0]+":1: the hash does not match the record: it was altered") {
 			t.Fatalf("Verify: %v", err)
 		}
 	})
 	t.Run("no files", func(t *testing.T) {
-		if _, err := Verify(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no decision files") {
+		if _, err := Verify(t.TempDir(), VerifyOptions{}); err == nil || !strings.Contains(err.Error(), "no decision files") {
 			t.Fatalf("Verify of an empty directory: %v", err)
 		}
 	})
@@ -155,8 +155,8 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if n, err := Verify(dir); err != nil || n != 10000 {
-			b.Fatal(n, err)
+		if r, err := Verify(dir, VerifyOptions{}); err != nil || r.Records != 10000 {
+			b.Fatal(r.Records, err)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10000), "ns/record")

@@ -94,7 +94,11 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	if err != nil {
 		return err
 	}
-	decisions, err := audit.Open(auditDir, audit.Options{Logger: log, Version: buildVersion()})
+	signer, err := audit.LoadSigner(cfg.Path(cfg.Audit.Key), cfg.Audit.Origin)
+	if err != nil {
+		return fmt.Errorf("audit.key: %w", err)
+	}
+	decisions, err := audit.Open(auditDir, audit.Options{Logger: log, Version: buildVersion(), Signer: signer})
 	if err != nil {
 		return fmt.Errorf("open audit log %s: %w", auditDir, err)
 	}

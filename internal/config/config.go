@@ -3,6 +3,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -75,9 +76,16 @@ type Campaign struct {
 	Seller string `yaml:"seller"`
 }
 
-// Audit says where decisions are logged.
+// Audit says where decisions are logged and who signs the log's checkpoints.
 type Audit struct {
 	Dir string `yaml:"dir"`
+	// Key is the private key that signs checkpoints (created on first start;
+	// default DATA_DIR/audit.key, outside the audit folder); its public key,
+	// for auditors, is Key + ".pub".
+	Key string `yaml:"key"`
+	// Origin names the log in its checkpoints and key (default
+	// "gatekeeper/HOSTNAME"); it takes effect when the key is created.
+	Origin string `yaml:"origin"`
 }
 
 // Admin is the local control endpoint the CLI uses while serve runs.
@@ -148,6 +156,18 @@ func (c *Config) setDefaults() {
 	}
 	if c.Audit.Dir == "" {
 		c.Audit.Dir = "var/audit"
+	}
+	if c.Audit.Key == "" {
+		c.Audit.Key = filepath.Join(c.DataDir, "audit.key")
+	}
+	if c.Audit.Origin == "" {
+		host, _ := os.Hostname()
+		c.Audit.Origin = "gatekeeper/" + strings.Map(func(r rune) rune {
+			if r <= ' ' || r == '+' {
+				return '-'
+			}
+			return r
+		}, cmp.Or(host, "localhost"))
 	}
 }
 

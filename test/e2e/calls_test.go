@@ -48,8 +48,13 @@ func TestAllowedCallCompletesThroughTheProxy(t *testing.T) {
 	if !strings.HasPrefix(r["source"].(string), dialerIP+":") || r["call_id"] == "" || r["time"] == "" {
 		t.Errorf("audit record lacks source, call_id or time: %v", r)
 	}
-	if out, err := g.run("audit", "verify"); err != nil || !strings.Contains(out, "1 records, chain intact") {
+	out, err := g.run("audit", "verify")
+	if err != nil || !strings.Contains(out, "1 records intact") || !strings.Contains(out, "1 signed checkpoints match the records") {
 		t.Errorf("audit verify: %v %s", err, out)
+	}
+	// The checkpoint signed at shutdown covers the call's record.
+	if out, err := g.run("audit", "checkpoint"); err != nil || !strings.Contains(out, "\n1\n") || !strings.Contains(out, "\n\n— gatekeeper/") {
+		t.Errorf("audit checkpoint: %v %s", err, out)
 	}
 }
 

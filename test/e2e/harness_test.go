@@ -295,7 +295,13 @@ func (g *gatekeeper) importListWith(list string, flags []string, numbers ...stri
 // auditRecords reads every decision logged so far.
 func (g *gatekeeper) auditRecords() []map[string]any {
 	g.t.Helper()
-	files, _ := filepath.Glob(filepath.Join(g.dir, "audit", "*.jsonl"))
+	return g.auditLog("decision")
+}
+
+// auditLog reads every record of a kind logged so far.
+func (g *gatekeeper) auditLog(kind string) []map[string]any {
+	g.t.Helper()
+	files, _ := filepath.Glob(filepath.Join(g.dir, "audit", "decisions-*.jsonl"))
 	var recs []map[string]any
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -308,7 +314,9 @@ func (g *gatekeeper) auditRecords() []map[string]any {
 			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 				g.t.Fatalf("%s: %v: %s", f, err, sc.Text())
 			}
-			recs = append(recs, r)
+			if r["kind"] == kind {
+				recs = append(recs, r)
+			}
 		}
 	}
 	return recs

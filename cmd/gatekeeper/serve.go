@@ -55,6 +55,11 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	if err := checkPolicyFile(cfg); err != nil {
 		return err
 	}
+	listens, err := hostListens(cfg.SIP.Listen)
+	if err != nil {
+		return err
+	}
+	cfg.SIP.Listen = listens
 	dataDir, _, err := registryPaths(cfg, "")
 	if err != nil {
 		return err

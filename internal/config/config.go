@@ -3,6 +3,7 @@
 package config
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -117,7 +119,14 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes and checks config text; name is used in error messages.
+// Each ${NAME} in the text is first replaced by the environment variable
+// NAME (a container takes its carrier and dialer sources this way); a
+// reference to a variable that is not set is an error at its place.
 func Parse(name string, data []byte) (*Config, error) {
+	data, err := expandEnv(name, data)
+	if err != nil {
+		return nil, err
+	}
 	var cfg Config
 	if err := yamlx.Decode(name, data, &cfg); err != nil {
 		return nil, err
@@ -127,6 +136,30 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, yamlx.AtPath(name, data, err.path, "%s", err.msg)
 	}
 	return &cfg, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces each ${NAME} by the value of the environment variable NAME.
+func expandEnv(name string, data []byte) ([]byte, error) {
+	var missing error
+	out := envRef.ReplaceAllFunc(data, func(ref []byte) []byte {
+		v, ok := os.LookupEnv(string(ref[2 : len(ref)-1]))
+		if !ok && missing == nil {
+			missing = envError(name, data, ref)
+		}
+		return []byte(v)
+	})
+	return out, missing
+}
+
+// envError names the first place where ref is used.
+func envError(name string, data, ref []byte) error {
+	i := bytes.Index(data, ref)
+	line := bytes.Count(data[:i], []byte("\n")) + 1
+	col := i - bytes.LastIndexByte(data[:i], '\n')
+	return &yamlx.Error{File: name, Line: line, Column: col,
+		Msg: fmt.Sprintf("%s: the environment variable %s is not set", ref, ref[2:len(ref)-1])}
 }
 
 func (c *Config) setDefaults() {

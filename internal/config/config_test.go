@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -110,4 +111,38 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// The container's config loads with its carrier and dialer sources from the
+// environment, listens on every address, and keeps its data on the volume.
+func TestContainerConfigTakesTheEnvironment(t *testing.T) {
+	data, err := os.ReadFile("../../configs/container.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GATEKEEPER_CARRIER", "sip:203.0.113.10:5060")
+	t.Setenv("GATEKEEPER_DIALER_SOURCES", "10.20.0.0/16, 192.0.2.7")
+	cfg, err := Parse("container.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources []string
+	for _, s := range cfg.Dialers[0].Sources {
+		sources = append(sources, s.String())
+	}
+	if cfg.SIP.Carrier != "sip:203.0.113.10:5060" || strings.Join(sources, " ") != "10.20.0.0/16 192.0.2.7/32" ||
+		strings.Join(cfg.SIP.Listen, " ") != "udp://0.0.0.0:5060 tcp://0.0.0.0:5060" ||
+		cfg.DataDir != "/var/lib/gatekeeper/data" || cfg.Audit.Dir != "/var/lib/gatekeeper/audit" {
+		t.Fatalf("container config: %+v", cfg)
+	}
+
+	os.Unsetenv("GATEKEEPER_CARRIER")
+	if _, err := Parse("container.yaml", data); err == nil || !regexp.MustCompile(
+		`^container\.yaml:\d+:13: \$\{GATEKEEPER_CARRIER\}: the environment variable GATEKEEPER_CARRIER is not set$`).MatchString(err.Error()) {
+		t.Fatalf("unset carrier: %v", err)
+	}
+	t.Setenv("GATEKEEPER_CARRIER", "203.0.113.10")
+	if _, err := Parse("container.yaml", data); err == nil || !strings.Contains(err.Error(), `sip.carrier: "203.0.113.10" is not a SIP URI`) {
+		t.Fatalf("carrier without scheme: %v", err)
+	}
 }

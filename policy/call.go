@@ -6,7 +6,8 @@ import "time"
 type Call struct {
 	CallID string
 	// Called is the called number in E.164; empty when CalledRaw could not be parsed.
-	Called    string
+	Called string
+	// CalledRaw is the called number as sent, with its parameters (CallInput.Called).
 	CalledRaw string
 	// CalledErr says why CalledRaw could not be parsed.
 	CalledErr string

@@ -16,14 +16,15 @@ type CallInput struct {
 	CallID string
 	Source string // ip:port the request came from
 	// Called is the called number as the Request-URI carries it, parameters
-	// included: the user part of a sip: or sips: URI or the body of a tel:
-	// URI, e.g. "+1-202-555-0143;npdi;rn=+12025550000".
+	// and escapes included: the user part of a sip: or sips: URI or the body
+	// of a tel: URI, e.g. "+1-202-555-0143;npdi;rn=+12025550000" or
+	// "555-0199;phone-context=+1-202" (read by number.ParseSubscriber).
 	Called string
 	// RoutingNumber is an LRN given apart from Called (a Request-URI
 	// parameter, `check --rn`); an rn= parameter of Called comes first.
 	RoutingNumber string
-	// Caller is the caller ID as sent: the user part of P-Asserted-Identity,
-	// else of From.
+	// Caller is the caller ID as sent, read as Called is: the user part of
+	// P-Asserted-Identity, else of From.
 	Caller   string
 	Campaign string
 	// Seller, DialMode and Prerecorded are the call's own header values, ""
@@ -52,8 +53,8 @@ type Dialer struct {
 
 // NewCall reads the facts of a call from what the dialer sent: the called
 // number and the routing number in E.164 (CalledErr says why the called
-// number did not parse), the caller ID in E.164 when it parses (else as
-// sent), the seller (the call's own, else its campaign's, else its
+// number did not parse), the caller ID in E.164 when it parses (else its
+// number as sent), the seller (the call's own, else its campaign's, else its
 // dialer's) and the dial mode (the call's own, else its dialer's).
 func NewCall(in CallInput) Call {
 	c := Call{
@@ -64,24 +65,17 @@ func NewCall(in CallInput) Call {
 		Campaign:  strings.TrimSpace(in.Campaign),
 		Time:      in.Time,
 	}
-	user, params := splitUser(in.Called)
-	c.CalledRaw = user
-	if e164, err := number.Normalize(user, in.Region); err == nil {
-		c.Called = e164
-	} else {
-		c.CalledErr = err.Error()
+	c.CalledRaw = in.Called
+	called, err := number.ParseSubscriber(in.Called)
+	if err == nil {
+		c.Called, err = called.E164(in.Region)
 	}
-	rn := params["rn"]
-	if rn == "" {
-		rn = in.RoutingNumber
+	if err != nil {
+		c.Called, c.CalledErr = "", err.Error()
 	}
-	if e164, err := number.Normalize(rn, in.Region); err == nil {
-		c.RoutingNumber = e164
-	}
-	caller, _ := splitUser(in.Caller)
-	c.Caller = caller
-	if e164, err := number.Normalize(caller, in.Region); err == nil {
-		c.Caller = e164
+	c.RoutingNumber = routingNumber(called, in)
+	if c.Caller, err = subscriberE164(in.Caller, in.Region); err != nil {
+		c.Caller, _, _ = strings.Cut(in.Caller, ";")
 	}
 	c.Seller = strings.TrimSpace(in.Seller)
 	if c.Seller == "" {
@@ -103,17 +97,24 @@ func NewCall(in CallInput) Call {
 	return c
 }
 
-// splitUser splits a URI's user part into the number and its telephone
-// parameters (npdi, rn), names in lower case.
-func splitUser(user string) (string, map[string]string) {
-	num, rest, _ := strings.Cut(user, ";")
-	params := map[string]string{}
-	for _, kv := range strings.Split(rest, ";") {
-		if kv == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(kv, "=")
-		params[strings.ToLower(k)] = v
+// routingNumber is the LRN of the call in E.164: the called number's own
+// rn= parameter, else the one given apart; "" when neither parses.
+func routingNumber(called number.Subscriber, in CallInput) string {
+	rn, err := called.RoutingNumber(in.Region)
+	if err == nil && rn == "" {
+		rn, err = subscriberE164(in.RoutingNumber, in.Region)
 	}
-	return num, params
+	if err != nil {
+		return ""
+	}
+	return rn
+}
+
+// subscriberE164 reads a telephone-subscriber (see number.ParseSubscriber) as E.164.
+func subscriberE164(s, region string) (string, error) {
+	sub, err := number.ParseSubscriber(s)
+	if err != nil {
+		return "", err
+	}
+	return sub.E164(region)
 }

@@ -87,7 +87,7 @@ Exit status: 0 allow (also a call forwarded under monitor), 1 reject, 2 error.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.to, "to", "", "the called number, e.g. 2025550143 or +12025550143")
+	fl.StringVar(&f.to, "to", "", "the called number as a dialer sends it, e.g. 2025550143, +1-202-555-0143 or \"555-0143;phone-context=+1-202\"")
 	fl.StringVar(&f.from, "from", "", `the caller ID sent (default a valid number; "" for none)`)
 	fl.StringVar(&f.campaign, "campaign", "", "the campaign id")
 	fl.StringVar(&f.seller, "seller", "", "the seller the call is made for")

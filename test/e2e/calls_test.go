@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -169,6 +170,24 @@ func TestUnparsableNumberGets484(t *testing.T) {
 	g := newGatekeeper(t)
 	g.start()
 	g.dial(dialerIP, "uac_reject.xml", "555", "-set", "expect", "484").mustPass()
+}
+
+// A local number in a global phone-context (RFC 3966 §5.1.5) names the
+// context's digits followed by its own: the listed 202-555-0199, in a sip:
+// user part (from SIPp), with user=phone and as a tel: URI. It is decided by
+// the policy, not answered 484.
+func TestLocalNumberInPhoneContextIsDecided(t *testing.T) {
+	g := newGatekeeper(t)
+	g.importList("internal", listedNumber)
+	g.start()
+	g.dial(dialerIP, "uac_reject.xml", "555-0199;phone-context=+1-202", "-set", "expect", "603").mustPass()
+	for i, ruri := range []string{"tel:555-0199;phone-context=+1-202", "sip:555-0199;phone-context=%2B1-202@127.0.0.1;user=phone"} {
+		invite := fmt.Sprintf("INVITE %[1]s SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKpc%[2]d\nMax-Forwards: 70\n"+
+			"From: <sip:2025550100@127.0.0.2>;tag=1\nTo: <%[1]s>\nCall-ID: pc%[2]d\nCSeq: 1 INVITE\nContent-Length: 0\n\n", ruri, i)
+		if res := g.sendRaw(dialerIP, invite); !strings.HasPrefix(res, "SIP/2.0 603 ") || !strings.Contains(res, `text="internal-dnc"`) {
+			t.Errorf("%s: got %q, want 603 by internal-dnc", ruri, firstLine(res))
+		}
+	}
 }
 
 func TestImportWhileServingChangesTheNextCall(t *testing.T) {

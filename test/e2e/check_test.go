@@ -10,6 +10,7 @@ import (
 // ask the same question.
 type callAndCheck struct {
 	scenario, called string
+	e164             string // the called number after +1
 	rule             string // the rule that decides it
 	sippArgs         []string
 	checkArgs        []string
@@ -22,11 +23,13 @@ type callAndCheck struct {
 func TestProxyAndCheckDecideAlike(t *testing.T) {
 	g := shippedGatekeeper(t, fridayNoon, listedNumber)
 	calls := []callAndCheck{
-		{"uac.xml", newYorkNumber, "default", []string{"-set", "campaign", "spring-sale"}, []string{"--campaign", "spring-sale"}},
-		{"uac_reject.xml", listedNumber, "national-dnc", []string{"-set", "expect", "603"}, []string{"--campaign", "bench"}},
-		{"uac_manual.xml", mobileNumber, "default", nil, []string{"--campaign", "bench", "--manual"}},
-		{"uac_reject.xml", mobileNumber, "mobile-automated-consent", []string{"-set", "expect", "403"}, []string{"--campaign", "bench"}},
-		{"uac_reject.xml", cleanNumber, "caller-id", []string{"-set", "caller", "anonymous", "-set", "expect", "403"}, []string{"--campaign", "bench", "--from", "anonymous"}},
+		{"uac.xml", newYorkNumber, newYorkNumber, "default", []string{"-set", "campaign", "spring-sale"}, []string{"--campaign", "spring-sale"}},
+		{"uac_reject.xml", listedNumber, listedNumber, "national-dnc", []string{"-set", "expect", "603"}, []string{"--campaign", "bench"}},
+		{"uac_manual.xml", mobileNumber, mobileNumber, "default", nil, []string{"--campaign", "bench", "--manual"}},
+		{"uac_reject.xml", mobileNumber, mobileNumber, "mobile-automated-consent", []string{"-set", "expect", "403"}, []string{"--campaign", "bench"}},
+		// A local number in a global phone-context (RFC 3966 §5.1.5) is the listed +12025550199.
+		{"uac_reject.xml", "555-0199;phone-context=+1-202", listedNumber, "national-dnc", []string{"-set", "expect", "603"}, []string{"--campaign", "bench"}},
+		{"uac_reject.xml", cleanNumber, cleanNumber, "caller-id", []string{"-set", "caller", "anonymous", "-set", "expect", "403"}, []string{"--campaign", "bench", "--from", "anonymous"}},
 	}
 	carrier := g.carrier("uas.xml", 2)
 	for _, c := range calls {
@@ -41,6 +44,9 @@ func TestProxyAndCheckDecideAlike(t *testing.T) {
 		rec := recs[i]
 		if rec["rule"] != c.rule {
 			t.Errorf("%s: the proxy decided by %v; want %s", c.called, rec["rule"], c.rule)
+		}
+		if rec["called"] != "+1"+c.e164 {
+			t.Errorf("%s: the proxy read the called number as %v; want +1%s", c.called, rec["called"], c.e164)
 		}
 		args := append([]string{"check", "--json", "--to", c.called, "--at", rec["time"].(string)}, c.checkArgs...)
 		out, _ := g.run(args...) // exit 1 for a reject

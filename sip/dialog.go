@@ -26,7 +26,10 @@ type dialog struct {
 	// an address inside the dialer's sources (UDP), else where the INVITE came from.
 	dialerAddr      string
 	dialerTransport string
-	created         time.Time
+	// carrierTransport reaches the carrier: the configured transport, or TCP
+	// when the INVITE was too large for UDP.
+	carrierTransport string
+	created          time.Time
 }
 
 type dialogTable struct {
@@ -36,12 +39,14 @@ type dialogTable struct {
 
 func newDialogTable() *dialogTable { return &dialogTable{byID: map[string]*dialog{}} }
 
-// open records the dialog an initial INVITE starts.
-func (t *dialogTable) open(req *sip.Request, d *Dialer) *dialog {
+// open records the dialog an initial INVITE starts, forwarded to the
+// carrier over carrierTransport.
+func (t *dialogTable) open(req *sip.Request, d *Dialer, carrierTransport string) *dialog {
 	tag, _ := req.From().Params.Get("tag")
 	dl := &dialog{
 		callID: req.CallID().Value(), dialerTag: tag, dialer: d,
-		dialerAddr: req.Source(), dialerTransport: transportOf(req), created: time.Now(),
+		dialerAddr: req.Source(), dialerTransport: transportOf(req), carrierTransport: carrierTransport,
+		created: time.Now(),
 	}
 	if c := req.Contact(); c != nil && dl.dialerTransport == "udp" {
 		if ip, ok := uriAddr(c.Address); ok && inSources(d, ip) {
@@ -130,7 +135,7 @@ func (p *Proxy) route(req *sip.Request) (*dialog, hop, int) {
 		if !inSources(dl.dialer, ip) {
 			return nil, hop{}, 403
 		}
-		return dl, hop{addr: p.carrier.addr, transport: p.carrier.transport}, 0
+		return dl, hop{addr: p.carrier.addr, transport: dl.carrierTransport}, 0
 	}
 	if !p.fromCarrier(req) {
 		return nil, hop{}, 403
@@ -156,9 +161,7 @@ func (p *Proxy) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if status != 0 {
 		return
 	}
-	fwd := req.Clone()
-	p.prepareForward(fwd, req.Source(), next.addr, next.transport)
-	if err := p.client.WriteRequest(fwd, asIs); err != nil {
+	if _, _, _, err := p.forward(p.relayed(req, next.addr), next.transport); err != nil {
 		p.log.Warn("relaying ACK failed", "call_id", req.CallID().Value(), "error", err)
 	}
 }
@@ -199,9 +202,7 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		reply(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	fwd := req.Clone()
-	p.prepareForward(fwd, req.Source(), next.addr, next.transport)
-	out, err := p.client.TransactionRequest(context.Background(), fwd, asIs)
+	out, _, _, err := p.forward(p.relayed(req, next.addr), next.transport)
 	if err != nil {
 		p.log.Warn("relaying in-dialog request failed", "method", req.Method, "call_id", dl.callID, "error", err)
 		reply(tx, req, 503, "Service Unavailable")
@@ -256,7 +257,7 @@ func (p *Proxy) relayStray2xx(res *sip.Response) {
 		dest, transport = dl.dialerAddr, dl.dialerTransport
 	case inSources(dl.dialer, ip):
 		// The dialer answering a re-INVITE from the carrier.
-		dest, transport = p.carrier.addr, p.carrier.transport
+		dest, transport = p.carrier.addr, dl.carrierTransport
 	default:
 		return
 	}

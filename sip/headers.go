@@ -31,6 +31,16 @@ func (p *Proxy) prepareForward(fwd *sip.Request, src string, dest, transport str
 	fwd.Laddr = p.localAddr(transport, peer)
 }
 
+// relayed builds the forward of a received request to dest over a
+// transport, for Proxy.forward.
+func (p *Proxy) relayed(req *sip.Request, dest string) func(transport string) *sip.Request {
+	return func(transport string) *sip.Request {
+		fwd := req.Clone()
+		p.prepareForward(fwd, req.Source(), dest, transport)
+		return fwd
+	}
+}
+
 // localAddr makes UDP requests leave from our listening socket, so that the
 // far side sees the same address:port it routes back to. (TCP reuses or
 // opens a connection to the destination.)

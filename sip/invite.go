@@ -109,27 +109,30 @@ func (c *inviteCall) cancelled() bool {
 // answers back, forwarding a CANCEL as soon as it arrives. It returns the
 // final status the dialer saw.
 func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *Dialer, c *inviteCall, call policy.Call) int {
-	fwd := req.Clone() // never the request the server transaction holds (its 487 must go upstream)
-	p.prepareForward(fwd, req.Source(), p.carrier.addr, p.carrier.transport)
-	// The carrier's side routes by the top Record-Route entry, the dialer's by
-	// the bottom one: two entries when they differ in transport (RFC 5658) or
-	// IP family.
-	toCarrier := p.recordRoute(p.carrier.transport, p.carrier.ip)
-	route := []sip.Header{toCarrier}
-	dialerIP, _ := addrIP(req.Source())
-	if toDialer := p.recordRoute(transportOf(req), dialerIP); toDialer.Address.String() != toCarrier.Address.String() {
-		route = append(route, toDialer)
+	build := func(transport string) *sip.Request {
+		fwd := req.Clone() // never the request the server transaction holds (its 487 must go upstream)
+		p.prepareForward(fwd, req.Source(), p.carrier.addr, transport)
+		// The carrier's side routes by the top Record-Route entry, the dialer's by
+		// the bottom one: two entries when they differ in transport (RFC 5658) or
+		// IP family.
+		toCarrier := p.recordRoute(transport, p.carrier.ip)
+		route := []sip.Header{toCarrier}
+		dialerIP, _ := addrIP(req.Source())
+		if toDialer := p.recordRoute(transportOf(req), dialerIP); toDialer.Address.String() != toCarrier.Address.String() {
+			route = append(route, toDialer)
+		}
+		fwd.PrependHeader(route...)
+		return fwd
 	}
-	fwd.PrependHeader(route...)
-
-	dl := p.dialogs.open(req, dialer)
-	out, err := p.client.TransactionRequest(context.Background(), fwd, asIs)
+	out, fwd, carrierTransport, err := p.forward(build, p.carrier.transport)
 	if err != nil {
-		p.dialogs.drop(dl.callID)
-		p.log.Error("forwarding INVITE to the carrier failed", "call_id", dl.callID, "error", err)
+		p.log.Error("forwarding INVITE to the carrier failed", "call_id", req.CallID().Value(), "error", err)
 		reply(tx, req, 503, "Service Unavailable")
 		return 503
 	}
+	// Opened once the transport is known: an INVITE that went over TCP for
+	// its size keeps its dialog on TCP toward the carrier, as its Record-Route says.
+	dl := p.dialogs.open(req, dialer, carrierTransport)
 	out.OnRetransmission(p.relayStray2xx)
 	if err := p.decider.Forwarded(context.Background(), call); err != nil {
 		p.log.Error("recording a forwarded call for frequency caps failed", "call_id", dl.callID, "error", err)
@@ -243,7 +246,7 @@ func (p *Proxy) hangUpCarrier(invite *sip.Request, res *sip.Response) {
 	}
 	for _, method := range []sip.RequestMethod{sip.ACK, sip.BYE} {
 		r := sip.NewRequest(method, *target.Clone())
-		r.AppendHeader(p.newVia(p.carrier.transport, p.carrier.ip))
+		r.AppendHeader(p.newVia(transportOf(invite), p.carrier.ip))
 		mf := sip.MaxForwardsHeader(70)
 		r.AppendHeader(&mf)
 		r.AppendHeader(sip.HeaderClone(invite.From()))
@@ -257,7 +260,7 @@ func (p *Proxy) hangUpCarrier(invite *sip.Request, res *sip.Response) {
 		r.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
 		r.SetTransport(invite.Transport())
 		r.SetDestination(p.carrier.addr)
-		r.Laddr = p.localAddr(p.carrier.transport, p.carrier.ip)
+		r.Laddr = p.localAddr(transportOf(invite), p.carrier.ip)
 		r.SetBody(nil)
 		if method == sip.ACK {
 			if err := p.client.WriteRequest(r, asIs); err != nil {

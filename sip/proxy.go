@@ -34,14 +34,18 @@ type Listener struct {
 
 // Config is what the proxy needs to run.
 type Config struct {
-	Listen            []Listener
-	Carrier           string // SIP URI of the carrier's next hop, e.g. sip:127.0.0.1:5070
-	CarrierTransport  string // "udp" or "tcp"
-	Dialers           []Dialer
-	CampaignHeader    string
-	DialModeHeader    string
-	SellerHeader      string
-	PrerecordedHeader string
+	Listen           []Listener
+	Carrier          string // SIP URI of the carrier's next hop, e.g. sip:127.0.0.1:5070
+	CarrierTransport string // "udp" or "tcp"
+	// LargeRequestsOverUDP keeps requests too large for UDP (over 1300 bytes,
+	// RFC 3261 §18.1.1) on UDP for a peer reached over UDP, for a UDP-only
+	// carrier; by default they go over TCP.
+	LargeRequestsOverUDP bool
+	Dialers              []Dialer
+	CampaignHeader       string
+	DialModeHeader       string
+	SellerHeader         string
+	PrerecordedHeader    string
 	// CampaignSellers maps a campaign id to its seller.
 	CampaignSellers map[string]string
 	DefaultRegion   string
@@ -124,6 +128,7 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
+	liftUDPLimit.Do(func() { sip.UDPMTUSize = 1 << 20 })
 	p := &Proxy{
 		cfg: cfg, decider: decider, sink: record, log: cfg.Logger,
 		carrier: carrier, own: map[netip.AddrPort]bool{}, listens: map[family]netip.AddrPort{},

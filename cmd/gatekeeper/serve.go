@@ -204,15 +204,16 @@ func startClock(start string) (func() time.Time, error) {
 
 func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
 	pc := sip.Config{
-		Carrier:           cfg.SIP.Carrier,
-		CarrierTransport:  cfg.SIP.CarrierTransport,
-		CampaignHeader:    cfg.SIP.CampaignHeader,
-		DialModeHeader:    cfg.SIP.DialModeHeader,
-		SellerHeader:      cfg.SIP.SellerHeader,
-		PrerecordedHeader: cfg.SIP.PrerecordedHeader,
-		CampaignSellers:   campaignSellers(cfg),
-		DefaultRegion:     cfg.DefaultRegion,
-		Logger:            log,
+		Carrier:              cfg.SIP.Carrier,
+		CarrierTransport:     cfg.SIP.CarrierTransport,
+		LargeRequestsOverUDP: cfg.SIP.LargeRequests == "udp",
+		CampaignHeader:       cfg.SIP.CampaignHeader,
+		DialModeHeader:       cfg.SIP.DialModeHeader,
+		SellerHeader:         cfg.SIP.SellerHeader,
+		PrerecordedHeader:    cfg.SIP.PrerecordedHeader,
+		CampaignSellers:      campaignSellers(cfg),
+		DefaultRegion:        cfg.DefaultRegion,
+		Logger:               log,
 	}
 	for _, l := range cfg.SIP.Listen {
 		network, addr, _ := config.SplitListen(l) // checked when the config was loaded

@@ -51,6 +51,11 @@ type SIP struct {
 	Carrier string `yaml:"carrier"`
 	// CarrierTransport is udp or tcp (default udp).
 	CarrierTransport string `yaml:"carrier_transport"`
+	// LargeRequests says how a request too large for UDP (over 1300 bytes,
+	// RFC 3261 §18.1.1) goes to a side reached over UDP: tcp (default; UDP
+	// again if the side refuses TCP) or udp, for a UDP-only carrier that
+	// drops TCP silently (the datagram is then fragmented by IP).
+	LargeRequests string `yaml:"large_requests"`
 	// CampaignHeader carries the campaign id (default X-Campaign-ID).
 	CampaignHeader string `yaml:"campaign_header"`
 	// DialModeHeader overrides a dialer's dial mode per call: automated|manual (default X-Dial-Mode).
@@ -178,6 +183,9 @@ func (c *Config) setDefaults() {
 	if c.SIP.CarrierTransport == "" {
 		c.SIP.CarrierTransport = "udp"
 	}
+	if c.SIP.LargeRequests == "" {
+		c.SIP.LargeRequests = "tcp"
+	}
 	if c.SIP.DrainTimeout == 0 {
 		c.SIP.DrainTimeout = Duration(32e9)
 	}
@@ -231,6 +239,9 @@ func (c *Config) check() *fieldError {
 	}
 	if t := c.SIP.CarrierTransport; t != "udp" && t != "tcp" {
 		return at("$.sip.carrier_transport", "sip.carrier_transport: %q is not udp or tcp", t)
+	}
+	if t := c.SIP.LargeRequests; t != "udp" && t != "tcp" {
+		return at("$.sip.large_requests", "sip.large_requests: %q is not tcp or udp", t)
 	}
 	if len(c.Dialers) == 0 {
 		return at("$.dialers", "dialers: no dialer is configured, so no call could pass")

@@ -97,6 +97,8 @@ type gatekeeper struct {
 	ipv6        bool
 	port6       int
 	carrierHost string
+	// sipExtra is more of the config's sip section, e.g. "  large_requests: udp\n".
+	sipExtra    string
 	metricsPort int
 	// clock, when set, starts the gatekeeper's clock at this RFC 3339 time.
 	clock  string
@@ -161,7 +163,7 @@ func (g *gatekeeper) writeConfig() {
   listen: [%[1]s]
   carrier: "sip:%[2]s"
   drain_timeout: 5s
-dialers:
+%[6]sdialers:
   - name: predictive
     sources: [%[3]s]
     automated: true
@@ -171,7 +173,7 @@ audit:
 policy: policy.yaml
 admin:
   metrics: "%[4]s:%[5]d"
-`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.metricsPort))
+`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.metricsPort, g.sipExtra))
 }
 
 // useIPv6 makes the gatekeeper listen on [::1] too and take calls from ::1;

@@ -1,0 +1,63 @@
+package sip
+
+import (
+	"context"
+	"sync"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// udpMaxRequest is the largest request sent over UDP when the path MTU is
+// unknown (RFC 3261 §18.1.1): a larger one goes over TCP.
+const udpMaxRequest = 1300
+
+// liftUDPLimit removes sipgo's own refusal of any UDP message over 1300
+// bytes (sip.UDPMTUSize less 200), answers included: an answer goes back
+// over the transport its request came on whatever its size (§18.2.2), and
+// for requests the proxy applies §18.1.1 itself (forward). The operating
+// system still refuses a datagram over 65,507 bytes.
+var liftUDPLimit sync.Once
+
+// forward sends a request that build prepares for a transport (nil
+// transaction for an ACK, which has none). A request too large for UDP goes
+// over TCP instead, unless the config keeps large requests on UDP or the
+// proxy has no TCP listener in the peer's IP family; when the peer refuses
+// the TCP connection it goes over UDP after all, as §18.1.1 asks. It returns
+// the request sent and its transport.
+func (p *Proxy) forward(build func(transport string) *sip.Request, transport string) (sip.ClientTransaction, *sip.Request, string, error) {
+	req := build(transport)
+	if transport == "udp" && !p.cfg.LargeRequestsOverUDP && messageSize(req) > udpMaxRequest {
+		if peer, _ := addrIP(req.Destination()); p.listens[familyOf("tcp", peer)].IsValid() {
+			big := build("tcp")
+			tx, err := p.send(big)
+			if err == nil {
+				return tx, big, "tcp", nil
+			}
+			p.log.Warn("a request too large for UDP could not go over TCP: sending it over UDP",
+				"method", req.Method, "call_id", req.CallID().Value(), "destination", req.Destination(), "error", err)
+		}
+	}
+	tx, err := p.send(req)
+	return tx, req, transport, err
+}
+
+func (p *Proxy) send(req *sip.Request) (sip.ClientTransaction, error) {
+	if req.IsAck() {
+		return nil, p.client.WriteRequest(req, asIs)
+	}
+	return p.client.TransactionRequest(context.Background(), req, asIs)
+}
+
+// messageSize is the length of a message as it goes on the wire, in bytes.
+func messageSize(m sip.Message) int {
+	var n byteCount
+	m.StringWrite(&n)
+	return int(n)
+}
+
+type byteCount int
+
+func (n *byteCount) WriteString(s string) (int, error) {
+	*n += byteCount(len(s))
+	return len(s), nil
+}

@@ -62,3 +62,28 @@ func (s *stale) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace,
 	age := f.Time.Sub(asOf)
 	return ConditionTrace{Holds: age > s.olderThan, Value: s.list, Version: version, Count: int(age / (24 * time.Hour))}, nil
 }
+
+// Freshness is a data set a rule needs fresh: the rule matches once the list
+// is older than OlderThan at the call's time, or was never imported. The
+// server watches these, so that a policy refusing calls for stale data says
+// so in its log, not only in each call's answer.
+type Freshness struct {
+	Rule      string
+	Action    Action // what the rule does when it matches
+	Monitor   bool
+	List      string
+	OlderThan time.Duration
+}
+
+// Freshness lists, rule by rule, the stale conditions of the policy.
+func (e *Engine) Freshness() []Freshness {
+	var out []Freshness
+	for _, r := range e.rules {
+		for _, c := range r.match {
+			if s, ok := c.condition.(*stale); ok {
+				out = append(out, Freshness{Rule: r.name, Action: r.action, Monitor: r.monitor, List: s.list, OlderThan: s.olderThan})
+			}
+		}
+	}
+	return out
+}

@@ -25,3 +25,26 @@ func TestStale(t *testing.T) {
 		t.Errorf("got %s; want %s", got, want)
 	}
 }
+
+func TestFreshnessNamesEveryStaleCondition(t *testing.T) {
+	e, err := Parse("p.yaml", []byte(`lists:
+  ftc: national
+rules:
+  - name: national-registry-stale
+    match:
+      stale: {list: ftc, older_than: 31d}
+    action: reject
+    status: 503
+  - name: other
+    match:
+      state: [FL]
+    action: reject
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.Freshness()
+	if len(got) != 1 || got[0] != (Freshness{Rule: "national-registry-stale", Action: Reject, List: "ftc", OlderThan: 31 * 24 * time.Hour}) {
+		t.Fatalf("Freshness() = %+v", got)
+	}
+}

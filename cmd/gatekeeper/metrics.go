@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatekeeper-sip/gatekeeper/audit"
+	"github.com/gatekeeper-sip/gatekeeper/registry"
 	"github.com/gatekeeper-sip/gatekeeper/sip"
 )
 
@@ -26,7 +27,12 @@ type metrics struct {
 	monitored *prometheus.CounterVec
 }
 
-func newMetrics(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log) *metrics {
+// listLister is the registry as the list age metric reads it.
+type listLister interface {
+	Lists() ([]registry.ListInfo, error)
+}
+
+func newMetrics(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log, lists listLister, now func() time.Time) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -56,6 +62,7 @@ func newMetrics(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log) *metr
 			func() float64 { return float64(proxy.Stats().Dialogs) }),
 		counter("gatekeeper_policy_reload_failures_total", "Policy reloads refused because the new file was invalid.",
 			func() float64 { return float64(rules.failures.Load()) }),
+		listAges{lists: lists, now: now},
 		counter("gatekeeper_audit_dropped_total", "Decisions the audit log could not queue or write (should stay 0).",
 			func() float64 { return float64(decisions.Dropped()) }),
 	)
@@ -67,6 +74,33 @@ func (m *metrics) observe(r audit.Record) {
 	m.decisions.WithLabelValues(r.Decision, r.Rule, strconv.Itoa(r.Status)).Inc()
 	if r.Monitor {
 		m.monitored.WithLabelValues(r.Rule, strconv.Itoa(r.Would.Status)).Inc()
+	}
+}
+
+// listAges reports each imported list's age, read from the registry at
+// every scrape: an alert on it comes before the stale rule refuses calls.
+type listAges struct {
+	lists listLister
+	now   func() time.Time
+}
+
+var listAgeDesc = prometheus.NewDesc("gatekeeper_list_age_seconds",
+	"Age of each imported list: the time since the date its data is as of (the FTC's safe harbor wants the national list within 31 days).",
+	[]string{"list"}, nil)
+
+func (a listAges) Describe(ch chan<- *prometheus.Desc) { ch <- listAgeDesc }
+
+func (a listAges) Collect(ch chan<- prometheus.Metric) {
+	lists, err := a.lists.Lists()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(listAgeDesc, err)
+		return
+	}
+	now := a.now()
+	for _, l := range lists {
+		if l.Version != 0 { // lists of live changes only have no date
+			ch <- prometheus.MustNewConstMetric(listAgeDesc, prometheus.GaugeValue, now.Sub(l.AsOf()).Seconds(), l.Name)
+		}
 	}
 }
 

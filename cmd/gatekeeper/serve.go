@@ -94,6 +94,8 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
 	go rules.watch(watchCtx, hup, 2*time.Second)
+	// A few in-memory reads: often enough that an import shows within seconds.
+	go newFreshnessWatcher(rules, store, now, log).run(watchCtx, 5*time.Second)
 
 	auditDir, err := filepath.Abs(cfg.Path(cfg.Audit.Dir))
 	if err != nil {
@@ -125,7 +127,7 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 		return err
 	}
 	defer proxy.Close()
-	watch = newMetrics(proxy, rules, decisions)
+	watch = newMetrics(proxy, rules, decisions, store, now)
 	if cfg.Admin.Metrics != "" {
 		// Listening here makes a taken address a start-up error.
 		l, err := net.Listen("tcp", cfg.Admin.Metrics)
@@ -144,7 +146,7 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	adminCtx, stopAdmin := context.WithCancel(context.Background())
 	adminErr, adminDone := make(chan error, 1), make(chan struct{})
 	go func() {
-		adminErr <- admin.Serve(adminCtx, cfg.AdminSocket(), admin.NewHandler(store))
+		adminErr <- admin.Serve(adminCtx, cfg.AdminSocket(), admin.Logged(admin.NewHandler(store), log))
 		close(adminDone)
 	}()
 	defer func() {

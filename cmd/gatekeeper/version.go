@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -11,26 +12,39 @@ import (
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
 var version = ""
 
-// buildVersion names the build: the release version, else the VCS revision.
+// buildVersion names the build for `gatekeeper version`, the log and every
+// audit record: the release version and the VCS revision and commit time Go
+// embeds when it builds in a git checkout (go build; not go run or go test):
+// "v1.2.3 3008f5a1b2c3 2026-11-29T11:55:00Z", "-dirty" marking uncommitted changes.
 func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	rev, dirty := "", false
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
+	info, _ := debug.ReadBuildInfo()
+	return describeBuild(version, info)
+}
+
+// unknownBuild names a build without a version or VCS information (go run,
+// go test, -buildvcs=false, a git worktree).
+const unknownBuild = "unknown"
+
+func describeBuild(release string, info *debug.BuildInfo) string {
+	var rev, at string
+	dirty := false
+	if info != nil {
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				at = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
 		}
 	}
 	if rev == "" {
-		return info.Main.Version
+		if release != "" {
+			return release
+		}
+		return unknownBuild
 	}
 	if len(rev) > 12 {
 		rev = rev[:12]
@@ -38,7 +52,7 @@ func buildVersion() string {
 	if dirty {
 		rev += "-dirty"
 	}
-	return rev
+	return strings.TrimSpace(strings.Join([]string{release, rev, at}, " "))
 }
 
 func newVersionCmd() *cobra.Command {
@@ -47,7 +61,11 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the build version",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "gatekeeper", buildVersion())
+			v := buildVersion()
+			if v == unknownBuild {
+				v += " (no version or VCS information: build with go build in a git checkout, or -ldflags \"-X main.version=V\")"
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "gatekeeper", v)
 		},
 	}
 }

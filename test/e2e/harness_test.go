@@ -49,7 +49,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(tmp, "gatekeeper")
-	build := exec.Command("go", "build", "-o", binary, "./cmd/gatekeeper")
+	// -buildvcs=true: the binary carries its git revision, as a user's go build does
+	// (this machine's go env turns it off; in a git worktree Go finds no revision).
+	build := exec.Command("go", "build", "-buildvcs=true", "-o", binary, "./cmd/gatekeeper")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: building gatekeeper: %v\n%s", err, out)

@@ -9,3 +9,9 @@ var ErrLocked = errors.New("the directory is in use by another writer")
 // ErrNoFiles is returned by Verify when the directory holds no decision file
 // (decisions-YYYY-MM-DD.jsonl).
 var ErrNoFiles = errors.New("no decision files (decisions-YYYY-MM-DD.jsonl)")
+
+// ErrNoSuchCall is returned by Evidence when no decision matches the query.
+var ErrNoSuchCall = errors.New("no decision for that call in the log")
+
+// ErrNoSuchRecord is returned by Redact when no file holds the seq.
+var ErrNoSuchRecord = errors.New("no record with that seq in the log")

@@ -1,15 +1,27 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/gatekeeper-sip/gatekeeper/audit"
+	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 )
+
+// safeFileRune keeps a Call-ID's letters, digits and . - _ @ in a file name.
+func safeFileRune(r rune) rune {
+	if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_@", r)) {
+		return r
+	}
+	return '_'
+}
 
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Read, check and prove the decision log"}
@@ -99,8 +111,109 @@ func newAuditCmd() *cobra.Command {
 		},
 	}
 
+	var q audit.EvidenceQuery
+	var to, at, outPath string
+	evidence := &cobra.Command{
+		Use:   "evidence (--call-id ID | --to NUMBER --at TIME) [-o FILE]",
+		Short: "Write one call's evidence: its records with inclusion proofs, a signed checkpoint, the policy text",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (q.CallID == "") == (to == "") || (to != "") != (at != "") {
+				return errors.New("name the call by --call-id, or by --to and --at")
+			}
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			dir, verifier, err := where(cmd)
+			if err != nil {
+				return err
+			}
+			if to != "" {
+				if q.Called, err = number.Normalize(to, cfg.DefaultRegion); err != nil {
+					return fmt.Errorf("--to %q: %w", to, err)
+				}
+				if q.At, err = time.Parse(time.RFC3339, at); err != nil {
+					return fmt.Errorf("--at %q: want RFC 3339, e.g. 2026-03-04T20:30:00-05:00", at)
+				}
+			}
+			b, err := audit.Evidence(dir, q, verifier)
+			if err != nil {
+				return err
+			}
+			data, err := json.MarshalIndent(b, "", " ")
+			if err != nil {
+				return err
+			}
+			path := outPath
+			if path == "" {
+				path = "evidence-" + strings.Map(safeFileRune, b.CallID) + ".json"
+			}
+			if err := os.WriteFile(path, append(data, '\n'), 0o640); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d records of call %s with their proofs, %d bytes\n", path, len(b.Records), b.CallID, len(data))
+			return nil
+		},
+	}
+	evidence.Flags().StringVar(&q.CallID, "call-id", "", "the call's SIP Call-ID")
+	evidence.Flags().StringVar(&to, "to", "", "the called number, in any form")
+	evidence.Flags().StringVar(&at, "at", "", "about when the call was made (RFC 3339); the closest decision within a day")
+	evidence.Flags().StringVarP(&outPath, "output", "o", "", "the bundle's file (default evidence-<Call-ID>.json here)")
+
+	verifyEvidence := &cobra.Command{
+		Use:   "verify-evidence FILE",
+		Short: "Check an evidence bundle offline with the log's public key alone",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, verifier, err := where(cmd)
+			if err != nil {
+				return err
+			}
+			if verifier == nil {
+				return fmt.Errorf("no public key at %s: give --key", keyPath)
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			s, err := audit.VerifyEvidence(data, verifier)
+			if err != nil {
+				return &exitError{code: 1, err: fmt.Errorf("%s: %w", args[0], err)}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: call %s proven: %d decision, %d outcome, %d policy and %d data records are in the log as signed by %s at %s (size %d)\n",
+				args[0], s.CallID, s.Records[audit.KindDecision], s.Records[audit.KindOutcome], s.Records[audit.KindPolicyLoaded],
+				s.Records[audit.KindDataChange], s.Checkpoint.Origin, s.Checkpoint.Time.Format(time.RFC3339), s.Checkpoint.Size)
+			return nil
+		},
+	}
+
+	var seq uint64
+	var why string
+	redact := &cobra.Command{
+		Use:   "redact --seq N --reason TEXT",
+		Short: "Remove one record (a court order, a privacy request), keeping every other record's proof",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if seq == 0 || why == "" {
+				return errors.New("give --seq and --reason")
+			}
+			dir, _, err := where(cmd)
+			if err != nil {
+				return err
+			}
+			if err := audit.Redact(dir, seq, why); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "record %d of %s redacted: only its seq, prev, hash and the reason remain\n", seq, dir)
+			return nil
+		},
+	}
+	redact.Flags().Uint64Var(&seq, "seq", 0, "the record's seq")
+	redact.Flags().StringVar(&why, "reason", "", "why it is removed; kept in its place")
+
 	cmd.PersistentFlags().StringVar(&dir, "dir", "", "the audit folder (instead of the config's)")
 	cmd.PersistentFlags().StringVar(&keyPath, "key", "", "the checkpoints' public key (default: the config's audit.key + .pub)")
-	cmd.AddCommand(verify, checkpoint)
+	cmd.AddCommand(verify, checkpoint, evidence, verifyEvidence, redact)
 	return cmd
 }

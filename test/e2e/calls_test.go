@@ -53,6 +53,14 @@ func TestAllowedCallCompletesThroughTheProxy(t *testing.T) {
 	if err != nil || !strings.Contains(out, "1 records intact") || !strings.Contains(out, "1 signed checkpoints match the records") {
 		t.Errorf("audit verify: %v %s", err, out)
 	}
+	// One call's evidence, checked offline with the public key alone.
+	bundle := filepath.Join(g.dir, "evidence.json")
+	if out, err := g.run("audit", "evidence", "--call-id", r["call_id"].(string), "-o", bundle); err != nil {
+		t.Errorf("audit evidence: %v %s", err, out)
+	}
+	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "proven: 1 decision") {
+		t.Errorf("audit verify-evidence: %v %s", err, out)
+	}
 	// The checkpoint signed at shutdown covers the call's record.
 	if out, err := g.run("audit", "checkpoint"); err != nil || !strings.Contains(out, "\n1\n") || !strings.Contains(out, "\n\n— gatekeeper/") {
 		t.Errorf("audit checkpoint: %v %s", err, out)

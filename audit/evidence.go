@@ -1,0 +1,358 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Record kinds that evidence gathers besides decisions. Their writers add
+// the fields named here; evidence reads no others.
+const (
+	// KindOutcome is what became of a forwarded call; it carries call_id.
+	KindOutcome = "outcome"
+	// KindPolicyLoaded is a policy taking effect; it carries policy_sha256,
+	// and the text is archived as policies/<policy_sha256>.yaml.
+	KindPolicyLoaded = "policy_loaded"
+	// KindDataChange is a change of a list or data set (an import, a live
+	// opt-out, a consent change); it carries version, the import id that
+	// decisions' traces cite, and number for a change of one number.
+	KindDataChange = "data_change"
+)
+
+// EvidenceFormat names the bundle format that docs/audit.md describes.
+const EvidenceFormat = "gatekeeper-evidence/1"
+
+// PoliciesDir is the folder of the audit folder where every policy text that
+// was loaded is kept, as <sha256>.yaml.
+const PoliciesDir = "policies"
+
+// Bundle is the evidence of one call: its decision and outcome records, the
+// records of the policy and the data versions they name, each with its
+// inclusion proof in the tree of a signed checkpoint, and the policy text.
+// It holds no record that names another called number.
+type Bundle struct {
+	Format string `json:"format"`
+	CallID string `json:"call_id"`
+	// Checkpoint is the signed checkpoint (a note) the proofs lead to.
+	Checkpoint string `json:"checkpoint"`
+	// Records are the lines as stored, in seq order, each with the RFC 6962
+	// inclusion proof of its leaf (seq-1) in the checkpoint's tree.
+	Records []ProvenRecord `json:"records"`
+	// Policies maps a policy's SHA-256 (hex) to its text.
+	Policies map[string]string `json:"policies,omitempty"`
+}
+
+// ProvenRecord is one line of the log with its inclusion proof.
+type ProvenRecord struct {
+	Line  string      `json:"line"`
+	Proof []tlog.Hash `json:"proof"` // base64, leaf to root (tlog.RecordProof)
+}
+
+// EvidenceQuery names a call: by CallID, or by the called number (E.164) and
+// a time near its decision (the closest decision within a day wins).
+type EvidenceQuery struct {
+	CallID string
+	Called string
+	At     time.Time
+}
+
+// recordFields are the fields evidence reads from a record.
+type recordFields struct {
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"`
+	CallID string    `json:"call_id"`
+	Called string    `json:"called"`
+	Number string    `json:"number"`
+	// Version is a data change's import id (a decision's is its build).
+	Version      json.RawMessage `json:"version"`
+	PolicySHA256 string          `json:"policy_sha256"`
+	Trace        []struct {
+		Conditions []struct {
+			Version uint64 `json:"version"`
+		} `json:"conditions"`
+	} `json:"trace"`
+}
+
+type foundRecord struct {
+	recordFields
+	line []byte
+}
+
+// Evidence gathers the bundle of one call from the log in dir, proven
+// against its latest checkpoint (whose signature verifier checks; nil skips
+// that check). It fails when the call's records are newer than that
+// checkpoint: the server signs one every 10 s.
+func Evidence(dir string, q EvidenceQuery, verifier note.Verifier) (*Bundle, error) {
+	days, err := dayFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := Checkpoints(dir, verifier)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("no signed checkpoint in %s yet", dir)
+	}
+	found, err := findCall(dir, days, q)
+	if err != nil {
+		return nil, err
+	}
+	cp := cs[len(cs)-1]
+	if last := found[len(found)-1].Seq; int64(last) > cp.Size {
+		return nil, fmt.Errorf("the call's records (up to seq %d) are newer than the last checkpoint (size %d): try again in 10 s", last, cp.Size)
+	}
+	tree, err := openHashFileReadOnly(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer tree.Close()
+	return bundleOf(dir, found, cp, tree)
+}
+
+// bundleOf proves the records found in the tree of checkpoint cp.
+func bundleOf(dir string, found []foundRecord, cp Checkpoint, tree tlog.HashReader) (*Bundle, error) {
+	b := &Bundle{Format: EvidenceFormat, Checkpoint: string(cp.Note)}
+	for _, r := range found {
+		proof, err := tlog.ProveRecord(cp.Size, int64(r.Seq-1), tree)
+		if err != nil {
+			return nil, fmt.Errorf("proof of seq %d: %w", r.Seq, err)
+		}
+		b.Records = append(b.Records, ProvenRecord{Line: string(r.line), Proof: proof})
+		switch r.Kind {
+		case KindDecision:
+			b.CallID = r.CallID
+		case KindPolicyLoaded:
+			text, err := os.ReadFile(filepath.Join(dir, PoliciesDir, r.PolicySHA256+".yaml"))
+			if err != nil {
+				return nil, fmt.Errorf("the policy text of %s: %w", r.PolicySHA256, err)
+			}
+			if b.Policies == nil {
+				b.Policies = map[string]string{}
+			}
+			b.Policies[r.PolicySHA256] = string(text)
+		}
+	}
+	return b, nil
+}
+
+// findCall reads the log once and returns, in seq order, the call's
+// decision, its outcomes, and the policy and data records the decision names.
+func findCall(dir string, days []int, q EvidenceQuery) ([]foundRecord, error) {
+	var call, policies, changes []foundRecord
+	idNeedle := []byte(`"call_id":` + strconv.Quote(q.CallID) + `,`)
+	calledNeedle := []byte(`"called":` + strconv.Quote(q.Called) + `,`)
+	keep := func(line []byte) (foundRecord, bool) {
+		var f foundRecord
+		if json.Unmarshal(line, &f.recordFields) != nil {
+			return f, false
+		}
+		f.line = bytes.Clone(line)
+		return f, true
+	}
+	for _, day := range days {
+		if q.CallID == "" && (day < dayOf(q.At.Add(-24*time.Hour)) || day > dayOf(q.At.Add(24*time.Hour))) {
+			continue
+		}
+		if err := eachLine(filepath.Join(dir, fileName(day)), func(_ int, line []byte) error {
+			var match bool
+			switch {
+			case bytes.Contains(line, []byte(`"kind":"`+KindPolicyLoaded+`"`)):
+				if f, ok := keep(line); ok {
+					policies = append(policies, f)
+				}
+				return nil
+			case bytes.Contains(line, []byte(`"kind":"`+KindDataChange+`"`)):
+				if f, ok := keep(line); ok {
+					changes = append(changes, f)
+				}
+				return nil
+			case q.CallID != "":
+				match = bytes.Contains(line, idNeedle)
+			default:
+				match = bytes.Contains(line, calledNeedle)
+			}
+			if match {
+				if f, ok := keep(line); ok && (f.Kind == KindDecision || f.Kind == KindOutcome) {
+					call = append(call, f)
+				}
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	decision := pickDecision(call, q)
+	if decision < 0 {
+		return nil, ErrNoSuchCall
+	}
+	d := call[decision]
+	out := []foundRecord{d}
+	for _, r := range call[decision+1:] {
+		if r.CallID == d.CallID && r.Kind == KindOutcome {
+			out = append(out, r)
+		} else if r.CallID == d.CallID && r.Kind == KindDecision {
+			break // the same Call-ID used again: another call
+		}
+	}
+	// The policy in force: its latest load before the decision.
+	for i := len(policies) - 1; i >= 0; i-- {
+		if p := policies[i]; p.Seq < d.Seq && p.PolicySHA256 == d.PolicySHA256 {
+			out = append(out, p)
+			break
+		}
+	}
+	versions := map[uint64]bool{}
+	for _, rule := range d.Trace {
+		for _, c := range rule.Conditions {
+			if c.Version != 0 {
+				versions[c.Version] = true
+			}
+		}
+	}
+	for _, c := range changes {
+		// A change of one number is evidence only for that number's call.
+		v, _ := strconv.ParseUint(string(c.Version), 10, 64)
+		if c.Seq < d.Seq && versions[v] && (c.Number == "" || c.Number == d.Called) {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b foundRecord) int { return int(a.Seq) - int(b.Seq) })
+	return out, nil
+}
+
+// pickDecision returns the index of the decision the query names: the last
+// with the Call-ID, or the one closest in time to q.At.
+func pickDecision(call []foundRecord, q EvidenceQuery) int {
+	best := -1
+	for i, r := range call {
+		if r.Kind != KindDecision {
+			continue
+		}
+		if q.CallID != "" {
+			best = i
+			continue
+		}
+		if best < 0 || absDuration(r.Time.Sub(q.At)) < absDuration(call[best].Time.Sub(q.At)) {
+			best = i
+		}
+	}
+	if best >= 0 && q.CallID == "" && absDuration(call[best].Time.Sub(q.At)) > 24*time.Hour {
+		return -1
+	}
+	return best
+}
+
+func absDuration(d time.Duration) time.Duration { return max(d, -d) }
+
+func openHashFileReadOnly(dir string) (*hashFile, error) {
+	f, err := os.Open(filepath.Join(dir, treeFileName))
+	if err != nil {
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &hashFile{f: f, count: info.Size() / tlog.HashSize}, nil
+}
+
+// EvidenceSummary is what VerifyEvidence proved.
+type EvidenceSummary struct {
+	CallID     string
+	Checkpoint Checkpoint
+	// Records counts the records proven, by kind.
+	Records map[string]int
+	// Decision is the call's decision record, as stored.
+	Decision string
+}
+
+// VerifyEvidence checks a bundle offline with the log's public key alone:
+// the checkpoint's signature; for every record, that its hash is its leaf
+// hash (SHA-256 of 0x00 and the line without its hash field) and that its
+// proof leads from leaf seq-1 to the checkpoint's root (RFC 6962 §2.1.1);
+// that the decision and outcomes are the bundle's call and name one called
+// number; and that every policy text hashes to the SHA-256 the decision names.
+func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error) {
+	var s EvidenceSummary
+	var b Bundle
+	if err := json.Unmarshal(data, &b); err != nil {
+		return s, fmt.Errorf("not an evidence bundle: %w", err)
+	}
+	if b.Format != EvidenceFormat {
+		return s, fmt.Errorf("format %q, want %q", b.Format, EvidenceFormat)
+	}
+	if verifier == nil {
+		return s, errors.New("a public key is needed to check the checkpoint")
+	}
+	cp, err := OpenCheckpoint([]byte(b.Checkpoint), verifier)
+	if err != nil {
+		return s, err
+	}
+	s.CallID, s.Checkpoint, s.Records = b.CallID, cp, map[string]int{}
+	var scratch, hashing []byte
+	var decision *recordFields
+	called := ""
+	for i, r := range b.Records {
+		l, err := parseLine([]byte(r.Line), &scratch)
+		if err != nil || l.redacted {
+			return s, fmt.Errorf("record %d: not a record: %v", i+1, err)
+		}
+		leaf := leafHash(&hashing, l.body)
+		if h := hexHash(leaf); !bytes.Equal(h[:], l.hash) {
+			return s, fmt.Errorf("record %d (seq %d): the hash does not match the record: it was altered", i+1, l.seq)
+		}
+		if err := tlog.CheckRecord(r.Proof, cp.Size, cp.Root, int64(l.seq-1), leaf); err != nil {
+			return s, fmt.Errorf("record %d (seq %d): not in the checkpoint's tree: %w", i+1, l.seq, err)
+		}
+		var f recordFields
+		if err := json.Unmarshal([]byte(r.Line), &f); err != nil {
+			return s, fmt.Errorf("record %d (seq %d): %w", i+1, l.seq, err)
+		}
+		s.Records[f.Kind]++
+		switch f.Kind {
+		case KindDecision, KindOutcome:
+			if f.CallID != b.CallID {
+				return s, fmt.Errorf("record %d (seq %d): call %q, not the bundle's %q", i+1, l.seq, f.CallID, b.CallID)
+			}
+			if f.Kind == KindDecision {
+				decision, s.Decision = &f, r.Line
+			}
+		}
+		for _, n := range []string{f.Called, f.Number} {
+			if n != "" && called != "" && n != called {
+				return s, fmt.Errorf("record %d (seq %d) names %s besides %s: a bundle holds one called number", i+1, l.seq, n, called)
+			}
+			if n != "" {
+				called = n
+			}
+		}
+	}
+	if decision == nil {
+		return s, errors.New("the bundle holds no decision")
+	}
+	for sum, text := range b.Policies {
+		got := sha256.Sum256([]byte(text))
+		if hex.EncodeToString(got[:]) != sum {
+			return s, fmt.Errorf("the policy text filed as %s hashes to %x", sum, got)
+		}
+	}
+	if _, ok := b.Policies[decision.PolicySHA256]; !ok && len(b.Policies) > 0 {
+		return s, fmt.Errorf("the bundle's policy texts do not include the decision's policy %s", decision.PolicySHA256)
+	}
+	return s, nil
+}

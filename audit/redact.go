@@ -1,0 +1,74 @@
+package audit
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Redact replaces record seq by a stub that keeps only its seq, prev and
+// hash, with why it was removed (a court order, a privacy request):
+//
+//	{"seq":N,"redacted":"<why>","prev":"<prev>","hash":"<hash>"}
+//
+// The record and its salt are gone, so its content cannot be recovered from
+// its hash, while the chain, the tree and every checkpoint and every other
+// record's proof still verify. The day file is rewritten through a new file
+// and a rename. The file a running server appends to cannot be redacted
+// until the day is over.
+func Redact(dir string, seq uint64, why string) error {
+	days, err := dayFiles(dir)
+	if err != nil {
+		return err
+	}
+	var scratch []byte
+	for i, day := range days {
+		path := filepath.Join(dir, fileName(day))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		lines := bytes.SplitAfter(data, []byte{'\n'})
+		for n, line := range lines {
+			l, err := parseLine(bytes.TrimSuffix(line, []byte{'\n'}), &scratch)
+			if err != nil || l.seq != seq {
+				continue
+			}
+			if l.redacted {
+				return nil
+			}
+			if i == len(days)-1 {
+				lock, err := lockDir(dir)
+				if err != nil {
+					return fmt.Errorf("%s is the file a running server appends to: redact after the day is over: %w", path, err)
+				}
+				defer lock.Close()
+			}
+			stub := fmt.Appendf(nil, `{"seq":%d,"redacted":%s,"prev":"%s","hash":"%s"}`+"\n",
+				seq, appendString(nil, why), l.prev, l.hash)
+			lines[n] = stub
+			return replaceFile(path, bytes.Join(lines, nil))
+		}
+	}
+	return fmt.Errorf("%w: %d", ErrNoSuchRecord, seq)
+}
+
+// replaceFile writes data to path through a new file, fsync and rename, so
+// that a crash leaves either the old or the new file whole.
+func replaceFile(path string, data []byte) error {
+	tmp := path + ".redacting"
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	os.Remove(tmp)
+	if err := writeNewFile(tmp, data, info.Mode().Perm()); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return errors.Join(err, os.Remove(tmp))
+	}
+	return syncDir(filepath.Dir(path))
+}

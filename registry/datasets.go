@@ -68,6 +68,9 @@ type DataSetRequest struct {
 	// Delta applies a port list file as additions to the current version (a
 	// daily file of the day's ports) instead of replacing it.
 	Delta bool `json:"delta,omitempty"`
+	// Replace lets a full port list file remove more of the list than
+	// Options.MaxRemoval allows (see ImportRequest.Replace).
+	Replace bool `json:"replace,omitempty"`
 }
 
 // setRecord is a data set's state as stored under set/KIND.
@@ -157,15 +160,15 @@ func (s *Store) ImportDataSet(ctx context.Context, req DataSetRequest) (ListInfo
 	if len(req.Files) == 0 {
 		return ListInfo{}, errors.New("import: no files given")
 	}
-	if req.Delta && req.Kind != KindWirelessToWireline && req.Kind != KindWirelineToWireless {
-		return ListInfo{}, fmt.Errorf("import: --delta applies to port lists and DNC lists, not to %s", req.Kind)
+	if (req.Delta || req.Replace) && req.Kind != KindWirelessToWireline && req.Kind != KindWirelineToWireless {
+		return ListInfo{}, fmt.Errorf("import: --delta and --replace apply to port lists and DNC lists, not to %s", req.Kind)
 	}
 	switch req.Kind {
 	case KindWirelessToWireline, KindWirelineToWireless:
 		if len(req.Map) > 0 {
 			return ListInfo{}, errors.New("import: a port list has one number per line: --map does not apply")
 		}
-		return s.Import(ctx, ImportRequest{List: req.Kind, Files: req.Files, Delta: req.Delta, SourceDate: req.SourceDate, Format: formats.Plain})
+		return s.Import(ctx, ImportRequest{List: req.Kind, Files: req.Files, Delta: req.Delta, Replace: req.Replace, SourceDate: req.SourceDate, Format: formats.Plain})
 	case KindBlocks, KindConsent, KindRND, KindEBR:
 	default:
 		return ListInfo{}, fmt.Errorf("import: unknown kind %q (use one of %v)", req.Kind, Kinds)

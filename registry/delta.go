@@ -197,7 +197,7 @@ func (s *Store) writeFolded(ctx context.Context, id uint64, cur *list, rd *fileR
 	base := openBaseExchanges(txn, cur.rec.BaseStorage)
 	defer base.close()
 
-	err := foldExchanges(ctx, base, newFoldChanges(cur.deltas), cur.filter, rd, func(exchange uint32, value []byte) error {
+	err := foldExchanges(ctx, base, newFoldChanges(cur.deltas), cur.filter, rd, "fold", func(exchange uint32, value []byte) error {
 		out.filter.Add(exchange)
 		return set(exchangeKey(nil, id, exchange), value)
 	})
@@ -290,8 +290,8 @@ func (b *baseExchanges) close() {
 // foldExchanges hands write each exchange of the folded version in exchange
 // order: an untouched one as the base stores it, a touched one decoded,
 // changed and encoded again, unless it has no line left. filter is the
-// list's exchange filter, for the progress total.
-func foldExchanges(ctx context.Context, base *baseExchanges, changes *foldChanges, filter *roaring.Bitmap, rd *fileReader, write func(exchange uint32, value []byte) error) error {
+// list's exchange filter, for the progress total; phase names the progress.
+func foldExchanges(ctx context.Context, base *baseExchanges, changes *foldChanges, filter *roaring.Bitmap, rd *fileReader, phase string, write func(exchange uint32, value []byte) error) error {
 	total := int64(changes.touched.GetCardinality())
 	if filter != nil {
 		total = int64(roaring.Or(changes.touched, filter).GetCardinality())
@@ -302,7 +302,7 @@ func foldExchanges(ctx context.Context, base *baseExchanges, changes *foldChange
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			rd.report("fold", done, total)
+			rd.report(phase, done, total)
 		}
 		be, haveBase := base.peek()
 		if !haveBase && !touched.HasNext() {

@@ -53,7 +53,7 @@ func TestDeltaDeletesAndReAdds(t *testing.T) {
 		wantListed(t, s, "ftc", n, want)
 	}
 	// A full import replaces base and change lists alike.
-	full := importFiles(t, s, "ftc", writeFile(t, dir, "full2.txt", "2025550199\n"))
+	full := importReq(t, s, ImportRequest{List: "ftc", Files: []string{writeFile(t, dir, "full2.txt", "2025550199\n")}, Replace: true})
 	wantListed(t, s, "ftc", "+12025550143", false)
 	wantListed(t, s, "ftc", "+12025550199", true)
 	if v := dataVersions(t, s); !slices.Equal(v, []uint64{full.Version}) {

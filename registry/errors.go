@@ -7,6 +7,11 @@ import "errors"
 // per directory.
 var ErrLocked = errors.New("the data directory is in use by another process")
 
+// ErrTooManyRemovals is returned by Import when a full import would remove
+// more of a list's numbers than Options.MaxRemoval allows and the request
+// does not say Replace.
+var ErrTooManyRemovals = errors.New("a full import would remove too much of the list")
+
 // errMoved is returned by readTxn when the catalog changed while a lookup
 // opened its transaction: the lookup starts again from the new catalog.
 var errMoved = errors.New("catalog moved")

@@ -52,6 +52,18 @@ func (x *exchangeLines) remove(line uint16) {
 // has tests a line.
 func (x *exchangeLines) has(line uint16) bool { return x[line/64]&(1<<(line%64)) != 0 }
 
+// missingFrom counts the lines x has and other has not; a nil other has none.
+func (x *exchangeLines) missingFrom(other *exchangeLines) int {
+	if other == nil {
+		return x.count()
+	}
+	n := 0
+	for i, w := range x {
+		n += bits.OnesCount64(w &^ other[i])
+	}
+	return n
+}
+
 func (x *exchangeLines) count() int {
 	n := 0
 	for _, w := range x {

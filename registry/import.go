@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -27,9 +29,12 @@ type ImportRequest struct {
 	// Delta applies the files as changes to the current version (FTC change
 	// lists: additions and deletions; any other format: additions) instead of
 	// replacing it.
-	Delta  bool           `json:"delta,omitempty"`
-	Format formats.Format `json:"format,omitempty"` // "" recognizes each file's format
-	Column string         `json:"column,omitempty"` // the CSV column holding the numbers
+	Delta bool `json:"delta,omitempty"`
+	// Replace lets a full import remove more of the list than
+	// Options.MaxRemoval allows: the files are the whole list.
+	Replace bool           `json:"replace,omitempty"`
+	Format  formats.Format `json:"format,omitempty"` // "" recognizes each file's format
+	Column  string         `json:"column,omitempty"` // the CSV column holding the numbers
 	// SourceDate (YYYY-MM-DD) is the date the data is as of; without it the
 	// importer takes it from the change list's dates, the file names, the zip
 	// entries or the files' modification times, in that order.
@@ -44,7 +49,7 @@ type ImportRequest struct {
 
 // Progress reports how far an import is.
 type Progress struct {
-	Phase   string        `json:"phase"`   // "read", "write" or "fold"
+	Phase   string        `json:"phase"`   // "read", "compare" (with the list's current version), "write" or "fold"
 	Done    int64         `json:"done"`    // bytes read (read) or exchanges written (write, fold)
 	Total   int64         `json:"total"`   // of Done's unit
 	Numbers int64         `json:"numbers"` // numbers read so far
@@ -68,6 +73,9 @@ func (s *Store) Import(ctx context.Context, req ImportRequest) (ListInfo, error)
 	}
 	if len(req.Files) == 0 {
 		return ListInfo{}, errors.New("import: no files given")
+	}
+	if req.Delta && req.Replace {
+		return ListInfo{}, errors.New("import: --replace goes with a full import, not with --delta")
 	}
 	if _, err := formats.ParseFormat(string(req.Format)); err != nil {
 		return ListInfo{}, err
@@ -108,6 +116,11 @@ func (s *Store) importFull(ctx context.Context, req ImportRequest, rd *fileReade
 	if err != nil {
 		return ListInfo{}, err
 	}
+	if !req.Replace {
+		if err := s.checkRemovals(ctx, req.List, numbers, rd); err != nil {
+			return ListInfo{}, err
+		}
+	}
 
 	id, err := s.nextID()
 	if err != nil {
@@ -137,6 +150,74 @@ func (s *Store) importFull(ctx context.Context, req ImportRequest, rd *fileReade
 	}
 	s.warmNew(ctx, next)
 	return s.current(req.List), nil
+}
+
+// checkRemovals refuses a full import that would remove more than
+// Options.MaxRemoval of the numbers the list's imported data holds (live
+// changes aside: they stay in force over any import). A file of one area
+// code imported over the national list, or a download cut short, would
+// otherwise take millions of numbers off it without a word. It runs before
+// anything is written, so a refused import leaves the list as it was.
+func (s *Store) checkRemovals(ctx context.Context, name string, next *numberSet, rd *fileReader) error {
+	cur := s.catalog.Load().lists[name]
+	if cur == nil || cur.rec.Info.Count == 0 || s.opts.MaxRemoval >= 1 {
+		return nil
+	}
+	removed, err := s.removedBy(ctx, cur, next, rd)
+	if err != nil {
+		return err
+	}
+	held := cur.rec.Info.Count
+	if float64(removed) <= s.opts.MaxRemoval*float64(held) {
+		return nil
+	}
+	return fmt.Errorf("list %s: %w: %d of its %d numbers would go (%s, more than the %s a full import may remove), as the files hold %s. "+
+		"To apply the files as changes, import them with --delta; to make them the whole list anyway, add --replace",
+		name, ErrTooManyRemovals, removed, held, percent(float64(removed)/float64(held)), percent(s.opts.MaxRemoval), countOf(next.count, "number"))
+}
+
+// removedBy counts the numbers of cur's imported data (its full version with
+// its change lists applied) that next does not hold.
+func (s *Store) removedBy(ctx context.Context, cur *list, next *numberSet, rd *fileReader) (int64, error) {
+	txn := s.db.NewTransaction(false) // under writeMu the list's data cannot change
+	defer txn.Discard()
+	base := openBaseExchanges(txn, cur.rec.BaseStorage)
+	defer base.close()
+	removed := int64(0)
+	err := foldExchanges(ctx, base, newFoldChanges(cur.deltas), cur.filter, rd, "compare", func(exchange uint32, value []byte) error {
+		var held exchangeLines
+		if err := decodeLines(value, &held); err != nil {
+			return err
+		}
+		removed += int64(held.missingFrom(next.holds(exchange)))
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	foreign, err := foldedForeign(txn, cur)
+	if err != nil {
+		return 0, err
+	}
+	for e164 := range foreign {
+		if _, ok := next.foreign[e164]; !ok {
+			removed++
+		}
+	}
+	return removed, nil
+}
+
+// countOf writes n things: "1 number", "2 numbers".
+func countOf(n int64, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.FormatInt(n, 10) + " " + thing + "s"
+}
+
+// percent writes a share as a percentage: 0.1 is "10%", 2/3 "66.7%".
+func percent(share float64) string {
+	return strconv.FormatFloat(math.Round(share*1000)/10, 'f', -1, 64) + "%"
 }
 
 // warmNew fills the cache of a version just made, when the store is kept warm.

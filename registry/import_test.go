@@ -3,9 +3,11 @@ package registry
 import (
 	"archive/zip"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -221,5 +223,73 @@ func TestEveryImporterSkipsAByteOrderMark(t *testing.T) {
 	wantListed(t, s, "l0", "+12025550101", true)
 	if _, err := s.ImportDataSet(context.Background(), DataSetRequest{Kind: KindConsent, Files: []string{utf16}}); err == nil || !strings.Contains(err.Error(), "UTF-16") {
 		t.Errorf("UTF-16 consent file: %v", err)
+	}
+}
+
+// A full import that would take more than Options.MaxRemoval of a list's
+// numbers off it is refused before anything is written, saying how many would
+// go; the change lists and the numbers outside the NANP count; Replace, or a
+// larger share, lets it through.
+func TestFullImportThatWouldShrinkAListIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	old := importFiles(t, s, "ftc", writeFile(t, dir, "full.txt", "2025550143\n2025550144\n+442079460958\n"))
+	one := writeFile(t, dir, "one.txt", "2025550143\n")
+	_, err := s.Import(context.Background(), ImportRequest{List: "ftc", Files: []string{one}})
+	want := "list ftc: a full import would remove too much of the list: 2 of its 3 numbers would go (66.7%, more than the 10% a full import may remove), " +
+		"as the files hold 1 number. To apply the files as changes, import them with --delta; to make them the whole list anyway, add --replace"
+	if !errors.Is(err, ErrTooManyRemovals) || err.Error() != want {
+		t.Fatalf("shrinking import: %v\nwant %s", err, want)
+	}
+	if cur := s.current("ftc"); cur.Version != old.Version || cur.Count != 3 || !slices.Equal(dataVersions(t, s), []uint64{old.Version}) {
+		t.Errorf("after the refused import: %+v, data %v", cur, dataVersions(t, s))
+	}
+	wantListed(t, s, "ftc", "+442079460958", true)
+
+	// Change lists count: 5 numbers now, and the full file lacks the two the change list added.
+	importReq(t, s, ImportRequest{List: "ftc", Delta: true, Files: []string{writeFile(t, dir, "adds.txt", "2025550145,A\n2025550146,A\n")}})
+	same := writeFile(t, dir, "same.txt", "2025550143\n2025550144\n+442079460958\n")
+	if _, err := s.Import(context.Background(), ImportRequest{List: "ftc", Files: []string{same}}); err == nil || !strings.Contains(err.Error(), ": 2 of its 5 numbers would go (40%,") {
+		t.Errorf("a full file without the change list's additions: %v", err)
+	}
+	// Within the share (1 of 11 numbers is 9.1%) it goes through.
+	var many []string
+	for i := range 10 {
+		many = append(many, fmt.Sprintf("20255501%02d", 50+i))
+	}
+	grown := importReq(t, s, ImportRequest{List: "ftc", Replace: true, Files: []string{writeFile(t, dir, "grown.txt", strings.Join(append(many, "2025550143"), "\n")+"\n")}})
+	if grown.Count != 11 {
+		t.Fatalf("replaced: %+v", grown)
+	}
+	if info := importFiles(t, s, "ftc", writeFile(t, dir, "less.txt", strings.Join(append(many, "2025550199"), "\n")+"\n")); info.Count != 11 {
+		t.Errorf("a full import removing 1 of 11: %+v", info)
+	}
+	wantListed(t, s, "ftc", "+12025550143", false)
+
+	// Port lists go through the same check; --delta and --replace do not go together.
+	w2w := importSet(t, s, DataSetRequest{Kind: KindWirelineToWireless, Files: []string{writeFile(t, dir, "w2w.txt", "2025550101\n2025550102\n")}})
+	if _, err := s.ImportDataSet(context.Background(), DataSetRequest{Kind: KindWirelineToWireless, Files: []string{one}}); !errors.Is(err, ErrTooManyRemovals) {
+		t.Errorf("a port list file without the list's ports: %v", err)
+	}
+	if info := importSet(t, s, DataSetRequest{Kind: KindWirelineToWireless, Files: []string{one}, Replace: true}); info.Version <= w2w.Version || info.Count != 1 {
+		t.Errorf("port list with Replace: %+v", info)
+	}
+	if _, err := s.Import(context.Background(), ImportRequest{List: "ftc", Files: []string{one}, Delta: true, Replace: true}); err == nil {
+		t.Error("--delta with --replace was accepted")
+	}
+	if _, err := s.ImportDataSet(context.Background(), DataSetRequest{Kind: KindConsent, Files: []string{one}, Replace: true}); err == nil {
+		t.Error("--replace on a consent import was accepted")
+	}
+
+	// A store with a larger share lets more go; 1 turns the check off.
+	s.Close()
+	s = openStoreWith(t, DefaultOptions(filepath.Join(dir, "data")).WithMaxRemoval(0.95))
+	if _, err := s.Import(context.Background(), ImportRequest{List: "ftc", Files: []string{one}}); err == nil || !strings.Contains(err.Error(), "11 of its 11 numbers would go (100%, more than the 95%") {
+		t.Errorf("with MaxRemoval 0.95: %v", err)
+	}
+	s.Close()
+	s = openStoreWith(t, DefaultOptions(filepath.Join(dir, "data")).WithMaxRemoval(1))
+	if info, err := s.Import(context.Background(), ImportRequest{List: "ftc", Files: []string{one}}); err != nil || info.Count != 1 {
+		t.Errorf("with MaxRemoval 1: %+v %v", info, err)
 	}
 }

@@ -110,7 +110,7 @@ func TestKilledImportChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Import(context.Background(), ImportRequest{List: "ftc", Files: strings.Split(os.Getenv("GK_KILL_FILES"), ","), Progress: func(p Progress) {
+	_, err = s.Import(context.Background(), ImportRequest{List: "ftc", Files: strings.Split(os.Getenv("GK_KILL_FILES"), ","), Replace: true, Progress: func(p Progress) {
 		if p.Phase == "write" && p.Done == p.Total {
 			time.Sleep(200 * time.Millisecond) // the batches already handed over reach the write-ahead log
 			fmt.Println("WRITTEN")

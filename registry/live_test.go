@@ -120,7 +120,7 @@ func TestLiveChangesAndImports(t *testing.T) {
 	// the removal (made today) and both additions stay.
 	today := time.Now().UTC().Format(time.DateOnly)
 	crm := writeFile(t, dir, "crm.txt", "2025550143\n2025550100\n")
-	importReq(t, s, ImportRequest{List: "internal", Files: []string{crm}, SourceDate: today})
+	importReq(t, s, ImportRequest{List: "internal", Files: []string{crm}, SourceDate: today, Replace: true})
 	for n, want := range map[string]bool{"+12025550143": false, "+12025550144": true, "+12025550199": true, "+12025550100": true} {
 		wantListed(t, s, "internal", n, want)
 	}

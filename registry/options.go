@@ -18,6 +18,11 @@ type Options struct {
 	// more than FoldChanges numbers or number more than FoldDeltas.
 	FoldChanges int64
 	FoldDeltas  int
+
+	// MaxRemoval is the share (0 to 1) of a list's numbers a full import may
+	// remove; an import that would remove more fails with ErrTooManyRemovals
+	// unless its request says Replace. 1 turns the check off.
+	MaxRemoval float64
 }
 
 // DefaultOptions returns the options of a store in dir, with the defaults
@@ -33,6 +38,9 @@ func DefaultOptions(dir string) Options {
 		// monthly full imports.
 		FoldChanges: 2_000_000,
 		FoldDeltas:  32,
+		// A monthly full list differs from the last by a few percent; a
+		// file of one area code, or a download cut short, by far more.
+		MaxRemoval: 0.10,
 	}
 }
 
@@ -58,5 +66,13 @@ func (opts Options) WithFoldChanges(numbers int64) Options {
 // The default value of FoldDeltas is 32 change lists.
 func (opts Options) WithFoldDeltas(n int) Options {
 	opts.FoldDeltas = n
+	return opts
+}
+
+// WithMaxRemoval returns opts with MaxRemoval set to share (0 to 1).
+//
+// The default value of MaxRemoval is 0.10 (10 %).
+func (opts Options) WithMaxRemoval(share float64) Options {
+	opts.MaxRemoval = share
 	return opts
 }

@@ -54,6 +54,18 @@ func (ns *numberSet) lines(exchange uint32) *exchangeLines {
 	return (*exchangeLines)(unsafe.Pointer(&ns.slab[slot*slotSize]))
 }
 
+// holds returns the lines the set holds in exchange, nil when it holds none.
+func (ns *numberSet) holds(exchange uint32) *exchangeLines {
+	if exchange < minExchange || exchange > maxExchange {
+		return nil
+	}
+	slot := exchange - minExchange
+	if ns.present[slot/64]&(1<<(slot%64)) == 0 {
+		return nil
+	}
+	return ns.lines(exchange)
+}
+
 // add adds a number. The readers only produce exchanges in range; the check
 // guards the memory the slab's pointer arithmetic reaches.
 func (ns *numberSet) add(n formats.Number) error {

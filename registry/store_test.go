@@ -143,7 +143,7 @@ func TestReimportReplacesTheList(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, filepath.Join(dir, "data"))
 	v1 := importFiles(t, s, "internal", writeFile(t, dir, "v1.txt", "2025550143\n2025550144\n+442079460958\n"))
-	v2 := importFiles(t, s, "internal", writeFile(t, dir, "v2.txt", "2025550144\n2025550145\n"))
+	v2 := importReq(t, s, ImportRequest{List: "internal", Files: []string{writeFile(t, dir, "v2.txt", "2025550144\n2025550145\n")}, Replace: true})
 
 	if v2.Version <= v1.Version || v2.Count != 2 {
 		t.Fatalf("v1 %+v, v2 %+v", v1, v2)
@@ -475,7 +475,7 @@ func TestWarm(t *testing.T) {
 	if !cached("ftc", 202555) || !cached("ftc", 303555) {
 		t.Error("Warm left exchanges out")
 	}
-	importFiles(t, s, "ftc", writeFile(t, dir, "b.txt", "4155550100\n"))
+	importReq(t, s, ImportRequest{List: "ftc", Files: []string{writeFile(t, dir, "b.txt", "4155550100\n")}, Replace: true})
 	if !cached("ftc", 415555) {
 		t.Error("an import after Warm left its version cold")
 	}

@@ -23,7 +23,7 @@ func newImportCmd() *cobra.Command {
 	var req registry.ImportRequest
 	var format string
 	cmd := &cobra.Command{
-		Use:   "import --list NAME [--delta] [--format F] [--source-date YYYY-MM-DD] FILE...",
+		Use:   "import --list NAME [--delta|--replace] [--format F] [--source-date YYYY-MM-DD] FILE...",
 		Short: "Load a DNC list from files: a new version of the list, or (--delta) changes to it",
 		Long: `import reads the files into a new version of the list and switches to it at once;
 with --delta it applies them as changes instead. Files may be zipped.
@@ -37,8 +37,11 @@ Formats (--format; without it each file's format is recognized and reported):
   csv          a CSV file with a header; the numbers are in --column
 Blank lines and lines starting with # are skipped.
 
-A malformed line fails the import with FILE:LINE and the list keeps its previous
-version; --skip-invalid counts such lines and lists them in a report instead.
+A full import that would remove more of the list's numbers than import.max_removal
+of the config (default 10%) is refused before anything changes, saying how many
+would go: import changes with --delta, or add --replace when the files are the
+whole list. A malformed line fails the import with FILE:LINE and the list keeps
+its previous version; --skip-invalid counts such lines and lists them in a report instead.
 The source date (what the data is as of) is --source-date, else the latest date
 of a change list, else a date in the file name, the zip entry time or the file's
 modification time. Live changes (gatekeeper dnc) stay in force over imports.
@@ -88,6 +91,7 @@ files itself and answers with the new version from the next call on.`,
 	fl := cmd.Flags()
 	fl.StringVar(&req.List, "list", "", "the list, e.g. ftc or internal")
 	fl.BoolVar(&req.Delta, "delta", false, "apply the files as changes (additions and deletions) to the current version")
+	fl.BoolVar(&req.Replace, "replace", false, "let a full import remove more of the list than import.max_removal (default 10%): the files are the whole list")
 	fl.StringVar(&format, "format", "", "ftc, ftc-changes, plain or csv (default: recognized per file)")
 	fl.StringVar(&req.Column, "column", "", "the CSV column holding the numbers, e.g. phone")
 	fl.StringVar(&req.SourceDate, "source-date", "", "the date the data is as of, YYYY-MM-DD")

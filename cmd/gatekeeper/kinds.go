@@ -38,8 +38,10 @@ Kinds (--kind; default dnc, which needs --list):
                          NXX+X), as in VICIdial's prefix file areacode,prefix,source,type,...
                          (with or without that header line)
   wireless-to-wireline   the intermodal port lists: one number per line; a full file
-  wireline-to-wireless   replaces the list, --delta adds a daily file of the day's ports
-                         (and dates them, for the 15-day safe harbor)
+  wireline-to-wireless   replaces the list (and, like a DNC list, is refused when it would
+                         remove more than import.max_removal without --replace), --delta
+                         adds a daily file of the day's ports (and dates them, for the
+                         15-day safe harbor)
   consent                number,seller,campaign,kind,granted_at,expires_at,revoked_at,evidence
                          (kind express|written; empty seller or campaign: any; times
                          RFC 3339 or YYYY-MM-DD)
@@ -60,7 +62,7 @@ func addKinds(cmd *cobra.Command, flags *registryFlags) {
 	fl := cmd.Flags()
 	fl.StringVar(&kind, "kind", registry.KindDNC, "what the files hold: "+strings.Join(registry.Kinds, ", "))
 	fl.StringSliceVar(&mapping, "map", nil, "NAME=COLUMN: read a standard column from a column named otherwise")
-	cmd.Use = "import [--kind KIND] [--list NAME] [--delta] [--format F] [--source-date YYYY-MM-DD] FILE..."
+	cmd.Use = "import [--kind KIND] [--list NAME] [--delta|--replace] [--format F] [--source-date YYYY-MM-DD] FILE..."
 	cmd.Short = "Load a DNC list or a data set (blocks, port lists, consent, RND answers, exemptions) from files"
 	cmd.Long += "\n" + kindsHelp
 	listImport := cmd.RunE
@@ -84,7 +86,8 @@ func addKinds(cmd *cobra.Command, flags *registryFlags) {
 		}
 		sourceDate, _ := cmd.Flags().GetString("source-date")
 		delta, _ := cmd.Flags().GetBool("delta")
-		req := registry.DataSetRequest{Kind: kind, Map: mapping, SourceDate: sourceDate, Delta: delta}
+		replace, _ := cmd.Flags().GetBool("replace")
+		req := registry.DataSetRequest{Kind: kind, Map: mapping, SourceDate: sourceDate, Delta: delta, Replace: replace}
 		return importDataSet(cmd, flags, req, args)
 	}
 }

@@ -53,7 +53,7 @@ func openRegistry(cfg *config.Config, dataDir string, toRead bool) (registryAcce
 	}
 	client.Close()
 
-	opts := registry.DefaultOptions(dir)
+	opts := storeOptions(cfg, dir)
 	if _, err := os.Stat(dir); toRead && errors.Is(err, fs.ErrNotExist) {
 		opts.Dir = "" // in memory: nothing was imported here yet
 	}
@@ -66,6 +66,15 @@ func openRegistry(cfg *config.Config, dataDir string, toRead bool) (registryAcce
 		return nil, fmt.Errorf("open registry %s: %w", dir, err)
 	}
 	return store, nil
+}
+
+// storeOptions are the options of the registry in dir, as cfg sets them.
+func storeOptions(cfg *config.Config, dir string) registry.Options {
+	opts := registry.DefaultOptions(dir)
+	if cfg.Import.MaxRemoval != nil {
+		opts = opts.WithMaxRemoval(float64(*cfg.Import.MaxRemoval))
+	}
+	return opts
 }
 
 // registryPaths are the registry's folder, absolute, and its admin socket:

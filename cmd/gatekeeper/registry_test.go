@@ -84,7 +84,16 @@ func TestRegistryCommandsWithAndWithoutServer(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	out, err = runCmd(t, newImportCmd(), "--config", cfg, "--list", "internal", "b.txt")
+	// b.txt lacks a.txt's number: as a full import it would empty the list, and the server refuses it.
+	_, err = runCmd(t, newImportCmd(), "--config", cfg, "--list", "internal", "b.txt")
+	if err == nil || !strings.Contains(err.Error(), "list internal: a full import would remove too much of the list: 1 of its 1 numbers would go (100%, more than the 10%") ||
+		!strings.Contains(err.Error(), "--delta") || !strings.Contains(err.Error(), "--replace") {
+		t.Fatalf("a shrinking import through the server: %v", err)
+	}
+	if ok, _ := store.Listed("internal", "+12025550143"); !ok {
+		t.Error("the refused import changed the server's list")
+	}
+	out, err = runCmd(t, newImportCmd(), "--config", cfg, "--list", "internal", "--replace", "b.txt")
 	if err != nil || !strings.Contains(out, "version 2, 1 numbers") {
 		t.Fatalf("import through the server: %v\n%s", err, out)
 	}
@@ -258,5 +267,43 @@ func TestReadingCommandsCreateNothingAndNameTheFolder(t *testing.T) {
 		if _, err := os.Stat(d); !os.IsNotExist(err) {
 			t.Errorf("a reading command created %s", d)
 		}
+	}
+}
+
+// import.max_removal in the config sets the share of a list a full import may
+// remove without --replace; --replace goes with the list kinds only.
+func TestImportMaxRemovalFromTheConfig(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	base := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: \"sip:127.0.0.1:5070\"\n" +
+		"dialers:\n  - name: predictive\n    sources: [\"127.0.0.0/8\"]\n" +
+		"data_dir: data\npolicy: policy.yaml\nadmin:\n  socket: data/admin.sock\n"
+	files := map[string]string{
+		"default.yaml": base,
+		"half.yaml":    base + "import:\n  max_removal: 50%\n",
+		"policy.yaml":  "rules: []\n",
+		"four.txt":     "2025550141\n2025550142\n2025550143\n2025550144\n",
+		"three.txt":    "2025550141\n2025550142\n2025550143\n",
+		"two.txt":      "2025550141\n2025550142\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := runCmd(t, newImportCmd(), "--config", "default.yaml", "--list", "ftc", "four.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCmd(t, newImportCmd(), "--config", "default.yaml", "--list", "ftc", "three.txt"); err == nil || !strings.Contains(err.Error(), "1 of its 4 numbers would go (25%, more than the 10%") {
+		t.Errorf("1 of 4 with the default share: %v", err)
+	}
+	if out, err := runCmd(t, newImportCmd(), "--config", "half.yaml", "--list", "ftc", "three.txt"); err != nil || !strings.Contains(out, "version 2, 3 numbers") {
+		t.Errorf("1 of 4 with max_removal 50%%: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, newImportCmd(), "--config", "half.yaml", "--list", "ftc", "--delta", "--replace", "two.txt"); err == nil {
+		t.Error("--delta with --replace was accepted")
+	}
+	if _, err := runCmd(t, newImportCmd(), "--config", "half.yaml", "--kind", "blocks", "--replace", "two.txt"); err == nil || !strings.Contains(err.Error(), "--replace apply to port lists and DNC lists") {
+		t.Errorf("--replace with --kind blocks: %v", err)
 	}
 }

@@ -67,7 +67,7 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return err
 	}
-	store, err := registry.Open(registry.DefaultOptions(dataDir))
+	store, err := registry.Open(storeOptions(cfg, dataDir))
 	if err != nil {
 		return fmt.Errorf("open registry %s: %w", dataDir, err)
 	}

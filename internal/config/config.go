@@ -34,6 +34,7 @@ type Config struct {
 	// DefaultRegion decides numbers dialed without a country code (ISO 3166 code).
 	DefaultRegion string `yaml:"default_region"`
 	Admin         Admin  `yaml:"admin"`
+	Import        Import `yaml:"import"`
 
 	// Dir is the folder of the config file. Every relative path in the file
 	// (data_dir, audit.dir, policy, admin.socket) is taken from it; for the
@@ -101,6 +102,14 @@ type Admin struct {
 	Socket string `yaml:"socket"`
 	// Metrics, when set, serves Prometheus metrics over HTTP at this address (e.g. 127.0.0.1:9060).
 	Metrics string `yaml:"metrics"`
+}
+
+// Import says how imports treat the DNC and port lists.
+type Import struct {
+	// MaxRemoval is the share of a list's numbers a full import may remove;
+	// an import that would remove more is refused unless it says --replace.
+	// nil: the registry's default (10%); 100% turns the check off.
+	MaxRemoval *Percent `yaml:"max_removal"`
 }
 
 // Load reads and checks a config file, and that the policy file it names

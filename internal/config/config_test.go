@@ -147,3 +147,26 @@ func TestContainerConfigTakesTheEnvironment(t *testing.T) {
 		t.Fatalf("carrier without scheme: %v", err)
 	}
 }
+
+// import.max_removal is a percentage from 0% to 100%, read as a share; left out, it is nil.
+func TestImportMaxRemoval(t *testing.T) {
+	base := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: sip:127.0.0.1:5070\ndialers:\n  - name: d\n    sources: [127.0.0.0/8]\npolicy: p.yaml\n"
+	if cfg, err := Parse("gk.yaml", []byte(base)); err != nil || cfg.Import.MaxRemoval != nil {
+		t.Errorf("without the key: %+v %v", cfg.Import, err)
+	}
+	for value, want := range map[string]float64{"25%": 0.25, "0%": 0, "100%": 1, "2.5 %": 0.025} {
+		cfg, err := Parse("gk.yaml", []byte(base+"import:\n  max_removal: "+value+"\n"))
+		if err != nil || cfg.Import.MaxRemoval == nil || float64(*cfg.Import.MaxRemoval) != want {
+			t.Errorf("%s: %+v %v; want %v", value, cfg, err, want)
+		}
+	}
+	for value, want := range map[string]string{
+		"150%": `gk.yaml:9:16: "150%" is not a percentage from 0% to 100%, such as 10%`,
+		"10":   `gk.yaml:9:16: "10" is not a percentage from 0% to 100%, such as 10%`,
+		"lots": `gk.yaml:9:16: "lots" is not a percentage`,
+	} {
+		if _, err := Parse("gk.yaml", []byte(base+"import:\n  max_removal: "+value+"\n")); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: %v; want %q", value, err, want)
+		}
+	}
+}

@@ -280,3 +280,22 @@ rules:
 		t.Errorf("audit record of a monitored call: %v", r)
 	}
 }
+
+// The README tour's dialer prints the final answer of each call, whatever it is.
+func TestTourDialerPrintsEveryAnswer(t *testing.T) {
+	g := newGatekeeper(t)
+	g.importList("internal", listedNumber)
+	g.start()
+	carrier := g.carrier("uas.xml", 1)
+	answered := g.dial(dialerIP, "uac_any.xml", cleanNumber)
+	answered.mustPass()
+	refused := g.dial(dialerIP, "uac_any.xml", listedNumber)
+	refused.mustPass()
+	carrier.mustPass()
+	for s, want := range map[*sipp]string{answered: "\nanswer: SIP/2.0 200 OK\n", refused: "\nanswer: SIP/2.0 603 Decline, rule internal-dnc\n"} {
+		if !strings.Contains("\n"+s.out.String(), want) {
+			t.Errorf("want %q in SIPp's output:\n%s", want, s.out.String())
+		}
+	}
+	g.stop()
+}

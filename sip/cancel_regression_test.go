@@ -18,7 +18,7 @@ func TestCancelRightBehindTheInviteCancelsTheCall(t *testing.T) {
 		inv := invite(cid, fmt.Sprintf("race%d", i))
 		cancel := strings.Replace(strings.Replace(strings.Replace(inv, "INVITE sip", "CANCEL sip", 1), "1 INVITE", "1 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
 		send(t, r.dialer, r.proxyAddr(), inv)
-		if got := firstLines(recvFirst(r.dialer, time.Second)); len(got) == 0 || got[0] != "SIP/2.0 100 Trying" {
+		if got := firstLines(recvCall(r.dialer, cid, time.Second)); len(got) == 0 || got[0] != "SIP/2.0 100 Trying" {
 			t.Fatalf("no 100 Trying first: %q", got)
 		}
 		send(t, r.dialer, r.proxyAddr(), cancel)

@@ -100,6 +100,19 @@ func recvFirst(c net.PacketConn, d time.Duration) []string {
 	return []string{string(buf[:n])}
 }
 
+// recvCall waits up to d for the first message of call callID on c, passing
+// over late answers of earlier calls, which a loaded machine can delay.
+func recvCall(c net.PacketConn, callID string, d time.Duration) []string {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		got := recvFirst(c, time.Until(deadline))
+		if len(got) == 1 && strings.Contains(got[0], "\r\nCall-ID: "+callID+"\r\n") {
+			return got
+		}
+	}
+	return nil
+}
+
 func firstLines(msgs []string) []string {
 	var l []string
 	for _, m := range msgs {

@@ -101,7 +101,7 @@ func NewCall(in CallInput) Call {
 // rn= parameter, else the one given apart; "" when neither parses.
 func routingNumber(called number.Subscriber, in CallInput) string {
 	rn, err := called.RoutingNumber(in.Region)
-	if err == nil && rn == "" {
+	if err == nil && rn == "" && in.RoutingNumber != "" {
 		rn, err = subscriberE164(in.RoutingNumber, in.Region)
 	}
 	if err != nil {

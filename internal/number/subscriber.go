@@ -14,7 +14,8 @@ type Subscriber struct {
 	// ("+1-202-555-0143") or local ("555-0199"), visual separators kept.
 	Number string
 	// Params holds the parameters by name in lower case, values with escapes
-	// decoded; a parameter without a value (npdi) maps to "". Among them
+	// decoded; a parameter without a value (npdi) maps to "". Nil when the
+	// number has no parameters. Among them
 	// phone-context (§5.1.5), ext (§5.1.3), isub (§5.1.4), the post-dial
 	// digits postd (RFC 2806), npdi, rn and rn-context (RFC 4694).
 	Params map[string]string
@@ -32,7 +33,9 @@ func ParseSubscriber(s string) (Subscriber, error) {
 	if sub.Number, err = unescape(num, s); err != nil {
 		return Subscriber{}, err
 	}
-	sub.Params = map[string]string{}
+	if rest != "" {
+		sub.Params = map[string]string{}
+	}
 	for _, p := range strings.Split(rest, ";") {
 		if p == "" {
 			continue // "npdi;;rn=": nothing, not a parameter

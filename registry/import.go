@@ -173,7 +173,7 @@ func (s *Store) checkRemovals(ctx context.Context, name string, next *numberSet,
 	}
 	return fmt.Errorf("list %s: %w: %d of its %d numbers would go (%s, more than the %s a full import may remove), as the files hold %s. "+
 		"To apply the files as changes, import them with --delta; to make them the whole list anyway, add --replace",
-		name, ErrTooManyRemovals, removed, held, percent(float64(removed)/float64(held)), percent(s.opts.MaxRemoval), countOf(next.count, "number"))
+		name, ErrTooManyRemovals, removed, held, shareOf(removed, held), percent(s.opts.MaxRemoval), countOf(next.count, "number"))
 }
 
 // removedBy counts the numbers of cur's imported data (its full version with
@@ -215,9 +215,20 @@ func countOf(n int64, thing string) string {
 	return strconv.FormatInt(n, 10) + " " + thing + "s"
 }
 
-// percent writes a share as a percentage: 0.1 is "10%", 2/3 "66.7%".
+// percent writes a share as a percentage: 0.1 is "10%", 0.025 "2.5%".
 func percent(share float64) string {
 	return strconv.FormatFloat(math.Round(share*1000)/10, 'f', -1, 64) + "%"
+}
+
+// shareOf writes part/whole as a percentage rounded up to a tenth, so that a
+// share just over a limit never reads as the limit itself: 2 of 3 is "66.7%",
+// 1001 of 10000 "10.1%".
+func shareOf(part, whole int64) string {
+	permille := (part*1000 + whole - 1) / whole
+	if permille%10 == 0 {
+		return strconv.FormatInt(permille/10, 10) + "%"
+	}
+	return fmt.Sprintf("%d.%d%%", permille/10, permille%10)
 }
 
 // warmNew fills the cache of a version just made, when the store is kept warm.

@@ -293,3 +293,14 @@ func TestFullImportThatWouldShrinkAListIsRefused(t *testing.T) {
 		t.Errorf("with MaxRemoval 1: %+v %v", info, err)
 	}
 }
+
+func TestRemovalSharesReadAsMoreThanTheLimit(t *testing.T) {
+	for _, tc := range []struct {
+		part, whole int64
+		want        string
+	}{{2, 3, "66.7%"}, {2, 5, "40%"}, {1001, 10000, "10.1%"}, {1, 1, "100%"}, {249434244, 249434245, "100%"}, {1, 249434245, "0.1%"}} {
+		if got := shareOf(tc.part, tc.whole); got != tc.want {
+			t.Errorf("shareOf(%d, %d) = %s; want %s", tc.part, tc.whole, got, tc.want)
+		}
+	}
+}

@@ -60,7 +60,7 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 		return err
 	}
 	cfg.SIP.Listen = listens
-	dataDir, _, err := registryPaths(cfg, "")
+	dataDir, socket, err := registryPaths(cfg, "")
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	adminCtx, stopAdmin := context.WithCancel(context.Background())
 	adminErr, adminDone := make(chan error, 1), make(chan struct{})
 	go func() {
-		adminErr <- admin.Serve(adminCtx, cfg.AdminSocket(), admin.Logged(admin.NewHandler(store), log))
+		adminErr <- admin.Serve(adminCtx, socket, admin.Logged(admin.NewHandler(store), log))
 		close(adminDone)
 	}()
 	defer func() {
@@ -161,7 +161,7 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 	select {
 	case <-proxy.Ready():
 		log.Info("gatekeeper is serving", "listen", cfg.SIP.Listen, "carrier", cfg.SIP.Carrier,
-			"policy_sha256", rules.current.Load().SHA256(), "data_dir", dataDir, "audit_dir", auditDir, "admin", cfg.AdminSocket(), "version", buildVersion())
+			"policy_sha256", rules.current.Load().SHA256(), "data_dir", dataDir, "audit_dir", auditDir, "admin", socket, "version", buildVersion())
 	case err := <-proxyErr:
 		return fmt.Errorf("sip: %w", err)
 	}
@@ -172,7 +172,7 @@ func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *s
 		return fmt.Errorf("sip: %w", err)
 	case err := <-adminErr:
 		if err != nil {
-			return fmt.Errorf("admin socket %s: %w", cfg.AdminSocket(), err)
+			return fmt.Errorf("admin socket %s: %w", socket, err)
 		}
 	}
 	log.Info("draining: new calls get 503", "timeout", time.Duration(cfg.SIP.DrainTimeout))

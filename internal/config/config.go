@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 	"github.com/gatekeeper-sip/gatekeeper/internal/yamlx"
 )
 
@@ -252,6 +254,14 @@ func (c *Config) check() *fieldError {
 	if t := c.SIP.LargeRequests; t != "udp" && t != "tcp" {
 		return at("$.sip.large_requests", "sip.large_requests: %q is not tcp or udp", t)
 	}
+	if !number.KnownRegion(c.DefaultRegion) {
+		return at("$.default_region", "default_region: %q is not a country code (ISO 3166, e.g. US)", c.DefaultRegion)
+	}
+	if c.Admin.Metrics != "" {
+		if err := checkHostPort(c.Admin.Metrics); err != nil {
+			return at("$.admin.metrics", "admin.metrics: %q %v", c.Admin.Metrics, err)
+		}
+	}
 	if len(c.Dialers) == 0 {
 		return at("$.dialers", "dialers: no dialer is configured, so no call could pass")
 	}
@@ -300,6 +310,19 @@ func checkCarrier(uri string) error {
 	}
 	if _, err := netip.ParseAddrPort(hostport); err != nil {
 		return fmt.Errorf("does not name an IP address and a port from 1 to 65535 (sip:IP:PORT): %s", portProblem(hostport))
+	}
+	return nil
+}
+
+// checkHostPort checks an HTTP listen address: HOST:PORT with a port from 1
+// to 65535 (HOST may be empty for every address).
+func checkHostPort(hostport string) error {
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("is not HOST:PORT, e.g. 127.0.0.1:9060")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %s is not from 1 to 65535", port)
 	}
 	return nil
 }

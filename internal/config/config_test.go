@@ -80,6 +80,9 @@ func TestBadValuesAreNamedAtTheirPlace(t *testing.T) {
 		strings.Replace(base, "automated: true", `automated: "yes please"`, 1):           `gk.yaml:7:16: "yes please" is not true or false`,
 		strings.Replace(base, "sources: [127.0.0.0/8]", "sources: 127.0.0.0/8", 1):       "gk.yaml:6:14: want a list here, not a single value",
 		base + "campaigns:\n  - id: a\n  - id: a\n":                                      `gk.yaml:11:9: campaigns[1]: id "a" is used twice`,
+		base + "default_region: USA\n":                                                   `gk.yaml:9:17: default_region: "USA" is not a country code (ISO 3166, e.g. US)`,
+		base + "admin:\n  metrics: 127.0.0.1:99999\n":                                    `gk.yaml:10:12: admin.metrics: "127.0.0.1:99999" port 99999 is not from 1 to 65535`,
+		base + "admin:\n  metrics: 9060\n":                                               `gk.yaml:10:12: admin.metrics: "9060" is not HOST:PORT, e.g. 127.0.0.1:9060`,
 		strings.Replace(base, "  carrier:", "  large_requests: fragment\n  carrier:", 1): `gk.yaml:3:19: sip.large_requests: "fragment" is not tcp or udp`,
 	}
 	for src, want := range cases {

@@ -125,3 +125,10 @@ func SplitNANP(e164 string) (exchange uint32, line uint16, ok bool) {
 	}
 	return uint32(v / 10000), uint16(v % 10000), true
 }
+
+// KnownRegion tells whether region is an ISO 3166 code whose numbering plan
+// the library knows, so that a default region in a config can be checked
+// when it is loaded rather than fail every call.
+func KnownRegion(region string) bool {
+	return phonenumbers.GetSupportedRegions()[region]
+}

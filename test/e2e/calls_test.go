@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -247,15 +248,12 @@ func headerOf(trace, start, name string) string {
 // rule would have done.
 func TestMonitoredRejectIsForwardedAndLoggedAsSuch(t *testing.T) {
 	g := newGatekeeper(t)
-	writeFile(t, filepath.Join(g.dir, "policy.yaml"), `lists:
-  internal: the company's own Do-Not-Call list
-rules:
-  - name: internal-dnc
-    match:
-      listed: [internal]
-    action: reject
-    monitor: true
-`)
+	policyFile := filepath.Join(g.dir, "policy.yaml")
+	text, err := os.ReadFile(policyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, policyFile, string(text)+"    monitor: true\n") // on the test policy's one rule, internal-dnc
 	g.importList("internal", listedNumber)
 	g.start()
 	carrier := g.carrier("uas.xml", 1)

@@ -18,6 +18,10 @@ import (
 // provisional answer starts it again).
 const inviteTimeout = 181 * time.Second
 
+// cancelWait bounds how long a cancelled INVITE waits for the carrier's final
+// answer before the proxy ends it for the dialer (RFC 3261 §9.1: 64*T1).
+const cancelWait = 32 * time.Second
+
 // asIs is a client option that leaves a prepared request untouched (no
 // default headers, no second Via).
 func asIs(*sipgo.Client, *sip.Request) error { return nil }
@@ -44,11 +48,13 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	defer p.release()
 	p.invites.Add(1)
 
-	// Listen for a CANCEL before anything else: sipgo answers one that comes
-	// earlier by itself, and OnCancel then reports the transaction as gone.
+	// Listen for a CANCEL before anything else. From here on cancelTap takes
+	// it; one that came earlier was answered by sipgo itself (200 and its
+	// own 487), and OnCancel then reports the transaction as gone.
 	c := &inviteCall{cancels: make(chan struct{}, 1)}
-	if !tx.OnCancel(func(*sip.Request) { c.cancel() }) {
-		c.cancel()
+	defer p.pending.add(req, c)()
+	if !tx.OnCancel(func(*sip.Request) { c.cancel(true) }) {
+		c.cancel(true)
 	}
 	// 100 Trying at once, before any lookup, so the dialer stops retransmitting.
 	reply(tx, req, 100, "Trying")
@@ -59,8 +65,11 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		p.rejectCall(req, tx, call, decision)
 		return
 	}
-	if c.cancelled() {
-		// sipgo has already answered the CANCEL with 200 and the INVITE with 487.
+	if cancelled, bySipgo := c.state(); cancelled {
+		// Nothing went downstream: the INVITE ends here (RFC 3261 §9.2).
+		if !bySipgo {
+			reply(tx, req, 487, "Request Terminated")
+		}
 		p.record(call, decision, 487)
 		return
 	}
@@ -85,24 +94,27 @@ func (p *Proxy) rejectCall(req *sip.Request, tx sip.ServerTransaction, call poli
 
 // inviteCall tracks a CANCEL for an INVITE in progress.
 type inviteCall struct {
-	mu      sync.Mutex
-	gone    bool
+	mu   sync.Mutex
+	gone bool
+	// bySipgo: sipgo's transaction layer answered the CANCEL itself, the
+	// INVITE with its own 487 included (a CANCEL before cancelTap knew the INVITE).
+	bySipgo bool
 	cancels chan struct{}
 }
 
-func (c *inviteCall) cancel() {
+func (c *inviteCall) cancel(bySipgo bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.gone {
-		c.gone = true
+		c.gone, c.bySipgo = true, bySipgo
 		c.cancels <- struct{}{}
 	}
 }
 
-func (c *inviteCall) cancelled() bool {
+func (c *inviteCall) state() (cancelled, bySipgo bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.gone
+	return c.gone, c.bySipgo
 }
 
 // relayInvite forwards an allowed INVITE to the carrier and relays its
@@ -139,8 +151,9 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 	}
 
 	// answered is the final status the dialer got from us before the carrier
-	// gave one (a CANCEL's 487, or 408 when Timer C ran out).
-	ringing, cancelPending, answered := false, false, 0
+	// gave one (408 when Timer C ran out, 487 after a CANCEL it never
+	// answered, or sipgo's own 487).
+	ringing, cancelled, cancelPending, answered := false, false, false, 0
 	timerC := time.NewTimer(inviteTimeout)
 	defer timerC.Stop()
 	for {
@@ -177,7 +190,13 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 				return res.StatusCode
 			}
 		case <-c.cancels:
-			answered = 487 // sipgo has answered the CANCEL with 200 and the INVITE with 487
+			// The carrier's answer to the INVITE (487) goes to the dialer,
+			// unless sipgo has already sent its own.
+			cancelled = true
+			if _, bySipgo := c.state(); bySipgo {
+				answered = 487
+			}
+			timerC.Reset(cancelWait)
 			if ringing {
 				go p.sendCancel(fwd)
 			} else {
@@ -190,25 +209,36 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 				return answered
 			}
 			p.log.Warn("carrier did not answer the INVITE", "call_id", dl.callID, "error", out.Err())
-			reply(tx, req, 408, "Request Timeout")
-			return 408
+			return giveUp(tx, req, cancelled)
 		case <-timerC.C:
-			// RFC 3261 §16.6 Timer C: no answer for too long. Give up on the
-			// dialer's side, cancel downstream, and keep listening so that a
-			// late 2xx is hung up.
+			// RFC 3261 §16.6 Timer C (after a CANCEL, 64*T1 as in §9.1): no
+			// final answer for too long. Give up on the dialer's side, cancel
+			// downstream, and keep listening so that a late 2xx is hung up.
 			if answered != 0 {
 				continue
 			}
-			answered = 408
-			reply(tx, req, 408, "Request Timeout")
+			answered = giveUp(tx, req, cancelled)
 			if !ringing {
 				out.Terminate()
 				p.dialogs.drop(dl.callID)
 				return answered
 			}
-			go p.sendCancel(fwd)
+			if !cancelled {
+				go p.sendCancel(fwd)
+			}
 		}
 	}
+}
+
+// giveUp ends the dialer's side of an INVITE the carrier gave no final
+// answer to: 487 when the dialer cancelled it, else 408. It returns the status.
+func giveUp(tx sip.ServerTransaction, req *sip.Request, cancelled bool) int {
+	if cancelled {
+		reply(tx, req, 487, "Request Terminated")
+		return 487
+	}
+	reply(tx, req, 408, "Request Timeout")
+	return 408
 }
 
 // sendCancel cancels a forwarded INVITE: same Request-URI, Call-ID, From,

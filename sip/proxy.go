@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -81,6 +82,8 @@ type Proxy struct {
 	// sees the proxy in its own family (Via, Record-Route, source address).
 	listens map[family]netip.AddrPort
 	dialogs *dialogTable
+	parser  *sip.Parser
+	pending pendingInvites // new INVITEs in progress, for the CANCELs cancelTap takes
 
 	// admission counts the new INVITEs in progress; once draining, none is admitted.
 	admission struct {
@@ -132,7 +135,7 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	p := &Proxy{
 		cfg: cfg, decider: decider, sink: record, log: cfg.Logger,
 		carrier: carrier, own: map[netip.AddrPort]bool{}, listens: map[family]netip.AddrPort{},
-		dialogs: newDialogTable(), ready: make(chan struct{}),
+		dialogs: newDialogTable(), parser: newParser(), ready: make(chan struct{}),
 	}
 	var hostname string
 	for _, l := range cfg.Listen {
@@ -156,7 +159,7 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 		sipgo.WithUserAgent("gatekeeper"),
 		sipgo.WithUserAgentHostname(hostname),
 		sipgo.WithUserAgentDNSResolver(refuseDNS),
-		sipgo.WithUserAgentParser(newParser()),
+		sipgo.WithUserAgentParser(p.parser),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(quiet(cfg.Logger)),
 			// Answers that arrive after their transaction ended: 2xx are relayed, the rest dropped.
@@ -214,16 +217,21 @@ func (h levelFloor) WithGroup(name string) slog.Handler {
 // Serve listens on every configured address until ctx ends.
 func (p *Proxy) Serve(ctx context.Context) error {
 	errs := make(chan error, len(p.cfg.Listen))
-	var started sync.WaitGroup
-	for _, l := range p.cfg.Listen {
-		started.Add(1)
-		lctx := context.WithValue(ctx, sipgo.ListenReadyCtxKey, sipgo.ListenReadyFuncCtxValue(func(string, string) { started.Done() }))
-		go func() { errs <- p.server.ListenAndServe(lctx, l.Network, l.Addr) }()
-	}
-	go func() {
-		started.Wait()
-		close(p.ready)
+	var sockets []io.Closer
+	defer func() {
+		for _, s := range sockets {
+			s.Close()
+		}
 	}()
+	for _, l := range p.cfg.Listen {
+		socket, serve, err := p.listen(l)
+		if err != nil {
+			return err
+		}
+		sockets = append(sockets, socket)
+		go func() { errs <- serve() }()
+	}
+	close(p.ready)
 	go p.dialogs.sweep(ctx, time.Minute)
 	select {
 	case err := <-errs:
@@ -233,6 +241,23 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// listen opens a listen address behind a cancel tap (cancel.go) and
+// returns the socket and how sipgo serves it.
+func (p *Proxy) listen(l Listener) (io.Closer, func() error, error) {
+	if l.Network == "tcp" {
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ln, func() error { return p.server.ServeTCP(cancelTapListener{ln, p}) }, nil
+	}
+	pc, err := net.ListenPacket("udp", l.Addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pc, func() error { return p.server.ServeUDP(cancelTap{pc, p}) }, nil
 }
 
 // Ready is closed once every listener is up.

@@ -43,3 +43,48 @@ func headerValues(msg, name string) []string {
 	}
 	return out
 }
+
+// A dialer that cancels a ringing call gets the carrier's 487, To tag and
+// all, not one the proxy made up (RFC 3261 §16.7: the best answer received
+// is forwarded; §16.10: the proxy answers the CANCEL itself with 200).
+func TestCancelledCallGetsTheCarriers487(t *testing.T) {
+	r := newRig(t, allowAll{})
+	inv := invite("cancel-487", "c487")
+	send(t, r.dialer, r.proxyAddr(), inv)
+	got := recvFirst(r.carrier, time.Second)
+	if len(got) == 0 {
+		t.Fatal("the carrier got no INVITE")
+	}
+	send(t, r.carrier, r.proxyAddr(), answer(got[0], "180 Ringing", ""))
+	if d := firstLines(recv(r.dialer, 300*time.Millisecond)); !strings.Contains(strings.Join(d, "|"), "180 Ringing") {
+		t.Fatalf("the dialer did not hear it ring: %q", d)
+	}
+	cancel := strings.Replace(strings.Replace(strings.Replace(inv, "INVITE sip", "CANCEL sip", 1), "1 INVITE", "1 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
+	send(t, r.dialer, r.proxyAddr(), cancel)
+	var carrierCancel string
+	for _, m := range recv(r.carrier, 300*time.Millisecond) {
+		if strings.HasPrefix(m, "CANCEL ") {
+			carrierCancel = m
+		}
+	}
+	if carrierCancel == "" {
+		t.Fatal("the CANCEL did not reach the carrier")
+	}
+	if d := firstLines(recv(r.dialer, 300*time.Millisecond)); strings.Join(d, "|") != "SIP/2.0 200 OK" {
+		t.Fatalf("the dialer's CANCEL got %q, want only its 200 (no 487 before the carrier's)", d)
+	}
+	send(t, r.carrier, r.proxyAddr(), answer(carrierCancel, "200 OK", ""))
+	send(t, r.carrier, r.proxyAddr(), answer(got[0], "487 Request Terminated", ""))
+	var final string
+	for _, m := range recv(r.dialer, 500*time.Millisecond) {
+		if strings.HasPrefix(m, "SIP/2.0 487 ") {
+			final = m
+		}
+	}
+	if final == "" {
+		t.Fatal("the dialer got no 487")
+	}
+	if to := headerValues(final, "To"); len(to) != 1 || !strings.HasSuffix(to[0], ";tag=ct") {
+		t.Errorf("the dialer's 487 has To %q, want the carrier's tag ct", to)
+	}
+}

@@ -227,6 +227,17 @@ func firstLine(s string) string {
 // headerOf finds the first message in a SIPp trace whose start line begins
 // with start, and returns the value of its header name.
 func headerOf(trace, start, name string) string {
+	for _, line := range strings.Split(messageOf(trace, start), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// messageOf is the header section of the first message in a SIPp trace
+// whose start line begins with start.
+func messageOf(trace, start string) string {
 	i := strings.Index(trace, "\n"+start)
 	if i < 0 {
 		return ""
@@ -235,12 +246,7 @@ func headerOf(trace, start, name string) string {
 	if end := strings.Index(msg, "\n\n"); end > 0 {
 		msg = msg[:end]
 	}
-	for _, line := range strings.Split(msg, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
+	return msg
 }
 
 // A monitored rule lets the call through: the decision log and the metrics

@@ -1,0 +1,211 @@
+package sip
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// A proxy answers a CANCEL with 200, cancels downstream and relays the
+// carrier's final answer, normally 487 (RFC 3261 §16.10, §16.7: the best
+// answer received is forwarded). sipgo v1.7.3's transaction layer instead
+// answers a CANCEL that matches an INVITE server transaction with 200 and a
+// 487 of its own, with a To tag of its own, before any handler runs; the
+// carrier's 487 then has nowhere to go. sipgo offers no hook ahead of its
+// transaction layer, so the proxy serves sipgo its own sockets and takes the
+// CANCELs for the INVITEs it handles out of what it reads (cancelTap); every
+// other message passes unchanged. A CANCEL that comes before the INVITE's
+// handler has registered the INVITE still goes the sipgo way.
+
+// pendingInvites are the new INVITEs in progress, by cancelKey.
+type pendingInvites struct {
+	mu    sync.Mutex
+	byKey map[string]pendingInvite
+}
+
+type pendingInvite struct {
+	call   *inviteCall
+	source netip.Addr // a CANCEL must come from where the INVITE came from
+}
+
+// add registers an INVITE in progress; the returned func removes it.
+func (t *pendingInvites) add(req *sip.Request, c *inviteCall) func() {
+	key := cancelKey(req)
+	src, _ := addrIP(req.Source())
+	t.mu.Lock()
+	if t.byKey == nil {
+		t.byKey = map[string]pendingInvite{}
+	}
+	t.byKey[key] = pendingInvite{c, src}
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		delete(t.byKey, key)
+		t.mu.Unlock()
+	}
+}
+
+func (t *pendingInvites) get(key string) (pendingInvite, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	inv, ok := t.byKey[key]
+	return inv, ok
+}
+
+// cancelKey is what a CANCEL shares with the INVITE it cancels (RFC 3261
+// §9.1): Call-ID, CSeq number and the top Via (sent-by and branch).
+func cancelKey(req *sip.Request) string {
+	via := req.Via()
+	branch, _ := via.Params.Get("branch")
+	return req.CallID().Value() + "\x00" + strconv.FormatUint(uint64(req.CSeq().SeqNo), 10) + "\x00" + via.SentBy() + "\x00" + branch
+}
+
+// takeCancel handles msg when it is a CANCEL for an INVITE in progress: it
+// answers 200 and tells the INVITE's handler, which cancels downstream. It
+// reports whether it took the message.
+func (p *Proxy) takeCancel(msg []byte, from net.Addr, transport string) bool {
+	if !bytes.HasPrefix(msg, []byte("CANCEL ")) {
+		return false
+	}
+	parsed, err := p.parser.ParseSIP(msg)
+	if err != nil {
+		return false
+	}
+	req, ok := parsed.(*sip.Request)
+	if !ok || validate(req) != nil {
+		return false
+	}
+	inv, ok := p.pending.get(cancelKey(req))
+	src, _ := addrIP(from.String())
+	if !ok || src != inv.source {
+		return false
+	}
+	req.SetSource(from.String())
+	req.SetTransport(strings.ToUpper(transport))
+	if err := p.server.WriteResponse(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
+		p.log.Warn("answering a CANCEL failed", "call_id", req.CallID().Value(), "error", err)
+	}
+	inv.call.cancel(false)
+	return true
+}
+
+// cancelTap is a UDP socket that takes CANCELs out before sipgo reads them.
+type cancelTap struct {
+	net.PacketConn
+	p *Proxy
+}
+
+func (c cancelTap) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil || !c.p.takeCancel(b[:n], addr, "udp") {
+			return n, addr, err
+		}
+	}
+}
+
+// cancelTapListener accepts TCP connections whose streams are cut into
+// messages, so that CANCELs can be taken out (cancelTapConn).
+type cancelTapListener struct {
+	net.Listener
+	p *Proxy
+}
+
+func (l cancelTapListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &cancelTapConn{Conn: c, p: l.p, buf: make([]byte, 64<<10)}, nil
+}
+
+// maxHeaderBytes bounds the header section the tap holds while it waits for
+// its end; a longer one passes on as it is, for sipgo to refuse.
+const maxHeaderBytes = 64 << 10
+
+// cancelTapConn frames the stream (header section, then Content-Length
+// bytes of body, RFC 3261 §18.3) and hands sipgo everything but the CANCELs
+// takeCancel takes.
+type cancelTapConn struct {
+	net.Conn
+	p    *Proxy
+	buf  []byte // read buffer
+	in   []byte // read, not yet framed
+	out  []byte // framed, for sipgo
+	body int    // body bytes of the current message still to pass
+	err  error  // the read error to report once out is empty
+}
+
+func (c *cancelTapConn) Read(b []byte) (int, error) {
+	for len(c.out) == 0 {
+		if c.err != nil {
+			return 0, c.err
+		}
+		n, err := c.Conn.Read(c.buf)
+		c.in = append(c.in, c.buf[:n]...)
+		c.frame()
+		c.err = err
+	}
+	n := copy(b, c.out)
+	c.out = c.out[n:]
+	return n, nil
+}
+
+// frame moves what is complete from in to out.
+func (c *cancelTapConn) frame() {
+	for len(c.in) > 0 {
+		switch {
+		case c.body > 0:
+			k := min(c.body, len(c.in))
+			c.pass(k)
+			c.body -= k
+		case c.in[0] == '\r' || c.in[0] == '\n':
+			c.pass(1) // keepalives between messages (RFC 5626 §3.5.1)
+		default:
+			end := bytes.Index(c.in, []byte("\r\n\r\n"))
+			if end < 0 {
+				if len(c.in) > maxHeaderBytes {
+					c.pass(len(c.in))
+				}
+				return
+			}
+			head := end + 4
+			length := contentLength(c.in[:head])
+			if head+length <= len(c.in) && c.p.takeCancel(c.in[:head+length], c.RemoteAddr(), "tcp") {
+				c.in = c.in[head+length:]
+				continue
+			}
+			c.pass(head)
+			c.body = length
+		}
+	}
+}
+
+func (c *cancelTapConn) pass(n int) {
+	c.out = append(c.out, c.in[:n]...)
+	c.in = c.in[n:]
+}
+
+// contentLength reads the Content-Length (or l) header of a header section; 0 without one.
+func contentLength(head []byte) int {
+	for _, line := range bytes.Split(head, []byte("\r\n"))[1:] {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(string(bytes.TrimSpace(name))) {
+		case "content-length", "l":
+			n, err := strconv.Atoi(string(bytes.TrimSpace(value)))
+			if err == nil && n > 0 {
+				return n
+			}
+			return 0
+		}
+	}
+	return 0
+}

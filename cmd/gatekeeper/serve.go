@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -49,144 +50,247 @@ func newServeCmd() *cobra.Command {
 }
 
 // serve runs the proxy until ctx ends, then drains: new INVITEs get 503,
-// calls in flight finish (bounded by sip.drain_timeout), the audit log is flushed.
+// calls in flight finish (bounded by sip.drain_timeout), the audit log is
+// flushed. It opens the parts in the order each needs the one before, and
+// closes them in reverse.
 func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *slog.Logger) error {
-	// Everything the admin wrote is checked before any folder is created.
-	if err := checkPolicyFile(cfg); err != nil {
+	g := &gatekeeper{cfg: cfg, log: log, now: now}
+	defer g.close()
+	if err := g.checkConfig(); err != nil {
 		return err
 	}
-	listens, err := hostListens(cfg.SIP.Listen)
+	if err := g.openRegistry(); err != nil {
+		return err
+	}
+	if err := g.openPolicy(); err != nil {
+		return err
+	}
+	if err := g.openAudit(); err != nil {
+		return err
+	}
+	if err := g.openProxy(); err != nil {
+		return err
+	}
+	if err := g.openMetrics(); err != nil {
+		return err
+	}
+	g.openAdmin()
+	if err := g.run(ctx); err != nil {
+		return err
+	}
+	g.drain()
+	return nil
+}
+
+// gatekeeper is the parts serve runs. Each open step adds what undoes it
+// to closers, which close runs last first.
+type gatekeeper struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	now       func() time.Time // the clock calls are decided by
+	dataDir   string
+	auditDir  string
+	socket    string // the admin socket's path
+	store     *registry.Store
+	rules     *livePolicy
+	decisions *audit.Log
+	proxy     *sip.Proxy
+	metrics   *metrics
+	// background ends when the parts close, after the proxy and the audit log:
+	// it bounds the policy file's watchers and the metrics endpoint.
+	background context.Context
+	adminErr   chan error
+	proxyErr   chan error
+	stopProxy  context.CancelFunc
+	closers    []func()
+}
+
+func (g *gatekeeper) onClose(f func()) { g.closers = append(g.closers, f) }
+
+func (g *gatekeeper) close() {
+	for _, f := range slices.Backward(g.closers) {
+		f()
+	}
+}
+
+// checkConfig checks everything the admin wrote before any folder is created.
+func (g *gatekeeper) checkConfig() error {
+	if err := checkPolicyFile(g.cfg); err != nil {
+		return err
+	}
+	listens, err := hostListens(g.cfg.SIP.Listen)
 	if err != nil {
 		return err
 	}
-	cfg.SIP.Listen = listens
-	dataDir, socket, err := registryPaths(cfg, "")
-	if err != nil {
+	g.cfg.SIP.Listen = listens
+	g.dataDir, g.socket, err = registryPaths(g.cfg, "")
+	return err
+}
+
+// openRegistry opens the registry and fills its exchange cache in the
+// background, so that no call pays a Badger read.
+func (g *gatekeeper) openRegistry() error {
+	if err := os.MkdirAll(g.dataDir, 0o750); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
-		return err
-	}
-	store, err := registry.Open(storeOptions(cfg, dataDir))
+	store, err := registry.Open(storeOptions(g.cfg, g.dataDir))
 	if err != nil {
-		return fmt.Errorf("open registry %s: %w", dataDir, err)
+		return fmt.Errorf("open registry %s: %w", g.dataDir, err)
 	}
-	defer store.Close()
+	g.store = store
+	g.onClose(func() { store.Close() })
 	warmCtx, stopWarming := context.WithCancel(context.Background())
-	defer stopWarming()
+	g.onClose(stopWarming)
 	go func() {
-		// Fill the exchange cache so that no call pays a Badger read.
 		start := time.Now()
 		if err := store.Warm(warmCtx); err != nil && warmCtx.Err() == nil {
-			log.Warn("warming the registry cache", "error", err)
+			g.log.Warn("warming the registry cache", "error", err)
 			return
 		}
-		log.Info("registry cache warm", "took", time.Since(start).Round(time.Millisecond))
+		g.log.Info("registry cache warm", "took", time.Since(start).Round(time.Millisecond))
 	}()
+	return nil
+}
 
-	rules, err := loadLivePolicy(cfg, store, log)
+// openPolicy loads the policy file, reloads it on SIGHUP or when it is
+// saved, and watches the freshness of the lists its stale rules need.
+func (g *gatekeeper) openPolicy() error {
+	rules, err := loadLivePolicy(g.cfg, g.store, g.log)
 	if err != nil {
 		return err
 	}
+	g.rules = rules
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	defer stopWatch()
-	go rules.watch(watchCtx, hup, 2*time.Second)
+	g.onClose(func() { signal.Stop(hup) })
+	background, stop := context.WithCancel(context.Background())
+	g.background = background
+	g.onClose(stop)
+	go rules.watch(background, hup, 2*time.Second)
 	// A few in-memory reads: often enough that an import shows within seconds.
-	go newFreshnessWatcher(rules, store, now, log).run(watchCtx, 5*time.Second)
+	go newFreshnessWatcher(rules, g.store, g.now, g.log).run(background, 5*time.Second)
+	return nil
+}
 
-	auditDir, err := filepath.Abs(cfg.Path(cfg.Audit.Dir))
+func (g *gatekeeper) openAudit() error {
+	auditDir, err := filepath.Abs(g.cfg.Path(g.cfg.Audit.Dir))
 	if err != nil {
 		return err
 	}
-	signer, err := audit.LoadSigner(cfg.Path(cfg.Audit.Key), cfg.Audit.Origin)
+	g.auditDir = auditDir
+	signer, err := audit.LoadSigner(g.cfg.Path(g.cfg.Audit.Key), g.cfg.Audit.Origin)
 	if err != nil {
 		return fmt.Errorf("audit.key: %w", err)
 	}
-	decisions, err := audit.Open(auditDir, audit.Options{Logger: log, Version: buildVersion(), Signer: signer})
+	decisions, err := audit.Open(auditDir, audit.Options{Logger: g.log, Version: buildVersion(), Signer: signer})
 	if err != nil {
 		return fmt.Errorf("open audit log %s: %w", auditDir, err)
 	}
-	defer func() {
+	g.decisions = decisions
+	g.onClose(func() {
 		if err := decisions.Close(); err != nil {
-			log.Error("closing the audit log", "error", err)
+			g.log.Error("closing the audit log", "error", err)
 		}
-	}()
+	})
+	return nil
+}
 
-	var watch *metrics
-	pc := proxyConfig(cfg, log)
-	pc.Now = now
-	proxy, err := sip.New(pc, rules, func(c policy.Call, d policy.Decision, status int) {
+// openProxy makes the SIP proxy, deciding by the policy and sending every
+// decision to the audit log and the metrics.
+func (g *gatekeeper) openProxy() error {
+	pc := proxyConfig(g.cfg, g.log)
+	pc.Now = g.now
+	proxy, err := sip.New(pc, g.rules, func(c policy.Call, d policy.Decision, status int) {
 		r := auditRecord(c, d, status)
-		decisions.Append(r)
-		watch.observe(r)
+		g.decisions.Append(r)
+		g.metrics.observe(r)
 	})
 	if err != nil {
 		return err
 	}
-	defer proxy.Close()
-	watch = newMetrics(proxy, rules, decisions, store, now)
-	if cfg.Admin.Metrics != "" {
-		// Listening here makes a taken address a start-up error.
-		l, err := net.Listen("tcp", cfg.Admin.Metrics)
-		if err != nil {
-			return fmt.Errorf("admin.metrics: %w", err)
-		}
-		go func() {
-			if err := watch.serve(watchCtx, l, log); err != nil {
-				log.Error("metrics endpoint", "error", err)
-			}
-		}()
+	g.proxy = proxy
+	g.onClose(func() { proxy.Close() })
+	return nil
+}
+
+// openMetrics counts the decisions and, with admin.metrics set, serves them.
+func (g *gatekeeper) openMetrics() error {
+	g.metrics = newMetrics(g.proxy, g.rules, g.decisions, g.store, g.now)
+	if g.cfg.Admin.Metrics == "" {
+		return nil
 	}
-
-	// The admin endpoint stops before the store closes, so no request in
-	// flight on the socket meets a closed registry.
-	adminCtx, stopAdmin := context.WithCancel(context.Background())
-	adminErr, adminDone := make(chan error, 1), make(chan struct{})
+	// Listening here makes a taken address a start-up error.
+	l, err := net.Listen("tcp", g.cfg.Admin.Metrics)
+	if err != nil {
+		return fmt.Errorf("admin.metrics: %w", err)
+	}
 	go func() {
-		adminErr <- admin.Serve(adminCtx, socket, admin.Logged(admin.NewHandler(store), log))
-		close(adminDone)
+		if err := g.metrics.serve(g.background, l, g.log); err != nil {
+			g.log.Error("metrics endpoint", "error", err)
+		}
 	}()
-	defer func() {
-		stopAdmin()
-		<-adminDone
-	}()
+	return nil
+}
 
+// openAdmin serves the admin socket. It stops before the store closes, so
+// no request in flight on the socket meets a closed registry.
+func (g *gatekeeper) openAdmin() {
+	ctx, stop := context.WithCancel(context.Background())
+	g.adminErr = make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		g.adminErr <- admin.Serve(ctx, g.socket, admin.Logged(admin.NewHandler(g.store), g.log))
+		close(done)
+	}()
+	g.onClose(func() {
+		stop()
+		<-done
+	})
+}
+
+// run serves SIP until ctx ends, or fails with the proxy's or the admin
+// socket's error.
+func (g *gatekeeper) run(ctx context.Context) error {
 	proxyCtx, stopProxy := context.WithCancel(context.Background())
-	defer stopProxy()
-	proxyErr := make(chan error, 1)
-	go func() { proxyErr <- proxy.Serve(proxyCtx) }()
+	g.stopProxy = stopProxy
+	g.onClose(stopProxy)
+	g.proxyErr = make(chan error, 1)
+	go func() { g.proxyErr <- g.proxy.Serve(proxyCtx) }()
 	select {
-	case <-proxy.Ready():
-		log.Info("gatekeeper is serving", "listen", cfg.SIP.Listen, "carrier", cfg.SIP.Carrier,
-			"policy_sha256", rules.current.Load().SHA256(), "data_dir", dataDir, "audit_dir", auditDir, "admin", socket, "version", buildVersion())
-	case err := <-proxyErr:
+	case <-g.proxy.Ready():
+		g.log.Info("gatekeeper is serving", "listen", g.cfg.SIP.Listen, "carrier", g.cfg.SIP.Carrier,
+			"policy_sha256", g.rules.current.Load().SHA256(), "data_dir", g.dataDir, "audit_dir", g.auditDir, "admin", g.socket, "version", buildVersion())
+	case err := <-g.proxyErr:
 		return fmt.Errorf("sip: %w", err)
 	}
 
 	select {
 	case <-ctx.Done():
-	case err := <-proxyErr:
+	case err := <-g.proxyErr:
 		return fmt.Errorf("sip: %w", err)
-	case err := <-adminErr:
+	case err := <-g.adminErr:
 		if err != nil {
-			return fmt.Errorf("admin socket %s: %w", socket, err)
+			return fmt.Errorf("admin socket %s: %w", g.socket, err)
 		}
 	}
-	log.Info("draining: new calls get 503", "timeout", time.Duration(cfg.SIP.DrainTimeout))
-	drainCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.SIP.DrainTimeout))
-	defer cancel()
-	if err := proxy.Drain(drainCtx); err != nil {
-		log.Warn("drain ended with calls in flight", "error", err)
-	}
-	stopProxy()
-	if err := <-proxyErr; err != nil && !errors.Is(err, context.Canceled) {
-		log.Warn("sip listeners", "error", err)
-	}
-	log.Info("stopped")
 	return nil
+}
+
+// drain answers new INVITEs 503 while the calls in flight finish, bounded by
+// sip.drain_timeout, then stops the SIP listeners.
+func (g *gatekeeper) drain() {
+	timeout := time.Duration(g.cfg.SIP.DrainTimeout)
+	g.log.Info("draining: new calls get 503", "timeout", timeout)
+	drainCtx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := g.proxy.Drain(drainCtx); err != nil {
+		g.log.Warn("drain ended with calls in flight", "error", err)
+	}
+	g.stopProxy()
+	if err := <-g.proxyErr; err != nil && !errors.Is(err, context.Canceled) {
+		g.log.Warn("sip listeners", "error", err)
+	}
+	g.log.Info("stopped")
 }
 
 // startClock is the real clock, or with start set a clock that starts at

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func TestForwardedViaWithRportCarriesReceived(t *testing.T) {
 	if len(got) == 0 {
 		t.Fatal("the carrier got no INVITE")
 	}
-	vias := headerValues(got[0], "Via")
+	vias := headerValues(got[0], "Via", "v")
 	if len(vias) != 2 {
 		t.Fatalf("want our Via and the dialer's, got %q", vias)
 	}
@@ -32,16 +33,49 @@ func TestForwardedViaWithRportCarriesReceived(t *testing.T) {
 	}
 }
 
-// headerValues lists the values of every header line named name in msg.
-func headerValues(msg, name string) []string {
+// headerValues lists the values of every header line of msg with one of names
+// (a full and a compact name).
+func headerValues(msg string, names ...string) []string {
 	var out []string
 	for _, l := range strings.Split(msg, "\r\n") {
 		n, v, ok := strings.Cut(l, ":")
-		if ok && strings.EqualFold(strings.TrimSpace(n), name) {
+		if ok && slices.ContainsFunc(names, func(name string) bool { return strings.EqualFold(strings.TrimSpace(n), name) }) {
 			out = append(out, strings.TrimSpace(v))
 		}
 	}
 	return out
+}
+
+// The ACK the proxy sends for a carrier's error answer (here 486; a 487
+// after a CANCEL is the same) has one Via, the INVITE's top one (RFC 3261
+// §17.1.1.3).
+func TestAckForAnErrorAnswerHasOneVia(t *testing.T) {
+	r := newRig(t, allowAll{})
+	send(t, r.dialer, r.proxyAddr(), invite("ack-486", "ack486"))
+	got := recvFirst(r.carrier, time.Second)
+	if len(got) == 0 {
+		t.Fatal("the carrier got no INVITE")
+	}
+	inviteVias := headerValues(got[0], "Via", "v")
+	if len(inviteVias) != 2 || len(headerValues(got[0], "Contact", "m")) != 1 {
+		t.Fatalf("the forwarded INVITE lost its Vias or Contact:\n%s", got[0])
+	}
+	send(t, r.carrier, r.proxyAddr(), answer(got[0], "486 Busy Here", ""))
+	var ack string
+	for _, m := range recv(r.carrier, 500*time.Millisecond) {
+		if strings.HasPrefix(m, "ACK ") {
+			ack = m
+		}
+	}
+	if ack == "" {
+		t.Fatal("the carrier got no ACK for its 486")
+	}
+	if vias := headerValues(ack, "Via", "v"); len(vias) != 1 || vias[0] != inviteVias[0] {
+		t.Errorf("the ACK's Vias are %q, want only the INVITE's top one %q", vias, inviteVias[0])
+	}
+	if d := firstLines(recv(r.dialer, 300*time.Millisecond)); !strings.Contains(strings.Join(d, "|"), "486 Busy Here") {
+		t.Errorf("the dialer did not get the 486: %q", d)
+	}
 }
 
 // A dialer that cancels a ringing call gets the carrier's 487, To tag and

@@ -96,7 +96,7 @@ type foundRecord struct {
 // that check). It fails when the call's records are newer than that
 // checkpoint: the server signs one every 10 s.
 func Evidence(dir string, q EvidenceQuery, verifier note.Verifier) (*Bundle, error) {
-	days, err := dayFiles(dir)
+	files, err := logFiles(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func Evidence(dir string, q EvidenceQuery, verifier note.Verifier) (*Bundle, err
 	if len(cs) == 0 {
 		return nil, fmt.Errorf("no signed checkpoint in %s yet", dir)
 	}
-	found, err := findCall(dir, days, q)
+	found, err := findCall(dir, files, q)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func bundleOf(dir string, found []foundRecord, cp Checkpoint, tree tlog.HashRead
 
 // findCall reads the log once and returns, in seq order, the call's
 // decision, its outcomes, and the policy and data records the decision names.
-func findCall(dir string, days []int, q EvidenceQuery) ([]foundRecord, error) {
+func findCall(dir string, files []logFile, q EvidenceQuery) ([]foundRecord, error) {
 	var call, policies, changes []foundRecord
 	idNeedle := []byte(`"call_id":` + strconv.Quote(q.CallID) + `,`)
 	calledNeedle := []byte(`"called":` + strconv.Quote(q.Called) + `,`)
@@ -163,11 +163,11 @@ func findCall(dir string, days []int, q EvidenceQuery) ([]foundRecord, error) {
 		f.line = bytes.Clone(line)
 		return f, true
 	}
-	for _, day := range days {
-		if q.CallID == "" && (day < dayOf(q.At.Add(-24*time.Hour)) || day > dayOf(q.At.Add(24*time.Hour))) {
+	for _, f := range files {
+		if q.CallID == "" && (f.day < dayOf(q.At.Add(-24*time.Hour)) || f.day > dayOf(q.At.Add(24*time.Hour))) {
 			continue
 		}
-		if err := eachLine(filepath.Join(dir, fileName(day)), func(_ int, line []byte) error {
+		if err := eachLine(dir, f, func(_ position, line []byte) error {
 			var match bool
 			switch {
 			case bytes.Contains(line, []byte(`"kind":"`+KindPolicyLoaded+`"`)):

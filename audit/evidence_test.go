@@ -225,7 +225,7 @@ func BenchmarkEvidence(b *testing.B) {
 	cs, _ := Checkpoints(dir, nil)
 	tree, _ := openHashFileReadOnly(dir)
 	defer tree.Close()
-	days, _ := dayFiles(dir)
+	days, _ := logFiles(dir)
 	found, err := findCall(dir, days, EvidenceQuery{CallID: "the-call"})
 	if err != nil {
 		b.Fatal(err)

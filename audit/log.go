@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	cryptorand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -26,9 +27,23 @@ type Options struct {
 	// QueueSize is how many records may wait for the writer (default 65536:
 	// half a minute at 2,000 calls/s; a full queue holds ≈ 20 MB).
 	QueueSize int
-	// FlushInterval is how long a record may wait in memory before it is
-	// written and fsynced (default 200ms): one write and one fsync per batch.
+	// FlushInterval is how long a record given to Append may wait in memory
+	// before it is written and fsynced (default 10ms): one write and one fsync
+	// per batch, so a crash loses at most this much. AppendSync does not wait
+	// for it.
 	FlushInterval time.Duration
+	// MaxFileSize starts a new part of the day's file once the current one
+	// holds this many bytes (default 1 GiB): decisions-YYYY-MM-DD.1.jsonl,
+	// .2.jsonl... Complete files are compressed (.jsonl.gz).
+	MaxFileSize int64
+	// Uncompressed keeps complete files as they are (for a file system that
+	// compresses by itself); by default they are compressed with gzip.
+	Uncompressed bool
+	// Retain is how long files are kept (default 5 years, 1826 days: the
+	// Telemarketing Sales Rule, 16 CFR 310.5): a file whose newest record is
+	// older is deleted, oldest first, and the deletion logged. The tree and
+	// the checkpoints are kept. Negative keeps every file.
+	Retain time.Duration
 	// Version is the build, stamped into records that carry none.
 	Version string
 	// Signer signs the tree's checkpoints (LoadSigner); without one the tree
@@ -49,13 +64,30 @@ type Log struct {
 	// sends on the queue after Close closed it.
 	mu      sync.RWMutex
 	closed  bool
-	queue   chan Record
+	queue   chan queued
 	stop    chan struct{} // closed by Close: the writer may be ignoring the queue
 	dropped atomic.Uint64
+	// failing holds the error the writer is stuck on (nil while writes succeed).
+	failing atomic.Pointer[error]
 
 	done     chan struct{} // closed when the writer has finished
 	closeErr error
+	upkeep   *upkeep
 }
+
+// queued is a record on its way to the writer; synced, when not nil, gets
+// the outcome once the record is on disk or could not be written.
+type queued struct {
+	Record
+	synced chan error
+}
+
+// Defaults of Options.
+const (
+	DefaultFlushInterval = 10 * time.Millisecond
+	DefaultMaxFileSize   = 1 << 30
+	DefaultRetain        = 1826 * 24 * time.Hour
+)
 
 // Open opens the log in dir, creating dir if needed, and continues the chain
 // from the last complete record on disk. It fails with ErrLocked when another
@@ -68,7 +100,13 @@ func Open(dir string, opts Options) (*Log, error) {
 		opts.QueueSize = 65536
 	}
 	if opts.FlushInterval <= 0 {
-		opts.FlushInterval = 200 * time.Millisecond
+		opts.FlushInterval = DefaultFlushInterval
+	}
+	if opts.MaxFileSize <= 0 {
+		opts.MaxFileSize = DefaultMaxFileSize
+	}
+	if opts.Retain == 0 {
+		opts.Retain = DefaultRetain
 	}
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = 10 * time.Second
@@ -80,25 +118,50 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := openWriter(dir, lock, opts)
+	l := &Log{
+		logger:  opts.Logger,
+		version: opts.Version,
+		queue:   make(chan queued, opts.QueueSize),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	w, err := openWriter(dir, lock, opts, &l.failing)
 	if err != nil {
 		lock.Close()
 		return nil, err
 	}
-	l := &Log{
-		logger:  opts.Logger,
-		version: opts.Version,
-		queue:   make(chan Record, opts.QueueSize),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-	}
+	l.upkeep = startUpkeep(dir, opts, w.cur)
+	w.closed = l.upkeep.closed
 	go l.run(w, opts.FlushInterval, opts.CheckpointInterval)
 	return l, nil
 }
 
 // Append queues a record and returns at once; it never blocks. When the queue
 // is full the record is dropped, counted in Dropped, and the writer logs it.
-func (l *Log) Append(r Record) {
+// The record is on disk within FlushInterval.
+func (l *Log) Append(r Record) { l.enqueue(r, nil) }
+
+// AppendSync queues a record as Append does and returns once it is on disk
+// (written and fsynced), for a caller whose answer must not leave before its
+// record (audit.sync: always). Records of callers waiting at the same time
+// share one write and one fsync. The error is ErrQueueFull or ErrClosed when
+// the record was dropped, ErrNotWriting (wrapping the write's error) when
+// the disk refused it (it stays queued in memory and is written once the
+// disk takes writes again), or ctx's error when ctx ended first.
+func (l *Log) AppendSync(ctx context.Context, r Record) error {
+	synced := make(chan error, 1)
+	if err := l.enqueue(r, synced); err != nil {
+		return err
+	}
+	select {
+	case err := <-synced:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *Log) enqueue(r Record, synced chan error) error {
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
@@ -110,13 +173,29 @@ func (l *Log) Append(r Record) {
 	if l.closed {
 		l.dropped.Add(1)
 		l.logger.Error("audit: decision after Close was not logged", "call_id", r.CallID, "decision", r.Decision)
-		return
+		return ErrClosed
 	}
 	select {
-	case l.queue <- r:
+	case l.queue <- queued{r, synced}:
+		return nil
 	default:
 		l.dropped.Add(1)
+		return ErrQueueFull
 	}
+}
+
+// Health says whether the log keeps up: nil, or an error wrapping ErrBacklog
+// (more than half of the queue waits for the writer) or ErrNotWriting (the
+// last write or fsync failed; records wait in memory). A gate that must not
+// decide calls it cannot record refuses calls while it is not nil.
+func (l *Log) Health() error {
+	if n, c := len(l.queue), cap(l.queue); n > c/2 {
+		return fmt.Errorf("%w: %d of %d queued records wait", ErrBacklog, n, c)
+	}
+	if err := l.failing.Load(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotWriting, *err)
+	}
+	return nil
 }
 
 // AppendEvent queues a record of another kind than a decision, with the
@@ -148,6 +227,7 @@ func (l *Log) Close() error {
 	}
 	l.mu.Unlock()
 	<-l.done
+	l.upkeep.stop()
 	return l.closeErr
 }
 
@@ -163,22 +243,32 @@ func (l *Log) run(w *writer, interval, checkpointEvery time.Duration) {
 	checkpoints := time.NewTicker(checkpointEvery)
 	defer checkpoints.Stop()
 	var flushDue <-chan time.Time // nil while nothing waits to be written
+	if len(w.pending) > 0 {       // the recovery record
+		timer.Reset(interval)
+		flushDue = timer.C
+	}
 	for {
 		in := l.queue
 		if len(w.pending) >= maxPending {
 			in = nil
 		}
 		select {
-		case r, ok := <-in:
+		case q, ok := <-in:
 			if !ok {
 				l.closeErr = l.finish(w)
 				return
 			}
-			w.add(r)
+			w.add(q)
 			if len(w.pending) >= maxPending {
 				w.flush(false)
 			}
-			if flushDue == nil {
+			if len(w.waiting) > 0 {
+				// Group commit: what queued meanwhile shares this fsync.
+				l.take(w)
+				w.flush(true)
+				w.reportDrops(l.dropped.Load())
+			}
+			if flushDue == nil && (len(w.pending) > 0 || w.unsynced) {
 				timer.Reset(interval)
 				flushDue = timer.C
 			}
@@ -199,10 +289,26 @@ func (l *Log) run(w *writer, interval, checkpointEvery time.Duration) {
 	}
 }
 
+// take adds the records waiting in the queue, without blocking, until
+// pending is full.
+func (l *Log) take(w *writer) {
+	for len(w.pending) < maxPending {
+		select {
+		case q, ok := <-l.queue:
+			if !ok {
+				return // closed: finish takes the rest
+			}
+			w.add(q)
+		default:
+			return
+		}
+	}
+}
+
 // finish writes what is left once Close has closed the queue.
 func (l *Log) finish(w *writer) error {
-	for r := range l.queue {
-		w.add(r)
+	for q := range l.queue {
+		w.add(q)
 	}
 	err := w.flush(true)
 	w.reportDrops(l.dropped.Load())
@@ -218,17 +324,24 @@ func (l *Log) finish(w *writer) error {
 
 // writer is the state of the writer goroutine; nothing else touches it.
 type writer struct {
-	dir    string
-	logger *slog.Logger
-	lock   *os.File
+	dir     string
+	logger  *slog.Logger
+	lock    *os.File
+	maxSize int64
 
 	file     *os.File
-	day      int // of file
+	cur      logFile // of file
+	size     int64   // bytes written to file
 	seq      uint64
 	prev     string // hash of the last record, empty before the first
 	pending  []byte // encoded records not yet written to file
 	unsynced bool   // file has writes not yet fsynced
-	scratch  []byte
+	// waiting get the outcome of the records in pending and unsynced that
+	// AppendSync gave.
+	waiting []chan error
+	scratch []byte
+	// closed takes each file the writer completes, for compression.
+	closed chan<- logFile
 
 	tree  *tree
 	salts *rand.ChaCha8 // seeded from crypto/rand: a CSPRNG at ≈ 20 ns a salt
@@ -238,56 +351,73 @@ type writer struct {
 	checkpointed int64
 
 	// err is the write error the log is stuck on; records stay in pending
-	// and files do not rotate until a write succeeds again.
+	// and files do not rotate until a write succeeds again. failing shows
+	// it to Log.Health.
 	err           error
+	failing       *atomic.Pointer[error]
 	reportedDrops uint64
 }
 
-func openWriter(dir string, lock *os.File, opts Options) (*writer, error) {
-	days, err := dayFiles(dir)
+func openWriter(dir string, lock *os.File, opts Options, failing *atomic.Pointer[error]) (*writer, error) {
+	files, err := logFiles(dir)
 	if err != nil {
 		return nil, err
 	}
-	seq, prev, err := resume(dir, days, opts.Logger)
+	seq, prev, recovered, err := resume(dir, files, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
 	// Files never go back in time: a clock set back keeps writing the newest.
-	day := dayOf(time.Now())
-	if len(days) > 0 {
-		day = max(day, days[len(days)-1])
+	cur := logFile{day: dayOf(time.Now())}
+	if len(files) > 0 && files[len(files)-1].day >= cur.day {
+		cur = files[len(files)-1].plain()
+		if files[len(files)-1].gz { // complete: the day goes on in a new part
+			cur.part++
+		}
 	}
-	t, err := openTree(dir, days, seq)
+	t, err := openTree(dir, files, seq)
 	if err != nil {
 		return nil, err
 	}
-	f, err := openDayFile(dir, day)
+	f, err := openForAppend(dir, cur)
 	if err != nil {
 		t.Close()
 		return nil, err
 	}
+	info, err := f.Stat()
 	var seed [32]byte
-	if _, err := cryptorand.Read(seed[:]); err != nil {
+	if err == nil {
+		_, err = cryptorand.Read(seed[:])
+	}
+	if err != nil {
 		t.Close()
 		f.Close()
 		return nil, err
 	}
-	w := &writer{dir: dir, logger: opts.Logger, lock: lock, file: f, day: day, seq: seq, prev: prev,
-		tree: t, salts: rand.NewChaCha8(seed), signer: opts.Signer}
+	w := &writer{dir: dir, logger: opts.Logger, lock: lock, maxSize: opts.MaxFileSize, file: f, cur: cur, size: info.Size(),
+		seq: seq, prev: prev, tree: t, salts: rand.NewChaCha8(seed), signer: opts.Signer, failing: failing}
 	if cs, err := Checkpoints(dir, nil); err == nil && len(cs) > 0 {
 		w.checkpointed = cs[len(cs)-1].Size
 	}
 	opts.Logger.Info("audit log open", "file", f.Name(), "seq", seq, "hash", prev, "tree_size", t.size())
+	if recovered != nil {
+		data, _ := json.Marshal(recovered) // strings and ints: cannot fail
+		w.add(queued{Record: Record{Kind: KindRecovery, Time: time.Now(), Version: opts.Version, Data: data}})
+	}
 	return w, nil
 }
 
 // add numbers, chains and encodes one record into pending.
-func (w *writer) add(r Record) {
+func (w *writer) add(q queued) {
+	r := q.Record
 	// Rotate by the record's own date, but never back: a record stamped just
 	// before midnight that arrives after one stamped just after it goes into
-	// the new day's file, so that files follow seq.
-	if day := dayOf(r.Time); day > w.day && w.err == nil {
-		w.rotate(day)
+	// the new day's file, so that files follow seq. A file that reached its
+	// size goes on in the day's next part.
+	if day := dayOf(r.Time); day > w.cur.day && w.err == nil {
+		w.rotate(logFile{day: day})
+	} else if w.size+int64(len(w.pending)) >= w.maxSize && w.err == nil {
+		w.rotate(logFile{day: w.cur.day, part: w.cur.part + 1})
 	}
 	w.seq++
 	var salt [16]byte
@@ -304,13 +434,16 @@ func (w *writer) add(r Record) {
 	w.pending = append(w.pending, "\"}\n"...)
 	w.prev = string(hash[:])
 	w.tree.add(leaf)
+	if q.synced != nil {
+		w.waiting = append(w.waiting, q.synced)
+	}
 }
 
-func (w *writer) rotate(day int) {
+func (w *writer) rotate(next logFile) {
 	if w.flush(true) != nil {
 		return
 	}
-	f, err := openDayFile(w.dir, day)
+	f, err := openForAppend(w.dir, next)
 	if err != nil {
 		w.fail(err)
 		return
@@ -319,7 +452,13 @@ func (w *writer) rotate(day int) {
 	if err := w.file.Close(); err != nil {
 		w.logger.Error("audit: closing a complete file", "file", w.file.Name(), "err", err)
 	}
-	w.file, w.day = f, day
+	if w.closed != nil {
+		select {
+		case w.closed <- w.cur:
+		default: // compression is behind: the next start compresses it
+		}
+	}
+	w.file, w.cur, w.size = f, next, 0
 }
 
 // flush writes pending in one write and, if sync, fsyncs the file. On an
@@ -328,6 +467,7 @@ func (w *writer) flush(sync bool) error {
 	if len(w.pending) > 0 {
 		n, err := w.file.Write(w.pending)
 		w.pending = w.pending[:copy(w.pending, w.pending[n:])]
+		w.size += int64(n)
 		if n > 0 {
 			w.unsynced = true
 		}
@@ -345,6 +485,7 @@ func (w *writer) flush(sync bool) error {
 		w.unsynced = false
 	}
 	if sync && len(w.pending) == 0 {
+		w.notify(nil)
 		// Only records on disk get into the tree's file: a crash must never
 		// leave the tree holding a record the files lost.
 		if err := w.tree.flush(); err != nil {
@@ -355,18 +496,29 @@ func (w *writer) flush(sync bool) error {
 	if w.err != nil {
 		w.logger.Info("audit: writing again", "file", w.file.Name(), "after", w.err)
 		w.err = nil
+		w.failing.Store(nil)
 	}
 	return nil
 }
 
+// notify tells the AppendSync callers waiting how their records fared.
+func (w *writer) notify(err error) {
+	for _, c := range w.waiting {
+		c <- err
+	}
+	w.waiting = w.waiting[:0]
+}
+
 // fail logs the first error of an outage; later ones would repeat it every
-// FlushInterval.
+// FlushInterval. Callers waiting for their records learn of it at once.
 func (w *writer) fail(err error) error {
 	if w.err == nil {
 		w.logger.Error("audit: cannot write the decision log; records wait in memory and in the queue",
 			"dir", w.dir, "err", err)
 	}
 	w.err = err
+	w.failing.Store(&err)
+	w.notify(fmt.Errorf("%w: %w", ErrNotWriting, err))
 	return err
 }
 

@@ -73,9 +73,14 @@ func readRecords(t *testing.T, path string) []Record {
 	return out
 }
 
+// readLines reads a file of the log, compressed by now or not.
 func readLines(t *testing.T, path string) [][]byte {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	f, ok := parseLogFile(filepath.Base(path))
+	if !ok {
+		t.Fatalf("%s is not a file of the log", path)
+	}
+	data, err := readLogFile(filepath.Dir(path), f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,17 +271,33 @@ func TestTruncatedLastLineIsSealed(t *testing.T) {
 			if tc.logsLine && !strings.Contains(logs.String(), "file="+path+" line=5 ") {
 				t.Errorf("the broken line is not reported as %s line 5:\n%s", path, logs)
 			}
+			// The start's recovery record, then the new one.
 			r, err := Verify(dir, VerifyOptions{})
-			if err != nil || r.Records != tc.kept+1 {
-				t.Fatalf("Verify = %d, %v; want %d records", r.Records, err, tc.kept+1)
+			if err != nil || r.Records != tc.kept+2 {
+				t.Fatalf("Verify = %d, %v; want %d records", r.Records, err, tc.kept+2)
 			}
 			lines := bytes.Split(bytes.TrimSuffix(after, []byte("\n")), []byte("\n"))
+			var recovery struct {
+				Seq  uint64 `json:"seq"`
+				Kind string `json:"kind"`
+				Recovery
+			}
+			if err := json.Unmarshal(lines[len(lines)-2], &recovery); err != nil {
+				t.Fatal(err)
+			}
+			want := Recovery{File: filepath.Base(path), Line: 5, Bytes: len(cut) - bytes.LastIndexByte(cut, '\n') - 1, Repair: RepairSealed}
+			if !tc.logsLine {
+				want.Repair = RepairNewline
+			}
+			if recovery.Kind != KindRecovery || recovery.Seq != uint64(tc.kept+1) || recovery.Recovery != want {
+				t.Errorf("recovery record %s; want seq %d with %+v", lines[len(lines)-2], tc.kept+1, want)
+			}
 			var last Record
 			if err := json.Unmarshal(lines[len(lines)-1], &last); err != nil {
 				t.Fatal(err)
 			}
-			if last.Seq != uint64(tc.kept+1) {
-				t.Errorf("the record after the crash has seq %d, want %d", last.Seq, tc.kept+1)
+			if last.Seq != uint64(tc.kept+2) {
+				t.Errorf("the record after the crash has seq %d, want %d", last.Seq, tc.kept+2)
 			}
 		})
 	}
@@ -287,7 +308,7 @@ func TestTruncatedLastLineIsSealed(t *testing.T) {
 // return at once, counting what it drops.
 func TestAppendNeverBlocksWhenQueueFull(t *testing.T) {
 	dir := t.TempDir()
-	pipe := filepath.Join(dir, fileName(dayOf(time.Now())))
+	pipe := logFile{day: dayOf(time.Now())}.path(dir)
 	if err := syscall.Mkfifo(pipe, 0o640); err != nil {
 		t.Skip("no named pipes here:", err)
 	}
@@ -344,7 +365,7 @@ func TestAppendNeverBlocksWhenQueueFull(t *testing.T) {
 // A day file linked to /dev/full is a full disk: every write fails ENOSPC.
 func TestFullDiskIsReported(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.Symlink("/dev/full", filepath.Join(dir, fileName(dayOf(time.Now())))); err != nil {
+	if err := os.Symlink("/dev/full", logFile{day: dayOf(time.Now())}.path(dir)); err != nil {
 		t.Fatal(err)
 	}
 	l, logs := open(t, dir, Options{FlushInterval: time.Millisecond})
@@ -428,11 +449,11 @@ func BenchmarkAppendParallel(b *testing.B) {
 
 // The writer's share per record: number, salt, encode, hash, tree.
 func BenchmarkWriterAdd(b *testing.B) {
-	w := &writer{day: dayOf(time.Date(2031, 1, 2, 0, 0, 0, 0, time.UTC)), tree: &tree{}, salts: rand.NewChaCha8([32]byte{})}
+	w := &writer{cur: logFile{day: dayOf(time.Date(2031, 1, 2, 0, 0, 0, 0, time.UTC))}, maxSize: DefaultMaxFileSize, tree: &tree{}, salts: rand.NewChaCha8([32]byte{})}
 	r := fullRecord(0)
 	b.ReportAllocs()
 	for b.Loop() {
-		w.add(r)
+		w.add(queued{Record: r})
 		if len(w.pending) > maxPending {
 			w.pending = w.pending[:0]
 		}

@@ -2,8 +2,10 @@ package audit
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -15,21 +17,21 @@ import (
 //
 // The record and its salt are gone, so its content cannot be recovered from
 // its hash, while the chain, the tree and every checkpoint and every other
-// record's proof still verify. The day file is rewritten through a new file
-// and a rename. The file a running server appends to cannot be redacted
-// until the day is over.
+// record's proof still verify. The file is rewritten through a new file
+// and a rename (compressed again if it was). The file a running server
+// appends to cannot be redacted until it is complete (the day is over).
 func Redact(dir string, seq uint64, why string) error {
-	days, err := dayFiles(dir)
+	files, err := logFiles(dir)
 	if err != nil {
 		return err
 	}
 	var scratch []byte
-	for i, day := range days {
-		path := filepath.Join(dir, fileName(day))
-		data, err := os.ReadFile(path)
+	for i, f := range files {
+		data, err := readLogFile(dir, f)
 		if err != nil {
 			return err
 		}
+		path := f.path(dir)
 		lines := bytes.SplitAfter(data, []byte{'\n'})
 		for n, line := range lines {
 			l, err := parseLine(bytes.TrimSuffix(line, []byte{'\n'}), &scratch)
@@ -39,7 +41,7 @@ func Redact(dir string, seq uint64, why string) error {
 			if l.redacted {
 				return nil
 			}
-			if i == len(days)-1 {
+			if i == len(files)-1 {
 				lock, err := lockDir(dir)
 				if err != nil {
 					return fmt.Errorf("%s is the file a running server appends to: redact after the day is over: %w", path, err)
@@ -49,10 +51,37 @@ func Redact(dir string, seq uint64, why string) error {
 			stub := fmt.Appendf(nil, `{"seq":%d,"redacted":%s,"prev":"%s","hash":"%s"}`+"\n",
 				seq, appendString(nil, why), l.prev, l.hash)
 			lines[n] = stub
-			return replaceFile(path, bytes.Join(lines, nil))
+			data = bytes.Join(lines, nil)
+			if f.gz {
+				if data, err = compress(data); err != nil {
+					return err
+				}
+			}
+			return replaceFile(path, data)
 		}
 	}
 	return fmt.Errorf("%w: %d", ErrNoSuchRecord, seq)
+}
+
+func readLogFile(dir string, f logFile) ([]byte, error) {
+	r, err := openLogFile(dir, f)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+func compress(data []byte) ([]byte, error) {
+	var out bytes.Buffer
+	z := gzip.NewWriter(&out)
+	if _, err := z.Write(data); err != nil {
+		return nil, err
+	}
+	if err := z.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // replaceFile writes data to path through a new file, fsync and rename, so

@@ -16,50 +16,78 @@ import (
 // one; otherwise it is sealed with a newline, so that the next record starts
 // on a line of its own, and reported. No byte is ever removed: the files may
 // carry the append-only attribute (chattr +a). Verify passes over such a line
-// because the chain continues across it.
-func resume(dir string, days []int, logger *slog.Logger) (seq uint64, hash string, err error) {
+// because the chain continues across it. What was repaired is returned (nil
+// when nothing was), for the recovery record.
+func resume(dir string, files []logFile, logger *slog.Logger) (seq uint64, hash string, _ *Recovery, err error) {
 	var scratch []byte
-	for i := len(days) - 1; i >= 0; i-- {
-		path := filepath.Join(dir, fileName(days[i]))
-		last, found, err := lastLink(path, logger, &scratch)
+	for i := len(files) - 1; i >= 0; i-- {
+		var last link
+		var found bool
+		var repaired *Recovery
+		if files[i].gz { // complete when compressed: nothing to repair
+			last, found, err = lastCompressed(dir, files[i], &scratch)
+		} else {
+			last, found, repaired, err = lastLink(files[i].path(dir), logger, &scratch)
+		}
 		if err != nil || found {
-			return last.seq, string(last.hash), err
+			return last.seq, string(last.hash), repaired, err
 		}
 	}
-	return 0, "", nil
+	return 0, "", nil, nil
+}
+
+// lastCompressed returns the last record of a compressed file.
+func lastCompressed(dir string, f logFile, scratch *[]byte) (last link, found bool, err error) {
+	var lastLine []byte
+	err = eachLine(dir, f, func(_ position, line []byte) error {
+		if _, err := parseLine(line, scratch); err == nil {
+			lastLine = append(lastLine[:0], line...)
+		}
+		return nil
+	})
+	if err != nil || lastLine == nil {
+		return link{}, false, err
+	}
+	last, err = parseLine(lastLine, scratch)
+	return last, err == nil, err
 }
 
 // lastLink returns the last complete record of a file, repairing a line cut
 // short as resume describes.
-func lastLink(path string, logger *slog.Logger, scratch *[]byte) (link, bool, error) {
+func lastLink(path string, logger *slog.Logger, scratch *[]byte) (link, bool, *Recovery, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return link{}, false, err
+		return link{}, false, nil, err
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return link{}, false, err
+		return link{}, false, nil, err
 	}
 	lines := backLines{f: f, off: info.Size()}
 	tail, _, err := lines.prev() // the bytes after the last newline
 	if err != nil || len(tail) == 0 {
-		return lastComplete(&lines, scratch, err)
-	}
-	if last, err := parseLine(tail, scratch); err == nil {
-		logger.Warn("audit: a crash cut off the newline of the last record; adding it", "file", path, "seq", last.seq)
-		return last, true, appendNewline(path)
+		last, found, err := lastComplete(&lines, scratch, err)
+		return last, found, nil, err
 	}
 	lineNo, err := countLines(f)
 	if err != nil {
-		return link{}, false, err
+		return link{}, false, nil, err
+	}
+	repaired := &Recovery{File: filepath.Base(path), Line: lineNo + 1, Bytes: len(tail)}
+	if last, err := parseLine(tail, scratch); err == nil {
+		logger.Warn("audit: a crash cut off the newline of the last record; adding it", "file", path, "seq", last.seq)
+		repaired.Repair = RepairNewline
+		return last, true, repaired, appendNewline(path)
 	}
 	logger.Warn("audit: a crash cut the last write short; sealing the broken line, the chain goes on from the last complete record",
 		"file", path, "line", lineNo+1, "bytes", len(tail))
+	repaired.Repair = RepairSealed
 	if err := appendNewline(path); err != nil {
-		return link{}, false, err
+		return link{}, false, nil, err
 	}
-	return lastComplete(&lines, scratch, nil)
+	last, found, err := lastComplete(&lines, scratch, nil)
+	return last, found, repaired, err
 }
 
 // lastComplete walks back over lines that are not records (lines sealed by

@@ -166,7 +166,7 @@ type tree struct {
 // it replays those the tree lacks (a crash between writing records and their
 // hashes, or a log that predates the file) and drops hashes of records that
 // are not there.
-func openTree(dir string, days []int, seq uint64) (*tree, error) {
+func openTree(dir string, files []logFile, seq uint64) (*tree, error) {
 	file, err := openHashFile(dir)
 	if err != nil {
 		return nil, err
@@ -185,7 +185,7 @@ func openTree(dir string, days []int, seq uint64) (*tree, error) {
 		return nil, err
 	}
 	if have < int64(seq) {
-		if err := t.replay(dir, days, uint64(have)+1, seq); err != nil {
+		if err := t.replay(dir, files, uint64(have)+1, seq); err != nil {
 			file.Close()
 			return nil, fmt.Errorf("rebuilding %s from the records: %w", treeFileName, err)
 		}
@@ -194,9 +194,9 @@ func openTree(dir string, days []int, seq uint64) (*tree, error) {
 }
 
 // replay adds the leaf hashes of records from..to, read from the files.
-func (t *tree) replay(dir string, days []int, from, to uint64) error {
+func (t *tree) replay(dir string, files []logFile, from, to uint64) error {
 	next := from
-	err := eachRecord(dir, days, func(at position, l link) error {
+	err := eachRecord(dir, files, func(at position, l link) error {
 		if l.seq < next {
 			return nil
 		}
@@ -256,18 +256,17 @@ func (t *tree) root() tlog.Hash { return t.frontier.root() }
 
 func (t *tree) Close() error { return t.file.Close() }
 
-// eachRecord calls fn for every record line of the day files, in order,
-// until fn returns an error.
-func eachRecord(dir string, days []int, fn func(at position, l link) error) error {
+// eachRecord calls fn for every record line of the files, in order, until
+// fn returns an error.
+func eachRecord(dir string, files []logFile, fn func(at position, l link) error) error {
 	var scratch []byte
-	for _, day := range days {
-		path := filepath.Join(dir, fileName(day))
-		if err := eachLine(path, func(lineNo int, line []byte) error {
+	for _, f := range files {
+		if err := eachLine(dir, f, func(at position, line []byte) error {
 			l, err := parseLine(line, &scratch)
 			if err != nil {
 				return nil // a line sealed after a crash: not a record
 			}
-			return fn(position{path, lineNo}, l)
+			return fn(at, l)
 		}); err != nil {
 			return err
 		}
@@ -275,15 +274,16 @@ func eachRecord(dir string, days []int, fn func(at position, l link) error) erro
 	return nil
 }
 
-// eachLine calls fn for each line of a file, without its newline.
-func eachLine(path string, fn func(lineNo int, line []byte) error) error {
-	f, err := os.Open(path)
+// eachLine calls fn for each line of a file of the log, without its newline.
+func eachLine(dir string, f logFile, fn func(at position, line []byte) error) error {
+	r, err := openLogFile(dir, f)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer r.Close()
+	path := f.path(dir)
 	var lr lineReader
-	lr.reset(f)
+	lr.reset(r)
 	for lineNo := 1; ; lineNo++ {
 		line, err := lr.next()
 		if err == io.EOF && len(line) == 0 {
@@ -292,7 +292,7 @@ func eachLine(path string, fn func(lineNo int, line []byte) error) error {
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("%s:%d: %w", path, lineNo, err)
 		}
-		if err := fn(lineNo, line); err != nil {
+		if err := fn(position{path, lineNo}, line); err != nil {
 			return err
 		}
 	}

@@ -54,11 +54,11 @@ type Report struct {
 // period may have been deleted, and the tree file vouches for them.
 func Verify(dir string, opts VerifyOptions) (Report, error) {
 	var v verifier
-	days, err := dayFiles(dir)
+	files, err := logFiles(dir)
 	if err != nil {
 		return v.report, err
 	}
-	if len(days) == 0 {
+	if len(files) == 0 {
 		return v.report, fmt.Errorf("%w in %s", ErrNoFiles, dir)
 	}
 	if v.checkpoints, err = Checkpoints(dir, opts.Verifier); err != nil {
@@ -84,8 +84,8 @@ func Verify(dir string, opts VerifyOptions) (Report, error) {
 		// server's later writes look like a lagging tree, never like extra hashes.
 		v.tree = &hashFile{f: f, count: info.Size() / tlog.HashSize}
 	}
-	for _, day := range days {
-		if err := v.file(filepath.Join(dir, fileName(day))); err != nil {
+	for _, f := range files {
+		if err := v.file(dir, f); err != nil {
 			return v.report, err
 		}
 	}
@@ -116,13 +116,14 @@ type verifier struct {
 	since       *Checkpoint
 }
 
-func (v *verifier) file(path string) error {
-	f, err := os.Open(path)
+func (v *verifier) file(dir string, f logFile) error {
+	r, err := openLogFile(dir, f)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	v.lines.reset(f)
+	defer r.Close()
+	path := f.path(dir)
+	v.lines.reset(r)
 	for lineNo := 1; ; lineNo++ {
 		line, err := v.lines.next()
 		if err == io.EOF && len(line) == 0 {

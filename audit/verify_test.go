@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,7 @@ import (
 // each, and returns the files' paths.
 func writeDays(t *testing.T, dir string, days, perDay int) []string {
 	t.Helper()
-	l, _ := open(t, dir, Options{})
+	l, _ := open(t, dir, Options{Uncompressed: true}) // the tests edit the files
 	var paths []string
 	for d := 1; d <= days; d++ {
 		for i := range perDay {
@@ -22,7 +21,7 @@ func writeDays(t *testing.T, dir string, days, perDay int) []string {
 			r.Time = time.Date(2031, 5, d, 12, 0, i, 0, time.UTC)
 			l.Append(r)
 		}
-		paths = append(paths, filepath.Join(dir, fileName(20310500+d)))
+		paths = append(paths, logFile{day: 20310500 + d}.path(dir))
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,183 @@
+package audit
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// upkeep compresses the files the writer completes and deletes those past
+// the retention period, in a goroutine of its own: the writer never waits
+// for it.
+type upkeep struct {
+	dir      string
+	retain   time.Duration // negative: keep every file
+	compress bool
+	logger   *slog.Logger
+	closed   chan logFile
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// startUpkeep compresses the complete files already in dir (every plain
+// file but cur, the writer's), applies retention, and then waits for the
+// files the writer completes.
+func startUpkeep(dir string, opts Options, cur logFile) *upkeep {
+	ctx, cancel := context.WithCancel(context.Background())
+	u := &upkeep{dir: dir, retain: opts.Retain, compress: !opts.Uncompressed, logger: opts.Logger,
+		closed: make(chan logFile, 64), cancel: cancel, done: make(chan struct{})}
+	go u.run(ctx, cur)
+	return u
+}
+
+func (u *upkeep) stop() {
+	u.cancel()
+	<-u.done
+}
+
+func (u *upkeep) run(ctx context.Context, cur logFile) {
+	defer close(u.done)
+	if files, err := logFiles(u.dir); err == nil {
+		for _, f := range files {
+			if !f.gz && f.compare(cur) < 0 {
+				u.compressFile(ctx, f)
+			}
+		}
+	}
+	u.expire(time.Now())
+	for {
+		select {
+		case f := <-u.closed:
+			u.compressFile(ctx, f)
+			u.expire(time.Now())
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (u *upkeep) compressFile(ctx context.Context, f logFile) {
+	if !u.compress || ctx.Err() != nil {
+		return
+	}
+	if err := compressFile(ctx, u.dir, f); err != nil && ctx.Err() == nil {
+		u.logger.Error("audit: compressing a complete file; it stays uncompressed", "file", f.path(u.dir), "err", err)
+	}
+}
+
+// compressFile writes a complete plain file as name.gz (through a temporary
+// file, fsync and rename), then removes the plain one; an empty one is only
+// removed. Readers meanwhile see
+// the plain file (logFiles prefers it) or, once it is gone, the compressed
+// one (openLogFile). It stops when ctx ends, leaving the plain file.
+func compressFile(ctx context.Context, dir string, f logFile) error {
+	plain := f.path(dir)
+	in, err := os.Open(plain)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if info.Size() == 0 { // a day without records: nothing to keep
+		return os.Remove(plain)
+	}
+	gz := logFile{day: f.day, part: f.part, gz: true}.path(dir)
+	tmp := gz + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, info.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	z := gzip.NewWriter(out)
+	_, err = io.Copy(z, contextReader{ctx, in})
+	if err == nil {
+		err = z.Close()
+	}
+	if err == nil {
+		err = out.Sync()
+	}
+	if err = errors.Join(err, out.Close()); err == nil {
+		err = os.Rename(tmp, gz)
+	}
+	if err != nil {
+		return errors.Join(err, os.Remove(tmp))
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	if err := os.Remove(plain); err != nil {
+		return fmt.Errorf("compressed to %s, but the plain file stays: %w", gz, err)
+	}
+	return syncDir(dir)
+}
+
+// contextReader stops a copy when its context ends.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c contextReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// expire deletes, oldest first, the files whose newest record is older than
+// the retention period, and logs each. It stops at the first file that is
+// not, and never deletes the newest file, which the writer appends to.
+func (u *upkeep) expire(now time.Time) {
+	if u.retain < 0 {
+		return
+	}
+	cutoff := now.Add(-u.retain)
+	files, err := logFiles(u.dir)
+	if err != nil {
+		u.logger.Error("audit: retention: listing the files", "dir", u.dir, "err", err)
+		return
+	}
+	for _, f := range files[:max(len(files)-1, 0)] {
+		// A file holds records of its day or later: a later day's can wait.
+		if !dayStart(f.day).AddDate(0, 0, 1).Before(cutoff) {
+			return
+		}
+		newest, err := newestTime(u.dir, f)
+		if err != nil {
+			u.logger.Error("audit: retention: reading a file", "file", f.path(u.dir), "err", err)
+			return
+		}
+		if !newest.Before(cutoff) {
+			return
+		}
+		if err := os.Remove(f.path(u.dir)); err != nil {
+			u.logger.Error("audit: retention: deleting a file", "file", f.path(u.dir), "err", err)
+			return
+		}
+		u.logger.Info("audit: deleted a file past the retention period", "file", f.path(u.dir),
+			"newest_record", newest.Format(time.RFC3339), "retain_days", int(u.retain.Hours()/24))
+	}
+}
+
+// newestTime is the latest time of the records in a file (a record may
+// carry an earlier time than the one before it; redacted stubs carry none).
+func newestTime(dir string, f logFile) (time.Time, error) {
+	var newest time.Time
+	err := eachLine(dir, f, func(_ position, line []byte) error {
+		const prefix = `{"time":"`
+		if len(line) >= len(prefix)+len(timeLayout) && string(line[:len(prefix)]) == prefix {
+			if t, err := time.Parse(timeLayout, string(line[len(prefix):len(prefix)+len(timeLayout)])); err == nil && t.After(newest) {
+				newest = t
+			}
+		}
+		return nil
+	})
+	return newest, err
+}

@@ -7,16 +7,21 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -305,14 +310,21 @@ func (g *gatekeeper) auditRecords() []map[string]any {
 // auditLog reads every record of a kind logged so far.
 func (g *gatekeeper) auditLog(kind string) []map[string]any {
 	g.t.Helper()
-	files, _ := filepath.Glob(filepath.Join(g.dir, "audit", "decisions-*.jsonl"))
+	files, _ := filepath.Glob(filepath.Join(g.dir, "audit", "decisions-*.jsonl*"))
 	var recs []map[string]any
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		if !strings.HasSuffix(f, ".jsonl") && !strings.HasSuffix(f, ".jsonl.gz") {
+			continue // a compression's temporary file
+		}
+		data, err := readAuditFile(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // compressed meanwhile: the .gz is in files too
+		}
 		if err != nil {
 			g.t.Fatal(err)
 		}
 		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			var r map[string]any
 			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
@@ -323,7 +335,31 @@ func (g *gatekeeper) auditLog(kind string) []map[string]any {
 			}
 		}
 	}
+	slices.SortFunc(recs, func(a, b map[string]any) int { return cmp.Compare(a["seq"].(float64), b["seq"].(float64)) })
 	return recs
+}
+
+// readAuditFile reads a file of the decision log, gunzipping a compressed
+// one. A compressed file whose plain one is still there (compression under
+// way) reads as not existing, so that no record is read twice.
+func readAuditFile(path string) ([]byte, error) {
+	plain, ok := strings.CutSuffix(path, ".gz")
+	if !ok {
+		return os.ReadFile(path)
+	}
+	if _, err := os.Stat(plain); err == nil {
+		return nil, fs.ErrNotExist
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(z)
 }
 
 // metrics scrapes the gatekeeper's Prometheus endpoint.

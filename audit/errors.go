@@ -31,3 +31,7 @@ var ErrBacklog = errors.New("the audit writer falls behind")
 // write or fsync of the log failed (a full or failing disk); records wait in
 // memory until a write succeeds.
 var ErrNotWriting = errors.New("the audit log cannot write to disk")
+
+// ErrUnknownGroup is returned by Stats when it is asked to group by a name
+// that is not in StatsGroups.
+var ErrUnknownGroup = errors.New("no such group")

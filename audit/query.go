@@ -1,0 +1,278 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"iter"
+	"strconv"
+	"time"
+)
+
+// Query selects calls by their decision record; every field set must match,
+// the zero value of a field matches anything.
+type Query struct {
+	// Since and Until bound the decision's time: Since <= time < Until.
+	Since, Until time.Time
+	// Called is the called number in E.164 (+12025550143); the caller of
+	// Search normalizes what a person typed (internal/number.Normalize).
+	Called string
+	// Caller is the caller ID as the decision holds it (E.164 when it parsed).
+	Caller string
+	// CallID is the SIP Call-ID of the INVITE (RFC 3261 §8.1.1.4).
+	CallID string
+	// Decision is allow or reject.
+	Decision string
+	// Rule is the name of the rule that decided (default when none matched).
+	Rule     string
+	Campaign string
+	Dialer   string
+	// Seller is the seller of the call, as its decision or its outcome names it.
+	Seller string
+	// Status is the final SIP status the dialer got.
+	Status int
+	// Limit stops Search after that many calls; 0 is no limit.
+	Limit int
+	// Zone is where the days and hours of Stats begin; nil is UTC.
+	Zone *time.Location
+}
+
+// Call is one call as the log tells it: its decision and, once a forwarded
+// call ended, its outcome (nil for a rejected call, which has none, and for a
+// call still up or whose outcome was not logged).
+type Call struct {
+	Decision Record
+	// Seller is the seller the decision or else the outcome names.
+	Seller  string
+	Outcome *Outcome
+	// DecisionLine and OutcomeLine are the records as stored, hash included:
+	// each can be checked on its own (docs/audit.md).
+	DecisionLine, OutcomeLine json.RawMessage
+}
+
+// MarshalJSON writes {"decision":<record as stored>,"outcome":<record as
+// stored>}, outcome left out when there is none.
+func (c Call) MarshalJSON() ([]byte, error) {
+	b := append([]byte(`{"decision":`), c.DecisionLine...)
+	if c.OutcomeLine != nil {
+		b = append(append(b, `,"outcome":`...), c.OutcomeLine...)
+	}
+	return append(b, '}'), nil
+}
+
+// Outcome is what became of a forwarded call: the outcome record
+// (KindOutcome) its end wrote, the call-detail record of 16 CFR 310.5(a)(2).
+type Outcome struct {
+	// Time is when the call ended (as Ended).
+	Time   time.Time `json:"time"`
+	Seq    uint64    `json:"seq"`
+	CallID string    `json:"call_id"`
+	Called string    `json:"called"`
+	// Calling is the calling number as the INVITE's From URI gives it;
+	// CallerID the caller ID sent (P-Asserted-Identity, else From).
+	Calling     string `json:"calling"`
+	CallerID    string `json:"caller_id"`
+	CallerName  string `json:"caller_name,omitempty"`
+	Dialer      string `json:"dialer"`
+	Seller      string `json:"seller"`
+	Campaign    string `json:"campaign"`
+	DialMode    string `json:"dial_mode"`
+	Prerecorded bool   `json:"prerecorded"`
+	Status      int    `json:"status"`
+	// Disposition is answered, busy, no-answer, cancelled, rejected or failed.
+	Disposition string     `json:"disposition"`
+	Invited     time.Time  `json:"invited"`
+	Answered    *time.Time `json:"answered,omitempty"`
+	Ended       time.Time  `json:"ended"`
+	// DurationS is the connected time in seconds, answer to end.
+	DurationS float64 `json:"duration_s"`
+	// EndedBy is dialer, carrier, cancel, timeout or gatekeeper.
+	EndedBy string `json:"ended_by"`
+}
+
+// outcomeHorizon is how long after its decision a call's outcome may come:
+// a call up for 12 hours is ended by the gatekeeper (docs/audit.md), plus
+// the INVITE transaction's Timer C.
+const outcomeHorizon = 13 * time.Hour
+
+// Search returns the calls whose decision matches q, in the log's order
+// (seq), each joined with its outcome. It reads dir as a running server
+// leaves it or as copied elsewhere, and never writes to it. A number or
+// Call-ID is looked up in the index of each complete file (index.go),
+// which is built in memory when missing; other filters read the files.
+// The sequence ends early with the error that stopped it.
+func Search(dir string, q Query) iter.Seq2[Call, error] {
+	return func(yield func(Call, error) bool) {
+		s := newSearch(q)
+		stopped := false
+		emit := func(c Call) bool {
+			s.emitted++
+			stopped = !yield(c, nil) || s.emitted == q.Limit
+			return !stopped
+		}
+		err := eachCandidate(dir, q, func(line []byte) bool {
+			return s.line(line, emit)
+		})
+		if stopped {
+			return
+		}
+		if err != nil {
+			yield(Call{}, err)
+			return
+		}
+		s.flush(emit)
+	}
+}
+
+// search joins decisions with their outcomes and keeps the calls in seq
+// order: a call waits in pending until its outcome comes or cannot come.
+type search struct {
+	q       Query
+	needles [][]byte
+	since   []byte // q.Since in the records' time layout, nil when open
+	until   []byte
+	pending []*Call
+	waiting map[string]*Call // call_id -> an allowed call without its outcome
+	emitted int
+	// last is the time of the latest record read.
+	last time.Time
+}
+
+func newSearch(q Query) *search {
+	s := &search{q: q, waiting: map[string]*Call{}}
+	s.needles = q.needles()
+	if !q.Since.IsZero() {
+		s.since = q.Since.UTC().AppendFormat(nil, timeLayout)
+	}
+	if !q.Until.IsZero() {
+		s.until = q.Until.UTC().AppendFormat(nil, timeLayout)
+	}
+	return s
+}
+
+// needles are byte strings every matching decision line contains: a cheap
+// test before the line is decoded, which decides.
+func (q Query) needles() [][]byte {
+	var n [][]byte
+	add := func(name, value string) {
+		if value != "" {
+			n = append(n, appendField(nil, name, value)[1:])
+		}
+	}
+	add("called", q.Called)
+	add("call_id", q.CallID)
+	add("caller", q.Caller)
+	add("decision", q.Decision)
+	add("rule", q.Rule)
+	add("campaign", q.Campaign)
+	add("dialer", q.Dialer)
+	if q.Status != 0 {
+		n = append(n, []byte(`"status":`+strconv.Itoa(q.Status)))
+	}
+	return n
+}
+
+// timePrefix is where every record's time stands: {"time":"...".
+const timePrefix = `{"time":"`
+
+// recordTime returns the time field of a line in the records' layout, or nil.
+func recordTime(line []byte) []byte {
+	if len(line) < len(timePrefix)+len(timeLayout) || !bytes.HasPrefix(line, []byte(timePrefix)) {
+		return nil
+	}
+	return line[len(timePrefix) : len(timePrefix)+len(timeLayout)]
+}
+
+// line takes one line of the log; false stops the reading.
+func (s *search) line(line []byte, emit func(Call) bool) bool {
+	at := recordTime(line)
+	if at == nil {
+		return true // a redacted stub or a line cut short by a crash
+	}
+	if t, err := time.Parse(timeLayout, string(at)); err == nil && t.After(s.last) {
+		s.last = t
+	}
+	switch {
+	case bytes.Contains(line, []byte(`"kind":"`+KindDecision+`"`)):
+		if !s.wantTime(at) || !s.hasNeedles(line) {
+			break
+		}
+		var d struct {
+			Record
+			Seller string `json:"seller"`
+		}
+		if json.Unmarshal(line, &d) != nil || !s.matches(&d.Record) {
+			break
+		}
+		c := &Call{Decision: d.Record, Seller: d.Seller, DecisionLine: bytes.Clone(line)}
+		s.pending = append(s.pending, c)
+		if c.Decision.Decision == "allow" {
+			s.waiting[c.Decision.CallID] = c
+		}
+	case len(s.waiting) > 0 && bytes.Contains(line, []byte(`"kind":"`+KindOutcome+`"`)):
+		var o Outcome
+		if json.Unmarshal(line, &o) != nil {
+			break
+		}
+		if c := s.waiting[o.CallID]; c != nil {
+			c.Outcome, c.OutcomeLine = &o, bytes.Clone(line)
+			if c.Seller == "" {
+				c.Seller = o.Seller
+			}
+			delete(s.waiting, o.CallID)
+		}
+	}
+	if !s.release(emit, false) {
+		return false
+	}
+	// Past Until, reading goes on only for the outcomes still awaited.
+	return s.until == nil || bytes.Compare(at, s.until) < 0 || len(s.pending) > 0
+}
+
+func (s *search) wantTime(at []byte) bool {
+	return (s.since == nil || bytes.Compare(at, s.since) >= 0) && (s.until == nil || bytes.Compare(at, s.until) < 0)
+}
+
+func (s *search) hasNeedles(line []byte) bool {
+	for _, n := range s.needles {
+		if !bytes.Contains(line, n) {
+			return false
+		}
+	}
+	return true
+}
+
+// matches tests a decision against every filter but Seller, which may
+// need the outcome.
+func (s *search) matches(r *Record) bool {
+	q := s.q
+	eq := func(want, got string) bool { return want == "" || want == got }
+	return eq(q.Called, r.Called) && eq(q.CallID, r.CallID) && eq(q.Caller, r.Caller) &&
+		eq(q.Decision, r.Decision) && eq(q.Rule, r.Rule) && eq(q.Campaign, r.Campaign) &&
+		eq(q.Dialer, r.Dialer) && (q.Status == 0 || q.Status == r.Status)
+}
+
+// release emits the calls at the head of pending that are complete: an
+// outcome came, none will (not allowed), or it is past the horizon; all of
+// them when final. False when emit wants no more.
+func (s *search) release(emit func(Call) bool, final bool) bool {
+	n := 0
+	for _, c := range s.pending {
+		if !final && s.waiting[c.Decision.CallID] == c && s.last.Sub(c.Decision.Time) < outcomeHorizon {
+			break
+		}
+		n++
+		if s.waiting[c.Decision.CallID] == c {
+			delete(s.waiting, c.Decision.CallID)
+		}
+		if s.q.Seller != "" && c.Seller != s.q.Seller {
+			continue
+		}
+		if !emit(*c) {
+			return false
+		}
+	}
+	s.pending = s.pending[n:]
+	return true
+}
+
+func (s *search) flush(emit func(Call) bool) { s.release(emit, true) }

@@ -56,23 +56,10 @@ func newServeCmd() *cobra.Command {
 func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *slog.Logger) error {
 	g := &gatekeeper{cfg: cfg, log: log, now: now}
 	defer g.close()
-	if err := g.checkConfig(); err != nil {
-		return err
-	}
-	if err := g.openRegistry(); err != nil {
-		return err
-	}
-	if err := g.openPolicy(); err != nil {
-		return err
-	}
-	if err := g.openAudit(); err != nil {
-		return err
-	}
-	if err := g.openProxy(); err != nil {
-		return err
-	}
-	if err := g.openMetrics(); err != nil {
-		return err
+	for _, open := range []func() error{g.checkConfig, g.openRegistry, g.openPolicy, g.openAudit, g.openProxy, g.openMetrics} {
+		if err := open(); err != nil {
+			return err
+		}
 	}
 	g.openAdmin()
 	if err := g.run(ctx); err != nil {

@@ -34,18 +34,9 @@ func TestLargeInviteIsForwarded(t *testing.T) {
 // over the transport its request came on, whatever its size (§18.2.2).
 func TestLargeAnswerReachesAUDPDialer(t *testing.T) {
 	r := newRig(t, allowAll{})
-	send(t, r.dialer, r.proxyAddr(), invite("big-2", "big2"))
-	got := recvFirst(r.carrier, time.Second)
-	if len(got) == 0 {
-		t.Fatal("the carrier got no INVITE")
-	}
+	got := r.placeCall(t, invite("big-2", "big2"))
 	body := strings.ReplaceAll(sdpOf(2000), "\n", "\r\n")
-	ok := strings.Replace(answer(got[0], "200 OK", "Contact: <sip:"+r.carrier.LocalAddr().String()+">\nContent-Type: application/sdp\n"), "Content-Length: 0\n\n", "Content-Length: "+strconv.Itoa(len(body))+"\n\n", 1)
+	ok := strings.Replace(answer(got, "200 OK", "Contact: <sip:"+r.carrier.LocalAddr().String()+">\nContent-Type: application/sdp\n"), "Content-Length: 0\n\n", "Content-Length: "+strconv.Itoa(len(body))+"\n\n", 1)
 	send(t, r.carrier, r.proxyAddr(), ok+body)
-	for _, l := range firstLines(recv(r.dialer, 500*time.Millisecond)) {
-		if l == "SIP/2.0 200 OK" {
-			return
-		}
-	}
-	t.Fatal("the dialer did not get the large 200 OK")
+	await(t, r.dialer, 500*time.Millisecond, "SIP/2.0 200 OK")
 }

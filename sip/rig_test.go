@@ -113,6 +113,29 @@ func recvCall(c net.PacketConn, callID string, d time.Duration) []string {
 	return nil
 }
 
+// placeCall sends a new INVITE from the dialer and returns the carrier's copy.
+func (r *rig) placeCall(t *testing.T, msg string) string {
+	t.Helper()
+	send(t, r.dialer, r.proxyAddr(), msg)
+	got := recvFirst(r.carrier, time.Second)
+	if len(got) == 0 {
+		t.Fatal("the carrier got no INVITE")
+	}
+	return got[0]
+}
+
+// await returns the first message c gets within d whose start line begins with start.
+func await(t *testing.T, c net.PacketConn, d time.Duration, start string) string {
+	t.Helper()
+	for _, m := range recv(c, d) {
+		if strings.HasPrefix(m, start) {
+			return m
+		}
+	}
+	t.Fatalf("no %q arrived", start)
+	return ""
+}
+
 func firstLines(msgs []string) []string {
 	var l []string
 	for _, m := range msgs {

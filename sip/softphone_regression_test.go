@@ -16,12 +16,8 @@ import (
 func TestForwardedViaWithRportCarriesReceived(t *testing.T) {
 	r := newRig(t, allowAll{})
 	inv := strings.Replace(invite("rport-1", "rport1"), ";branch=", ";rport;branch=", 1)
-	send(t, r.dialer, r.proxyAddr(), inv)
-	got := recvFirst(r.carrier, time.Second)
-	if len(got) == 0 {
-		t.Fatal("the carrier got no INVITE")
-	}
-	vias := headerValues(got[0], "Via", "v")
+	got := r.placeCall(t, inv)
+	vias := headerValues(got, "Via", "v")
 	if len(vias) != 2 {
 		t.Fatalf("want our Via and the dialer's, got %q", vias)
 	}
@@ -51,25 +47,13 @@ func headerValues(msg string, names ...string) []string {
 // §17.1.1.3).
 func TestAckForAnErrorAnswerHasOneVia(t *testing.T) {
 	r := newRig(t, allowAll{})
-	send(t, r.dialer, r.proxyAddr(), invite("ack-486", "ack486"))
-	got := recvFirst(r.carrier, time.Second)
-	if len(got) == 0 {
-		t.Fatal("the carrier got no INVITE")
+	got := r.placeCall(t, invite("ack-486", "ack486"))
+	inviteVias := headerValues(got, "Via", "v")
+	if len(inviteVias) != 2 || len(headerValues(got, "Contact", "m")) != 1 {
+		t.Fatalf("the forwarded INVITE lost its Vias or Contact:\n%s", got)
 	}
-	inviteVias := headerValues(got[0], "Via", "v")
-	if len(inviteVias) != 2 || len(headerValues(got[0], "Contact", "m")) != 1 {
-		t.Fatalf("the forwarded INVITE lost its Vias or Contact:\n%s", got[0])
-	}
-	send(t, r.carrier, r.proxyAddr(), answer(got[0], "486 Busy Here", ""))
-	var ack string
-	for _, m := range recv(r.carrier, 500*time.Millisecond) {
-		if strings.HasPrefix(m, "ACK ") {
-			ack = m
-		}
-	}
-	if ack == "" {
-		t.Fatal("the carrier got no ACK for its 486")
-	}
+	send(t, r.carrier, r.proxyAddr(), answer(got, "486 Busy Here", ""))
+	ack := await(t, r.carrier, 500*time.Millisecond, "ACK ")
 	if vias := headerValues(ack, "Via", "v"); len(vias) != 1 || vias[0] != inviteVias[0] {
 		t.Errorf("the ACK's Vias are %q, want only the INVITE's top one %q", vias, inviteVias[0])
 	}
@@ -84,40 +68,20 @@ func TestAckForAnErrorAnswerHasOneVia(t *testing.T) {
 func TestCancelledCallGetsTheCarriers487(t *testing.T) {
 	r := newRig(t, allowAll{})
 	inv := invite("cancel-487", "c487")
-	send(t, r.dialer, r.proxyAddr(), inv)
-	got := recvFirst(r.carrier, time.Second)
-	if len(got) == 0 {
-		t.Fatal("the carrier got no INVITE")
-	}
-	send(t, r.carrier, r.proxyAddr(), answer(got[0], "180 Ringing", ""))
+	got := r.placeCall(t, inv)
+	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
 	if d := firstLines(recv(r.dialer, 300*time.Millisecond)); !strings.Contains(strings.Join(d, "|"), "180 Ringing") {
 		t.Fatalf("the dialer did not hear it ring: %q", d)
 	}
 	cancel := strings.Replace(strings.Replace(strings.Replace(inv, "INVITE sip", "CANCEL sip", 1), "1 INVITE", "1 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
 	send(t, r.dialer, r.proxyAddr(), cancel)
-	var carrierCancel string
-	for _, m := range recv(r.carrier, 300*time.Millisecond) {
-		if strings.HasPrefix(m, "CANCEL ") {
-			carrierCancel = m
-		}
-	}
-	if carrierCancel == "" {
-		t.Fatal("the CANCEL did not reach the carrier")
-	}
+	carrierCancel := await(t, r.carrier, 300*time.Millisecond, "CANCEL ")
 	if d := firstLines(recv(r.dialer, 300*time.Millisecond)); strings.Join(d, "|") != "SIP/2.0 200 OK" {
 		t.Fatalf("the dialer's CANCEL got %q, want only its 200 (no 487 before the carrier's)", d)
 	}
 	send(t, r.carrier, r.proxyAddr(), answer(carrierCancel, "200 OK", ""))
-	send(t, r.carrier, r.proxyAddr(), answer(got[0], "487 Request Terminated", ""))
-	var final string
-	for _, m := range recv(r.dialer, 500*time.Millisecond) {
-		if strings.HasPrefix(m, "SIP/2.0 487 ") {
-			final = m
-		}
-	}
-	if final == "" {
-		t.Fatal("the dialer got no 487")
-	}
+	send(t, r.carrier, r.proxyAddr(), answer(got, "487 Request Terminated", ""))
+	final := await(t, r.dialer, 500*time.Millisecond, "SIP/2.0 487 ")
 	if to := headerValues(final, "To"); len(to) != 1 || !strings.HasSuffix(to[0], ";tag=ct") {
 		t.Errorf("the dialer's 487 has To %q, want the carrier's tag ct", to)
 	}

@@ -9,23 +9,10 @@ import (
 // recordRoutes lists the Record-Route values of the first INVITE in a SIPp trace.
 func recordRoutes(trace string) []string {
 	var out []string
-	for _, m := range regexp.MustCompile(`(?m)^Record-Route: (.*?)\r?$`).FindAllStringSubmatch(firstInvite(trace), -1) {
+	for _, m := range regexp.MustCompile(`(?m)^Record-Route: (.*?)\r?$`).FindAllStringSubmatch(messageOf(trace, "INVITE "), -1) {
 		out = append(out, m[1])
 	}
 	return out
-}
-
-// firstInvite is the text of the first INVITE in a SIPp trace.
-func firstInvite(trace string) string {
-	loc := regexp.MustCompile(`(?m)^INVITE `).FindStringIndex(trace)
-	if loc == nil {
-		return ""
-	}
-	rest := trace[loc[0]:]
-	if end := regexp.MustCompile(`(?m)^-{10,}`).FindStringIndex(rest); end != nil {
-		rest = rest[:end[0]]
-	}
-	return rest
 }
 
 // A dialer and a carrier both on IPv6 talk through the gatekeeper's IPv6
@@ -41,7 +28,7 @@ func TestIPv6DialerAndCarrier(t *testing.T) {
 	if got := recordRoutes(carrier.messages()); len(got) != 1 || got[0] != want {
 		t.Errorf("the carrier's Record-Route is %q, want [%s]\n%s", got, want, carrier.messages())
 	}
-	if inv := firstInvite(carrier.messages()); !regexp.MustCompile(fmt.Sprintf(`(?m)^Via: SIP/2.0/UDP \[::1\]:%d;`, g.port6)).MatchString(inv) {
+	if inv := messageOf(carrier.messages(), "INVITE "); !regexp.MustCompile(fmt.Sprintf(`(?m)^Via: SIP/2.0/UDP \[::1\]:%d;`, g.port6)).MatchString(inv) {
 		t.Errorf("the carrier's INVITE does not name our IPv6 address in its top Via:\n%s", inv)
 	}
 }

@@ -196,14 +196,11 @@ func (s *search) line(line []byte, emit func(Call) bool) bool {
 		if !s.wantTime(at) || !s.hasNeedles(line) {
 			break
 		}
-		var d struct {
-			Record
-			Seller string `json:"seller"`
-		}
-		if json.Unmarshal(line, &d) != nil || !s.matches(&d.Record) {
+		var d Record
+		if json.Unmarshal(line, &d) != nil || !s.matches(&d) {
 			break
 		}
-		c := &Call{Decision: d.Record, Seller: d.Seller, DecisionLine: bytes.Clone(line)}
+		c := &Call{Decision: d, Seller: d.Seller, DecisionLine: bytes.Clone(line)}
 		s.pending = append(s.pending, c)
 		if c.Decision.Decision == "allow" {
 			s.waiting[c.Decision.CallID] = c

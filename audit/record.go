@@ -42,16 +42,25 @@ type Record struct {
 	// or the carrier's, relayed (allow).
 	Status int `json:"status"`
 	// Reason is the reason text sent with a reject.
-	Reason   string `json:"reason,omitempty"`
-	Called   string `json:"called"` // E.164
-	Caller   string `json:"caller"`
-	Dialer   string `json:"dialer"`
-	Campaign string `json:"campaign"`
-	Source   string `json:"source"` // the dialer's address, IP:PORT
+	Reason string `json:"reason,omitempty"`
+	Called string `json:"called"` // E.164
+	// RoutingNumber is the called number's LRN (E.164) when the dialer did a
+	// number portability dip (`;npdi;rn=`); absent otherwise.
+	RoutingNumber string `json:"routing_number,omitempty"`
+	Caller        string `json:"caller"`
+	Dialer        string `json:"dialer"`
+	Campaign      string `json:"campaign"`
+	// Seller is on whose behalf the call was made (16 CFR 310.2(aa)): the
+	// call's own header, else its campaign's, else its dialer's seller.
+	Seller string `json:"seller"`
+	Source string `json:"source"` // the dialer's address, IP:PORT
 	// Mode is the policy's mode in force: enforce or monitor.
 	Mode string `json:"mode"`
 	// DialMode is how the call was dialed: automated or manual.
 	DialMode string `json:"dial_mode,omitempty"`
+	// Prerecorded marks a call that said it plays an artificial or
+	// prerecorded voice (47 CFR 64.1200(a)).
+	Prerecorded bool `json:"prerecorded"`
 	// Monitor marks a call forwarded although a rule would have rejected it
 	// (a rule with monitor: true, or the policy's monitor mode).
 	Monitor bool `json:"monitor"`
@@ -122,14 +131,20 @@ func (r *Record) appendJSON(b []byte) []byte {
 		b = appendField(b, "reason", r.Reason)
 	}
 	b = appendField(b, "called", r.Called)
+	if r.RoutingNumber != "" {
+		b = appendField(b, "routing_number", r.RoutingNumber)
+	}
 	b = appendField(b, "caller", r.Caller)
 	b = appendField(b, "dialer", r.Dialer)
 	b = appendField(b, "campaign", r.Campaign)
+	b = appendField(b, "seller", r.Seller)
 	b = appendField(b, "source", r.Source)
 	b = appendField(b, "mode", r.Mode)
 	if r.DialMode != "" {
 		b = appendField(b, "dial_mode", r.DialMode)
 	}
+	b = append(b, `,"prerecorded":`...)
+	b = strconv.AppendBool(b, r.Prerecorded)
 	b = append(b, `,"monitor":`...)
 	b = strconv.AppendBool(b, r.Monitor)
 	if r.Would != (Would{}) {

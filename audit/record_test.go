@@ -11,26 +11,29 @@ import (
 // fullRecord sets every field, with values that need escaping.
 func fullRecord(i int) Record {
 	return Record{
-		Time:         time.Date(2031, 1, 2, 3, 4, 5, 6+i, time.UTC),
-		CallID:       "a84b4c76e66710@pc33.atlanta.example.com",
-		Decision:     "allow",
-		Rule:         `dnc "internal"`,
-		Status:       200,
-		Reason:       "listed\ton <internal> & \\national\\\n\x01",
-		Called:       "+12025550143",
-		Caller:       "+13125550100",
-		Dialer:       "predictive",
-		Campaign:     "spring-\u00e9t\u00e9-\U0001F4DE",
-		Source:       "127.0.0.1:5080",
-		Mode:         "enforce",
-		DialMode:     "automated",
-		Monitor:      true,
-		Would:        Would{Decision: "reject", Status: 603, Reason: "Decline <internal>"},
-		Error:        "registry: read \xff\xfe",
-		CalledPlace:  json.RawMessage(`{"area_code":"202","state":"DC","time_zones":["America/New_York"],"local_time":"2031-01-01T22:04:05-05:00"}`),
-		Trace:        json.RawMessage(`[{"rule":"internal-dnc","matched":true,"conditions":[{"kind":"listed","holds":true,"value":"internal","version":7}]}]`),
-		PolicySHA256: strings.Repeat("ab", 32),
-		Version:      "v1.2.3",
+		Time:          time.Date(2031, 1, 2, 3, 4, 5, 6+i, time.UTC),
+		CallID:        "a84b4c76e66710@pc33.atlanta.example.com",
+		Decision:      "allow",
+		Rule:          `dnc "internal"`,
+		Status:        200,
+		Reason:        "listed\ton <internal> & \\national\\\n\x01",
+		Called:        "+12025550143",
+		RoutingNumber: "+12025550000",
+		Caller:        "+13125550100",
+		Dialer:        "predictive",
+		Campaign:      "spring-\u00e9t\u00e9-\U0001F4DE",
+		Seller:        "Acme \"Home\" Services",
+		Source:        "127.0.0.1:5080",
+		Prerecorded:   true,
+		Mode:          "enforce",
+		DialMode:      "automated",
+		Monitor:       true,
+		Would:         Would{Decision: "reject", Status: 603, Reason: "Decline <internal>"},
+		Error:         "registry: read \xff\xfe",
+		CalledPlace:   json.RawMessage(`{"area_code":"202","state":"DC","time_zones":["America/New_York"],"local_time":"2031-01-01T22:04:05-05:00"}`),
+		Trace:         json.RawMessage(`[{"rule":"internal-dnc","matched":true,"conditions":[{"kind":"listed","holds":true,"value":"internal","version":7}]}]`),
+		PolicySHA256:  strings.Repeat("ab", 32),
+		Version:       "v1.2.3",
 	}
 }
 
@@ -73,13 +76,15 @@ func TestMarshalAgreesWithStructTags(t *testing.T) {
 
 func TestOptionalFieldsOmitted(t *testing.T) {
 	b, _ := json.Marshal(Record{Decision: "allow", Status: 200})
-	for _, name := range []string{"reason", "error", "dial_mode", "would", "hash"} {
+	for _, name := range []string{"reason", "routing_number", "error", "dial_mode", "would", "hash"} {
 		if strings.Contains(string(b), `"`+name+`"`) {
 			t.Errorf("empty %s written: %s", name, b)
 		}
 	}
-	if !strings.Contains(string(b), `"prev":""`) || !strings.Contains(string(b), `"monitor":false`) {
-		t.Errorf("prev and monitor must always be present: %s", b)
+	for _, always := range []string{`"prev":""`, `"monitor":false`, `"seller":""`, `"prerecorded":false`} {
+		if !strings.Contains(string(b), always) {
+			t.Errorf("%s must always be present: %s", always, b)
+		}
 	}
 }
 

@@ -343,6 +343,7 @@ func auditRecord(c policy.Call, d policy.Decision, status int) audit.Record {
 		Called: c.Called, Caller: c.Caller, Dialer: c.Dialer, Campaign: c.Campaign, Source: c.Source,
 		Mode: d.Mode, DialMode: dialMode, Monitor: d.Monitor, Error: d.Error, CalledPlace: place, Trace: trace, PolicySHA256: d.PolicySHA256,
 	}
+	r.RoutingNumber, r.Seller, r.Prerecorded = c.RoutingNumber, c.Seller, c.Prerecorded
 	// The record says what happened to the call; a monitored rule's
 	// would-be answer goes beside it.
 	if d.Forward() {

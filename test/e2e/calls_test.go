@@ -42,7 +42,7 @@ func TestAllowedCallCompletesThroughTheProxy(t *testing.T) {
 	}
 	r := recs[0]
 	for k, want := range map[string]any{"decision": "allow", "rule": "default", "status": 200.0, "called": "+12025550143",
-		"caller": "+12025550100", "dialer": "predictive", "campaign": "spring-sale", "mode": "enforce"} {
+		"caller": "+12025550100", "dialer": "predictive", "campaign": "spring-sale", "mode": "enforce", "prerecorded": false} {
 		if r[k] != want {
 			t.Errorf("audit %s = %v, want %v", k, r[k], want)
 		}

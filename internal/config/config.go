@@ -245,11 +245,20 @@ func (c *Config) check() *fieldError {
 	if c.SIP.Carrier == "" {
 		return at("$.sip", "sip.carrier: the carrier's address is missing, e.g. sip:127.0.0.1:5070")
 	}
-	if err := checkCarrier(c.SIP.Carrier); err != nil {
+	carrierIP, err := checkCarrier(c.SIP.Carrier)
+	if err != nil {
 		return at("$.sip.carrier", "sip.carrier: %q %v", c.SIP.Carrier, err)
 	}
 	if t := c.SIP.CarrierTransport; t != "udp" && t != "tcp" {
 		return at("$.sip.carrier_transport", "sip.carrier_transport: %q is not udp or tcp", t)
+	}
+	// The proxy sends to the carrier from a listen address of the carrier's transport and IP family.
+	if t := c.carrierTransport(); !c.listensFor(t, carrierIP) {
+		family := "IPv4"
+		if carrierIP.Unmap().Is6() {
+			family = "IPv6"
+		}
+		return at("$.sip.carrier", "sip.carrier: %s is reached over %s and %s, but sip.listen has no %s://%s address", c.SIP.Carrier, t, family, t, family)
 	}
 	if t := c.SIP.LargeRequests; t != "udp" && t != "tcp" {
 		return at("$.sip.large_requests", "sip.large_requests: %q is not tcp or udp", t)
@@ -299,19 +308,42 @@ func checkUnique(section, field string, keys []string) *fieldError {
 
 // checkCarrier checks the carrier's SIP URI: scheme sip, an IP address (the
 // proxy resolves no names) and a port that exists. It names what is wrong.
-func checkCarrier(uri string) error {
+func checkCarrier(uri string) (netip.Addr, error) {
 	rest, ok := strings.CutPrefix(uri, "sip:")
 	if !ok {
-		return fmt.Errorf("is not a SIP URI: write it as sip:IP:PORT, e.g. sip:192.0.2.10:5060")
+		return netip.Addr{}, fmt.Errorf("is not a SIP URI: write it as sip:IP:PORT, e.g. sip:192.0.2.10:5060")
 	}
 	hostport, _, _ := strings.Cut(rest, ";") // URI parameters, e.g. ;transport=tcp
-	if _, err := netip.ParseAddr(strings.Trim(hostport, "[]")); err == nil {
-		return nil // no port: 5060
+	if ip, err := netip.ParseAddr(strings.Trim(hostport, "[]")); err == nil {
+		return ip, nil // no port: 5060
 	}
-	if _, err := netip.ParseAddrPort(hostport); err != nil {
-		return fmt.Errorf("does not name an IP address and a port from 1 to 65535 (sip:IP:PORT): %s", portProblem(hostport))
+	ap, err := netip.ParseAddrPort(hostport)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("does not name an IP address and a port from 1 to 65535 (sip:IP:PORT): %s", portProblem(hostport))
 	}
-	return nil
+	return ap.Addr(), nil
+}
+
+// carrierTransport is how calls reach the carrier: the URI's ;transport=
+// parameter, else sip.carrier_transport.
+func (c *Config) carrierTransport() string {
+	for _, p := range strings.Split(c.SIP.Carrier, ";")[1:] {
+		if v, ok := strings.CutPrefix(strings.ToLower(p), "transport="); ok {
+			return v
+		}
+	}
+	return c.SIP.CarrierTransport
+}
+
+// listensFor tells whether some listen address has this transport and the IP family of ip.
+func (c *Config) listensFor(transport string, ip netip.Addr) bool {
+	for _, l := range c.SIP.Listen {
+		network, addr, _ := SplitListen(l) // checked before
+		if ap, err := netip.ParseAddrPort(addr); err == nil && network == transport && ap.Addr().Unmap().Is4() == ip.Unmap().Is4() {
+			return true
+		}
+	}
+	return false
 }
 
 // checkHostPort checks an HTTP listen address: HOST:PORT with a port from 1

@@ -73,17 +73,19 @@ func TestBadConfigsNameThePlace(t *testing.T) {
 func TestBadValuesAreNamedAtTheirPlace(t *testing.T) {
 	base := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: sip:127.0.0.1:5070\ndialers:\n  - name: d\n    sources: [127.0.0.0/8]\n    automated: true\npolicy: p.yaml\n"
 	cases := map[string]string{
-		strings.Replace(base, "sip:127.0.0.1:5070", "sip:127.0.0.1:99999", 1):            `gk.yaml:3:12: sip.carrier: "sip:127.0.0.1:99999" does not name an IP address and a port from 1 to 65535 (sip:IP:PORT): port 99999 is not from 1 to 65535`,
-		strings.Replace(base, "sip:127.0.0.1:5070", "127.0.0.1:5070", 1):                 `gk.yaml:3:12: sip.carrier: "127.0.0.1:5070" is not a SIP URI: write it as sip:IP:PORT`,
-		strings.Replace(base, "sip:127.0.0.1:5070", "sip:carrier.example:5060", 1):       `gk.yaml:3:12: sip.carrier: "sip:carrier.example:5060" does not name an IP address and a port from 1 to 65535 (sip:IP:PORT): "carrier.example" is not an IP address (names are not resolved)`,
-		strings.Replace(base, "127.0.0.1:5060", "127.0.0.1:70000", 1):                    `gk.yaml:2:12: sip.listen: "udp://127.0.0.1:70000" is not udp://IP:PORT or tcp://IP:PORT: port 70000 is not from 1 to 65535`,
-		strings.Replace(base, "automated: true", `automated: "yes please"`, 1):           `gk.yaml:7:16: "yes please" is not true or false`,
-		strings.Replace(base, "sources: [127.0.0.0/8]", "sources: 127.0.0.0/8", 1):       "gk.yaml:6:14: want a list here, not a single value",
-		base + "campaigns:\n  - id: a\n  - id: a\n":                                      `gk.yaml:11:9: campaigns[1]: id "a" is used twice`,
-		base + "default_region: USA\n":                                                   `gk.yaml:9:17: default_region: "USA" is not a country code (ISO 3166, e.g. US)`,
-		base + "admin:\n  metrics: 127.0.0.1:99999\n":                                    `gk.yaml:10:12: admin.metrics: "127.0.0.1:99999" port 99999 is not from 1 to 65535`,
-		base + "admin:\n  metrics: 9060\n":                                               `gk.yaml:10:12: admin.metrics: "9060" is not HOST:PORT, e.g. 127.0.0.1:9060`,
-		strings.Replace(base, "  carrier:", "  large_requests: fragment\n  carrier:", 1): `gk.yaml:3:19: sip.large_requests: "fragment" is not tcp or udp`,
+		strings.Replace(base, "sip:127.0.0.1:5070", "sip:127.0.0.1:99999", 1):              `gk.yaml:3:12: sip.carrier: "sip:127.0.0.1:99999" does not name an IP address and a port from 1 to 65535 (sip:IP:PORT): port 99999 is not from 1 to 65535`,
+		strings.Replace(base, "sip:127.0.0.1:5070", "127.0.0.1:5070", 1):                   `gk.yaml:3:12: sip.carrier: "127.0.0.1:5070" is not a SIP URI: write it as sip:IP:PORT`,
+		strings.Replace(base, "sip:127.0.0.1:5070", "sip:carrier.example:5060", 1):         `gk.yaml:3:12: sip.carrier: "sip:carrier.example:5060" does not name an IP address and a port from 1 to 65535 (sip:IP:PORT): "carrier.example" is not an IP address (names are not resolved)`,
+		strings.Replace(base, "127.0.0.1:5060", "127.0.0.1:70000", 1):                      `gk.yaml:2:12: sip.listen: "udp://127.0.0.1:70000" is not udp://IP:PORT or tcp://IP:PORT: port 70000 is not from 1 to 65535`,
+		strings.Replace(base, "automated: true", `automated: "yes please"`, 1):             `gk.yaml:7:16: "yes please" is not true or false`,
+		strings.Replace(base, "sources: [127.0.0.0/8]", "sources: 127.0.0.0/8", 1):         "gk.yaml:6:14: want a list here, not a single value",
+		base + "campaigns:\n  - id: a\n  - id: a\n":                                        `gk.yaml:11:9: campaigns[1]: id "a" is used twice`,
+		base + "default_region: USA\n":                                                     `gk.yaml:9:17: default_region: "USA" is not a country code (ISO 3166, e.g. US)`,
+		strings.Replace(base, "sip:127.0.0.1:5070", "sip:[::1]:5070", 1):                   `gk.yaml:3:12: sip.carrier: sip:[::1]:5070 is reached over udp and IPv6, but sip.listen has no udp://IPv6 address`,
+		strings.Replace(base, "sip:127.0.0.1:5070", "sip:127.0.0.1:5070;transport=tcp", 1): `gk.yaml:3:12: sip.carrier: sip:127.0.0.1:5070;transport=tcp is reached over tcp and IPv4, but sip.listen has no tcp://IPv4 address`,
+		base + "admin:\n  metrics: 127.0.0.1:99999\n":                                      `gk.yaml:10:12: admin.metrics: "127.0.0.1:99999" port 99999 is not from 1 to 65535`,
+		base + "admin:\n  metrics: 9060\n":                                                 `gk.yaml:10:12: admin.metrics: "9060" is not HOST:PORT, e.g. 127.0.0.1:9060`,
+		strings.Replace(base, "  carrier:", "  large_requests: fragment\n  carrier:", 1):   `gk.yaml:3:19: sip.large_requests: "fragment" is not tcp or udp`,
 	}
 	for src, want := range cases {
 		_, err := Parse("gk.yaml", []byte(src))
@@ -91,8 +93,9 @@ func TestBadValuesAreNamedAtTheirPlace(t *testing.T) {
 			t.Errorf("got %v\nwant %s", err, want)
 		}
 	}
-	for _, ok := range []string{"sip:127.0.0.1", "sip:[::1]:5070", "sip:192.0.2.1:5060;transport=tcp"} {
-		if _, err := Parse("gk.yaml", []byte(strings.Replace(base, "sip:127.0.0.1:5070", ok, 1))); err != nil {
+	both := strings.Replace(base, `["udp://127.0.0.1:5060"]`, `["udp://127.0.0.1:5060", "tcp://[::1]:5060"]`, 1)
+	for _, ok := range []string{"sip:127.0.0.1", "sip:192.0.2.1:5060", "sip:[::1]:5070;transport=tcp"} {
+		if _, err := Parse("gk.yaml", []byte(strings.Replace(both, "sip:127.0.0.1:5070", ok, 1))); err != nil {
 			t.Errorf("carrier %s: %v", ok, err)
 		}
 	}

@@ -35,3 +35,7 @@ var ErrNotWriting = errors.New("the audit log cannot write to disk")
 // ErrUnknownGroup is returned by Stats when it is asked to group by a name
 // that is not in StatsGroups.
 var ErrUnknownGroup = errors.New("no such group")
+
+// errStop is returned by a function eachLine calls when it has read enough:
+// the walk ends early and the caller takes it for success.
+var errStop = errors.New("stop")

@@ -223,8 +223,6 @@ func (t *tree) replay(dir string, files []logFile, from, to uint64) error {
 	return t.flush()
 }
 
-var errStop = errors.New("stop")
-
 // position is a FILE:LINE, formatted only when an error names it.
 type position struct {
 	path string

@@ -36,6 +36,6 @@ var ErrNotWriting = errors.New("the audit log cannot write to disk")
 // that is not in StatsGroups.
 var ErrUnknownGroup = errors.New("no such group")
 
-// errStop is returned by a function eachLine calls when it has read enough:
+// errStop is returned by a function eachLine or eachRecord calls when it has read enough:
 // the walk ends early and the caller takes it for success.
 var errStop = errors.New("stop")

@@ -363,6 +363,9 @@ func parseCarrier(uri, transport string) (carrierHop, error) {
 	if port == 0 {
 		port = 5060
 	}
+	if port > 65535 {
+		return carrierHop{}, fmt.Errorf("carrier %q: port %d is not from 1 to 65535", uri, port)
+	}
 	return carrierHop{addr: netip.AddrPortFrom(ip, uint16(port)).String(), ip: ip, transport: transport}, nil
 }
 

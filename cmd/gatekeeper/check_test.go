@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatekeeper-sip/gatekeeper/configs"
 	"github.com/gatekeeper-sip/gatekeeper/internal/config"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
 
@@ -195,5 +196,28 @@ func TestStatusOnlyExitIsSilent(t *testing.T) {
 	}
 	if !reportable(errors.New("boom")) || !reportable(&exitError{code: 2, err: errors.New("boom")}) {
 		t.Error("an error would go unreported")
+	}
+}
+
+// A call a monitored rule would reject is forwarded: check says allow, as the
+// decision log does, with the rule's would-be answer beside it, and exits 0.
+func TestCheckShowsAMonitoredCallAsForwarded(t *testing.T) {
+	d := policy.Decision{Action: policy.Reject, Rule: "internal-dnc", Status: 603, Reason: "Decline", Monitor: true, Mode: "enforce"}
+	var text, js bytes.Buffer
+	printDecision(&text, d)
+	if first, _, _ := strings.Cut(text.String(), "\n"); first != "allow (monitor: rule internal-dnc would reject 603 Decline)" {
+		t.Errorf("text: %q", first)
+	}
+	if err := printDecisionJSON(&js, d); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(js.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	would, _ := got["would"].(map[string]any)
+	if got["decision"] != "allow" || got["monitor"] != true || got["reason"] != nil ||
+		would["decision"] != "reject" || would["status"] != 603.0 || would["reason"] != "Decline" {
+		t.Errorf("json: %s", js.String())
 	}
 }

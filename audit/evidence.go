@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -52,6 +53,17 @@ type Bundle struct {
 	Records []ProvenRecord `json:"records"`
 	// Policies maps a policy's SHA-256 (hex) to its text.
 	Policies map[string]string `json:"policies,omitempty"`
+}
+
+// FileName is where the bundle is saved by default: evidence-CALL-ID.json,
+// the Call-ID kept to letters, digits and . - _ @ (others become _).
+func (b *Bundle) FileName() string {
+	return "evidence-" + strings.Map(func(r rune) rune {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_@", r)) {
+			return r
+		}
+		return '_'
+	}, b.CallID) + ".json"
 }
 
 // ProvenRecord is one line of the log with its inclusion proof.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,14 +13,6 @@ import (
 	"github.com/gatekeeper-sip/gatekeeper/audit"
 	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 )
-
-// safeFileRune keeps a Call-ID's letters, digits and . - _ @ in a file name.
-func safeFileRune(r rune) rune {
-	if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_@", r)) {
-		return r
-	}
-	return '_'
-}
 
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Read, check and prove the decision log"}
@@ -147,7 +138,7 @@ func newAuditCmd() *cobra.Command {
 			}
 			path := outPath
 			if path == "" {
-				path = "evidence-" + strings.Map(safeFileRune, b.CallID) + ".json"
+				path = b.FileName()
 			}
 			if err := os.WriteFile(path, append(data, '\n'), 0o640); err != nil {
 				return err

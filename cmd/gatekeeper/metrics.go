@@ -1,18 +1,11 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatekeeper-sip/gatekeeper/audit"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
@@ -102,23 +95,4 @@ func (a listAges) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(listAgeDesc, prometheus.GaugeValue, now.Sub(l.AsOf()).Seconds(), l.Name)
 		}
 	}
-}
-
-// serve answers /metrics and /debug/pprof on l until ctx ends.
-func (m *metrics) serve(ctx context.Context, l net.Listener, log *slog.Logger) error {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
-	// Profiles, for measuring the proxy under load (the address is the admin's, e.g. loopback).
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	log.Info("metrics", "listen", l.Addr().String())
-	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }

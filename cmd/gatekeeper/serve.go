@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/gatekeeper-sip/gatekeeper/audit"
@@ -200,20 +201,30 @@ func (g *gatekeeper) openProxy() error {
 	return nil
 }
 
-// openMetrics counts the decisions and, with admin.metrics set, serves them.
+// openMetrics counts the decisions and, with admin.http set, serves them
+// with the auditors' page and profiles.
 func (g *gatekeeper) openMetrics() error {
 	g.metrics = newMetrics(g.proxy, g.rules, g.decisions, g.store, g.now)
-	if g.cfg.Admin.Metrics == "" {
+	if g.cfg.Admin.HTTP == "" {
 		return nil
 	}
-	// Listening here makes a taken address a start-up error.
-	l, err := net.Listen("tcp", g.cfg.Admin.Metrics)
+	// openAudit made the key, so the public key is there.
+	verifier, err := audit.LoadVerifier(g.cfg.Path(g.cfg.Audit.Key) + ".pub")
 	if err != nil {
-		return fmt.Errorf("admin.metrics: %w", err)
+		return fmt.Errorf("audit.key: %w", err)
+	}
+	web := &admin.Web{
+		AuditDir: g.auditDir, Verifier: verifier, Lists: g.store.Lists, Region: g.cfg.DefaultRegion,
+		Metrics: promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{}), Token: g.cfg.Admin.Token, Now: g.now,
+	}
+	// Listening here makes a taken address a start-up error.
+	l, err := net.Listen("tcp", g.cfg.Admin.HTTP)
+	if err != nil {
+		return fmt.Errorf("admin.http: %w", err)
 	}
 	go func() {
-		if err := g.metrics.serve(g.background, l, g.log); err != nil {
-			g.log.Error("metrics endpoint", "error", err)
+		if err := admin.ServeWeb(g.background, l, web.Handler(), g.log); err != nil {
+			g.log.Error("admin http", "error", err)
 		}
 	}()
 	return nil

@@ -163,12 +163,15 @@ func answer(w http.ResponseWriter, v any, err error) error {
 }
 
 func writeError(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	var ae *apiError
-	if errors.As(err, &ae) {
-		status = ae.status
-	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
+	w.WriteHeader(statusOf(err))
 	json.NewEncoder(w).Encode(errorAnswer{Error: err.Error()})
+}
+
+// statusOf is the status an *apiError carries, else 500.
+func statusOf(err error) int {
+	if ae, ok := errors.AsType[*apiError](err); ok {
+		return ae.status
+	}
+	return http.StatusInternalServerError
 }

@@ -33,12 +33,16 @@ func Serve(ctx context.Context, socketPath string, h http.Handler) error {
 		return err
 	}
 	defer os.Remove(socketPath)
-	srv := &http.Server{
+	return serveOn(ctx, l, &http.Server{
 		Handler:           h,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ConnContext:       withPeer,
 		ReadHeaderTimeout: 10 * time.Second,
-	}
+	})
+}
+
+// serveOn runs srv on l until ctx ends, then shuts it down gracefully.
+func serveOn(ctx context.Context, l net.Listener, srv *http.Server) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	select {

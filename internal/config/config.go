@@ -98,12 +98,24 @@ type Audit struct {
 	Origin string `yaml:"origin"`
 }
 
-// Admin is the local control endpoint the CLI uses while serve runs.
+// Admin is the local control endpoint the CLI uses while serve runs, and
+// the HTTP listener for auditors and monitoring.
 type Admin struct {
 	// Socket is a unix socket path (default DATA_DIR/admin.sock).
 	Socket string `yaml:"socket"`
-	// Metrics, when set, serves Prometheus metrics over HTTP at this address (e.g. 127.0.0.1:9060).
+	// HTTP, when set, is the HOST:PORT of the admin HTTP listener: the
+	// auditors' page at /, Prometheus metrics at /metrics, profiles at
+	// /debug/pprof/ (e.g. 127.0.0.1:9060). An address that is not loopback
+	// needs Token or TokenFile.
+	HTTP string `yaml:"http"`
+	// Metrics is the old name of HTTP, still read; Parse folds it into HTTP.
 	Metrics string `yaml:"metrics"`
+	// Token, when set, is the secret every request to the HTTP listener
+	// must carry (Authorization: Bearer TOKEN).
+	Token string `yaml:"token"`
+	// TokenFile is a file holding Token (surrounding white space ignored),
+	// relative to the config file; Load reads it into Token.
+	TokenFile string `yaml:"token_file"`
 }
 
 // Import says how imports treat the DNC and port lists.
@@ -126,6 +138,15 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Dir = filepath.Dir(path)
+	if cfg.Admin.TokenFile != "" {
+		token, err := os.ReadFile(cfg.Path(cfg.Admin.TokenFile))
+		if err != nil {
+			return nil, yamlx.AtPath(path, data, "$.admin.token_file", "admin.token_file: %v", err)
+		}
+		if cfg.Admin.Token = strings.TrimSpace(string(token)); cfg.Admin.Token == "" {
+			return nil, yamlx.AtPath(path, data, "$.admin.token_file", "admin.token_file: %s is empty", cfg.Path(cfg.Admin.TokenFile))
+		}
+	}
 	if _, err := os.Stat(cfg.Path(cfg.Policy)); errors.Is(err, fs.ErrNotExist) {
 		return nil, yamlx.AtPath(path, data, "$.policy", "policy: %s does not exist (a relative path is taken from this file's folder)", cfg.Path(cfg.Policy))
 	} else if err != nil {
@@ -266,10 +287,8 @@ func (c *Config) check() *fieldError {
 	if !number.KnownRegion(c.DefaultRegion) {
 		return at("$.default_region", "default_region: %q is not a country code (ISO 3166, e.g. US)", c.DefaultRegion)
 	}
-	if c.Admin.Metrics != "" {
-		if err := checkHostPort(c.Admin.Metrics); err != nil {
-			return at("$.admin.metrics", "admin.metrics: %q %v", c.Admin.Metrics, err)
-		}
+	if err := c.Admin.check(); err != nil {
+		return err
 	}
 	if len(c.Dialers) == 0 {
 		return at("$.dialers", "dialers: no dialer is configured, so no call could pass")
@@ -289,6 +308,43 @@ func (c *Config) check() *fieldError {
 		campaignIDs[i] = cp.ID
 	}
 	return checkUnique("campaigns", "id", campaignIDs)
+}
+
+// check checks the HTTP listener's address and that one that is not
+// loopback has a token, and folds the old key metrics into HTTP.
+func (a *Admin) check() *fieldError {
+	key, addr := "http", a.HTTP
+	if a.Metrics != "" {
+		if a.HTTP != "" {
+			return at("$.admin.metrics", "admin.metrics is the old name of admin.http: give only admin.http")
+		}
+		key, addr = "metrics", a.Metrics
+		a.HTTP = a.Metrics
+	}
+	if a.Token != "" && a.TokenFile != "" {
+		return at("$.admin.token_file", "admin.token_file: give admin.token or admin.token_file, not both")
+	}
+	if addr == "" {
+		return nil
+	}
+	if err := checkHostPort(addr); err != nil {
+		return at("$.admin."+key, "admin.%s: %q %v", key, addr, err)
+	}
+	if !isLoopback(addr) && a.Token == "" && a.TokenFile == "" {
+		return at("$.admin."+key, "admin.%s: %q is not a loopback address: set admin.token or admin.token_file, the secret every request must carry (Authorization: Bearer TOKEN)", key, addr)
+	}
+	return nil
+}
+
+// isLoopback says whether a checked HOST:PORT binds loopback only (an empty
+// host binds every address).
+func isLoopback(hostport string) bool {
+	host, _, _ := net.SplitHostPort(hostport)
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // checkUnique reports the first missing or repeated key of a section's entries.

@@ -85,6 +85,10 @@ func TestBadValuesAreNamedAtTheirPlace(t *testing.T) {
 		strings.Replace(base, "sip:127.0.0.1:5070", "sip:127.0.0.1:5070;transport=tcp", 1): `gk.yaml:3:12: sip.carrier: sip:127.0.0.1:5070;transport=tcp is reached over tcp and IPv4, but sip.listen has no tcp://IPv4 address`,
 		base + "admin:\n  metrics: 127.0.0.1:99999\n":                                      `gk.yaml:10:12: admin.metrics: "127.0.0.1:99999" port 99999 is not from 1 to 65535`,
 		base + "admin:\n  metrics: 9060\n":                                                 `gk.yaml:10:12: admin.metrics: "9060" is not HOST:PORT, e.g. 127.0.0.1:9060`,
+		base + "admin:\n  http: 0.0.0.0:9060\n":                                            `gk.yaml:10:9: admin.http: "0.0.0.0:9060" is not a loopback address: set admin.token or admin.token_file`,
+		base + "admin:\n  metrics: :9060\n":                                                `gk.yaml:10:12: admin.metrics: ":9060" is not a loopback address`,
+		base + "admin:\n  http: 127.0.0.1:9060\n  metrics: 127.0.0.1:9061\n":               `gk.yaml:11:12: admin.metrics is the old name of admin.http: give only admin.http`,
+		base + "admin:\n  http: 127.0.0.1:9060\n  token: a\n  token_file: t\n":             `gk.yaml:12:15: admin.token_file: give admin.token or admin.token_file, not both`,
 		strings.Replace(base, "  carrier:", "  large_requests: fragment\n  carrier:", 1):   `gk.yaml:3:19: sip.large_requests: "fragment" is not tcp or udp`,
 	}
 	for src, want := range cases {
@@ -97,6 +101,44 @@ func TestBadValuesAreNamedAtTheirPlace(t *testing.T) {
 	for _, ok := range []string{"sip:127.0.0.1", "sip:192.0.2.1:5060", "sip:[::1]:5070;transport=tcp"} {
 		if _, err := Parse("gk.yaml", []byte(strings.Replace(both, "sip:127.0.0.1:5070", ok, 1))); err != nil {
 			t.Errorf("carrier %s: %v", ok, err)
+		}
+	}
+}
+
+// admin.metrics, the old key, still opens the listener; loopback needs no
+// token, any other address takes one from the config or a file.
+func TestAdminHTTPListener(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gk.yaml")
+	base := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: sip:127.0.0.1:5070\ndialers:\n  - name: d\n    sources: [10.1.2.3]\npolicy: p.yaml\n"
+	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte("rules: []\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "token"), []byte("s3cret-token\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600)
+	for admin, want := range map[string]string{
+		"  metrics: 127.0.0.1:9060\n":                       "127.0.0.1:9060 ",
+		"  http: '[::1]:9060'\n":                            "[::1]:9060 ",
+		"  http: localhost:9060\n":                          "localhost:9060 ",
+		"  http: 192.0.2.1:9060\n  token_file: token\n":     "192.0.2.1:9060 s3cret-token",
+		"  http: 0.0.0.0:9060\n  token: ${GK_TEST_TOKEN}\n": "0.0.0.0:9060 from-env",
+	} {
+		t.Setenv("GK_TEST_TOKEN", "from-env")
+		os.WriteFile(path, []byte(base+"admin:\n"+admin), 0o644)
+		cfg, err := Load(path)
+		if err != nil {
+			t.Errorf("%s: %v", admin, err)
+			continue
+		}
+		if got := cfg.Admin.HTTP + " " + cfg.Admin.Token; got != want {
+			t.Errorf("%s: got %q, want %q", admin, got, want)
+		}
+	}
+	for file, want := range map[string]string{
+		"missing": path + ":10:15: admin.token_file: open " + filepath.Join(dir, "missing") + ": no such file",
+		"empty":   path + ":10:15: admin.token_file: " + filepath.Join(dir, "empty") + " is empty",
+	} {
+		os.WriteFile(path, []byte(base+"admin:\n  http: 192.0.2.1:9060\n  token_file: "+file+"\n"), 0o644)
+		if _, err := Load(path); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("got %v, want %s...", err, want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -81,8 +82,19 @@ func TestListedNumberIsRejectedAndNeverReachesTheCarrier(t *testing.T) {
 	if got := carrier.received(); len(got) != 0 {
 		t.Errorf("carrier saw %q for a listed number", got)
 	}
-	if m := g.metrics(); !strings.Contains(m, `gatekeeper_decisions_total{decision="reject",rule="internal-dnc",status="603"} 1`) {
+	if m := g.adminGet("/metrics"); !strings.Contains(m, `gatekeeper_decisions_total{decision="reject",rule="internal-dnc",status="603"} 1`) {
 		t.Errorf("metrics do not count the rejection:\n%s", m)
+	}
+	// The auditors' page finds the call once its record is written (within 200 ms).
+	var page string
+	for range 20 {
+		if page = g.adminGet("/?rule=internal-dnc"); strings.Contains(page, `<td class="reject">reject</td>`) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(page, `<td class="reject">reject</td>`) || !strings.Contains(page, "<td>internal-dnc</td>") {
+		t.Errorf("the auditors' page does not show the rejection:\n%s", page)
 	}
 	g.stop()
 	recs := g.auditRecords()
@@ -265,7 +277,7 @@ func TestMonitoredRejectIsForwardedAndLoggedAsSuch(t *testing.T) {
 	carrier := g.carrier("uas.xml", 1)
 	g.dial(dialerIP, "uac.xml", listedNumber).mustPass()
 	carrier.mustPass()
-	m := g.metrics()
+	m := g.adminGet("/metrics")
 	for _, want := range []string{`gatekeeper_decisions_total{decision="allow",rule="internal-dnc",status="200"} 1`,
 		`gatekeeper_monitored_total{rule="internal-dnc",status="603"} 1`} {
 		if !strings.Contains(m, want) {

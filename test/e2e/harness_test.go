@@ -105,8 +105,8 @@ type gatekeeper struct {
 	port6       int
 	carrierHost string
 	// sipExtra is more of the config's sip section, e.g. "  large_requests: udp\n".
-	sipExtra    string
-	metricsPort int
+	sipExtra string
+	httpPort int
 	// clock, when set, starts the gatekeeper's clock at this RFC 3339 time.
 	clock  string
 	cmd    *exec.Cmd
@@ -158,7 +158,7 @@ rules:
 
 // writeConfig picks the gatekeeper's own ports and writes its config.
 func (g *gatekeeper) writeConfig() {
-	g.port, g.metricsPort = freePort(g.t, carrierIP), freePort(g.t, carrierIP)
+	g.port, g.httpPort = freePort(g.t, carrierIP), freePort(g.t, carrierIP)
 	listen := fmt.Sprintf(`"udp://%[1]s:%[2]d", "tcp://%[1]s:%[2]d"`, carrierIP, g.port)
 	sources := `"` + dialerIP + `/32"`
 	if g.ipv6 {
@@ -179,8 +179,8 @@ audit:
   dir: ./audit
 policy: policy.yaml
 admin:
-  metrics: "%[4]s:%[5]d"
-`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.metricsPort, g.sipExtra))
+  http: "%[4]s:%[5]d"
+`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.httpPort, g.sipExtra))
 }
 
 // useIPv6 makes the gatekeeper listen on [::1] too and take calls from ::1;
@@ -362,10 +362,11 @@ func readAuditFile(path string) ([]byte, error) {
 	return io.ReadAll(z)
 }
 
-// metrics scrapes the gatekeeper's Prometheus endpoint.
-func (g *gatekeeper) metrics() string {
+// adminGet answers path on the gatekeeper's admin HTTP listener
+// (/metrics: the Prometheus metrics; /: the auditors' page).
+func (g *gatekeeper) adminGet(path string) string {
 	g.t.Helper()
-	res, err := http.Get(fmt.Sprintf("http://%s:%d/metrics", carrierIP, g.metricsPort))
+	res, err := http.Get(fmt.Sprintf("http://%s:%d%s", carrierIP, g.httpPort, path))
 	if err != nil {
 		g.t.Fatal(err)
 	}

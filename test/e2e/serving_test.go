@@ -29,7 +29,7 @@ func TestServerSaysWhatIsWrongWhileServing(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if m := g.metrics(); !regexp.MustCompile(`(?m)^gatekeeper_list_age_seconds\{list="ftc"\} \d`).MatchString(m) {
+	if m := g.adminGet("/metrics"); !regexp.MustCompile(`(?m)^gatekeeper_list_age_seconds\{list="ftc"\} \d`).MatchString(m) {
 		t.Errorf("no age metric for ftc:\n%s", m)
 	}
 	g.stop()

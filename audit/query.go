@@ -96,10 +96,10 @@ const outcomeHorizon = 13 * time.Hour
 
 // Search returns the calls whose decision matches q, in the log's order
 // (seq), each joined with its outcome. It reads dir as a running server
-// leaves it or as copied elsewhere, and never writes to it. A number or
-// Call-ID is looked up in the index of each complete file (index.go),
-// which is built in memory when missing; other filters read the files.
-// The sequence ends early with the error that stopped it.
+// leaves it or as copied elsewhere. A number or Call-ID is looked up in the
+// index of each complete file (index.go); a missing one is built, and saved
+// when dir takes it (nothing else is written). Other filters read the
+// files whole. The sequence ends early with the error that stopped it.
 func Search(dir string, q Query) iter.Seq2[Call, error] {
 	return func(yield func(Call, error) bool) {
 		s := newSearch(q)
@@ -109,7 +109,7 @@ func Search(dir string, q Query) iter.Seq2[Call, error] {
 			stopped = !yield(c, nil) || s.emitted == q.Limit
 			return !stopped
 		}
-		err := eachCandidate(dir, q, func(line []byte) bool {
+		err := eachCandidate(dir, q, s.past, func(line []byte) bool {
 			return s.line(line, emit)
 		})
 		if stopped {
@@ -223,6 +223,15 @@ func (s *search) line(line []byte, emit func(Call) bool) bool {
 	}
 	// Past Until, reading goes on only for the outcomes still awaited.
 	return s.until == nil || bytes.Compare(at, s.until) < 0 || len(s.pending) > 0
+}
+
+// past says whether files of day and later can hold nothing the search
+// needs: no decision before Until, nor an outcome a call waits for.
+func (s *search) past(day int) bool {
+	if s.until == nil || day <= dayOf(s.q.Until)+1 {
+		return false
+	}
+	return len(s.pending) == 0 || day > dayOf(s.q.Until.Add(outcomeHorizon))+1
 }
 
 func (s *search) wantTime(at []byte) bool {

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bufio"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -44,8 +45,11 @@ func (u *upkeep) run(ctx context.Context, cur logFile) {
 	defer close(u.done)
 	if files, err := logFiles(u.dir); err == nil {
 		for _, f := range files {
-			if !f.gz && f.compare(cur) < 0 {
-				u.compressFile(ctx, f)
+			if f.compare(cur) < 0 {
+				if !f.gz {
+					u.compressFile(ctx, f)
+				}
+				u.index(ctx, f)
 			}
 		}
 	}
@@ -54,6 +58,7 @@ func (u *upkeep) run(ctx context.Context, cur logFile) {
 		select {
 		case f := <-u.closed:
 			u.compressFile(ctx, f)
+			u.index(ctx, f)
 			u.expire(time.Now())
 		case <-ctx.Done():
 			return
@@ -67,6 +72,13 @@ func (u *upkeep) compressFile(ctx context.Context, f logFile) {
 	}
 	if err := compressFile(ctx, u.dir, f); err != nil && ctx.Err() == nil {
 		u.logger.Error("audit: compressing a complete file; it stays uncompressed", "file", f.path(u.dir), "err", err)
+	}
+}
+
+// index gives a complete file its index (index.go), unless it has one.
+func (u *upkeep) index(ctx context.Context, f logFile) {
+	if err := indexFile(ctx, u.dir, f); err != nil && ctx.Err() == nil {
+		u.logger.Error("audit: indexing a complete file; queries read it whole", "file", f.path(u.dir), "err", err)
 	}
 }
 
@@ -95,11 +107,7 @@ func compressFile(ctx context.Context, dir string, f logFile) error {
 	if err != nil {
 		return err
 	}
-	z := gzip.NewWriter(out)
-	_, err = io.Copy(z, contextReader{ctx, in})
-	if err == nil {
-		err = z.Close()
-	}
+	err = compressMembers(out, contextReader{ctx, in})
 	if err == nil {
 		err = out.Sync()
 	}
@@ -116,6 +124,47 @@ func compressFile(ctx context.Context, dir string, f logFile) error {
 		return fmt.Errorf("compressed to %s, but the plain file stays: %w", gz, err)
 	}
 	return syncDir(dir)
+}
+
+// gzipMemberSize is how much text a gzip member of a compressed file holds
+// at least: compressMembers ends one at the first line end after it. The
+// index (index.go) starts reading a file at a member. A file of members is
+// one gzip file to every reader (RFC 1952 §2.2); a member costs ≈ 20 bytes.
+const gzipMemberSize = 1 << 20
+
+// compressMembers writes in to out as gzip, in members of about
+// gzipMemberSize bytes of text that start at a line.
+func compressMembers(out io.Writer, in io.Reader) error {
+	z := gzip.NewWriter(out)
+	r := bufio.NewReaderSize(in, 256<<10)
+	n, cut := 0, false
+	for {
+		line, err := r.ReadSlice('\n')
+		if len(line) > 0 {
+			if cut {
+				z.Reset(out)
+				n, cut = 0, false
+			}
+			if _, werr := z.Write(line); werr != nil {
+				return werr
+			}
+			n += len(line)
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue // the rest of a long line
+		case err == io.EOF:
+			return z.Close()
+		case err != nil:
+			return err
+		}
+		if n >= gzipMemberSize {
+			if err := z.Close(); err != nil {
+				return err
+			}
+			cut = true
+		}
+	}
 }
 
 // contextReader stops a copy when its context ends.

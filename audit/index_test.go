@@ -1,0 +1,238 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// indexedLog writes calls over two days, ≈ 3 MB on the first (several
+// blocks), and brings the complete file to the form asked: plain or
+// compressed, with its index saved.
+func indexedLog(t *testing.T, compressed bool) (string, []testCall, logFile) {
+	t.Helper()
+	dir, calls := queryLogWith(t, 9000, time.Second, Options{Uncompressed: true, Retain: -1})
+	files := filesOf(t, dir)
+	if len(files) != 2 || files[0].gz {
+		t.Fatalf("files %v; want two plain", files)
+	}
+	f := files[0]
+	if compressed {
+		if err := compressFile(context.Background(), dir, f); err != nil {
+			t.Fatal(err)
+		}
+		f.gz = true
+	}
+	if err := indexFile(context.Background(), dir, f); err != nil {
+		t.Fatal(err)
+	}
+	return dir, calls, f
+}
+
+func TestIndexFindsEveryCall(t *testing.T) {
+	for _, compressed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compressed=%v", compressed), func(t *testing.T) {
+			dir, calls, f := indexedLog(t, compressed)
+			ix, err := openIndex(dir, f, fileSize(t, f.path(dir)))
+			if err != nil || ix == nil {
+				t.Fatalf("no saved index: %v", err)
+			}
+			ix.Close()
+			if len(ix.blocks) < 3 {
+				t.Fatalf("%d blocks in a file of %d bytes", len(ix.blocks), fileSize(t, f.path(dir)))
+			}
+			// A number called once, again and again, a Call-ID, in the
+			// complete file, the writer's, and across both.
+			for _, q := range []Query{
+				{Called: calls[2].Called}, {Called: calls[8000].Called}, {Called: queryNumbers[0]}, {Called: queryNumbers[1], Decision: "reject"},
+				{CallID: calls[4321].CallID}, {CallID: calls[8999].CallID}, {Called: "+19995550100"},
+			} {
+				got := searchAll(t, dir, q)
+				exp := want(calls, func(c testCall) bool {
+					return (q.Called == "" || c.Called == q.Called) && (q.CallID == "" || c.CallID == q.CallID) && (q.Decision == "" || c.Decision == q.Decision)
+				})
+				if !slices.Equal(callIDs(got), exp) {
+					t.Errorf("%+v: %d calls, want %d", q, len(got), len(exp))
+				}
+				for _, c := range got {
+					if c.Decision.Decision == "allow" && c.Outcome == nil {
+						t.Errorf("%+v: %s without its outcome", q, c.Decision.CallID)
+					}
+				}
+			}
+		})
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Size()
+}
+
+// A lookup reads the blocks that hold the number, not the whole file.
+func TestIndexReadsFewBlocks(t *testing.T) {
+	dir, calls, f := indexedLog(t, true)
+	ix, err := openIndex(dir, f, fileSize(t, f.path(dir)))
+	if err != nil || ix == nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	value := []byte(calls[2].Called)
+	blocks, err := ix.blocksOf(indexKey("called", value))
+	if err != nil || len(blocks) != 1 {
+		t.Fatalf("blocks %v, %v: want the one block of a number called once", blocks, err)
+	}
+	var lines int
+	if err := ix.readBlocks(dir, f, blocks, func(line []byte) bool { lines++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	eachLine(dir, f, func(position, []byte) error { total++; return nil })
+	if lines == 0 || lines > total/2 {
+		t.Errorf("read %d lines for one number, of %d in the file", lines, total)
+	}
+}
+
+// An index is derived data: a stale one (the file changed size, as a
+// redaction does) or a corrupt one is rebuilt, a missing one built, and a
+// folder that cannot take one is read all the same.
+func TestIndexRebuiltWhenStaleOrMissing(t *testing.T) {
+	dir, calls, f := indexedLog(t, false)
+	path := indexPath(dir, f)
+	q := Query{Called: calls[5].Called}
+	exp := want(calls, func(c testCall) bool { return c.Called == q.Called })
+
+	// The index of a file that grew no longer holds: it is rebuilt.
+	if err := os.WriteFile(path, []byte(indexMagic+strings.Repeat("\x00", 24)), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if got := callIDs(searchAll(t, dir, q)); !slices.Equal(got, exp) {
+		t.Errorf("with a stale index: %v, want %v", got, exp)
+	}
+	if ix, _ := openIndex(dir, f, fileSize(t, f.path(dir))); ix == nil {
+		t.Error("the stale index was not rebuilt")
+	} else {
+		ix.Close()
+	}
+
+	os.RemoveAll(filepath.Join(dir, indexDirName))
+	os.Chmod(dir, 0o500)
+	defer os.Chmod(dir, 0o700)
+	if got := callIDs(searchAll(t, dir, q)); !slices.Equal(got, exp) {
+		t.Errorf("in a folder that takes no index: %v, want %v", got, exp)
+	}
+	if _, err := os.Stat(filepath.Join(dir, indexDirName)); err == nil && os.Geteuid() != 0 {
+		t.Error("an index was written into a read-only folder")
+	}
+}
+
+// filesOf lists the log's files of 2031, where the test records go (the
+// writer also starts a file for today when it opens).
+func filesOf(t *testing.T, dir string) []logFile {
+	t.Helper()
+	files, err := logFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.DeleteFunc(files, func(f logFile) bool { return f.day < 20310000 })
+}
+
+// The server indexes a file once it is complete (and compressed), and drops
+// the index of a file that is gone.
+func TestUpkeepIndexesCompleteFiles(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := open(t, dir, Options{Retain: -1})
+	day := time.Date(2031, 1, 2, 12, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		r := fullRecord(i)
+		r.Time = day.AddDate(0, 0, i)
+		l.Append(r)
+	}
+	complete := []logFile{{day: 20310102, gz: true}, {day: 20310103, gz: true}}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err1 := os.Stat(indexPath(dir, complete[0]))
+		_, err2 := os.Stat(indexPath(dir, complete[1]))
+		if err1 == nil && err2 == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no index of the complete files after 10 s: %v, %v", err1, err2)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(indexPath(dir, logFile{day: 20310104})); err == nil {
+		t.Error("the writer's file has an index")
+	}
+	os.Remove(complete[0].path(dir))
+	if err := pruneIndexes(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(indexPath(dir, complete[0])); err == nil {
+		t.Error("the index of a deleted file stays")
+	}
+	if _, err := os.Stat(indexPath(dir, complete[1])); err != nil {
+		t.Error("pruning removed the index of a file that is there")
+	}
+}
+
+// Compressed files are gzip members of about a megabyte, each starting at a
+// line, which every gzip reader reads as one stream.
+func TestCompressMembers(t *testing.T) {
+	var text bytes.Buffer
+	for i := 0; text.Len() < 3*gzipMemberSize+100; i++ {
+		fmt.Fprintf(&text, `{"seq":%d,"x":"%s"}`+"\n", i, strings.Repeat("y", i%700))
+	}
+	text.WriteString(strings.Repeat("z", 300<<10) + "\n") // a line longer than the read buffer
+	var out bytes.Buffer
+	if err := compressMembers(&out, bytes.NewReader(text.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	z, err := gzip.NewReader(bytes.NewReader(out.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := io.ReadAll(z)
+	if err != nil || !bytes.Equal(back, text.Bytes()) {
+		t.Fatalf("read back %d bytes of %d: %v", len(back), text.Len(), err)
+	}
+	// Count the members and check each starts at a line.
+	members, at := 0, int64(0)
+	cr := &countingReader{r: bufio.NewReader(bytes.NewReader(out.Bytes()))}
+	for at < int64(out.Len()) {
+		z, err := gzip.NewReader(cr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z.Multistream(false)
+		m, err := io.ReadAll(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m) == 0 || m[len(m)-1] != '\n' {
+			t.Fatalf("member %d does not end at a line's end", members)
+		}
+		members++
+		at = cr.n
+		if at < int64(out.Len()) && len(m) < gzipMemberSize {
+			t.Errorf("member %d holds %d bytes, less than %d", members, len(m), gzipMemberSize)
+		}
+	}
+	if members < 3 {
+		t.Errorf("%d members in %d bytes of text", members, text.Len())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,13 @@ func newAuditCmd() *cobra.Command {
 			if keyPath == "" {
 				keyPath = cfg.Path(cfg.Audit.Key) + ".pub"
 			}
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", nil, err
+		}
+		if _, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) {
+			return "", nil, fmt.Errorf("no decision log in %s: the folder does not exist (audit.dir of the config, taken from its folder, or from the working directory without --config)", abs)
 		}
 		v, err := audit.LoadVerifier(keyPath)
 		if errors.Is(err, os.ErrNotExist) {

@@ -37,7 +37,7 @@ the date its data is as of, when it ran and the count it left.`,
 			if version != 0 {
 				info, err := reg.Version(version)
 				if err != nil {
-					return err
+					return fmt.Errorf("%w in the registry in %s", err, dir)
 				}
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")

@@ -259,6 +259,14 @@ func TestReadingCommandsCreateNothingAndNameTheFolder(t *testing.T) {
 		if err != nil || !strings.Contains(out, "no lists imported yet in "+c.dir+" ") || !strings.Contains(out, "+12025550143  on no list") {
 			t.Errorf("lookup %v: %v %q", c.args, err, out)
 		}
+		out, err = runCmd(t, newListsCmd(), append(c.args, "--version", "9")...)
+		if err == nil || !strings.HasSuffix(err.Error(), "no import with id 9 in the registry in "+c.dir) {
+			t.Errorf("lists --version %v: %v", c.args, err)
+		}
+		out, err = runCmd(t, newAuditCmd(), append([]string{"verify"}, c.args...)...)
+		if audit := filepath.Join(filepath.Dir(filepath.Dir(c.dir)), "var", "audit"); err == nil || !strings.HasPrefix(err.Error(), "no decision log in "+audit+": the folder does not exist") {
+			t.Errorf("audit verify %v: %v", c.args, err)
+		}
 		if _, code, err := runCheck(append(c.args, "--to", "2025550143", "--at", "2026-11-20T12:00:00-05:00")...); code == 2 { // the embedded policy rejects: no national list
 			t.Errorf("check %v: %d %v", c.args, code, err)
 		}

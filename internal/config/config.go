@@ -15,8 +15,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 	"github.com/gatekeeper-sip/gatekeeper/internal/yamlx"
@@ -156,8 +159,8 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes and checks config text; name is used in error messages.
-// Each ${NAME} in the text is first replaced by the environment variable
-// NAME (a container takes its carrier and dialer sources this way); a
+// Each ${NAME} in the text, outside comments, is first replaced by the
+// environment variable NAME (a container takes its carrier and dialer sources this way); a
 // reference to a variable that is not set is an error at its place.
 func Parse(name string, data []byte) (*Config, error) {
 	data, err := expandEnv(name, data)
@@ -177,26 +180,43 @@ func Parse(name string, data []byte) (*Config, error) {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// expandEnv replaces each ${NAME} by the value of the environment variable NAME.
+// expandEnv replaces each ${NAME} outside comments by the value of the
+// environment variable NAME; an unset one is an error at its place.
 func expandEnv(name string, data []byte) ([]byte, error) {
-	var missing error
-	out := envRef.ReplaceAllFunc(data, func(ref []byte) []byte {
-		v, ok := os.LookupEnv(string(ref[2 : len(ref)-1]))
-		if !ok && missing == nil {
-			missing = envError(name, data, ref)
+	comments := commentColumns(data)
+	var out []byte
+	last := 0
+	for _, m := range envRef.FindAllSubmatchIndex(data, -1) {
+		line, col := position(data, m[0])
+		if c, ok := comments[line]; ok && col > c {
+			continue // an example in a comment
 		}
-		return []byte(v)
-	})
-	return out, missing
+		v, ok := os.LookupEnv(string(data[m[2]:m[3]]))
+		if !ok {
+			return nil, &yamlx.Error{File: name, Line: line, Column: col,
+				Msg: fmt.Sprintf("%s: the environment variable %s is not set", data[m[0]:m[1]], data[m[2]:m[3]])}
+		}
+		out = append(append(out, data[last:m[0]]...), v...)
+		last = m[1]
+	}
+	return append(out, data[last:]...), nil
 }
 
-// envError names the first place where ref is used.
-func envError(name string, data, ref []byte) error {
-	i := bytes.Index(data, ref)
-	line := bytes.Count(data[:i], []byte("\n")) + 1
-	col := i - bytes.LastIndexByte(data[:i], '\n')
-	return &yamlx.Error{File: name, Line: line, Column: col,
-		Msg: fmt.Sprintf("%s: the environment variable %s is not set", ref, ref[2:len(ref)-1])}
+// commentColumns maps each line that holds a comment to the column where it starts.
+func commentColumns(data []byte) map[int]int {
+	cols := map[int]int{}
+	for _, tk := range lexer.Tokenize(string(data)) {
+		if tk.Type == token.CommentType {
+			cols[tk.Position.Line] = tk.Position.Column
+		}
+	}
+	return cols
+}
+
+// position is the line and column (in characters, from 1) of byte offset i.
+func position(data []byte, i int) (line, col int) {
+	start := bytes.LastIndexByte(data[:i], '\n') + 1
+	return bytes.Count(data[:start], []byte("\n")) + 1, utf8.RuneCount(data[start:i]) + 1
 }
 
 func (c *Config) setDefaults() {

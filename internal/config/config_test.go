@@ -185,6 +185,12 @@ func TestContainerConfigTakesTheEnvironment(t *testing.T) {
 		t.Fatalf("container config: %+v", cfg)
 	}
 
+	// A reference in a comment is an example: neither expanded nor required.
+	commented := strings.Replace(string(data), "policy: policy.yaml", "policy: policy.yaml  # é ${GATEKEEPER_UNSET}", 1) + "# token: ${GATEKEEPER_UNSET}\n"
+	if _, err := Parse("container.yaml", []byte(commented)); err != nil {
+		t.Fatalf("a reference in a comment: %v", err)
+	}
+
 	os.Unsetenv("GATEKEEPER_CARRIER")
 	if _, err := Parse("container.yaml", data); err == nil || !regexp.MustCompile(
 		`^container\.yaml:\d+:13: \$\{GATEKEEPER_CARRIER\}: the environment variable GATEKEEPER_CARRIER is not set$`).MatchString(err.Error()) {

@@ -3,7 +3,9 @@ package audit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 )
 
 // eachCandidate calls fn with every line of the log that may hold a call q
@@ -45,6 +47,10 @@ func eachCandidate(dir string, q Query, past func(day int) bool, fn func(line []
 			err = scanFile(dir, f, needle, fn)
 		default:
 			err = lookup(dir, f, field, needle, fn)
+			if errors.Is(err, fs.ErrNotExist) && !f.gz {
+				// Compressed since it was listed: its lines are the same.
+				err = lookup(dir, logFile{day: f.day, part: f.part, gz: true}, field, needle, fn)
+			}
 		}
 		if err == errStop {
 			return nil

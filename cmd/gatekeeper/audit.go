@@ -213,6 +213,6 @@ func newAuditCmd() *cobra.Command {
 
 	cmd.PersistentFlags().StringVar(&dir, "dir", "", "the audit folder (instead of the config's)")
 	cmd.PersistentFlags().StringVar(&keyPath, "key", "", "the checkpoints' public key (default: the config's audit.key + .pub)")
-	cmd.AddCommand(verify, checkpoint, evidence, verifyEvidence, redact)
+	cmd.AddCommand(verify, checkpoint, evidence, verifyEvidence, redact, newAuditQueryCmd(&dir), newAuditStatsCmd(&dir))
 	return cmd
 }

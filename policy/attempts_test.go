@@ -39,7 +39,7 @@ func TestAttemptsCountForwardedCallsPerScope(t *testing.T) {
 	if d = e.Decide(ctx, other); d.Rule != "per-number" || d.Trace[1].Conditions[0].Count != 2 {
 		t.Errorf("third call: %+v; want reject by per-number with 2 attempts", d)
 	}
-	if got := reg.counters["nc/spring/+12125550143"]; len(got) != 1 {
+	if got := reg.at["nc/spring/+12125550143"]; len(got) != 1 {
 		t.Errorf("counter per campaign holds %v", got)
 	}
 }
@@ -47,8 +47,8 @@ func TestAttemptsCountForwardedCallsPerScope(t *testing.T) {
 func TestForwardedWithoutCapsRecordsNothing(t *testing.T) {
 	reg := newMemRegistry(nil)
 	e := mustParse(t, "rules: []\n", reg)
-	if err := e.Forwarded(context.Background(), call("+12125550143")); err != nil || len(reg.counters) != 0 {
-		t.Errorf("%v %v", err, reg.counters)
+	if err := e.Forwarded(context.Background(), call("+12125550143")); err != nil || len(reg.at) != 0 {
+		t.Errorf("%v %v", err, reg.at)
 	}
 }
 
@@ -64,5 +64,17 @@ func TestAttemptsParse(t *testing.T) {
 		if got := parseErr("", match); got != want {
 			t.Errorf("%s got  %s\n want %s", match, got, want)
 		}
+	}
+}
+
+func TestAttemptsWindowIsTheLongestCap(t *testing.T) {
+	e := mustParse(t, "rules:\n"+
+		"  - name: a\n    match:\n      attempts: {limit: 3, within: 24h}\n    action: reject\n"+
+		"  - name: b\n    match:\n      attempts: {limit: 1, within: 7d, per: number_and_campaign}\n    action: reject\n", nil)
+	if got := e.AttemptsWindow(); got != 7*24*time.Hour {
+		t.Errorf("window %v, want 168h", got)
+	}
+	if got := mustParse(t, "rules: []\n", nil).AttemptsWindow(); got != 0 {
+		t.Errorf("no caps: window %v, want 0", got)
 	}
 }

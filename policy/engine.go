@@ -197,6 +197,16 @@ func (e *Engine) failure(f *facts, err error, trace []RuleTrace) Decision {
 	return d
 }
 
+// AttemptsWindow is how far back the rules' frequency caps look: their
+// longest window, 0 when no rule counts attempts.
+func (e *Engine) AttemptsWindow() time.Duration {
+	var window time.Duration
+	for _, k := range e.counters {
+		window = max(window, k.keep)
+	}
+	return window
+}
+
 // Forwarded records that the call went out to the carrier: the proxy calls it
 // after forwarding an INVITE the policy let through, so that frequency caps
 // count attempts, not rejected tries. It records under every counter the

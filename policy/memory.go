@@ -8,10 +8,10 @@ import (
 // memoryRegistry keeps the Registry contract in memory: the registry
 // fixtures of policy test files (policytest.go), which run offline.
 type memoryRegistry struct {
-	mu       sync.Mutex
-	lists    map[string]memoryList
-	counters map[string][]time.Time
-	data     memoryData // line types, consents, exemptions (memorydata.go)
+	mu    sync.Mutex
+	lists map[string]memoryList
+	*AttemptLog
+	data memoryData // line types, consents, exemptions (memorydata.go)
 }
 
 type memoryList struct {
@@ -21,7 +21,7 @@ type memoryList struct {
 }
 
 func newMemoryRegistry() *memoryRegistry {
-	return &memoryRegistry{lists: map[string]memoryList{}, counters: map[string][]time.Time{}, data: newMemoryData()}
+	return &memoryRegistry{lists: map[string]memoryList{}, AttemptLog: NewAttemptLog(), data: newMemoryData()}
 }
 
 // setList imports a list: it gets the next version, as the registry's imports do.
@@ -48,11 +48,24 @@ func (m *memoryRegistry) ListDate(list string) (uint64, time.Time, bool) {
 	return l.version, l.asOf, ok
 }
 
-func (m *memoryRegistry) Attempts(name string, from, to time.Time) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// AttemptLog keeps attempt counters in memory, every attempt of each: the
+// Attempts and RecordAttempt of a Registry for the cases of a policy test
+// file, and for recorded calls decided again in their order (policy replay),
+// which are short-lived.
+type AttemptLog struct {
+	mu sync.Mutex
+	at map[string][]time.Time
+}
+
+// NewAttemptLog returns an AttemptLog without attempts.
+func NewAttemptLog() *AttemptLog { return &AttemptLog{at: map[string][]time.Time{}} }
+
+// Attempts counts the attempts recorded under name at or after from and before to.
+func (a *AttemptLog) Attempts(name string, from, to time.Time) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	n := 0
-	for _, t := range m.counters[name] {
+	for _, t := range a.at[name] {
 		if !t.Before(from) && t.Before(to) {
 			n++
 		}
@@ -60,10 +73,10 @@ func (m *memoryRegistry) Attempts(name string, from, to time.Time) (int, error) 
 	return n, nil
 }
 
-// RecordAttempt keeps every attempt: a test file's cases are short-lived.
-func (m *memoryRegistry) RecordAttempt(name string, at time.Time, _ time.Duration, _ int) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.counters[name] = append(m.counters[name], at)
+// RecordAttempt records an attempt at time at under name; it keeps every attempt.
+func (a *AttemptLog) RecordAttempt(name string, at time.Time, _ time.Duration, _ int) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.at[name] = append(a.at[name], at)
 	return nil
 }

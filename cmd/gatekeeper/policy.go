@@ -14,9 +14,9 @@ import (
 func newPolicyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
-		Short: "Check a policy file and run its test cases, offline",
+		Short: "Check a policy file, run its test cases offline, replay logged calls under it",
 	}
-	cmd.AddCommand(newPolicyValidateCmd(), newPolicyTestCmd())
+	cmd.AddCommand(newPolicyValidateCmd(), newPolicyTestCmd(), newPolicyReplayCmd())
 	return cmd
 }
 

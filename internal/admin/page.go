@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io/fs"
 	"iter"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -55,7 +56,8 @@ type chartData struct {
 	Days       []string           `json:"days"`
 	Rules      []string           `json:"rules"`
 	RuleCounts map[string][]int64 `json:"rule_counts"`
-	// Campaigns, their calls, rejected calls and reject rate in percent.
+	// Campaigns, their calls, rejected calls and reject rate in percent
+	// (one decimal).
 	Campaigns  []string  `json:"campaigns"`
 	Calls      []int64   `json:"calls"`
 	Rejected   []int64   `json:"rejected"`
@@ -141,7 +143,7 @@ func charts(byDayRule, byCampaign []audit.Row) chartData {
 		c.Campaigns = append(c.Campaigns, r.Group[0])
 		c.Calls = append(c.Calls, r.Calls)
 		c.Rejected = append(c.Rejected, r.Rejected)
-		c.RejectRate = append(c.RejectRate, 100*r.RejectRate())
+		c.RejectRate = append(c.RejectRate, math.Round(1000*r.RejectRate())/10)
 	}
 	return c
 }

@@ -4,6 +4,10 @@
 // socket that only the server's user can open (mode 0600). The endpoints
 // are a table of routes (routes.go), one handler each that returns an error
 // carrying its HTTP status.
+//
+// The admin HTTP listener (admin.http, web.go) is built the same way: the
+// auditors' page over the decision log (page.go, web/), /metrics and
+// profiles, behind a bearer token when it is not bound to loopback.
 package admin
 
 import (

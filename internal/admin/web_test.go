@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -48,7 +49,7 @@ func seedLog(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := audit.Open(auditDir, audit.Options{Signer: signer, Version: "test"})
+	l, err := audit.Open(auditDir, audit.Options{Signer: signer, Version: "test", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

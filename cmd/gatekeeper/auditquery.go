@@ -65,12 +65,12 @@ func (f *queryFlags) query(region string, now time.Time) (audit.Query, error) {
 		}
 	}
 	if f.since != "" {
-		if q.Since, err = parseQueryTime(f.since, q.Zone, now, false); err != nil {
+		if q.Since, err = audit.ParseTime(f.since, q.Zone, now, false); err != nil {
 			return q, fmt.Errorf("--since: %w", err)
 		}
 	}
 	if f.until != "" {
-		if q.Until, err = parseQueryTime(f.until, q.Zone, now, true); err != nil {
+		if q.Until, err = audit.ParseTime(f.until, q.Zone, now, true); err != nil {
 			return q, fmt.Errorf("--until: %w", err)
 		}
 	}
@@ -110,52 +110,6 @@ func (f *queryFlags) format(w io.Writer) (string, error) {
 		return "table", nil
 	}
 	return "json", nil
-}
-
-// whenLayouts are the local-time forms --since and --until read besides
-// RFC 3339; dateOnly is the one that names a whole day.
-var whenLayouts = []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", time.DateOnly}
-
-// parseQueryTime reads a time as a person types it: RFC 3339; a date and time
-// without a zone, in zone; a date (its start, or for an end its day's end:
-// the next midnight); today, yesterday; or an age (90m, 36h, 7d) before now.
-func parseQueryTime(s string, zone *time.Location, now time.Time, end bool) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	midnight := func(t time.Time) time.Time {
-		y, m, d := t.In(zone).Date()
-		return time.Date(y, m, d, 0, 0, 0, 0, zone)
-	}
-	switch s {
-	case "today", "yesterday":
-		day := midnight(now)
-		if s == "yesterday" {
-			day = day.AddDate(0, 0, -1)
-		}
-		if end {
-			day = day.AddDate(0, 0, 1)
-		}
-		return day, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	for _, layout := range whenLayouts {
-		if t, err := time.ParseInLocation(layout, s, zone); err == nil {
-			if layout == time.DateOnly && end {
-				t = t.AddDate(0, 0, 1)
-			}
-			return t, nil
-		}
-	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
-			return now.AddDate(0, 0, -n), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("%q: want a date (2031-05-01), a local time (2031-05-01 14:00), RFC 3339 (2031-05-01T18:00:00Z), today, yesterday or an age (36h, 7d)", s)
 }
 
 // auditDir resolves the audit folder (--dir, else the config's) and the
@@ -235,12 +189,8 @@ type callWriter struct {
 	n      int
 }
 
-// callColumns are the table's and the CSV's columns (the CSV has more).
-var (
-	tableColumns = []string{"TIME", "CALLED", "CALLER", "DECISION", "STATUS", "RULE", "CAMPAIGN", "DIALER", "OUTCOME", "CALL-ID"}
-	csvColumns   = []string{"time", "seq", "call_id", "called", "caller", "decision", "rule", "status", "reason", "mode",
-		"monitor", "dialer", "campaign", "seller", "source", "policy_sha256", "disposition", "answered", "ended", "duration_s", "ended_by", "hash"}
-)
+// tableColumns are the table's columns (the CSV's are audit.CSVColumns).
+var tableColumns = []string{"TIME", "CALLED", "CALLER", "DECISION", "STATUS", "RULE", "CAMPAIGN", "DIALER", "OUTCOME", "CALL-ID"}
 
 func newCallWriter(out io.Writer, format string, zone *time.Location) *callWriter {
 	w := &callWriter{format: format, zone: zone, out: out}
@@ -287,21 +237,11 @@ func (w *callWriter) write(c audit.Call) error {
 		return err
 	case "csv":
 		if w.n == 1 {
-			if err := w.csv.Write(csvColumns); err != nil {
+			if err := w.csv.Write(audit.CSVColumns); err != nil {
 				return err
 			}
 		}
-		row := []string{d.Time.In(w.zone).Format(time.RFC3339Nano), strconv.FormatUint(d.Seq, 10), d.CallID, d.Called, d.Caller,
-			d.Decision, d.Rule, strconv.Itoa(d.Status), d.Reason, d.Mode, strconv.FormatBool(d.Monitor), d.Dialer, d.Campaign,
-			c.Seller, d.Source, d.PolicySHA256, "", "", "", "", "", d.Hash}
-		if o := c.Outcome; o != nil {
-			row[16], row[18], row[19], row[20] = o.Disposition, o.Ended.In(w.zone).Format(time.RFC3339Nano),
-				strconv.FormatFloat(o.DurationS, 'f', -1, 64), o.EndedBy
-			if o.Answered != nil {
-				row[17] = o.Answered.In(w.zone).Format(time.RFC3339Nano)
-			}
-		}
-		return w.csv.Write(row)
+		return w.csv.Write(c.CSVRow(w.zone))
 	case "long":
 		return w.writeLong(c)
 	}

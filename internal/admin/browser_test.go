@@ -160,7 +160,7 @@ func TestAuditorPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
-	if err != nil || len(rows) != 3 || rows[0][2] != "call_id" || rows[1][2] != "c1@dialer" || rows[2][2] != "c5@dialer" || rows[2][18] != "answered" {
+	if err != nil || len(rows) != 3 || rows[0][2] != "call_id" || rows[1][2] != "c1@dialer" || rows[2][2] != "c5@dialer" || rows[2][16] != "answered" {
 		t.Errorf("CSV: %v %q", err, data)
 	}
 }

@@ -243,14 +243,8 @@ func (wb *Web) evidence(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// csvHeader names the columns of /audit.csv: the decision's fields, then
-// the outcome's (empty for a call without one).
-var csvHeader = []string{"time", "seq", "call_id", "decision", "rule", "status", "reason", "called", "caller",
-	"dialer", "campaign", "seller", "source", "mode", "dial_mode", "monitor", "would_status", "policy_sha256",
-	"disposition", "answered", "ended", "duration_s", "ended_by"}
-
 // exportCSV answers /audit.csv with every call the search with the same
-// query parameters finds, one row each (csvHeader).
+// query parameters finds, one row each (audit.CSVColumns, times in UTC).
 func (wb *Web) exportCSV(w http.ResponseWriter, r *http.Request) error {
 	q, err := wb.query(r.URL.Query())
 	if err != nil {
@@ -265,7 +259,7 @@ func (wb *Web) exportCSV(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="audit.csv"`)
 	out := csv.NewWriter(w)
-	out.Write(csvHeader)
+	out.Write(audit.CSVColumns)
 	for ; more; c, err, more = next() {
 		if err != nil {
 			// The answer has begun: the error ends it as a last row, which a
@@ -273,67 +267,44 @@ func (wb *Web) exportCSV(w http.ResponseWriter, r *http.Request) error {
 			out.Write([]string{"error: " + err.Error()})
 			break
 		}
-		out.Write(csvRow(c))
+		out.Write(c.CSVRow(time.UTC))
 	}
 	out.Flush()
 	return out.Error()
 }
 
-func csvRow(c audit.Call) []string {
-	d := c.Decision
-	row := []string{d.Time.UTC().Format(time.RFC3339Nano), strconv.FormatUint(d.Seq, 10), d.CallID, d.Decision,
-		d.Rule, strconv.Itoa(d.Status), d.Reason, d.Called, d.Caller, d.Dialer, d.Campaign, c.Seller, d.Source,
-		d.Mode, d.DialMode, strconv.FormatBool(d.Monitor), "", d.PolicySHA256, "", "", "", "", ""}
-	if d.Monitor {
-		row[16] = strconv.Itoa(d.Would.Status)
-	}
-	if o := c.Outcome; o != nil {
-		row[18], row[20], row[21], row[22] = o.Disposition, o.Ended.UTC().Format(time.RFC3339Nano),
-			strconv.FormatFloat(o.DurationS, 'f', -1, 64), o.EndedBy
-		if o.Answered != nil {
-			row[19] = o.Answered.UTC().Format(time.RFC3339Nano)
-		}
-	}
-	for i, f := range row {
-		row[i] = noFormula(f)
-	}
-	return row
-}
-
-// noFormula keeps a spreadsheet from running a field as a formula (CSV
-// injection): a field a caller controls that starts with = + - @ or a
-// control character gets a leading apostrophe. Numbers such as +12025550143
-// stay as they are.
-func noFormula(f string) string {
-	if f == "" || !strings.ContainsRune("=+-@\t\r", rune(f[0])) {
-		return f
-	}
-	if _, err := strconv.ParseFloat(f, 64); err == nil && f[0] != '=' && f[0] != '@' {
-		return f
-	}
-	return "'" + f
-}
-
 // query reads the search's filters from the page's form: since and until
-// (YYYY-MM-DD, until taking in the whole day, or RFC 3339), called (any
-// form; numbers without a country code are in wb.Region), caller, call_id,
-// decision, rule, campaign, dialer, seller, status. A bad filter is a 400.
+// (as audit.ParseTime reads them, in UTC; a date alone for until takes in
+// the whole day), called and caller (any form; numbers without a country
+// code are in wb.Region), call_id, decision, rule, campaign, dialer,
+// seller, status. A bad filter is a 400 that names it.
 func (wb *Web) query(f url.Values) (audit.Query, error) {
 	bad := func(name string, err error) (audit.Query, error) {
 		return audit.Query{}, withStatus(http.StatusBadRequest, fmt.Errorf("%s %q: %w", name, f.Get(name), err))
 	}
-	q := audit.Query{Caller: f.Get("caller"), CallID: f.Get("call_id"), Decision: f.Get("decision"),
-		Rule: f.Get("rule"), Campaign: f.Get("campaign"), Dialer: f.Get("dialer"), Seller: f.Get("seller")}
+	q := audit.Query{CallID: f.Get("call_id"), Decision: f.Get("decision"), Rule: f.Get("rule"),
+		Campaign: f.Get("campaign"), Dialer: f.Get("dialer"), Seller: f.Get("seller"), Zone: time.UTC}
 	var err error
-	if q.Since, err = formTime(f.Get("since"), false); err != nil {
-		return bad("since", err)
-	}
-	if q.Until, err = formTime(f.Get("until"), true); err != nil {
-		return bad("until", err)
+	for _, t := range []struct {
+		name string
+		to   *time.Time
+		end  bool
+	}{{"since", &q.Since, false}, {"until", &q.Until, true}} {
+		if s := f.Get(t.name); s != "" {
+			if *t.to, err = audit.ParseTime(s, time.UTC, wb.Now(), t.end); err != nil {
+				return bad(t.name, err)
+			}
+		}
 	}
 	if s := f.Get("called"); s != "" {
 		if q.Called, err = number.Normalize(s, wb.Region); err != nil {
 			return bad("called", err)
+		}
+	}
+	if s := f.Get("caller"); s != "" {
+		// A caller ID that is no number is kept as sent, and matched so.
+		if q.Caller, err = number.Normalize(s, wb.Region); err != nil {
+			q.Caller = s
 		}
 	}
 	if s := f.Get("status"); s != "" {
@@ -342,25 +313,6 @@ func (wb *Web) query(f url.Values) (audit.Query, error) {
 		}
 	}
 	return q, nil
-}
-
-// formTime reads a date (YYYY-MM-DD, UTC; with end, the day after, so that
-// the day itself is in) or an RFC 3339 time; empty is the zero time.
-func formTime(s string, end bool) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.Parse(time.DateOnly, s); err == nil {
-		if end {
-			d = d.AddDate(0, 0, 1)
-		}
-		return d, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, errors.New("want a date YYYY-MM-DD or an RFC 3339 time")
-	}
-	return t, nil
 }
 
 // render writes a page; a template that fails before writing is a 500.

@@ -106,19 +106,19 @@ Exit status: 0 the replay ran (whatever changed), 2 error.`,
 }
 
 // replayWindow reads --since and --until as audit query does
-// (parseQueryTime); a bound not given is zero, open.
+// (audit.ParseTime); a bound not given is zero, open.
 func replayWindow(f replayFlags, now time.Time) (since, until time.Time, err error) {
 	zone := time.Local
 	if f.utc {
 		zone = time.UTC
 	}
 	if f.since != "" {
-		if since, err = parseQueryTime(f.since, zone, now, false); err != nil {
+		if since, err = audit.ParseTime(f.since, zone, now, false); err != nil {
 			return since, until, fmt.Errorf("--since: %w", err)
 		}
 	}
 	if f.until != "" {
-		if until, err = parseQueryTime(f.until, zone, now, true); err != nil {
+		if until, err = audit.ParseTime(f.until, zone, now, true); err != nil {
 			return since, until, fmt.Errorf("--until: %w", err)
 		}
 	}

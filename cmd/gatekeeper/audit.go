@@ -15,6 +15,18 @@ import (
 	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 )
 
+// checkAuditDir names the absolute folder when it does not exist.
+func checkAuditDir(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no decision log in %s: the folder does not exist (audit.dir of the config, taken from its folder, or from the working directory without --config)", abs)
+	}
+	return nil
+}
+
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Read, check and prove the decision log"}
 	var dir, keyPath string
@@ -33,12 +45,8 @@ func newAuditCmd() *cobra.Command {
 				keyPath = cfg.Path(cfg.Audit.Key) + ".pub"
 			}
 		}
-		abs, err := filepath.Abs(dir)
-		if err != nil {
+		if err := checkAuditDir(dir); err != nil {
 			return "", nil, err
-		}
-		if _, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) {
-			return "", nil, fmt.Errorf("no decision log in %s: the folder does not exist (audit.dir of the config, taken from its folder, or from the working directory without --config)", abs)
 		}
 		v, err := audit.LoadVerifier(keyPath)
 		if errors.Is(err, os.ErrNotExist) {

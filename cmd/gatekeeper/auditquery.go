@@ -122,7 +122,7 @@ func auditDir(cmd *cobra.Command, dir string) (string, string, error) {
 	if dir == "" {
 		dir = cfg.Path(cfg.Audit.Dir)
 	}
-	return dir, cfg.DefaultRegion, nil
+	return dir, cfg.DefaultRegion, checkAuditDir(dir)
 }
 
 func newAuditQueryCmd(dir *string) *cobra.Command {

@@ -107,6 +107,10 @@ func TestAuditQueryNumberInEveryForm(t *testing.T) {
 	if _, err := runCmd(t, newAuditCmd(), "query", "--dir", dir, "--called", "555-01"); err == nil || !strings.Contains(err.Error(), `--called "555-01"`) {
 		t.Errorf("a number that cannot be: %v", err)
 	}
+	missing := filepath.Join(dir, "elsewhere")
+	if _, err := runCmd(t, newAuditCmd(), "stats", "--dir", missing); err == nil || !strings.Contains(err.Error(), "no decision log in "+missing) {
+		t.Errorf("a folder that is not there: %v", err)
+	}
 }
 
 func TestAuditQueryJoinsAndFilters(t *testing.T) {

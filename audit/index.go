@@ -3,9 +3,11 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,14 +33,18 @@ import (
 // never reads them, and nothing needs them: a missing one, or one whose
 // file changed size (a redaction), is rebuilt from the file.
 //
-// Layout, little-endian: the magic "gkidx01\n"; the indexed file's size
-// (uint64); the count of blocks and of pairs (uint64 each); each block's
-// offset in the file and in its decompressed text (uint64 each); each pair
-// as one uint64, hash<<32 | block, ascending.
+// It also keeps the count of decisions per hour and fields (hourCount), from
+// which Stats answers without reading the file.
+//
+// Layout, little-endian: the magic "gkidx02\n"; the indexed file's size
+// (uint64); the count of blocks and of pairs, and the length of the counts
+// (uint64 each); each block's offset in the file and in its decompressed
+// text (uint64 each); each pair as one uint64, hash<<32 | block, ascending;
+// the counts, a JSON array of hourCount.
 const (
 	indexDirName = "index"
-	indexMagic   = "gkidx01\n"
-	indexHeader  = len(indexMagic) + 3*8
+	indexMagic   = "gkidx02\n"
+	indexHeader  = len(indexMagic) + 4*8
 	// indexBlockSize is how many bytes of lines a plain file's block holds.
 	indexBlockSize = 1 << 20
 )
@@ -55,6 +61,10 @@ type fileIndex struct {
 	pairs  []uint64 // in memory; nil when read through file
 	file   *os.File
 	npairs int64
+	// counts are the hourly counts, in memory or (countsLen bytes) after
+	// the pairs in file.
+	counts    map[hourCount]int64
+	countsLen int64
 }
 
 func indexPath(dir string, f logFile) string {
@@ -146,7 +156,7 @@ func buildIndex(ctx context.Context, dir string, f logFile) (*fileIndex, logFile
 	if err != nil {
 		return nil, f, err
 	}
-	ix := &fileIndex{size: info.Size(), gz: f.gz}
+	ix := &fileIndex{size: info.Size(), gz: f.gz, counts: map[hourCount]int64{}}
 	in := contextReader{ctx, file}
 	var text int64 // offset in the text of the line being read
 	var partial []byte
@@ -236,6 +246,9 @@ func (ix *fileIndex) addLine(line []byte, text int64) {
 	if !ix.gz && text-ix.blocks[len(ix.blocks)-1].text >= indexBlockSize {
 		ix.blocks = append(ix.blocks, block{disk: text, text: text})
 	}
+	if s, ok := summarize(line); ok {
+		ix.counts[countKey(&s)]++
+	}
 	b := uint64(len(ix.blocks) - 1)
 	for _, name := range indexedFields {
 		if v, ok := stringField(line, name); ok {
@@ -250,9 +263,13 @@ func (ix *fileIndex) save(dir string, f logFile) error {
 	if err := os.MkdirAll(filepath.Join(dir, indexDirName), 0o750); err != nil {
 		return err
 	}
-	b := make([]byte, 0, indexHeader+16*len(ix.blocks)+8*len(ix.pairs))
+	counts, err := json.Marshal(ix.countRows())
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 0, indexHeader+16*len(ix.blocks)+8*len(ix.pairs)+len(counts))
 	b = append(b, indexMagic...)
-	for _, n := range []int{int(ix.size), len(ix.blocks), len(ix.pairs)} {
+	for _, n := range []int{int(ix.size), len(ix.blocks), len(ix.pairs), len(counts)} {
 		b = binary.LittleEndian.AppendUint64(b, uint64(n))
 	}
 	for _, bl := range ix.blocks {
@@ -262,6 +279,7 @@ func (ix *fileIndex) save(dir string, f logFile) error {
 	for _, p := range ix.pairs {
 		b = binary.LittleEndian.AppendUint64(b, p)
 	}
+	b = append(b, counts...)
 	tmp, err := os.CreateTemp(filepath.Join(dir, indexDirName), ".tmp-*")
 	if err != nil {
 		return err
@@ -297,9 +315,9 @@ func openIndex(dir string, f logFile, size int64) (*fileIndex, error) {
 		return nil, nil // unreadable: rebuilt
 	}
 	u := func(i int) int64 { return int64(binary.LittleEndian.Uint64(head[len(indexMagic)+8*i:])) }
-	ix := &fileIndex{size: u(0), gz: f.gz, file: file, npairs: u(2)}
+	ix := &fileIndex{size: u(0), gz: f.gz, file: file, npairs: u(2), countsLen: u(3)}
 	nblocks := u(1)
-	if ix.size != size || info.Size() != int64(indexHeader)+16*nblocks+8*ix.npairs {
+	if ix.size != size || info.Size() != int64(indexHeader)+16*nblocks+8*ix.npairs+ix.countsLen {
 		file.Close()
 		return nil, nil
 	}
@@ -473,4 +491,39 @@ func pruneIndexes(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// countRows lists the in-memory counts, in a fixed order.
+func (ix *fileIndex) countRows() []hourCount {
+	rows := make([]hourCount, 0, len(ix.counts))
+	for k, n := range ix.counts {
+		k.N = n
+		rows = append(rows, k)
+	}
+	slices.SortFunc(rows, func(a, b hourCount) int {
+		return cmp.Or(cmp.Compare(a.Hour, b.Hour), strings.Compare(a.Rule, b.Rule), strings.Compare(a.Decision, b.Decision),
+			cmp.Compare(a.Status, b.Status), strings.Compare(a.Campaign, b.Campaign), strings.Compare(a.Dialer, b.Dialer),
+			strings.Compare(a.Mode, b.Mode), cmp.Compare(boolInt(a.Monitor), boolInt(b.Monitor)))
+	})
+	return rows
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// hourCounts returns the index's hourly counts.
+func (ix *fileIndex) hourCounts() ([]hourCount, error) {
+	if ix.file == nil {
+		return ix.countRows(), nil
+	}
+	raw := make([]byte, ix.countsLen)
+	if _, err := ix.file.ReadAt(raw, int64(indexHeader)+16*int64(len(ix.blocks))+8*ix.npairs); err != nil {
+		return nil, err
+	}
+	var rows []hourCount
+	return rows, json.Unmarshal(raw, &rows)
 }

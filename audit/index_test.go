@@ -3,6 +3,7 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -234,5 +235,60 @@ func TestCompressMembers(t *testing.T) {
 	}
 	if members < 3 {
 		t.Errorf("%d members in %d bytes of text", members, text.Len())
+	}
+}
+
+// Stats answers from the hourly counts of the index when the time range
+// takes whole hours, from the lines otherwise, and both agree with the
+// calls written.
+func TestStatsFromTheIndexCounts(t *testing.T) {
+	dir, calls, f := indexedLog(t, true)
+	half := time.FixedZone("half-hour", 5*3600+1800)
+	for _, tc := range []struct {
+		name      string
+		q         Query
+		by        []string
+		fromIndex bool
+	}{
+		{"whole hours", Query{Since: time.Date(2031, 1, 2, 22, 0, 0, 0, time.UTC), Until: time.Date(2031, 1, 2, 23, 0, 0, 0, time.UTC)}, []string{"hour", "rule"}, true},
+		{"no range", Query{Rule: "internal-dnc"}, []string{"day", "campaign"}, true},
+		{"cut hour", Query{Since: time.Date(2031, 1, 2, 22, 30, 0, 0, time.UTC)}, []string{"rule", "decision", "status"}, false},
+		{"half-hour zone", Query{Zone: half}, []string{"hour"}, false},
+		{"half-hour zone, no time group", Query{Zone: half}, []string{"dialer"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Stats(dir, tc.q, tc.by)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp := map[string]int64{}
+			zone := cmp.Or(tc.q.Zone, time.UTC)
+			for _, c := range calls {
+				s := summaryOf(&c.Record, c.seller)
+				tl := tally{q: Query{Since: tc.q.Since, Until: tc.q.Until, Rule: tc.q.Rule}}
+				if !tl.inRange(c.Time) || !tl.matches(&s) {
+					continue
+				}
+				var key []string
+				for _, g := range tc.by {
+					key = append(key, groupValue(g, &s, zone))
+				}
+				exp[strings.Join(key, "|")]++
+			}
+			if len(got) != len(exp) {
+				t.Errorf("%d rows, want %d: %+v", len(got), len(exp), got)
+			}
+			for _, r := range got {
+				if n := exp[strings.Join(r.Group, "|")]; r.Calls != n {
+					t.Errorf("%v: %d calls, want %d", r.Group, r.Calls, n)
+				}
+			}
+			q := tc.q
+			q.Zone = zone
+			used, err := (&tally{q: q, by: tc.by, rows: map[string]*Row{}}).fromIndex(dir, f)
+			if err != nil || used != tc.fromIndex {
+				t.Errorf("answered from the index: %v, want %v (%v)", used, tc.fromIndex, err)
+			}
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package audit
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -36,74 +39,259 @@ func (r Row) RejectRate() float64 {
 // Stats counts the calls Search would return for q (its Limit aside),
 // grouped by the names in by (StatsGroups; none: one row of totals). Rows
 // come sorted by their group values. An unknown name is ErrUnknownGroup.
+//
+// Counts by time, decision, rule, status, campaign, dialer and mode come
+// from the counts each complete file's index keeps per hour, when the time
+// range takes or leaves each of its hours whole; the writer's file, and a
+// file an hour of which the range cuts, are read. A number, caller, Call-ID
+// or seller goes through Search.
 func Stats(dir string, q Query, by []string) ([]Row, error) {
 	for _, g := range by {
 		if !slices.Contains(StatsGroups, g) {
 			return nil, fmt.Errorf("%w: %q (one of %s)", ErrUnknownGroup, g, strings.Join(StatsGroups, ", "))
 		}
 	}
-	zone := q.Zone
-	if zone == nil {
-		zone = time.UTC
+	if q.Zone == nil {
+		q.Zone = time.UTC
 	}
 	q.Limit = 0
-	rows := map[string]*Row{}
-	group := make([]string, len(by))
-	for c, err := range Search(dir, q) {
-		if err != nil {
-			return nil, err
+	t := &tally{q: q, by: by, rows: map[string]*Row{}}
+	var err error
+	if q.Called != "" || q.Caller != "" || q.CallID != "" || q.Seller != "" || slices.Contains(by, "seller") {
+		for c, serr := range Search(dir, q) {
+			if serr != nil {
+				return nil, serr
+			}
+			t.add(summaryOf(&c.Decision, c.Seller), 1)
 		}
-		d := &c.Decision
-		for i, g := range by {
-			group[i] = groupValue(g, d, c.Seller, zone)
-		}
-		key := strings.Join(group, "\x00")
-		r := rows[key]
-		if r == nil {
-			r = &Row{Group: slices.Clone(group)}
-			rows[key] = r
-		}
-		r.Calls++
-		switch d.Decision {
-		case "allow":
-			r.Allowed++
-		case "reject":
-			r.Rejected++
-		}
-		if d.Monitor {
-			r.Monitored++
-		}
+	} else {
+		err = t.count(dir)
 	}
-	out := make([]Row, 0, len(rows))
-	for _, r := range rows {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Row, 0, len(t.rows))
+	for _, r := range t.rows {
 		out = append(out, *r)
 	}
 	slices.SortFunc(out, func(a, b Row) int { return slices.Compare(a.Group, b.Group) })
 	return out, nil
 }
 
-func groupValue(name string, d *Record, seller string, zone *time.Location) string {
+// summary is what Stats counts of a decision. In an index's counts, time
+// is the start of the hour.
+type summary struct {
+	time                                   time.Time
+	decision, rule, campaign, dialer, mode string
+	seller                                 string
+	status                                 int
+	monitor                                bool
+}
+
+func summaryOf(d *Record, seller string) summary {
+	return summary{d.Time, d.Decision, d.Rule, d.Campaign, d.Dialer, d.Mode, seller, d.Status, d.Monitor}
+}
+
+// summarize reads a decision's summary from its line without decoding it
+// (≈ 10x faster); false for a line that is not a decision.
+func summarize(line []byte) (summary, bool) {
+	var s summary
+	at := recordTime(line)
+	if at == nil || !bytes.Contains(line, []byte(`"kind":"`+KindDecision+`"`)) {
+		return s, false
+	}
+	var err error
+	if s.time, err = time.Parse(timeLayout, string(at)); err != nil {
+		return s, false
+	}
+	for _, f := range []struct {
+		name string
+		to   *string
+	}{{"decision", &s.decision}, {"rule", &s.rule}, {"campaign", &s.campaign}, {"dialer", &s.dialer}, {"mode", &s.mode}} {
+		raw, _ := stringField(line, f.name)
+		*f.to = unescape(raw)
+	}
+	if i := bytes.Index(line, []byte(`"status":`)); i >= 0 {
+		v := line[i+len(`"status":`):]
+		for j := 0; j < len(v) && v[j] >= '0' && v[j] <= '9'; j++ {
+			s.status = s.status*10 + int(v[j]-'0')
+		}
+	}
+	s.monitor = bytes.Contains(line, []byte(`"monitor":true`))
+	return s, true
+}
+
+// unescape turns a JSON string's raw bytes into the string.
+func unescape(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	var s string
+	if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s) != nil {
+		return string(raw)
+	}
+	return s
+}
+
+// tally adds up summaries into rows.
+type tally struct {
+	q    Query
+	by   []string
+	rows map[string]*Row
+	key  []string
+}
+
+// matches tests a summary against the filters Stats counts itself.
+func (t *tally) matches(s *summary) bool {
+	q := &t.q
+	eq := func(want, got string) bool { return want == "" || want == got }
+	return eq(q.Decision, s.decision) && eq(q.Rule, s.rule) && eq(q.Campaign, s.campaign) &&
+		eq(q.Dialer, s.dialer) && (q.Status == 0 || q.Status == s.status)
+}
+
+func (t *tally) add(s summary, n int64) {
+	t.key = t.key[:0]
+	for _, g := range t.by {
+		t.key = append(t.key, groupValue(g, &s, t.q.Zone))
+	}
+	k := strings.Join(t.key, "\x00")
+	r := t.rows[k]
+	if r == nil {
+		r = &Row{Group: slices.Clone(t.key)}
+		t.rows[k] = r
+	}
+	r.Calls += n
+	switch s.decision {
+	case "allow":
+		r.Allowed += n
+	case "reject":
+		r.Rejected += n
+	}
+	if s.monitor {
+		r.Monitored += n
+	}
+}
+
+func groupValue(name string, s *summary, zone *time.Location) string {
 	switch name {
 	case "day":
-		return d.Time.In(zone).Format("2006-01-02")
+		return s.time.In(zone).Format("2006-01-02")
 	case "month":
-		return d.Time.In(zone).Format("2006-01")
+		return s.time.In(zone).Format("2006-01")
 	case "hour":
-		return d.Time.In(zone).Format("2006-01-02T15")
+		return s.time.In(zone).Format("2006-01-02T15")
 	case "rule":
-		return d.Rule
+		return s.rule
 	case "decision":
-		return d.Decision
+		return s.decision
 	case "status":
-		return strconv.Itoa(d.Status)
+		return strconv.Itoa(s.status)
 	case "campaign":
-		return d.Campaign
+		return s.campaign
 	case "dialer":
-		return d.Dialer
+		return s.dialer
 	case "seller":
-		return seller
+		return s.seller
 	case "mode":
-		return d.Mode
+		return s.mode
 	}
 	return ""
+}
+
+// inRange tests a time against Since and Until.
+func (t *tally) inRange(at time.Time) bool {
+	return (t.q.Since.IsZero() || !at.Before(t.q.Since)) && (t.q.Until.IsZero() || at.Before(t.q.Until))
+}
+
+// count tallies the decisions of the files q's time range may touch: from
+// a complete file's hourly counts when they answer exactly, else from its
+// lines.
+func (t *tally) count(dir string) error {
+	files, err := logFiles(dir)
+	if err != nil {
+		return err
+	}
+	for i, f := range files {
+		if !t.q.Since.IsZero() && f.day < dayOf(t.q.Since) {
+			continue
+		}
+		if !t.q.Until.IsZero() && f.day > dayOf(t.q.Until)+1 {
+			break
+		}
+		if i < len(files)-1 {
+			done, err := t.fromIndex(dir, f)
+			if err != nil {
+				return err
+			}
+			if done {
+				continue
+			}
+		}
+		err := eachLine(dir, f, func(_ position, line []byte) error {
+			if s, ok := summarize(line); ok && t.inRange(s.time) && t.matches(&s) {
+				t.add(s, 1)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hourCount is one row of the counts an index keeps: the decisions of one
+// hour (UTC) with the same fields.
+type hourCount struct {
+	Hour     int64  `json:"h"` // Unix time of the hour's start
+	Decision string `json:"d"`
+	Rule     string `json:"r"`
+	Status   int    `json:"s"`
+	Campaign string `json:"c"`
+	Dialer   string `json:"di"`
+	Mode     string `json:"m"`
+	Monitor  bool   `json:"mo,omitempty"`
+	N        int64  `json:"n"`
+}
+
+// countKey is a summary's row in an index's counts.
+func countKey(s *summary) hourCount {
+	return hourCount{Hour: s.time.Unix() / 3600 * 3600, Decision: s.decision, Rule: s.rule, Status: s.status,
+		Campaign: s.campaign, Dialer: s.dialer, Mode: s.mode, Monitor: s.monitor}
+}
+
+// fromIndex tallies a complete file from its index's hourly counts, and
+// says whether it could: every hour lies wholly inside or outside the time
+// range, and starts a whole hour in the zone of the groups.
+func (t *tally) fromIndex(dir string, f logFile) (bool, error) {
+	ix, _, err := indexOf(context.Background(), dir, f)
+	if err != nil {
+		return false, err
+	}
+	defer ix.Close()
+	counts, err := ix.hourCounts()
+	if err != nil || counts == nil {
+		return false, err
+	}
+	byTime := slices.ContainsFunc(t.by, func(g string) bool { return g == "day" || g == "month" || g == "hour" })
+	var take []summary
+	var n []int64
+	for _, c := range counts {
+		start := time.Unix(c.Hour, 0)
+		in, endIn := t.inRange(start), t.inRange(start.Add(time.Hour-time.Nanosecond))
+		if in != endIn {
+			return false, nil // the range cuts this hour
+		}
+		if byTime && start.In(t.q.Zone).Minute() != 0 {
+			return false, nil // a zone offset of a part of an hour
+		}
+		s := summary{time: start, decision: c.Decision, rule: c.Rule, campaign: c.Campaign, dialer: c.Dialer, mode: c.Mode, status: c.Status, monitor: c.Monitor}
+		if in && t.matches(&s) {
+			take, n = append(take, s), append(n, c.N)
+		}
+	}
+	for i, s := range take {
+		t.add(s, n[i])
+	}
+	return true, nil
 }

@@ -66,7 +66,9 @@ type Log struct {
 	closed  bool
 	queue   chan queued
 	stop    chan struct{} // closed by Close: the writer may be ignoring the queue
-	dropped atomic.Uint64
+	dropped atomic.Uint64 // the queue was full
+	// afterClose counts the records appended after Close.
+	afterClose atomic.Uint64
 	// failing holds the error the writer is stuck on (nil while writes succeed).
 	failing atomic.Pointer[error]
 
@@ -171,8 +173,9 @@ func (l *Log) enqueue(r Record, synced chan error) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		l.dropped.Add(1)
-		l.logger.Error("audit: decision after Close was not logged", "call_id", r.CallID, "decision", r.Decision)
+		// Counted apart: the writer reports dropped as a full queue.
+		l.afterClose.Add(1)
+		l.logger.Error("audit: record after Close was not logged", "kind", r.Kind, "call_id", r.CallID, "decision", r.Decision)
 		return ErrClosed
 	}
 	select {
@@ -213,8 +216,9 @@ func (l *Log) AppendEvent(kind string, at time.Time, data any) error {
 	return nil
 }
 
-// Dropped counts the records Append could not queue since Open.
-func (l *Log) Dropped() uint64 { return l.dropped.Load() }
+// Dropped counts the records Append could not queue since Open: the queue
+// was full, or the log closed.
+func (l *Log) Dropped() uint64 { return l.dropped.Load() + l.afterClose.Load() }
 
 // Close writes and fsyncs everything queued, then closes the files. Appends
 // after Close are dropped. An error means records were lost; it says how many.

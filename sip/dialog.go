@@ -30,6 +30,8 @@ type dialog struct {
 	// when the INVITE was too large for UDP.
 	carrierTransport string
 	created          time.Time
+	// state is the call's decision and what became of it, for its end.
+	state *callState
 }
 
 type dialogTable struct {
@@ -41,12 +43,12 @@ func newDialogTable() *dialogTable { return &dialogTable{byID: map[string]*dialo
 
 // open records the dialog an initial INVITE starts, forwarded to the
 // carrier over carrierTransport.
-func (t *dialogTable) open(req *sip.Request, d *Dialer, carrierTransport string) *dialog {
+func (t *dialogTable) open(req *sip.Request, d *Dialer, carrierTransport string, state *callState) *dialog {
 	tag, _ := req.From().Params.Get("tag")
 	dl := &dialog{
 		callID: req.CallID().Value(), dialerTag: tag, dialer: d,
 		dialerAddr: req.Source(), dialerTransport: transportOf(req), carrierTransport: carrierTransport,
-		created: time.Now(),
+		created: time.Now(), state: state,
 	}
 	if c := req.Contact(); c != nil && dl.dialerTransport == "udp" {
 		if ip, ok := uriAddr(c.Address); ok && inSources(d, ip) {
@@ -71,14 +73,41 @@ func (t *dialogTable) drop(callID string) {
 	t.mu.Unlock()
 }
 
+// takeAll empties the table and returns what it held.
+func (t *dialogTable) takeAll() []*dialog {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	all := make([]*dialog, 0, len(t.byID))
+	for _, dl := range t.byID {
+		all = append(all, dl)
+	}
+	clear(t.byID)
+	return all
+}
+
+// takeOlder removes and returns the dialogs created before cutoff.
+func (t *dialogTable) takeOlder(cutoff time.Time) []*dialog {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var old []*dialog
+	for id, dl := range t.byID {
+		if dl.created.Before(cutoff) {
+			old = append(old, dl)
+			delete(t.byID, id)
+		}
+	}
+	return old
+}
+
 func (t *dialogTable) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.byID)
 }
 
-// sweep drops dialogs older than dialogMaxAge, every interval, until ctx ends.
-func (t *dialogTable) sweep(ctx context.Context, interval time.Duration) {
+// sweepDialogs ends the calls older than dialogMaxAge, every interval, until
+// ctx ends: a dialog whose BYE never came through is reported ended by timeout.
+func (p *Proxy) sweepDialogs(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -86,14 +115,16 @@ func (t *dialogTable) sweep(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			t.mu.Lock()
-			for id, dl := range t.byID {
-				if now.Sub(dl.created) > dialogMaxAge {
-					delete(t.byID, id)
-				}
-			}
-			t.mu.Unlock()
+			p.endDialogs(p.dialogs.takeOlder(now.Add(-dialogMaxAge)), EndedByTimeout)
 		}
+	}
+}
+
+// endDialogs reports the calls of dialogs taken from the table ended by by.
+func (p *Proxy) endDialogs(dls []*dialog, by EndedBy) {
+	now := p.cfg.Now()
+	for _, dl := range dls {
+		p.ended(dl.state, by, now)
 	}
 }
 
@@ -202,6 +233,20 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		reply(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	// A BYE's answer, or its timeout, ends the call (RFC 3261 §15.1.1), at
+	// the moment the BYE came: its sender hung up. The end is reported before
+	// the dialog leaves the table, so that Drain cannot return in between.
+	hungUp := func() {}
+	if req.Method == sip.BYE {
+		by, at := EndedByDialer, p.cfg.Now()
+		if next.toDialer {
+			by = EndedByCarrier
+		}
+		hungUp = func() {
+			p.ended(dl.state, by, at)
+			p.dialogs.drop(dl.callID)
+		}
+	}
 	out, _, _, err := p.forward(p.relayed(req, next.addr), next.transport)
 	if err != nil {
 		p.log.Warn("relaying in-dialog request failed", "method", req.Method, "call_id", dl.callID, "error", err)
@@ -218,14 +263,13 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 			if res.StatusCode < 200 {
 				continue
 			}
-			if req.Method == sip.BYE {
-				p.dialogs.drop(dl.callID)
-			}
+			hungUp()
 			if res.StatusCode < 300 && req.IsInvite() {
 				out.Terminate()
 			}
 			return
 		case <-out.Done():
+			hungUp()
 			reply(tx, req, 408, "Request Timeout")
 			return
 		}

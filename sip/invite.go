@@ -9,8 +9,6 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-
-	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
 
 // inviteTimeout bounds how long a forwarded INVITE may go without any answer
@@ -61,8 +59,9 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	call := p.callFacts(req, dialer)
 	decision := p.decider.Decide(context.Background(), call)
+	state := p.track(req, call, decision)
 	if !decision.Forward() {
-		p.rejectCall(req, tx, call, decision)
+		p.rejectCall(req, tx, state)
 		return
 	}
 	if cancelled, bySipgo := c.state(); cancelled {
@@ -70,15 +69,21 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		if !bySipgo {
 			reply(tx, req, 487, "Request Terminated")
 		}
-		p.record(call, decision, 487)
+		p.decided(state, 487)
+		p.ended(state, EndedByCancel, p.cfg.Now())
 		return
 	}
-	p.record(call, decision, p.relayInvite(req, tx, dialer, c, call))
+	status, by := p.relayInvite(req, tx, dialer, c, state)
+	p.decided(state, status)
+	if by != "" {
+		p.ended(state, by, p.cfg.Now())
+	}
 }
 
 // rejectCall answers the dialer with the decision's status and an RFC 3326
 // Reason header naming the rule; the INVITE never reaches the carrier.
-func (p *Proxy) rejectCall(req *sip.Request, tx sip.ServerTransaction, call policy.Call, d policy.Decision) {
+func (p *Proxy) rejectCall(req *sip.Request, tx sip.ServerTransaction, s *callState) {
+	d := s.decision
 	hdrs := []sip.Header{
 		sip.NewHeader("Reason", fmt.Sprintf("SIP;cause=%d;text=%q", d.Status, d.Rule)),
 		sip.NewHeader("X-Gatekeeper-Rule", d.Rule),
@@ -87,9 +92,9 @@ func (p *Proxy) rejectCall(req *sip.Request, tx sip.ServerTransaction, call poli
 		hdrs = append(hdrs, sip.NewHeader("Retry-After", strconv.Itoa(d.RetryAfter)))
 	}
 	if err := reply(tx, req, d.Status, d.Reason, hdrs...); err != nil {
-		p.log.Warn("sending reject failed", "call_id", call.CallID, "error", err)
+		p.log.Warn("sending reject failed", "call_id", s.end.Call.CallID, "error", err)
 	}
-	p.record(call, d, d.Status)
+	p.decided(s, d.Status)
 }
 
 // inviteCall tracks a CANCEL for an INVITE in progress.
@@ -119,8 +124,9 @@ func (c *inviteCall) state() (cancelled, bySipgo bool) {
 
 // relayInvite forwards an allowed INVITE to the carrier and relays its
 // answers back, forwarding a CANCEL as soon as it arrives. It returns the
-// final status the dialer saw.
-func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *Dialer, c *inviteCall, call policy.Call) int {
+// final status the dialer saw, and who ended the call ("" when it was
+// answered and goes on; a 2xx's decision is recorded before it is relayed).
+func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *Dialer, c *inviteCall, s *callState) (int, EndedBy) {
 	build := func(transport string) *sip.Request {
 		fwd := req.Clone() // never the request the server transaction holds (its 487 must go upstream)
 		p.prepareForward(fwd, req.Source(), p.carrier.addr, transport)
@@ -140,22 +146,35 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 	if err != nil {
 		p.log.Error("forwarding INVITE to the carrier failed", "call_id", req.CallID().Value(), "error", err)
 		reply(tx, req, 503, "Service Unavailable")
-		return 503
+		return 503, EndedByGatekeeper
 	}
 	// Opened once the transport is known: an INVITE that went over TCP for
 	// its size keeps its dialog on TCP toward the carrier, as its Record-Route says.
-	dl := p.dialogs.open(req, dialer, carrierTransport)
+	dl := p.dialogs.open(req, dialer, carrierTransport, s)
 	out.OnRetransmission(p.relayStray2xx)
-	if err := p.decider.Forwarded(context.Background(), call); err != nil {
+	if err := p.decider.Forwarded(context.Background(), s.end.Call); err != nil {
 		p.log.Error("recording a forwarded call for frequency caps failed", "call_id", dl.callID, "error", err)
 	}
 
 	// answered is the final status the dialer got from us before the carrier
 	// gave one (408 when Timer C ran out, 487 after a CANCEL it never
-	// answered, or sipgo's own 487).
+	// answered, or sipgo's own 487, 503 when the gatekeeper stopped).
 	ringing, cancelled, cancelPending, answered := false, false, false, 0
+	// by is who ended a call the gatekeeper gave up on (a timeout, or its
+	// own stop); endedBy says who ended a call that was not answered.
+	var by EndedBy
+	endedBy := func() EndedBy {
+		switch {
+		case by != "":
+			return by
+		case cancelled:
+			return EndedByCancel
+		}
+		return EndedByCarrier
+	}
 	timerC := time.NewTimer(inviteTimeout)
 	defer timerC.Stop()
+	cutting := p.cutting
 	for {
 		select {
 		case res := <-out.Responses():
@@ -177,17 +196,18 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 					// ended: end it on the carrier side too, so both agree.
 					go p.hangUpCarrier(fwd, res)
 					p.dialogs.drop(dl.callID)
-					return answered
+					return answered, endedBy()
 				}
+				p.answered(s, res.StatusCode)
 				tx.Respond(responseToRelay(res, req))
-				return res.StatusCode
+				return res.StatusCode, ""
 			default:
 				p.dialogs.drop(dl.callID)
-				if answered != 0 {
-					return answered
+				if answered == 0 {
+					tx.Respond(responseToRelay(res, req))
+					answered = res.StatusCode
 				}
-				tx.Respond(responseToRelay(res, req))
-				return res.StatusCode
+				return answered, endedBy()
 			}
 		case <-c.cancels:
 			// The carrier's answer to the INVITE (487) goes to the dialer,
@@ -205,11 +225,14 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 			}
 		case <-out.Done():
 			p.dialogs.drop(dl.callID)
-			if answered != 0 {
-				return answered
+			if answered == 0 {
+				p.log.Warn("carrier did not answer the INVITE", "call_id", dl.callID, "error", out.Err())
+				answered = giveUp(tx, req, cancelled)
+				if !cancelled {
+					by = EndedByTimeout
+				}
 			}
-			p.log.Warn("carrier did not answer the INVITE", "call_id", dl.callID, "error", out.Err())
-			return giveUp(tx, req, cancelled)
+			return answered, endedBy()
 		case <-timerC.C:
 			// RFC 3261 §16.6 Timer C (after a CANCEL, 64*T1 as in §9.1): no
 			// final answer for too long. Give up on the dialer's side, cancel
@@ -218,14 +241,33 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 				continue
 			}
 			answered = giveUp(tx, req, cancelled)
+			if !cancelled {
+				by = EndedByTimeout
+			}
 			if !ringing {
 				out.Terminate()
 				p.dialogs.drop(dl.callID)
-				return answered
+				return answered, endedBy()
 			}
 			if !cancelled {
 				go p.sendCancel(fwd)
 			}
+		case <-cutting:
+			// The gatekeeper is stopping and the drain time ran out: the
+			// dialer gets 503, the carrier a CANCEL when it may take one.
+			if answered == 0 && cancelled {
+				answered = giveUp(tx, req, cancelled)
+			} else if answered == 0 {
+				answered, by = 503, EndedByGatekeeper
+				reply(tx, req, 503, "Service Unavailable")
+			}
+			if ringing && !cancelled {
+				// Sent before Cut returns and the transports close.
+				go await(p.begin(cancelOf(fwd)))
+			}
+			out.Terminate()
+			p.dialogs.drop(dl.callID)
+			return answered, endedBy()
 		}
 	}
 }
@@ -241,9 +283,12 @@ func giveUp(tx sip.ServerTransaction, req *sip.Request, cancelled bool) int {
 	return 408
 }
 
-// sendCancel cancels a forwarded INVITE: same Request-URI, Call-ID, From,
-// To, Route and top Via, and the INVITE's CSeq number (RFC 3261 §9.1).
-func (p *Proxy) sendCancel(invite *sip.Request) {
+// sendCancel cancels a forwarded INVITE and waits for the CANCEL's answer.
+func (p *Proxy) sendCancel(invite *sip.Request) { p.transact(cancelOf(invite)) }
+
+// cancelOf is the CANCEL of a forwarded INVITE: same Request-URI, Call-ID,
+// From, To, Route and top Via, and the INVITE's CSeq number (RFC 3261 §9.1).
+func cancelOf(invite *sip.Request) *sip.Request {
 	cancel := sip.NewRequest(sip.CANCEL, *invite.Recipient.Clone())
 	cancel.AppendHeader(invite.Via().Clone())
 	mf := sip.MaxForwardsHeader(70)
@@ -260,7 +305,7 @@ func (p *Proxy) sendCancel(invite *sip.Request) {
 	cancel.SetDestination(invite.Destination())
 	cancel.Laddr = invite.Laddr
 	cancel.SetBody(nil)
-	p.transact(cancel)
+	return cancel
 }
 
 // hangUpCarrier acknowledges a 2xx that came too late and sends BYE, so the
@@ -303,27 +348,32 @@ func (p *Proxy) hangUpCarrier(invite *sip.Request, res *sip.Response) {
 }
 
 // transact sends a request of our own and waits for its final answer.
-func (p *Proxy) transact(req *sip.Request) {
-	ctx, err := p.client.TransactionRequest(context.Background(), req, asIs)
+func (p *Proxy) transact(req *sip.Request) { await(p.begin(req)) }
+
+// begin sends a request of our own; nil when it could not be sent.
+func (p *Proxy) begin(req *sip.Request) sip.ClientTransaction {
+	tx, err := p.client.TransactionRequest(context.Background(), req, asIs)
 	if err != nil {
 		p.log.Warn("sending request failed", "method", req.Method, "call_id", req.CallID().Value(), "error", err)
+		return nil
+	}
+	return tx
+}
+
+// await waits for the final answer of a request begin sent.
+func await(tx sip.ClientTransaction) {
+	if tx == nil {
 		return
 	}
-	defer ctx.Terminate()
+	defer tx.Terminate()
 	for {
 		select {
-		case res := <-ctx.Responses():
+		case res := <-tx.Responses():
 			if res.StatusCode >= 200 {
 				return
 			}
-		case <-ctx.Done():
+		case <-tx.Done():
 			return
 		}
-	}
-}
-
-func (p *Proxy) record(call policy.Call, d policy.Decision, status int) {
-	if p.sink != nil {
-		p.sink(call, d, status)
 	}
 }

@@ -51,8 +51,12 @@ type Config struct {
 	CampaignSellers map[string]string
 	DefaultRegion   string
 	Logger          *slog.Logger
-	// Now is the clock calls are decided by (default time.Now); tests set it.
+	// Now is the clock calls are decided by and their answer and end are
+	// timed by (default time.Now); tests set it.
 	Now func() time.Time
+	// OnCallEnd, when set, receives the end of every allowed call: its final
+	// status, when it was answered and ended, and who ended it.
+	OnCallEnd CallEndSink
 }
 
 // Decider is the policy, seen from the proxy.
@@ -91,8 +95,16 @@ type Proxy struct {
 		draining bool
 		active   int
 	}
+	// unrecorded holds the decided calls whose decision is not recorded yet.
+	unrecorded struct {
+		sync.Mutex
+		calls map[*callState]struct{}
+	}
+	// cutting is closed by Cut: INVITEs still waiting for the carrier give up.
+	cutting chan struct{}
+	cutOnce sync.Once
+
 	invites, refusedSources, invalid atomic.Uint64
-	inFlight                         sync.WaitGroup
 	ready                            chan struct{}
 }
 
@@ -135,8 +147,9 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	p := &Proxy{
 		cfg: cfg, decider: decider, sink: record, log: cfg.Logger,
 		carrier: carrier, own: map[netip.AddrPort]bool{}, listens: map[family]netip.AddrPort{},
-		dialogs: newDialogTable(), parser: newParser(), ready: make(chan struct{}),
+		dialogs: newDialogTable(), parser: newParser(), ready: make(chan struct{}), cutting: make(chan struct{}),
 	}
+	p.unrecorded.calls = map[*callState]struct{}{}
 	var hostname string
 	for _, l := range cfg.Listen {
 		ap, err := netip.ParseAddrPort(l.Addr)
@@ -232,7 +245,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		go func() { errs <- serve() }()
 	}
 	close(p.ready)
-	go p.dialogs.sweep(ctx, time.Minute)
+	go p.sweepDialogs(ctx, time.Minute)
 	select {
 	case err := <-errs:
 		if err != nil && ctx.Err() == nil {
@@ -273,9 +286,7 @@ func (p *Proxy) Drain(ctx context.Context) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		p.admission.Lock()
-		active := p.admission.active
-		p.admission.Unlock()
+		active := p.activeInvites()
 		if active == 0 && p.dialogs.len() == 0 {
 			return nil
 		}
@@ -296,6 +307,13 @@ func (p *Proxy) admit() bool {
 	}
 	p.admission.active++
 	return true
+}
+
+// activeInvites counts the new INVITEs being handled.
+func (p *Proxy) activeInvites() int {
+	p.admission.Lock()
+	defer p.admission.Unlock()
+	return p.admission.active
 }
 
 func (p *Proxy) release() {

@@ -188,6 +188,11 @@ func (g *gatekeeper) openAudit() error {
 func (g *gatekeeper) openProxy() error {
 	pc := proxyConfig(g.cfg, g.log)
 	pc.Now = g.now
+	pc.OnCallEnd = func(e sip.CallEnd) {
+		if err := g.decisions.AppendEvent(audit.KindOutcome, e.Ended, outcomeOf(e)); err != nil {
+			g.log.Error("audit: outcome record", "call_id", e.Call.CallID, "error", err)
+		}
+	}
 	proxy, err := sip.New(pc, g.rules, func(c policy.Call, d policy.Decision, status int) {
 		r := auditRecord(c, d, status)
 		g.decisions.Append(r)
@@ -274,16 +279,24 @@ func (g *gatekeeper) run(ctx context.Context) error {
 	return nil
 }
 
+// cutTimeout bounds how long the INVITEs still in flight after the drain
+// take to be answered 503; one still going is logged with status 0.
+const cutTimeout = 2 * time.Second
+
 // drain answers new INVITEs 503 while the calls in flight finish, bounded by
-// sip.drain_timeout, then stops the SIP listeners.
+// sip.drain_timeout, cuts the calls left (every decision and outcome is
+// reported before the audit log closes), then stops the SIP listeners.
 func (g *gatekeeper) drain() {
 	timeout := time.Duration(g.cfg.SIP.DrainTimeout)
 	g.log.Info("draining: new calls get 503", "timeout", timeout)
 	drainCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := g.proxy.Drain(drainCtx); err != nil {
-		g.log.Warn("drain ended with calls in flight", "error", err)
+		g.log.Warn("drain ended with calls in flight: they are cut, their decisions and outcomes logged", "error", err)
 	}
+	cutCtx, cancelCut := context.WithTimeout(context.Background(), cutTimeout)
+	defer cancelCut()
+	g.proxy.Cut(cutCtx)
 	g.stopProxy()
 	if err := <-g.proxyErr; err != nil && !errors.Is(err, context.Canceled) {
 		g.log.Warn("sip listeners", "error", err)
@@ -343,16 +356,12 @@ func campaignSellers(cfg *config.Config) map[string]string {
 }
 
 func auditRecord(c policy.Call, d policy.Decision, status int) audit.Record {
-	dialMode := "manual"
-	if c.Automated {
-		dialMode = "automated"
-	}
 	place, _ := json.Marshal(d.Called) // plain strings and a time: cannot fail
 	trace, _ := json.Marshal(d.Trace)
 	r := audit.Record{
 		Time: c.Time, CallID: c.CallID, Decision: string(policy.Reject), Rule: d.Rule, Status: status, Reason: d.Reason,
 		Called: c.Called, Caller: c.Caller, Dialer: c.Dialer, Campaign: c.Campaign, Source: c.Source,
-		Mode: d.Mode, DialMode: dialMode, Monitor: d.Monitor, Error: d.Error, CalledPlace: place, Trace: trace, PolicySHA256: d.PolicySHA256,
+		Mode: d.Mode, DialMode: dialMode(c.Automated), Monitor: d.Monitor, Error: d.Error, CalledPlace: place, Trace: trace, PolicySHA256: d.PolicySHA256,
 	}
 	r.RoutingNumber, r.Seller, r.Prerecorded = c.RoutingNumber, c.Seller, c.Prerecorded
 	// The record says what happened to the call; a monitored rule's

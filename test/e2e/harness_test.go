@@ -108,10 +108,12 @@ type gatekeeper struct {
 	sipExtra string
 	httpPort int
 	// clock, when set, starts the gatekeeper's clock at this RFC 3339 time.
-	clock  string
-	cmd    *exec.Cmd
-	log    *syncBuffer
-	exited chan error
+	clock string
+	// drainTimeout is sip.drain_timeout (default 5s).
+	drainTimeout string
+	cmd          *exec.Cmd
+	log          *syncBuffer
+	exited       chan error
 }
 
 type syncBuffer struct {
@@ -169,7 +171,7 @@ func (g *gatekeeper) writeConfig() {
 	writeFile(g.t, g.config, fmt.Sprintf(`sip:
   listen: [%[1]s]
   carrier: "sip:%[2]s"
-  drain_timeout: 5s
+  drain_timeout: %[7]s
 %[6]sdialers:
   - name: predictive
     sources: [%[3]s]
@@ -180,7 +182,7 @@ audit:
 policy: policy.yaml
 admin:
   http: "%[4]s:%[5]d"
-`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.httpPort, g.sipExtra))
+`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.httpPort, g.sipExtra, cmp.Or(g.drainTimeout, "5s")))
 }
 
 // useIPv6 makes the gatekeeper listen on [::1] too and take calls from ::1;

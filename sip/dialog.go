@@ -105,9 +105,9 @@ func (t *dialogTable) len() int {
 	return len(t.byID)
 }
 
-// sweepDialogs ends the calls older than dialogMaxAge, every interval, until
-// ctx ends: a dialog whose BYE never came through is reported ended by timeout.
-func (p *Proxy) sweepDialogs(ctx context.Context, interval time.Duration) {
+// sweepDialogs ends the calls older than maxAge, every interval, until ctx
+// ends: a dialog whose BYE never came through is reported ended by timeout.
+func (p *Proxy) sweepDialogs(ctx context.Context, interval, maxAge time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -115,7 +115,7 @@ func (p *Proxy) sweepDialogs(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			p.endDialogs(p.dialogs.takeOlder(now.Add(-dialogMaxAge)), EndedByTimeout)
+			p.endDialogs(p.dialogs.takeOlder(now.Add(-maxAge)), EndedByTimeout)
 		}
 	}
 }

@@ -245,7 +245,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		go func() { errs <- serve() }()
 	}
 	close(p.ready)
-	go p.sweepDialogs(ctx, time.Minute)
+	go p.sweepDialogs(ctx, time.Minute, dialogMaxAge)
 	select {
 	case err := <-errs:
 		if err != nil && ctx.Err() == nil {

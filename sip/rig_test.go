@@ -27,6 +27,7 @@ type rig struct {
 	carrier, dialer net.PacketConn
 	mu              sync.Mutex
 	statuses        []int
+	ends            []CallEnd
 }
 
 func freeUDP(t *testing.T, ip string) net.PacketConn {
@@ -48,6 +49,11 @@ func newRig(t *testing.T, d Decider) *rig {
 		Carrier:       "sip:" + r.carrier.LocalAddr().String(),
 		Dialers:       []Dialer{{Name: "d", Sources: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}}},
 		DefaultRegion: "US",
+		OnCallEnd: func(e CallEnd) {
+			r.mu.Lock()
+			r.ends = append(r.ends, e)
+			r.mu.Unlock()
+		},
 	}
 	p, err := New(cfg, d, func(c policy.Call, dec policy.Decision, status int) {
 		r.mu.Lock()

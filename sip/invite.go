@@ -263,7 +263,7 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 			}
 			if ringing && !cancelled {
 				// Sent before Cut returns and the transports close.
-				go await(p.begin(cancelOf(fwd)))
+				go awaitFinal(p.begin(cancelOf(fwd)))
 			}
 			out.Terminate()
 			p.dialogs.drop(dl.callID)
@@ -348,7 +348,7 @@ func (p *Proxy) hangUpCarrier(invite *sip.Request, res *sip.Response) {
 }
 
 // transact sends a request of our own and waits for its final answer.
-func (p *Proxy) transact(req *sip.Request) { await(p.begin(req)) }
+func (p *Proxy) transact(req *sip.Request) { awaitFinal(p.begin(req)) }
 
 // begin sends a request of our own; nil when it could not be sent.
 func (p *Proxy) begin(req *sip.Request) sip.ClientTransaction {
@@ -360,8 +360,8 @@ func (p *Proxy) begin(req *sip.Request) sip.ClientTransaction {
 	return tx
 }
 
-// await waits for the final answer of a request begin sent.
-func await(tx sip.ClientTransaction) {
+// awaitFinal waits for the final answer of a request begin sent.
+func awaitFinal(tx sip.ClientTransaction) {
 	if tx == nil {
 		return
 	}

@@ -36,14 +36,14 @@ import (
 // It also keeps the count of decisions per hour and fields (hourCount), from
 // which Stats answers without reading the file.
 //
-// Layout, little-endian: the magic "gkidx02\n"; the indexed file's size
+// Layout, little-endian: the magic "gkidx03\n"; the indexed file's size
 // (uint64); the count of blocks and of pairs, and the length of the counts
 // (uint64 each); each block's offset in the file and in its decompressed
 // text (uint64 each); each pair as one uint64, hash<<32 | block, ascending;
 // the counts, a JSON array of hourCount.
 const (
 	indexDirName = "index"
-	indexMagic   = "gkidx02\n"
+	indexMagic   = "gkidx03\n"
 	indexHeader  = len(indexMagic) + 4*8
 	// indexBlockSize is how many bytes of lines a plain file's block holds.
 	indexBlockSize = 1 << 20
@@ -503,7 +503,7 @@ func (ix *fileIndex) countRows() []hourCount {
 	slices.SortFunc(rows, func(a, b hourCount) int {
 		return cmp.Or(cmp.Compare(a.Hour, b.Hour), strings.Compare(a.Rule, b.Rule), strings.Compare(a.Decision, b.Decision),
 			cmp.Compare(a.Status, b.Status), strings.Compare(a.Campaign, b.Campaign), strings.Compare(a.Dialer, b.Dialer),
-			strings.Compare(a.Mode, b.Mode), cmp.Compare(boolInt(a.Monitor), boolInt(b.Monitor)))
+			strings.Compare(a.Seller, b.Seller), strings.Compare(a.Mode, b.Mode), cmp.Compare(boolInt(a.Monitor), boolInt(b.Monitor)))
 	})
 	return rows
 }

@@ -255,6 +255,7 @@ func TestStatsFromTheIndexCounts(t *testing.T) {
 		{"cut hour", Query{Since: time.Date(2031, 1, 2, 22, 30, 0, 0, time.UTC)}, []string{"rule", "decision", "status"}, false},
 		{"half-hour zone", Query{Zone: half}, []string{"hour"}, false},
 		{"half-hour zone, no time group", Query{Zone: half}, []string{"dialer"}, true},
+		{"seller", Query{Seller: "globex"}, []string{"seller", "rule"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Stats(dir, tc.q, tc.by)
@@ -265,7 +266,7 @@ func TestStatsFromTheIndexCounts(t *testing.T) {
 			zone := cmp.Or(tc.q.Zone, time.UTC)
 			for _, c := range calls {
 				s := summaryOf(&c.Record, c.seller)
-				tl := tally{q: Query{Since: tc.q.Since, Until: tc.q.Until, Rule: tc.q.Rule}}
+				tl := tally{q: Query{Since: tc.q.Since, Until: tc.q.Until, Rule: tc.q.Rule, Seller: tc.q.Seller}}
 				if !tl.inRange(c.Time) || !tl.matches(&s) {
 					continue
 				}

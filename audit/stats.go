@@ -40,11 +40,12 @@ func (r Row) RejectRate() float64 {
 // grouped by the names in by (StatsGroups; none: one row of totals). Rows
 // come sorted by their group values. An unknown name is ErrUnknownGroup.
 //
-// Counts by time, decision, rule, status, campaign, dialer and mode come
-// from the counts each complete file's index keeps per hour, when the time
-// range takes or leaves each of its hours whole; the writer's file, and a
-// file an hour of which the range cuts, are read. A number, caller, Call-ID
-// or seller goes through Search.
+// Counts by time, decision, rule, status, campaign, dialer, seller and mode
+// come from the counts each complete file's index keeps per hour, when the
+// time range takes or leaves each of its hours whole; the writer's file, and
+// a file an hour of which the range cuts, are read. There the seller is the
+// decision's (a record written before decisions had one counts under "").
+// A number, caller or Call-ID goes through Search.
 func Stats(dir string, q Query, by []string) ([]Row, error) {
 	for _, g := range by {
 		if !slices.Contains(StatsGroups, g) {
@@ -57,7 +58,7 @@ func Stats(dir string, q Query, by []string) ([]Row, error) {
 	q.Limit = 0
 	t := &tally{q: q, by: by, rows: map[string]*Row{}}
 	var err error
-	if q.Called != "" || q.Caller != "" || q.CallID != "" || q.Seller != "" || slices.Contains(by, "seller") {
+	if q.Called != "" || q.Caller != "" || q.CallID != "" {
 		for c, serr := range Search(dir, q) {
 			if serr != nil {
 				return nil, serr
@@ -107,7 +108,7 @@ func summarize(line []byte) (summary, bool) {
 	for _, f := range []struct {
 		name string
 		to   *string
-	}{{"decision", &s.decision}, {"rule", &s.rule}, {"campaign", &s.campaign}, {"dialer", &s.dialer}, {"mode", &s.mode}} {
+	}{{"decision", &s.decision}, {"rule", &s.rule}, {"campaign", &s.campaign}, {"dialer", &s.dialer}, {"seller", &s.seller}, {"mode", &s.mode}} {
 		raw, _ := stringField(line, f.name)
 		*f.to = unescape(raw)
 	}
@@ -146,7 +147,7 @@ func (t *tally) matches(s *summary) bool {
 	q := &t.q
 	eq := func(want, got string) bool { return want == "" || want == got }
 	return eq(q.Decision, s.decision) && eq(q.Rule, s.rule) && eq(q.Campaign, s.campaign) &&
-		eq(q.Dialer, s.dialer) && (q.Status == 0 || q.Status == s.status)
+		eq(q.Dialer, s.dialer) && eq(q.Seller, s.seller) && (q.Status == 0 || q.Status == s.status)
 }
 
 func (t *tally) add(s summary, n int64) {
@@ -249,6 +250,7 @@ type hourCount struct {
 	Status   int    `json:"s"`
 	Campaign string `json:"c"`
 	Dialer   string `json:"di"`
+	Seller   string `json:"se,omitempty"`
 	Mode     string `json:"m"`
 	Monitor  bool   `json:"mo,omitempty"`
 	N        int64  `json:"n"`
@@ -257,7 +259,7 @@ type hourCount struct {
 // countKey is a summary's row in an index's counts.
 func countKey(s *summary) hourCount {
 	return hourCount{Hour: s.time.Unix() / 3600 * 3600, Decision: s.decision, Rule: s.rule, Status: s.status,
-		Campaign: s.campaign, Dialer: s.dialer, Mode: s.mode, Monitor: s.monitor}
+		Campaign: s.campaign, Dialer: s.dialer, Seller: s.seller, Mode: s.mode, Monitor: s.monitor}
 }
 
 // fromIndex tallies a complete file from its index's hourly counts, and
@@ -285,7 +287,7 @@ func (t *tally) fromIndex(dir string, f logFile) (bool, error) {
 		if byTime && start.In(t.q.Zone).Minute() != 0 {
 			return false, nil // a zone offset of a part of an hour
 		}
-		s := summary{time: start, decision: c.Decision, rule: c.Rule, campaign: c.Campaign, dialer: c.Dialer, mode: c.Mode, status: c.Status, monitor: c.Monitor}
+		s := summary{time: start, decision: c.Decision, rule: c.Rule, campaign: c.Campaign, dialer: c.Dialer, seller: c.Seller, mode: c.Mode, status: c.Status, monitor: c.Monitor}
 		if in && t.matches(&s) {
 			take, n = append(take, s), append(n, c.N)
 		}

@@ -275,6 +275,30 @@ func outcomeText(c audit.Call) string {
 	return "-" // rejected: the decision is the whole story
 }
 
+// placeText shows where the policy took the called party to be, as
+// "area_code 202, state DC, ...", in the record's order.
+func placeText(raw json.RawMessage) string {
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return string(raw)
+	}
+	var parts []string
+	for dec.More() {
+		key, err := dec.Token()
+		var value json.RawMessage
+		if err != nil || dec.Decode(&value) != nil {
+			return string(raw)
+		}
+		text := strings.Trim(string(value), `"`)
+		var list []string
+		if json.Unmarshal(value, &list) == nil {
+			text = strings.Join(list, ", ")
+		}
+		parts = append(parts, fmt.Sprintf("%v %s", key, text))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // trace is the part of a decision's trace the long form shows.
 type trace []struct {
 	Rule       string `json:"rule"`
@@ -314,7 +338,7 @@ func (w *callWriter) writeLong(c audit.Call) error {
 		fmt.Fprintf(&b, "  error     %s\n", d.Error)
 	}
 	if len(d.CalledPlace) > 0 {
-		fmt.Fprintf(&b, "  place     %s\n", d.CalledPlace)
+		fmt.Fprintf(&b, "  place     %s\n", placeText(d.CalledPlace))
 	}
 	var tr trace
 	if len(d.Trace) > 0 && json.Unmarshal(d.Trace, &tr) == nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,14 +37,14 @@ import (
 // It also keeps the count of decisions per hour and fields (hourCount), from
 // which Stats answers without reading the file.
 //
-// Layout, little-endian: the magic "gkidx03\n"; the indexed file's size
+// Layout, little-endian: the magic "gkidx04\n"; the indexed file's size
 // (uint64); the count of blocks and of pairs, and the length of the counts
 // (uint64 each); each block's offset in the file and in its decompressed
-// text (uint64 each); each pair as one uint64, hash<<32 | block, ascending;
+// text, and the Unix seconds of its first and last decision (uint64 each); each pair as one uint64, hash<<32 | block, ascending;
 // the counts, a JSON array of hourCount.
 const (
 	indexDirName = "index"
-	indexMagic   = "gkidx03\n"
+	indexMagic   = "gkidx04\n"
 	indexHeader  = len(indexMagic) + 4*8
 	// indexBlockSize is how many bytes of lines a plain file's block holds.
 	indexBlockSize = 1 << 20
@@ -51,7 +52,19 @@ const (
 
 // block is where a block starts: its offset in the file as stored, and in
 // the decompressed text (the same for a plain file).
-type block struct{ disk, text int64 }
+type block struct {
+	disk, text int64
+	// first and last are the Unix seconds of the earliest and the latest
+	// decision in the block (first > last: none), so that Stats reads only
+	// the blocks of an hour a time range cuts.
+	first, last int64
+}
+
+// blockSize is a block's size in an index file: four uint64.
+const blockSize = 32
+
+// newBlock starts a block without decisions.
+func newBlock(disk, text int64) block { return block{disk, text, math.MaxInt64, math.MinInt64} }
 
 // fileIndex is one file's index, in memory or read from disk through file.
 type fileIndex struct {
@@ -181,7 +194,7 @@ func buildIndex(ctx context.Context, dir string, f logFile) (*fileIndex, logFile
 	}
 	buf := make([]byte, 256<<10)
 	if !f.gz {
-		ix.blocks = append(ix.blocks, block{})
+		ix.blocks = append(ix.blocks, newBlock(0, 0))
 		for {
 			n, err := io.ReadFull(in, buf)
 			lines(buf[:n])
@@ -225,7 +238,7 @@ func (ix *fileIndex) readMembers(file io.Reader, buf []byte, lines func([]byte),
 		}
 		z.Multistream(false)
 		if pending() == 0 {
-			ix.blocks = append(ix.blocks, block{disk: at, text: *text})
+			ix.blocks = append(ix.blocks, newBlock(at, *text))
 		}
 		for {
 			n, err := z.Read(buf)
@@ -244,12 +257,14 @@ func (ix *fileIndex) readMembers(file io.Reader, buf []byte, lines func([]byte),
 // after indexBlockSize bytes of lines.
 func (ix *fileIndex) addLine(line []byte, text int64) {
 	if !ix.gz && text-ix.blocks[len(ix.blocks)-1].text >= indexBlockSize {
-		ix.blocks = append(ix.blocks, block{disk: text, text: text})
-	}
-	if s, ok := summarize(line); ok {
-		ix.counts[countKey(&s)]++
+		ix.blocks = append(ix.blocks, newBlock(text, text))
 	}
 	b := uint64(len(ix.blocks) - 1)
+	if s, ok := summarize(line); ok {
+		ix.counts[countKey(&s)]++
+		bl := &ix.blocks[b]
+		bl.first, bl.last = min(bl.first, s.time.Unix()), max(bl.last, s.time.Unix())
+	}
 	for _, name := range indexedFields {
 		if v, ok := stringField(line, name); ok {
 			ix.pairs = append(ix.pairs, uint64(indexKey(name, v))<<32|b)
@@ -267,14 +282,15 @@ func (ix *fileIndex) save(dir string, f logFile) error {
 	if err != nil {
 		return err
 	}
-	b := make([]byte, 0, indexHeader+16*len(ix.blocks)+8*len(ix.pairs)+len(counts))
+	b := make([]byte, 0, indexHeader+blockSize*len(ix.blocks)+8*len(ix.pairs)+len(counts))
 	b = append(b, indexMagic...)
 	for _, n := range []int{int(ix.size), len(ix.blocks), len(ix.pairs), len(counts)} {
 		b = binary.LittleEndian.AppendUint64(b, uint64(n))
 	}
 	for _, bl := range ix.blocks {
-		b = binary.LittleEndian.AppendUint64(b, uint64(bl.disk))
-		b = binary.LittleEndian.AppendUint64(b, uint64(bl.text))
+		for _, v := range []int64{bl.disk, bl.text, bl.first, bl.last} {
+			b = binary.LittleEndian.AppendUint64(b, uint64(v))
+		}
 	}
 	for _, p := range ix.pairs {
 		b = binary.LittleEndian.AppendUint64(b, p)
@@ -317,17 +333,18 @@ func openIndex(dir string, f logFile, size int64) (*fileIndex, error) {
 	u := func(i int) int64 { return int64(binary.LittleEndian.Uint64(head[len(indexMagic)+8*i:])) }
 	ix := &fileIndex{size: u(0), gz: f.gz, file: file, npairs: u(2), countsLen: u(3)}
 	nblocks := u(1)
-	if ix.size != size || info.Size() != int64(indexHeader)+16*nblocks+8*ix.npairs+ix.countsLen {
+	if ix.size != size || info.Size() != int64(indexHeader)+blockSize*nblocks+8*ix.npairs+ix.countsLen {
 		file.Close()
 		return nil, nil
 	}
-	raw := make([]byte, 16*nblocks)
+	raw := make([]byte, blockSize*nblocks)
 	if _, err := io.ReadFull(file, raw); err != nil {
 		file.Close()
 		return nil, nil
 	}
 	for i := range nblocks {
-		ix.blocks = append(ix.blocks, block{int64(binary.LittleEndian.Uint64(raw[16*i:])), int64(binary.LittleEndian.Uint64(raw[16*i+8:]))})
+		v := func(j int64) int64 { return int64(binary.LittleEndian.Uint64(raw[blockSize*i+8*j:])) }
+		ix.blocks = append(ix.blocks, block{v(0), v(1), v(2), v(3)})
 	}
 	return ix, nil
 }
@@ -345,7 +362,7 @@ func (ix *fileIndex) pair(i int64) (uint64, error) {
 		return ix.pairs[i], nil
 	}
 	var b [8]byte
-	off := int64(indexHeader) + 16*int64(len(ix.blocks)) + 8*i
+	off := int64(indexHeader) + blockSize*int64(len(ix.blocks)) + 8*i
 	if _, err := ix.file.ReadAt(b[:], off); err != nil {
 		return 0, err
 	}
@@ -521,7 +538,7 @@ func (ix *fileIndex) hourCounts() ([]hourCount, error) {
 		return ix.countRows(), nil
 	}
 	raw := make([]byte, ix.countsLen)
-	if _, err := ix.file.ReadAt(raw, int64(indexHeader)+16*int64(len(ix.blocks))+8*ix.npairs); err != nil {
+	if _, err := ix.file.ReadAt(raw, int64(indexHeader)+blockSize*int64(len(ix.blocks))+8*ix.npairs); err != nil {
 		return nil, err
 	}
 	var rows []hourCount

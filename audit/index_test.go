@@ -252,7 +252,8 @@ func TestStatsFromTheIndexCounts(t *testing.T) {
 	}{
 		{"whole hours", Query{Since: time.Date(2031, 1, 2, 22, 0, 0, 0, time.UTC), Until: time.Date(2031, 1, 2, 23, 0, 0, 0, time.UTC)}, []string{"hour", "rule"}, true},
 		{"no range", Query{Rule: "internal-dnc"}, []string{"day", "campaign"}, true},
-		{"cut hour", Query{Since: time.Date(2031, 1, 2, 22, 30, 0, 0, time.UTC)}, []string{"rule", "decision", "status"}, false},
+		{"cut hour", Query{Since: time.Date(2031, 1, 2, 22, 30, 0, 0, time.UTC)}, []string{"rule", "decision", "status"}, true},
+		{"cut hours", Query{Since: time.Date(2031, 1, 2, 22, 10, 5, 0, time.UTC), Until: time.Date(2031, 1, 2, 23, 50, 0, 0, time.UTC)}, []string{"hour", "dialer"}, true},
 		{"half-hour zone", Query{Zone: half}, []string{"hour"}, false},
 		{"half-hour zone, no time group", Query{Zone: half}, []string{"dialer"}, true},
 		{"seller", Query{Seller: "globex"}, []string{"seller", "rule"}, true},

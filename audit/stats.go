@@ -41,11 +41,11 @@ func (r Row) RejectRate() float64 {
 // come sorted by their group values. An unknown name is ErrUnknownGroup.
 //
 // Counts by time, decision, rule, status, campaign, dialer, seller and mode
-// come from the counts each complete file's index keeps per hour, when the
-// time range takes or leaves each of its hours whole; the writer's file, and
-// a file an hour of which the range cuts, are read. There the seller is the
-// decision's (a record written before decisions had one counts under "").
-// A number, caller or Call-ID goes through Search.
+// come from the counts each complete file's index keeps per hour, for the
+// hours the time range takes whole, and from the lines of the blocks that
+// hold an hour it cuts; the writer's file is read. The seller counted is
+// the decision's (a record written before decisions had one counts under
+// ""). A number, caller or Call-ID goes through Search.
 func Stats(dir string, q Query, by []string) ([]Row, error) {
 	for _, g := range by {
 		if !slices.Contains(StatsGroups, g) {
@@ -262,30 +262,33 @@ func countKey(s *summary) hourCount {
 		Campaign: s.campaign, Dialer: s.dialer, Seller: s.seller, Mode: s.mode, Monitor: s.monitor}
 }
 
-// fromIndex tallies a complete file from its index's hourly counts, and
-// says whether it could: every hour lies wholly inside or outside the time
-// range, and starts a whole hour in the zone of the groups.
+// fromIndex tallies a complete file from its index: the hourly counts of
+// the hours the time range takes whole, and the lines of the blocks that
+// hold an hour it cuts. It says whether it could: not when the groups are
+// by time in a zone whose offset is a part of an hour.
 func (t *tally) fromIndex(dir string, f logFile) (bool, error) {
-	ix, _, err := indexOf(context.Background(), dir, f)
+	ix, f, err := indexOf(context.Background(), dir, f)
 	if err != nil {
 		return false, err
 	}
 	defer ix.Close()
 	counts, err := ix.hourCounts()
-	if err != nil || counts == nil {
+	if err != nil {
 		return false, err
 	}
 	byTime := slices.ContainsFunc(t.by, func(g string) bool { return g == "day" || g == "month" || g == "hour" })
 	var take []summary
 	var n []int64
+	cut := map[int64]bool{} // hours the range cuts
 	for _, c := range counts {
 		start := time.Unix(c.Hour, 0)
+		if byTime && start.In(t.q.Zone).Minute() != 0 {
+			return false, nil
+		}
 		in, endIn := t.inRange(start), t.inRange(start.Add(time.Hour-time.Nanosecond))
 		if in != endIn {
-			return false, nil // the range cuts this hour
-		}
-		if byTime && start.In(t.q.Zone).Minute() != 0 {
-			return false, nil // a zone offset of a part of an hour
+			cut[c.Hour] = true
+			continue
 		}
 		s := summary{time: start, decision: c.Decision, rule: c.Rule, campaign: c.Campaign, dialer: c.Dialer, seller: c.Seller, mode: c.Mode, status: c.Status, monitor: c.Monitor}
 		if in && t.matches(&s) {
@@ -295,5 +298,22 @@ func (t *tally) fromIndex(dir string, f logFile) (bool, error) {
 	for i, s := range take {
 		t.add(s, n[i])
 	}
-	return true, nil
+	var blocks []int
+	for i, b := range ix.blocks {
+		for h := b.first / 3600 * 3600; b.first <= b.last && h <= b.last; h += 3600 {
+			if cut[h] {
+				blocks = append(blocks, i)
+				break
+			}
+		}
+	}
+	if len(blocks) == 0 {
+		return true, nil
+	}
+	return true, ix.readBlocks(dir, f, blocks, func(line []byte) bool {
+		if s, ok := summarize(line); ok && cut[s.time.Unix()/3600*3600] && t.inRange(s.time) && t.matches(&s) {
+			t.add(s, 1)
+		}
+		return true
+	})
 }

@@ -62,9 +62,11 @@ func (c Call) MarshalJSON() ([]byte, error) {
 // Outcome is what became of a forwarded call: the outcome record
 // (KindOutcome) its end wrote, the call-detail record of 16 CFR 310.5(a)(2).
 type Outcome struct {
-	// Time is when the call ended (as Ended).
-	Time   time.Time `json:"time"`
-	Seq    uint64    `json:"seq"`
+	// Time is when the call ended (as Ended); Time and Seq are the log's
+	// own fields, left out when zero, so that AppendEvent can write an
+	// Outcome (the log stamps both).
+	Time   time.Time `json:"time,omitzero"`
+	Seq    uint64    `json:"seq,omitzero"`
 	CallID string    `json:"call_id"`
 	Called string    `json:"called"`
 	// Calling is the calling number as the INVITE's From URI gives it;

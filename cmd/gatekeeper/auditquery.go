@@ -112,17 +112,22 @@ func (f *queryFlags) format(w io.Writer) (string, error) {
 	return "json", nil
 }
 
-// auditDir resolves the audit folder (--dir, else the config's) and the
-// region numbers without a country code are taken in.
-func auditDir(cmd *cobra.Command, dir string) (string, string, error) {
+// resolve returns the audit folder (dir from --dir, else the config's) and
+// the query the flags ask for, numbers without a country code taken in the
+// config's default_region.
+func (f *queryFlags) resolve(cmd *cobra.Command, dir string) (string, audit.Query, error) {
 	cfg, err := loadConfig(cmd)
 	if err != nil {
-		return "", "", err
+		return "", audit.Query{}, err
 	}
 	if dir == "" {
 		dir = cfg.Path(cfg.Audit.Dir)
 	}
-	return dir, cfg.DefaultRegion, checkAuditDir(dir)
+	if err := checkAuditDir(dir); err != nil {
+		return "", audit.Query{}, err
+	}
+	q, err := f.query(cfg.DefaultRegion, time.Now())
+	return dir, q, err
 }
 
 func newAuditQueryCmd(dir *string) *cobra.Command {
@@ -136,11 +141,7 @@ func newAuditQueryCmd(dir *string) *cobra.Command {
 			"  gatekeeper audit query --since 2031-05-01 --until 2031-05-31 --csv > may.csv",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, region, err := auditDir(cmd, *dir)
-			if err != nil {
-				return err
-			}
-			q, err := f.query(region, time.Now())
+			dir, q, err := f.resolve(cmd, *dir)
 			if err != nil {
 				return err
 			}
@@ -403,11 +404,7 @@ func newAuditStatsCmd(dir *string) *cobra.Command {
 			"  gatekeeper audit stats --since 2031-05-01 --until 2031-05-31 --by campaign,dialer --csv",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, region, err := auditDir(cmd, *dir)
-			if err != nil {
-				return err
-			}
-			q, err := f.query(region, time.Now())
+			dir, q, err := f.resolve(cmd, *dir)
 			if err != nil {
 				return err
 			}
@@ -421,8 +418,11 @@ func newAuditStatsCmd(dir *string) *cobra.Command {
 				groups = strings.Split(by, ",")
 			}
 			rows, err := audit.Stats(dir, q, groups)
-			if err != nil {
+			if errors.Is(err, audit.ErrUnknownGroup) {
 				return fmt.Errorf("--by: %w", err)
+			}
+			if err != nil {
+				return err
 			}
 			return writeStats(out, format, groups, rows)
 		},

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatekeeper-sip/gatekeeper/audit"
 	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
@@ -24,6 +25,11 @@ type livePolicy struct {
 	mu       sync.Mutex // one reload at a time
 	lastText []byte
 	failures atomic.Uint64
+	// name and text are the file of the policy in force; loaded, when set,
+	// is told of every policy put in force (onLoad).
+	name   string
+	text   []byte
+	loaded func(name string, text []byte, e *policy.Engine, trigger string)
 }
 
 func loadLivePolicy(cfg *config.Config, reg policy.Registry, log *slog.Logger) (*livePolicy, error) {
@@ -37,8 +43,17 @@ func loadLivePolicy(cfg *config.Config, reg policy.Registry, log *slog.Logger) (
 		return nil, err
 	}
 	lp.current.Store(engine)
-	lp.lastText = text
+	lp.lastText, lp.name, lp.text = text, name, text
 	return lp, nil
+}
+
+// onLoad calls loaded for the policy in force now (trigger "start") and then
+// for every policy a reload puts in force, with the reload's trigger.
+func (lp *livePolicy) onLoad(loaded func(name string, text []byte, e *policy.Engine, trigger string)) {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	lp.loaded = loaded
+	loaded(lp.name, lp.text, lp.current.Load(), "start")
 }
 
 func (lp *livePolicy) Decide(ctx context.Context, c policy.Call) policy.Decision {
@@ -70,7 +85,10 @@ func (lp *livePolicy) reload(why string) {
 		return
 	}
 	lp.current.Store(engine)
-	lp.lastText = text
+	lp.lastText, lp.name, lp.text = text, name, text
+	if lp.loaded != nil {
+		lp.loaded(name, text, engine, why)
+	}
 	lp.log.Info("policy reloaded", "trigger", why, "policy", name, "policy_sha256", engine.SHA256(), "mode", engine.Mode())
 }
 
@@ -115,4 +133,27 @@ func fileStamp(path string) stamp {
 		return stamp{}
 	}
 	return stamp{fi.Size(), fi.ModTime()}
+}
+
+// policyLoaded is the policy_loaded record (audit.KindPolicyLoaded): a policy
+// put in force, whose text the audit folder keeps under its hash.
+type policyLoaded struct {
+	PolicySHA256 string `json:"policy_sha256"`
+	File         string `json:"file"`
+	Mode         string `json:"mode"`
+	// Trigger is what put it in force: start, SIGHUP or "file changed".
+	Trigger string `json:"trigger"`
+}
+
+// recordPolicy keeps the text of a policy put in force in the audit folder
+// and logs its policy_loaded record, so that every decision's policy_sha256
+// leads to the text that decided it (evidence bundles, policy replay).
+func (g *gatekeeper) recordPolicy(name string, text []byte, e *policy.Engine, trigger string) {
+	if _, err := audit.ArchivePolicy(g.auditDir, text); err != nil {
+		g.log.Error("audit: the policy's text could not be kept", "policy_sha256", e.SHA256(), "error", err)
+	}
+	r := policyLoaded{PolicySHA256: e.SHA256(), File: name, Mode: e.Mode(), Trigger: trigger}
+	if err := g.decisions.AppendEvent(audit.KindPolicyLoaded, g.now(), r); err != nil {
+		g.log.Error("audit: policy_loaded record", "policy_sha256", e.SHA256(), "error", err)
+	}
 }

@@ -180,6 +180,7 @@ func (g *gatekeeper) openAudit() error {
 			g.log.Error("closing the audit log", "error", err)
 		}
 	})
+	g.rules.onLoad(g.recordPolicy)
 	return nil
 }
 

@@ -51,9 +51,9 @@ func TestAllowedCallCompletesThroughTheProxy(t *testing.T) {
 	if !strings.HasPrefix(r["source"].(string), dialerIP+":") || r["call_id"] == "" || r["time"] == "" {
 		t.Errorf("audit record lacks source, call_id or time: %v", r)
 	}
-	// The decision and the call's outcome.
+	// The policy put in force at start, the call's decision and its outcome.
 	out, err := g.run("audit", "verify")
-	if err != nil || !strings.Contains(out, "2 records intact") || !strings.Contains(out, "1 signed checkpoints match the records") {
+	if err != nil || !strings.Contains(out, "3 records intact") || !strings.Contains(out, "1 signed checkpoints match the records") {
 		t.Errorf("audit verify: %v %s", err, out)
 	}
 	// One call's evidence, checked offline with the public key alone.
@@ -61,11 +61,11 @@ func TestAllowedCallCompletesThroughTheProxy(t *testing.T) {
 	if out, err := g.run("audit", "evidence", "--call-id", r["call_id"].(string), "-o", bundle); err != nil {
 		t.Errorf("audit evidence: %v %s", err, out)
 	}
-	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "proven: 1 decision, 1 outcome") {
+	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "proven: 1 decision, 1 outcome, 1 policy and") {
 		t.Errorf("audit verify-evidence: %v %s", err, out)
 	}
 	// The checkpoint signed at shutdown covers the call's records.
-	if out, err := g.run("audit", "checkpoint"); err != nil || !strings.Contains(out, "\n2\n") || !strings.Contains(out, "\n\n— gatekeeper/") {
+	if out, err := g.run("audit", "checkpoint"); err != nil || !strings.Contains(out, "\n3\n") || !strings.Contains(out, "\n\n— gatekeeper/") {
 		t.Errorf("audit checkpoint: %v %s", err, out)
 	}
 }

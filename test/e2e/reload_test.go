@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -32,6 +35,26 @@ func TestPolicyReloadsOnSIGHUPAndOnChangeAndRefusesABadFile(t *testing.T) {
 	writeFile(t, policyFile, "mode: enforce\nrules:\n  - name: all-busy\n    action: reject\n    status: 486\n")
 	g.waitLogCount(`policy reloaded`, 2)
 	g.dial(dialerIP, "uac_reject.xml", cleanNumber, "-set", "expect", "486").mustPass()
+
+	// Each policy put in force is logged, and its text kept under its hash;
+	// the refused one is neither.
+	g.stop()
+	loads := g.auditLog("policy_loaded")
+	var triggers []string
+	for _, l := range loads {
+		triggers = append(triggers, l["trigger"].(string))
+		sha := l["policy_sha256"].(string)
+		text, err := os.ReadFile(filepath.Join(g.dir, "audit", "policies", sha+".yaml"))
+		if sum := sha256.Sum256(text); err != nil || hex.EncodeToString(sum[:]) != sha {
+			t.Errorf("policy %s: text kept %q, %v", sha, text, err)
+		}
+	}
+	if strings.Join(triggers, ",") != "start,SIGHUP,file changed" {
+		t.Errorf("policy_loaded triggers %v, want start, SIGHUP, file changed", triggers)
+	}
+	if kept, _ := filepath.Glob(filepath.Join(g.dir, "audit", "policies", "*")); len(kept) != 3 {
+		t.Errorf("policies kept: %v", kept)
+	}
 }
 
 // waitLog waits until the gatekeeper's log holds text.

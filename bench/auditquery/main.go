@@ -137,15 +137,23 @@ func run(work string, days, records, numbers int, maxFile int64, queries int) er
 	// One record of the next day makes the last generated day complete.
 	l.Append(audit.Record{Time: first.AddDate(0, 0, days), CallID: "last", Decision: "allow", Rule: "default", Status: 200, Called: number(0)})
 	wrote := time.Since(start)
+	if err := l.Close(); err != nil {
+		return err
+	}
+	if n := l.Dropped(); n > 0 {
+		return fmt.Errorf("%d records dropped", n)
+	}
+	// Files complete faster than they are compressed here; a start
+	// compresses and indexes those left behind, as a server's restart does.
+	if l, err = audit.Open(work, audit.Options{Logger: logger, MaxFileSize: maxFile, Retain: -1}); err != nil {
+		return err
+	}
 	if err := waitForUpkeep(work, days); err != nil {
 		return err
 	}
 	upkept := time.Since(start)
 	if err := l.Close(); err != nil {
 		return err
-	}
-	if n := l.Dropped(); n > 0 {
-		return fmt.Errorf("%d records dropped", n)
 	}
 	logBytes, indexBytes, files := folderSize(work)
 	fmt.Printf("| records written | %d (%d days × %d), %d files, %.1f GB compressed, index %.0f MB |\n", written+1, days, records, files, float64(logBytes)/1e9, float64(indexBytes)/1e6)

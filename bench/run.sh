@@ -179,6 +179,7 @@ start_gatekeeper() {
 		  listen: ["udp://127.0.0.1:$GK_PORT"]
 		  carrier: "sip:127.0.0.1:$CARRIER_PORT"
 		  drain_timeout: 5s
+		  limits: {per_source: 0}   # one SIPp dialer sends the whole load
 		dialers:
 		  - name: bench
 		    sources: ["127.0.0.0/8"]

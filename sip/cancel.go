@@ -103,8 +103,18 @@ type cancelTap struct {
 func (c cancelTap) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil || !c.p.takeCancel(b[:n], addr, "udp") {
+		if err != nil {
 			return n, addr, err
+		}
+		if !c.p.known(netIP(addr)) {
+			c.p.screenStranger(b[:n], addr, func(res []byte) error {
+				_, err := c.PacketConn.WriteTo(res, addr)
+				return err
+			})
+			continue
+		}
+		if !c.p.takeCancel(b[:n], addr, "udp") {
+			return n, addr, nil
 		}
 	}
 }
@@ -117,11 +127,19 @@ type cancelTapListener struct {
 }
 
 func (l cancelTapListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		stranger := !l.p.known(netIP(c.RemoteAddr()))
+		if stranger && l.p.cfg.DropStrangers {
+			l.p.refused.add(Stranger, c.RemoteAddr().String())
+			c.Close()
+			continue
+		}
+		return &cancelTapConn{Conn: c, p: l.p, buf: make([]byte, 64<<10), stranger: stranger}, nil
 	}
-	return &cancelTapConn{Conn: c, p: l.p, buf: make([]byte, 64<<10)}, nil
 }
 
 // maxHeaderBytes bounds the header section the tap holds while it waits for
@@ -139,6 +157,9 @@ type cancelTapConn struct {
 	out  []byte // framed, for sipgo
 	body int    // body bytes of the current message still to pass
 	err  error  // the read error to report once out is empty
+	// stranger: the peer is no dialer's and not the carrier's; its messages
+	// go to screenStranger, none to sipgo.
+	stranger bool
 }
 
 func (c *cancelTapConn) Read(b []byte) (int, error) {
@@ -165,17 +186,40 @@ func (c *cancelTapConn) frame() {
 			c.pass(k)
 			c.body -= k
 		case c.in[0] == '\r' || c.in[0] == '\n':
+			if c.stranger {
+				c.in = c.in[1:]
+				continue
+			}
 			c.pass(1) // keepalives between messages (RFC 5626 §3.5.1)
 		default:
 			end := bytes.Index(c.in, []byte("\r\n\r\n"))
 			if end < 0 {
 				if len(c.in) > maxHeaderBytes {
+					if c.stranger {
+						c.hangUp()
+						return
+					}
 					c.pass(len(c.in))
 				}
 				return
 			}
 			head := end + 4
 			length := contentLength(c.in[:head])
+			if c.stranger {
+				if head+length > maxHeaderBytes {
+					c.hangUp()
+					return
+				}
+				if head+length > len(c.in) {
+					return
+				}
+				c.p.screenStranger(c.in[:head+length], c.RemoteAddr(), func(res []byte) error {
+					_, err := c.Conn.Write(res)
+					return err
+				})
+				c.in = c.in[head+length:]
+				continue
+			}
 			if head+length <= len(c.in) && c.p.takeCancel(c.in[:head+length], c.RemoteAddr(), "tcp") {
 				c.in = c.in[head+length:]
 				continue
@@ -184,6 +228,14 @@ func (c *cancelTapConn) frame() {
 			c.body = length
 		}
 	}
+}
+
+// hangUp ends a stranger's connection whose message is too large to be one
+// worth reading: what it sent is counted as Unparsable.
+func (c *cancelTapConn) hangUp() {
+	c.p.refused.add(Unparsable, c.RemoteAddr().String())
+	c.in = nil
+	c.Conn.Close()
 }
 
 func (c *cancelTapConn) pass(n int) {

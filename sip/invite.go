@@ -39,12 +39,26 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		p.refuseStranger(req)
 		return
 	}
-	if !p.admit() {
+	p.invites.Add(1)
+	if dialer.Auth != nil && !p.authorize(req, tx, dialer.Auth) {
+		return
+	}
+	// Limits before the policy: a flood is answered at the cost of a 503.
+	if ip, _ := addrIP(req.Source()); !p.limiter.allow(ip, time.Now()) {
+		p.refused.add(RateLimited, req.Source())
+		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "1"))
+		return
+	}
+	switch p.admit() {
+	case draining:
 		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		return
+	case overloaded:
+		p.refused.add(Overload, req.Source())
+		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "1"))
 		return
 	}
 	defer p.release()
-	p.invites.Add(1)
 
 	// Listen for a CANCEL before anything else. From here on cancelTap takes
 	// it; one that came earlier was answered by sipgo itself (200 and its

@@ -25,6 +25,9 @@ type Dialer struct {
 	Sources   []netip.Prefix
 	Automated bool
 	Seller    string
+	// Auth, when set, makes the dialer's new INVITEs prove these credentials
+	// (SIP digest, auth.go) besides coming from its sources.
+	Auth *Credentials
 }
 
 // Listener is one address the proxy listens on.
@@ -50,7 +53,14 @@ type Config struct {
 	// CampaignSellers maps a campaign id to its seller.
 	CampaignSellers map[string]string
 	DefaultRegion   string
-	Logger          *slog.Logger
+	Limits          Limits
+	// DropStrangers drops requests from sources that may not send them
+	// unanswered; by default they get 403. Either way they are counted.
+	DropStrangers bool
+	// RefusalLogInterval is how often a summary of what was refused is logged
+	// (default 10s): one line per interval, never one per message.
+	RefusalLogInterval time.Duration
+	Logger             *slog.Logger
 	// Now is the clock calls are decided by and their answer and end are
 	// timed by (default time.Now); tests set it.
 	Now func() time.Time
@@ -104,8 +114,11 @@ type Proxy struct {
 	cutting chan struct{}
 	cutOnce sync.Once
 
-	invites, refusedSources, invalid atomic.Uint64
-	ready                            chan struct{}
+	invites, invalid atomic.Uint64
+	refused          refusals
+	limiter          *sourceLimiter
+	nonces           nonces
+	ready            chan struct{}
 }
 
 // family names one of our listeners: a transport and an IP version.
@@ -139,6 +152,9 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.RefusalLogInterval <= 0 {
+		cfg.RefusalLogInterval = 10 * time.Second
+	}
 	carrier, err := parseCarrier(cfg.Carrier, cfg.CarrierTransport)
 	if err != nil {
 		return nil, err
@@ -148,8 +164,10 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 		cfg: cfg, decider: decider, sink: record, log: cfg.Logger,
 		carrier: carrier, own: map[netip.AddrPort]bool{}, listens: map[family]netip.AddrPort{},
 		dialogs: newDialogTable(), parser: newParser(), ready: make(chan struct{}), cutting: make(chan struct{}),
+		limiter: newSourceLimiter(cfg.Limits.PerSource), nonces: newNonces(),
 	}
 	p.unrecorded.calls = map[*callState]struct{}{}
+	quiet := p.quiet
 	var hostname string
 	for _, l := range cfg.Listen {
 		ap, err := netip.ParseAddrPort(l.Addr)
@@ -204,10 +222,11 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	return p, nil
 }
 
-// quiet keeps sipgo's own logging to warnings and above: its per-message
-// debug lines would cost more than the proxying itself.
-func quiet(l *slog.Logger) *slog.Logger {
-	return slog.New(levelFloor{l.Handler(), slog.LevelWarn})
+// quiet keeps sipgo's own logging to warnings and above, its per-message
+// debug lines would cost more than the proxying itself, and to one line per
+// message text per refusal summary (logBudget).
+func (p *Proxy) quiet(l *slog.Logger) *slog.Logger {
+	return slog.New(logBudget{levelFloor{l.Handler(), slog.LevelWarn}, &p.refused})
 }
 
 type levelFloor struct {
@@ -246,6 +265,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	}
 	close(p.ready)
 	go p.sweepDialogs(ctx, time.Minute, dialogMaxAge)
+	go p.refused.report(ctx, p.log, p.cfg.RefusalLogInterval)
 	select {
 	case err := <-errs:
 		if err != nil && ctx.Err() == nil {
@@ -298,15 +318,26 @@ func (p *Proxy) Drain(ctx context.Context) error {
 	}
 }
 
-// admit counts a new INVITE in, unless the proxy is draining.
-func (p *Proxy) admit() bool {
+// admission results.
+const (
+	admitted = iota
+	draining
+	overloaded // Limits.InFlight INVITEs are in progress
+)
+
+// admit counts a new INVITE in, unless the proxy is draining or has as many
+// in progress as Limits.InFlight.
+func (p *Proxy) admit() int {
 	p.admission.Lock()
 	defer p.admission.Unlock()
-	if p.admission.draining {
-		return false
+	switch {
+	case p.admission.draining:
+		return draining
+	case p.cfg.Limits.InFlight > 0 && p.admission.active >= p.cfg.Limits.InFlight:
+		return overloaded
 	}
 	p.admission.active++
-	return true
+	return admitted
 }
 
 // activeInvites counts the new INVITEs being handled.
@@ -322,17 +353,6 @@ func (p *Proxy) release() {
 	p.admission.Unlock()
 }
 
-// refuseStranger answers a request from a source that is no dialer's with a
-// stateless 403: no transaction, so no retransmissions that a forged source
-// address could turn on someone else.
-func (p *Proxy) refuseStranger(req *sip.Request) {
-	p.refusedSources.Add(1)
-	p.log.Warn("request from a source that is no dialer's: refused", "method", req.Method, "source", req.Source(), "call_id", req.CallID().Value())
-	if err := p.server.WriteResponse(sip.NewResponseFromRequest(req, 403, "Forbidden", nil)); err != nil {
-		p.log.Debug("answering a stranger failed", "source", req.Source(), "error", err)
-	}
-}
-
 // Close releases the transports.
 func (p *Proxy) Close() error { return p.ua.Close() }
 
@@ -342,6 +362,11 @@ func (p *Proxy) dialerFor(addr string) (*Dialer, bool) {
 	if !ok {
 		return nil, false
 	}
+	return p.dialerOf(ip)
+}
+
+// dialerOf names the dialer whose sources hold ip.
+func (p *Proxy) dialerOf(ip netip.Addr) (*Dialer, bool) {
 	for i := range p.cfg.Dialers {
 		for _, pr := range p.cfg.Dialers[i].Sources {
 			if pr.Contains(ip) {
@@ -389,16 +414,18 @@ func parseCarrier(uri, transport string) (carrierHop, error) {
 
 // Stats are the proxy's running counts, for metrics.
 type Stats struct {
-	Invites        uint64 // new INVITEs that passed validation
-	RefusedSources uint64 // requests refused because their source is no dialer's (403)
-	Invalid        uint64 // requests refused by validation (4xx/5xx before any routing)
-	Dialogs        int    // calls the dialog table holds now
+	Invites uint64 // new INVITEs from dialer sources that passed validation
+	Invalid uint64 // requests refused by validation (4xx/5xx before any routing)
+	// Refused counts the messages refused (403, 503) or dropped, by reason.
+	Refused map[Reason]uint64
+	Dialogs int // calls the dialog table holds now
 }
 
 // Stats returns the current counts.
 func (p *Proxy) Stats() Stats {
-	return Stats{
-		Invites: p.invites.Load(), RefusedSources: p.refusedSources.Load(), Invalid: p.invalid.Load(),
-		Dialogs: p.dialogs.len(),
+	refused := map[Reason]uint64{}
+	for _, r := range Reasons() {
+		refused[r] = p.refused.count(r)
 	}
+	return Stats{Invites: p.invites.Load(), Invalid: p.invalid.Load(), Refused: refused, Dialogs: p.dialogs.len()}
 }

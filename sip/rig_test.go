@@ -39,7 +39,10 @@ func freeUDP(t *testing.T, ip string) net.PacketConn {
 	return c
 }
 
-func newRig(t *testing.T, d Decider) *rig {
+func newRig(t *testing.T, d Decider) *rig { return newRigWith(t, d, func(*Config) {}) }
+
+// newRigWith is newRig with a config that adjust changes first.
+func newRigWith(t *testing.T, d Decider, adjust func(*Config)) *rig {
 	r := &rig{carrier: freeUDP(t, "127.0.0.1"), dialer: freeUDP(t, "127.0.0.2")}
 	tmp := freeUDP(t, "127.0.0.1")
 	r.port = tmp.LocalAddr().(*net.UDPAddr).Port
@@ -55,6 +58,7 @@ func newRig(t *testing.T, d Decider) *rig {
 			r.mu.Unlock()
 		},
 	}
+	adjust(&cfg)
 	p, err := New(cfg, d, func(c policy.Call, dec policy.Decision, status int) {
 		r.mu.Lock()
 		r.statuses = append(r.statuses, status)
@@ -170,4 +174,22 @@ func answer(msg, status string, extra string) string {
 	}
 	b.WriteString(extra + "Content-Length: 0\n\n")
 	return b.String()
+}
+
+// syncBuf is a log sink the proxy's goroutines may write at once.
+type syncBuf struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -47,8 +47,7 @@ func newMetrics(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log, lists
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		counter("gatekeeper_sip_invites_total", "New INVITEs from dialer sources that passed validation.",
 			func() float64 { return float64(proxy.Stats().Invites) }),
-		counter("gatekeeper_sip_refused_sources_total", "Requests refused with 403 because their source is no configured dialer's.",
-			func() float64 { return float64(proxy.Stats().RefusedSources) }),
+		refusedCounts{proxy},
 		counter("gatekeeper_sip_invalid_requests_total", "Requests refused by validation (RFC 3261 16.3).",
 			func() float64 { return float64(proxy.Stats().Invalid) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatekeeper_sip_dialogs", Help: "Calls whose routing state the proxy holds."},
@@ -60,6 +59,22 @@ func newMetrics(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log, lists
 			func() float64 { return float64(decisions.Dropped()) }),
 	)
 	return m
+}
+
+// refusedCounts reports the messages the proxy refused or dropped, by reason.
+type refusedCounts struct{ proxy *sip.Proxy }
+
+var refusedDesc = prometheus.NewDesc("gatekeeper_sip_refused_total",
+	"Messages refused (403, 503) or dropped before any policy, by reason: stranger (no dialer's source, or the carrier outside its dialogs), "+
+		"unparsable (no SIP message), rate_limited (sip.limits.per_source), overload (sip.limits.in_flight), unauthorized (wrong digest credentials).",
+	[]string{"reason"}, nil)
+
+func (c refusedCounts) Describe(ch chan<- *prometheus.Desc) { ch <- refusedDesc }
+
+func (c refusedCounts) Collect(ch chan<- prometheus.Metric) {
+	for reason, n := range c.proxy.Stats().Refused {
+		ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.CounterValue, float64(n), reason.String())
+	}
 }
 
 // observe counts one decision as the decision log records it (auditRecord).

@@ -331,6 +331,8 @@ func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
 		PrerecordedHeader:    cfg.SIP.PrerecordedHeader,
 		CampaignSellers:      campaignSellers(cfg),
 		DefaultRegion:        cfg.DefaultRegion,
+		Limits:               sip.Limits{PerSource: *cfg.SIP.Limits.PerSource, InFlight: *cfg.SIP.Limits.InFlight},
+		DropStrangers:        cfg.SIP.Strangers == "drop",
 		Logger:               log,
 	}
 	for _, l := range cfg.SIP.Listen {
@@ -339,6 +341,9 @@ func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
 	}
 	for _, d := range cfg.Dialers {
 		sd := sip.Dialer{Name: d.Name, Automated: d.Automated, Seller: d.Seller}
+		if d.Auth != nil {
+			sd.Auth = &sip.Credentials{Username: d.Auth.Username, Password: d.Auth.Password}
+		}
 		for _, s := range d.Sources {
 			sd.Sources = append(sd.Sources, s.Prefix)
 		}

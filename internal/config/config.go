@@ -25,6 +25,12 @@ import (
 	"github.com/gatekeeper-sip/gatekeeper/internal/yamlx"
 )
 
+// Defaults of sip.limits.
+const (
+	DefaultPerSource = 1000  // new INVITEs per second per source address
+	DefaultInFlight  = 10000 // INVITE transactions in progress
+)
+
 // Config is the whole gatekeeper.yaml.
 type Config struct {
 	SIP     SIP      `yaml:"sip"`
@@ -72,6 +78,22 @@ type SIP struct {
 	PrerecordedHeader string `yaml:"prerecorded_header"`
 	// DrainTimeout bounds how long SIGTERM waits for transactions in flight (default 32s).
 	DrainTimeout Duration `yaml:"drain_timeout"`
+	// Limits bound the new INVITEs the proxy takes; beyond them it answers 503.
+	Limits Limits `yaml:"limits"`
+	// Strangers says what a request from a source that may not send it gets:
+	// reject (default: 403) or drop (no answer). Either way it is counted.
+	Strangers string `yaml:"strangers"`
+}
+
+// Limits are checked before the policy, each new INVITE beyond them gets
+// 503 with Retry-After.
+type Limits struct {
+	// PerSource is the new INVITEs per second one source address may send
+	// (default 1000; 0: no limit).
+	PerSource *float64 `yaml:"per_source"`
+	// InFlight is the new INVITE transactions in progress at once, ringing
+	// calls included (default 10000; 0: no limit).
+	InFlight *int `yaml:"in_flight"`
 }
 
 // Dialer is one configured source of calls.
@@ -81,6 +103,16 @@ type Dialer struct {
 	Automated bool     `yaml:"automated"`
 	// Seller is the seller of this dialer's calls when neither the call nor its campaign names one.
 	Seller string `yaml:"seller"`
+	// Auth, when set, makes the dialer prove these credentials (SIP digest) besides its source.
+	Auth *Auth `yaml:"auth"`
+}
+
+// Auth is a dialer's SIP digest credentials: a username and either the
+// password or a file holding it (read at load, its last line break dropped).
+type Auth struct {
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
 }
 
 // Campaign is one campaign's settings.
@@ -155,7 +187,29 @@ func Load(path string) (*Config, error) {
 	} else if err != nil {
 		return nil, yamlx.AtPath(path, data, "$.policy", "policy: %v", err)
 	}
+	if err := cfg.readPasswords(); err != nil {
+		return nil, yamlx.AtPath(path, data, err.path, "%s", err.msg)
+	}
 	return cfg, nil
+}
+
+// readPasswords reads each dialer's password_file into its password.
+func (c *Config) readPasswords() *fieldError {
+	for i, d := range c.Dialers {
+		if d.Auth == nil || d.Auth.PasswordFile == "" {
+			continue
+		}
+		where := fmt.Sprintf("$.dialers[%d].auth.password_file", i)
+		text, err := os.ReadFile(c.Path(d.Auth.PasswordFile))
+		if err != nil {
+			return at(where, "dialers[%d] (%s): auth.password_file: %v (a relative path is taken from this file's folder)", i, d.Name, err)
+		}
+		d.Auth.Password = strings.TrimSuffix(strings.TrimSuffix(string(text), "\n"), "\r")
+		if d.Auth.Password == "" {
+			return at(where, "dialers[%d] (%s): auth.password_file: %s is empty", i, d.Name, c.Path(d.Auth.PasswordFile))
+		}
+	}
+	return nil
 }
 
 // Parse decodes and checks config text; name is used in error messages.
@@ -241,6 +295,15 @@ func (c *Config) setDefaults() {
 	if c.SIP.DrainTimeout == 0 {
 		c.SIP.DrainTimeout = Duration(32e9)
 	}
+	if c.SIP.Limits.PerSource == nil {
+		c.SIP.Limits.PerSource = new(float64(DefaultPerSource))
+	}
+	if c.SIP.Limits.InFlight == nil {
+		c.SIP.Limits.InFlight = new(DefaultInFlight)
+	}
+	if c.SIP.Strangers == "" {
+		c.SIP.Strangers = "reject"
+	}
 	if c.DefaultRegion == "" {
 		c.DefaultRegion = "US"
 	}
@@ -304,6 +367,15 @@ func (c *Config) check() *fieldError {
 	if t := c.SIP.LargeRequests; t != "udp" && t != "tcp" {
 		return at("$.sip.large_requests", "sip.large_requests: %q is not tcp or udp", t)
 	}
+	if n := *c.SIP.Limits.PerSource; n < 0 {
+		return at("$.sip.limits.per_source", "sip.limits.per_source: %v is negative (new INVITEs per second per source; 0: no limit)", n)
+	}
+	if n := *c.SIP.Limits.InFlight; n < 0 {
+		return at("$.sip.limits.in_flight", "sip.limits.in_flight: %d is negative (INVITE transactions in progress; 0: no limit)", n)
+	}
+	if s := c.SIP.Strangers; s != "reject" && s != "drop" {
+		return at("$.sip.strangers", "sip.strangers: %q is not reject or drop", s)
+	}
 	if !number.KnownRegion(c.DefaultRegion) {
 		return at("$.default_region", "default_region: %q is not a country code (ISO 3166, e.g. US)", c.DefaultRegion)
 	}
@@ -318,6 +390,9 @@ func (c *Config) check() *fieldError {
 		dialerNames[i] = d.Name
 		if len(d.Sources) == 0 {
 			return at(fmt.Sprintf("$.dialers[%d].sources", i), "dialers[%d] (%s): sources is empty", i, d.Name)
+		}
+		if err := d.Auth.check(fmt.Sprintf("$.dialers[%d].auth", i), fmt.Sprintf("dialers[%d] (%s)", i, d.Name)); err != nil {
+			return err
 		}
 	}
 	if err := checkUnique("dialers", "name", dialerNames); err != nil {
@@ -352,6 +427,22 @@ func (a *Admin) check() *fieldError {
 	}
 	if !isLoopback(addr) && a.Token == "" && a.TokenFile == "" {
 		return at("$.admin."+key, "admin.%s: %q is not a loopback address: set admin.token or admin.token_file, the secret every request must carry (Authorization: Bearer TOKEN)", key, addr)
+	}
+	return nil
+}
+
+// check reports an auth section without a username or without exactly one
+// of password and password_file.
+func (a *Auth) check(path, dialer string) *fieldError {
+	switch {
+	case a == nil:
+		return nil
+	case a.Username == "":
+		return at(path, "%s: auth.username is missing", dialer)
+	case a.Password == "" && a.PasswordFile == "":
+		return at(path, "%s: auth needs password or password_file", dialer)
+	case a.Password != "" && a.PasswordFile != "":
+		return at(path+".password_file", "%s: auth has both password and password_file: keep one", dialer)
 	}
 	return nil
 }

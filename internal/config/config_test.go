@@ -224,3 +224,55 @@ func TestImportMaxRemoval(t *testing.T) {
 		}
 	}
 }
+
+func TestLimitsStrangersAndAuth(t *testing.T) {
+	base := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: sip:127.0.0.1:5070\ndialers:\n  - name: d\n    sources: [127.0.0.0/8]\npolicy: p.yaml\n"
+	cfg, err := Parse("gk.yaml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *cfg.SIP.Limits.PerSource != DefaultPerSource || *cfg.SIP.Limits.InFlight != DefaultInFlight || cfg.SIP.Strangers != "reject" {
+		t.Errorf("defaults: limits %v/%v, strangers %q", *cfg.SIP.Limits.PerSource, *cfg.SIP.Limits.InFlight, cfg.SIP.Strangers)
+	}
+	off := strings.Replace(base, "  carrier:", "  limits: {per_source: 0, in_flight: 0}\n  strangers: drop\n  carrier:", 1)
+	if cfg, err = Parse("gk.yaml", []byte(off)); err != nil {
+		t.Fatal(err)
+	}
+	if *cfg.SIP.Limits.PerSource != 0 || *cfg.SIP.Limits.InFlight != 0 || cfg.SIP.Strangers != "drop" {
+		t.Errorf("0 turns a limit off: limits %v/%v, strangers %q", *cfg.SIP.Limits.PerSource, *cfg.SIP.Limits.InFlight, cfg.SIP.Strangers)
+	}
+	dialer := "    sources: [127.0.0.0/8]\n"
+	cases := map[string]string{
+		strings.Replace(base, "  carrier:", "  limits:\n    per_source: -5\n  carrier:", 1):                 `gk.yaml:4:17: sip.limits.per_source: -5 is negative`,
+		strings.Replace(base, "  carrier:", "  limits:\n    in_flight: lots\n  carrier:", 1):                `gk.yaml:4:16:`,
+		strings.Replace(base, "  carrier:", "  strangers: ignore\n  carrier:", 1):                           `gk.yaml:3:14: sip.strangers: "ignore" is not reject or drop`,
+		strings.Replace(base, dialer, dialer+"    auth:\n      password: x\n", 1):                           `gk.yaml:8:15: dialers[0] (d): auth.username is missing`,
+		strings.Replace(base, dialer, dialer+"    auth:\n      username: d\n", 1):                           `gk.yaml:8:15: dialers[0] (d): auth needs password or password_file`,
+		strings.Replace(base, dialer, dialer+"    auth: {username: d, password: x, password_file: f}\n", 1): `gk.yaml:7:53: dialers[0] (d): auth has both password and password_file`,
+	}
+	for src, want := range cases {
+		_, err := Parse("gk.yaml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want it to contain %q", err, want)
+		}
+	}
+}
+
+func TestPasswordFileIsReadAtLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gk.yaml")
+	text := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: sip:127.0.0.1:5070\ndialers:\n  - name: d\n    sources: [127.0.0.2]\n    auth: {username: d, password_file: secret}\npolicy: p.yaml\n"
+	os.WriteFile(path, []byte(text), 0o644)
+	os.WriteFile(filepath.Join(dir, "p.yaml"), []byte("rules: []\n"), 0o644)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "gk.yaml:7:40: dialers[0] (d): auth.password_file: ") {
+		t.Errorf("a missing password file: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "secret"), []byte("s3cret\n"), 0o600)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Dialers[0].Auth.Password; got != "s3cret" {
+		t.Errorf("password %q, want the file's line without its line break", got)
+	}
+}

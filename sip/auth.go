@@ -1,11 +1,13 @@
 package sip
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +21,11 @@ import (
 type Credentials struct {
 	Username string
 	Password string
+	// Algorithms are offered in this order of preference (RFC 8760 §2.4: a
+	// client takes the first it supports); nil means SHA-256, then MD5.
+	// A dialer that answers only the first challenge, whatever its algorithm
+	// (SIPp 3.6 does), needs MD5 alone.
+	Algorithms []string
 }
 
 // authRealm is the protection space the proxy's challenges name.
@@ -28,9 +35,16 @@ const authRealm = "gatekeeper"
 // challenged again with stale=true, and the dialer retries without asking anyone.
 const nonceLifetime = 5 * time.Minute
 
-// challengeAlgorithms are offered in order of preference, as RFC 8760 §2.4
-// asks: a client takes the first it supports (SIPp, and many dialers, MD5 only).
-var challengeAlgorithms = []string{"SHA-256", "MD5"}
+// DefaultAlgorithms are the digest algorithms offered when a dialer's
+// Credentials name none, in order of preference.
+var DefaultAlgorithms = []string{"SHA-256", "MD5"}
+
+func (c *Credentials) algorithms() []string {
+	if len(c.Algorithms) == 0 {
+		return DefaultAlgorithms
+	}
+	return c.Algorithms
+}
 
 // nonces issues and checks nonces without keeping state: a nonce is its
 // time of issue and an HMAC of it under a key made at start.
@@ -73,11 +87,13 @@ func (n nonces) check(nonce string, now time.Time) (ours, stale bool) {
 func (p *Proxy) authorize(req *sip.Request, tx sip.ServerTransaction, creds *Credentials) bool {
 	h := req.GetHeader("Proxy-Authorization")
 	if h == nil {
-		p.challenge(req, tx, false)
+		p.challenge(req, tx, creds, false)
 		return false
 	}
 	cred, err := digest.ParseCredentials(h.Value())
-	if err != nil || cred.Realm != authRealm {
+	if err != nil || cred.Realm != authRealm || !slices.ContainsFunc(creds.algorithms(), func(a string) bool {
+		return strings.EqualFold(a, cmp.Or(cred.Algorithm, "MD5")) // no algorithm: MD5 (RFC 3261 §22.4)
+	}) {
 		p.refuseCredentials(req, tx)
 		return false
 	}
@@ -95,7 +111,7 @@ func (p *Proxy) authorize(req *sip.Request, tx sip.ServerTransaction, creds *Cre
 	}
 	if stale {
 		// Right credentials, old nonce: a fresh challenge, which the dialer answers at once (RFC 7616 §3.3 stale).
-		p.challenge(req, tx, true)
+		p.challenge(req, tx, creds, true)
 		return false
 	}
 	return true
@@ -108,21 +124,23 @@ func qopOf(cred *digest.Credentials) []string {
 	return []string{cred.QOP}
 }
 
-// sameTarget tells whether the digest-uri names the Request-URI, so that
-// credentials captured from one call cannot place a call to another number.
+// sameTarget tells whether the digest-uri names the Request-URI's host and,
+// when it names a user, the Request-URI's user too (RFC 7616 §3.4.6), so
+// that such credentials captured from one call cannot place a call to
+// another number. Some dialers (SIPp 3.6) give only the proxy's host:port.
 func sameTarget(uri string, target sip.Uri) bool {
 	var u sip.Uri
 	if err := sip.ParseUri(uri, &u); err != nil {
 		return false
 	}
-	return u.User == target.User && strings.EqualFold(u.Host, target.Host)
+	return (u.User == "" || u.User == target.User) && strings.EqualFold(u.Host, target.Host)
 }
 
-// challenge answers 407 with one Proxy-Authenticate per algorithm.
-func (p *Proxy) challenge(req *sip.Request, tx sip.ServerTransaction, stale bool) {
+// challenge answers 407 with one Proxy-Authenticate per algorithm of the dialer's.
+func (p *Proxy) challenge(req *sip.Request, tx sip.ServerTransaction, creds *Credentials, stale bool) {
 	nonce := p.nonces.issue(time.Now())
 	var hdrs []sip.Header
-	for _, alg := range challengeAlgorithms {
+	for _, alg := range creds.algorithms() {
 		c := digest.Challenge{Realm: authRealm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
 		hdrs = append(hdrs, sip.NewHeader("Proxy-Authenticate", c.String()))
 	}

@@ -122,6 +122,22 @@ func TestWrongCredentialsGet403(t *testing.T) {
 	}
 }
 
+func TestOnlyTheDialersAlgorithmsAreOfferedAndTaken(t *testing.T) {
+	r := newRigWith(t, allowAll{}, func(c *Config) {
+		c.Dialers[0].Auth = &Credentials{Username: "predictive", Password: "s3cret", Algorithms: []string{"MD5"}}
+	})
+	chals := challenged(t, r, "auth-md5")
+	if len(chals) != 1 || chals[0].Algorithm != "MD5" {
+		t.Fatalf("challenges %+v, want MD5 alone", chals)
+	}
+	sha := *chals[0]
+	sha.Algorithm = "SHA-256"
+	send(t, r.dialer, r.proxyAddr(), withCredentials(t, "auth-md5", &sha, "predictive", "s3cret", "sip:2025550143@127.0.0.1"))
+	if fwd := recvFirst(r.carrier, 500*time.Millisecond); len(fwd) > 0 {
+		t.Errorf("SHA-256 credentials passed where only MD5 is offered: %q", firstLines(fwd))
+	}
+}
+
 func TestStaleNonceIsChallengedAgain(t *testing.T) {
 	n := newNonces()
 	now := time.Now()

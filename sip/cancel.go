@@ -106,14 +106,15 @@ func (c cancelTap) ReadFrom(b []byte) (int, net.Addr, error) {
 		if err != nil {
 			return n, addr, err
 		}
+		answer := func(res []byte) error {
+			_, err := c.PacketConn.WriteTo(res, addr)
+			return err
+		}
 		if !c.p.known(netIP(addr)) {
-			c.p.screenStranger(b[:n], addr, func(res []byte) error {
-				_, err := c.PacketConn.WriteTo(res, addr)
-				return err
-			})
+			c.p.screenStranger(b[:n], addr, answer)
 			continue
 		}
-		if !c.p.takeCancel(b[:n], addr, "udp") {
+		if !c.p.takeCancel(b[:n], addr, "udp") && !c.p.throttle(b[:n], addr, answer) {
 			return n, addr, nil
 		}
 	}
@@ -213,14 +214,12 @@ func (c *cancelTapConn) frame() {
 				if head+length > len(c.in) {
 					return
 				}
-				c.p.screenStranger(c.in[:head+length], c.RemoteAddr(), func(res []byte) error {
-					_, err := c.Conn.Write(res)
-					return err
-				})
+				c.p.screenStranger(c.in[:head+length], c.RemoteAddr(), c.answer)
 				c.in = c.in[head+length:]
 				continue
 			}
-			if head+length <= len(c.in) && c.p.takeCancel(c.in[:head+length], c.RemoteAddr(), "tcp") {
+			if msg := c.in[:min(head+length, len(c.in))]; head+length <= len(c.in) &&
+				(c.p.takeCancel(msg, c.RemoteAddr(), "tcp") || c.p.throttle(msg, c.RemoteAddr(), c.answer)) {
 				c.in = c.in[head+length:]
 				continue
 			}
@@ -236,6 +235,12 @@ func (c *cancelTapConn) hangUp() {
 	c.p.refused.add(Unparsable, c.RemoteAddr().String())
 	c.in = nil
 	c.Conn.Close()
+}
+
+// answer writes a stateless answer to the peer.
+func (c *cancelTapConn) answer(res []byte) error {
+	_, err := c.Conn.Write(res)
+	return err
 }
 
 func (c *cancelTapConn) pass(n int) {

@@ -43,12 +43,7 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if dialer.Auth != nil && !p.authorize(req, tx, dialer.Auth) {
 		return
 	}
-	// Limits before the policy: a flood is answered at the cost of a 503.
-	if ip, _ := addrIP(req.Source()); !p.limiter.allow(ip, time.Now()) {
-		p.refused.add(RateLimited, req.Source())
-		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "1"))
-		return
-	}
+	// Limits before the policy (the per-source rate is kept by the socket taps, throttle).
 	switch p.admit() {
 	case draining:
 		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))

@@ -1,10 +1,13 @@
 package sip
 
 import (
+	"bytes"
+	"net"
 	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"golang.org/x/time/rate"
 )
 
@@ -83,4 +86,36 @@ func (l *sourceLimiter) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.byIP)
+}
+
+// throttle answers a new INVITE from a dialer's source beyond its rate
+// (Limits.PerSource) with a stateless 503 and Retry-After, written through
+// answer, before sipgo sees it: a flood costs a parse and an answer, no
+// transaction and no goroutine. It reports whether it took the message. A
+// retransmission of an INVITE in progress is not counted again; in-dialog
+// requests and the carrier's are never limited.
+func (p *Proxy) throttle(msg []byte, from net.Addr, answer func([]byte) error) bool {
+	if p.limiter == nil || !bytes.HasPrefix(msg, []byte("INVITE ")) {
+		return false
+	}
+	ip := netIP(from)
+	if _, ok := p.dialerOf(ip); !ok {
+		return false
+	}
+	parsed, err := p.parser.ParseSIP(msg)
+	if err != nil {
+		return false
+	}
+	req, ok := parsed.(*sip.Request)
+	if !ok || validate(req) != nil || req.To().Params.Has("tag") {
+		return false
+	}
+	if _, inProgress := p.pending.get(cancelKey(req)); inProgress || p.limiter.allow(ip, time.Now()) {
+		return false
+	}
+	p.refused.add(RateLimited, from.String())
+	res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+	res.AppendHeader(sip.NewHeader("Retry-After", "1"))
+	answer([]byte(res.String()))
+	return true
 }

@@ -265,7 +265,13 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	}
 	close(p.ready)
 	go p.sweepDialogs(ctx, time.Minute, dialogMaxAge)
-	go p.refused.report(ctx, p.log, p.cfg.RefusalLogInterval)
+	reportCtx, stopReports := context.WithCancel(ctx)
+	reported := make(chan struct{})
+	go func() {
+		p.refused.report(reportCtx, p.log, p.cfg.RefusalLogInterval)
+		close(reported)
+	}()
+	defer func() { stopReports(); <-reported }() // the last summary is logged before Serve returns
 	select {
 	case err := <-errs:
 		if err != nil && ctx.Err() == nil {

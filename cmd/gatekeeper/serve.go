@@ -342,7 +342,7 @@ func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
 	for _, d := range cfg.Dialers {
 		sd := sip.Dialer{Name: d.Name, Automated: d.Automated, Seller: d.Seller}
 		if d.Auth != nil {
-			sd.Auth = &sip.Credentials{Username: d.Auth.Username, Password: d.Auth.Password}
+			sd.Auth = &sip.Credentials{Username: d.Auth.Username, Password: d.Auth.Password, Algorithms: d.Auth.Algorithms}
 		}
 		for _, s := range d.Sources {
 			sd.Sources = append(sd.Sources, s.Prefix)

@@ -113,6 +113,10 @@ type Auth struct {
 	Username     string `yaml:"username"`
 	Password     string `yaml:"password"`
 	PasswordFile string `yaml:"password_file"`
+	// Algorithms are the digest algorithms offered, in order of preference:
+	// SHA-256 and MD5 (RFC 8760; default both, SHA-256 first). A dialer that
+	// answers the first challenge whatever its algorithm needs [MD5].
+	Algorithms []string `yaml:"algorithms"`
 }
 
 // Campaign is one campaign's settings.
@@ -443,6 +447,11 @@ func (a *Auth) check(path, dialer string) *fieldError {
 		return at(path, "%s: auth needs password or password_file", dialer)
 	case a.Password != "" && a.PasswordFile != "":
 		return at(path+".password_file", "%s: auth has both password and password_file: keep one", dialer)
+	}
+	for i, alg := range a.Algorithms {
+		if alg != "SHA-256" && alg != "MD5" {
+			return at(fmt.Sprintf("%s.algorithms[%d]", path, i), "%s: auth.algorithms: %q is not SHA-256 or MD5", dialer, alg)
+		}
 	}
 	return nil
 }

@@ -243,12 +243,13 @@ func TestLimitsStrangersAndAuth(t *testing.T) {
 	}
 	dialer := "    sources: [127.0.0.0/8]\n"
 	cases := map[string]string{
-		strings.Replace(base, "  carrier:", "  limits:\n    per_source: -5\n  carrier:", 1):                 `gk.yaml:4:17: sip.limits.per_source: -5 is negative`,
-		strings.Replace(base, "  carrier:", "  limits:\n    in_flight: lots\n  carrier:", 1):                `gk.yaml:4:16:`,
-		strings.Replace(base, "  carrier:", "  strangers: ignore\n  carrier:", 1):                           `gk.yaml:3:14: sip.strangers: "ignore" is not reject or drop`,
-		strings.Replace(base, dialer, dialer+"    auth:\n      password: x\n", 1):                           `gk.yaml:8:15: dialers[0] (d): auth.username is missing`,
-		strings.Replace(base, dialer, dialer+"    auth:\n      username: d\n", 1):                           `gk.yaml:8:15: dialers[0] (d): auth needs password or password_file`,
-		strings.Replace(base, dialer, dialer+"    auth: {username: d, password: x, password_file: f}\n", 1): `gk.yaml:7:53: dialers[0] (d): auth has both password and password_file`,
+		strings.Replace(base, "  carrier:", "  limits:\n    per_source: -5\n  carrier:", 1):                        `gk.yaml:4:17: sip.limits.per_source: -5 is negative`,
+		strings.Replace(base, "  carrier:", "  limits:\n    in_flight: lots\n  carrier:", 1):                       `gk.yaml:4:16:`,
+		strings.Replace(base, "  carrier:", "  strangers: ignore\n  carrier:", 1):                                  `gk.yaml:3:14: sip.strangers: "ignore" is not reject or drop`,
+		strings.Replace(base, dialer, dialer+"    auth:\n      password: x\n", 1):                                  `gk.yaml:8:15: dialers[0] (d): auth.username is missing`,
+		strings.Replace(base, dialer, dialer+"    auth:\n      username: d\n", 1):                                  `gk.yaml:8:15: dialers[0] (d): auth needs password or password_file`,
+		strings.Replace(base, dialer, dialer+"    auth: {username: d, password: x, password_file: f}\n", 1):        `gk.yaml:7:53: dialers[0] (d): auth has both password and password_file`,
+		strings.Replace(base, dialer, dialer+"    auth: {username: d, password: x, algorithms: [MD5, SHA1]}\n", 1): `gk.yaml:7:56: dialers[0] (d): auth.algorithms: "SHA1" is not SHA-256 or MD5`,
 	}
 	for src, want := range cases {
 		_, err := Parse("gk.yaml", []byte(src))

@@ -107,6 +107,9 @@ type gatekeeper struct {
 	// sipExtra is more of the config's sip section, e.g. "  large_requests: udp\n".
 	sipExtra string
 	httpPort int
+	// dialerExtra is more of the predictive dialer's entry ("    auth: ...\n"),
+	// moreDialers more entries of the dialers section.
+	dialerExtra, moreDialers string
 	// clock, when set, starts the gatekeeper's clock at this RFC 3339 time.
 	clock string
 	// drainTimeout is sip.drain_timeout (default 5s).
@@ -176,13 +179,13 @@ func (g *gatekeeper) writeConfig() {
   - name: predictive
     sources: [%[3]s]
     automated: true
-data_dir: ./data
+%[8]s%[9]sdata_dir: ./data
 audit:
   dir: ./audit
 policy: policy.yaml
 admin:
   http: "%[4]s:%[5]d"
-`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.httpPort, g.sipExtra, cmp.Or(g.drainTimeout, "5s")))
+`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.httpPort, g.sipExtra, cmp.Or(g.drainTimeout, "5s"), g.dialerExtra, g.moreDialers))
 }
 
 // useIPv6 makes the gatekeeper listen on [::1] too and take calls from ::1;
@@ -390,10 +393,18 @@ type sipp struct {
 // startSipp runs SIPp with a scenario from test/sipp, tracing messages into a temp folder.
 func startSipp(t *testing.T, scenario string, args ...string) *sipp {
 	t.Helper()
+	return startSippTracing(t, []string{"-trace_msg", "-trace_err"}, scenario, args...)
+}
+
+// startSippTracing runs SIPp with a scenario from test/sipp and trace
+// options of its own (none for a flood, whose messages would fill the disk).
+func startSippTracing(t *testing.T, trace []string, scenario string, args ...string) *sipp {
+	t.Helper()
 	s := &sipp{t: t, dir: t.TempDir(), done: make(chan error, 1)}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	s.cancel = cancel
-	all := append([]string{"-sf", filepath.Join(sippDir, scenario), "-trace_msg", "-trace_err", "-nostdin", "-timeout", "30s", "-timeout_error"}, args...)
+	all := append(append([]string{"-sf", filepath.Join(sippDir, scenario)}, trace...), "-nostdin", "-timeout", "30s", "-timeout_error")
+	all = append(all, args...)
 	s.cmd = exec.CommandContext(ctx, "sipp", all...)
 	s.cmd.Dir = s.dir
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out

@@ -294,3 +294,26 @@ func TestStatsFromTheIndexCounts(t *testing.T) {
 		})
 	}
 }
+
+// A redaction rewrites a file: its index goes with it, and the next query
+// finds the other calls in a new one, not the redacted call.
+func TestRedactDropsTheIndex(t *testing.T) {
+	dir, calls, f := indexedLog(t, true)
+	gone := searchAll(t, dir, Query{CallID: calls[100].CallID})
+	if len(gone) != 1 {
+		t.Fatalf("%d calls before the redaction", len(gone))
+	}
+	if err := Redact(dir, gone[0].Decision.Seq, "court order"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(indexPath(dir, f)); err == nil {
+		t.Error("the index of the redacted file stays")
+	}
+	if got := searchAll(t, dir, Query{CallID: calls[100].CallID}); len(got) != 0 {
+		t.Errorf("the redacted call is still found: %v", callIDs(got))
+	}
+	q := Query{Called: calls[101].Called}
+	if got, exp := callIDs(searchAll(t, dir, q)), want(calls, func(c testCall) bool { return c.Called == q.Called }); !slices.Equal(got, exp) {
+		t.Errorf("after the redaction: %v, want %v", got, exp)
+	}
+}

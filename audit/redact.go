@@ -2,10 +2,10 @@ package audit
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -57,7 +57,14 @@ func Redact(dir string, seq uint64, why string) error {
 					return err
 				}
 			}
-			return replaceFile(path, data)
+			if err := replaceFile(path, data); err != nil {
+				return err
+			}
+			// The index's blocks moved: a query rebuilds it.
+			if err := os.Remove(indexPath(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			return nil
 		}
 	}
 	return fmt.Errorf("%w: %d", ErrNoSuchRecord, seq)
@@ -72,16 +79,12 @@ func readLogFile(dir string, f logFile) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
+// compress writes data as compressFile does: gzip members the index can
+// start reading at.
 func compress(data []byte) ([]byte, error) {
 	var out bytes.Buffer
-	z := gzip.NewWriter(&out)
-	if _, err := z.Write(data); err != nil {
-		return nil, err
-	}
-	if err := z.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+	err := compressMembers(&out, bytes.NewReader(data))
+	return out.Bytes(), err
 }
 
 // replaceFile writes data to path through a new file, fsync and rename, so

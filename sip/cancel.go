@@ -219,7 +219,7 @@ func (c *cancelTapConn) frame() {
 				continue
 			}
 			if msg := c.in[:min(head+length, len(c.in))]; head+length <= len(c.in) &&
-				(c.p.takeCancel(msg, c.RemoteAddr(), "tcp") || c.p.throttle(msg, c.RemoteAddr(), c.answer)) {
+				(c.p.takeCancel(msg, c.RemoteAddr(), c.transport()) || c.p.throttle(msg, c.RemoteAddr(), c.answer)) {
 				c.in = c.in[head+length:]
 				continue
 			}
@@ -241,6 +241,14 @@ func (c *cancelTapConn) hangUp() {
 func (c *cancelTapConn) answer(res []byte) error {
 	_, err := c.Conn.Write(res)
 	return err
+}
+
+// transport names the connection's transport: "tls" under a tls listener.
+func (c *cancelTapConn) transport() string {
+	if _, ok := c.Conn.(*tlsConn); ok {
+		return "tls"
+	}
+	return "tcp"
 }
 
 func (c *cancelTapConn) pass(n int) {

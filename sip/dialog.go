@@ -137,9 +137,11 @@ func inSources(d *Dialer, ip netip.Addr) bool {
 	return false
 }
 
+// transportOf is the transport a request came or goes over: "udp", "tcp" or "tls".
 func transportOf(req *sip.Request) string {
-	if sip.NetworkToLower(req.Transport()) == "tcp" {
-		return "tcp"
+	switch t := sip.NetworkToLower(req.Transport()); t {
+	case "tcp", "tls":
+		return t
 	}
 	return "udp"
 }

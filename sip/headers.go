@@ -83,10 +83,16 @@ func (p *Proxy) newVia(transport string, peer netip.Addr) *sip.ViaHeader {
 
 // recordRoute is our Record-Route entry for the side at peer, reached over
 // transport, so that in-dialog requests from that side come back through
-// the proxy (loose routing).
-func (p *Proxy) recordRoute(transport string, peer netip.Addr) *sip.RecordRouteHeader {
+// the proxy (loose routing). A TLS side's entry says transport=tls, and is
+// a SIPS URI when the request's Request-URI is one (RFC 5630 §3.1.3), so
+// that the dialog's requests stay on TLS through the proxy.
+func (p *Proxy) recordRoute(transport string, peer netip.Addr, sips bool) *sip.RecordRouteHeader {
 	ours := p.listens[familyOf(transport, peer)]
-	rr := &sip.RecordRouteHeader{Address: sip.Uri{Scheme: "sip", Host: ours.Addr().String(), Port: int(ours.Port())}}
+	scheme := "sip"
+	if sips && transport == "tls" {
+		scheme = "sips"
+	}
+	rr := &sip.RecordRouteHeader{Address: sip.Uri{Scheme: scheme, Host: ours.Addr().String(), Port: int(ours.Port())}}
 	rr.Address.UriParams.Add("transport", transport)
 	rr.Address.UriParams.Add("lr", "")
 	return rr
@@ -117,6 +123,18 @@ func uriAddr(u sip.Uri) (netip.Addr, bool) {
 func routePort(u sip.Uri) int {
 	if u.Port != 0 {
 		return u.Port
+	}
+	if t, _ := u.UriParams.Get("transport"); u.IsEncrypted() || strings.EqualFold(t, "tls") {
+		return defaultPort("tls")
+	}
+	return defaultPort("udp")
+}
+
+// defaultPort is the port of a URI that names none: 5061 for TLS, else 5060
+// (RFC 3261 §19.1.2).
+func defaultPort(transport string) int {
+	if transport == "tls" {
+		return 5061
 	}
 	return 5060
 }

@@ -142,10 +142,11 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 		// The carrier's side routes by the top Record-Route entry, the dialer's by
 		// the bottom one: two entries when they differ in transport (RFC 5658) or
 		// IP family.
-		toCarrier := p.recordRoute(transport, p.carrier.ip)
+		sips := req.Recipient.IsEncrypted()
+		toCarrier := p.recordRoute(transport, p.carrier.ip, sips)
 		route := []sip.Header{toCarrier}
 		dialerIP, _ := addrIP(req.Source())
-		if toDialer := p.recordRoute(transportOf(req), dialerIP); toDialer.Address.String() != toCarrier.Address.String() {
+		if toDialer := p.recordRoute(transportOf(req), dialerIP, sips); toDialer.Address.String() != toCarrier.Address.String() {
 			route = append(route, toDialer)
 		}
 		fwd.PrependHeader(route...)

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,15 +33,26 @@ type Dialer struct {
 
 // Listener is one address the proxy listens on.
 type Listener struct {
-	Network string // "udp" or "tcp"
+	Network string // "udp", "tcp" or "tls"
 	Addr    string // "127.0.0.1:5060"
 }
 
 // Config is what the proxy needs to run.
 type Config struct {
-	Listen           []Listener
-	Carrier          string // SIP URI of the carrier's next hop, e.g. sip:127.0.0.1:5070
-	CarrierTransport string // "udp" or "tcp"
+	Listen []Listener
+	// Carrier is the SIP URI of the carrier's next hop, e.g. sip:127.0.0.1:5070;
+	// a sips: URI or ;transport=tls reaches it over TLS (default port 5061).
+	Carrier          string
+	CarrierTransport string // "udp", "tcp" or "tls"; the URI's scheme or transport parameter wins
+	// TLS is the server side of the tls listeners: the proxy's certificate
+	// and, to check dialers' client certificates, ClientAuth and ClientCAs.
+	// Required with a tls listener.
+	TLS *tls.Config
+	// CarrierTLS is how the proxy connects to a TLS carrier: RootCAs verify
+	// its certificate (nil: the system's roots), ServerName is the name it
+	// must carry (empty: its IP address), Certificates are presented when it
+	// asks for a client certificate.
+	CarrierTLS *tls.Config
 	// LargeRequestsOverUDP keeps requests too large for UDP (over 1300 bytes,
 	// RFC 3261 §18.1.1) on UDP for a peer reached over UDP, for a UDP-only
 	// carrier; by default they go over TCP.
@@ -123,7 +135,7 @@ type Proxy struct {
 
 // family names one of our listeners: a transport and an IP version.
 type family struct {
-	transport string // "udp" or "tcp"
+	transport string // "udp", "tcp" or "tls"
 	ipv6      bool
 }
 
@@ -135,7 +147,7 @@ func familyOf(transport string, ip netip.Addr) family {
 type carrierHop struct {
 	addr      string // ip:port
 	ip        netip.Addr
-	transport string // "udp" or "tcp"
+	transport string // "udp", "tcp" or "tls"
 }
 
 // refuseDNS makes every name lookup fail: the proxy never resolves a host
@@ -182,12 +194,16 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 			p.listens[f] = ap
 		}
 		p.own[ap] = true
+		if l.Network == "tls" && cfg.TLS == nil {
+			return nil, fmt.Errorf("listen tls://%s: no certificate (Config.TLS)", l.Addr)
+		}
 	}
 	if !p.listens[familyOf(carrier.transport, carrier.ip)].IsValid() {
 		return nil, fmt.Errorf("the carrier is reached over %s at %s, but the proxy does not listen on %s in that IP family", carrier.transport, carrier.ip, carrier.transport)
 	}
 	p.ua, err = sipgo.NewUA(
 		sipgo.WithUserAgent("gatekeeper"),
+		sipgo.WithUserAgenTLSConfig(cfg.CarrierTLS), // nil: sipgo dials with an empty config, the system roots
 		sipgo.WithUserAgentHostname(hostname),
 		sipgo.WithUserAgentDNSResolver(refuseDNS),
 		sipgo.WithUserAgentParser(p.parser),
@@ -285,12 +301,19 @@ func (p *Proxy) Serve(ctx context.Context) error {
 // listen opens a listen address behind a cancel tap (cancel.go) and
 // returns the socket and how sipgo serves it.
 func (p *Proxy) listen(l Listener) (io.Closer, func() error, error) {
-	if l.Network == "tcp" {
+	switch l.Network {
+	case "tcp":
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
 			return nil, nil, err
 		}
 		return ln, func() error { return p.server.ServeTCP(cancelTapListener{ln, p}) }, nil
+	case "tls":
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ln, func() error { return p.server.ServeTLS(cancelTapListener{tlsListener{ln, p.cfg.TLS, p}, p}) }, nil
 	}
 	pc, err := net.ListenPacket("udp", l.Addr)
 	if err != nil {
@@ -405,12 +428,15 @@ func parseCarrier(uri, transport string) (carrierHop, error) {
 	if t, ok := u.UriParams.Get("transport"); ok && t != "" {
 		transport = strings.ToLower(t)
 	}
+	if u.IsEncrypted() {
+		transport = "tls" // RFC 3261 §26.2.2: a SIPS URI is reached over TLS
+	}
 	if transport == "" {
 		transport = "udp"
 	}
 	port := u.Port
 	if port == 0 {
-		port = 5060
+		port = defaultPort(transport)
 	}
 	if port > 65535 {
 		return carrierHop{}, fmt.Errorf("carrier %q: port %d is not from 1 to 65535", uri, port)

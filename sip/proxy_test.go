@@ -11,3 +11,21 @@ func TestParseCarrierRefusesPortsThatDoNotExist(t *testing.T) {
 		t.Fatalf("sip:127.0.0.1:5070: %v %v", hop, err)
 	}
 }
+
+// A sips: carrier, or one with ;transport=tls, is reached over TLS, on port
+// 5061 when the URI names none (RFC 3261 §19.1.2, §26.2.2).
+func TestParseCarrierOverTLS(t *testing.T) {
+	for uri, want := range map[string]carrierHop{
+		"sips:127.0.0.1":                   {addr: "127.0.0.1:5061", transport: "tls"},
+		"sips:127.0.0.1:5071":              {addr: "127.0.0.1:5071", transport: "tls"},
+		"sip:127.0.0.1;transport=tls":      {addr: "127.0.0.1:5061", transport: "tls"},
+		"sip:[::1]:5071;transport=TLS":     {addr: "[::1]:5071", transport: "tls"},
+		"sip:127.0.0.1":                    {addr: "127.0.0.1:5060", transport: "udp"},
+		"sip:127.0.0.1:5070;transport=tcp": {addr: "127.0.0.1:5070", transport: "tcp"},
+	} {
+		hop, err := parseCarrier(uri, "udp")
+		if err != nil || hop.addr != want.addr || hop.transport != want.transport {
+			t.Errorf("%s: %+v %v, want %s over %s", uri, hop, err, want.addr, want.transport)
+		}
+	}
+}

@@ -29,10 +29,13 @@ const (
 	Overload
 	// Unauthorized: digest credentials that do not match the dialer's (403).
 	Unauthorized
+	// TLSHandshake: a connection to a tls listener whose TLS handshake failed
+	// (plaintext, no or an untrusted client certificate), closed without an answer.
+	TLSHandshake
 	reasons
 )
 
-var reasonNames = [reasons]string{"stranger", "unparsable", "rate_limited", "overload", "unauthorized"}
+var reasonNames = [reasons]string{"stranger", "unparsable", "rate_limited", "overload", "unauthorized", "tls_handshake"}
 
 func (r Reason) String() string { return reasonNames[r] }
 

@@ -66,7 +66,8 @@ type refusedCounts struct{ proxy *sip.Proxy }
 
 var refusedDesc = prometheus.NewDesc("gatekeeper_sip_refused_total",
 	"Messages refused (403, 503) or dropped before any policy, by reason: stranger (no dialer's source, or the carrier outside its dialogs), "+
-		"unparsable (no SIP message), rate_limited (sip.limits.per_source), overload (sip.limits.in_flight), unauthorized (wrong digest credentials).",
+		"unparsable (no SIP message), rate_limited (sip.limits.per_source), overload (sip.limits.in_flight), unauthorized (wrong digest credentials), "+
+		"tls_handshake (a connection to a tls:// listener whose handshake failed: plaintext, no or an untrusted client certificate).",
 	[]string{"reason"}, nil)
 
 func (c refusedCounts) Describe(ch chan<- *prometheus.Desc) { ch <- refusedDesc }

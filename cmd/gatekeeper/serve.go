@@ -324,6 +324,8 @@ func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
 	pc := sip.Config{
 		Carrier:              cfg.SIP.Carrier,
 		CarrierTransport:     cfg.SIP.CarrierTransport,
+		TLS:                  cfg.SIP.TLS.Server,
+		CarrierTLS:           cfg.SIP.TLS.Carrier,
 		LargeRequestsOverUDP: cfg.SIP.LargeRequests == "udp",
 		CampaignHeader:       cfg.SIP.CampaignHeader,
 		DialModeHeader:       cfg.SIP.DialModeHeader,

@@ -5,6 +5,7 @@ package config
 import (
 	"bytes"
 	"cmp"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -55,14 +56,20 @@ type Config struct {
 
 // SIP says where the proxy listens and where it sends calls.
 type SIP struct {
-	// Listen holds transport URLs: udp://IP:PORT, tcp://IP:PORT; an IPv6
-	// address goes in brackets (udp://[::1]:5060).
+	// Listen holds transport URLs: udp://IP:PORT, tcp://IP:PORT,
+	// tls://IP:PORT (which needs TLS.Cert and TLS.Key); an IPv6 address goes
+	// in brackets (udp://[::1]:5060).
 	Listen []string `yaml:"listen"`
 	// Carrier is the next hop for every outbound call, e.g. sip:127.0.0.1:5070
-	// or sip:[::1]:5070; the proxy needs a listen address in its IP family.
+	// or sip:[::1]:5070, over TLS sips:127.0.0.1:5061 or
+	// sip:127.0.0.1:5061;transport=tls; the proxy needs a listen address of
+	// its transport in its IP family.
 	Carrier string `yaml:"carrier"`
-	// CarrierTransport is udp or tcp (default udp).
+	// CarrierTransport is udp, tcp or tls (default udp); a sips: carrier or
+	// its ;transport= parameter wins.
 	CarrierTransport string `yaml:"carrier_transport"`
+	// TLS is the certificate of the tls:// listeners and how TLS peers are checked.
+	TLS TLS `yaml:"tls"`
 	// LargeRequests says how a request too large for UDP (over 1300 bytes,
 	// RFC 3261 §18.1.1) goes to a side reached over UDP: tcp (default; UDP
 	// again if the side refuses TCP) or udp, for a UDP-only carrier that
@@ -94,6 +101,37 @@ type Limits struct {
 	// InFlight is the new INVITE transactions in progress at once, ringing
 	// calls included (default 10000; 0: no limit).
 	InFlight *int `yaml:"in_flight"`
+}
+
+// TLS is the proxy's certificate and how its TLS peers are checked (RFC
+// 3261 §26.3.1). File names are relative to the config file.
+type TLS struct {
+	// Cert and Key are PEM files: the certificate chain the tls:// listeners
+	// present and its private key. The same pair is the proxy's client
+	// certificate toward a TLS carrier that asks for one.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ClientCA, when set, is a PEM file of the CA certificates that sign the
+	// dialers' client certificates: a TLS connection without a client
+	// certificate signed by one of them is refused in the handshake. A
+	// dialer's source address must still be in its sources.
+	ClientCA string `yaml:"client_ca"`
+	// CarrierCA is a PEM file of the CA certificates that verify a TLS
+	// carrier's certificate (default: the system's roots).
+	CarrierCA string `yaml:"carrier_ca"`
+	// CarrierName is the name the carrier's certificate must carry, also sent
+	// as the server name (SNI); by default the certificate must carry the
+	// carrier's IP address.
+	CarrierName string `yaml:"carrier_name"`
+	// InsecureSkipCarrierVerify accepts any certificate from a TLS carrier:
+	// the calls are encrypted but the carrier is not authenticated, so a
+	// machine in the path can pose as it. For a lab only.
+	InsecureSkipCarrierVerify bool `yaml:"insecure_skip_carrier_verify"`
+
+	// Server is the tls:// listeners' configuration and Carrier the TLS
+	// carrier's, built by Load from the files above (nil when not needed).
+	Server  *tls.Config `yaml:"-"`
+	Carrier *tls.Config `yaml:"-"`
 }
 
 // Dialer is one configured source of calls.
@@ -185,6 +223,9 @@ func Load(path string) (*Config, error) {
 		if cfg.Admin.Token = strings.TrimSpace(string(token)); cfg.Admin.Token == "" {
 			return nil, yamlx.AtPath(path, data, "$.admin.token_file", "admin.token_file: %s is empty", cfg.Path(cfg.Admin.TokenFile))
 		}
+	}
+	if err := cfg.loadTLS(); err != nil {
+		return nil, yamlx.AtPath(path, data, err.path, "%s", err.msg)
 	}
 	if _, err := os.Stat(cfg.Path(cfg.Policy)); errors.Is(err, fs.ErrNotExist) {
 		return nil, yamlx.AtPath(path, data, "$.policy", "policy: %s does not exist (a relative path is taken from this file's folder)", cfg.Path(cfg.Policy))
@@ -357,8 +398,8 @@ func (c *Config) check() *fieldError {
 	if err != nil {
 		return at("$.sip.carrier", "sip.carrier: %q %v", c.SIP.Carrier, err)
 	}
-	if t := c.SIP.CarrierTransport; t != "udp" && t != "tcp" {
-		return at("$.sip.carrier_transport", "sip.carrier_transport: %q is not udp or tcp", t)
+	if t := c.SIP.CarrierTransport; t != "udp" && t != "tcp" && t != "tls" {
+		return at("$.sip.carrier_transport", "sip.carrier_transport: %q is not udp, tcp or tls", t)
 	}
 	// The proxy sends to the carrier from a listen address of the carrier's transport and IP family.
 	if t := c.carrierTransport(); !c.listensFor(t, carrierIP) {
@@ -367,6 +408,9 @@ func (c *Config) check() *fieldError {
 			family = "IPv6"
 		}
 		return at("$.sip.carrier", "sip.carrier: %s is reached over %s and %s, but sip.listen has no %s://%s address", c.SIP.Carrier, t, family, t, family)
+	}
+	if err := c.checkTLS(); err != nil {
+		return err
 	}
 	if t := c.SIP.LargeRequests; t != "udp" && t != "tcp" {
 		return at("$.sip.large_requests", "sip.large_requests: %q is not tcp or udp", t)
@@ -487,11 +531,14 @@ func checkUnique(section, field string, keys []string) *fieldError {
 func checkCarrier(uri string) (netip.Addr, error) {
 	rest, ok := strings.CutPrefix(uri, "sip:")
 	if !ok {
-		return netip.Addr{}, fmt.Errorf("is not a SIP URI: write it as sip:IP:PORT, e.g. sip:192.0.2.10:5060")
+		rest, ok = strings.CutPrefix(uri, "sips:")
+	}
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("is not a SIP URI: write it as sip:IP:PORT, e.g. sip:192.0.2.10:5060 (sips:IP:PORT over TLS)")
 	}
 	hostport, _, _ := strings.Cut(rest, ";") // URI parameters, e.g. ;transport=tcp
 	if ip, err := netip.ParseAddr(strings.Trim(hostport, "[]")); err == nil {
-		return ip, nil // no port: 5060
+		return ip, nil // no port: 5060, over TLS 5061
 	}
 	ap, err := netip.ParseAddrPort(hostport)
 	if err != nil {
@@ -500,9 +547,12 @@ func checkCarrier(uri string) (netip.Addr, error) {
 	return ap.Addr(), nil
 }
 
-// carrierTransport is how calls reach the carrier: the URI's ;transport=
-// parameter, else sip.carrier_transport.
+// carrierTransport is how calls reach the carrier: tls for a sips: URI,
+// else the URI's ;transport= parameter, else sip.carrier_transport.
 func (c *Config) carrierTransport() string {
+	if strings.HasPrefix(c.SIP.Carrier, "sips:") {
+		return "tls"
+	}
 	for _, p := range strings.Split(c.SIP.Carrier, ";")[1:] {
 		if v, ok := strings.CutPrefix(strings.ToLower(p), "transport="); ok {
 			return v
@@ -551,14 +601,14 @@ func portProblem(hostport string) string {
 	return "not IP:PORT"
 }
 
-// SplitListen splits "udp://127.0.0.1:5060" into network and address.
+// SplitListen splits "udp://127.0.0.1:5060" into network (udp, tcp or tls) and address.
 func SplitListen(l string) (network, addr string, err error) {
 	network, addr, ok := strings.Cut(l, "://")
-	if !ok || (network != "udp" && network != "tcp") || addr == "" {
-		return "", "", fmt.Errorf("sip.listen: %q is not udp://IP:PORT or tcp://IP:PORT", l)
+	if !ok || (network != "udp" && network != "tcp" && network != "tls") || addr == "" {
+		return "", "", fmt.Errorf("sip.listen: %q is not udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT", l)
 	}
 	if _, err := netip.ParseAddrPort(addr); err != nil {
-		return "", "", fmt.Errorf("sip.listen: %q is not udp://IP:PORT or tcp://IP:PORT: %s", l, portProblem(addr))
+		return "", "", fmt.Errorf("sip.listen: %q is not udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT: %s", l, portProblem(addr))
 	}
 	return network, addr, nil
 }

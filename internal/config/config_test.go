@@ -54,7 +54,7 @@ func TestBadConfigsNameThePlace(t *testing.T) {
 	cases := map[string]string{
 		base + "bogus: 1\n": "gk.yaml:8:1: unknown field \"bogus\"",
 		strings.Replace(base, "127.0.0.0/8", "127.0.0/33", 1):                                                   "gk.yaml:6:15: \"127.0.0/33\" is not a network (CIDR)",
-		strings.Replace(base, "udp://", "sctp://", 1):                                                           "sip.listen: \"sctp://127.0.0.1:5060\" is not udp://IP:PORT or tcp://IP:PORT",
+		strings.Replace(base, "udp://", "sctp://", 1):                                                           "sip.listen: \"sctp://127.0.0.1:5060\" is not udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT",
 		strings.Replace(base, "  carrier:", "  drain_timeout: soon\n  carrier:", 1):                             "gk.yaml:3:18: \"soon\" is not a duration",
 		base + "campaigns:\n  - id: a\n    seller: x\n  - id: a\n":                                              "campaigns[1]: id \"a\" is used twice",
 		strings.Replace(base, "policy: p.yaml\n", "", 1):                                                        "policy: the policy file is missing",
@@ -76,7 +76,7 @@ func TestBadValuesAreNamedAtTheirPlace(t *testing.T) {
 		strings.Replace(base, "sip:127.0.0.1:5070", "sip:127.0.0.1:99999", 1):              `gk.yaml:3:12: sip.carrier: "sip:127.0.0.1:99999" does not name an IP address and a port from 1 to 65535 (sip:IP:PORT): port 99999 is not from 1 to 65535`,
 		strings.Replace(base, "sip:127.0.0.1:5070", "127.0.0.1:5070", 1):                   `gk.yaml:3:12: sip.carrier: "127.0.0.1:5070" is not a SIP URI: write it as sip:IP:PORT`,
 		strings.Replace(base, "sip:127.0.0.1:5070", "sip:carrier.example:5060", 1):         `gk.yaml:3:12: sip.carrier: "sip:carrier.example:5060" does not name an IP address and a port from 1 to 65535 (sip:IP:PORT): "carrier.example" is not an IP address (names are not resolved)`,
-		strings.Replace(base, "127.0.0.1:5060", "127.0.0.1:70000", 1):                      `gk.yaml:2:12: sip.listen: "udp://127.0.0.1:70000" is not udp://IP:PORT or tcp://IP:PORT: port 70000 is not from 1 to 65535`,
+		strings.Replace(base, "127.0.0.1:5060", "127.0.0.1:70000", 1):                      `gk.yaml:2:12: sip.listen: "udp://127.0.0.1:70000" is not udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT: port 70000 is not from 1 to 65535`,
 		strings.Replace(base, "automated: true", `automated: "yes please"`, 1):             `gk.yaml:7:16: "yes please" is not true or false`,
 		strings.Replace(base, "sources: [127.0.0.0/8]", "sources: 127.0.0.0/8", 1):         "gk.yaml:6:14: want a list here, not a single value",
 		base + "campaigns:\n  - id: a\n  - id: a\n":                                        `gk.yaml:11:9: campaigns[1]: id "a" is used twice`,

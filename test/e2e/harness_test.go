@@ -106,6 +106,9 @@ type gatekeeper struct {
 	carrierHost string
 	// sipExtra is more of the config's sip section, e.g. "  large_requests: udp\n".
 	sipExtra string
+	// withTLS adds a tls:// listener on carrierIP:tlsPort (useTLS).
+	withTLS  bool
+	tlsPort  int
 	httpPort int
 	// dialerExtra is more of the predictive dialer's entry ("    auth: ...\n"),
 	// moreDialers more entries of the dialers section.
@@ -170,6 +173,10 @@ func (g *gatekeeper) writeConfig() {
 		g.port6 = freePort(g.t, "::1")
 		listen += fmt.Sprintf(`, "udp://[::1]:%[1]d", "tcp://[::1]:%[1]d"`, g.port6)
 		sources += `, "::1/128"`
+	}
+	if g.withTLS {
+		g.tlsPort = freePort(g.t, carrierIP)
+		listen += fmt.Sprintf(`, "tls://%s:%d"`, carrierIP, g.tlsPort)
 	}
 	writeFile(g.t, g.config, fmt.Sprintf(`sip:
   listen: [%[1]s]

@@ -1,0 +1,55 @@
+package sip
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"time"
+)
+
+// handshakeTimeout bounds a TLS handshake on a listener: a peer that opens a
+// connection and sends nothing, or too little, does not hold it longer.
+const handshakeTimeout = 10 * time.Second
+
+// tlsListener accepts TLS connections (RFC 3261 §26.3.1) on a TCP
+// listener. The handshake runs in the connection's own reader, never in the
+// accept loop, so a slow peer holds up no other.
+type tlsListener struct {
+	net.Listener
+	conf *tls.Config
+	p    *Proxy
+}
+
+func (l tlsListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &tlsConn{Conn: tls.Server(c, l.conf), p: l.p}, nil
+}
+
+// tlsConn is a server-side TLS connection whose first read completes the
+// handshake within handshakeTimeout. A failed handshake (plaintext on the
+// TLS port, no or an untrusted client certificate) closes the connection
+// and reads as its end: it is counted as a TLSHandshake refusal, which the
+// refusal summary logs, never a line per connection.
+type tlsConn struct {
+	*tls.Conn
+	p          *Proxy
+	handshaken bool // only the connection's reader reads
+}
+
+func (c *tlsConn) Read(b []byte) (int, error) {
+	if !c.handshaken {
+		c.handshaken = true
+		c.SetDeadline(time.Now().Add(handshakeTimeout))
+		err := c.Handshake()
+		c.SetDeadline(time.Time{})
+		if err != nil {
+			c.p.refused.add(TLSHandshake, c.RemoteAddr().String())
+			c.Close()
+			return 0, io.EOF
+		}
+	}
+	return c.Conn.Read(b)
+}

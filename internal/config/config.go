@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
@@ -173,7 +174,36 @@ type Audit struct {
 	// Origin names the log in its checkpoints and key (default
 	// "gatekeeper/HOSTNAME"); it takes effect when the key is created.
 	Origin string `yaml:"origin"`
+	// Sync is when a call's answer may leave: batch (default; decisions are
+	// written and fsynced every FlushInterval, a crash loses at most that
+	// much) or always (the dialer's final answer leaves only once its
+	// decision record is on disk).
+	Sync string `yaml:"sync"`
+	// FlushInterval is how long a record waits in memory at most (default 10ms).
+	FlushInterval Duration `yaml:"flush_interval"`
+	// OnFailure is what calls get while the log cannot keep up or write
+	// (a compliance gate must not decide calls it cannot record):
+	// refuse_automated (default: automated calls get 503 with Retry-After,
+	// manual calls go on), refuse_all, or allow.
+	OnFailure string `yaml:"on_failure"`
+	// MaxFileSize starts a new part of the day's file (default 1GiB).
+	MaxFileSize ByteSize `yaml:"max_file_size"`
+	// Compress gzips complete files (default true).
+	Compress *bool `yaml:"compress"`
+	// Retain is how long files are kept: days ("1826d", the default: 5
+	// years, 16 CFR 310.5) or forever.
+	Retain Retention `yaml:"retain"`
 }
+
+// Values of Audit.Sync and Audit.OnFailure.
+const (
+	SyncBatch  = "batch"
+	SyncAlways = "always"
+
+	RefuseAutomated = "refuse_automated"
+	RefuseAll       = "refuse_all"
+	Allow           = "allow"
+)
 
 // Admin is the local control endpoint the CLI uses while serve runs, and
 // the HTTP listener for auditors and monitoring.
@@ -361,6 +391,25 @@ func (c *Config) setDefaults() {
 	if c.Audit.Key == "" {
 		c.Audit.Key = filepath.Join(c.DataDir, "audit.key")
 	}
+	if c.Audit.Sync == "" {
+		c.Audit.Sync = SyncBatch
+	}
+	if c.Audit.FlushInterval == 0 {
+		c.Audit.FlushInterval = Duration(10 * time.Millisecond)
+	}
+	if c.Audit.OnFailure == "" {
+		c.Audit.OnFailure = RefuseAutomated
+	}
+	if c.Audit.MaxFileSize == 0 {
+		c.Audit.MaxFileSize = 1 << 30
+	}
+	if c.Audit.Compress == nil {
+		compress := true
+		c.Audit.Compress = &compress
+	}
+	if c.Audit.Retain == 0 {
+		c.Audit.Retain = Retention(1826 * 24 * time.Hour)
+	}
 	if c.Audit.Origin == "" {
 		host, _ := os.Hostname()
 		c.Audit.Origin = "gatekeeper/" + strings.Map(func(r rune) rune {
@@ -446,6 +495,9 @@ func (c *Config) check() *fieldError {
 	if err := checkUnique("dialers", "name", dialerNames); err != nil {
 		return err
 	}
+	if err := c.Audit.check(); err != nil {
+		return err
+	}
 	campaignIDs := make([]string, len(c.Campaigns))
 	for i, cp := range c.Campaigns {
 		campaignIDs[i] = cp.ID
@@ -509,6 +561,22 @@ func isLoopback(hostport string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+func (a *Audit) check() *fieldError {
+	if a.Sync != SyncBatch && a.Sync != SyncAlways {
+		return at("$.audit.sync", "audit.sync: %q is not batch or always", a.Sync)
+	}
+	if a.OnFailure != RefuseAutomated && a.OnFailure != RefuseAll && a.OnFailure != Allow {
+		return at("$.audit.on_failure", "audit.on_failure: %q is not refuse_automated, refuse_all or allow", a.OnFailure)
+	}
+	if d := time.Duration(a.FlushInterval); d > time.Second {
+		return at("$.audit.flush_interval", "audit.flush_interval: %v is more than 1s: a crash would lose that much", d)
+	}
+	if a.MaxFileSize < 1<<20 {
+		return at("$.audit.max_file_size", "audit.max_file_size: %d bytes is less than 1MiB", a.MaxFileSize)
+	}
+	return nil
 }
 
 // checkUnique reports the first missing or repeated key of a section's entries.

@@ -277,3 +277,38 @@ func TestPasswordFileIsReadAtLoad(t *testing.T) {
 		t.Errorf("password %q, want the file's line without its line break", got)
 	}
 }
+
+func TestAuditSettings(t *testing.T) {
+	base := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: sip:127.0.0.1:5070\ndialers:\n  - name: d\n    sources: [127.0.0.0/8]\npolicy: p.yaml\naudit:\n  dir: a\n"
+	cfg, err := Parse("gk.yaml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.Audit; a.Sync != SyncBatch || a.OnFailure != RefuseAutomated || time.Duration(a.FlushInterval) != 10*time.Millisecond ||
+		a.MaxFileSize != 1<<30 || !*a.Compress || time.Duration(a.Retain) != 1826*24*time.Hour {
+		t.Errorf("defaults: %+v", a)
+	}
+	cfg, err = Parse("gk.yaml", []byte(base+"  sync: always\n  on_failure: refuse_all\n  max_file_size: 512MiB\n  compress: false\n  retain: forever\n  flush_interval: 5ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.Audit; a.Sync != SyncAlways || a.OnFailure != RefuseAll || a.MaxFileSize != 512<<20 || *a.Compress || a.Retain != Forever ||
+		time.Duration(a.FlushInterval) != 5*time.Millisecond {
+		t.Errorf("settings: %+v", a)
+	}
+	cases := map[string]string{
+		base + "  sync: sometimes\n":        `gk.yaml:10:9: audit.sync: "sometimes" is not batch or always`,
+		base + "  on_failure: shrug\n":      `gk.yaml:10:15: audit.on_failure: "shrug" is not refuse_automated, refuse_all or allow`,
+		base + "  max_file_size: huge\n":    `gk.yaml:10:18: "huge" is not a size such as 1GiB or 512MiB`,
+		base + "  max_file_size: 1000\n":    `gk.yaml:10:18: audit.max_file_size: 1000 bytes is less than 1MiB`,
+		base + "  retain: 5y\n":             `gk.yaml:10:11: "5y" is not a number of days such as 1826d (5 years), or forever`,
+		base + "  flush_interval: 2s\n":     `gk.yaml:10:19: audit.flush_interval: 2s is more than 1s`,
+		base + "  compress: \"maybe so\"\n": `gk.yaml:10:13: "maybe so" is not true or false`,
+	}
+	for src, want := range cases {
+		_, err := Parse("gk.yaml", []byte(src))
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("got %v\nwant %s", err, want)
+		}
+	}
+}

@@ -11,6 +11,10 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
+// retryAfter is the Retry-After of a 503 the gatekeeper sends when it takes
+// no call for now (stopping, or its decision log failing), in seconds.
+const retryAfter = "5"
+
 // inviteTimeout bounds how long a forwarded INVITE may go without any answer
 // from the carrier (RFC 3261 §16.6 Timer C: more than 3 minutes; every
 // provisional answer starts it again).
@@ -46,7 +50,7 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// Limits before the policy (the per-source rate is kept by the socket taps, throttle).
 	switch p.admit() {
 	case draining:
-		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", retryAfter))
 		return
 	case overloaded:
 		p.refused.add(Overload, req.Source())
@@ -67,6 +71,10 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	reply(tx, req, 100, "Trying")
 
 	call := p.callFacts(req, dialer)
+	if p.cfg.Admit != nil && !p.cfg.Admit(call) {
+		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", retryAfter))
+		return
+	}
 	decision := p.decider.Decide(context.Background(), call)
 	state := p.track(req, call, decision)
 	if !decision.Forward() {
@@ -75,10 +83,10 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if cancelled, bySipgo := c.state(); cancelled {
 		// Nothing went downstream: the INVITE ends here (RFC 3261 §9.2).
+		p.decided(state, 487)
 		if !bySipgo {
 			reply(tx, req, 487, "Request Terminated")
 		}
-		p.decided(state, 487)
 		p.ended(state, EndedByCancel, p.cfg.Now())
 		return
 	}
@@ -100,10 +108,10 @@ func (p *Proxy) rejectCall(req *sip.Request, tx sip.ServerTransaction, s *callSt
 	if d.RetryAfter > 0 {
 		hdrs = append(hdrs, sip.NewHeader("Retry-After", strconv.Itoa(d.RetryAfter)))
 	}
+	p.decided(s, d.Status)
 	if err := reply(tx, req, d.Status, d.Reason, hdrs...); err != nil {
 		p.log.Warn("sending reject failed", "call_id", s.end.Call.CallID, "error", err)
 	}
-	p.decided(s, d.Status)
 }
 
 // inviteCall tracks a CANCEL for an INVITE in progress.
@@ -155,6 +163,7 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 	out, fwd, carrierTransport, err := p.forward(build, p.carrier.transport)
 	if err != nil {
 		p.log.Error("forwarding INVITE to the carrier failed", "call_id", req.CallID().Value(), "error", err)
+		p.decided(s, 503)
 		reply(tx, req, 503, "Service Unavailable")
 		return 503, EndedByGatekeeper
 	}
@@ -214,6 +223,7 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 			default:
 				p.dialogs.drop(dl.callID)
 				if answered == 0 {
+					p.decided(s, res.StatusCode) // before the answer leaves
 					tx.Respond(responseToRelay(res, req))
 					answered = res.StatusCode
 				}

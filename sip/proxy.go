@@ -79,6 +79,11 @@ type Config struct {
 	// OnCallEnd, when set, receives the end of every allowed call: its final
 	// status, when it was answered and ended, and who ended it.
 	OnCallEnd CallEndSink
+	// Admit, when set, is asked about every new call before the policy
+	// decides it: false answers 503 Service Unavailable with Retry-After
+	// (RFC 3261 §21.5.4), and the call is neither decided nor reported to
+	// the DecisionSink. The gatekeeper refuses calls it could not record so.
+	Admit func(call policy.Call) bool
 }
 
 // Decider is the policy, seen from the proxy.
@@ -91,6 +96,11 @@ type Decider interface {
 
 // DecisionSink receives every decision with the SIP status that ended the
 // INVITE: the reject code sent, or the final answer relayed from the carrier.
+// The final answer the gatekeeper sends or relays (a reject, the carrier's
+// answer, 503 when the carrier cannot be reached) leaves only once the sink
+// has returned, so a sink that waits until its record is on disk holds the
+// answer back until then. (A timeout's 408 and sipgo's own 487 to a CANCEL
+// go first.)
 type DecisionSink func(call policy.Call, d policy.Decision, status int)
 
 // Proxy is the running SIP proxy.

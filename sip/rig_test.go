@@ -41,8 +41,9 @@ func freeUDP(t *testing.T, ip string) net.PacketConn {
 
 func newRig(t *testing.T, d Decider) *rig { return newRigWith(t, d, func(*Config) {}) }
 
-// newRigWith is newRig with a config that adjust changes first.
-func newRigWith(t *testing.T, d Decider, adjust func(*Config)) *rig {
+// newRigWith is newRig with a config that adjust changes first; sinks, when
+// given, get each decision after the rig has counted its status.
+func newRigWith(t *testing.T, d Decider, adjust func(*Config), sinks ...DecisionSink) *rig {
 	r := &rig{carrier: freeUDP(t, "127.0.0.1"), dialer: freeUDP(t, "127.0.0.2")}
 	tmp := freeUDP(t, "127.0.0.1")
 	r.port = tmp.LocalAddr().(*net.UDPAddr).Port
@@ -63,6 +64,9 @@ func newRigWith(t *testing.T, d Decider, adjust func(*Config)) *rig {
 		r.mu.Lock()
 		r.statuses = append(r.statuses, status)
 		r.mu.Unlock()
+		for _, sink := range sinks {
+			sink(c, dec, status)
+		}
 	})
 	if err != nil {
 		t.Fatal(err)

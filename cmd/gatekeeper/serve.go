@@ -82,6 +82,7 @@ type gatekeeper struct {
 	store     *registry.Store
 	rules     *livePolicy
 	decisions *audit.Log
+	gate      *recordGate
 	proxy     *sip.Proxy
 	metrics   *metrics
 	// background ends when the parts close, after the proxy and the audit log:
@@ -170,7 +171,13 @@ func (g *gatekeeper) openAudit() error {
 	if err != nil {
 		return fmt.Errorf("audit.key: %w", err)
 	}
-	decisions, err := audit.Open(auditDir, audit.Options{Logger: g.log, Version: buildVersion(), Signer: signer})
+	a := g.cfg.Audit
+	retain := time.Duration(a.Retain)
+	if a.Retain == config.Forever {
+		retain = -1
+	}
+	decisions, err := audit.Open(auditDir, audit.Options{Logger: g.log, Version: buildVersion(), Signer: signer,
+		FlushInterval: time.Duration(a.FlushInterval), MaxFileSize: int64(a.MaxFileSize), Uncompressed: !*a.Compress, Retain: retain})
 	if err != nil {
 		return fmt.Errorf("open audit log %s: %w", auditDir, err)
 	}
@@ -184,8 +191,15 @@ func (g *gatekeeper) openAudit() error {
 	return nil
 }
 
+// syncTimeout bounds how long a call's answer waits for its decision record
+// with audit.sync: always (a disk that hangs); it then leaves, and the log
+// says so.
+const syncTimeout = 2 * time.Second
+
 // openProxy makes the SIP proxy, deciding by the policy and sending every
-// decision to the audit log and the metrics.
+// decision to the audit log and the metrics. No call is decided while the
+// log cannot record it (recordGate); with audit.sync: always, an answer
+// leaves only once its decision is on disk.
 func (g *gatekeeper) openProxy() error {
 	pc := proxyConfig(g.cfg, g.log)
 	pc.Now = g.now
@@ -194,9 +208,20 @@ func (g *gatekeeper) openProxy() error {
 			g.log.Error("audit: outcome record", "call_id", e.Call.CallID, "error", err)
 		}
 	}
+	g.gate = &recordGate{health: g.decisions.Health, onFailure: g.cfg.Audit.OnFailure, log: g.log}
+	pc.Admit = g.gate.admit
+	always := g.cfg.Audit.Sync == config.SyncAlways
 	proxy, err := sip.New(pc, g.rules, func(c policy.Call, d policy.Decision, status int) {
 		r := auditRecord(c, d, status)
-		g.decisions.Append(r)
+		if always {
+			ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+			if err := g.decisions.AppendSync(ctx, r); err != nil {
+				g.log.Error("audit: the answer leaves before its decision is on disk", "call_id", r.CallID, "error", err)
+			}
+			cancel()
+		} else {
+			g.decisions.Append(r)
+		}
 		g.metrics.observe(r)
 	})
 	if err != nil {
@@ -211,6 +236,7 @@ func (g *gatekeeper) openProxy() error {
 // with the auditors' page and profiles.
 func (g *gatekeeper) openMetrics() error {
 	g.metrics = newMetrics(g.proxy, g.rules, g.decisions, g.store, g.now)
+	g.metrics.registry.MustRegister(g.gate.collectors()...)
 	if g.cfg.Admin.HTTP == "" {
 		return nil
 	}

@@ -1,0 +1,61 @@
+package sip
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatekeeper-sip/gatekeeper/policy"
+)
+
+type rejectAll struct{ decided atomic.Int32 }
+
+func (r *rejectAll) Decide(context.Context, policy.Call) policy.Decision {
+	r.decided.Add(1)
+	return policy.Decision{Action: policy.Reject, Rule: "internal-dnc", Status: 603, Reason: "Decline"}
+}
+func (*rejectAll) Forwarded(context.Context, policy.Call) error { return nil }
+
+// A call Admit refuses gets 503 with Retry-After and is never decided.
+func TestAdmitRefusesBeforeTheDecision(t *testing.T) {
+	d := &rejectAll{}
+	var asked atomic.Int32
+	r := newRigWith(t, d, func(c *Config) {
+		c.Admit = func(call policy.Call) bool {
+			asked.Add(1)
+			return call.CallID != "refused"
+		}
+	})
+	send(t, r.dialer, r.proxyAddr(), invite("refused", "a1"))
+	got := strings.Join(recv(r.dialer, 500*time.Millisecond), "\n")
+	if !strings.Contains(got, "SIP/2.0 503 Service Unavailable") || !strings.Contains(got, "Retry-After: 5") {
+		t.Fatalf("the dialer got:\n%s\nwant 503 with Retry-After", got)
+	}
+	r.mu.Lock()
+	recorded := len(r.statuses)
+	r.mu.Unlock()
+	if asked.Load() != 1 || d.decided.Load() != 0 || recorded != 0 {
+		t.Errorf("Admit asked %d times, %d decisions, %d recorded; want 1, 0, 0", asked.Load(), d.decided.Load(), recorded)
+	}
+	send(t, r.dialer, r.proxyAddr(), invite("admitted", "a2"))
+	if got := strings.Join(recv(r.dialer, 500*time.Millisecond), "\n"); !strings.Contains(got, "SIP/2.0 603") {
+		t.Fatalf("an admitted call got:\n%s", got)
+	}
+}
+
+// A reject leaves only once the sink has returned (audit.sync: always
+// waits there until the decision is on disk).
+func TestRejectLeavesAfterTheSink(t *testing.T) {
+	release := make(chan struct{})
+	r := newRigWith(t, &rejectAll{}, func(*Config) {}, func(policy.Call, policy.Decision, int) { <-release })
+	send(t, r.dialer, r.proxyAddr(), invite("held", "h1"))
+	if got := strings.Join(recv(r.dialer, 300*time.Millisecond), "\n"); strings.Contains(got, "603") {
+		t.Fatalf("the reject left before its decision was recorded:\n%s", got)
+	}
+	close(release)
+	if got := strings.Join(recv(r.dialer, time.Second), "\n"); !strings.Contains(got, "SIP/2.0 603") {
+		t.Fatalf("no reject once the sink returned:\n%s", got)
+	}
+}

@@ -104,8 +104,9 @@ type gatekeeper struct {
 	ipv6        bool
 	port6       int
 	carrierHost string
-	// sipExtra is more of the config's sip section, e.g. "  large_requests: udp\n".
-	sipExtra string
+	// sipExtra is more of the config's sip section, e.g. "  large_requests: udp\n";
+	// auditExtra of its audit section, e.g. "  sync: always\n".
+	sipExtra, auditExtra string
 	// withTLS adds a tls:// listener on carrierIP:tlsPort (useTLS).
 	withTLS  bool
 	tlsPort  int
@@ -189,10 +190,10 @@ func (g *gatekeeper) writeConfig() {
 %[8]s%[9]sdata_dir: ./data
 audit:
   dir: ./audit
-policy: policy.yaml
+%[10]spolicy: policy.yaml
 admin:
   http: "%[4]s:%[5]d"
-`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.httpPort, g.sipExtra, cmp.Or(g.drainTimeout, "5s"), g.dialerExtra, g.moreDialers))
+`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.httpPort, g.sipExtra, cmp.Or(g.drainTimeout, "5s"), g.dialerExtra, g.moreDialers, g.auditExtra))
 }
 
 // useIPv6 makes the gatekeeper listen on [::1] too and take calls from ::1;

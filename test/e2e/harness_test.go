@@ -339,6 +339,9 @@ func (g *gatekeeper) auditLog(kind string) []map[string]any {
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
+			if !bytes.HasSuffix(sc.Bytes(), []byte(`"}`)) {
+				continue // a line a crash cut short, sealed at the next start
+			}
 			var r map[string]any
 			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 				g.t.Fatalf("%s: %v: %s", f, err, sc.Text())

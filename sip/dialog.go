@@ -178,7 +178,20 @@ func (p *Proxy) route(req *sip.Request) (*dialog, hop, int) {
 
 func (p *Proxy) fromCarrier(req *sip.Request) bool {
 	ip, ok := addrIP(req.Source())
-	return ok && ip == p.carrier.ip
+	return ok && p.isCarrier(ip)
+}
+
+// isCarrier tells whether ip is the carrier's: its next hop's address or one of CarrierSources.
+func (p *Proxy) isCarrier(ip netip.Addr) bool {
+	if ip == p.carrier.ip {
+		return true
+	}
+	for _, pr := range p.cfg.CarrierSources {
+		if pr.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // onAck relays the ACK for a 2xx; it has no transaction and no answer.
@@ -299,7 +312,7 @@ func (p *Proxy) relayStray2xx(res *sip.Response) {
 	ip, _ := addrIP(res.Source())
 	var dest, transport string
 	switch {
-	case ip == p.carrier.ip:
+	case p.isCarrier(ip):
 		dest, transport = dl.dialerAddr, dl.dialerTransport
 	case inSources(dl.dialer, ip):
 		// The dialer answering a re-INVITE from the carrier.

@@ -53,6 +53,10 @@ type Config struct {
 	// must carry (empty: its IP address), Certificates are presented when it
 	// asks for a client certificate.
 	CarrierTLS *tls.Config
+	// CarrierSources are the addresses the carrier sends from besides its
+	// own (an SBC cluster's); its answers and in-dialog requests from any
+	// other address are a stranger's.
+	CarrierSources []netip.Prefix
 	// LargeRequestsOverUDP keeps requests too large for UDP (over 1300 bytes,
 	// RFC 3261 §18.1.1) on UDP for a peer reached over UDP, for a UDP-only
 	// carrier; by default they go over TCP.

@@ -17,7 +17,7 @@ import (
 
 // known tells whether ip may talk to the proxy at all: a dialer's source or the carrier.
 func (p *Proxy) known(ip netip.Addr) bool {
-	if ip == p.carrier.ip {
+	if p.isCarrier(ip) {
 		return true
 	}
 	_, ok := p.dialerOf(ip)

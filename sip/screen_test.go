@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +133,32 @@ func TestGarbageFromADialerIsLoggedOncePerInterval(t *testing.T) {
 	}
 	if len(logs.String()) > 1000 {
 		t.Errorf("the log line holds the datagram in full (%d bytes)", len(logs.String()))
+	}
+}
+
+// The carrier's other addresses (sip.carrier_sources) may end a call it
+// was given; any other address may not, and nothing reaches the dialer.
+func TestCarrierSourcesMayEndTheCarriersCalls(t *testing.T) {
+	r := newRigWith(t, allowAll{}, func(c *Config) {
+		c.CarrierSources = []netip.Prefix{netip.MustParsePrefix("127.0.0.4/32")}
+	})
+	bye := func(callID string) string {
+		return fmt.Sprintf("BYE sip:2025550100@%s SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKbye%s\nMax-Forwards: 70\nFrom: <sip:2025550143@127.0.0.1>;tag=ct\nTo: <sip:2025550100@127.0.0.2>;tag=dt\nCall-ID: %s\nCSeq: 9 BYE\nContent-Length: 0\n\n", r.dialer.LocalAddr(), callID, callID)
+	}
+	establish(t, r, "cs-other")
+	other := freeUDP(t, "127.0.0.5")
+	send(t, other, r.proxyAddr(), bye("cs-other"))
+	if got := recvFirst(other, time.Second); len(got) == 0 || !strings.HasPrefix(got[0], "SIP/2.0 403") {
+		t.Errorf("a BYE from an address that is not the carrier's got %q, want 403", firstLines(got))
+	}
+	if got := recvFirst(r.dialer, 200*time.Millisecond); len(got) > 0 {
+		t.Errorf("the dialer got %q from a stranger", firstLines(got))
+	}
+
+	establish(t, r, "cs-sbc")
+	sbc := freeUDP(t, "127.0.0.4")
+	send(t, sbc, r.proxyAddr(), bye("cs-sbc"))
+	if got := recvFirst(r.dialer, time.Second); len(got) == 0 || !strings.HasPrefix(got[0], "BYE ") {
+		t.Errorf("a BYE from the carrier's other address reached the dialer as %q", firstLines(got))
 	}
 }

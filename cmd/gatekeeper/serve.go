@@ -367,6 +367,9 @@ func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
 		network, addr, _ := config.SplitListen(l) // checked when the config was loaded
 		pc.Listen = append(pc.Listen, sip.Listener{Network: network, Addr: addr})
 	}
+	for _, s := range cfg.SIP.CarrierSources {
+		pc.CarrierSources = append(pc.CarrierSources, s.Prefix)
+	}
 	for _, d := range cfg.Dialers {
 		sd := sip.Dialer{Name: d.Name, Automated: d.Automated, Seller: d.Seller}
 		if d.Auth != nil {

@@ -69,6 +69,9 @@ type SIP struct {
 	// CarrierTransport is udp, tcp or tls (default udp); a sips: carrier or
 	// its ;transport= parameter wins.
 	CarrierTransport string `yaml:"carrier_transport"`
+	// CarrierSources are the addresses or networks the carrier sends from
+	// besides the carrier's own address (its answers and in-dialog requests).
+	CarrierSources []Prefix `yaml:"carrier_sources"`
 	// TLS is the certificate of the tls:// listeners and how TLS peers are checked.
 	TLS TLS `yaml:"tls"`
 	// LargeRequests says how a request too large for UDP (over 1300 bytes,

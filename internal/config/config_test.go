@@ -234,11 +234,11 @@ func TestLimitsStrangersAndAuth(t *testing.T) {
 	if *cfg.SIP.Limits.PerSource != DefaultPerSource || *cfg.SIP.Limits.InFlight != DefaultInFlight || cfg.SIP.Strangers != "reject" {
 		t.Errorf("defaults: limits %v/%v, strangers %q", *cfg.SIP.Limits.PerSource, *cfg.SIP.Limits.InFlight, cfg.SIP.Strangers)
 	}
-	off := strings.Replace(base, "  carrier:", "  limits: {per_source: 0, in_flight: 0}\n  strangers: drop\n  carrier:", 1)
+	off := strings.Replace(base, "  carrier:", "  limits: {per_source: 0, in_flight: 0}\n  strangers: drop\n  carrier_sources: [203.0.113.0/28]\n  carrier:", 1)
 	if cfg, err = Parse("gk.yaml", []byte(off)); err != nil {
 		t.Fatal(err)
 	}
-	if *cfg.SIP.Limits.PerSource != 0 || *cfg.SIP.Limits.InFlight != 0 || cfg.SIP.Strangers != "drop" {
+	if *cfg.SIP.Limits.PerSource != 0 || *cfg.SIP.Limits.InFlight != 0 || cfg.SIP.Strangers != "drop" || cfg.SIP.CarrierSources[0].String() != "203.0.113.0/28" {
 		t.Errorf("0 turns a limit off: limits %v/%v, strangers %q", *cfg.SIP.Limits.PerSource, *cfg.SIP.Limits.InFlight, cfg.SIP.Strangers)
 	}
 	dialer := "    sources: [127.0.0.0/8]\n"
@@ -246,6 +246,7 @@ func TestLimitsStrangersAndAuth(t *testing.T) {
 		strings.Replace(base, "  carrier:", "  limits:\n    per_source: -5\n  carrier:", 1):                        `gk.yaml:4:17: sip.limits.per_source: -5 is negative`,
 		strings.Replace(base, "  carrier:", "  limits:\n    in_flight: lots\n  carrier:", 1):                       `gk.yaml:4:16:`,
 		strings.Replace(base, "  carrier:", "  strangers: ignore\n  carrier:", 1):                                  `gk.yaml:3:14: sip.strangers: "ignore" is not reject or drop`,
+		strings.Replace(base, "  carrier:", "  carrier_sources: [203.0.113.300]\n  carrier:", 1):                   `gk.yaml:3:21: "203.0.113.300" is not an address or network (CIDR)`,
 		strings.Replace(base, dialer, dialer+"    auth:\n      password: x\n", 1):                                  `gk.yaml:8:15: dialers[0] (d): auth.username is missing`,
 		strings.Replace(base, dialer, dialer+"    auth:\n      username: d\n", 1):                                  `gk.yaml:8:15: dialers[0] (d): auth needs password or password_file`,
 		strings.Replace(base, dialer, dialer+"    auth: {username: d, password: x, password_file: f}\n", 1):        `gk.yaml:7:53: dialers[0] (d): auth has both password and password_file`,

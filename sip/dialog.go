@@ -50,15 +50,34 @@ func (t *dialogTable) open(req *sip.Request, d *Dialer, carrierTransport string,
 		dialerAddr: req.Source(), dialerTransport: transportOf(req), carrierTransport: carrierTransport,
 		created: time.Now(), state: state,
 	}
-	if c := req.Contact(); c != nil && dl.dialerTransport == "udp" {
+	if c := dialerContact(req, d); c.IsValid() && dl.dialerTransport == "udp" {
+		dl.dialerAddr = c.String()
+	}
+	return t.add(dl)
+}
+
+// add puts dl in the table and returns it; a recovered dialog (no state)
+// that another request of the call recovered first returns that one.
+func (t *dialogTable) add(dl *dialog) *dialog {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if had, ok := t.byID[dl.callID]; ok && had.state == nil && dl.state == nil {
+		return had
+	}
+	t.byID[dl.callID] = dl
+	return dl
+}
+
+// dialerContact is the address of the INVITE's Contact when it lies inside
+// the dialer's sources, else the zero AddrPort: only such an address may
+// receive the carrier's in-dialog requests.
+func dialerContact(req *sip.Request, d *Dialer) netip.AddrPort {
+	if c := req.Contact(); c != nil {
 		if ip, ok := uriAddr(c.Address); ok && inSources(d, ip) {
-			dl.dialerAddr = netip.AddrPortFrom(ip, uint16(routePort(c.Address))).String()
+			return netip.AddrPortFrom(ip, uint16(routePort(c.Address)))
 		}
 	}
-	t.mu.Lock()
-	t.byID[dl.callID] = dl
-	t.mu.Unlock()
-	return dl
+	return netip.AddrPort{}
 }
 
 func (t *dialogTable) get(callID string) *dialog {
@@ -156,6 +175,10 @@ type hop struct {
 // the status to refuse it with.
 func (p *Proxy) route(req *sip.Request) (*dialog, hop, int) {
 	dl := p.dialogs.get(req.CallID().Value())
+	recovered := dl == nil
+	if recovered {
+		dl = p.recover(req)
+	}
 	if dl == nil {
 		if _, isDialer := p.dialerFor(req.Source()); !isDialer && !p.fromCarrier(req) {
 			return nil, hop{}, 403
@@ -164,16 +187,18 @@ func (p *Proxy) route(req *sip.Request) (*dialog, hop, int) {
 	}
 	tag, _ := req.From().Params.Get("tag")
 	ip, _ := addrIP(req.Source())
-	if tag == dl.dialerTag {
-		if !inSources(dl.dialer, ip) {
-			return nil, hop{}, 403
-		}
-		return dl, hop{addr: p.carrier.addr, transport: dl.carrierTransport}, 0
-	}
-	if !p.fromCarrier(req) {
+	next := hop{addr: dl.dialerAddr, transport: dl.dialerTransport, toDialer: true}
+	switch {
+	case tag == dl.dialerTag && !inSources(dl.dialer, ip), tag != dl.dialerTag && !p.fromCarrier(req):
 		return nil, hop{}, 403
+	case tag == dl.dialerTag:
+		next = hop{addr: p.carrier.addr, transport: dl.carrierTransport}
 	}
-	return dl, hop{addr: dl.dialerAddr, transport: dl.dialerTransport, toDialer: true}, 0
+	if recovered {
+		// Kept only once a side of the call sent it.
+		dl = p.dialogs.add(dl)
+	}
+	return dl, next, 0
 }
 
 func (p *Proxy) fromCarrier(req *sip.Request) bool {

@@ -83,10 +83,11 @@ func (p *Proxy) newVia(transport string, peer netip.Addr) *sip.ViaHeader {
 
 // recordRoute is our Record-Route entry for the side at peer, reached over
 // transport, so that in-dialog requests from that side come back through
-// the proxy (loose routing). A TLS side's entry says transport=tls, and is
-// a SIPS URI when the request's Request-URI is one (RFC 5630 §3.1.3), so
-// that the dialog's requests stay on TLS through the proxy.
-func (p *Proxy) recordRoute(transport string, peer netip.Addr, sips bool) *sip.RecordRouteHeader {
+// the proxy (loose routing); sealed is the dialog's routeParam. A TLS
+// side's entry says transport=tls, and is a SIPS URI when the request's
+// Request-URI is one (RFC 5630 §3.1.3), so that the dialog's requests stay
+// on TLS through the proxy.
+func (p *Proxy) recordRoute(transport string, peer netip.Addr, sips bool, sealed string) *sip.RecordRouteHeader {
 	ours := p.listens[familyOf(transport, peer)]
 	scheme := "sip"
 	if sips && transport == "tls" {
@@ -95,6 +96,7 @@ func (p *Proxy) recordRoute(transport string, peer netip.Addr, sips bool) *sip.R
 	rr := &sip.RecordRouteHeader{Address: sip.Uri{Scheme: scheme, Host: ours.Addr().String(), Port: int(ours.Port())}}
 	rr.Address.UriParams.Add("transport", transport)
 	rr.Address.UriParams.Add("lr", "")
+	rr.Address.UriParams.Add(routeParam, sealed)
 	return rr
 }
 

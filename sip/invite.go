@@ -144,17 +144,26 @@ func (c *inviteCall) state() (cancelled, bySipgo bool) {
 // final status the dialer saw, and who ended the call ("" when it was
 // answered and goes on; a 2xx's decision is recorded before it is relayed).
 func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *Dialer, c *inviteCall, s *callState) (int, EndedBy) {
+	dialerTag, _ := req.From().Params.Get("tag")
+	dialerAddr := req.Source()
+	if c := dialerContact(req, dialer); c.IsValid() {
+		dialerAddr = c.String() // reachable anew once a TCP connection is gone
+	}
 	build := func(transport string) *sip.Request {
 		fwd := req.Clone() // never the request the server transaction holds (its 487 must go upstream)
 		p.prepareForward(fwd, req.Source(), p.carrier.addr, transport)
 		// The carrier's side routes by the top Record-Route entry, the dialer's by
 		// the bottom one: two entries when they differ in transport (RFC 5658) or
 		// IP family.
+		// Both entries carry the dialog's sealed sides (routekey.go).
+		sealed := p.seal(req.CallID().Value(), dialerTag, sides{
+			dialer: dialer.Name, dialerAddr: dialerAddr, dialerTransport: transportOf(req), carrierTransport: transport,
+		})
 		sips := req.Recipient.IsEncrypted()
-		toCarrier := p.recordRoute(transport, p.carrier.ip, sips)
+		toCarrier := p.recordRoute(transport, p.carrier.ip, sips, sealed)
 		route := []sip.Header{toCarrier}
 		dialerIP, _ := addrIP(req.Source())
-		if toDialer := p.recordRoute(transportOf(req), dialerIP, sips); toDialer.Address.String() != toCarrier.Address.String() {
+		if toDialer := p.recordRoute(transportOf(req), dialerIP, sips, sealed); toDialer.Address.String() != toCarrier.Address.String() {
 			route = append(route, toDialer)
 		}
 		fwd.PrependHeader(route...)

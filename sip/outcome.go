@@ -107,7 +107,11 @@ func (p *Proxy) answered(s *callState, status int) {
 }
 
 // ended reports the end of an allowed call; only the first call reports.
+// A dialog recovered after a restart has no state: its end is not reported.
 func (p *Proxy) ended(s *callState, by EndedBy, at time.Time) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	first := !s.ended
 	s.ended = true

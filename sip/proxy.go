@@ -88,6 +88,11 @@ type Config struct {
 	// (RFC 3261 §21.5.4), and the call is neither decided nor reported to
 	// the DecisionSink. The gatekeeper refuses calls it could not record so.
 	Admit func(call policy.Call) bool
+	// RouteKey (RouteKeySize bytes) seals the dialog's sides into the
+	// Record-Route entries, so that a process started with the same key
+	// routes the in-dialog requests of calls set up before it (routekey.go).
+	// Without one, New draws a key of its own, good for this process only.
+	RouteKey []byte
 }
 
 // Decider is the policy, seen from the proxy.
@@ -180,6 +185,13 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	}
 	if cfg.RefusalLogInterval <= 0 {
 		cfg.RefusalLogInterval = 10 * time.Second
+	}
+	switch len(cfg.RouteKey) {
+	case 0:
+		cfg.RouteKey = NewRouteKey()
+	case RouteKeySize:
+	default:
+		return nil, fmt.Errorf("route key: %d bytes, want %d", len(cfg.RouteKey), RouteKeySize)
 	}
 	carrier, err := parseCarrier(cfg.Carrier, cfg.CarrierTransport)
 	if err != nil {

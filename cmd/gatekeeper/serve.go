@@ -203,6 +203,11 @@ const syncTimeout = 2 * time.Second
 func (g *gatekeeper) openProxy() error {
 	pc := proxyConfig(g.cfg, g.log)
 	pc.Now = g.now
+	key, err := loadRouteKey(g.dataDir)
+	if err != nil {
+		return err
+	}
+	pc.RouteKey = key
 	pc.OnCallEnd = func(e sip.CallEnd) {
 		if err := g.decisions.AppendEvent(audit.KindOutcome, e.Ended, outcomeOf(e)); err != nil {
 			g.log.Error("audit: outcome record", "call_id", e.Call.CallID, "error", err)

@@ -6,11 +6,18 @@ import (
 	"testing"
 )
 
-// recordRoutes lists the Record-Route values of the first INVITE in a SIPp trace.
+// recordRoutes lists the Record-Route values of the first INVITE in a SIPp
+// trace, each without the dialog's seal (gk-dlg, which differs per call) and
+// only when it has one.
 func recordRoutes(trace string) []string {
 	var out []string
+	seal := regexp.MustCompile(`;gk-dlg=[A-Za-z0-9_-]+`)
 	for _, m := range regexp.MustCompile(`(?m)^Record-Route: (.*?)\r?$`).FindAllStringSubmatch(messageOf(trace, "INVITE "), -1) {
-		out = append(out, m[1])
+		if !seal.MatchString(m[1]) {
+			out = append(out, "unsealed "+m[1])
+			continue
+		}
+		out = append(out, seal.ReplaceAllString(m[1], ""))
 	}
 	return out
 }

@@ -114,23 +114,38 @@ func (p *Proxy) rejectCall(req *sip.Request, tx sip.ServerTransaction, s *callSt
 	}
 }
 
-// inviteCall tracks a CANCEL for an INVITE in progress.
+// inviteCall tracks a CANCEL for an INVITE in progress. A CANCEL and the
+// carrier's 2xx can cross; whichever the proxy takes first decides the call
+// for both sides (take2xx).
 type inviteCall struct {
 	mu   sync.Mutex
 	gone bool
 	// bySipgo: sipgo's transaction layer answered the CANCEL itself, the
 	// INVITE with its own 487 included (a CANCEL before cancelTap knew the INVITE).
 	bySipgo bool
-	cancels chan struct{}
+	// answered: a 2xx goes to the dialer; a CANCEL from now on changes nothing.
+	answered bool
+	cancels  chan struct{}
 }
 
 func (c *inviteCall) cancel(bySipgo bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.gone {
+	if !c.gone && !c.answered {
 		c.gone, c.bySipgo = true, bySipgo
 		c.cancels <- struct{}{}
 	}
+}
+
+// take2xx reports whether the carrier's 2xx may go to the dialer: not once
+// its CANCEL was taken. After true, a CANCEL that crosses the 2xx is
+// answered 200 and cancels nothing (RFC 3261 §9.2: the INVITE already has
+// its final answer), so the dialer and the carrier are both in the call.
+func (c *inviteCall) take2xx() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.answered = !c.gone
+	return c.answered
 }
 
 func (c *inviteCall) state() (cancelled, bySipgo bool) {
@@ -219,16 +234,26 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 				}
 			case res.StatusCode < 300:
 				out.Terminate() // its retransmissions are relayed statelessly (relayStray2xx)
-				if answered != 0 {
-					// The carrier answered after the dialer was told the call
-					// ended: end it on the carrier side too, so both agree.
-					go p.hangUpCarrier(fwd, res)
-					p.dialogs.drop(dl.callID)
-					return answered, endedBy()
+				if answered == 0 && c.take2xx() {
+					p.answered(s, res.StatusCode)
+					tx.Respond(responseToRelay(res, req))
+					return res.StatusCode, ""
 				}
-				p.answered(s, res.StatusCode)
-				tx.Respond(responseToRelay(res, req))
-				return res.StatusCode, ""
+				// The carrier answered after the dialer cancelled, or was told
+				// the call ended: the dialer gets 487 (once) and never this 2xx,
+				// the carrier an ACK and a BYE, so both are out of the call.
+				// (RFC 3261 §16.7 would let the 2xx through, leaving the dialer
+				// to send BYE, which many do not.)
+				if answered == 0 {
+					cancelled = true
+					answered = 487
+					if _, bySipgo := c.state(); !bySipgo {
+						answered = giveUp(tx, req, true)
+					}
+				}
+				go p.hangUpCarrier(fwd, res)
+				p.dialogs.drop(dl.callID)
+				return answered, endedBy()
 			default:
 				p.dialogs.drop(dl.callID)
 				if answered == 0 {

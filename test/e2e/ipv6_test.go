@@ -7,19 +7,24 @@ import (
 )
 
 // recordRoutes lists the Record-Route values of the first INVITE in a SIPp
-// trace, each without the dialog's seal (gk-dlg, which differs per call) and
-// only when it has one.
+// trace, each as withoutSeal gives it.
 func recordRoutes(trace string) []string {
 	var out []string
-	seal := regexp.MustCompile(`;gk-dlg=[A-Za-z0-9_-]+`)
 	for _, m := range regexp.MustCompile(`(?m)^Record-Route: (.*?)\r?$`).FindAllStringSubmatch(messageOf(trace, "INVITE "), -1) {
-		if !seal.MatchString(m[1]) {
-			out = append(out, "unsealed "+m[1])
-			continue
-		}
-		out = append(out, seal.ReplaceAllString(m[1], ""))
+		out = append(out, withoutSeal(m[1]))
 	}
 	return out
+}
+
+var seal = regexp.MustCompile(`;gk-dlg=[A-Za-z0-9_-]+`)
+
+// withoutSeal is a Record-Route entry without the dialog's seal (gk-dlg,
+// which differs per call), or marked "unsealed" when it has none.
+func withoutSeal(rr string) string {
+	if !seal.MatchString(rr) {
+		return "unsealed " + rr
+	}
+	return seal.ReplaceAllString(rr, "")
 }
 
 // A dialer and a carrier both on IPv6 talk through the gatekeeper's IPv6

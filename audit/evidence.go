@@ -162,7 +162,8 @@ func bundleOf(dir string, found []foundRecord, cp Checkpoint, tree tlog.HashRead
 }
 
 // findCall reads the log once and returns, in seq order, the call's
-// decision, its outcomes, and the policy and data records the decision names.
+// decision, its outcomes, the policy and data records the decision names,
+// and the earlier changes of the called number.
 func findCall(dir string, files []logFile, q EvidenceQuery) ([]foundRecord, error) {
 	var call, policies, changes []foundRecord
 	idNeedle := []byte(`"call_id":` + strconv.Quote(q.CallID) + `,`)
@@ -236,9 +237,11 @@ func findCall(dir string, files []logFile, q EvidenceQuery) ([]foundRecord, erro
 		}
 	}
 	for _, c := range changes {
-		// A change of one number is evidence only for that number's call.
+		// A change of one number is evidence only for that number's call, and
+		// all of them are: a live opt-out or consent of the called number
+		// stands whether or not the list it changed was ever imported.
 		v, _ := strconv.ParseUint(string(c.Version), 10, 64)
-		if c.Seq < d.Seq && versions[v] && (c.Number == "" || c.Number == d.Called) {
+		if c.Seq < d.Seq && (c.Number == "" && versions[v] || c.Number != "" && c.Number == d.Called) {
 			out = append(out, c)
 		}
 	}

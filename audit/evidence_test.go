@@ -39,6 +39,8 @@ func callLog(t testing.TB) (dir string) {
 	must(l.AppendEvent(KindDataChange, at, map[string]any{"data_set": "internal", "version": 7, "count": 3}))
 	// A live opt-out of another number, in the same version: not this call's evidence.
 	must(l.AppendEvent(KindDataChange, at, map[string]any{"data_set": "internal", "version": 7, "number": "+13055550100"}))
+	// A live opt-out of this call's number on a list only changed live (version 0): its evidence too.
+	must(l.AppendEvent(KindDataChange, at, map[string]any{"list": "dnc", "version": 0, "number": "+12025550143"}))
 	for i, call := range []string{"call-a", "call-b"} {
 		r := fullRecord(i)
 		r.CallID, r.PolicySHA256 = call, sha
@@ -73,7 +75,7 @@ func TestEvidenceOfOneCall(t *testing.T) {
 			t.Errorf("the bundle holds another called number: %s", r.Line)
 		}
 	}
-	if strings.Join(kinds, ",") != "policy_loaded,data_change,decision,outcome" {
+	if strings.Join(kinds, ",") != "policy_loaded,data_change,data_change,decision,outcome" {
 		t.Errorf("records of kinds %v", kinds)
 	}
 	if len(b.Policies) != 1 {

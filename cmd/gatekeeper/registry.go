@@ -111,14 +111,28 @@ func (f *registryFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", "", "the registry's directory (default: data_dir of the config)")
 }
 
-// open loads the config of cmd's --config and reaches its registry, to change it.
+// open loads the config of cmd's --config and reaches its registry, to
+// change it. A server records the changes made through it in its audit log;
+// when the CLI opens the registry itself, it opens that audit log too, and
+// records them there.
 func (f *registryFlags) open(cmd *cobra.Command) (registryAccess, *config.Config, error) {
 	cfg, err := loadConfig(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
 	reg, err := openRegistry(cfg, f.dataDir, false)
-	return reg, cfg, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if store, ok := reg.(*registry.Store); ok {
+		recording, err := openRecordingStore(cfg, store)
+		if err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		return recording, cfg, nil
+	}
+	return reg, cfg, nil
 }
 
 // read loads the config and reaches its registry to read it, creating

@@ -186,6 +186,7 @@ func TestImportFlags(t *testing.T) {
 
 func TestDncCommands(t *testing.T) {
 	dir := t.TempDir()
+	t.Chdir(dir) // the embedded config's audit folder, where the changes are recorded
 	data := []string{"--data-dir", filepath.Join(dir, "data")}
 	out, err := runCmd(t, newDncCmd(), append([]string{"add", "--list", "internal", "--reason", "asked twice"}, append(data, "2025550143", "+44 20 7946 0958")...)...)
 	user := operator()
@@ -210,6 +211,20 @@ func TestDncCommands(t *testing.T) {
 	}
 	if _, err := runCmd(t, newDncCmd(), append([]string{"add"}, append(data, "2025550143")...)...); err == nil || !strings.Contains(err.Error(), "--list") {
 		t.Errorf("no --list: %v", err)
+	}
+	// With no server, the CLI recorded each change of one number in the audit log itself.
+	logged, _ := filepath.Glob(filepath.Join(dir, "var", "audit", "decisions-*.jsonl"))
+	var records []string
+	for _, f := range logged {
+		text, _ := os.ReadFile(f)
+		records = append(records, regexp.MustCompile(`"change":"[^"]*".*?"number":"[^"]*"`).FindAllString(string(text), -1)...)
+	}
+	want := []string{`"change":"dnc add","data_kind":"dnc","list":"internal","version":0,"number":"+12025550143"`,
+		`"change":"dnc add","data_kind":"dnc","list":"internal","version":0,"number":"+442079460958"`,
+		`"change":"dnc remove","data_kind":"dnc","list":"internal","version":0,"number":"+12025550143"`,
+		`"change":"dnc remove","data_kind":"dnc","list":"internal","version":0,"number":"+12025550199"`}
+	if strings.Join(records, "\n") != strings.Join(want, "\n") {
+		t.Errorf("data_change records:\n%s\nwant\n%s", strings.Join(records, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -161,23 +161,33 @@ func (g *gatekeeper) openPolicy() error {
 	return nil
 }
 
-func (g *gatekeeper) openAudit() error {
-	auditDir, err := filepath.Abs(g.cfg.Path(g.cfg.Audit.Dir))
+// auditOptions are the audit log's folder, absolute, and its options as
+// cfg sets them, with its signing key (created on first use).
+func auditOptions(cfg *config.Config, log *slog.Logger) (string, audit.Options, error) {
+	dir, err := filepath.Abs(cfg.Path(cfg.Audit.Dir))
 	if err != nil {
-		return err
+		return "", audit.Options{}, err
 	}
-	g.auditDir = auditDir
-	signer, err := audit.LoadSigner(g.cfg.Path(g.cfg.Audit.Key), g.cfg.Audit.Origin)
+	signer, err := audit.LoadSigner(cfg.Path(cfg.Audit.Key), cfg.Audit.Origin)
 	if err != nil {
-		return fmt.Errorf("audit.key: %w", err)
+		return "", audit.Options{}, fmt.Errorf("audit.key: %w", err)
 	}
-	a := g.cfg.Audit
+	a := cfg.Audit
 	retain := time.Duration(a.Retain)
 	if a.Retain == config.Forever {
 		retain = -1
 	}
-	decisions, err := audit.Open(auditDir, audit.Options{Logger: g.log, Version: buildVersion(), Signer: signer,
-		FlushInterval: time.Duration(a.FlushInterval), MaxFileSize: int64(a.MaxFileSize), Uncompressed: !*a.Compress, Retain: retain})
+	return dir, audit.Options{Logger: log, Version: buildVersion(), Signer: signer, FlushInterval: time.Duration(a.FlushInterval),
+		MaxFileSize: int64(a.MaxFileSize), Uncompressed: !*a.Compress, Retain: retain}, nil
+}
+
+func (g *gatekeeper) openAudit() error {
+	auditDir, opts, err := auditOptions(g.cfg, g.log)
+	if err != nil {
+		return err
+	}
+	g.auditDir = auditDir
+	decisions, err := audit.Open(auditDir, opts)
 	if err != nil {
 		return fmt.Errorf("open audit log %s: %w", auditDir, err)
 	}
@@ -189,6 +199,13 @@ func (g *gatekeeper) openAudit() error {
 	})
 	g.rules.onLoad(g.recordPolicy)
 	return nil
+}
+
+// recordChange logs the data_change records of a change made through the admin socket.
+func (g *gatekeeper) recordChange(c admin.Change) {
+	if err := appendChange(g.decisions, g.now(), g.store, c); err != nil {
+		g.log.Error("audit: a change through the admin socket was made, but its record failed", "error", err)
+	}
 }
 
 // syncTimeout bounds how long a call's answer waits for its decision record
@@ -274,7 +291,7 @@ func (g *gatekeeper) openAdmin() {
 	g.adminErr = make(chan error, 1)
 	done := make(chan struct{})
 	go func() {
-		g.adminErr <- admin.Serve(ctx, g.socket, admin.Logged(admin.NewHandler(g.store), g.log))
+		g.adminErr <- admin.Serve(ctx, g.socket, admin.Logged(admin.NewHandler(g.store, admin.OnChange(g.recordChange)), g.log))
 		close(done)
 	}()
 	g.onClose(func() {

@@ -34,6 +34,8 @@ func (a *api) importDataSet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return withStatus(http.StatusUnprocessableEntity, err)
 	}
+	by, via := importedBy(r)
+	a.onChange(Change{Kind: req.Kind, Import: &info, By: by, Via: via})
 	return writeJSON(w, info)
 }
 
@@ -100,7 +102,9 @@ type records[T any] struct {
 // changeConsent adds or revokes a consent (gatekeeper consent add | revoke).
 func (a *api) changeConsent(w http.ResponseWriter, r *http.Request) error {
 	var req registry.ConsentRequest
-	return liveChange(w, r, "consent request", &req, &req.By, &req.Via, a.store.ChangeConsent)
+	return liveChange(w, r, "consent request", &req, &req.By, &req.Via, a.store.ChangeConsent, func(c registry.ConsentChange, by, via string) {
+		a.onChange(Change{Consent: &c, By: by, Via: via})
+	})
 }
 
 // ImportDataSet asks the server to import a data set from files it reads itself (absolute paths).

@@ -97,6 +97,8 @@ func (a *api) importList(w http.ResponseWriter, r *http.Request) error {
 		send(importEvent{Error: err.Error()})
 		return nil
 	}
+	by, via := importedBy(r)
+	a.onChange(Change{Kind: registry.KindDNC, Import: &info, By: by, Via: via})
 	send(importEvent{Result: &info})
 	return nil
 }
@@ -156,7 +158,9 @@ func (a *api) version(w http.ResponseWriter, r *http.Request) error {
 // changeLive adds or removes numbers of a list at once (gatekeeper dnc).
 func (a *api) changeLive(w http.ResponseWriter, r *http.Request) error {
 	var req registry.LiveRequest
-	return liveChange(w, r, "dnc request", &req, &req.By, &req.Via, a.store.ChangeLive)
+	return liveChange(w, r, "dnc request", &req, &req.By, &req.Via, a.store.ChangeLive, func(cs []registry.Change, by, via string) {
+		a.onChange(Change{Live: cs, By: by, Via: via})
+	})
 }
 
 func (a *api) attempts(w http.ResponseWriter, r *http.Request) error {

@@ -49,13 +49,39 @@ func withStatus(status int, err error) error {
 
 // api answers the endpoints from the registry the server holds.
 type api struct {
-	store *registry.Store
+	store    *registry.Store
+	onChange func(Change)
+}
+
+// Change is a change made through the socket, once the registry applied it:
+// an import (Kind and Import: the version it made), live changes of a list
+// (Live) or a consent change (Consent). By and Via say who asked and how;
+// live and consent changes also carry them in their own records.
+type Change struct {
+	Kind    string // registry.KindDNC or a data set's kind; "" for a live or consent change
+	Import  *registry.ListInfo
+	Live    []registry.Change
+	Consent *registry.ConsentChange
+	By, Via string
+}
+
+// Option tunes NewHandler.
+type Option func(*api)
+
+// OnChange has f called with every change made through the socket, after
+// the registry applied it and before the caller gets the answer: the
+// server's records of changes (its audit log) are the caller's to keep.
+func OnChange(f func(Change)) Option {
+	return func(a *api) { a.onChange = f }
 }
 
 // NewHandler serves the registry's operations: the routes below, one handler
 // each (lists.go, datasets.go).
-func NewHandler(store *registry.Store) http.Handler {
-	a := &api{store: store}
+func NewHandler(store *registry.Store, opts ...Option) http.Handler {
+	a := &api{store: store, onChange: func(Change) {}}
+	for _, o := range opts {
+		o(a)
+	}
 	mux := http.NewServeMux()
 	for _, rt := range a.routes() {
 		mux.Handle(rt.pattern, rt.handle)
@@ -129,10 +155,10 @@ func absolutePaths(files []string) error {
 
 // liveChange answers a change the server makes at once (a dnc or a consent
 // change): it reads req, records who asked in by and via, and answers what
-// apply made of it, 422 when apply refuses it. The socket only admits the
-// server's own user; the kernel's word on the caller goes into the record
-// next to what the caller says.
-func liveChange[Req, Change any](w http.ResponseWriter, r *http.Request, what string, req *Req, by, via *string, apply func(Req) (Change, error)) error {
+// apply made of it, 422 when apply refuses it; done hears of it first. The
+// socket only admits the server's own user; the kernel's word on the caller
+// goes into the record next to what the caller says.
+func liveChange[Req, Done any](w http.ResponseWriter, r *http.Request, what string, req *Req, by, via *string, apply func(Req) (Done, error), done func(Done, string, string)) error {
 	if err := decodeBody(r, what, req); err != nil {
 		return err
 	}
@@ -145,7 +171,15 @@ func liveChange[Req, Change any](w http.ResponseWriter, r *http.Request, what st
 	if err != nil {
 		return withStatus(http.StatusUnprocessableEntity, err)
 	}
+	done(change, *by, *via)
 	return writeJSON(w, change)
+}
+
+// importedBy names who asked for an import through the socket, as the
+// kernel tells it, and how.
+func importedBy(r *http.Request) (by, via string) {
+	peer := peerOf(r.Context())
+	return peer.user(), "admin socket (" + peer.String() + ")"
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {

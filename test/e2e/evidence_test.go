@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Nothing a decision names points outside the audit folder: every policy
+// that took effect (start, reload) is archived there by its SHA-256 with a
+// policy_loaded record, and every import, live opt-out and consent change,
+// with or without a server running, has a data_change record. The evidence
+// of a call rejected for a listed number then holds the import of the list's
+// version and the policy text, and checks offline.
+func TestEveryPolicyAndDataVersionResolvesInTheAuditFolder(t *testing.T) {
+	g := newGatekeeper(t)
+	g.importList("internal", "9725550100") // no server: the CLI records it
+	g.start()
+	out, err := g.run("dnc", "add", "--list", "internal", "--reason", "asked on the call", "3035550100")
+	if err != nil {
+		t.Fatalf("dnc add: %v\n%s", err, out)
+	}
+	if out, err := g.run("consent", "add", "--kind", "written", "--seller", "acme", cleanNumber); err != nil {
+		t.Fatalf("consent add: %v\n%s", err, out)
+	}
+	policyFile := filepath.Join(g.dir, "policy.yaml")
+	text, _ := os.ReadFile(policyFile)
+	writeFile(t, policyFile, "# reviewed by legal\n"+string(text))
+	g.cmd.Process.Signal(syscall.SIGHUP)
+	g.waitLog("policy reloaded")
+	g.importList("internal", "9725550100", listedNumber) // through the server
+	g.dial(dialerIP, "uac_reject.xml", listedNumber, "-set", "expect", "603").mustPass()
+	g.stop()
+	if out, err := g.run("dnc", "remove", "--list", "internal", "3035550100"); err != nil { // no server again
+		t.Fatalf("dnc remove: %v\n%s", err, out)
+	}
+
+	loads := g.auditLog("policy_loaded")
+	if len(loads) != 2 || loads[0]["trigger"] != "start" || loads[1]["trigger"] != "SIGHUP" || loads[0]["policy_sha256"] == loads[1]["policy_sha256"] {
+		t.Fatalf("policy_loaded records: %v", loads)
+	}
+	for _, l := range loads {
+		if _, err := os.Stat(filepath.Join(g.dir, "audit", "policies", l["policy_sha256"].(string)+".yaml")); err != nil {
+			t.Errorf("policy %s is not archived: %v", l["policy_sha256"], err)
+		}
+	}
+	var changes []string
+	versions := map[float64]bool{}
+	for _, c := range g.auditLog("data_change") {
+		changes = append(changes, fmt.Sprintf("%s %s %v %s", c["change"], c["list"], c["number"], strings.SplitN(c["via"].(string), " ", 2)[0]))
+		versions[c["version"].(float64)] = true
+		if c["by"] == "" || c["host"] == "" {
+			t.Errorf("a change without who or where: %v", c)
+		}
+		if c["change"] == "import" {
+			files, _ := c["files"].([]any)
+			if len(files) != 1 || len(files[0].(map[string]any)["sha256"].(string)) != 64 || c["count"] == nil {
+				t.Errorf("an import without its file's SHA-256 or its count: %v", c)
+			}
+		}
+	}
+	want := []string{"import internal <nil> cli", "dnc add internal +13035550100 cli", "consent add consent +12025550143 cli",
+		"import internal <nil> admin", "dnc remove internal +13035550100 cli"}
+	if strings.Join(changes, "|") != strings.Join(want, "|") {
+		t.Errorf("data changes:\n%s\nwant\n%s", strings.Join(changes, "\n"), strings.Join(want, "\n"))
+	}
+
+	decisions := g.auditRecords()
+	if len(decisions) != 1 || decisions[0]["policy_sha256"] != loads[1]["policy_sha256"] {
+		t.Fatalf("decisions: %v", decisions)
+	}
+	var trace []struct {
+		Conditions []struct {
+			Version float64 `json:"version"`
+		} `json:"conditions"`
+	}
+	raw, _ := json.Marshal(decisions[0]["trace"])
+	json.Unmarshal(raw, &trace)
+	cited := 0
+	for _, rule := range trace {
+		for _, c := range rule.Conditions {
+			if c.Version != 0 {
+				cited++
+				if !versions[c.Version] {
+					t.Errorf("the decision cites data version %v, which no data_change record names", c.Version)
+				}
+			}
+		}
+	}
+	if cited == 0 {
+		t.Fatalf("the decision cites no data version: %v", decisions[0])
+	}
+
+	bundle := filepath.Join(g.dir, "evidence.json")
+	if out, err := g.run("audit", "evidence", "--call-id", decisions[0]["call_id"].(string), "-o", bundle); err != nil {
+		t.Fatalf("audit evidence: %v %s", err, out)
+	}
+	data, _ := os.ReadFile(bundle)
+	if !strings.Contains(string(data), `\"change\":\"import\"`) || !strings.Contains(string(data), "# reviewed by legal") || strings.Contains(string(data), "3035550100") {
+		t.Errorf("the bundle lacks the list's import or the policy text, or names another number:\n%s", data)
+	}
+	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "proven: 1 decision, 0 outcome, 1 policy and 1 data records") {
+		t.Errorf("audit verify-evidence: %v %s", err, out)
+	}
+	if out, err := g.run("audit", "verify"); err != nil || !strings.Contains(out, "8 records intact") {
+		t.Errorf("audit verify: %v %s", err, out)
+	}
+}

@@ -67,8 +67,8 @@ func TestEveryForwardedCallHasAnOutcome(t *testing.T) {
 	if d := decisions[4]; d["decision"] != "reject" || slices.ContainsFunc(outcomes, func(o map[string]any) bool { return o["call_id"] == d["call_id"] }) {
 		t.Errorf("the rejected call %v has an outcome", d)
 	}
-	// 5 decisions, 4 outcomes and the policy put in force at start.
-	if out, err := g.run("audit", "verify"); err != nil || !strings.Contains(out, "10 records intact") {
+	// 5 decisions, 4 outcomes, the policy put in force at start and the list's import.
+	if out, err := g.run("audit", "verify"); err != nil || !strings.Contains(out, "11 records intact") {
 		t.Errorf("audit verify: %v %s", err, out)
 	}
 }

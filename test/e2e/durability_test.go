@@ -114,7 +114,7 @@ func TestFullDiskRefusesAutomatedCalls(t *testing.T) {
 	if decided["allow"] != 3 || decided["reject"] != rejects {
 		t.Errorf("decisions logged %v; want 3 allowed (one manual), %d rejected", decided, rejects)
 	}
-	records := 3 + rejects + len(g.auditLog("outcome")) + len(g.auditLog("policy_loaded"))
+	records := 3 + rejects + len(g.auditLog("outcome")) + len(g.auditLog("policy_loaded")) + len(g.auditLog("data_change"))
 	if out, err := g.run("audit", "verify"); err != nil || !strings.Contains(out, fmt.Sprintf("%d records intact", records)) {
 		t.Errorf("audit verify: %v %s", err, out)
 	}

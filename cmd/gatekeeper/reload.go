@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -29,7 +30,7 @@ type livePolicy struct {
 	// is told of every policy put in force (onLoad).
 	name   string
 	text   []byte
-	loaded func(name string, text []byte, e *policy.Engine, trigger string)
+	loaded func(name string, text []byte, e *policy.Engine, trigger string) error
 }
 
 func loadLivePolicy(cfg *config.Config, reg policy.Registry, log *slog.Logger) (*livePolicy, error) {
@@ -48,12 +49,13 @@ func loadLivePolicy(cfg *config.Config, reg policy.Registry, log *slog.Logger) (
 }
 
 // onLoad calls loaded for the policy in force now (trigger "start") and then
-// for every policy a reload puts in force, with the reload's trigger.
-func (lp *livePolicy) onLoad(loaded func(name string, text []byte, e *policy.Engine, trigger string)) {
+// for every policy a reload is about to put in force, with the reload's
+// trigger; a reload that loaded refuses leaves the running policy in force.
+func (lp *livePolicy) onLoad(loaded func(name string, text []byte, e *policy.Engine, trigger string) error) error {
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
 	lp.loaded = loaded
-	loaded(lp.name, lp.text, lp.current.Load(), "start")
+	return loaded(lp.name, lp.text, lp.current.Load(), "start")
 }
 
 func (lp *livePolicy) Decide(ctx context.Context, c policy.Call) policy.Decision {
@@ -77,6 +79,9 @@ func (lp *livePolicy) reload(why string) {
 	if err == nil {
 		engine, err = policy.Parse(name, text, lp.reg)
 	}
+	if err == nil && lp.loaded != nil {
+		err = lp.loaded(name, text, engine, why)
+	}
 	if err != nil {
 		lp.failures.Add(1)
 		lp.log.Error("policy reload refused; the running policy stays", "trigger", why, "error", err,
@@ -86,9 +91,6 @@ func (lp *livePolicy) reload(why string) {
 	}
 	lp.current.Store(engine)
 	lp.lastText, lp.name, lp.text = text, name, text
-	if lp.loaded != nil {
-		lp.loaded(name, text, engine, why)
-	}
 	lp.log.Info("policy reloaded", "trigger", why, "policy", name, "policy_sha256", engine.SHA256(), "mode", engine.Mode())
 }
 
@@ -145,15 +147,14 @@ type policyLoaded struct {
 	Trigger string `json:"trigger"`
 }
 
-// recordPolicy keeps the text of a policy put in force in the audit folder
-// and logs its policy_loaded record, so that every decision's policy_sha256
-// leads to the text that decided it (evidence bundles, policy replay).
-func (g *gatekeeper) recordPolicy(name string, text []byte, e *policy.Engine, trigger string) {
+// recordPolicy keeps the text of a policy about to be put in force in the
+// audit folder and logs its policy_loaded record, so that every decision's
+// policy_sha256 leads to the text that decided it (evidence bundles, policy
+// replay). A text it cannot keep is not put in force.
+func (g *gatekeeper) recordPolicy(name string, text []byte, e *policy.Engine, trigger string) error {
 	if _, err := audit.ArchivePolicy(g.auditDir, text); err != nil {
-		g.log.Error("audit: the policy's text could not be kept", "policy_sha256", e.SHA256(), "error", err)
+		return fmt.Errorf("keeping the policy's text in %s: %w", g.auditDir, err)
 	}
 	r := policyLoaded{PolicySHA256: e.SHA256(), File: name, Mode: e.Mode(), Trigger: trigger}
-	if err := g.decisions.AppendEvent(audit.KindPolicyLoaded, g.now(), r); err != nil {
-		g.log.Error("audit: policy_loaded record", "policy_sha256", e.SHA256(), "error", err)
-	}
+	return g.decisions.AppendEvent(audit.KindPolicyLoaded, g.now(), r)
 }

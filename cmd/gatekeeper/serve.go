@@ -197,8 +197,7 @@ func (g *gatekeeper) openAudit() error {
 			g.log.Error("closing the audit log", "error", err)
 		}
 	})
-	g.rules.onLoad(g.recordPolicy)
-	return nil
+	return g.rules.onLoad(g.recordPolicy)
 }
 
 // recordChange logs the data_change records of a change made through the admin socket.

@@ -52,6 +52,10 @@ type Options struct {
 	// CheckpointInterval is how often a signed checkpoint is written while
 	// records come in (default 10s); one is also written by Close.
 	CheckpointInterval time.Duration
+	// OnWrite, when set, is called by the writer goroutine after each batch
+	// it wrote and fsynced, with how long the write and the fsync took
+	// together; it must return quickly (a metric's observation).
+	OnWrite func(took time.Duration)
 }
 
 // Log appends records to the decision files of one directory. Append may be
@@ -220,6 +224,10 @@ func (l *Log) AppendEvent(kind string, at time.Time, data any) error {
 // was full, or the log closed.
 func (l *Log) Dropped() uint64 { return l.dropped.Load() + l.afterClose.Load() }
 
+// Queued is how many records wait in the queue for the writer now (at most
+// Options.QueueSize).
+func (l *Log) Queued() int { return len(l.queue) }
+
 // Close writes and fsyncs everything queued, then closes the files. Appends
 // after Close are dropped. An error means records were lost; it says how many.
 func (l *Log) Close() error {
@@ -360,6 +368,7 @@ type writer struct {
 	err           error
 	failing       *atomic.Pointer[error]
 	reportedDrops uint64
+	onWrite       func(time.Duration) // Options.OnWrite
 }
 
 func openWriter(dir string, lock *os.File, opts Options, failing *atomic.Pointer[error]) (*writer, error) {
@@ -399,7 +408,7 @@ func openWriter(dir string, lock *os.File, opts Options, failing *atomic.Pointer
 		return nil, err
 	}
 	w := &writer{dir: dir, logger: opts.Logger, lock: lock, maxSize: opts.MaxFileSize, file: f, cur: cur, size: info.Size(),
-		seq: seq, prev: prev, tree: t, salts: rand.NewChaCha8(seed), signer: opts.Signer, failing: failing}
+		seq: seq, prev: prev, tree: t, salts: rand.NewChaCha8(seed), signer: opts.Signer, failing: failing, onWrite: opts.OnWrite}
 	if cs, err := Checkpoints(dir, nil); err == nil && len(cs) > 0 {
 		w.checkpointed = cs[len(cs)-1].Size
 	}
@@ -468,6 +477,7 @@ func (w *writer) rotate(next logFile) {
 // flush writes pending in one write and, if sync, fsyncs the file. On an
 // error the unwritten rest stays in pending for the next try.
 func (w *writer) flush(sync bool) error {
+	start := time.Now()
 	if len(w.pending) > 0 {
 		n, err := w.file.Write(w.pending)
 		w.pending = w.pending[:copy(w.pending, w.pending[n:])]
@@ -487,6 +497,9 @@ func (w *writer) flush(sync bool) error {
 			return w.fail(err)
 		}
 		w.unsynced = false
+		if w.onWrite != nil {
+			w.onWrite(time.Since(start))
+		}
 	}
 	if sync && len(w.pending) == 0 {
 		w.notify(nil)

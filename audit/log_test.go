@@ -3,6 +3,7 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -460,5 +462,29 @@ func BenchmarkWriterAdd(b *testing.B) {
 		if len(w.tree.pending) > 1<<16 {
 			w.tree.pending = w.tree.pending[:0]
 		}
+	}
+}
+
+// Queued counts the records the writer has not taken yet, and OnWrite hears
+// of every batch written and fsynced, with how long it took.
+func TestQueuedAndOnWrite(t *testing.T) {
+	dir := t.TempDir()
+	var writes atomic.Int32
+	var took atomic.Int64
+	l, _ := open(t, dir, Options{FlushInterval: time.Hour, OnWrite: func(d time.Duration) {
+		writes.Add(1)
+		took.Add(int64(d))
+	}})
+	if n := l.Queued(); n != 0 {
+		t.Fatalf("Queued = %d on a new log", n)
+	}
+	if err := l.AppendSync(context.Background(), fullRecord(0)); err != nil {
+		t.Fatal(err)
+	}
+	if writes.Load() != 1 || took.Load() <= 0 {
+		t.Fatalf("after one synced record OnWrite was called %d times, took %v; want once, > 0", writes.Load(), time.Duration(took.Load()))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -57,5 +58,29 @@ func TestRejectLeavesAfterTheSink(t *testing.T) {
 	close(release)
 	if got := strings.Join(recv(r.dialer, time.Second), "\n"); !strings.Contains(got, "SIP/2.0 603") {
 		t.Fatalf("no reject once the sink returned:\n%s", got)
+	}
+}
+
+// An OPTIONS to the gatekeeper gets the answer an INVITE would: 200 while
+// Ready says yes, 503 with Retry-After while it says no and once draining.
+func TestOptionsAnswersReadiness(t *testing.T) {
+	var ready atomic.Bool
+	r := newRigWith(t, &rejectAll{}, func(c *Config) { c.Ready = ready.Load })
+	probe := func(n int) string {
+		send(t, r.dialer, r.proxyAddr(), fmt.Sprintf("OPTIONS sip:127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKprobe%d\nMax-Forwards: 70\nFrom: <sip:probe@127.0.0.2>;tag=p\nTo: <sip:127.0.0.1>\nCall-ID: probe%d\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n", n, n))
+		return strings.Join(recv(r.dialer, 300*time.Millisecond), "\n")
+	}
+	if got := probe(1); !strings.HasPrefix(got, "SIP/2.0 503 ") || !strings.Contains(got, "Retry-After: 5") {
+		t.Fatalf("not ready: OPTIONS got %q, want 503 with Retry-After", got)
+	}
+	ready.Store(true)
+	if got := probe(2); !strings.HasPrefix(got, "SIP/2.0 200 ") {
+		t.Fatalf("ready: OPTIONS got %q, want 200", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r.p.Drain(ctx)
+	if got := probe(3); !strings.HasPrefix(got, "SIP/2.0 503 ") {
+		t.Fatalf("draining: OPTIONS got %q, want 503", got)
 	}
 }

@@ -354,14 +354,19 @@ func (p *Proxy) relayStray2xx(res *sip.Response) {
 	}
 }
 
-// onOptions answers OPTIONS addressed to the gatekeeper (keepalives) with 200;
-// an in-dialog OPTIONS is relayed.
+// onOptions answers OPTIONS addressed to the gatekeeper (keepalives, a
+// dispatcher's probes) with 200 while it takes calls and 503 with
+// Retry-After while it does not (Serving); an in-dialog OPTIONS is relayed.
 func (p *Proxy) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	if !p.valid(req, tx) {
 		return
 	}
 	if req.To().Params.Has("tag") {
 		p.forwardInDialog(req, tx)
+		return
+	}
+	if !p.Serving() {
+		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", retryAfter))
 		return
 	}
 	reply(tx, req, 200, "OK", sip.NewHeader("Allow", allowed), sip.NewHeader("Accept", "application/sdp"))

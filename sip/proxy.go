@@ -93,6 +93,11 @@ type Config struct {
 	// routes the in-dialog requests of calls set up before it (routekey.go).
 	// Without one, New draws a key of its own, good for this process only.
 	RouteKey []byte
+	// Ready, when set, says whether a new call could be decided now; while it
+	// says no (and while the proxy starts or drains), an OPTIONS to the
+	// gatekeeper gets 503 with Retry-After, which a dispatcher in front
+	// probes (RFC 3261 §11: the answer an INVITE would get).
+	Ready func() bool
 }
 
 // Decider is the policy, seen from the proxy.
@@ -373,6 +378,20 @@ func (p *Proxy) Drain(ctx context.Context) error {
 	}
 }
 
+// Serving reports whether a new call would be taken now: the listeners are
+// up, the proxy is not draining, and Config.Ready, when set, says yes.
+func (p *Proxy) Serving() bool {
+	select {
+	case <-p.ready:
+	default:
+		return false
+	}
+	p.admission.Lock()
+	draining := p.admission.draining
+	p.admission.Unlock()
+	return !draining && (p.cfg.Ready == nil || p.cfg.Ready())
+}
+
 // admission results.
 const (
 	admitted = iota
@@ -477,6 +496,8 @@ type Stats struct {
 	// Refused counts the messages refused (403, 503) or dropped, by reason.
 	Refused map[Reason]uint64
 	Dialogs int // calls the dialog table holds now
+	// InFlight counts the new INVITEs in progress: admitted, not yet answered finally.
+	InFlight int
 }
 
 // Stats returns the current counts.
@@ -485,5 +506,5 @@ func (p *Proxy) Stats() Stats {
 	for _, r := range Reasons() {
 		refused[r] = p.refused.count(r)
 	}
-	return Stats{Invites: p.invites.Load(), Invalid: p.invalid.Load(), Refused: refused, Dialogs: p.dialogs.len()}
+	return Stats{Invites: p.invites.Load(), Invalid: p.invalid.Load(), Refused: refused, Dialogs: p.dialogs.len(), InFlight: p.activeInvites()}
 }

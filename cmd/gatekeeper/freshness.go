@@ -45,15 +45,12 @@ func (w *freshnessWatcher) check() {
 	now := w.now()
 	for _, f := range w.rules.current.Load().Freshness() {
 		key := f.Rule + "\x00" + f.List
-		version, asOf, imported := w.reg.ListDate(f.List)
-		state, level := "fresh", slog.LevelInfo
-		switch {
-		case !imported:
-			state, level = "never imported", slog.LevelWarn
-		case now.Sub(asOf) > f.OlderThan:
-			state, level = "stale", slog.LevelWarn
+		state, version, asOf := listState(w.reg, f, now)
+		imported, level := state != neverImported, slog.LevelInfo
+		if state != fresh {
+			level = slog.LevelWarn
 		}
-		if w.said[key] == state || (w.said[key] == "" && state == "fresh") {
+		if w.said[key] == state || (w.said[key] == "" && state == fresh) {
 			w.said[key] = state
 			continue
 		}
@@ -66,15 +63,51 @@ func (w *freshnessWatcher) check() {
 	}
 }
 
+// The states of a list a stale rule needs.
+const (
+	fresh         = "fresh"
+	stale         = "stale"
+	neverImported = "never imported"
+)
+
+// listState is the state of the list f needs at now, with its version and
+// the date its data is as of when it was imported.
+func listState(reg policy.Registry, f policy.Freshness, now time.Time) (state string, version uint64, asOf time.Time) {
+	version, asOf, imported := reg.ListDate(f.List)
+	switch {
+	case !imported:
+		return neverImported, 0, time.Time{}
+	case now.Sub(asOf) > f.OlderThan:
+		return stale, version, asOf
+	}
+	return fresh, version, asOf
+}
+
+// staleLists names each list that a rule rejecting calls needs fresh and
+// finds missing or stale, as "list ftc: stale (rule national-registry-stale)";
+// none means the data lets calls be decided.
+func staleLists(rules *livePolicy, reg policy.Registry, now time.Time) []string {
+	var out []string
+	for _, f := range rules.current.Load().Freshness() {
+		if f.Monitor || f.Action != policy.Reject {
+			continue
+		}
+		if state, _, _ := listState(reg, f, now); state != fresh {
+			out = append(out, fmt.Sprintf("list %s: %s (rule %s)", f.List, state, f.Rule))
+		}
+	}
+	return out
+}
+
 func freshnessMessage(f policy.Freshness, state string) string {
 	effect := fmt.Sprintf("rule %s %ss calls", f.Rule, f.Action)
 	if f.Monitor {
 		effect = fmt.Sprintf("rule %s matches calls (monitor)", f.Rule)
 	}
 	switch state {
-	case "never imported":
+	case neverImported:
 		return fmt.Sprintf("list %s was never imported: %s until it is", f.List, effect)
-	case "stale":
+	case stale:
 		return fmt.Sprintf("list %s is older than %s: %s until a fresh copy is imported", f.List, days(f.OlderThan), effect)
 	}
 	return fmt.Sprintf("list %s is fresh again: rule %s no longer matches for it", f.List, f.Rule)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -8,16 +9,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/gatekeeper-sip/gatekeeper/audit"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 	"github.com/gatekeeper-sip/gatekeeper/sip"
 )
 
-// metrics are what an admin watches: decisions by rule and answer, policy
-// reloads, the proxy's counts and the audit log's health.
+// metrics are what an admin watches: decisions by rule and answer and how
+// long the policy took, policy reloads, the proxy's counts, the lists' ages
+// and the audit log's health, queue and writes.
 type metrics struct {
 	registry  *prometheus.Registry
 	decisions *prometheus.CounterVec
 	monitored *prometheus.CounterVec
+	// decide is the time the policy takes to decide a call (timedDecider).
+	decide prometheus.Histogram
+	// auditWrite is the time a batch of records takes to be written and
+	// fsynced (audit.Options.OnWrite).
+	auditWrite prometheus.Histogram
 }
 
 // listLister is the registry as the list age metric reads it.
@@ -25,7 +33,9 @@ type listLister interface {
 	Lists() ([]registry.ListInfo, error)
 }
 
-func newMetrics(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log, lists listLister, now func() time.Time) *metrics {
+// newMetrics makes the metrics the parts feed as they open; watch adds
+// those read from the running parts.
+func newMetrics() *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -36,29 +46,68 @@ func newMetrics(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log, lists
 			Name: "gatekeeper_monitored_total",
 			Help: "Calls forwarded although a monitored rule would have rejected them, by that rule and the status it would have sent (the decision log's would).",
 		}, []string{"rule", "status"}),
+		decide: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gatekeeper_decision_duration_seconds",
+			Help:    "Time the policy took to decide a call, in seconds (the lookups included; the carrier's answer not).",
+			Buckets: prometheus.ExponentialBuckets(5e-6, 2, 14), // 5 µs to 41 ms
+		}),
+		auditWrite: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gatekeeper_audit_write_duration_seconds",
+			Help:    "Time the decision log took to write and fsync a batch of records, in seconds.",
+			Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16), // 100 µs to 3.3 s
+		}),
 	}
+	m.registry.MustRegister(m.decisions, m.monitored, m.decide, m.auditWrite,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// watch adds the metrics read from the running parts at every scrape.
+func (m *metrics) watch(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log, lists listLister, now func() time.Time) {
 	counter := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
 	}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
 	m.registry.MustRegister(
-		m.decisions,
-		m.monitored,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		counter("gatekeeper_sip_invites_total", "New INVITEs from dialer sources that passed validation.",
 			func() float64 { return float64(proxy.Stats().Invites) }),
 		refusedCounts{proxy},
 		counter("gatekeeper_sip_invalid_requests_total", "Requests refused by validation (RFC 3261 16.3).",
 			func() float64 { return float64(proxy.Stats().Invalid) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatekeeper_sip_dialogs", Help: "Calls whose routing state the proxy holds."},
+		gauge("gatekeeper_sip_dialogs", "Calls whose routing state the proxy holds.",
 			func() float64 { return float64(proxy.Stats().Dialogs) }),
+		gauge("gatekeeper_sip_invites_in_flight", "New INVITE transactions in progress: admitted, not yet answered finally (sip.limits.in_flight caps them).",
+			func() float64 { return float64(proxy.Stats().InFlight) }),
+		gauge("gatekeeper_ready", "1 while the gatekeeper takes calls (what /readyz and an OPTIONS answer say), 0 while it starts, drains or lacks fresh data.",
+			func() float64 {
+				if proxy.Serving() {
+					return 1
+				}
+				return 0
+			}),
 		counter("gatekeeper_policy_reload_failures_total", "Policy reloads refused because the new file was invalid.",
 			func() float64 { return float64(rules.failures.Load()) }),
 		listAges{lists: lists, now: now},
 		counter("gatekeeper_audit_dropped_total", "Decisions the audit log could not queue or write (should stay 0).",
 			func() float64 { return float64(decisions.Dropped()) }),
+		gauge("gatekeeper_audit_queue_length", "Records waiting in the decision log's queue for the writer (past half of its 65536, calls are refused as audit.on_failure says).",
+			func() float64 { return float64(decisions.Queued()) }),
 	)
-	return m
+}
+
+// timedDecider is the policy as the proxy sees it, timing every decision.
+type timedDecider struct {
+	sip.Decider
+	seconds prometheus.Observer
+}
+
+func (d timedDecider) Decide(ctx context.Context, call policy.Call) policy.Decision {
+	start := time.Now()
+	decision := d.Decider.Decide(ctx, call)
+	d.seconds.Observe(time.Since(start).Seconds())
+	return decision
 }
 
 // refusedCounts reports the messages the proxy refused or dropped, by reason.

@@ -42,7 +42,7 @@ func newServeCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			return serve(ctx, cfg, now, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+			return serve(ctx, cfg, now, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.Log.SlogLevel()})))
 		},
 	}
 	cmd.Flags().StringVar(&clock, "clock", "", "start the clock calls are decided by at this RFC 3339 time (tests only)")
@@ -55,7 +55,7 @@ func newServeCmd() *cobra.Command {
 // flushed. It opens the parts in the order each needs the one before, and
 // closes them in reverse.
 func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *slog.Logger) error {
-	g := &gatekeeper{cfg: cfg, log: log, now: now}
+	g := &gatekeeper{cfg: cfg, log: log, now: now, metrics: newMetrics()}
 	defer g.close()
 	for _, open := range []func() error{g.checkConfig, g.openRegistry, g.openPolicy, g.openAudit, g.openProxy, g.openMetrics} {
 		if err := open(); err != nil {
@@ -187,6 +187,7 @@ func (g *gatekeeper) openAudit() error {
 		return err
 	}
 	g.auditDir = auditDir
+	opts.OnWrite = func(d time.Duration) { g.metrics.auditWrite.Observe(d.Seconds()) }
 	decisions, err := audit.Open(auditDir, opts)
 	if err != nil {
 		return fmt.Errorf("open audit log %s: %w", auditDir, err)
@@ -231,8 +232,9 @@ func (g *gatekeeper) openProxy() error {
 	}
 	g.gate = &recordGate{health: g.decisions.Health, onFailure: g.cfg.Audit.OnFailure, log: g.log}
 	pc.Admit = g.gate.admit
+	pc.Ready = func() bool { return len(g.unready()) == 0 }
 	always := g.cfg.Audit.Sync == config.SyncAlways
-	proxy, err := sip.New(pc, g.rules, func(c policy.Call, d policy.Decision, status int) {
+	proxy, err := sip.New(pc, timedDecider{g.rules, g.metrics.decide}, func(c policy.Call, d policy.Decision, status int) {
 		r := auditRecord(c, d, status)
 		if always {
 			ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
@@ -253,10 +255,10 @@ func (g *gatekeeper) openProxy() error {
 	return nil
 }
 
-// openMetrics counts the decisions and, with admin.http set, serves them
-// with the auditors' page and profiles.
+// openMetrics watches the running parts and, with admin.http set, serves
+// the metrics with the auditors' page, the health checks and profiles.
 func (g *gatekeeper) openMetrics() error {
-	g.metrics = newMetrics(g.proxy, g.rules, g.decisions, g.store, g.now)
+	g.metrics.watch(g.proxy, g.rules, g.decisions, g.store, g.now)
 	g.metrics.registry.MustRegister(g.gate.collectors()...)
 	if g.cfg.Admin.HTTP == "" {
 		return nil
@@ -269,6 +271,7 @@ func (g *gatekeeper) openMetrics() error {
 	web := &admin.Web{
 		AuditDir: g.auditDir, Verifier: verifier, Lists: g.store.Lists, Region: g.cfg.DefaultRegion,
 		Metrics: promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{}), Token: g.cfg.Admin.Token, Now: g.now,
+		Unready: g.readiness,
 	}
 	// Listening here makes a taken address a start-up error.
 	l, err := net.Listen("tcp", g.cfg.Admin.HTTP)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -37,6 +38,9 @@ type Web struct {
 	Token string
 	// Now is the clock lists' ages are measured by.
 	Now func() time.Time
+	// Unready names what keeps the gatekeeper from taking calls now, none
+	// when it takes them; /readyz answers it.
+	Unready func() []string
 }
 
 // webRoutes are the listener's endpoints, one handler each (page.go).
@@ -46,6 +50,8 @@ func (wb *Web) webRoutes() []route {
 		{"GET /call", wb.callPage},
 		{"GET /evidence", wb.evidence},
 		{"GET /audit.csv", wb.exportCSV},
+		{"GET /healthz", wb.healthz},
+		{"GET /readyz", wb.readyz},
 	}
 }
 
@@ -66,6 +72,23 @@ func (wb *Web) Handler() http.Handler {
 		return mux
 	}
 	return requireToken(wb.Token, mux)
+}
+
+// healthz answers 200 while the process serves HTTP at all (liveness).
+func (wb *Web) healthz(w http.ResponseWriter, _ *http.Request) error {
+	fmt.Fprintln(w, "ok")
+	return nil
+}
+
+// readyz answers 200 while the gatekeeper takes calls, else 503 with one
+// line per reason (Unready), which a load balancer or an orchestrator
+// probes before it sends calls.
+func (wb *Web) readyz(w http.ResponseWriter, _ *http.Request) error {
+	if why := wb.Unready(); len(why) > 0 {
+		return withStatus(http.StatusServiceUnavailable, errors.New("not ready: "+strings.Join(why, "; ")))
+	}
+	fmt.Fprintln(w, "ready")
+	return nil
 }
 
 // textErrors answers a handler's error as plain text: the page's links are

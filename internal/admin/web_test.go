@@ -235,3 +235,27 @@ func TestAssetsAreEmbedded(t *testing.T) {
 		t.Error("templates are served")
 	}
 }
+
+// /healthz answers while the process serves; /readyz answers 503 with the
+// reasons while something keeps calls from being decided, and 200 once
+// nothing does, behind the token as every other endpoint.
+func TestHealthAndReadiness(t *testing.T) {
+	why := []string{"list ftc: never imported (rule national-registry-stale)"}
+	web := &Web{Token: "s3cret", Unready: func() []string { return why }, Metrics: http.NotFoundHandler()}
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	auth := []string{"Authorization", "Bearer s3cret"}
+	if status, _, body := get(t, srv.URL+"/healthz", auth...); status != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", status, body)
+	}
+	if status, _, body := get(t, srv.URL+"/readyz", auth...); status != 503 || !strings.Contains(body, why[0]) {
+		t.Errorf("/readyz while the list is missing: %d %q, want 503 naming it", status, body)
+	}
+	why = nil
+	if status, _, body := get(t, srv.URL+"/readyz", auth...); status != 200 || body != "ready\n" {
+		t.Errorf("/readyz once ready: %d %q", status, body)
+	}
+	if status, _, _ := get(t, srv.URL+"/readyz"); status != 401 {
+		t.Errorf("/readyz without the token: %d, want 401", status)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -48,6 +49,7 @@ type Config struct {
 	DefaultRegion string `yaml:"default_region"`
 	Admin         Admin  `yaml:"admin"`
 	Import        Import `yaml:"import"`
+	Log           Log    `yaml:"log"`
 
 	// Dir is the folder of the config file. Every relative path in the file
 	// (data_dir, audit.dir, policy, admin.socket) is taken from it; for the
@@ -94,6 +96,20 @@ type SIP struct {
 	// Strangers says what a request from a source that may not send it gets:
 	// reject (default: 403) or drop (no answer). Either way it is counted.
 	Strangers string `yaml:"strangers"`
+}
+
+// Log is what serve logs (to standard error).
+type Log struct {
+	// Level is the least severe level logged: debug, info (default), warn
+	// or error.
+	Level string `yaml:"level"`
+}
+
+// SlogLevel is Level as log/slog's; check refused any other name.
+func (l Log) SlogLevel() slog.Level {
+	var level slog.Level
+	level.UnmarshalText([]byte(l.Level))
+	return level
 }
 
 // Limits are checked before the policy, each new INVITE beyond them gets
@@ -385,6 +401,9 @@ func (c *Config) setDefaults() {
 	if c.DefaultRegion == "" {
 		c.DefaultRegion = "US"
 	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
 	if c.DataDir == "" {
 		c.DataDir = "var/data"
 	}
@@ -475,6 +494,9 @@ func (c *Config) check() *fieldError {
 	}
 	if s := c.SIP.Strangers; s != "reject" && s != "drop" {
 		return at("$.sip.strangers", "sip.strangers: %q is not reject or drop", s)
+	}
+	if l := c.Log.Level; l != "debug" && l != "info" && l != "warn" && l != "error" {
+		return at("$.log.level", "log.level: %q is not debug, info, warn or error", l)
 	}
 	if !number.KnownRegion(c.DefaultRegion) {
 		return at("$.default_region", "default_region: %q is not a country code (ISO 3166, e.g. US)", c.DefaultRegion)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -311,5 +312,21 @@ func TestAuditSettings(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("got %v\nwant %s", err, want)
 		}
+	}
+}
+
+func TestLogLevel(t *testing.T) {
+	base := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: sip:127.0.0.1:5070\ndialers:\n  - name: d\n    sources: [127.0.0.0/8]\npolicy: p.yaml\n"
+	for text, want := range map[string]slog.Level{"": slog.LevelInfo, "log:\n  level: debug\n": slog.LevelDebug, "log:\n  level: warn\n": slog.LevelWarn, "log: {level: error}\n": slog.LevelError} {
+		cfg, err := Parse("gk.yaml", []byte(base+text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.Log.SlogLevel(); got != want {
+			t.Errorf("%q: level %v, want %v", text, got, want)
+		}
+	}
+	if _, err := Parse("gk.yaml", []byte(base+"log:\n  level: verbose\n")); err == nil || !strings.HasPrefix(err.Error(), `gk.yaml:9:10: log.level: "verbose" is not debug, info, warn or error`) {
+		t.Errorf("an unknown level: %v", err)
 	}
 }

@@ -382,13 +382,20 @@ func readAuditFile(path string) ([]byte, error) {
 // (/metrics: the Prometheus metrics; /: the auditors' page).
 func (g *gatekeeper) adminGet(path string) string {
 	g.t.Helper()
+	_, body := g.adminStatus(path)
+	return body
+}
+
+// adminStatus answers path on the admin HTTP listener with its status.
+func (g *gatekeeper) adminStatus(path string) (int, string) {
+	g.t.Helper()
 	res, err := http.Get(fmt.Sprintf("http://%s:%d%s", carrierIP, g.httpPort, path))
 	if err != nil {
 		g.t.Fatal(err)
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
-	return string(body)
+	return res.StatusCode, string(body)
 }
 
 // sipp is one SIPp process with its message trace.

@@ -81,9 +81,10 @@ func (n nonces) check(nonce string, now time.Time) (ours, stale bool) {
 }
 
 // authorize checks a new INVITE's Proxy-Authorization against the dialer's
-// credentials (RFC 3261 §22.3). Without one, or with a stale nonce, it
-// answers 407 with a challenge per algorithm; with wrong credentials 403,
-// counted as Unauthorized. It reports whether the INVITE may go on.
+// credentials (RFC 3261 §22.3). Without one it answers 407 with a challenge
+// per algorithm; with wrong credentials 403, counted as Unauthorized; with
+// right ones on a nonce that is too old or not this process's, 407 with
+// stale=true. It reports whether the INVITE may go on.
 func (p *Proxy) authorize(req *sip.Request, tx sip.ServerTransaction, creds *Credentials) bool {
 	h := req.GetHeader("Proxy-Authorization")
 	if h == nil {
@@ -97,11 +98,6 @@ func (p *Proxy) authorize(req *sip.Request, tx sip.ServerTransaction, creds *Cre
 		p.refuseCredentials(req, tx)
 		return false
 	}
-	ours, stale := p.nonces.check(cred.Nonce, time.Now())
-	if !ours {
-		p.refuseCredentials(req, tx)
-		return false
-	}
 	want, err := digest.Digest(&digest.Challenge{Realm: authRealm, Nonce: cred.Nonce, Algorithm: cred.Algorithm, QOP: qopOf(cred)},
 		digest.Options{Method: string(req.Method), URI: cred.URI, Username: creds.Username, Password: creds.Password, Cnonce: cred.Cnonce, Count: cred.Nc})
 	if err != nil || cred.Username != creds.Username || !sameTarget(cred.URI, req.Recipient) ||
@@ -109,8 +105,9 @@ func (p *Proxy) authorize(req *sip.Request, tx sip.ServerTransaction, creds *Cre
 		p.refuseCredentials(req, tx)
 		return false
 	}
-	if stale {
-		// Right credentials, old nonce: a fresh challenge, which the dialer answers at once (RFC 7616 §3.3 stale).
+	if ours, stale := p.nonces.check(cred.Nonce, time.Now()); !ours || stale {
+		// Right credentials, a nonce too old or from before a restart: a
+		// fresh challenge, which the dialer answers at once (RFC 7616 §3.3 stale).
 		p.challenge(req, tx, creds, true)
 		return false
 	}

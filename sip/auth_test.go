@@ -94,11 +94,6 @@ func TestWrongCredentialsGet403(t *testing.T) {
 		"uri": func(c *digest.Challenge) string {
 			return withCredentials(t, "auth-bad", c, "predictive", "s3cret", "sip:2025550999@127.0.0.1")
 		},
-		// A nonce the proxy never issued.
-		"nonce": func(c *digest.Challenge) string {
-			c.Nonce = "5f5e100.forged"
-			return withCredentials(t, "auth-bad", c, "predictive", "s3cret", "sip:2025550143@127.0.0.1")
-		},
 	}
 	for name, build := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -135,6 +130,26 @@ func TestOnlyTheDialersAlgorithmsAreOfferedAndTaken(t *testing.T) {
 	send(t, r.dialer, r.proxyAddr(), withCredentials(t, "auth-md5", &sha, "predictive", "s3cret", "sip:2025550143@127.0.0.1"))
 	if fwd := recvFirst(r.carrier, 500*time.Millisecond); len(fwd) > 0 {
 		t.Errorf("SHA-256 credentials passed where only MD5 is offered: %q", firstLines(fwd))
+	}
+}
+
+// Right credentials on a nonce the proxy did not issue (or issued before a
+// restart) get a fresh challenge marked stale, not 403.
+func TestRightCredentialsOnAForeignNonceAreChallengedAgain(t *testing.T) {
+	r := authRig(t)
+	chal := challenged(t, r, "auth-stale")[1]
+	chal.Nonce = newNonces().issue(time.Now())
+	send(t, r.dialer, r.proxyAddr(), withCredentials(t, "auth-stale", chal, "predictive", "s3cret", "sip:2025550143@127.0.0.1"))
+	deadline := time.Now().Add(time.Second)
+	var final []string
+	for time.Now().Before(deadline) && (len(final) == 0 || !strings.Contains(final[0], "CSeq: 2 INVITE") || strings.HasPrefix(final[0], "SIP/2.0 100")) {
+		final = recvCall(r.dialer, "auth-stale", time.Until(deadline))
+	}
+	if len(final) == 0 || !strings.HasPrefix(final[0], "SIP/2.0 407") || !strings.Contains(final[0], "stale=true") {
+		t.Errorf("right credentials on a foreign nonce got %q, want 407 with stale=true", firstLines(final))
+	}
+	if n := r.p.Stats().Refused[Unauthorized]; n != 0 {
+		t.Errorf("unauthorized counted %d, want 0", n)
 	}
 }
 

@@ -22,7 +22,8 @@ type ListInfo struct {
 	// change list; decisions cite it. Ids are unique across lists and only
 	// grow; 0 means the list only holds live changes.
 	Version        uint64       `json:"version"`
-	Count          int64        `json:"count"` // numbers the imported data lists, live changes aside
+	ImportID       string       `json:"import_id,omitempty"` // ImportRequest.ID of the last import applied
+	Count          int64        `json:"count"`               // numbers the imported data lists, live changes aside
 	ImportedAt     time.Time    `json:"imported_at"`
 	SourceDate     string       `json:"source_date,omitempty"`      // YYYY-MM-DD the data is as of
 	SourceDateFrom string       `json:"source_date_from,omitempty"` // how SourceDate was found

@@ -43,6 +43,11 @@ type ImportRequest struct {
 	// (default: DATA_DIR/reports/LIST-TIME-invalid.txt) instead of failing.
 	SkipInvalid   bool   `json:"skip_invalid,omitempty"`
 	InvalidReport string `json:"invalid_report,omitempty"`
+	// ID, when set, is kept with the version the import makes
+	// (ListInfo.ImportID), in the transaction that switches to it: a caller
+	// that lost the answer (the server was killed) finds out from the list
+	// whether its import is in force.
+	ID string `json:"id,omitempty"`
 	// Progress, when not nil, is called a few times a second.
 	Progress func(Progress) `json:"-"`
 }
@@ -519,7 +524,7 @@ func (rd *fileReader) sourceDay() formats.Day { return rd.source().day }
 func (rd *fileReader) info(name string, id uint64) ListInfo {
 	src := rd.source()
 	info := ListInfo{
-		Name: name, Version: id, ImportedAt: time.Now().UTC(),
+		Name: name, Version: id, ImportID: rd.req.ID, ImportedAt: time.Now().UTC(),
 		SourceDate: src.day.String(), SourceDateFrom: src.from, Sources: rd.sources, Invalid: rd.invalid,
 	}
 	if rd.invalid > 0 {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/gatekeeper-sip/gatekeeper/internal/admin"
+	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 	"github.com/gatekeeper-sip/gatekeeper/registry/formats"
 )
@@ -46,7 +51,9 @@ The source date (what the data is as of) is --source-date, else the latest date
 of a change list, else a date in the file name, the zip entry time or the file's
 modification time. Live changes (gatekeeper dnc) stay in force over imports.
 While ` + "`gatekeeper serve`" + ` runs, the import goes through the server, which reads the
-files itself and answers with the new version from the next call on.`,
+files itself and answers with the new version from the next call on. Should the server
+stop before it answers, import reads the registry to say whether the new version is in
+force or the list keeps its previous one.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := formats.ParseFormat(format)
@@ -67,19 +74,29 @@ files itself and answers with the new version from the next call on.`,
 					return err
 				}
 			}
-			reg, _, err := flags.open(cmd)
+			reg, cfg, err := flags.open(cmd)
 			if err != nil {
 				return err
 			}
-			defer reg.Close()
+			defer func() { reg.Close() }()
 			// Interrupting abandons the import; nothing of it is applied.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			progress := newProgressView(cmd.ErrOrStderr())
 			req.Progress = progress.show
+			req.ID = rand.Text()
 			start := time.Now()
 			info, err := reg.Import(ctx, req)
 			progress.end()
+			if lost := err; errors.Is(lost, admin.ErrNoAnswer) && ctx.Err() == nil {
+				reg.Close()
+				if reg, err = openRegistryAgain(cfg, flags.dataDir); err != nil {
+					return err
+				}
+				if info, err = importOutcome(reg, req, lost); err == nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "the server stopped after switching the list to the import; the import is in force:")
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -99,6 +116,56 @@ files itself and answers with the new version from the next call on.`,
 	fl.StringVar(&req.InvalidReport, "invalid-report", "", "where --skip-invalid lists the lines (default: DATA_DIR/reports/LIST-TIME-invalid.txt)")
 	addKinds(cmd, &flags) // --kind, --map: kinds.go
 	return cmd
+}
+
+// serverRestartWait is how long the CLI waits for a server to answer again
+// after an import lost its connection (a supervised server restarts in
+// well under a second) before it opens the registry itself.
+const serverRestartWait = 5 * time.Second
+
+// openRegistryAgain reaches the registry after the server holding it went
+// away: a server that answers again within serverRestartWait, else the
+// store itself.
+func openRegistryAgain(cfg *config.Config, dataDir string) (registryAccess, error) {
+	_, socket, err := registryPaths(cfg, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	client := admin.NewClient(socket)
+	for deadline := time.Now().Add(serverRestartWait); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+		err := client.Ping(ctx)
+		cancel()
+		if err == nil {
+			return client, nil
+		}
+	}
+	client.Close()
+	reg, err := openRegistry(cfg, dataDir, true)
+	if err != nil {
+		return nil, fmt.Errorf("the server stopped during the import, and the registry cannot be read to tell whether it was applied: %w", err)
+	}
+	return reg, nil
+}
+
+// importOutcome tells from the registry whether the import req, whose
+// answer was lost (lost), is in force: the list's version carries req.ID
+// exactly when the switch to it was committed.
+func importOutcome(reg registryAccess, req registry.ImportRequest, lost error) (registry.ListInfo, error) {
+	lists, err := reg.Lists()
+	if err != nil {
+		return registry.ListInfo{}, fmt.Errorf("the server stopped during the import (%v), and the lists cannot be read to tell whether it was applied: %w", lost, err)
+	}
+	for _, l := range lists {
+		if l.Name != req.List {
+			continue
+		}
+		if l.ImportID == req.ID {
+			return l, nil
+		}
+		return registry.ListInfo{}, fmt.Errorf("the server stopped before the import was applied: list %s keeps version %d, nothing of the import is in force (%v)", req.List, l.Version, lost)
+	}
+	return registry.ListInfo{}, fmt.Errorf("the server stopped before the import was applied: there is no list %s, nothing of the import is in force (%v)", req.List, lost)
 }
 
 func printImport(w io.Writer, info registry.ListInfo, took time.Duration) {

@@ -50,7 +50,7 @@ func (c *Client) Import(ctx context.Context, req registry.ImportRequest) (regist
 		for {
 			var ev importEvent
 			if err := dec.Decode(&ev); err != nil {
-				return fmt.Errorf("admin socket: the import's answer ended early: %w", err)
+				return fmt.Errorf("admin socket: %w: %w", ErrNoAnswer, err)
 			}
 			switch {
 			case ev.Error != "":
@@ -173,7 +173,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("admin socket: %w", err)
+		return fmt.Errorf("admin socket: %w: %w", ErrNoAnswer, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {

@@ -21,13 +21,28 @@ const crashCalls = 10
 
 // A gatekeeper killed with SIGKILL while calls are up serves again within
 // 2 s of the kill, and those calls still hang up through the new process
-// from either side (their BYE gets 200, not 481); the audit log verifies
-// and the lists are intact.
+// from either side (their BYE gets 200, not 481); the audit log verifies,
+// the lists are intact, and the frequency counters still count the calls
+// placed before the kill.
 func TestCallsSetUpBeforeACrashStillHangUp(t *testing.T) {
 	for _, side := range []string{"dialer", "carrier"} {
 		t.Run(side, func(t *testing.T) {
 			g := newGatekeeper(t)
 			g.importList("internal", listedNumber)
+			writeFile(t, filepath.Join(g.dir, "policy.yaml"), fmt.Sprintf(`mode: enforce
+lists:
+  internal: the company's own Do-Not-Call list
+rules:
+  - name: internal-dnc
+    match:
+      listed: [internal]
+    action: reject
+  - name: frequency
+    match:
+      attempts: {limit: %d, within: 24h}
+    action: reject
+    status: 486
+`, crashCalls))
 			g.start()
 			dialerScenario, carrierScenario := "uac.xml", "uas.xml"
 			hold := []string{"-d", "5000"}
@@ -74,6 +89,8 @@ func TestCallsSetUpBeforeACrashStillHangUp(t *testing.T) {
 			if out, err := g.run("lookup", listedNumber); err != nil || !strings.Contains(out, "internal") {
 				t.Errorf("lookup after the crash: %v %s", err, out)
 			}
+			// The calls before the kill reached the cap: one more is refused.
+			g.dial(dialerIP, "uac_reject.xml", cleanNumber, "-set", "expect", "486").mustPass()
 			g.stop()
 		})
 	}

@@ -406,7 +406,7 @@ func (p *Proxy) transact(req *sip.Request) { awaitFinal(p.begin(req)) }
 
 // begin sends a request of our own; nil when it could not be sent.
 func (p *Proxy) begin(req *sip.Request) sip.ClientTransaction {
-	tx, err := p.client.TransactionRequest(context.Background(), req, asIs)
+	tx, err := p.transaction(req)
 	if err != nil {
 		p.log.Warn("sending request failed", "method", req.Method, "call_id", req.CallID().Value(), "error", err)
 		return nil

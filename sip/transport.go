@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -45,7 +46,20 @@ func (p *Proxy) send(req *sip.Request) (sip.ClientTransaction, error) {
 	if req.IsAck() {
 		return nil, p.client.WriteRequest(req, asIs)
 	}
-	return p.client.TransactionRequest(context.Background(), req, asIs)
+	return p.transaction(req)
+}
+
+// connectTimeout bounds setting up a connection for a request: the TCP
+// connect and, over TLS, the handshake, which sipgo would otherwise wait for
+// without end (a peer that accepts and never answers would hold the call).
+const connectTimeout = 5 * time.Second
+
+// transaction sends a request in a new client transaction.
+func (p *Proxy) transaction(req *sip.Request) (sip.ClientTransaction, error) {
+	// sipgo uses the context only while it gets the connection.
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	return p.client.TransactionRequest(ctx, req, asIs)
 }
 
 // messageSize is the length of a message as it goes on the wire, in bytes.

@@ -139,9 +139,9 @@ func (c *sipConn) send(t *testing.T, msg string) {
 	}
 }
 
-// read returns the next message, within 5 seconds.
+// read returns the next message, within 10 seconds.
 func (c *sipConn) read() (string, error) {
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var head strings.Builder
 	for {
 		line, err := c.r.ReadString('\n')
@@ -200,8 +200,9 @@ func headers(msg, name string) []string {
 // tlsCarrier is a carrier on TLS that answers every INVITE 200 and every
 // BYE 200, and hands each request it gets to got.
 type tlsCarrier struct {
-	addr string
-	got  chan string
+	addr  string
+	got   chan string
+	close func() error // stops listening
 }
 
 func startTLSCarrier(t *testing.T, addr string, pair tls.Certificate) *tlsCarrier {
@@ -211,7 +212,7 @@ func startTLSCarrier(t *testing.T, addr string, pair tls.Certificate) *tlsCarrie
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	c := &tlsCarrier{addr: addr, got: make(chan string, 16)}
+	c := &tlsCarrier{addr: addr, got: make(chan string, 16), close: l.Close}
 	go func() {
 		for {
 			conn, err := l.Accept()
@@ -456,5 +457,61 @@ func TestTLSDialerToUDPCarrier(t *testing.T) {
 	}
 	if got := recordRoutes(carrier.messages()); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("the carrier's Record-Route is %q, want %q", got, want)
+	}
+}
+
+// A TLS carrier whose certificate carrier_ca did not sign gets no call, and
+// neither does one that accepts the connection but never completes the
+// handshake: the dialer gets 503, at once or after the connect timeout (5 s).
+func TestTLSCarrierMustBeTrusted(t *testing.T) {
+	g := newGatekeeper(t)
+	ca := newAuthority(t, g.dir, "ca")
+	proxyCert, proxyKey, _ := ca.issue("proxy", carrierIP)
+	other := newAuthority(t, g.dir, "other")
+	_, _, impostor := other.issue("impostor", carrierIP)
+	g.sipExtra = "  carrier_transport: tls\n"
+	g.useTLS(fmt.Sprintf("    cert: %s\n    key: %s\n    carrier_ca: %s\n", proxyCert, proxyKey, ca.file))
+	carrierAddr := net.JoinHostPort(carrierIP, fmt.Sprint(g.carrierPort))
+	g.start()
+	call := func(callID string) (string, time.Duration) {
+		t.Helper()
+		dialer, err := dialTLS(dialerIP, net.JoinHostPort(carrierIP, fmt.Sprint(g.tlsPort)), &tls.Config{RootCAs: ca.pool()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dialer.Close()
+		start := time.Now()
+		dialer.send(t, invite(callID, g.tlsPort))
+		return dialer.final(t), time.Since(start)
+	}
+
+	carrier := startTLSCarrier(t, carrierAddr, impostor)
+	if res, took := call("tls-impostor"); !strings.HasPrefix(res, "SIP/2.0 503 ") || took > 3*time.Second {
+		t.Errorf("a call to a carrier with an untrusted certificate got %q after %s, want 503 at once", res, took)
+	}
+	select {
+	case msg := <-carrier.got:
+		t.Errorf("the untrusted carrier got %q", msg)
+	default:
+	}
+	carrier.close()
+
+	// A carrier that takes the TCP connection and says nothing.
+	l, err := net.Listen("tcp", carrierAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	if res, took := call("tls-silent"); !strings.HasPrefix(res, "SIP/2.0 503 ") || took < 4*time.Second || took > 8*time.Second {
+		t.Errorf("a call to a carrier that never completes the handshake got %q after %s, want 503 after about 5 s", res, took)
 	}
 }

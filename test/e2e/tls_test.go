@@ -272,9 +272,12 @@ func answer(req, status string, extra ...string) string {
 }
 
 // invite is a dialer's INVITE over TLS; LOCAL is the dialer's address.
-func invite(callID string, port int) string {
+func invite(callID string, port int) string { return inviteURI(callID, "sip", port) }
+
+// inviteURI is invite with a Request-URI of this scheme.
+func inviteURI(callID, scheme string, port int) string {
 	return fmt.Sprintf(`
-INVITE sip:%[1]s@%[2]s:%[3]d SIP/2.0
+INVITE %[6]s:%[1]s@%[2]s:%[3]d SIP/2.0
 Via: SIP/2.0/TLS LOCAL;branch=z9hG4bK-%[4]s-1;rport
 Max-Forwards: 70
 From: <sip:dialer@%[5]s>;tag=dialer1
@@ -284,7 +287,7 @@ CSeq: 1 INVITE
 Contact: <sip:dialer@LOCAL;transport=tls>
 Content-Length: 0
 
-`, cleanNumber, carrierIP, port, callID, dialerIP)
+`, cleanNumber, carrierIP, port, callID, dialerIP, scheme)
 }
 
 // inDialog is an ACK or BYE of the dialer for the call a 200 answered,
@@ -376,19 +379,20 @@ func TestTLSCallEndToEnd(t *testing.T) {
 	}
 	stranger.Close()
 
-	// The call: INVITE -> 200 -> ACK -> BYE -> 200, all over TLS on both sides.
+	// The call: INVITE -> 200 -> ACK -> BYE -> 200, all over TLS on both
+	// sides, to a sips: Request-URI, which the Record-Route keeps (RFC 5630).
 	dialer, err := dialTLS(dialerIP, proxy, withCert)
 	if err != nil {
 		t.Fatalf("TLS with a client certificate: %v\n%s", err, g.log.String())
 	}
 	defer dialer.Close()
-	dialer.send(t, invite("tls-call", g.tlsPort))
+	dialer.send(t, inviteURI("tls-call", "sips", g.tlsPort))
 	inv := carrier.expect(t, "INVITE")
 	ok := dialer.final(t)
 	if !strings.HasPrefix(ok, "SIP/2.0 200 ") {
 		t.Fatalf("the call got %q, want 200\n%s", ok, g.log.String())
 	}
-	wantRR := fmt.Sprintf("<sip:%s:%d;transport=tls;lr>", carrierIP, g.tlsPort)
+	wantRR := fmt.Sprintf("<sips:%s:%d;transport=tls;lr>", carrierIP, g.tlsPort)
 	for side, msg := range map[string]string{"carrier's INVITE": inv, "dialer's 200": ok} {
 		if rr := headers(msg, "Record-Route"); len(rr) != 1 || withoutSeal(rr[0]) != wantRR {
 			t.Errorf("the %s has Record-Route %q, want [%s]", side, rr, wantRR)
@@ -514,4 +518,35 @@ func TestTLSCarrierMustBeTrusted(t *testing.T) {
 	if res, took := call("tls-silent"); !strings.HasPrefix(res, "SIP/2.0 503 ") || took < 4*time.Second || took > 8*time.Second {
 		t.Errorf("a call to a carrier that never completes the handshake got %q after %s, want 503 after about 5 s", res, took)
 	}
+}
+
+// The carrier (SIPp over UDP) hangs up: its BYE reaches the dialer over
+// the dialer's own TLS connection, and the dialer's 200 goes back to it.
+func TestTLSDialerHungUpByTheCarrier(t *testing.T) {
+	g := newGatekeeper(t)
+	ca := newAuthority(t, g.dir, "ca")
+	proxyCert, proxyKey, _ := ca.issue("proxy", carrierIP)
+	g.useTLS(fmt.Sprintf("    cert: %s\n    key: %s\n", proxyCert, proxyKey))
+	g.start()
+	carrier := g.carrier("uas_bye.xml", 1)
+	dialer, err := dialTLS(dialerIP, net.JoinHostPort(carrierIP, fmt.Sprint(g.tlsPort)), &tls.Config{RootCAs: ca.pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dialer.Close()
+	dialer.send(t, invite("tls-carrier-bye", g.tlsPort))
+	ok := dialer.final(t)
+	if !strings.HasPrefix(ok, "SIP/2.0 200 ") {
+		t.Fatalf("the call got %q, want 200\n%s", ok, g.log.String())
+	}
+	dialer.send(t, inDialog("ACK", 1, ok))
+	bye, err := dialer.read()
+	if err != nil || !strings.HasPrefix(bye, "BYE ") {
+		t.Fatalf("the dialer got %q, %v, want the carrier's BYE\n%s", bye, err, g.log.String())
+	}
+	if via := header(bye, "Via"); !strings.HasPrefix(via, fmt.Sprintf("SIP/2.0/TLS %s:%d;", carrierIP, g.tlsPort)) {
+		t.Errorf("the BYE's top Via is %q, want ours over TLS", via)
+	}
+	io.WriteString(dialer, answer(bye, "200 OK"))
+	carrier.mustPass()
 }

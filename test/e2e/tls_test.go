@@ -219,8 +219,8 @@ func startTLSCarrier(t *testing.T, addr string, pair tls.Certificate) *tlsCarrie
 			if err != nil {
 				return
 			}
-			t.Cleanup(func() { conn.Close() })
-			go c.serve(newSIPConn(conn))
+			go c.serve(newSIPConn(conn)) // ends when the gatekeeper closes the connection
+
 		}
 	}()
 	return c
@@ -427,26 +427,36 @@ func TestTLSCallEndToEnd(t *testing.T) {
 	}
 }
 
-// A TLS dialer and a UDP carrier (SIPp): each side gets its own
-// Record-Route entry, and ACK and BYE cross from TLS to UDP.
-func TestTLSDialerToUDPCarrier(t *testing.T) {
+// answeredOverTLS starts a gatekeeper with a tls:// listener that asks for
+// no client certificate and a SIPp carrier over UDP that plays scenario,
+// and places a call from a TLS dialer. It returns them with the call's 200,
+// which the dialer has acknowledged.
+func answeredOverTLS(t *testing.T, scenario, callID string) (*gatekeeper, *sipp, *sipConn, string) {
+	t.Helper()
 	g := newGatekeeper(t)
 	ca := newAuthority(t, g.dir, "ca")
 	proxyCert, proxyKey, _ := ca.issue("proxy", carrierIP)
 	g.useTLS(fmt.Sprintf("    cert: %s\n    key: %s\n", proxyCert, proxyKey))
 	g.start()
-	carrier := g.carrier("uas.xml", 1)
+	carrier := g.carrier(scenario, 1)
 	dialer, err := dialTLS(dialerIP, net.JoinHostPort(carrierIP, fmt.Sprint(g.tlsPort)), &tls.Config{RootCAs: ca.pool()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dialer.Close()
-	dialer.send(t, invite("tls-udp", g.tlsPort))
+	t.Cleanup(func() { dialer.Close() })
+	dialer.send(t, invite(callID, g.tlsPort))
 	ok := dialer.final(t)
 	if !strings.HasPrefix(ok, "SIP/2.0 200 ") {
 		t.Fatalf("the call got %q, want 200\n%s", ok, g.log.String())
 	}
 	dialer.send(t, inDialog("ACK", 1, ok))
+	return g, carrier, dialer, ok
+}
+
+// A TLS dialer and a UDP carrier (SIPp): each side gets its own
+// Record-Route entry, and ACK and BYE cross from TLS to UDP.
+func TestTLSDialerToUDPCarrier(t *testing.T) {
+	g, carrier, dialer, ok := answeredOverTLS(t, "uas.xml", "tls-udp")
 	// The call lasts a moment, as uac.xml's does: the proxy relays each
 	// request as it comes, so a BYE right behind the ACK could overtake it.
 	time.Sleep(100 * time.Millisecond)
@@ -508,11 +518,10 @@ func TestTLSCarrierMustBeTrusted(t *testing.T) {
 	defer l.Close()
 	go func() {
 		for {
-			c, err := l.Accept()
-			if err != nil {
+			// Held open and unread; the gatekeeper closes it when it gives up.
+			if _, err := l.Accept(); err != nil {
 				return
 			}
-			t.Cleanup(func() { c.Close() })
 		}
 	}()
 	if res, took := call("tls-silent"); !strings.HasPrefix(res, "SIP/2.0 503 ") || took < 4*time.Second || took > 8*time.Second {
@@ -523,23 +532,7 @@ func TestTLSCarrierMustBeTrusted(t *testing.T) {
 // The carrier (SIPp over UDP) hangs up: its BYE reaches the dialer over
 // the dialer's own TLS connection, and the dialer's 200 goes back to it.
 func TestTLSDialerHungUpByTheCarrier(t *testing.T) {
-	g := newGatekeeper(t)
-	ca := newAuthority(t, g.dir, "ca")
-	proxyCert, proxyKey, _ := ca.issue("proxy", carrierIP)
-	g.useTLS(fmt.Sprintf("    cert: %s\n    key: %s\n", proxyCert, proxyKey))
-	g.start()
-	carrier := g.carrier("uas_bye.xml", 1)
-	dialer, err := dialTLS(dialerIP, net.JoinHostPort(carrierIP, fmt.Sprint(g.tlsPort)), &tls.Config{RootCAs: ca.pool()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dialer.Close()
-	dialer.send(t, invite("tls-carrier-bye", g.tlsPort))
-	ok := dialer.final(t)
-	if !strings.HasPrefix(ok, "SIP/2.0 200 ") {
-		t.Fatalf("the call got %q, want 200\n%s", ok, g.log.String())
-	}
-	dialer.send(t, inDialog("ACK", 1, ok))
+	g, carrier, dialer, _ := answeredOverTLS(t, "uas_bye.xml", "tls-carrier-bye")
 	bye, err := dialer.read()
 	if err != nil || !strings.HasPrefix(bye, "BYE ") {
 		t.Fatalf("the dialer got %q, %v, want the carrier's BYE\n%s", bye, err, g.log.String())

@@ -1,0 +1,19 @@
+// Package media anchors a call's media: it rewrites the SDP of the call's
+// offers and answers (RFC 4566, RFC 3264) so that each side sends its RTP
+// and RTCP to ports of the gatekeeper, and relays those packets to the
+// other side unchanged (RFC 3550: header, SSRC, sequence numbers,
+// timestamps and payload as they came; no transcoding).
+//
+// A Relay holds one session per call (by Call-ID). Each m= line of the
+// call's SDP gets a stream of two legs, one facing the dialer and one
+// facing the carrier, each an RTP socket on an even port and an RTCP socket
+// on the next one, drawn from a configured range. A leg sends to the address
+// its side's SDP names until a packet arrives from that side, and from then
+// on to where that packet came from (symmetric latching, as NATed phones
+// need). A session ends on Release (the call ended) or after IdleTimeout
+// without a packet once both sides have given their SDP.
+//
+// The package knows nothing of SIP transactions or policy: the proxy calls
+// Rewrite with each SDP body of a dialog and the side it came from, and
+// Release when the call ends.
+package media

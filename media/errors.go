@@ -1,0 +1,15 @@
+package media
+
+import "errors"
+
+// ErrNoPorts is returned when every port pair of the configured range is
+// in use (or cannot be bound), so a stream cannot be anchored.
+var ErrNoPorts = errors.New("no free media ports in the range")
+
+// ErrNotSDP is returned when a body is not an SDP that names media: no
+// v= line, or an m= or c= line that cannot be read.
+var ErrNotSDP = errors.New("not a session description")
+
+// ErrClosed is returned when the relay was closed, or the call's session
+// ended while its SDP was being rewritten.
+var ErrClosed = errors.New("media relay is closed")

@@ -1,0 +1,407 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// Side is the side of a call an SDP body or a packet comes from.
+type Side int
+
+const (
+	Dialer  Side = iota // the call center's side
+	Carrier             // the carrier's side
+)
+
+func (s Side) String() string {
+	if s == Dialer {
+		return "dialer"
+	}
+	return "carrier"
+}
+
+func (s Side) other() Side { return 1 - s }
+
+// DefaultIdleTimeout is how long an anchored call may go without a packet
+// before its ports are freed (as rtpengine's --timeout).
+const DefaultIdleTimeout = 60 * time.Second
+
+// Config is what a Relay needs.
+type Config struct {
+	// Address is the IP the relay binds its sockets to and writes into the
+	// SDP it rewrites: an address both the dialers and the carrier reach.
+	Address netip.Addr
+	// PortLow and PortHigh bound the UDP ports it uses, both included; each
+	// anchored stream takes two pairs (RTP on an even port, RTCP on the next).
+	PortLow, PortHigh int
+	// IdleTimeout frees a call's ports once it went this long without a
+	// packet in either direction, counted from when both sides gave their
+	// SDP (default DefaultIdleTimeout).
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// Stats counts what a relay did since it started.
+type Stats struct {
+	Sessions   int    // calls anchored now
+	PortsInUse int    // ports bound now (four per stream)
+	Packets    uint64 // RTP and RTCP packets relayed
+	Bytes      uint64 // their UDP payload, in bytes
+	Dropped    uint64 // packets not relayed: not RTP on an RTP port, or no address to send to (hold, SDP not seen)
+	IdleEnded  uint64 // sessions ended by IdleTimeout
+}
+
+// Relay anchors the media of calls: see the package documentation.
+type Relay struct {
+	cfg   Config
+	log   *slog.Logger
+	ports *portPool
+	epoch time.Time
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	closed   bool
+	done     chan struct{}
+
+	packets, bytes, dropped, idleEnded atomic.Uint64
+}
+
+// New checks cfg and starts a relay; Close stops it.
+func New(cfg Config) (*Relay, error) {
+	if !cfg.Address.IsValid() || cfg.Address.IsUnspecified() {
+		return nil, fmt.Errorf("address %v: give the IP the dialers and the carrier send media to", cfg.Address)
+	}
+	if cfg.PortLow < 1 || cfg.PortHigh > 65535 || cfg.PortHigh-cfg.PortLow < 3 {
+		return nil, fmt.Errorf("ports %d-%d: give a range within 1-65535 of at least four ports", cfg.PortLow, cfg.PortHigh)
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	r := &Relay{
+		cfg: cfg, log: cfg.Logger, ports: newPortPool(cfg.PortLow, cfg.PortHigh), epoch: time.Now(),
+		sessions: map[string]*session{}, done: make(chan struct{}),
+	}
+	go r.sweep()
+	return r, nil
+}
+
+// Rewrite anchors the call callID's media described by body, an SDP that
+// came from side (an offer or an answer: INVITE, 18x, 2xx, ACK, UPDATE,
+// PRACK), and returns the SDP to pass on to the other side: its c= lines
+// (but those on hold) name the relay's address, each active m= line the
+// port the relay receives that stream on from the other side, and a=rtcp
+// the port after it. The first call for a Call-ID opens its session. Errors
+// are ErrNotSDP (the body cannot be rewritten), ErrNoPorts and ErrClosed;
+// on error nothing of the call changed but ports taken for it before.
+func (r *Relay) Rewrite(callID string, side Side, body []byte) ([]byte, error) {
+	desc, err := parseSDP(body)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
+	s := r.sessions[callID]
+	if s == nil {
+		s = &session{relay: r, callID: callID}
+		r.sessions[callID] = s
+	}
+	r.mu.Unlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed { // released or idle while this SDP came
+		return nil, ErrClosed
+	}
+	descs := desc.streams()
+	ports := make([]int, len(descs))
+	for i, d := range descs {
+		if d.port == 0 {
+			continue
+		}
+		for len(s.streams) <= i {
+			st, err := r.openStream(s)
+			if err != nil {
+				return nil, err
+			}
+			s.streams = append(s.streams, st)
+		}
+		s.streams[i].legs[side].expect(d)
+		ports[i] = s.streams[i].legs[side.other()].port
+	}
+	s.seen[side] = true
+	if s.seen[Dialer] && s.seen[Carrier] {
+		s.touch()
+		s.timed.Store(true)
+	}
+	return desc.rewrite(r.cfg.Address, ports)
+}
+
+// Release ends the call's session, if it has one, and frees its ports.
+func (r *Relay) Release(callID string) {
+	r.mu.Lock()
+	s := r.sessions[callID]
+	delete(r.sessions, callID)
+	r.mu.Unlock()
+	if s != nil {
+		s.close("released")
+	}
+}
+
+// Close ends every session and stops the relay.
+func (r *Relay) Close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	all := r.sessions
+	r.sessions = nil
+	close(r.done)
+	r.mu.Unlock()
+	for _, s := range all {
+		s.close("relay closed")
+	}
+}
+
+// Stats returns the relay's counts.
+func (r *Relay) Stats() Stats {
+	r.mu.Lock()
+	n := len(r.sessions)
+	r.mu.Unlock()
+	total := (r.cfg.PortHigh - r.cfg.PortLow + 1 - r.cfg.PortLow%2) / 2
+	return Stats{
+		Sessions: n, PortsInUse: 2 * (total - r.ports.len()),
+		Packets: r.packets.Load(), Bytes: r.bytes.Load(), Dropped: r.dropped.Load(), IdleEnded: r.idleEnded.Load(),
+	}
+}
+
+// now is the relay's monotonic clock, in nanoseconds since it started.
+func (r *Relay) now() int64 { return int64(time.Since(r.epoch)) }
+
+// sweep ends the sessions idle for longer than IdleTimeout.
+func (r *Relay) sweep() {
+	tick := time.NewTicker(max(r.cfg.IdleTimeout/4, time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-tick.C:
+		}
+		cutoff := r.now() - int64(r.cfg.IdleTimeout)
+		var idle []*session
+		r.mu.Lock()
+		for id, s := range r.sessions {
+			if s.timed.Load() && s.last.Load() < cutoff {
+				idle = append(idle, s)
+				delete(r.sessions, id)
+			}
+		}
+		r.mu.Unlock()
+		for _, s := range idle {
+			r.idleEnded.Add(1)
+			s.close("no media for " + r.cfg.IdleTimeout.String())
+		}
+	}
+}
+
+// session is one call's media.
+type session struct {
+	relay  *Relay
+	callID string
+	last   atomic.Int64 // relay.now() of the last packet, or of the SDP that completed it
+	timed  atomic.Bool  // both sides gave SDP: the idle timeout runs
+
+	mu      sync.Mutex
+	seen    [2]bool
+	streams []*stream
+	closed  bool
+}
+
+func (s *session) touch() { s.last.Store(s.relay.now()) }
+
+func (s *session) close(why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	var got [2]uint64
+	for _, st := range s.streams {
+		for side, l := range st.legs {
+			got[side] += l.received.Load()
+			l.close(s.relay.ports)
+		}
+	}
+	s.relay.log.Info("media session ended", "call_id", s.callID, "why", why, "streams", len(s.streams),
+		"packets_from_dialer", got[Dialer], "packets_from_carrier", got[Carrier])
+}
+
+// stream is one m= line of a call: a leg toward each side.
+type stream struct {
+	legs [2]*leg
+}
+
+// openStream binds a leg toward each side and starts relaying between them.
+func (r *Relay) openStream(s *session) (*stream, error) {
+	st := &stream{}
+	for _, side := range []Side{Dialer, Carrier} {
+		l, err := r.openLeg(side)
+		if err != nil {
+			if st.legs[Dialer] != nil {
+				st.legs[Dialer].close(r.ports)
+			}
+			return nil, err
+		}
+		st.legs[side] = l
+	}
+	for side, l := range st.legs {
+		to := st.legs[Side(side).other()]
+		go r.pump(s, l, to, false)
+		go r.pump(s, l, to, true)
+	}
+	return st, nil
+}
+
+// leg is the relay's pair of sockets facing one side of a stream, and
+// where that side receives.
+type leg struct {
+	side      Side
+	port      int // RTP; RTCP is port+1
+	rtp, rtcp *net.UDPConn
+	// dest[0] is where the side receives RTP, dest[1] RTCP; nil: nowhere (not yet known, or on hold).
+	dest [2]atomic.Pointer[netip.AddrPort]
+	// latched[i]: dest[i] is the source of a packet from the side, kept
+	// until its next SDP.
+	latched [2]atomic.Bool
+	held    atomic.Bool
+	// received counts the packets that came from the side.
+	received atomic.Uint64
+}
+
+// openLeg binds the next free pair of ports that can be bound.
+func (r *Relay) openLeg(side Side) (*leg, error) {
+	for range r.ports.len() {
+		port, ok := r.ports.take()
+		if !ok {
+			break
+		}
+		rtpConn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.cfg.Address, uint16(port))))
+		if err != nil {
+			r.ports.put(port) // in use by another program: try it again later
+			continue
+		}
+		rtcpConn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.cfg.Address, uint16(port+1))))
+		if err != nil {
+			rtpConn.Close()
+			r.ports.put(port)
+			continue
+		}
+		return &leg{side: side, port: port, rtp: rtpConn, rtcp: rtcpConn}, nil
+	}
+	return nil, ErrNoPorts
+}
+
+// expect takes where the side receives from its SDP; until a packet from
+// the side arrives, the relay sends there.
+func (l *leg) expect(d streamDesc) {
+	l.held.Store(d.addr.IsUnspecified())
+	l.latched[0].Store(false)
+	l.latched[1].Store(false)
+	if !d.addr.IsValid() || d.addr.IsUnspecified() {
+		l.dest[0].Store(nil)
+		l.dest[1].Store(nil)
+		return
+	}
+	rtcp := d.port + 1
+	switch {
+	case d.mux:
+		rtcp = d.port
+	case d.rtcp != 0:
+		rtcp = d.rtcp
+	}
+	rtpDest, rtcpDest := netip.AddrPortFrom(d.addr, uint16(d.port)), netip.AddrPortFrom(d.addr, uint16(rtcp))
+	l.dest[0].Store(&rtpDest)
+	l.dest[1].Store(&rtcpDest)
+}
+
+// latch makes src the destination of what goes to the side, once per SDP
+// (symmetric RTP: the side receives where it sends from).
+func (l *leg) latch(i int, src netip.AddrPort) {
+	if l.latched[i].Load() || l.held.Load() {
+		return
+	}
+	l.latched[i].Store(true)
+	if d := l.dest[i].Load(); d == nil || *d != src {
+		latched := src // on the heap only here: once per SDP, not per packet
+		l.dest[i].Store(&latched)
+	}
+}
+
+func (l *leg) close(pool *portPool) {
+	l.rtp.Close()
+	l.rtcp.Close()
+	pool.put(l.port)
+}
+
+// maxPacket is the largest UDP payload the relay takes; anything larger is cut.
+const maxPacket = 1500
+
+// pump relays what the from side sends to one of from's sockets (RTP, or
+// RTCP when rtcp) to the to side, from to's socket of the same kind,
+// unchanged, until the socket closes. It allocates nothing per packet.
+func (r *Relay) pump(s *session, from, to *leg, rtcp bool) {
+	in, out, i := from.rtp, to.rtp, 0
+	if rtcp {
+		in, out, i = from.rtcp, to.rtcp, 1
+	}
+	buf := make([]byte, maxPacket)
+	var h rtp.Header
+	for {
+		n, src, err := in.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		// RTP ports take RTP (and RTCP multiplexed on them, whose first
+		// bytes read as an RTP header too); anything else is dropped.
+		if !rtcp {
+			if _, err := h.Unmarshal(buf[:n]); err != nil || h.Version != 2 {
+				r.dropped.Add(1)
+				continue
+			}
+		}
+		from.received.Add(1)
+		s.touch()
+		from.latch(i, src)
+		dest := to.dest[i].Load()
+		if dest == nil {
+			r.dropped.Add(1)
+			continue
+		}
+		if _, err := out.WriteToUDPAddrPort(buf[:n], *dest); err != nil {
+			r.dropped.Add(1)
+			continue
+		}
+		r.packets.Add(1)
+		r.bytes.Add(uint64(n))
+	}
+}

@@ -38,6 +38,11 @@ func At(node ast.Node, format string, args ...any) error {
 
 // Decode decodes data into v, refusing unknown keys. Any error is an *Error.
 func Decode(file string, data []byte, v any) error {
+	if tag := firstTag(data); tag != nil {
+		e := At(tag, "YAML tags such as %s are not used in this file: write the value alone", tag.Start.Value).(*Error)
+		e.File = file
+		return e
+	}
 	err := yaml.UnmarshalWithOptions(data, v, yaml.DisallowUnknownField())
 	if err == nil {
 		return nil
@@ -53,6 +58,37 @@ func Decode(file string, data []byte, v any) error {
 		return &Error{File: file, Line: pos.Line, Column: pos.Column, Msg: plainMessage(ye)}
 	}
 	return &Error{File: file, Msg: err.Error()}
+}
+
+// firstTag finds the first YAML tag (!x, !!str) in data; nil when there is
+// none or the file does not parse, which decoding then reports. The files
+// need no tags, and the decoder cannot take one on a value of another kind
+// than a list where a list goes (goccy/go-yaml 1.19 panics).
+func firstTag(data []byte) *ast.TagNode {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil
+	}
+	var found tagFinder
+	for _, doc := range f.Docs {
+		if doc.Body != nil && found.tag == nil {
+			ast.Walk(&found, doc.Body)
+		}
+	}
+	return found.tag
+}
+
+type tagFinder struct{ tag *ast.TagNode }
+
+func (f *tagFinder) Visit(n ast.Node) ast.Visitor {
+	if f.tag != nil {
+		return nil
+	}
+	if t, ok := n.(*ast.TagNode); ok {
+		f.tag = t
+		return nil
+	}
+	return f
 }
 
 // plainMessage says what the decoder found wrong in the file's own terms:

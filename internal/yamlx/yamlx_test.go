@@ -38,6 +38,9 @@ func TestDecodeErrorsNamePlace(t *testing.T) {
 		"items: red\n":                 "f.yaml:1:8: want a list here, not a single value",
 		"items:\n  - color: red\n  - color: green\n": "f.yaml:3:12: color \"green\" is not red or blue",
 		"size: [\n": "f.yaml:1:7: sequence end token ']' not found",
+		// A tag on a list's value once made the decoder panic (a fuzzing find).
+		"items: !foo\n":   "f.yaml:1:8: YAML tags such as !foo are not used in this file: write the value alone",
+		"size: !!int 3\n": "f.yaml:1:7: YAML tags such as !!int are not used in this file: write the value alone",
 	}
 	for src, want := range cases {
 		var d doc

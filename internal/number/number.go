@@ -42,7 +42,8 @@ func Normalize(raw, defaultRegion string) (string, error) {
 		}
 	}
 	d := digits[:n]
-	nanpRegion := defaultRegion == "US" || defaultRegion == "CA" || defaultRegion == ""
+	// Every region of country code 1 (US, CA, PR, GU, AS, the Caribbean's) numbers as the NANP does.
+	nanpRegion := defaultRegion == "" || phonenumbers.GetCountryCodeForRegion(defaultRegion) == 1
 	switch {
 	case plus && n == 11 && d[0] == '1':
 		return nanp(d[1:], raw)
@@ -68,7 +69,13 @@ func Normalize(raw, defaultRegion string) (string, error) {
 	if !phonenumbers.IsPossibleNumber(num) {
 		return "", fmt.Errorf("%w: %q is not a possible number", ErrInvalid, raw)
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	e164 := phonenumbers.Format(num, phonenumbers.E164)
+	// A national number of leading zeros has no E.164 form that reads back
+	// as itself (+4900000 reads as +490000): lists and calls would disagree.
+	if back, err := phonenumbers.Parse(e164, ""); err != nil || phonenumbers.Format(back, phonenumbers.E164) != e164 {
+		return "", fmt.Errorf("%w: %q has no stable E.164 form", ErrInvalid, raw)
+	}
+	return e164, nil
 }
 
 // nanp checks a 10-digit NANP number (see CheckExchange).

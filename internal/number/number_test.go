@@ -28,6 +28,20 @@ func TestNormalize(t *testing.T) {
 			t.Errorf("Normalize(%q) = %q, %v; want ErrInvalid", in, got, err)
 		}
 	}
+	// Every region of country code 1 checks a number as the NANP does (a
+	// fuzzing find: American Samoa's took 1000000000 as +11000000000).
+	if got, err := Normalize("684 633 4116", "AS"); err != nil || got != "+16846334116" {
+		t.Errorf("Normalize(684 633 4116, AS) = %q, %v", got, err)
+	}
+	// Nor is a number taken whose E.164 form reads back otherwise (another find).
+	if got, err := Normalize("000000", "DE"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Normalize(000000, DE) = %q, %v; want ErrInvalid", got, err)
+	}
+	for _, region := range []string{"AS", "PR", "JM"} {
+		if got, err := Normalize("1000000000", region); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Normalize(1000000000, %s) = %q, %v; want ErrInvalid", region, got, err)
+		}
+	}
 }
 
 // TestCheckExchange walks every NPA-NXX: exactly the codes the NANP's

@@ -179,6 +179,10 @@ func TestUpkeepIndexesCompleteFiles(t *testing.T) {
 	if _, err := os.Stat(indexPath(dir, logFile{day: 20310104})); err == nil {
 		t.Error("the writer's file has an index")
 	}
+	// Verify reads the records alone, never the indexes beside them.
+	if r, err := Verify(dir, VerifyOptions{}); err != nil || r.Records != 3 {
+		t.Errorf("verify with indexes in the folder: %+v, %v", r, err)
+	}
 	os.Remove(complete[0].path(dir))
 	if err := pruneIndexes(dir); err != nil {
 		t.Fatal(err)

@@ -37,7 +37,9 @@ func TestFloodFromOneDialerLeavesTheOtherCompleting(t *testing.T) {
 	carrier.cancel()
 
 	ok, failed := sippCounts(t, stats)
-	if ok+failed != calls || float64(ok) < 0.99*calls {
+	// A call whose last answer the flood crowds out is neither counted
+	// successful nor failed when SIPp stops: the share completed is what counts.
+	if ok+failed > calls || float64(ok) < 0.99*calls {
 		t.Errorf("the steady dialer completed %d of %d calls under the flood (%d failed), want at least 99%%\n%s", ok, calls, failed, steady.out.String())
 	}
 	m := g.adminGet("/metrics")

@@ -28,7 +28,8 @@ func (s Side) String() string {
 	return "carrier"
 }
 
-func (s Side) other() Side { return 1 - s }
+// Other is the other side.
+func (s Side) Other() Side { return 1 - s }
 
 // DefaultIdleTimeout is how long an anchored call may go without a packet
 // before its ports are freed (as rtpengine's --timeout).
@@ -140,7 +141,7 @@ func (r *Relay) Rewrite(callID string, side Side, body []byte) ([]byte, error) {
 			s.streams = append(s.streams, st)
 		}
 		s.streams[i].legs[side].expect(d)
-		ports[i] = s.streams[i].legs[side.other()].port
+		ports[i] = s.streams[i].legs[side.Other()].port
 	}
 	s.seen[side] = true
 	if s.seen[Dialer] && s.seen[Carrier] {
@@ -272,7 +273,7 @@ func (r *Relay) openStream(s *session) (*stream, error) {
 		st.legs[side] = l
 	}
 	for side, l := range st.legs {
-		to := st.legs[Side(side).other()]
+		to := st.legs[Side(side).Other()]
 		go r.pump(s, l, to, false)
 		go r.pump(s, l, to, true)
 	}

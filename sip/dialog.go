@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/gatekeeper-sip/gatekeeper/media"
 )
 
 // dialogMaxAge ends the routing state of a call whose BYE never came through.
@@ -171,6 +173,14 @@ type hop struct {
 	toDialer        bool
 }
 
+// from is the side a request routed to h comes from.
+func (h hop) from() media.Side {
+	if h.toDialer {
+		return media.Carrier
+	}
+	return media.Dialer
+}
+
 // route finds the other side of the dialog for an in-dialog request, or
 // the status to refuse it with.
 func (p *Proxy) route(req *sip.Request) (*dialog, hop, int) {
@@ -228,11 +238,12 @@ func (p *Proxy) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
 		return // a looping ACK dies here; there is nobody to answer
 	}
-	_, next, status := p.route(req)
+	dl, next, status := p.route(req)
 	if status != 0 {
 		return
 	}
-	if _, _, _, err := p.forward(p.relayed(req, next.addr), next.transport); err != nil {
+	build, _ := p.anchoredForward(dl.state, req, next.from(), p.relayed(req, next.addr)) // a late offer's answer
+	if _, _, _, err := p.forward(build, next.transport); err != nil {
 		p.log.Warn("relaying ACK failed", "call_id", req.CallID().Value(), "error", err)
 	}
 }
@@ -287,7 +298,8 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 			p.dialogs.drop(dl.callID)
 		}
 	}
-	out, _, _, err := p.forward(p.relayed(req, next.addr), next.transport)
+	build, _ := p.anchoredForward(dl.state, req, next.from(), p.relayed(req, next.addr))
+	out, _, _, err := p.forward(build, next.transport)
 	if err != nil {
 		p.log.Warn("relaying in-dialog request failed", "method", req.Method, "call_id", dl.callID, "error", err)
 		reply(tx, req, 503, "Service Unavailable")
@@ -299,7 +311,9 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 			if res.StatusCode == 100 {
 				continue
 			}
-			tx.Respond(responseToRelay(res, req))
+			rel := responseToRelay(res, req)
+			p.anchorMessage(dl.state, dl.callID, next.from().Other(), rel)
+			tx.Respond(rel)
 			if res.StatusCode < 200 {
 				continue
 			}
@@ -336,16 +350,18 @@ func (p *Proxy) relayStray2xx(res *sip.Response) {
 	}
 	ip, _ := addrIP(res.Source())
 	var dest, transport string
+	var from media.Side
 	switch {
 	case p.isCarrier(ip):
-		dest, transport = dl.dialerAddr, dl.dialerTransport
+		dest, transport, from = dl.dialerAddr, dl.dialerTransport, media.Carrier
 	case inSources(dl.dialer, ip):
 		// The dialer answering a re-INVITE from the carrier.
-		dest, transport = p.carrier.addr, dl.carrierTransport
+		dest, transport, from = p.carrier.addr, dl.carrierTransport, media.Dialer
 	default:
 		return
 	}
 	out := res.Clone()
+	p.anchorMessage(dl.state, dl.callID, from, out)
 	out.RemoveHeader("Via")
 	out.SetDestination(dest)
 	out.SetTransport(strings.ToUpper(transport))

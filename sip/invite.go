@@ -9,6 +9,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/gatekeeper-sip/gatekeeper/media"
 )
 
 // retryAfter is the Retry-After of a 503 the gatekeeper sends when it takes
@@ -184,6 +186,15 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 		fwd.PrependHeader(route...)
 		return fwd
 	}
+	callID := req.CallID().Value()
+	s.anchored = p.anchorsMedia(dialer, s)
+	build, failed := p.anchoredForward(s, req, media.Dialer, build)
+	if failed {
+		// An offer that cannot be anchored leaves the whole call unanchored,
+		// rather than half of it.
+		p.releaseMedia(s)
+		s.anchored = false
+	}
 	out, fwd, carrierTransport, err := p.forward(build, p.carrier.transport)
 	if err != nil {
 		p.log.Error("forwarding INVITE to the carrier failed", "call_id", req.CallID().Value(), "error", err)
@@ -230,13 +241,17 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 					go p.sendCancel(fwd)
 				}
 				if res.StatusCode > 100 && answered == 0 {
-					tx.Respond(responseToRelay(res, req))
+					rel := responseToRelay(res, req)
+					p.anchorMessage(s, callID, media.Carrier, rel)
+					tx.Respond(rel)
 				}
 			case res.StatusCode < 300:
 				out.Terminate() // its retransmissions are relayed statelessly (relayStray2xx)
 				if answered == 0 && c.take2xx() {
 					p.answered(s, res.StatusCode)
-					tx.Respond(responseToRelay(res, req))
+					rel := responseToRelay(res, req)
+					p.anchorMessage(s, callID, media.Carrier, rel)
+					tx.Respond(rel)
 					return res.StatusCode, ""
 				}
 				// The carrier answered after the dialer cancelled, or was told

@@ -71,6 +71,9 @@ type callState struct {
 	decision policy.Decision
 	recorded bool // the decision went to the DecisionSink
 	ended    bool // the end went to the CallEndSink
+	// anchored: the call's media goes through Config.Media. Set before the
+	// INVITE is forwarded, read-only after.
+	anchored bool
 }
 
 // track starts following a decided call until its decision is recorded.
@@ -117,6 +120,9 @@ func (p *Proxy) ended(s *callState, by EndedBy, at time.Time) {
 	s.ended = true
 	end := s.end
 	s.mu.Unlock()
+	if first {
+		p.releaseMedia(s)
+	}
 	if !first || p.cfg.OnCallEnd == nil {
 		return
 	}

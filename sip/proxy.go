@@ -98,6 +98,11 @@ type Config struct {
 	// gatekeeper gets 503 with Retry-After, which a dispatcher in front
 	// probes (RFC 3261 §11: the answer an INVITE would get).
 	Ready func() bool
+	// Media, when set, anchors the media of the calls MediaChoice names:
+	// the SDP of INVITE, 18x, 2xx, ACK, re-INVITE, UPDATE and PRACK goes
+	// through it, and a call's end releases it. Nil leaves media alone.
+	Media       MediaAnchor
+	MediaChoice MediaChoice
 }
 
 // Decider is the policy, seen from the proxy.

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/gatekeeper-sip/gatekeeper/audit"
+	"github.com/gatekeeper-sip/gatekeeper/media"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 	"github.com/gatekeeper-sip/gatekeeper/sip"
@@ -94,6 +95,31 @@ func (m *metrics) watch(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Lo
 			func() float64 { return float64(decisions.Dropped()) }),
 		gauge("gatekeeper_audit_queue_length", "Records waiting in the decision log's queue for the writer (past half of its 65536, calls are refused as audit.on_failure says).",
 			func() float64 { return float64(decisions.Queued()) }),
+	)
+}
+
+// watchMedia adds the media relay's metrics; without a relay (no call is
+// anchored) they stay 0.
+func (m *metrics) watchMedia(relay *media.Relay) {
+	stats := func() media.Stats {
+		if relay == nil {
+			return media.Stats{}
+		}
+		return relay.Stats()
+	}
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatekeeper_media_sessions", Help: "Calls whose media the relay anchors now."},
+			func() float64 { return float64(stats().Sessions) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatekeeper_media_ports_in_use", Help: "UDP ports of media.ports the relay holds now (four per anchored stream)."},
+			func() float64 { return float64(stats().PortsInUse) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatekeeper_media_packets_total", Help: "RTP and RTCP packets the relay passed on."},
+			func() float64 { return float64(stats().Packets) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatekeeper_media_bytes_total", Help: "UDP payload bytes of the packets the relay passed on."},
+			func() float64 { return float64(stats().Bytes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatekeeper_media_dropped_total", Help: "Packets the relay did not pass on: not RTP on an RTP port, or nowhere to send them (hold, no SDP yet)."},
+			func() float64 { return float64(stats().Dropped) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatekeeper_media_idle_ended_total", Help: "Anchored calls whose ports were freed after media.idle_timeout without a packet."},
+			func() float64 { return float64(stats().IdleEnded) }),
 	)
 }
 

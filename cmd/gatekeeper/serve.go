@@ -20,6 +20,7 @@ import (
 	"github.com/gatekeeper-sip/gatekeeper/audit"
 	"github.com/gatekeeper-sip/gatekeeper/internal/admin"
 	"github.com/gatekeeper-sip/gatekeeper/internal/config"
+	"github.com/gatekeeper-sip/gatekeeper/media"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 	"github.com/gatekeeper-sip/gatekeeper/sip"
@@ -57,7 +58,7 @@ func newServeCmd() *cobra.Command {
 func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *slog.Logger) error {
 	g := &gatekeeper{cfg: cfg, log: log, now: now, metrics: newMetrics()}
 	defer g.close()
-	for _, open := range []func() error{g.checkConfig, g.openRegistry, g.openPolicy, g.openAudit, g.openProxy, g.openMetrics} {
+	for _, open := range []func() error{g.checkConfig, g.openRegistry, g.openPolicy, g.openAudit, g.openMedia, g.openProxy, g.openMetrics} {
 		if err := open(); err != nil {
 			return err
 		}
@@ -84,6 +85,7 @@ type gatekeeper struct {
 	decisions *audit.Log
 	gate      *recordGate
 	proxy     *sip.Proxy
+	relay     *media.Relay // nil unless some call's media is anchored
 	metrics   *metrics
 	// background ends when the parts close, after the proxy and the audit log:
 	// it bounds the policy file's watchers and the metrics endpoint.
@@ -217,9 +219,29 @@ const syncTimeout = 2 * time.Second
 // decision to the audit log and the metrics. No call is decided while the
 // log cannot record it (recordGate); with audit.sync: always, an answer
 // leaves only once its decision is on disk.
+// openMedia starts the media relay when some call's media is anchored; it
+// closes after the proxy.
+func (g *gatekeeper) openMedia() error {
+	if !g.cfg.AnchorsMedia() {
+		return nil
+	}
+	m := g.cfg.Media
+	relay, err := media.New(media.Config{Address: m.Addr, PortLow: m.PortLow, PortHigh: m.PortHigh,
+		IdleTimeout: time.Duration(m.IdleTimeout), Logger: g.log})
+	if err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	g.relay = relay
+	g.onClose(relay.Close)
+	return nil
+}
+
 func (g *gatekeeper) openProxy() error {
 	pc := proxyConfig(g.cfg, g.log)
 	pc.Now = g.now
+	if g.relay != nil {
+		pc.Media = g.relay
+	}
 	key, err := loadRouteKey(g.dataDir)
 	if err != nil {
 		return err
@@ -259,6 +281,7 @@ func (g *gatekeeper) openProxy() error {
 // the metrics with the auditors' page, the health checks and profiles.
 func (g *gatekeeper) openMetrics() error {
 	g.metrics.watch(g.proxy, g.rules, g.decisions, g.store, g.now)
+	g.metrics.watchMedia(g.relay)
 	g.metrics.registry.MustRegister(g.gate.collectors()...)
 	if g.cfg.Admin.HTTP == "" {
 		return nil
@@ -385,7 +408,13 @@ func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
 		DefaultRegion:        cfg.DefaultRegion,
 		Limits:               sip.Limits{PerSource: *cfg.SIP.Limits.PerSource, InFlight: *cfg.SIP.Limits.InFlight},
 		DropStrangers:        cfg.SIP.Strangers == "drop",
+		MediaChoice:          sip.MediaChoice{Default: cfg.Media.Anchor, Dialers: map[string]bool{}, Campaigns: map[string]bool{}},
 		Logger:               log,
+	}
+	for _, c := range cfg.Campaigns {
+		if c.Media != nil && c.Media.Anchor != nil {
+			pc.MediaChoice.Campaigns[c.ID] = *c.Media.Anchor
+		}
 	}
 	for _, l := range cfg.SIP.Listen {
 		network, addr, _ := config.SplitListen(l) // checked when the config was loaded
@@ -396,6 +425,9 @@ func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
 	}
 	for _, d := range cfg.Dialers {
 		sd := sip.Dialer{Name: d.Name, Automated: d.Automated, Seller: d.Seller}
+		if d.Media != nil && d.Media.Anchor != nil {
+			pc.MediaChoice.Dialers[d.Name] = *d.Media.Anchor
+		}
 		if d.Auth != nil {
 			sd.Auth = &sip.Credentials{Username: d.Auth.Username, Password: d.Auth.Password, Algorithms: d.Auth.Algorithms}
 		}

@@ -50,6 +50,8 @@ type Config struct {
 	Admin         Admin  `yaml:"admin"`
 	Import        Import `yaml:"import"`
 	Log           Log    `yaml:"log"`
+	// Media anchors calls' RTP at the gatekeeper (off by default).
+	Media Media `yaml:"media"`
 
 	// Dir is the folder of the config file. Every relative path in the file
 	// (data_dir, audit.dir, policy, admin.socket) is taken from it; for the
@@ -163,6 +165,8 @@ type Dialer struct {
 	Seller string `yaml:"seller"`
 	// Auth, when set, makes the dialer prove these credentials (SIP digest) besides its source.
 	Auth *Auth `yaml:"auth"`
+	// Media, when set, says whether this dialer's calls have their media anchored.
+	Media *MediaChoice `yaml:"media"`
 }
 
 // Auth is a dialer's SIP digest credentials: a username and either the
@@ -181,6 +185,9 @@ type Auth struct {
 type Campaign struct {
 	ID     string `yaml:"id"`
 	Seller string `yaml:"seller"`
+	// Media, when set, says whether this campaign's calls have their media
+	// anchored, whatever their dialer says.
+	Media *MediaChoice `yaml:"media"`
 }
 
 // Audit says where decisions are logged and who signs the log's checkpoints.
@@ -521,6 +528,9 @@ func (c *Config) check() *fieldError {
 		return err
 	}
 	if err := c.Audit.check(); err != nil {
+		return err
+	}
+	if err := c.checkMedia(); err != nil {
 		return err
 	}
 	campaignIDs := make([]string, len(c.Campaigns))

@@ -330,3 +330,38 @@ func TestLogLevel(t *testing.T) {
 		t.Errorf("an unknown level: %v", err)
 	}
 }
+
+func TestMediaSettings(t *testing.T) {
+	base := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: sip:127.0.0.1:5070\ndialers:\n  - name: d\n    sources: [127.0.0.0/8]\npolicy: p.yaml\n"
+	cfg, err := Parse("gk.yaml", []byte(base))
+	if err != nil || cfg.AnchorsMedia() {
+		t.Fatalf("no media section: anchors %v (%v), want off", cfg != nil && cfg.AnchorsMedia(), err)
+	}
+	on := base + "media:\n  anchor: true\n  address: 127.0.0.1\n  ports: 20000-20099\n  idle_timeout: 30s\n"
+	cfg, err = Parse("gk.yaml", []byte(on))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.Media; !cfg.AnchorsMedia() || m.Addr.String() != "127.0.0.1" || m.PortLow != 20000 || m.PortHigh != 20099 || m.IdleTimeout != Duration(30e9) {
+		t.Fatalf("media read as %+v", m)
+	}
+	// A campaign alone may anchor; then the relay needs its address.
+	if _, err := Parse("gk.yaml", []byte(base+"campaigns:\n  - id: c\n    media:\n      anchor: true\n")); err == nil ||
+		!strings.HasPrefix(err.Error(), "gk.yaml:") || !strings.Contains(err.Error(), "media.address: calls are anchored") {
+		t.Fatalf("a campaign anchoring without media.address: %v", err)
+	}
+	cases := map[string]string{
+		strings.Replace(on, "127.0.0.1\n  ports", "media.example\n  ports", 1):                        `gk.yaml:10:12: media.address: "media.example" is not an IP address of this host`,
+		strings.Replace(on, "20000-20099", "20000", 1):                                                `gk.yaml:11:10: media.ports: "20000" is not LOW-HIGH within 1024-65535`,
+		strings.Replace(on, "20000-20099", "20000-20001", 1):                                          `gk.yaml:11:10: media.ports: "20000-20001" is not LOW-HIGH`,
+		strings.Replace(on, "20000-20099", "80-20001", 1):                                             `gk.yaml:11:10: media.ports: "80-20001" is not LOW-HIGH`,
+		strings.Replace(base, "    sources", "    media: {anchor: maybe}\n    sources", 1):            `gk.yaml:6:21: "maybe" is not true or false`,
+		strings.Replace(base, "    sources", "    media: {anchor: true, ports: 1-2}\n    sources", 1): `gk.yaml:6:27: unknown field "ports"`,
+	}
+	for src, want := range cases {
+		_, err := Parse("gk.yaml", []byte(src))
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("got %v\nwant %s", err, want)
+		}
+	}
+}

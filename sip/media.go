@@ -1,0 +1,111 @@
+package sip
+
+import (
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/gatekeeper-sip/gatekeeper/media"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
+)
+
+// MediaAnchor anchors calls' media at the gatekeeper (package media's
+// Relay): the proxy passes it every SDP body of an anchored call with the
+// side it came from, and forwards what it returns; it releases the call
+// when the call ends.
+type MediaAnchor interface {
+	// Rewrite returns sdp, from side of call callID, as it must reach the
+	// other side; on error the proxy forwards sdp unchanged.
+	Rewrite(callID string, side media.Side, sdp []byte) ([]byte, error)
+	// Release frees what the call holds; a call it never saw is no error.
+	Release(callID string)
+}
+
+// MediaChoice says which calls have their media anchored: Default, unless
+// the call's dialer says otherwise, unless its campaign does.
+type MediaChoice struct {
+	Default   bool
+	Dialers   map[string]bool // dialer name -> anchor
+	Campaigns map[string]bool // campaign id -> anchor
+}
+
+func (m MediaChoice) anchors(dialer string, call policy.Call) bool {
+	if v, ok := m.Campaigns[call.Campaign]; ok && call.Campaign != "" {
+		return v
+	}
+	if v, ok := m.Dialers[dialer]; ok {
+		return v
+	}
+	return m.Default
+}
+
+// anchorsMedia tells whether a call's media goes through the relay.
+func (p *Proxy) anchorsMedia(dialer *Dialer, s *callState) bool {
+	return p.cfg.Media != nil && p.cfg.MediaChoice.anchors(dialer.Name, s.end.Call)
+}
+
+// sdpBody is a message's body when it is an SDP (RFC 3264 offers and
+// answers travel as application/sdp), else nil.
+func sdpBody(m sip.Message) []byte {
+	ct := m.GetHeaders("Content-Type")
+	if len(ct) == 0 || len(m.Body()) == 0 {
+		return nil
+	}
+	kind, _, _ := strings.Cut(ct[0].Value(), ";")
+	if !strings.EqualFold(strings.TrimSpace(kind), "application/sdp") {
+		return nil
+	}
+	return m.Body()
+}
+
+// anchored returns the SDP of m, which came from side of an anchored
+// call, rewritten for the other side; nil when m carries no SDP or the
+// rewrite failed (m then goes on as it is, and the failure is logged).
+func (p *Proxy) anchored(callID string, side media.Side, m sip.Message) []byte {
+	body := sdpBody(m)
+	if body == nil {
+		return nil
+	}
+	out, err := p.cfg.Media.Rewrite(callID, side, body)
+	if err != nil {
+		p.log.Warn("anchoring media failed: the SDP goes on unchanged", "call_id", callID, "from", side, "error", err)
+		return nil
+	}
+	return out
+}
+
+// anchorMessage rewrites the SDP of m in place (m is the proxy's own copy)
+// when s is an anchored call.
+func (p *Proxy) anchorMessage(s *callState, callID string, side media.Side, m sip.Message) {
+	if s == nil || !s.anchored {
+		return
+	}
+	if body := p.anchored(callID, side, m); body != nil {
+		m.SetBody(body)
+	}
+}
+
+// anchoredForward wraps a request builder (Proxy.forward) so that the
+// request it builds carries req's SDP rewritten for the other side, when
+// the call is anchored; failed tells that req's SDP could not be rewritten.
+func (p *Proxy) anchoredForward(s *callState, req *sip.Request, side media.Side, build func(string) *sip.Request) (_ func(string) *sip.Request, failed bool) {
+	if s == nil || !s.anchored || sdpBody(req) == nil {
+		return build, false
+	}
+	body := p.anchored(req.CallID().Value(), side, req)
+	if body == nil {
+		return build, true
+	}
+	return func(transport string) *sip.Request {
+		fwd := build(transport)
+		fwd.SetBody(body)
+		return fwd
+	}, false
+}
+
+// releaseMedia frees an anchored call's media ports.
+func (p *Proxy) releaseMedia(s *callState) {
+	if s.anchored {
+		p.cfg.Media.Release(s.end.Call.CallID)
+	}
+}

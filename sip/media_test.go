@@ -1,0 +1,140 @@
+package sip
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatekeeper-sip/gatekeeper/media"
+)
+
+// withSDP puts an SDP body on a message built with Content-Length: 0.
+func withSDP(msg, sdp string) string {
+	sdp = strings.ReplaceAll(sdp, "\n", "\r\n")
+	return strings.Replace(msg, "Content-Length: 0\n\n", "Content-Type: application/sdp\nContent-Length: "+strconv.Itoa(len(sdp))+"\n\n"+sdp, 1)
+}
+
+func phoneSDP(c net.PacketConn) string {
+	a := c.LocalAddr().(*net.UDPAddr)
+	return fmt.Sprintf("v=0\no=- 1 1 IN IP4 %s\ns=-\nc=IN IP4 %s\nt=0 0\nm=audio %d RTP/AVP 0\na=rtpmap:0 PCMU/8000\n", a.IP, a.IP, a.Port)
+}
+
+var sdpMedia = regexp.MustCompile(`\r\nc=IN IP4 ([0-9.]+)\r\n[^m]*m=audio (\d+) `)
+
+// mediaAddr is the address and port the SDP of a SIP message names.
+func mediaAddr(t *testing.T, msg string) netip.AddrPort {
+	t.Helper()
+	m := sdpMedia.FindStringSubmatch(msg)
+	if m == nil {
+		t.Fatalf("no c= and m=audio in:\n%s", msg)
+	}
+	p, _ := strconv.Atoi(m[2])
+	return netip.AddrPortFrom(netip.MustParseAddr(m[1]), uint16(p))
+}
+
+// okTo answers a request with 200, copying its headers as they are.
+func okTo(req string) string {
+	var b strings.Builder
+	b.WriteString("SIP/2.0 200 OK\n")
+	for _, l := range strings.Split(req, "\r\n") {
+		low := strings.ToLower(l)
+		for _, h := range []string{"via:", "v:", "from:", "to:", "call-id:", "cseq:"} {
+			if strings.HasPrefix(low, h) {
+				b.WriteString(l + "\n")
+			}
+		}
+	}
+	b.WriteString("Content-Length: 0\n\n")
+	return b.String()
+}
+
+func newMediaRelay(t *testing.T) *media.Relay {
+	r, err := media.New(media.Config{Address: netip.MustParseAddr("127.0.0.1"), PortLow: 41200, PortHigh: 41239})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// An anchored call: each side's SDP names the relay, RTP goes through it
+// both ways, and the BYE frees its ports.
+func TestAnchoredCallMediaGoesThroughTheRelay(t *testing.T) {
+	relay := newMediaRelay(t)
+	r := newRigWith(t, allowAll{}, func(c *Config) {
+		c.Media, c.MediaChoice = relay, MediaChoice{Default: true}
+	})
+	dialerRTP, carrierRTP := freeUDP(t, "127.0.0.2"), freeUDP(t, "127.0.0.1")
+
+	inv := r.placeCall(t, withSDP(invite("media-1", "m1"), phoneSDP(dialerRTP)))
+	toCarrierSide := mediaAddr(t, inv)
+	if toCarrierSide.Addr().String() != "127.0.0.1" || toCarrierSide.Port() < 41200 || toCarrierSide.Port() > 41239 {
+		t.Fatalf("the carrier was offered media at %v, want the relay's 127.0.0.1:41200-41239", toCarrierSide)
+	}
+	ok := withSDP(answer(inv, "200 OK", "Contact: <sip:"+r.carrier.LocalAddr().String()+">\n"), phoneSDP(carrierRTP))
+	send(t, r.carrier, r.proxyAddr(), ok)
+	got := await(t, r.dialer, time.Second, "SIP/2.0 200 OK")
+	toDialerSide := mediaAddr(t, got)
+	if toDialerSide.Addr().String() != "127.0.0.1" || toDialerSide.Port() < 41200 || toDialerSide.Port() > 41239 || toDialerSide == toCarrierSide {
+		t.Fatalf("the dialer was answered with media at %v, want another port of the relay", toDialerSide)
+	}
+
+	rtpPacket := []byte{0x80, 0, 0, 1, 0, 0, 0, 160, 0xca, 0xfe, 0xba, 0xbe, 0xff, 0xfe, 0xfd}
+	buf := make([]byte, 100)
+	for _, leg := range []struct {
+		from, to net.PacketConn
+		via      netip.AddrPort
+	}{{dialerRTP, carrierRTP, toDialerSide}, {carrierRTP, dialerRTP, toCarrierSide}} {
+		if _, err := leg.from.WriteTo(rtpPacket, net.UDPAddrFromAddrPort(leg.via)); err != nil {
+			t.Fatal(err)
+		}
+		leg.to.SetReadDeadline(time.Now().Add(time.Second))
+		n, _, err := leg.to.ReadFrom(buf)
+		if err != nil || string(buf[:n]) != string(rtpPacket) {
+			t.Fatalf("RTP sent to the relay at %v arrived as %x (%v)", leg.via, buf[:n], err)
+		}
+	}
+
+	bye := "BYE sip:2025550143@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKmb1\nMax-Forwards: 70\nFrom: <sip:2025550100@127.0.0.2>;tag=dt\nTo: <sip:2025550143@127.0.0.1>;tag=ct\nCall-ID: media-1\nCSeq: 2 BYE\nContent-Length: 0\n\n"
+	send(t, r.dialer, r.proxyAddr(), bye)
+	send(t, r.carrier, r.proxyAddr(), okTo(await(t, r.carrier, time.Second, "BYE ")))
+	await(t, r.dialer, time.Second, "SIP/2.0 200 OK")
+	if s := relay.Stats(); s.Sessions != 0 || s.PortsInUse != 0 || s.Packets != 2 {
+		t.Fatalf("relay after the BYE: %+v, want no session, no port, 2 packets relayed", s)
+	}
+}
+
+// A dialer that anchors no media: its SDP reaches the carrier as it was sent.
+func TestUnanchoredDialerKeepsItsSDP(t *testing.T) {
+	relay := newMediaRelay(t)
+	r := newRigWith(t, allowAll{}, func(c *Config) {
+		c.Media, c.MediaChoice = relay, MediaChoice{Default: true, Dialers: map[string]bool{"d": false}}
+	})
+	dialerRTP := freeUDP(t, "127.0.0.2")
+	inv := r.placeCall(t, withSDP(invite("media-2", "m2"), phoneSDP(dialerRTP)))
+	if got, want := mediaAddr(t, inv), dialerRTP.LocalAddr().(*net.UDPAddr).AddrPort(); got != want {
+		t.Fatalf("the carrier was offered media at %v, want the dialer's own %v", got, want)
+	}
+	if s := relay.Stats(); s.Sessions != 0 {
+		t.Fatalf("an unanchored call opened %d relay sessions", s.Sessions)
+	}
+}
+
+func TestMediaChoice(t *testing.T) {
+	m := MediaChoice{Default: false, Dialers: map[string]bool{"vici": true}, Campaigns: map[string]bool{"spring": false}}
+	for _, c := range []struct {
+		dialer, campaign string
+		want             bool
+	}{{"other", "", false}, {"vici", "", true}, {"vici", "spring", false}, {"vici", "fall", true}} {
+		call := CallEnd{}.Call
+		call.Campaign = c.campaign
+		if got := m.anchors(c.dialer, call); got != c.want {
+			t.Errorf("dialer %q campaign %q: anchors %v, want %v", c.dialer, c.campaign, got, c.want)
+		}
+	}
+}

@@ -114,6 +114,8 @@ type gatekeeper struct {
 	// dialerExtra is more of the predictive dialer's entry ("    auth: ...\n"),
 	// moreDialers more entries of the dialers section.
 	dialerExtra, moreDialers string
+	// sections are more top-level sections of the config ("media:\n  ...").
+	sections string
 	// clock, when set, starts the gatekeeper's clock at this RFC 3339 time.
 	clock string
 	// drainTimeout is sip.drain_timeout (default 5s).
@@ -193,7 +195,7 @@ audit:
 %[10]spolicy: policy.yaml
 admin:
   http: "%[4]s:%[5]d"
-`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.httpPort, g.sipExtra, cmp.Or(g.drainTimeout, "5s"), g.dialerExtra, g.moreDialers, g.auditExtra))
+%[11]s`, listen, net.JoinHostPort(g.carrierHost, fmt.Sprint(g.carrierPort)), sources, carrierIP, g.httpPort, g.sipExtra, cmp.Or(g.drainTimeout, "5s"), g.dialerExtra, g.moreDialers, g.auditExtra, g.sections))
 }
 
 // useIPv6 makes the gatekeeper listen on [::1] too and take calls from ::1;
@@ -414,14 +416,18 @@ func startSipp(t *testing.T, scenario string, args ...string) *sipp {
 	return startSippTracing(t, []string{"-trace_msg", "-trace_err"}, scenario, args...)
 }
 
-// startSippTracing runs SIPp with a scenario from test/sipp and trace
-// options of its own (none for a flood, whose messages would fill the disk).
+// startSippTracing runs SIPp with a scenario from test/sipp (or one at an
+// absolute path) and trace options of its own (none for a flood, whose
+// messages would fill the disk).
 func startSippTracing(t *testing.T, trace []string, scenario string, args ...string) *sipp {
 	t.Helper()
 	s := &sipp{t: t, dir: t.TempDir(), done: make(chan error, 1)}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	s.cancel = cancel
-	all := append(append([]string{"-sf", filepath.Join(sippDir, scenario)}, trace...), "-nostdin", "-timeout", "30s", "-timeout_error")
+	if !filepath.IsAbs(scenario) {
+		scenario = filepath.Join(sippDir, scenario)
+	}
+	all := append(append([]string{"-sf", scenario}, trace...), "-nostdin", "-timeout", "30s", "-timeout_error")
 	all = append(all, args...)
 	s.cmd = exec.CommandContext(ctx, "sipp", all...)
 	s.cmd.Dir = s.dir

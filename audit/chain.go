@@ -104,14 +104,19 @@ func parseLine(line []byte, scratch *[]byte) (link, error) {
 	return l, nil
 }
 
+// isLowerHex checks by table: two range tests per byte cost verify about a
+// third of its time (BenchmarkVerify).
 func isLowerHex(b []byte) bool {
 	for _, c := range b {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+		if !lowerHex[c] {
 			return false
 		}
 	}
 	return true
 }
+
+var lowerHex = [256]bool{'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true,
+	'8': true, '9': true, 'a': true, 'b': true, 'c': true, 'd': true, 'e': true, 'f': true}
 
 // lineReader returns a file's lines, however long they are.
 type lineReader struct {

@@ -218,11 +218,13 @@ func BenchmarkEvidence(b *testing.B) {
 	data, _ := json.Marshal(bundle)
 	b.Logf("bundle: %d bytes, %d records", len(data), len(bundle.Records))
 	b.Run("verify", func(b *testing.B) {
+		start := cpuTime(b)
 		for b.Loop() {
 			if _, err := VerifyEvidence(data, verifier); err != nil {
 				b.Fatal(err)
 			}
 		}
+		reportCPU(b, start, b.N, "op")
 	})
 	cs, _ := Checkpoints(dir, nil)
 	tree, _ := openHashFileReadOnly(dir)
@@ -233,6 +235,7 @@ func BenchmarkEvidence(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("build", func(b *testing.B) {
+		start := cpuTime(b)
 		for b.Loop() {
 			bundle, err := bundleOf(dir, found, cs[len(cs)-1], tree)
 			if err != nil {
@@ -240,6 +243,7 @@ func BenchmarkEvidence(b *testing.B) {
 			}
 			json.Marshal(bundle)
 		}
+		reportCPU(b, start, b.N, "op")
 	})
 }
 

@@ -454,6 +454,8 @@ func BenchmarkWriterAdd(b *testing.B) {
 	w := &writer{cur: logFile{day: dayOf(time.Date(2031, 1, 2, 0, 0, 0, 0, time.UTC))}, maxSize: DefaultMaxFileSize, tree: &tree{}, salts: rand.NewChaCha8([32]byte{})}
 	r := fullRecord(0)
 	b.ReportAllocs()
+	start := cpuTime(b)
+	defer func() { reportCPU(b, start, b.N, "op") }()
 	for b.Loop() {
 		w.add(queued{Record: r})
 		if len(w.pending) > maxPending {

@@ -153,10 +153,12 @@ func BenchmarkVerify(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	start := cpuTime(b)
 	for b.Loop() {
 		if r, err := Verify(dir, VerifyOptions{}); err != nil || r.Records != 10000 {
 			b.Fatal(r.Records, err)
 		}
 	}
+	reportCPU(b, start, b.N*10000, "record")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10000), "ns/record")
 }

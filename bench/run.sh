@@ -10,11 +10,17 @@
 # RSS counts once per process). Everything runs on 127.0.0.1; every process is
 # bounded by `timeout` and stopped on exit.
 #
+# The gatekeeper runs with audit.sync: batch (the default); gatekeeper-always is
+# the same with audit.sync: always (each answer waits for its decision's fsync).
+# The p50 and p99 of the dialer's INVITE-to-200 times come from SIPp's
+# per-call response times (-trace_rtt).
+#
 # Usage: bench/run.sh [-r RATE] [-t SECONDS] [-d HOLD_MS] [-p "gatekeeper kamailio"] [-k]
 #   -r  calls per second                      (RATE, default 1000)
 #   -t  seconds of load                       (DURATION, default 30)
 #   -d  ms between ACK and BYE                (HOLD_MS, default 100)
-#   -p  proxies to run, in this order         (PROXIES, default "gatekeeper kamailio")
+#   -p  proxies to run, in this order         (PROXIES, default "gatekeeper kamailio";
+#       also gatekeeper-always)
 #   -k  keep the work directory               (KEEP=1)
 # Other settings from the environment: GK_PORT=5060 KAM_PORT=5062 CARRIER_PORT=5070
 # DIALER_PORT=5080 CALLED=2025550143 KAM_WORKERS=2 GO=go.
@@ -69,9 +75,9 @@ for tool in sipp timeout ss; do
 done
 for p in $PROXIES; do
 	case $p in
-	gatekeeper) command -v "$GO" >/dev/null || die "go not found (set GO=/path/to/go)" ;;
+	gatekeeper | gatekeeper-always) command -v "$GO" >/dev/null || die "go not found (set GO=/path/to/go)" ;;
 	kamailio) command -v kamailio >/dev/null || die "kamailio not found (apt-get install -y kamailio)" ;;
-	*) die "unknown proxy '$p' (gatekeeper, kamailio)" ;;
+	*) die "unknown proxy '$p' (gatekeeper, gatekeeper-always, kamailio)" ;;
 	esac
 done
 
@@ -123,6 +129,9 @@ forget() {
 # child_of PID: the process a `timeout` wrapper started.
 child_of() { ps -o pid= --ppid "$1" | head -1 | tr -d ' '; }
 
+# has_child PID: the `timeout` wrapper PID has started its process (asked anew each time).
+has_child() { [[ -n $(child_of "$1") ]]; }
+
 # proxy_pids PID: the proxy's main process and its direct children (Kamailio's workers), one a line.
 proxy_pids() { echo "$1"; ps -o pid= --ppid "$1" | tr -d ' '; }
 
@@ -169,8 +178,9 @@ ms_of() { awk -F: 'NF == 4 {printf "%.1f", $1 * 3600000 + $2 * 60000 + $3 * 1000
 
 PROXY_PID=""
 
+# start_gatekeeper DIR [SYNC]: SYNC is audit.sync (default batch).
 start_gatekeeper() {
-	local dir=$1
+	local dir=$1 sync=${2:-batch}
 	echo "building the gatekeeper"
 	(cd "$REPO" && "$GO" build -o "$WORK/bin/gatekeeper" ./cmd/gatekeeper) || die "go build failed"
 	cp "$REPO/configs/policy.yaml" "$dir/policy.yaml"
@@ -187,6 +197,7 @@ start_gatekeeper() {
 		data_dir: $dir/data
 		audit:
 		  dir: $dir/audit
+		  sync: $sync
 		policy: policy.yaml
 	EOF
 	# One listed number on each list, as in Kamailio's htable: the lookups run
@@ -209,9 +220,11 @@ start_gatekeeper() {
 		>"$dir/proxy.log" 2>&1 &
 	STARTED+=("$!")
 	local wrapper=$!
-	wait_for test -n "$(child_of "$wrapper")" || die "gatekeeper did not start: $(tail -3 "$dir/proxy.log")"
+	wait_for has_child "$wrapper" || die "gatekeeper did not start: $(tail -3 "$dir/proxy.log")"
 	PROXY_PID=$(child_of "$wrapper")
 }
+
+start_gatekeeper-always() { start_gatekeeper "$1" always; }
 
 start_kamailio() {
 	local dir=$1
@@ -265,7 +278,7 @@ run_one() {
 	echo "$name: $CALLS calls at $RATE/s to udp 127.0.0.1:$port"
 	(cd "$dir" && exec timeout -k 5 "$BOUND" sipp -sf "$SCENARIOS/uac.xml" -i 127.0.0.1 -p "$DIALER_PORT" \
 		"127.0.0.1:$port" -s "$CALLED" -r "$RATE" -m "$CALLS" -d "$HOLD_MS" -l "$CALL_LIMIT" \
-		-nostdin -timeout "${BOUND}s" -trace_stat -stf dialer.csv -fd 5 \
+		-nostdin -timeout "${BOUND}s" -trace_stat -stf dialer.csv -fd 5 -trace_rtt -rtt_freq 1000 \
 		-trace_err -error_file dialer_errors.log >dialer.out 2>&1) &
 	local dialer=$! dialer_status=0
 	STARTED+=("$dialer")
@@ -284,8 +297,8 @@ run_one() {
 	sleep 5
 	stop "$carrier" "$carrier"
 	stop "$PROXY_PID" "$proxy_wrapper"
-	if [[ $name == gatekeeper ]]; then
-		echo "gatekeeper: $(cat "$dir"/audit/*.jsonl 2>/dev/null | wc -l) decisions in the audit log"
+	if [[ $name == gatekeeper* ]]; then
+		echo "$name: $(cat "$dir"/audit/*.jsonl 2>/dev/null | grep -c '"kind":"decision"') decisions in the audit log"
 	fi
 
 	local completed failed
@@ -296,13 +309,21 @@ run_one() {
 	if [[ $completed =~ ^[0-9]+$ ]] && ((completed > 0)); then
 		per_call=$((cpu_us / completed))
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 		"$name" "$CALLS" "$completed" "$failed" \
 		"$(stat_of "$dir/dialer.csv" "Retransmissions(C)")" \
 		"$(stat_of "$dir/carrier.csv" "FailedCall(C)")" \
 		"$(awk -v us="$cpu_us" 'BEGIN {printf "%.2f", us / 1e6}')" "$per_call" \
 		"$((hwm / 1024))" "$(($(cat "$dir/pss_kb" 2>/dev/null || echo 0) / 1024))" \
-		"$(ms_of "$(stat_of "$dir/dialer.csv" "ResponseTime1(C)")")" "$dialer_status" >>"$WORK/results"
+		"$(ms_of "$(stat_of "$dir/dialer.csv" "ResponseTime1(C)")")" "$(rtt_percentile "$dir" 50)" "$(rtt_percentile "$dir" 99)" \
+		"$dialer_status" >>"$WORK/results"
+}
+
+# rtt_percentile DIR P: the P-th percentile (ms) of the dialer's INVITE-to-200
+# times, from SIPp's rtt file (Date_ms;response_time_ms;rtd_no).
+rtt_percentile() {
+	cat "$1"/*_rtt.csv 2>/dev/null | awk -F';' '$3 == 1 {print $2}' | sort -n |
+		awk -v p="$2" '{v[NR] = $1} END {if (NR) {i = int(NR * p / 100 + 0.999999); if (i < 1) i = 1; printf "%.1f", v[i]} else print "?"}'
 }
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)," \
@@ -311,19 +332,20 @@ echo "sipp $(sipp -v 2>&1 | awk '/SIPp v/ {sub(/\.$/, "", $2); print $2; exit}')
 for p in $PROXIES; do
 	case $p in
 	gatekeeper) run_one gatekeeper "$GK_PORT" ;;
+	gatekeeper-always) run_one gatekeeper-always "$GK_PORT" ;;
 	kamailio) run_one kamailio "$KAM_PORT" ;;
 	esac
 done
 
 echo
 {
-	printf 'proxy\tcalls\tcompleted\tfailed\tretrans\tcarrier_failed\tcpu_s\tcpu_us/call\tpeak_rss_MB\tpeak_pss_MB\tinvite_to_200_ms\tsipp_exit\n'
+	printf 'proxy\tcalls\tcompleted\tfailed\tretrans\tcarrier_failed\tcpu_s\tcpu_us/call\tpeak_rss_MB\tpeak_pss_MB\tinvite_to_200_ms\tp50_ms\tp99_ms\tsipp_exit\n'
 	cat "$WORK/results"
 } | awk -F'\t' '# align columns: first left, the others right
 	{for (i = 1; i <= NF; i++) {cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i)}; n = NF}
 	END {for (r = 1; r <= NR; r++) {for (i = 1; i <= n; i++)
 		printf (i == 1 ? "%-" w[i] "s" : "  %" w[i] "s"), cell[r, i]; print ""}}'
 echo "cpu: utime+stime of the proxy's processes during the load; rss: VmHWM summed over its processes;"
-echo "pss: highest sampled sum of Pss; invite_to_200_ms includes the carrier's 20 ms between 180 and 200."
+echo "pss: highest sampled sum of Pss; invite_to_200_ms (mean), p50_ms and p99_ms include the carrier's 20 ms between 180 and 200."
 
-awk -F'\t' '$3 != $2 || $4 != 0 || $12 != 0 {bad = 1} END {exit bad}' "$WORK/results"
+awk -F'\t' '$3 != $2 || $4 != 0 || $14 != 0 {bad = 1} END {exit bad}' "$WORK/results"

@@ -305,11 +305,11 @@ func TestTruncatedLastLineIsSealed(t *testing.T) {
 	}
 }
 
-// A day file that is a pipe nobody reads stands in for a disk that stopped
-// taking writes: the writer blocks, the queue fills, and Append must still
-// return at once, counting what it drops.
-func TestAppendNeverBlocksWhenQueueFull(t *testing.T) {
-	dir := t.TempDir()
+// stalledDisk makes today's file a named pipe nobody reads yet: a disk that
+// stopped taking writes. Its reader, in blocking mode, lets the writer go on.
+// It skips the test where named pipes cannot be made.
+func stalledDisk(t *testing.T, dir string) (reader *os.File) {
+	t.Helper()
 	pipe := logFile{day: dayOf(time.Now())}.path(dir)
 	if err := syscall.Mkfifo(pipe, 0o640); err != nil {
 		t.Skip("no named pipes here:", err)
@@ -318,7 +318,24 @@ func TestAppendNeverBlocksWhenQueueFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reader.Close()
+	t.Cleanup(func() { reader.Close() })
+	return reader
+}
+
+// unblock turns stalledDisk's reader to blocking reads.
+func unblock(t *testing.T, reader *os.File) {
+	t.Helper()
+	if err := syscall.SetNonblock(int(reader.Fd()), false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A day file that is a pipe nobody reads stands in for a disk that stopped
+// taking writes: the writer blocks, the queue fills, and Append must still
+// return at once, counting what it drops.
+func TestAppendNeverBlocksWhenQueueFull(t *testing.T) {
+	dir := t.TempDir()
+	reader := stalledDisk(t, dir)
 	l, logs := open(t, dir, Options{QueueSize: 64, FlushInterval: time.Millisecond})
 
 	// Older records than today's keep every record in the pipe's file.
@@ -338,9 +355,7 @@ func TestAppendNeverBlocksWhenQueueFull(t *testing.T) {
 	}
 
 	// Unblock the writer: read the pipe until Close ends it.
-	if err := syscall.SetNonblock(int(reader.Fd()), false); err != nil {
-		t.Fatal(err)
-	}
+	unblock(t, reader)
 	lines := make(chan int)
 	go func() {
 		count := 0

@@ -234,15 +234,7 @@ func TestFailingDiskIsHealthError(t *testing.T) {
 // A writer blocked on a pipe nobody reads: the queue fills past half.
 func TestBacklogIsHealthError(t *testing.T) {
 	dir := t.TempDir()
-	pipe := logFile{day: dayOf(time.Now())}.path(dir)
-	if err := syscall.Mkfifo(pipe, 0o640); err != nil {
-		t.Skip("no named pipes here:", err)
-	}
-	reader, err := os.OpenFile(pipe, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
+	reader := stalledDisk(t, dir)
 	l, _ := open(t, dir, Options{QueueSize: 64, FlushInterval: time.Millisecond})
 	r := fullRecord(0)
 	r.Time = time.Now()
@@ -252,9 +244,7 @@ func TestBacklogIsHealthError(t *testing.T) {
 	if err := l.Health(); !errors.Is(err, ErrBacklog) {
 		t.Errorf("Health = %v; want ErrBacklog", err)
 	}
-	if err := syscall.SetNonblock(int(reader.Fd()), false); err != nil {
-		t.Fatal(err)
-	}
+	unblock(t, reader)
 	go func() {
 		buf := make([]byte, 1<<16)
 		for {

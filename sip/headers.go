@@ -85,8 +85,8 @@ func (p *Proxy) newVia(transport string, peer netip.Addr) *sip.ViaHeader {
 // transport, so that in-dialog requests from that side come back through
 // the proxy (loose routing); sealed is the dialog's routeParam. A TLS
 // side's entry says transport=tls, and is a SIPS URI when the request's
-// Request-URI is one (RFC 5630 §3.1.3), so that the dialog's requests stay
-// on TLS through the proxy.
+// Request-URI is one (RFC 3261 §16.6 step 4), so that the dialog's requests
+// stay on TLS through the proxy.
 func (p *Proxy) recordRoute(transport string, peer netip.Addr, sips bool, sealed string) *sip.RecordRouteHeader {
 	ours := p.listens[familyOf(transport, peer)]
 	scheme := "sip"

@@ -49,6 +49,9 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if dialer.Auth != nil && !p.authorize(req, tx, dialer.Auth) {
 		return
 	}
+	if !p.secureEnough(req, tx) {
+		return
+	}
 	// Limits before the policy (the per-source rate is kept by the socket taps, throttle).
 	switch p.admit() {
 	case draining:

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // handshakeTimeout bounds a TLS handshake on a listener: a peer that opens a
@@ -52,4 +54,17 @@ func (c *tlsConn) Read(b []byte) (int, error) {
 		}
 	}
 	return c.Conn.Read(b)
+}
+
+// secureEnough answers 416 to a new INVITE whose Request-URI is a SIPS URI
+// when either hop is not TLS: a SIPS request goes over TLS on every hop
+// (RFC 3261 §26.2.2), and the proxy would rather refuse it
+// than carry it in the clear. It reports whether the INVITE may go on.
+func (p *Proxy) secureEnough(req *sip.Request, tx sip.ServerTransaction) bool {
+	if !req.Recipient.IsEncrypted() || transportOf(req) == "tls" && p.carrier.transport == "tls" {
+		return true
+	}
+	p.invalid.Add(1)
+	reply(tx, req, 416, "Unsupported URI Scheme", sip.NewHeader("Warning", `399 gatekeeper "a SIPS URI needs TLS to the dialer and to the carrier"`))
+	return false
 }

@@ -454,7 +454,8 @@ func answeredOverTLS(t *testing.T, scenario, callID string) (*gatekeeper, *sipp,
 }
 
 // A TLS dialer and a UDP carrier (SIPp): each side gets its own
-// Record-Route entry, and ACK and BYE cross from TLS to UDP.
+// Record-Route entry, and ACK and BYE cross from TLS to UDP. A SIPS
+// Request-URI, which would leave TLS at the proxy, gets 416.
 func TestTLSDialerToUDPCarrier(t *testing.T) {
 	g, carrier, dialer, ok := answeredOverTLS(t, "uas.xml", "tls-udp")
 	// The call lasts a moment, as uac.xml's does: the proxy relays each
@@ -465,6 +466,14 @@ func TestTLSDialerToUDPCarrier(t *testing.T) {
 		t.Errorf("the BYE got %q, want 200", res)
 	}
 	carrier.mustPass()
+	// A SIPS Request-URI is not carried to a carrier reached over UDP.
+	dialer.send(t, inviteURI("tls-sips-to-udp", "sips", g.tlsPort))
+	if res := dialer.final(t); !strings.HasPrefix(res, "SIP/2.0 416 ") {
+		t.Errorf("a sips: INVITE toward a UDP carrier got %q, want 416", res)
+	}
+	if got := carrier.received(); len(got) != 3 {
+		t.Errorf("the carrier received %q, want the call's INVITE, ACK and BYE only", got)
+	}
 	want := []string{
 		fmt.Sprintf("<sip:%s:%d;transport=udp;lr>", carrierIP, g.port),
 		fmt.Sprintf("<sip:%s:%d;transport=tls;lr>", carrierIP, g.tlsPort),
@@ -477,6 +486,7 @@ func TestTLSDialerToUDPCarrier(t *testing.T) {
 // A TLS carrier whose certificate carrier_ca did not sign gets no call, and
 // neither does one that accepts the connection but never completes the
 // handshake: the dialer gets 503, at once or after the connect timeout (5 s).
+// A SIPS Request-URI from a dialer over UDP gets 416.
 func TestTLSCarrierMustBeTrusted(t *testing.T) {
 	g := newGatekeeper(t)
 	ca := newAuthority(t, g.dir, "ca")
@@ -487,6 +497,11 @@ func TestTLSCarrierMustBeTrusted(t *testing.T) {
 	g.useTLS(fmt.Sprintf("    cert: %s\n    key: %s\n    carrier_ca: %s\n", proxyCert, proxyKey, ca.file))
 	carrierAddr := net.JoinHostPort(carrierIP, fmt.Sprint(g.carrierPort))
 	g.start()
+	// A SIPS Request-URI that came over UDP is not carried on, even to a TLS carrier.
+	sipsOverUDP := "INVITE sips:2025550143@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKsips\nMax-Forwards: 70\nFrom: <sip:2025550100@127.0.0.2>;tag=1\nTo: <sips:2025550143@127.0.0.1>\nCall-ID: sips-udp\nCSeq: 1 INVITE\nContent-Length: 0\n\n"
+	if res := g.sendRaw(dialerIP, sipsOverUDP); !strings.HasPrefix(res, "SIP/2.0 416 ") {
+		t.Errorf("a sips: INVITE over UDP got %q, want 416", firstLine(res))
+	}
 	call := func(callID string) (string, time.Duration) {
 		t.Helper()
 		dialer, err := dialTLS(dialerIP, net.JoinHostPort(carrierIP, fmt.Sprint(g.tlsPort)), &tls.Config{RootCAs: ca.pool()})

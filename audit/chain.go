@@ -31,6 +31,9 @@ func leafHash(scratch *[]byte, body []byte) tlog.Hash {
 	return sha256.Sum256(data)
 }
 
+// leaf is the leaf hash of the line's body (leafHash, from parseLine's copy).
+func (l link) leaf() tlog.Hash { return sha256.Sum256(l.leafData) }
+
 func hexHash(h tlog.Hash) [hashHexLen]byte {
 	var out [hashHexLen]byte
 	hex.Encode(out[:], h[:])
@@ -55,6 +58,9 @@ type link struct {
 	hash []byte // hex
 	// body is the record's JSON without the hash field: what hash covers.
 	body []byte
+	// leafData is a zero byte, then body (body is leafData[1:]): leaf
+	// hashes it without copying the body again.
+	leafData []byte
 	// redacted marks a record replaced by its stub (docs/audit.md):
 	// its hash stands for the removed record and cannot be recomputed.
 	redacted bool
@@ -73,12 +79,13 @@ func parseLine(line []byte, scratch *[]byte) (link, error) {
 	if !isLowerHex(hash) {
 		return link{}, errors.New("its hash is not 64 hex digits")
 	}
-	body := append(append((*scratch)[:0], line[:n-hashSuffixLen]...), '}')
-	*scratch = body
+	leafData := append(append(append((*scratch)[:0], 0), line[:n-hashSuffixLen]...), '}')
+	*scratch = leafData
+	body := leafData[1:]
 	if body[0] != '{' {
 		return link{}, errors.New("it is not a JSON object")
 	}
-	l := link{hash: hash, body: body}
+	l := link{hash: hash, body: body, leafData: leafData}
 	i := bytes.Index(body, []byte(`"seq":`))
 	if i < 0 {
 		return link{}, errors.New("it has no seq field")

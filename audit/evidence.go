@@ -319,7 +319,7 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 		return s, err
 	}
 	s.CallID, s.Checkpoint, s.Records = b.CallID, cp, map[string]int{}
-	var scratch, hashing []byte
+	var scratch []byte
 	var decision *recordFields
 	called := ""
 	for i, r := range b.Records {
@@ -327,7 +327,7 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 		if err != nil || l.redacted {
 			return s, fmt.Errorf("record %d: not a record: %v", i+1, err)
 		}
-		leaf := leafHash(&hashing, l.body)
+		leaf := l.leaf()
 		if h := hexHash(leaf); !bytes.Equal(h[:], l.hash) {
 			return s, fmt.Errorf("record %d (seq %d): the hash does not match the record: it was altered", i+1, l.seq)
 		}

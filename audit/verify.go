@@ -103,7 +103,6 @@ type verifier struct {
 	// whether the chain continues across it.
 	notRecord string
 	scratch   []byte // holds the body of the line being checked
-	hashing   []byte
 	lines     lineReader
 
 	frontier    frontier
@@ -146,13 +145,14 @@ func (v *verifier) line(at position, line []byte) error {
 		}
 		return nil
 	}
-	if err := v.link(at, l); err != nil {
+	leaf, _ := parseHexHash(l.hash) // parseLine checked the hex
+	if err := v.link(at, l, leaf); err != nil {
 		if v.notRecord != "" {
 			return fmt.Errorf("%s; the chain does not continue across it: %w", v.notRecord, err)
 		}
 		return err
 	}
-	if err := v.grow(at, l); err != nil {
+	if err := v.grow(at, l, leaf); err != nil {
 		return err
 	}
 	v.report.Records++
@@ -163,12 +163,12 @@ func (v *verifier) line(at position, line []byte) error {
 	return nil
 }
 
-func (v *verifier) link(at position, l link) error {
+// link checks the record's hash (leaf, read from the line) and its place in
+// the chain.
+func (v *verifier) link(at position, l link, leaf tlog.Hash) error {
 	first := v.lastAt.path == ""
-	if !l.redacted {
-		if h := hexHash(leafHash(&v.hashing, l.body)); !bytes.Equal(h[:], l.hash) {
-			return at.errorf("the hash does not match the record: it was altered")
-		}
+	if !l.redacted && l.leaf() != leaf {
+		return at.errorf("the hash does not match the record: it was altered")
 	}
 	switch {
 	case !first && l.seq != v.lastSeq+1:
@@ -188,8 +188,7 @@ func (v *verifier) link(at position, l link) error {
 // grow adds the record's leaf to the recomputed tree, compares the hashes
 // this stores with the tree file's, and the root with any checkpoint of
 // this size.
-func (v *verifier) grow(at position, l link) error {
-	leaf, _ := parseHexHash(l.hash) // parseLine checked the hex
+func (v *verifier) grow(at position, l link, leaf tlog.Hash) error {
 	if v.lastAt.path == "" {
 		if err := v.start(l.seq); err != nil {
 			return at.errorf("%w", err)

@@ -70,6 +70,15 @@ func Normalize(raw, defaultRegion string) (string, error) {
 		return "", fmt.Errorf("%w: %q is not a possible number", ErrInvalid, raw)
 	}
 	e164 := phonenumbers.Format(num, phonenumbers.E164)
+	if num.GetCountryCode() == 1 { // dialed from abroad (00 1...): the NANP's rules hold
+		if len(e164) != 12 {
+			return "", fmt.Errorf("%w: %q is not 10 digits after +1", ErrInvalid, raw)
+		}
+		return nanp([]byte(e164[2:]), raw)
+	}
+	if len(e164) > 16 { // ITU-T E.164 §6: at most 15 digits
+		return "", fmt.Errorf("%w: %q is longer than an international number can be (15 digits)", ErrInvalid, raw)
+	}
 	// A national number of leading zeros has no E.164 form that reads back
 	// as itself (+4900000 reads as +490000): lists and calls would disagree.
 	if back, err := phonenumbers.Parse(e164, ""); err != nil || phonenumbers.Format(back, phonenumbers.E164) != e164 {

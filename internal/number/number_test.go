@@ -37,6 +37,17 @@ func TestNormalize(t *testing.T) {
 	if got, err := Normalize("000000", "DE"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Normalize(000000, DE) = %q, %v; want ErrInvalid", got, err)
 	}
+	// Nor one longer than E.164's 15 digits once the country code is added (a third).
+	if got, err := Normalize("10000000000000", "DE"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Normalize(10000000000000, DE) = %q, %v; want ErrInvalid", got, err)
+	}
+	// A North American number dialed from abroad is checked as one (a fourth).
+	if got, err := Normalize("0010000000", "AC"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Normalize(0010000000, AC) = %q, %v; want ErrInvalid", got, err)
+	}
+	if got, err := Normalize("00 1 202 555 0143", "DE"); err != nil || got != "+12025550143" {
+		t.Errorf("Normalize(00 1 202 555 0143, DE) = %q, %v", got, err)
+	}
 	for _, region := range []string{"AS", "PR", "JM"} {
 		if got, err := Normalize("1000000000", region); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Normalize(1000000000, %s) = %q, %v; want ErrInvalid", region, got, err)

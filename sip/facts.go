@@ -12,7 +12,6 @@ func (p *Proxy) callFacts(req *sip.Request, d *Dialer) policy.Call {
 	in := policy.CallInput{
 		CallID:          req.CallID().Value(),
 		Source:          req.Source(),
-		Called:          subscriber(&req.Recipient),
 		Caller:          callerID(req),
 		Campaign:        headerValue(req, p.cfg.CampaignHeader),
 		Seller:          headerValue(req, p.cfg.SellerHeader),
@@ -23,12 +22,31 @@ func (p *Proxy) callFacts(req *sip.Request, d *Dialer) policy.Call {
 		Region:          p.cfg.DefaultRegion,
 		Time:            p.cfg.Now(),
 	}
-	// A routing number may also sit among a sip: URI's own parameters
-	// (sip:+12025550143@host;npdi;rn=+12025550000); a tel: URI has none.
-	if req.Recipient.Scheme != "tel" {
-		in.RoutingNumber, _ = req.Recipient.UriParams.Get("rn")
-	}
+	in.Called, in.RoutingNumber = calledNumber(&req.Recipient)
 	return policy.NewCall(in)
+}
+
+// CalledNumber reads the called number of a Request-URI (a tel:, sip: or
+// sips: URI as a string) as the proxy reads an INVITE's, for
+// policy.CallInput's Called and RoutingNumber. The error is for a string
+// that is not a URI.
+func CalledNumber(uri string) (called, routingNumber string, err error) {
+	var u sip.Uri
+	if err := sip.ParseUri(uri, &u); err != nil {
+		return "", "", err
+	}
+	called, routingNumber = calledNumber(&u)
+	return called, routingNumber, nil
+}
+
+// calledNumber is the telephone number a Request-URI names (see subscriber)
+// and the routing number among a sip: URI's own parameters
+// (sip:+12025550143@host;npdi;rn=+12025550000); a tel: URI has none.
+func calledNumber(u *sip.Uri) (called, routingNumber string) {
+	if u.Scheme != "tel" {
+		routingNumber, _ = u.UriParams.Get("rn")
+	}
+	return subscriber(u), routingNumber
 }
 
 // subscriber is the telephone number a URI names, with its telephone

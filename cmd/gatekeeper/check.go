@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +14,7 @@ import (
 	"github.com/gatekeeper-sip/gatekeeper/audit"
 	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
+	"github.com/gatekeeper-sip/gatekeeper/sip"
 )
 
 // checkCallerID is the caller ID of a check without --from: a valid number,
@@ -46,6 +49,9 @@ Exit status: 0 allow (also a call forwarded under monitor), 1 reject, 2 error.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("from") {
 				f.from = checkCallerID
+			}
+			if err := f.readURI(); err != nil {
+				return err
 			}
 			now := time.Now()
 			if f.at != "" {
@@ -87,7 +93,7 @@ Exit status: 0 allow (also a call forwarded under monitor), 1 reject, 2 error.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.to, "to", "", "the called number as a dialer sends it, e.g. 2025550143, +1-202-555-0143 or \"555-0143;phone-context=+1-202\"")
+	fl.StringVar(&f.to, "to", "", "the called number as a dialer sends it, e.g. 2025550143, +1-202-555-0143, \"555-0143;phone-context=+1-202\" or a whole Request-URI (\"tel:555-0143;phone-context=+1-202\", \"sip:+12025550143@carrier;user=phone\")")
 	fl.StringVar(&f.from, "from", "", `the caller ID sent (default a valid number; "" for none)`)
 	fl.StringVar(&f.campaign, "campaign", "", "the campaign id")
 	fl.StringVar(&f.seller, "seller", "", "the seller the call is made for")
@@ -98,6 +104,26 @@ Exit status: 0 allow (also a call forwarded under monitor), 1 reject, 2 error.`,
 	fl.BoolVar(&f.json, "json", false, "print the decision as one JSON object")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
+}
+
+// readURI replaces a tel:, sip: or sips: URI in --to by the number it names,
+// read as the proxy reads an INVITE's Request-URI, and takes the URI's rn=
+// parameter as the routing number unless --rn gives one. The error is for
+// such a URI that does not parse.
+func (f *checkFlags) readURI() error {
+	scheme, _, ok := strings.Cut(f.to, ":")
+	if !ok || !slices.Contains([]string{"tel", "sip", "sips"}, strings.ToLower(scheme)) {
+		return nil
+	}
+	called, rn, err := sip.CalledNumber(f.to)
+	if err != nil {
+		return fmt.Errorf("--to %q: %w", f.to, err)
+	}
+	f.to = called
+	if f.rn == "" {
+		f.rn = rn
+	}
+	return nil
 }
 
 // checkCall builds the facts the proxy would hand the policy for this call,

@@ -92,6 +92,12 @@ func TestCheckPrintsDecisionAndExitStatus(t *testing.T) {
 		{"800-555-0100", "reject 403 Forbidden (rule mobile-automated-consent)", 1},
 		{"416-555-0100", "reject 403 Forbidden (rule mobile-automated-consent)", 1},
 		{"876-555-0100", "reject 403 Forbidden (rule mobile-automated-consent)", 1},
+		// A whole Request-URI is read as the proxy reads an INVITE's (RFC 3966 §5.1.5, RFC 3261 §19.1.2).
+		{"tel:555-0143;phone-context=+1-202", "reject 603 Decline (rule internal-dnc)", 1},
+		{"sip:555-0143;phone-context=+1-202@127.0.0.1;user=phone", "reject 603 Decline (rule internal-dnc)", 1},
+		{"SIP:%2B12025550143@127.0.0.1;user=phone", "reject 603 Decline (rule internal-dnc)", 1},
+		{"tel:+1-202-555-0144;ext=7", "allow (rule default)", 0},
+		{"tel:555-0143", "reject 484 Address Incomplete (rule invalid-number)", 1},
 	}
 	for _, tc := range cases {
 		out, code, err := runCheck("--config", cfg, "--to", tc.to, "--at", noonToday())
@@ -187,6 +193,27 @@ func TestCheckCallFacts(t *testing.T) {
 	}
 	if c = checkCall(cfg, checkFlags{to: "2025550143", campaign: "fall", seller: "initech"}, now); c.Seller != "initech" {
 		t.Errorf("--seller: %+v", c)
+	}
+}
+
+// --to may be a Request-URI: the number it names is read as the proxy reads
+// it, and a sip: URI's rn= parameter is the routing number unless --rn says.
+func TestCheckReadsARequestURI(t *testing.T) {
+	cases := []struct{ to, rn, wantTo, wantRN string }{
+		{"sip:+12025550143@127.0.0.1;npdi;rn=+13015550000;user=phone", "", "+12025550143", "+13015550000"},
+		{"sip:+12025550143@127.0.0.1;npdi;rn=+13015550000", "2025550000", "+12025550143", "2025550000"},
+		{"tel:+1-202-555-0143;npdi;rn=+1-301-555-0000", "", "+1-202-555-0143;npdi;rn=+1-301-555-0000", ""},
+		{"sips:555-0199;phone-context=+1-202@127.0.0.1", "", "555-0199;phone-context=+1-202", ""},
+		{"555-0199;phone-context=+1-202", "", "555-0199;phone-context=+1-202", ""},
+	}
+	for _, c := range cases {
+		f := checkFlags{to: c.to, rn: c.rn}
+		if err := f.readURI(); err != nil || f.to != c.wantTo || f.rn != c.wantRN {
+			t.Errorf("--to %s --rn %q: to %q rn %q (%v); want %q, %q", c.to, c.rn, f.to, f.rn, err, c.wantTo, c.wantRN)
+		}
+	}
+	if f := (checkFlags{to: "sip:2025550143@[::1"}); f.readURI() == nil {
+		t.Errorf("--to sip:2025550143@[::1 read as %q, want an error", f.to)
 	}
 }
 

@@ -100,12 +100,34 @@ func TestAnchoredCallMediaGoesThroughTheRelay(t *testing.T) {
 		}
 	}
 
+	// The carrier puts the call on hold with a re-INVITE (c=0.0.0.0): the
+	// dialer sees the hold on the same relay port, its answer reaches the
+	// carrier anchored, and nothing is sent to the held carrier.
+	hold := strings.Replace(phoneSDP(carrierRTP), "c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0", 1) + "a=sendonly\n"
+	reinvite := "INVITE sip:2025550100@" + r.dialer.LocalAddr().String() + " SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKmr1\nMax-Forwards: 70\nFrom: <sip:2025550143@127.0.0.1>;tag=ct\nTo: <sip:2025550100@127.0.0.2>;tag=dt\nCall-ID: media-1\nCSeq: 1 INVITE\nContact: <sip:LOCAL>\nContent-Length: 0\n\n"
+	send(t, r.carrier, r.proxyAddr(), withSDP(reinvite, hold))
+	got = await(t, r.dialer, time.Second, "INVITE ")
+	if !strings.Contains(got, "\r\nc=IN IP4 0.0.0.0\r\n") || !strings.Contains(got, "\r\na=sendonly\r\n") || mediaAddr(t, got).Port() != toDialerSide.Port() {
+		t.Fatalf("the dialer got the hold as:\n%s", got)
+	}
+	send(t, r.dialer, r.proxyAddr(), withSDP(strings.Replace(okTo(got), "SIP/2.0 200 OK\n", "SIP/2.0 200 OK\nContact: <sip:LOCAL>\n", 1), phoneSDP(dialerRTP)))
+	if got := await(t, r.carrier, time.Second, "SIP/2.0 200 OK"); mediaAddr(t, got) != toCarrierSide {
+		t.Fatalf("the carrier got the answer to its hold with media at %v, want the relay's %v", mediaAddr(t, got), toCarrierSide)
+	}
+	if _, err := dialerRTP.WriteTo(rtpPacket, net.UDPAddrFromAddrPort(toDialerSide)); err != nil {
+		t.Fatal(err)
+	}
+	carrierRTP.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, _, err := carrierRTP.ReadFrom(buf); err == nil {
+		t.Fatalf("the held carrier got %x", buf[:n])
+	}
+
 	bye := "BYE sip:2025550143@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKmb1\nMax-Forwards: 70\nFrom: <sip:2025550100@127.0.0.2>;tag=dt\nTo: <sip:2025550143@127.0.0.1>;tag=ct\nCall-ID: media-1\nCSeq: 2 BYE\nContent-Length: 0\n\n"
 	send(t, r.dialer, r.proxyAddr(), bye)
 	send(t, r.carrier, r.proxyAddr(), okTo(await(t, r.carrier, time.Second, "BYE ")))
 	await(t, r.dialer, time.Second, "SIP/2.0 200 OK")
-	if s := relay.Stats(); s.Sessions != 0 || s.PortsInUse != 0 || s.Packets != 2 {
-		t.Fatalf("relay after the BYE: %+v, want no session, no port, 2 packets relayed", s)
+	if s := relay.Stats(); s.Sessions != 0 || s.PortsInUse != 0 || s.Packets != 2 || s.Dropped != 1 {
+		t.Fatalf("relay after the BYE: %+v, want no session, no port, 2 packets relayed, the one to the held carrier dropped", s)
 	}
 }
 

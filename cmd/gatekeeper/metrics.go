@@ -65,12 +65,6 @@ func newMetrics() *metrics {
 
 // watch adds the metrics read from the running parts at every scrape.
 func (m *metrics) watch(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Log, lists listLister, now func() time.Time) {
-	counter := func(name, help string, f func() float64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
-	}
-	gauge := func(name, help string, f func() float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
-	}
 	m.registry.MustRegister(
 		counter("gatekeeper_sip_invites_total", "New INVITEs from dialer sources that passed validation.",
 			func() float64 { return float64(proxy.Stats().Invites) }),
@@ -98,6 +92,16 @@ func (m *metrics) watch(proxy *sip.Proxy, rules *livePolicy, decisions *audit.Lo
 	)
 }
 
+// counter is a counter read from a running part at every scrape.
+func counter(name, help string, f func() float64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+}
+
+// gauge is a gauge read from a running part at every scrape.
+func gauge(name, help string, f func() float64) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+}
+
 // watchMedia adds the media relay's metrics; without a relay (no call is
 // anchored) they stay 0.
 func (m *metrics) watchMedia(relay *media.Relay) {
@@ -108,17 +112,17 @@ func (m *metrics) watchMedia(relay *media.Relay) {
 		return relay.Stats()
 	}
 	m.registry.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatekeeper_media_sessions", Help: "Calls whose media the relay anchors now."},
+		gauge("gatekeeper_media_sessions", "Calls whose media the relay anchors now.",
 			func() float64 { return float64(stats().Sessions) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatekeeper_media_ports_in_use", Help: "UDP ports of media.ports the relay holds now (four per anchored stream)."},
+		gauge("gatekeeper_media_ports_in_use", "UDP ports of media.ports the relay holds now (four per anchored stream).",
 			func() float64 { return float64(stats().PortsInUse) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatekeeper_media_packets_total", Help: "RTP and RTCP packets the relay passed on."},
+		counter("gatekeeper_media_packets_total", "RTP and RTCP packets the relay passed on.",
 			func() float64 { return float64(stats().Packets) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatekeeper_media_bytes_total", Help: "UDP payload bytes of the packets the relay passed on."},
+		counter("gatekeeper_media_bytes_total", "UDP payload bytes of the packets the relay passed on.",
 			func() float64 { return float64(stats().Bytes) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatekeeper_media_dropped_total", Help: "Packets the relay did not pass on: not RTP on an RTP port, or nowhere to send them (hold, no SDP yet)."},
+		counter("gatekeeper_media_dropped_total", "Packets the relay did not pass on: not RTP on an RTP port, or nowhere to send them (hold, no SDP yet).",
 			func() float64 { return float64(stats().Dropped) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatekeeper_media_idle_ended_total", Help: "Anchored calls whose ports were freed after media.idle_timeout without a packet."},
+		counter("gatekeeper_media_idle_ended_total", "Anchored calls whose ports were freed after media.idle_timeout without a packet.",
 			func() float64 { return float64(stats().IdleEnded) }),
 	)
 }

@@ -113,19 +113,7 @@ func appendCheckpoint(dir string, c Checkpoint) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, checkpointsFileName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeSynced(filepath.Join(dir, checkpointsFileName), os.O_APPEND|os.O_CREATE, 0o640, append(line, '\n'))
 }
 
 // Checkpoints reads the signed checkpoints of the log in dir, oldest first,
@@ -203,8 +191,16 @@ func LoadVerifier(path string) (note.Verifier, error) {
 	return v, nil
 }
 
+// writeNewFile writes data to a file at path that must not exist yet, and syncs it.
 func writeNewFile(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	return writeSynced(path, os.O_CREATE|os.O_EXCL, perm, data)
+}
+
+// writeSynced writes data to the file at path, opened write-only with flag
+// (os.O_APPEND, os.O_CREATE, ...), and syncs it before closing it, so that
+// what it wrote survives a crash once it returns nil.
+func writeSynced(path string, flag int, perm os.FileMode, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|flag, perm)
 	if err != nil {
 		return err
 	}

@@ -273,17 +273,9 @@ func pickDecision(call []foundRecord, q EvidenceQuery) int {
 
 func absDuration(d time.Duration) time.Duration { return max(d, -d) }
 
+// openHashFileReadOnly opens dir's tree file to read proofs from; it must exist.
 func openHashFileReadOnly(dir string) (*hashFile, error) {
-	f, err := os.Open(filepath.Join(dir, treeFileName))
-	if err != nil {
-		return nil, err
-	}
-	info, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &hashFile{f: f, count: info.Size() / tlog.HashSize}, nil
+	return openHashFileFlag(dir, os.O_RDONLY)
 }
 
 // EvidenceSummary is what VerifyEvidence proved.

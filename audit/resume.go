@@ -107,19 +107,7 @@ func lastComplete(lines *backLines, scratch *[]byte, err error) (link, bool, err
 }
 
 func appendNewline(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write([]byte{'\n'}); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeSynced(path, os.O_APPEND, 0, []byte{'\n'})
 }
 
 func countLines(f *os.File) (int, error) {

@@ -86,8 +86,14 @@ type hashFile struct {
 	count int64
 }
 
+// openHashFile opens dir's tree file to read and append, creating it.
 func openHashFile(dir string) (*hashFile, error) {
-	f, err := os.OpenFile(filepath.Join(dir, treeFileName), os.O_RDWR|os.O_CREATE, 0o640)
+	return openHashFileFlag(dir, os.O_RDWR|os.O_CREATE)
+}
+
+// openHashFileFlag opens dir's tree file with flag and counts its hashes.
+func openHashFileFlag(dir string, flag int) (*hashFile, error) {
+	f, err := os.OpenFile(filepath.Join(dir, treeFileName), flag, 0o640)
 	if err != nil {
 		return nil, err
 	}

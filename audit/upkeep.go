@@ -45,10 +45,7 @@ func (u *upkeep) run(ctx context.Context, cur logFile) {
 	defer close(u.done)
 	if files, err := logFiles(u.dir); err == nil {
 		for _, f := range files {
-			if f.compare(cur) < 0 {
-				if !f.gz {
-					u.compressFile(ctx, f)
-				}
+			if f.compare(cur) < 0 && (f.gz || u.compressFile(ctx, f)) {
 				u.index(ctx, f)
 			}
 		}
@@ -57,8 +54,9 @@ func (u *upkeep) run(ctx context.Context, cur logFile) {
 	for {
 		select {
 		case f := <-u.closed:
-			u.compressFile(ctx, f)
-			u.index(ctx, f)
+			if u.compressFile(ctx, f) {
+				u.index(ctx, f)
+			}
 			u.expire(time.Now())
 		case <-ctx.Done():
 			return
@@ -66,13 +64,24 @@ func (u *upkeep) run(ctx context.Context, cur logFile) {
 	}
 }
 
-func (u *upkeep) compressFile(ctx context.Context, f logFile) {
+// compressFile compresses a complete plain file, or removes it when it is
+// empty (a day without records: nothing to keep or index). It reports
+// whether the file is still there.
+func (u *upkeep) compressFile(ctx context.Context, f logFile) bool {
+	if info, err := os.Stat(f.path(u.dir)); err == nil && info.Size() == 0 {
+		if err := os.Remove(f.path(u.dir)); err != nil {
+			u.logger.Error("audit: removing an empty complete file", "file", f.path(u.dir), "err", err)
+			return true
+		}
+		return false
+	}
 	if !u.compress || ctx.Err() != nil {
-		return
+		return true
 	}
 	if err := compressFile(ctx, u.dir, f); err != nil && ctx.Err() == nil {
 		u.logger.Error("audit: compressing a complete file; it stays uncompressed", "file", f.path(u.dir), "err", err)
 	}
+	return true
 }
 
 // index gives a complete file its index (index.go), unless it has one.
@@ -83,8 +92,7 @@ func (u *upkeep) index(ctx context.Context, f logFile) {
 }
 
 // compressFile writes a complete plain file as name.gz (through a temporary
-// file, fsync and rename), then removes the plain one; an empty one is only
-// removed. Readers meanwhile see
+// file, fsync and rename), then removes the plain one. Readers meanwhile see
 // the plain file (logFiles prefers it) or, once it is gone, the compressed
 // one (openLogFile). It stops when ctx ends, leaving the plain file.
 func compressFile(ctx context.Context, dir string, f logFile) error {
@@ -97,9 +105,6 @@ func compressFile(ctx context.Context, dir string, f logFile) error {
 	info, err := in.Stat()
 	if err != nil {
 		return err
-	}
-	if info.Size() == 0 { // a day without records: nothing to keep
-		return os.Remove(plain)
 	}
 	gz := logFile{day: f.day, part: f.part, gz: true}.path(dir)
 	tmp := gz + ".tmp"

@@ -223,7 +223,10 @@ func conditionFacts(c policy.ConditionTrace) string {
 	if c.Record != "" {
 		s += " record " + c.Record
 	}
-	if c.Count != 0 || c.Kind == "attempts" {
+	switch {
+	case c.Kind == "stale" && c.Version != 0: // Count is the list's age in whole days
+		s += fmt.Sprintf(" age %dd", c.Count)
+	case c.Count != 0 || c.Kind == "attempts":
 		s += fmt.Sprintf(" count %d", c.Count)
 	}
 	return s

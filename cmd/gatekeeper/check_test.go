@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,11 @@ func TestCheckPrintsDecisionAndExitStatus(t *testing.T) {
 	out, _, _ := runCheck("--config", cfg, "--to", "2025550143", "--at", noonToday())
 	if !strings.Contains(out, "internal-dnc: match; listed holds (internal version ") {
 		t.Errorf("trace missing from %q", out)
+	}
+	// A stale condition's trace gives the list's age in days, not a "count".
+	out, _, _ = runCheck("--config", cfg, "--to", "2025550144", "--at", noonToday())
+	if !regexp.MustCompile(`national-registry-stale: no match; stale does not hold \(ftc version \d+ age \d+d\)`).MatchString(out) {
+		t.Errorf("the national list's age is not in the trace:\n%s", out)
 	}
 }
 

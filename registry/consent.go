@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -137,6 +138,30 @@ type ConsentRequest struct {
 }
 
 // consentLivePrefix holds the live consent changes, by number and time.
+// Check returns an error that says why the request cannot be carried out:
+// a number not in E.164 form, no by or via, or for a grant a kind other
+// than express or written, or an expiry not after the grant (At; a zero
+// At is now).
+func (req ConsentRequest) Check() error {
+	if e164, err := number.Normalize(req.Number, ""); err != nil || e164 != req.Number {
+		return fmt.Errorf("%q is not an E.164 number (+CC...)", req.Number)
+	}
+	if req.By == "" || req.Via == "" {
+		return errors.New("a consent change must say who asked (by) and how (via)")
+	}
+	if req.Revoke {
+		return nil
+	}
+	if _, err := formats.ConsentKind(req.Kind); err != nil {
+		return err
+	}
+	at := cmp.Or(req.At, time.Now())
+	if !req.Expires.IsZero() && !req.Expires.After(at) {
+		return fmt.Errorf("expires %s is not after the grant %s", req.Expires.Format(time.RFC3339), at.Format(time.RFC3339))
+	}
+	return nil
+}
+
 const consentLivePrefix = "clive/"
 
 func consentLiveKey(e164 string, nanos int64) []byte {
@@ -146,27 +171,18 @@ func consentLiveKey(e164 string, nanos int64) []byte {
 // ChangeConsent adds a consent or revokes the consents of a number in a scope,
 // with effect from the next lookup, and keeps the change for good.
 func (s *Store) ChangeConsent(req ConsentRequest) (ConsentChange, error) {
-	if e164, err := number.Normalize(req.Number, ""); err != nil || e164 != req.Number {
-		return ConsentChange{}, fmt.Errorf("%q is not an E.164 number (+CC...)", req.Number)
-	}
-	if req.By == "" || req.Via == "" {
-		return ConsentChange{}, errors.New("a consent change must say who asked (by) and how (via)")
-	}
 	now := time.Now().UTC()
-	at := req.At
-	if at.IsZero() {
-		at = now
+	if req.At.IsZero() {
+		req.At = now
 	}
+	if err := req.Check(); err != nil {
+		return ConsentChange{}, err
+	}
+	at := req.At
 	c := ConsentChange{Action: "revoke", Number: req.Number, Seller: req.Seller, Campaign: req.Campaign, At: at.UTC(),
 		By: req.By, Via: req.Via, Reason: strings.TrimSpace(req.Reason)}
 	if !req.Revoke {
-		kind, err := formats.ConsentKind(req.Kind)
-		if err != nil {
-			return ConsentChange{}, err
-		}
-		if !req.Expires.IsZero() && !req.Expires.After(at) {
-			return ConsentChange{}, fmt.Errorf("expires %s is not after the grant %s", req.Expires.Format(time.RFC3339), at.Format(time.RFC3339))
-		}
+		kind, _ := formats.ConsentKind(req.Kind)
 		c.Action = "add"
 		c.Record = &ConsentRecord{ID: fmt.Sprintf("live.%d", now.UnixNano()), Number: req.Number, Seller: req.Seller,
 			Campaign: req.Campaign, Kind: kind, GrantedAt: at.UTC(), ExpiresAt: req.Expires.UTC(), Evidence: req.Evidence,

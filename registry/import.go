@@ -73,7 +73,7 @@ const progressEvery = 200 * time.Millisecond
 // Cancelling ctx abandons the import the same way. Live changes made before
 // or during the import stay in force on top of it (see ChangeLive).
 func (s *Store) Import(ctx context.Context, req ImportRequest) (ListInfo, error) {
-	if err := checkListName(req.List); err != nil {
+	if err := CheckListName(req.List); err != nil {
 		return ListInfo{}, err
 	}
 	if len(req.Files) == 0 {

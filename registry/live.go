@@ -65,22 +65,11 @@ const maxLiveNumbers = 1000
 // next lookup sees the change. It returns what was recorded for each number.
 // A list that does not exist yet is created.
 func (s *Store) ChangeLive(req LiveRequest) ([]Change, error) {
-	if err := checkListName(req.List); err != nil {
+	if err := req.Check(); err != nil {
 		return nil, err
-	}
-	switch {
-	case len(req.Numbers) == 0:
-		return nil, errors.New("no numbers given")
-	case len(req.Numbers) > maxLiveNumbers:
-		return nil, fmt.Errorf("%d numbers in one request; at most %d", len(req.Numbers), maxLiveNumbers)
-	case req.By == "" || req.Via == "":
-		return nil, errors.New("a live change must say who asked (by) and how (via)")
 	}
 	nums := make([]num, len(req.Numbers))
 	for i, raw := range req.Numbers {
-		if e164, err := number.Normalize(raw, ""); err != nil || e164 != raw {
-			return nil, fmt.Errorf("%q is not an E.164 number (+CC...)", raw)
-		}
 		nums[i] = parseNum(raw)
 	}
 
@@ -134,6 +123,29 @@ func (s *Store) ChangeLive(req LiveRequest) ([]Change, error) {
 		return nil, err
 	}
 	return changes, nil
+}
+
+// Check returns an error that says why the request cannot be carried out:
+// a bad list name, no numbers or too many, a number not in E.164 form, or
+// no by or via.
+func (req LiveRequest) Check() error {
+	if err := CheckListName(req.List); err != nil {
+		return err
+	}
+	switch {
+	case len(req.Numbers) == 0:
+		return errors.New("no numbers given")
+	case len(req.Numbers) > maxLiveNumbers:
+		return fmt.Errorf("%d numbers in one request; at most %d", len(req.Numbers), maxLiveNumbers)
+	case req.By == "" || req.Via == "":
+		return errors.New("a live change must say who asked (by) and how (via)")
+	}
+	for _, raw := range req.Numbers {
+		if e164, err := number.Normalize(raw, ""); err != nil || e164 != raw {
+			return fmt.Errorf("%q is not an E.164 number (+CC...)", raw)
+		}
+	}
+	return nil
 }
 
 // liveState is what the live layer says of the number: liveAdd, liveRemove or 0.

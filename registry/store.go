@@ -225,7 +225,8 @@ func (s *Store) Lists() ([]ListInfo, error) {
 // listNamePattern keeps list names printable and usable in keys, paths and logs.
 var listNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-func checkListName(name string) error {
+// CheckListName returns an error that says why name cannot name a list.
+func CheckListName(name string) error {
 	if !listNamePattern.MatchString(name) {
 		return fmt.Errorf("list name %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}

@@ -52,6 +52,9 @@ type Config struct {
 	Log           Log    `yaml:"log"`
 	// Media anchors calls' RTP at the gatekeeper (off by default).
 	Media Media `yaml:"media"`
+	// Cluster shares live opt-outs, consents and frequency caps with other
+	// gatekeepers; nil: this one runs alone.
+	Cluster *Cluster `yaml:"cluster"`
 
 	// Dir is the folder of the config file. Every relative path in the file
 	// (data_dir, audit.dir, policy, admin.socket) is taken from it; for the
@@ -390,6 +393,7 @@ func (c *Config) setDefaults() {
 	if c.SIP.CarrierTransport == "" {
 		c.SIP.CarrierTransport = "udp"
 	}
+
 	if c.SIP.LargeRequests == "" {
 		c.SIP.LargeRequests = "tcp"
 	}
@@ -413,6 +417,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DataDir == "" {
 		c.DataDir = "var/data"
+	}
+	if c.Cluster != nil {
+		c.Cluster.setDefaults(c.DataDir)
 	}
 	if c.Audit.Dir == "" {
 		c.Audit.Dir = "var/audit"
@@ -532,6 +539,11 @@ func (c *Config) check() *fieldError {
 	}
 	if err := c.checkMedia(); err != nil {
 		return err
+	}
+	if c.Cluster != nil {
+		if err := c.Cluster.check(); err != nil {
+			return err
+		}
 	}
 	campaignIDs := make([]string, len(c.Campaigns))
 	for i, cp := range c.Campaigns {

@@ -1,0 +1,97 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Cap is a frequency cap: at most Limit forwarded attempts per counter
+// within any rolling Within.
+type Cap struct {
+	Limit  int
+	Within time.Duration
+}
+
+// capStreamPrefix starts the name of every cap's stream; its subjects are
+// gk.att.LIMIT.SECONDS.COUNTER.
+const capStreamPrefix = "GK_ATT_"
+
+// stream names the cap's stream and its subjects: one stream per cap, so
+// that its per-subject limit is the cap's limit and its max age the window.
+func (c Cap) stream() (name, subjects string) {
+	secs := int64(c.Within / time.Second)
+	return fmt.Sprintf("%s%d_%d", capStreamPrefix, c.Limit, secs), fmt.Sprintf("gk.att.%d.%d", c.Limit, secs)
+}
+
+// Reserve records a forwarded attempt of the call callID (its SIP Call-ID)
+// under counter (the policy's counter name, e.g. n/+12025550143) if the
+// cap leaves room for it, and reports whether it did. The server decides,
+// for every node at once: the cap's stream keeps at most Limit messages per
+// counter for Within and refuses the next (discard new per subject), so
+// that concurrent calls from several nodes never exceed the cap. The same
+// callID again within two minutes (or Within, if shorter) is the same
+// attempt: reserved again without counting twice. A cap of 0 reserves nothing.
+// Errors are the cluster's; the caller decides a call it cannot reserve
+// as its fail mode says.
+func (n *Node) Reserve(ctx context.Context, c Cap, counter, callID string) (bool, error) {
+	if c.Limit <= 0 {
+		return false, nil
+	}
+	if c.Within < time.Second {
+		return false, fmt.Errorf("a cap's window of %s is under a second", c.Within)
+	}
+	name, subjects := c.stream()
+	if _, ok := n.caps.Load(name); !ok {
+		dup := min(2*time.Minute, c.Within)
+		_, err := n.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:                 name,
+			Description:          fmt.Sprintf("forwarded attempts, at most %d per counter within %s", c.Limit, c.Within),
+			Subjects:             []string{subjects + ".>"},
+			MaxMsgsPerSubject:    int64(c.Limit),
+			Discard:              jetstream.DiscardNew,
+			DiscardNewPerSubject: true,
+			MaxAge:               c.Within,
+			Duplicates:           dup,
+			Replicas:             n.opts.Replicas,
+			Storage:              jetstream.FileStorage,
+		})
+		if err != nil {
+			return false, fmt.Errorf("stream %s: %w", name, err)
+		}
+		n.caps.Store(name, struct{}{})
+	}
+	_, err := n.js.Publish(ctx, subjects+"."+subjectToken(counter), []byte(callID), jetstream.WithMsgID(callID))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed && strings.Contains(apiErr.Description, "maximum messages per subject") {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("stream %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// errCodeStoreFailed is JetStream's JSStreamStoreFailedF, which carries
+// "maximum messages per subject exceeded" when discard-new per subject refuses a message.
+const errCodeStoreFailed jetstream.ErrorCode = 10077
+
+// subjectToken makes counter one subject token that reads like it: letters,
+// digits and - stay, every other byte becomes _XX (its hex), so that two
+// counters never share a token (n/+12025550143 -> n_2F_2B12025550143).
+func subjectToken(counter string) string {
+	var b strings.Builder
+	for i := 0; i < len(counter); i++ {
+		switch ch := counter[i]; {
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', ch == '-':
+			b.WriteByte(ch)
+		default:
+			fmt.Fprintf(&b, "_%02X", ch)
+		}
+	}
+	return b.String()
+}

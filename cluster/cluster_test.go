@@ -1,0 +1,266 @@
+package cluster
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/gatekeeper-sip/gatekeeper/internal/config"
+	"github.com/gatekeeper-sip/gatekeeper/registry"
+)
+
+// freePorts finds n free TCP ports on 127.0.0.1. A clustered JetStream
+// server needs its routes (all of them) before it starts, so the ports are
+// chosen first; another process could take one in between, which the
+// servers' start then reports.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// testCluster is three embedded NATS servers on loopback with a gatekeeper
+// node, and its own registry, on each.
+type testCluster struct {
+	servers []*server.Server
+	stores  []*registry.Store
+	nodes   []*Node
+	dirs    []string
+}
+
+func startCluster(t *testing.T) *testCluster {
+	t.Helper()
+	ports := freePorts(t, 6)
+	var routes []string
+	for i := range 3 {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[3+i]))
+	}
+	tc := &testCluster{}
+	var wg sync.WaitGroup
+	tc.servers = make([]*server.Server, 3)
+	errs := make([]error, 3)
+	for i := range 3 {
+		wg.Go(func() {
+			tc.servers[i], errs[i] = Embed(fmt.Sprintf("gk-%c", 'a'+i), config.EmbeddedNATS{
+				Listen: fmt.Sprintf("127.0.0.1:%d", ports[i]), RoutesListen: fmt.Sprintf("127.0.0.1:%d", ports[3+i]),
+				Routes: routes, StoreDir: t.TempDir()})
+		})
+	}
+	wg.Wait()
+	for i, s := range tc.servers {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	}
+	for i := range 3 {
+		dir := t.TempDir()
+		store, err := registry.Open(registry.DefaultOptions(filepath.Join(dir, "data")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		tc.stores = append(tc.stores, store)
+		tc.dirs = append(tc.dirs, dir)
+		tc.nodes = append(tc.nodes, tc.open(t, i))
+	}
+	return tc
+}
+
+// open joins node i to the cluster and waits until it caught up.
+func (tc *testCluster) open(t *testing.T, i int) *Node {
+	t.Helper()
+	n, err := Open(t.Context(), Options{Node: fmt.Sprintf("gk-%c", 'a'+i), URLs: []string{tc.servers[i].ClientURL()},
+		Replicas: 3, Sink: tc.stores[i], Cursor: filepath.Join(tc.dirs[i], "cluster.cursor")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	select {
+	case <-n.CaughtUp():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("node %d did not catch up within 10 s", i)
+	}
+	return n
+}
+
+func optOut(by string, numbers ...string) registry.LiveRequest {
+	return registry.LiveRequest{List: "internal", Numbers: numbers, By: by, Via: "test", Reason: "asked not to be called"}
+}
+
+// TestOptOutReachesOtherNode records opt-outs through node A and measures
+// how long each takes to be in node B's registry.
+func TestOptOutReachesOtherNode(t *testing.T) {
+	tc := startCluster(t)
+	const trials = 200
+	took := make([]time.Duration, 0, trials)
+	for i := range trials {
+		e164 := fmt.Sprintf("+1202555%04d", i)
+		start := time.Now()
+		if _, err := tc.nodes[0].ChangeLive(t.Context(), optOut("tester", e164)); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			listed, err := tc.stores[1].Listed("internal", e164)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if listed {
+				break
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("%s is not on node B's list 5 s after node A recorded it", e164)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	p50, p99 := took[trials/2], took[trials*99/100]
+	t.Logf("opt-out through node A in node B's registry (R3, sync always), over %d trials: p50 %s, p99 %s, max %s", trials, p50, p99, took[trials-1])
+	if p99 >= time.Second {
+		t.Errorf("p99 %s, want under 1 s", p99)
+	}
+	// Node C, and A itself, applied it too.
+	for i, s := range tc.stores {
+		if listed, err := s.Listed("internal", "+12025550000"); err != nil || !listed {
+			t.Errorf("node %d: listed %v, %v", i, listed, err)
+		}
+	}
+}
+
+// TestConsentReachesOtherNode grants and revokes consent through node A
+// and sees both in node C's registry.
+func TestConsentReachesOtherNode(t *testing.T) {
+	tc := startCluster(t)
+	const e164 = "+12025550143"
+	grant := registry.ConsentRequest{Number: e164, Kind: "written", Seller: "acme", By: "tester", Via: "test", Evidence: "form 7"}
+	if _, err := tc.nodes[0].ChangeConsent(t.Context(), grant); err != nil {
+		t.Fatal(err)
+	}
+	revoke := registry.ConsentRequest{Revoke: true, Number: e164, Seller: "acme", By: "tester", Via: "test"}
+	c, err := tc.nodes[0].ChangeConsent(t.Context(), revoke)
+	if err != nil || c.Action != "revoke" {
+		t.Fatalf("revoke: %+v, %v", c, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		records, revocations, _, err := tc.stores[2].Consents(e164)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(records) == 1 && len(revocations) == 1 {
+			if records[0].Kind != "written" || records[0].Evidence != "form 7" {
+				t.Errorf("node C's consent: %+v", records[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node C has %d consents and %d revocations, want 1 and 1", len(records), len(revocations))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := tc.nodes[0].ChangeConsent(t.Context(), registry.ConsentRequest{Number: "2025550143", Kind: "written", By: "t", Via: "t"}); err == nil {
+		t.Error("a number that is not E.164 was sent to the cluster")
+	}
+}
+
+// TestCapExactAcrossNodes sends 60 attempts at once, 20 through each node,
+// to one number under a cap of 3: exactly 3 may be reserved.
+func TestCapExactAcrossNodes(t *testing.T) {
+	tc := startCluster(t)
+	capOf3 := Cap{Limit: 3, Within: 24 * time.Hour}
+	var accepted, refused atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Go(func() {
+			ok, err := tc.nodes[i%3].Reserve(t.Context(), capOf3, "n/+12025550143", fmt.Sprintf("call-%d@dialer", i))
+			switch {
+			case err != nil:
+				t.Error(err)
+			case ok:
+				accepted.Add(1)
+			default:
+				refused.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if accepted.Load() != 3 || refused.Load() != 57 {
+		t.Errorf("%d reserved, %d refused; want 3 and 57", accepted.Load(), refused.Load())
+	}
+	// A retransmitted INVITE (same Call-ID) is the same attempt; another number has its own count.
+	if ok, err := tc.nodes[1].Reserve(t.Context(), Cap{Limit: 1, Within: time.Hour}, "n/+12025550144", "again@dialer"); err != nil || !ok {
+		t.Fatalf("first attempt: %v, %v", ok, err)
+	}
+	if ok, err := tc.nodes[2].Reserve(t.Context(), Cap{Limit: 1, Within: time.Hour}, "n/+12025550144", "again@dialer"); err != nil || !ok {
+		t.Errorf("the same Call-ID again: %v, %v; want reserved", ok, err)
+	}
+	if ok, err := tc.nodes[2].Reserve(t.Context(), Cap{Limit: 1, Within: time.Hour}, "n/+12025550144", "other@dialer"); err != nil || ok {
+		t.Errorf("a second call under a cap of 1: %v, %v; want refused", ok, err)
+	}
+	st, err := tc.nodes[0].Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.CapStreams) != 2 || len(st.Buckets) != 2 {
+		t.Errorf("status: %d cap streams, %d buckets; want 2 and 2: %+v", len(st.CapStreams), len(st.Buckets), st)
+	}
+}
+
+// TestRestartCatchesUpBeforeReady stops node C's watcher, records
+// opt-outs through node A meanwhile, and restarts C: when C says it caught
+// up, every one of them is in its registry.
+func TestRestartCatchesUpBeforeReady(t *testing.T) {
+	tc := startCluster(t)
+	if _, err := tc.nodes[0].ChangeLive(t.Context(), optOut("tester", "+12025550100")); err != nil {
+		t.Fatal(err)
+	}
+	tc.nodes[2].Close()
+	var missed []string
+	for i := range 50 {
+		missed = append(missed, fmt.Sprintf("+1303555%04d", i))
+	}
+	if _, err := tc.nodes[0].ChangeLive(t.Context(), optOut("tester", missed...)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.nodes[1].ChangeLive(t.Context(), registry.LiveRequest{List: "internal", Numbers: []string{"+12025550100"}, Remove: true, By: "tester", Via: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	n := tc.open(t, 2) // returns once caught up
+	if !n.Ready() {
+		t.Error("caught up but not ready")
+	}
+	for _, e164 := range missed {
+		if listed, err := tc.stores[2].Listed("internal", e164); err != nil || !listed {
+			t.Fatalf("%s: listed %v, %v on the restarted node when it said it caught up", e164, listed, err)
+		}
+	}
+	if listed, _ := tc.stores[2].Listed("internal", "+12025550100"); listed {
+		t.Error("the removal made while node C was down is not in force there")
+	}
+	st, err := n.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range st.Buckets {
+		if b.Behind != 0 {
+			t.Errorf("bucket %s: %d behind after catching up", b.Name, b.Behind)
+		}
+	}
+}

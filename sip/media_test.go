@@ -93,7 +93,7 @@ func TestAnchoredCallMediaGoesThroughTheRelay(t *testing.T) {
 		if _, err := leg.from.WriteTo(rtpPacket, net.UDPAddrFromAddrPort(leg.via)); err != nil {
 			t.Fatal(err)
 		}
-		leg.to.SetReadDeadline(time.Now().Add(time.Second))
+		leg.to.SetReadDeadline(time.Now().Add(5 * time.Second))
 		n, _, err := leg.to.ReadFrom(buf)
 		if err != nil || string(buf[:n]) != string(rtpPacket) {
 			t.Fatalf("RTP sent to the relay at %v arrived as %x (%v)", leg.via, buf[:n], err)

@@ -345,6 +345,10 @@ func (p *Proxy) relayStray2xx(res *sip.Response) {
 		return
 	}
 	dl := p.dialogs.get(res.CallID().Value())
+	recovered := dl == nil
+	if recovered {
+		dl = p.recoverAnswer(res)
+	}
 	if dl == nil {
 		return
 	}
@@ -360,14 +364,36 @@ func (p *Proxy) relayStray2xx(res *sip.Response) {
 	default:
 		return
 	}
+	if recovered {
+		// Kept only once a side of the call sent it.
+		dl = p.dialogs.add(dl)
+	}
 	out := res.Clone()
 	p.anchorMessage(dl.state, dl.callID, from, out)
 	out.RemoveHeader("Via")
 	out.SetDestination(dest)
 	out.SetTransport(strings.ToUpper(transport))
-	if err := p.server.WriteResponse(out); err != nil {
+	if err := p.writeStray(out, transport, dest); err != nil {
 		p.log.Debug("relaying a 2xx retransmission failed", "call_id", dl.callID, "error", err)
 	}
+}
+
+// writeStray sends a response that answers no request this process
+// received. Over UDP, to a side that has sent this process nothing yet (a
+// 2xx relayed after a restart), it leaves from our listening socket, as
+// sipgo only answers addresses it has heard from.
+func (p *Proxy) writeStray(res *sip.Response, transport, dest string) error {
+	err := p.server.WriteResponse(res)
+	ip, ok := addrIP(dest)
+	if err == nil || transport != "udp" || !ok {
+		return err
+	}
+	conn, cerr := p.server.TransportLayer().GetConnection("udp", p.listens[familyOf("udp", ip)].String())
+	if cerr != nil {
+		return err
+	}
+	defer conn.TryClose() // GetConnection took a reference
+	return conn.WriteMsg(res)
 }
 
 // onOptions answers OPTIONS addressed to the gatekeeper (keepalives, a

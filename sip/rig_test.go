@@ -28,6 +28,7 @@ type rig struct {
 	mu              sync.Mutex
 	statuses        []int
 	ends            []CallEnd
+	start, stop     func() // the proxy, for restart
 }
 
 func freeUDP(t *testing.T, ip string) net.PacketConn {
@@ -59,24 +60,39 @@ func newRigWith(t *testing.T, d Decider, adjust func(*Config), sinks ...Decision
 			r.mu.Unlock()
 		},
 	}
+	cfg.RouteKey = NewRouteKey() // kept by restart
 	adjust(&cfg)
-	p, err := New(cfg, d, func(c policy.Call, dec policy.Decision, status int) {
-		r.mu.Lock()
-		r.statuses = append(r.statuses, status)
-		r.mu.Unlock()
-		for _, sink := range sinks {
-			sink(c, dec, status)
+	r.start = func() {
+		p, err := New(cfg, d, func(c policy.Call, dec policy.Decision, status int) {
+			r.mu.Lock()
+			r.statuses = append(r.statuses, status)
+			r.mu.Unlock()
+			for _, sink := range sinks {
+				sink(c, dec, status)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	if err != nil {
-		t.Fatal(err)
+		ctx, cancel := context.WithCancel(context.Background())
+		served := make(chan struct{})
+		go func() {
+			p.Serve(ctx)
+			close(served)
+		}()
+		<-p.Ready()
+		r.p, r.stop = p, func() { cancel(); p.Close(); <-served } // the sockets are closed
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); p.Close() })
-	go p.Serve(ctx)
-	<-p.Ready()
-	r.p = p
+	r.start()
+	t.Cleanup(func() { r.stop() })
 	return r
+}
+
+// restart replaces the proxy with a new one on the same address and route
+// key, as a gatekeeper restarted after a crash: nothing in memory survives.
+func (r *rig) restart() {
+	r.stop()
+	r.start()
 }
 
 func (r *rig) proxyAddr() *net.UDPAddr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: r.port} }

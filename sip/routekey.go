@@ -84,25 +84,51 @@ func (p *Proxy) unseal(value, callID, dialerTag string) (sides, bool) {
 // recover rebuilds the dialog of an in-dialog request the table does not
 // hold (the gatekeeper restarted since the call was set up) from the seal in
 // its Route entries that name this proxy; route checks the request's source
-// before the dialog goes back in the table. The
-// seal verifies with the From tag for a request from the dialer's side and
-// with the To tag for one from the carrier's. It returns nil when no seal
-// verifies or its dialer is no longer configured. The call's decision and
-// its outcome record stay with the process that set it up.
+// before the dialog goes back in the table. The seal verifies with the From
+// tag for a request from the dialer's side and with the To tag for one from
+// the carrier's. It returns nil when no seal verifies or its dialer is no
+// longer configured. The call's decision and its outcome record stay with
+// the process that set it up.
 func (p *Proxy) recover(req *sip.Request) *dialog {
-	value := p.ownRouteParam(req)
-	if value == "" {
+	dl, fromDialerSide := p.unsealDialog(req.GetHeaders("Route"), req.CallID().Value(), req.From(), req.To())
+	// A request from the dialer came over a flow that reaches it now (a TCP
+	// connection of the old process is gone, a NAT binding may have moved).
+	if ip, _ := addrIP(req.Source()); dl != nil && fromDialerSide && inSources(dl.dialer, ip) {
+		dl.dialerAddr, dl.dialerTransport = req.Source(), transportOf(req)
+	}
+	return dl
+}
+
+// recoverAnswer rebuilds the dialog of a 2xx to an INVITE that the
+// previous process forwarded, from the seal in its Record-Route entries
+// (the carrier copies them into its answer, RFC 3261 §12.1.1), so that a
+// call the carrier answers across a restart reaches the dialer rather than
+// being left up at the carrier alone. relayStray2xx checks its source.
+func (p *Proxy) recoverAnswer(res *sip.Response) *dialog {
+	if res.From() == nil || res.To() == nil {
 		return nil
 	}
-	callID := req.CallID().Value()
-	fromTag, _ := req.From().Params.Get("tag")
-	toTag, _ := req.To().Params.Get("tag")
+	dl, _ := p.unsealDialog(res.GetHeaders("Record-Route"), res.CallID().Value(), res.From(), res.To())
+	return dl
+}
+
+// unsealDialog is the dialog sealed in the first of routes (Route or
+// Record-Route entries) that names this proxy and carries a seal, checked
+// against the Call-ID and the From tag, then the To tag; fromDialerSide
+// tells that it verified with the From tag.
+func (p *Proxy) unsealDialog(routes []sip.Header, callID string, from *sip.FromHeader, to *sip.ToHeader) (dl *dialog, fromDialerSide bool) {
+	value := p.ownRouteParam(routes)
+	if value == "" {
+		return nil, false
+	}
+	fromTag, _ := from.Params.Get("tag")
+	toTag, _ := to.Params.Get("tag")
 	dialerTag := fromTag
 	s, ok := p.unseal(value, callID, fromTag)
 	if !ok {
 		dialerTag = toTag
 		if s, ok = p.unseal(value, callID, toTag); !ok {
-			return nil
+			return nil, false
 		}
 	}
 	var d *Dialer
@@ -112,34 +138,33 @@ func (p *Proxy) recover(req *sip.Request) *dialog {
 		}
 	}
 	if d == nil {
-		return nil
+		return nil, false
 	}
-	dl := &dialog{
+	return &dialog{
 		callID: callID, dialerTag: dialerTag, dialer: d,
 		dialerAddr: s.dialerAddr, dialerTransport: s.dialerTransport, carrierTransport: s.carrierTransport,
 		created: time.Now(),
-	}
-	// A request from the dialer came over a flow that reaches it now (a TCP
-	// connection of the old process is gone, a NAT binding may have moved).
-	if ip, _ := addrIP(req.Source()); dialerTag == fromTag && inSources(d, ip) {
-		dl.dialerAddr, dl.dialerTransport = req.Source(), transportOf(req)
-	}
-	return dl
+	}, dialerTag == fromTag
 }
 
-// ownRouteParam is the routeParam of the first Route entry naming this proxy
-// that has one, "" when none does.
-func (p *Proxy) ownRouteParam(req *sip.Request) string {
-	for _, h := range req.GetHeaders("Route") {
-		r, ok := h.(*sip.RouteHeader)
-		if !ok {
+// ownRouteParam is the routeParam of the first entry of routes (Route or
+// Record-Route) naming this proxy that has one, "" when none does.
+func (p *Proxy) ownRouteParam(routes []sip.Header) string {
+	for _, h := range routes {
+		var u sip.Uri
+		switch r := h.(type) {
+		case *sip.RouteHeader:
+			u = r.Address
+		case *sip.RecordRouteHeader:
+			u = r.Address
+		default:
 			continue
 		}
-		ip, ok := uriAddr(r.Address)
-		if !ok || !p.own[netip.AddrPortFrom(ip, uint16(routePort(r.Address)))] {
+		ip, ok := uriAddr(u)
+		if !ok || !p.own[netip.AddrPortFrom(ip, uint16(routePort(u)))] {
 			continue
 		}
-		if v, ok := r.Address.UriParams.Get(routeParam); ok && v != "" {
+		if v, ok := u.UriParams.Get(routeParam); ok && v != "" {
 			return v
 		}
 	}

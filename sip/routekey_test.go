@@ -113,3 +113,27 @@ func BenchmarkSeal(b *testing.B) {
 		}
 	}
 }
+
+// A call the carrier answers after the gatekeeper restarted reaches the
+// dialer, whose ACK and BYE then reach the carrier: the 200's Record-Route
+// carries the seal, so the carrier is not left in a call nobody is on.
+func TestCallAnsweredAcrossARestartReachesTheDialer(t *testing.T) {
+	r := newRig(t, allowAll{})
+	send(t, r.dialer, r.proxyAddr(), invite("across", "across1"))
+	got := recvCall(r.carrier, "across", time.Second)
+	if len(got) == 0 {
+		t.Fatal("the carrier got no INVITE")
+	}
+	r.restart()
+	send(t, r.carrier, r.proxyAddr(), answer(got[0], "200 OK", "Contact: <sip:"+r.carrier.LocalAddr().String()+">\n"))
+	ok := await(t, r.dialer, time.Second, "SIP/2.0 200 OK")
+	route := sealedRoute(t, strings.ReplaceAll(ok, "\r\n", "\r\n"))
+	send(t, r.dialer, r.proxyAddr(), strings.Replace(strings.Replace(bye(route, "across", "dt", "ct", "ack1"), "BYE sip", "ACK sip", 1), "2 BYE", "1 ACK", 1))
+	await(t, r.carrier, time.Second, "ACK ")
+	send(t, r.dialer, r.proxyAddr(), bye(route, "across", "dt", "ct", "bye1"))
+	b := await(t, r.carrier, time.Second, "BYE ")
+	send(t, r.carrier, r.proxyAddr(), answer(b, "200 OK", ""))
+	if res := await(t, r.dialer, time.Second, "SIP/2.0 "); !strings.HasPrefix(res, "SIP/2.0 200") {
+		t.Errorf("the BYE got %q", firstLines([]string{res}))
+	}
+}

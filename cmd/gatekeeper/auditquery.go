@@ -55,7 +55,7 @@ func (f *queryFlags) query(region string, now time.Time) (audit.Query, error) {
 	var err error
 	if f.called != "" {
 		if q.Called, err = number.Normalize(f.called, region); err != nil {
-			return q, fmt.Errorf("--called %q: %w", f.called, err)
+			return q, fmt.Errorf("--called: %w", err) // err quotes the number
 		}
 	}
 	if f.caller != "" {

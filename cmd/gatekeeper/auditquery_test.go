@@ -104,7 +104,7 @@ func TestAuditQueryNumberInEveryForm(t *testing.T) {
 			}
 		}
 	}
-	if _, err := runCmd(t, newAuditCmd(), "query", "--dir", dir, "--called", "555-01"); err == nil || !strings.Contains(err.Error(), `--called "555-01"`) {
+	if _, err := runCmd(t, newAuditCmd(), "query", "--dir", dir, "--called", "555-01"); err == nil || !strings.Contains(err.Error(), `--called: invalid number: "555-01" is`) {
 		t.Errorf("a number that cannot be: %v", err)
 	}
 	missing := filepath.Join(dir, "elsewhere")

@@ -280,7 +280,7 @@ func (wb *Web) exportCSV(w http.ResponseWriter, r *http.Request) error {
 // seller, status. A bad filter is a 400 that names it.
 func (wb *Web) query(f url.Values) (audit.Query, error) {
 	bad := func(name string, err error) (audit.Query, error) {
-		return audit.Query{}, withStatus(http.StatusBadRequest, fmt.Errorf("%s %q: %w", name, f.Get(name), err))
+		return audit.Query{}, withStatus(http.StatusBadRequest, fmt.Errorf("%s: %w", name, err)) // err quotes the value
 	}
 	q := audit.Query{CallID: f.Get("call_id"), Decision: f.Get("decision"), Rule: f.Get("rule"),
 		Campaign: f.Get("campaign"), Dialer: f.Get("dialer"), Seller: f.Get("seller"), Zone: time.UTC}
@@ -309,7 +309,7 @@ func (wb *Web) query(f url.Values) (audit.Query, error) {
 	}
 	if s := f.Get("status"); s != "" {
 		if q.Status, err = strconv.Atoi(s); err != nil {
-			return bad("status", errors.New("not a SIP status code"))
+			return bad("status", fmt.Errorf("%q: not a SIP status code", s))
 		}
 	}
 	return q, nil

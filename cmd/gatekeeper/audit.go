@@ -188,9 +188,10 @@ func newAuditCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 1, err: fmt.Errorf("%s: %w", args[0], err)}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: call %s proven: %d decision, %d outcome, %d policy and %d data records are in the log as signed by %s at %s (size %d)\n",
-				args[0], s.CallID, s.Records[audit.KindDecision], s.Records[audit.KindOutcome], s.Records[audit.KindPolicyLoaded],
-				s.Records[audit.KindDataChange], s.Checkpoint.Origin, s.Checkpoint.Time.Format(time.RFC3339), s.Checkpoint.Size)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: call %s proven: its records are in the log as signed by %s at %s (size %d): %s %d, %s %d, %s %d, %s %d\n",
+				args[0], s.CallID, s.Checkpoint.Origin, s.Checkpoint.Time.Format(time.RFC3339), s.Checkpoint.Size,
+				audit.KindDecision, s.Records[audit.KindDecision], audit.KindOutcome, s.Records[audit.KindOutcome],
+				audit.KindPolicyLoaded, s.Records[audit.KindPolicyLoaded], audit.KindDataChange, s.Records[audit.KindDataChange])
 			return nil
 		},
 	}

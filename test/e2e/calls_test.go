@@ -61,7 +61,7 @@ func TestAllowedCallCompletesThroughTheProxy(t *testing.T) {
 	if out, err := g.run("audit", "evidence", "--call-id", r["call_id"].(string), "-o", bundle); err != nil {
 		t.Errorf("audit evidence: %v %s", err, out)
 	}
-	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "proven: 1 decision, 1 outcome, 1 policy and") {
+	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "decision 1, outcome 1, policy_loaded 1, data_change ") {
 		t.Errorf("audit verify-evidence: %v %s", err, out)
 	}
 	// The checkpoint signed at shutdown covers the call's records.

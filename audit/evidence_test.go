@@ -198,7 +198,9 @@ func TestRedactKeepsEveryProof(t *testing.T) {
 	}
 }
 
-// The figures docs/benchmarks.md quotes: a realistic call's bundle.
+// The figures docs/benchmarks.md quotes: the bundle of an answered call
+// (its decision as the shipped policy writes it, its outcome) in a log of a
+// million records.
 func BenchmarkEvidence(b *testing.B) {
 	signer, verifier := testKey(b)
 	dir := b.TempDir()
@@ -207,6 +209,7 @@ func BenchmarkEvidence(b *testing.B) {
 	for range 1 << 20 {
 		l.Append(r)
 	}
+	r = shippedRecord(0)
 	r.CallID = "the-call"
 	l.Append(r)
 	l.AppendEvent(KindOutcome, r.Time, map[string]any{"call_id": "the-call", "status": 200, "answered_at": r.Time, "ended_at": r.Time.Add(time.Minute), "ended_by": "carrier"})

@@ -37,6 +37,41 @@ func fullRecord(i int) Record {
 	}
 }
 
+// shippedRecord is an allowed call's decision under the shipped policy
+// (configs/policy.yaml), as a served call logs it: every rule is in its
+// trace, so the line is about 2.1 KB, the largest decision record the
+// shipped policy writes.
+func shippedRecord(i int) Record {
+	return Record{
+		Time:        time.Date(2031, 1, 2, 15, 4, 5, 6+i, time.UTC),
+		CallID:      "2-25534@127.0.0.1",
+		Decision:    "allow",
+		Rule:        "default",
+		Status:      200,
+		Called:      "+12025550143",
+		Caller:      "+12025550100",
+		Dialer:      "predictive",
+		Campaign:    "bench",
+		Source:      "127.0.0.1:5080",
+		Mode:        "enforce",
+		DialMode:    "automated",
+		CalledPlace: json.RawMessage(`{"area_code":"202","state":"DC","time_zones":["America/New_York"],"local_time":"2031-01-02T10:04:05.000000006-05:00"}`),
+		Trace: json.RawMessage(`[{"rule":"internal-dnc","matched":false,"conditions":[{"kind":"listed","holds":false}]},` +
+			`{"rule":"caller-id","matched":false,"conditions":[{"kind":"caller_id","holds":false,"value":"valid"}]},` +
+			`{"rule":"national-registry-stale","matched":false,"conditions":[{"kind":"stale","holds":false,"value":"ftc","version":1}]},` +
+			`{"rule":"national-dnc","matched":false,"conditions":[{"kind":"listed","holds":false}]},` +
+			`{"rule":"mobile-automated-consent","matched":false,"conditions":[{"kind":"dial_mode","holds":true,"value":"automated"},{"kind":"line_type","holds":false,"value":"landline from block","version":2}]},` +
+			`{"rule":"prerecorded-consent","matched":false,"conditions":[{"kind":"prerecorded","holds":false,"value":"false"}]},` +
+			`{"rule":"state-holidays","matched":false,"conditions":[{"kind":"holiday","holds":false,"value":"no rule for the state"}]},` +
+			`{"rule":"state-hours","matched":false,"conditions":[{"kind":"outside_hours","holds":false,"value":"no rule for the state"}]},` +
+			`{"rule":"federal-hours","matched":false,"conditions":[{"kind":"outside_hours","holds":false,"value":"America/New_York"}]},` +
+			`{"rule":"state-frequency","matched":false,"conditions":[{"kind":"attempts","holds":false,"value":"no rule for the state"}]},` +
+			`{"rule":"me-automated-frequency","matched":false,"conditions":[{"kind":"state","holds":false,"value":"DC"}]}]`),
+		PolicySHA256: "e2b9c940d77253cdcbae76d624f5ec865c8aa763c15a5b4ac95ca7ad99ce742e",
+		Version:      "v1.2.3",
+	}
+}
+
 // The hand-written encoder must say what the struct tags say: decode what it
 // writes with encoding/json and with the tags, and both must agree.
 func TestMarshalAgreesWithStructTags(t *testing.T) {

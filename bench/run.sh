@@ -15,15 +15,19 @@
 # The p50 and p99 of the dialer's INVITE-to-200 times come from SIPp's
 # per-call response times (-trace_rtt).
 #
-# Usage: bench/run.sh [-r RATE] [-t SECONDS] [-d HOLD_MS] [-p "gatekeeper kamailio"] [-k]
+# Usage: bench/run.sh [-r RATE] [-t SECONDS] [-d HOLD_MS] [-p "gatekeeper kamailio"] [-s CSV] [-k]
 #   -r  calls per second                      (RATE, default 1000)
 #   -t  seconds of load                       (DURATION, default 30)
 #   -d  ms between ACK and BYE                (HOLD_MS, default 100)
 #   -p  proxies to run, in this order         (PROXIES, default "gatekeeper kamailio";
 #       also gatekeeper-always)
+#   -s  every SAMPLE_EVERY seconds (default 10) during the load, append a line
+#       to CSV: proxy, seconds, RSS, goroutines, open files, completed and
+#       failed calls so far, the machine's 1-minute load average (SAMPLES)
 #   -k  keep the work directory               (KEEP=1)
 # Other settings from the environment: GK_PORT=5060 KAM_PORT=5062 CARRIER_PORT=5070
-# DIALER_PORT=5080 CALLED=2025550143 KAM_WORKERS=2 GO=go.
+# DIALER_PORT=5080 ADMIN_PORT=5090 CALLED=2025550143 KAM_WORKERS=2 GO=go.
+# The gatekeeper serves /metrics and /debug/pprof/ on 127.0.0.1:ADMIN_PORT during its load.
 # Exit status: 0 when every proxy completed every call without failure.
 set -euo pipefail
 
@@ -35,28 +39,33 @@ DURATION=${DURATION:-30}
 HOLD_MS=${HOLD_MS:-100}
 PROXIES=${PROXIES:-gatekeeper kamailio}
 KEEP=${KEEP:-0}
+SAMPLES=${SAMPLES:-}
+SAMPLE_EVERY=${SAMPLE_EVERY:-10}
 GK_PORT=${GK_PORT:-5060}
 KAM_PORT=${KAM_PORT:-5062}
 CARRIER_PORT=${CARRIER_PORT:-5070}
 DIALER_PORT=${DIALER_PORT:-5080}
+ADMIN_PORT=${ADMIN_PORT:-5090}
 CALLED=${CALLED:-2025550143}
 KAM_WORKERS=${KAM_WORKERS:-2}
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-while getopts "r:t:d:p:kh" opt; do
+while getopts "r:t:d:p:s:kh" opt; do
 	case $opt in
 	r) RATE=$OPTARG ;;
 	t) DURATION=$OPTARG ;;
 	d) HOLD_MS=$OPTARG ;;
 	p) PROXIES=$OPTARG ;;
+	s) SAMPLES=$OPTARG ;;
 	k) KEEP=1 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
 
+[[ -z $SAMPLES ]] || SAMPLES=$(realpath -m "$SAMPLES")
 BENCH=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$BENCH")
 SCENARIOS=$REPO/test/sipp
@@ -73,6 +82,7 @@ die() { echo "run.sh: $*" >&2; exit 2; }
 for tool in sipp timeout ss; do
 	command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y sip-tester coreutils iproute2)"
 done
+[[ -z $SAMPLES ]] || command -v curl >/dev/null || die "curl not found (apt-get install -y curl)"
 for p in $PROXIES; do
 	case $p in
 	gatekeeper | gatekeeper-always) command -v "$GO" >/dev/null || die "go not found (set GO=/path/to/go)" ;;
@@ -167,6 +177,28 @@ sample_pss() {
 	done
 }
 
+# sample NAME PID DIR: every SAMPLE_EVERY seconds, append to $SAMPLES the proxy's
+# RSS in MB (summed over its processes), goroutines (the gatekeeper's
+# go_goroutines metric, empty for Kamailio), open files (entries of
+# /proc/PID/fd, summed), the dialer's completed and failed calls so far and
+# the machine's 1-minute load average.
+sample() {
+	local start=$SECONDS pid rss files goroutines
+	[[ -s $SAMPLES ]] || echo "proxy,seconds,rss_mb,goroutines,open_files,completed,failed,load1" >"$SAMPLES"
+	while kill -0 "$2" 2>/dev/null; do
+		sleep "$SAMPLE_EVERY"
+		rss=0 files=0 goroutines=""
+		for pid in $(proxy_pids "$2"); do
+			rss=$((rss + $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+			files=$((files + $(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)))
+		done
+		if [[ $1 == gatekeeper* ]]; then
+			goroutines=$(curl -s -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '$1 == "go_goroutines" {print $2}')
+		fi
+		echo "$1,$((SECONDS - start)),$((rss / 1024)),$goroutines,$files,$(stat_of "$3/dialer.csv" "SuccessfulCall(C)"),$(stat_of "$3/dialer.csv" "FailedCall(C)"),$(cut -d' ' -f1 /proc/loadavg)" >>"$SAMPLES"
+	done
+}
+
 # stat_of CSV COLUMN: a column of the last line of a SIPp statistics file.
 stat_of() {
 	awk -F';' -v col="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == col) c = i}
@@ -194,6 +226,7 @@ start_gatekeeper() {
 		  - name: bench
 		    sources: ["127.0.0.0/8"]
 		    automated: true
+		admin: {http: "127.0.0.1:$ADMIN_PORT"}
 		data_dir: $dir/data
 		audit:
 		  dir: $dir/audit
@@ -272,8 +305,13 @@ run_one() {
 	mapfile -t pids < <(proxy_pids "$PROXY_PID")
 	before=$(cpu_ticks "${pids[@]}")
 	sample_pss "$PROXY_PID" "$dir/pss_kb" &
-	local sampler=$!
+	local sampler=$! recorder=""
 	STARTED+=("$sampler")
+	if [[ -n $SAMPLES ]]; then
+		sample "$name" "$PROXY_PID" "$dir" &
+		recorder=$!
+		STARTED+=("$recorder")
+	fi
 
 	echo "$name: $CALLS calls at $RATE/s to udp 127.0.0.1:$port"
 	(cd "$dir" && exec timeout -k 5 "$BOUND" sipp -sf "$SCENARIOS/uac.xml" -i 127.0.0.1 -p "$DIALER_PORT" \
@@ -293,6 +331,7 @@ run_one() {
 	[[ ${pids_now[*]} == "${pids[*]}" ]] ||
 		echo "$name: its processes changed during the load (${pids[*]} -> ${pids_now[*]}): CPU and RSS cover the first set"
 	stop "$sampler" "$sampler"
+	[[ -z $recorder ]] || stop "$recorder" "$recorder"
 	# Let the carrier finish its last calls (4 s of timewait absorb retransmitted BYEs).
 	sleep 5
 	stop "$carrier" "$carrier"

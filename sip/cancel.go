@@ -94,7 +94,8 @@ func (p *Proxy) takeCancel(msg []byte, from net.Addr, transport string) bool {
 	return true
 }
 
-// cancelTap is a UDP socket that takes CANCELs out before sipgo reads them.
+// cancelTap is a UDP socket that takes CANCELs out before sipgo reads them,
+// and answers retransmissions for finished transactions (finishedTxs).
 type cancelTap struct {
 	net.PacketConn
 	p *Proxy
@@ -114,10 +115,22 @@ func (c cancelTap) ReadFrom(b []byte) (int, net.Addr, error) {
 			c.p.screenStranger(b[:n], addr, answer)
 			continue
 		}
+		if taken, resend := c.p.finished.noteReceived(b[:n]); taken {
+			if resend != nil {
+				answer(resend)
+			}
+			continue
+		}
 		if !c.p.takeCancel(b[:n], addr, "udp") && !c.p.throttle(b[:n], addr, answer) {
 			return n, addr, nil
 		}
 	}
+}
+
+// WriteTo sends a datagram, remembering the transaction it finishes.
+func (c cancelTap) WriteTo(b []byte, addr net.Addr) (int, error) {
+	c.p.finished.noteSent(b)
+	return c.PacketConn.WriteTo(b, addr)
 }
 
 // cancelTapListener accepts TCP connections whose streams are cut into

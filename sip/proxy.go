@@ -135,10 +135,11 @@ type Proxy struct {
 	own     map[netip.AddrPort]bool // every listen address, to recognize our own Route entries and Vias
 	// listens is our address per transport and IP family: each side of a call
 	// sees the proxy in its own family (Via, Record-Route, source address).
-	listens map[family]netip.AddrPort
-	dialogs *dialogTable
-	parser  *sip.Parser
-	pending pendingInvites // new INVITEs in progress, for the CANCELs cancelTap takes
+	listens  map[family]netip.AddrPort
+	dialogs  *dialogTable
+	parser   *sip.Parser
+	pending  pendingInvites // new INVITEs in progress, for the CANCELs cancelTap takes
+	finished finishedTxs    // finished UDP transactions, for the retransmissions cancelTap answers
 
 	// admission counts the new INVITEs in progress; once draining, none is admitted.
 	admission struct {

@@ -1,0 +1,236 @@
+package sip
+
+import (
+	"bytes"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// On UDP a transaction outlives its final answer by 64*T1 (32 s) to deal
+// with retransmissions (RFC 3261 §17.2.1, §17.2.2, §17.1.1.2; RFC 6026
+// Timers L and M). sipgo v1.7.3 keeps the whole transaction for that time:
+// both parsed messages with every header, about 17 KB a call over the four
+// transactions of INVITE and BYE, so memory followed the calls made in the
+// last 32 s rather than the calls in progress. What those 32 s need is
+// small: the answer's bytes to send again for a retransmitted non-INVITE
+// request, nothing for an INVITE retransmitted after its 2xx (it is
+// absorbed), the ACK's bytes for a retransmitted non-2xx answer to an
+// INVITE the proxy sent. The UDP socket the proxy gives sipgo (cancelTap)
+// sees every datagram, so it keeps those bytes itself (finishedTxs) and
+// sipgo's transactions end soon after their final answer (shortenTimers).
+// A 2xx retransmitted by the carrier after its transaction ended is relayed
+// statelessly (relayStray2xx), as the proxy already did; a non-INVITE
+// answer retransmitted by the carrier reaches no transaction and is dropped,
+// which is what Timer K's wait does.
+
+// sipgoAfterFinal is how long sipgo's transactions live after their final
+// answer: finishedTxs covers the rest of 64*T1.
+const sipgoAfterFinal = 500 * time.Millisecond
+
+// init shortens sipgo's waits after a final answer, before any transaction
+// runs: the timers are sipgo's package variables.
+func init() {
+	sip.Timer_J = sipgoAfterFinal // non-INVITE server transaction, Completed
+	sip.Timer_L = sipgoAfterFinal // INVITE server transaction, Accepted
+	sip.Timer_M = sipgoAfterFinal // INVITE client transaction, Accepted
+	// Timer D: INVITE client transaction after a non-2xx answer, and the
+	// non-INVITE client transaction, which sipgo keeps for Timer D, not K.
+	sip.Timer_D = sipgoAfterFinal
+}
+
+// finishedLifetime is how long a finished transaction is remembered:
+// 64*T1, Timers J, L and M of RFC 3261 and RFC 6026, and Timer D's 32 s.
+var finishedLifetime = 64 * sip.T1
+
+// finishedTxs remembers finished UDP transactions by their RFC 3261
+// §17.2.3 key (method, top Via branch and sent-by) for finishedLifetime.
+type finishedTxs struct {
+	mu    sync.Mutex
+	byKey map[string]*finishedTx
+	queue []*finishedTx // in order of expiry: every entry lives as long
+}
+
+type finishedTx struct {
+	key     string
+	resend  []byte // sent again for a retransmission; nil absorbs it
+	awaits  bool   // a non-2xx answer to our INVITE, waiting for the ACK sipgo sends
+	expires time.Time
+}
+
+// add remembers a finished transaction (a later add for the same key replaces it).
+func (t *finishedTxs) add(key string, resend []byte, awaits bool) {
+	now := time.Now()
+	f := &finishedTx{key: key, resend: resend, awaits: awaits, expires: now.Add(finishedLifetime)}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.byKey == nil {
+		t.byKey = map[string]*finishedTx{}
+	}
+	for len(t.queue) > 0 && now.After(t.queue[0].expires) {
+		old := t.queue[0]
+		t.queue[0] = nil
+		t.queue = t.queue[1:]
+		if t.byKey[old.key] == old {
+			delete(t.byKey, old.key)
+		}
+	}
+	t.byKey[key] = f
+	t.queue = append(t.queue, f)
+}
+
+// get returns the finished transaction of key, if it has not expired.
+func (t *finishedTxs) get(key string) (*finishedTx, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, ok := t.byKey[key]
+	if !ok || time.Now().After(f.expires) {
+		return nil, false
+	}
+	return f, true
+}
+
+// fill sets the bytes a waiting entry sends again.
+func (t *finishedTxs) fill(key string, resend []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f, ok := t.byKey[key]; ok && f.awaits {
+		f.resend, f.awaits = resend, false
+	}
+}
+
+// noteSent records what a datagram the proxy sends finishes: a final answer
+// to a request (its bytes, or nothing for a 2xx to an INVITE), or the ACK
+// sipgo sends for a non-2xx answer to an INVITE.
+func (t *finishedTxs) noteSent(msg []byte) {
+	w, ok := scanWire(msg)
+	if !ok {
+		return
+	}
+	switch {
+	case w.status >= 200 && w.method == sip.INVITE.String():
+		if w.status < 300 {
+			t.add(w.key(), nil, false)
+		}
+		// A non-2xx final answer waits for its ACK in sipgo (Timers G, H, I).
+	case w.status >= 200:
+		t.add(w.key(), bytes.Clone(msg), false)
+	case w.status == 0 && w.method == sip.ACK.String():
+		w.method = sip.INVITE.String()
+		t.fill(w.key(), bytes.Clone(msg))
+	}
+}
+
+// noteReceived handles a datagram that belongs to a finished transaction:
+// it reports whether the datagram is taken, and returns the bytes to send
+// back (nil for none). A non-2xx final answer to our INVITE starts an entry
+// that the ACK fills.
+func (t *finishedTxs) noteReceived(msg []byte) (taken bool, resend []byte) {
+	w, ok := scanWire(msg)
+	if !ok || w.method == sip.ACK.String() {
+		return false, nil
+	}
+	key := w.key()
+	f, ok := t.get(key)
+	switch {
+	case ok && !f.awaits && (w.status == 0 || w.status >= 300):
+		return true, f.resend
+	case !ok && w.status >= 300 && w.method == sip.INVITE.String():
+		t.add(key, nil, true)
+	}
+	return false, nil
+}
+
+// wire is what the matching of a datagram to a transaction needs, read
+// from its bytes without parsing the message.
+type wire struct {
+	status int    // 0 for a request
+	method string // the request's method, or the CSeq method of an answer
+	branch string // the top Via's branch, with the RFC 3261 magic cookie
+	sentBy string // the top Via's sent-by
+}
+
+func (w wire) key() string { return w.method + "\x00" + w.branch + "\x00" + w.sentBy }
+
+// scanWire reads the start line, the top Via and the CSeq of a message. It
+// reports false for anything it cannot read with certainty (folded header
+// lines, a branch without the magic cookie z9hG4bK): that message goes to
+// sipgo as it is.
+func scanWire(msg []byte) (wire, bool) {
+	var w wire
+	head, _, ok := bytes.Cut(msg, []byte("\r\n\r\n"))
+	if !ok {
+		return w, false
+	}
+	start, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	if code, ok := bytes.CutPrefix(start, []byte("SIP/2.0 ")); ok {
+		if len(code) < 3 {
+			return w, false
+		}
+		n, err := strconv.Atoi(string(code[:3]))
+		if err != nil || n < 100 {
+			return w, false
+		}
+		w.status = n
+	} else {
+		method, _, ok := bytes.Cut(start, []byte(" "))
+		if !ok {
+			return w, false
+		}
+		w.method = string(method)
+	}
+	var cseqMethod string
+	for len(rest) > 0 {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		if line[0] == ' ' || line[0] == '\t' {
+			return w, false
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		name = bytes.TrimSpace(name)
+		switch {
+		case w.branch == "" && (bytes.EqualFold(name, []byte("via")) || bytes.EqualFold(name, []byte("v"))):
+			if !readVia(value, &w) {
+				return w, false
+			}
+		case bytes.EqualFold(name, []byte("cseq")):
+			f := bytes.Fields(value)
+			if len(f) != 2 {
+				return w, false
+			}
+			cseqMethod = string(f[1])
+		}
+	}
+	if w.status > 0 {
+		w.method = cseqMethod
+	}
+	return w, w.method != "" && w.branch != ""
+}
+
+// readVia reads the branch and sent-by of a Via header's first value.
+func readVia(value []byte, w *wire) bool {
+	value, _, _ = bytes.Cut(value, []byte(","))
+	params := bytes.Split(value, []byte(";"))
+	proto := bytes.Fields(params[0])
+	if len(proto) == 0 {
+		return false
+	}
+	w.sentBy = string(proto[len(proto)-1])
+	for _, p := range params[1:] {
+		name, v, _ := bytes.Cut(p, []byte("="))
+		if bytes.EqualFold(bytes.TrimSpace(name), []byte("branch")) {
+			v = bytes.TrimSpace(v)
+			if !bytes.HasPrefix(v, []byte(sip.RFC3261BranchMagicCookie)) {
+				return false
+			}
+			w.branch = string(v)
+			return true
+		}
+	}
+	return false
+}

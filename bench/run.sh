@@ -20,7 +20,7 @@
 #   -t  seconds of load                       (DURATION, default 30)
 #   -d  ms between ACK and BYE                (HOLD_MS, default 100)
 #   -p  proxies to run, in this order         (PROXIES, default "gatekeeper kamailio";
-#       also gatekeeper-always)
+#       also gatekeeper-always, and kamailio-lean: bench/kamailio-lean.cfg)
 #   -s  every SAMPLE_EVERY seconds (default 10) during the load, append a line
 #       to CSV: proxy, seconds, RSS, goroutines, open files, completed and
 #       failed calls so far, the machine's 1-minute load average (SAMPLES)
@@ -86,8 +86,8 @@ done
 for p in $PROXIES; do
 	case $p in
 	gatekeeper | gatekeeper-always) command -v "$GO" >/dev/null || die "go not found (set GO=/path/to/go)" ;;
-	kamailio) command -v kamailio >/dev/null || die "kamailio not found (apt-get install -y kamailio)" ;;
-	*) die "unknown proxy '$p' (gatekeeper, gatekeeper-always, kamailio)" ;;
+	kamailio | kamailio-lean) command -v kamailio >/dev/null || die "kamailio not found (apt-get install -y kamailio)" ;;
+	*) die "unknown proxy '$p' (gatekeeper, gatekeeper-always, kamailio, kamailio-lean)" ;;
 	esac
 done
 
@@ -259,10 +259,11 @@ start_gatekeeper() {
 
 start_gatekeeper-always() { start_gatekeeper "$1" always; }
 
+# start_kamailio DIR [CONFIG]: Kamailio with bench/CONFIG.cfg (kamailio.cfg by default).
 start_kamailio() {
 	local dir=$1
 	mkdir -p "$dir/run"
-	timeout -k 5 "$BOUND" kamailio -f "$BENCH/kamailio.cfg" -DD -E -m 1024 -M 64 \
+	timeout -k 5 "$BOUND" kamailio -f "$BENCH/${2:-kamailio}.cfg" -DD -E -m 1024 -M 64 \
 		-Y "$dir/run" -P "$dir/kamailio.pid" \
 		-A "LISTEN=udp:127.0.0.1:$KAM_PORT" -A "CARRIER=\"sip:127.0.0.1:$CARRIER_PORT\"" \
 		-A "WORKERS=$KAM_WORKERS" >"$dir/proxy.log" 2>&1 &
@@ -270,6 +271,8 @@ start_kamailio() {
 	wait_for test -s "$dir/kamailio.pid" || die "kamailio did not start: $(tail -3 "$dir/proxy.log")"
 	PROXY_PID=$(cat "$dir/kamailio.pid")
 }
+
+start_kamailio-lean() { start_kamailio "$1" kamailio-lean; }
 
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
@@ -343,6 +346,10 @@ run_one() {
 	local completed failed
 	completed=$(stat_of "$dir/dialer.csv" "SuccessfulCall(C)")
 	failed=$(stat_of "$dir/dialer.csv" "FailedCall(C)")
+	# Empty when the sampler was stopped while it wrote.
+	local pss_kb
+	pss_kb=$(cat "$dir/pss_kb" 2>/dev/null || true)
+	[[ $pss_kb =~ ^[0-9]+$ ]] || pss_kb=0
 	local cpu_us per_call="?"
 	cpu_us=$(((after - before) * 1000000 / CLK_TCK))
 	if [[ $completed =~ ^[0-9]+$ ]] && ((completed > 0)); then
@@ -353,7 +360,7 @@ run_one() {
 		"$(stat_of "$dir/dialer.csv" "Retransmissions(C)")" \
 		"$(stat_of "$dir/carrier.csv" "FailedCall(C)")" \
 		"$(awk -v us="$cpu_us" 'BEGIN {printf "%.2f", us / 1e6}')" "$per_call" \
-		"$((hwm / 1024))" "$(($(cat "$dir/pss_kb" 2>/dev/null || echo 0) / 1024))" \
+		"$((hwm / 1024))" "$((pss_kb / 1024))" \
 		"$(ms_of "$(stat_of "$dir/dialer.csv" "ResponseTime1(C)")")" "$(rtt_percentile "$dir" 50)" "$(rtt_percentile "$dir" 99)" \
 		"$dialer_status" >>"$WORK/results"
 }
@@ -372,7 +379,7 @@ for p in $PROXIES; do
 	case $p in
 	gatekeeper) run_one gatekeeper "$GK_PORT" ;;
 	gatekeeper-always) run_one gatekeeper-always "$GK_PORT" ;;
-	kamailio) run_one kamailio "$KAM_PORT" ;;
+	kamailio | kamailio-lean) run_one "$p" "$KAM_PORT" ;;
 	esac
 done
 

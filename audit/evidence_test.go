@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -195,6 +196,35 @@ func TestRedactKeepsEveryProof(t *testing.T) {
 	defer l.Close()
 	if err := Redact(dir, 1, "x"); err == nil || !strings.Contains(err.Error(), "running server") {
 		t.Errorf("Redact under a running writer: %v", err)
+	}
+}
+
+// The independent check in docs/audit.md ("How an auditor verifies the log"),
+// run with python3 over a log with a redacted record, must pass it and find
+// the tree's root.
+func TestDocsPythonCheck(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed")
+	}
+	doc, err := os.ReadFile("../docs/audit.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, script, _ := strings.Cut(string(doc), "```python\n")
+	script, _, _ = strings.Cut(script, "```")
+	dir := callLog(t)
+	if err := Redact(dir, 2, "privacy request 2031-07"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Verify(dir, VerifyOptions{})
+	if err != nil || r.Redacted != 1 {
+		t.Fatalf("Verify = %+v, %v", r, err)
+	}
+	out, err := exec.Command(python, "-c", script, dir).CombinedOutput()
+	want := fmt.Sprintf("%d records; root %s:", r.Size, r.Root)
+	if err != nil || !strings.HasPrefix(string(out), want) {
+		t.Errorf("the docs' check: %v\n%s\nwant %s", err, out, want)
 	}
 }
 

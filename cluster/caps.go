@@ -35,7 +35,8 @@ func (c Cap) stream() (name, subjects string) {
 // counter for Within and refuses the next (discard new per subject), so
 // that concurrent calls from several nodes never exceed the cap. The same
 // callID again within two minutes (or Within, if shorter) is the same
-// attempt: reserved again without counting twice. A cap of 0 reserves nothing.
+// attempt: reserved again without counting twice (a call without a Call-ID
+// is never taken for another). A cap of 0 reserves nothing.
 // Errors are the cluster's; the caller decides a call it cannot reserve
 // as its fail mode says.
 func (n *Node) Reserve(ctx context.Context, c Cap, counter, callID string) (bool, error) {
@@ -65,7 +66,11 @@ func (n *Node) Reserve(ctx context.Context, c Cap, counter, callID string) (bool
 		}
 		n.caps.Store(name, struct{}{})
 	}
-	_, err := n.js.Publish(ctx, subjects+"."+subjectToken(counter), []byte(callID), jetstream.WithMsgID(callID))
+	var opts []jetstream.PublishOpt
+	if callID != "" {
+		opts = append(opts, jetstream.WithMsgID(callID))
+	}
+	_, err := n.js.Publish(ctx, subjects+"."+subjectToken(counter), []byte(callID), opts...)
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed && strings.Contains(apiErr.Description, "maximum messages per subject") {
 		return false, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/gatekeeper-sip/gatekeeper/internal/config"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
 
@@ -262,5 +263,41 @@ func TestRestartCatchesUpBeforeReady(t *testing.T) {
 		if b.Behind != 0 {
 			t.Errorf("bucket %s: %d behind after catching up", b.Name, b.Behind)
 		}
+	}
+}
+
+// TestPolicyCapAcrossNodes decides 60 calls to one number at once, 20 on
+// each node, with a policy that allows 3 within 24 hours: the rule lets
+// exactly 3 through, and the refused ones name it.
+func TestPolicyCapAcrossNodes(t *testing.T) {
+	tc := startCluster(t)
+	src := []byte("rules:\n  - name: three-a-day\n    match:\n      attempts: {limit: 3, within: 24h}\n    action: reject\n    status: 480\n")
+	var engines []*policy.Engine
+	for i, n := range tc.nodes {
+		e, err := policy.Parse("p.yaml", src, Registry{Store: tc.stores[i], Node: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		engines = append(engines, e)
+	}
+	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	var allowed, capped atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Go(func() {
+			d := engines[i%3].Decide(t.Context(), policy.Call{Called: "+12025550143", CallID: fmt.Sprintf("c%d@dialer", i), Time: at})
+			switch {
+			case d.Error != "":
+				t.Error(d.Error)
+			case d.Action == policy.Allow:
+				allowed.Add(1)
+			case d.Rule == "three-a-day":
+				capped.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if allowed.Load() != 3 || capped.Load() != 57 {
+		t.Errorf("%d allowed, %d refused by the cap; want 3 and 57", allowed.Load(), capped.Load())
 	}
 }

@@ -2,7 +2,11 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Status is what `gatekeeper cluster status` shows.
@@ -37,9 +41,31 @@ type Peer struct {
 
 // Status asks the cluster for its buckets and cap streams.
 func (n *Node) Status(ctx context.Context) (Status, error) {
-	st := Status{Node: n.opts.Node, Server: n.nc.ConnectedServerName(), Ready: n.Ready()}
-	applied := n.watch.applied()
-	streams := n.js.ListStreams(ctx)
+	return status(ctx, n.js, Status{Node: n.opts.Node, Server: n.nc.ConnectedServerName(), Ready: n.Ready()}, n.watch.applied())
+}
+
+// Survey is Status for a node that may not be running: it connects to
+// opts.URLs, and reads how far the node applied the buckets from opts.Cursor.
+// Ready is false: only the running node knows.
+func Survey(ctx context.Context, opts Options) (Status, error) {
+	applied, err := readCursor(opts.Cursor)
+	if err != nil {
+		return Status{}, err
+	}
+	nc, err := nats.Connect(strings.Join(opts.URLs, ","), nats.Name("gatekeeper cluster status"))
+	if err != nil {
+		return Status{}, fmt.Errorf("connect to NATS %v: %w", opts.URLs, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return Status{}, err
+	}
+	return status(ctx, js, Status{Node: opts.Node, Server: nc.ConnectedServerName()}, applied)
+}
+
+func status(ctx context.Context, js jetstream.JetStream, st Status, applied map[string]uint64) (Status, error) {
+	streams := js.ListStreams(ctx)
 	for info := range streams.Info() {
 		s := StreamStatus{Name: info.Config.Name, Messages: info.State.Msgs, Subjects: info.State.NumSubjects, LastSeq: info.State.LastSeq}
 		if c := info.Cluster; c != nil {

@@ -21,6 +21,9 @@ import (
 // An attempt is an INVITE the gatekeeper forwarded (Engine.Forwarded), not a
 // rejected one; attempts are kept in the registry, so a restart does not
 // forget them. The trace carries the count (Count) and the scope (Value).
+// With a registry that is a CapReserver (several gatekeepers in a cluster)
+// the call reserves its place under the cap instead, and the count is the
+// limit when it got none, 0 when it did.
 type attempts struct {
 	cap    *attemptCap            // nil with by_state
 	states map[string]*stateRules // with by_state
@@ -96,7 +99,7 @@ func (p *parser) parseAttemptCap(node ast.Node, what string) (*attemptCap, error
 	return c, nil
 }
 
-func (a *attempts) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace, error) {
+func (a *attempts) eval(ctx context.Context, f *facts, reg Registry) (ConditionTrace, error) {
 	c := a.cap
 	if c == nil {
 		rules := a.states[f.state()]
@@ -105,6 +108,14 @@ func (a *attempts) eval(_ context.Context, f *facts, reg Registry) (ConditionTra
 		}
 		c = rules.attempts
 	}
-	n, err := reg.Attempts(c.per.counterName(&f.Call), f.Time.Add(-c.within), f.Time)
+	name := c.per.counterName(&f.Call)
+	if r, ok := reg.(CapReserver); ok {
+		reserved, err := r.ReserveAttempt(ctx, name, c.limit, c.within, f.CallID)
+		if err != nil || reserved {
+			return ConditionTrace{Value: string(c.per)}, err
+		}
+		return ConditionTrace{Holds: true, Value: string(c.per), Count: c.limit}, nil
+	}
+	n, err := reg.Attempts(name, f.Time.Add(-c.within), f.Time)
 	return ConditionTrace{Holds: n >= c.limit, Value: string(c.per), Count: n}, err
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"time"
 
 	"github.com/gatekeeper-sip/gatekeeper/registry"
@@ -39,4 +40,18 @@ type Registry interface {
 	// Exemptions returns the exemption records (purchases, inquiries, written
 	// permissions) of the E.164 number, and their version.
 	Exemptions(e164 string) ([]registry.ExemptionRecord, uint64, error)
+}
+
+// CapReserver is a Registry whose frequency caps are kept by a service that
+// several gatekeepers share (cluster.Registry). The attempts condition then
+// does not count and compare: it asks for a place under the cap for this
+// call, and the call exceeds the cap when it gets none. The place is taken
+// when the condition is evaluated, so a call that a later rule rejects keeps
+// its place: a cap can fill early, never overflow.
+type CapReserver interface {
+	// ReserveAttempt takes a place for the call callID (its SIP Call-ID)
+	// under the counter name, if fewer than limit calls took one within the
+	// last within, and reports whether it did; the same callID again is the
+	// same place.
+	ReserveAttempt(ctx context.Context, name string, limit int, within time.Duration, callID string) (bool, error)
 }

@@ -5,12 +5,16 @@ import "github.com/gatekeeper-sip/gatekeeper/internal/config"
 // unready names what keeps a new call from being decided now, none when
 // nothing does: a list a rejecting stale rule needs is missing or stale (the
 // shipped policy then refuses every call), or the decision log cannot
-// record decisions and audit.on_failure refuses calls for it. The registry
+// record decisions and audit.on_failure refuses calls for it, or in a
+// cluster, this node has not applied the shared opt-outs and consents. The registry
 // and the policy are open before any call or probe is answered.
 func (g *gatekeeper) unready() []string {
 	why := staleLists(g.rules, g.store, g.now())
 	if err := g.decisions.Health(); err != nil && g.cfg.Audit.OnFailure != config.Allow {
 		why = append(why, "the decision log: "+err.Error())
+	}
+	if g.cluster != nil && !g.cluster.Ready() {
+		why = append(why, "the cluster: this node is catching up with the shared opt-outs and consents")
 	}
 	return why
 }

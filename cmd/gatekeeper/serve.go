@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatekeeper-sip/gatekeeper/audit"
+	"github.com/gatekeeper-sip/gatekeeper/cluster"
 	"github.com/gatekeeper-sip/gatekeeper/internal/admin"
 	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 	"github.com/gatekeeper-sip/gatekeeper/media"
@@ -58,7 +59,7 @@ func newServeCmd() *cobra.Command {
 func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *slog.Logger) error {
 	g := &gatekeeper{cfg: cfg, log: log, now: now, metrics: newMetrics()}
 	defer g.close()
-	for _, open := range []func() error{g.checkConfig, g.openRegistry, g.openPolicy, g.openAudit, g.openMedia, g.openProxy, g.openMetrics} {
+	for _, open := range []func() error{g.checkConfig, g.openRegistry, g.openCluster, g.openPolicy, g.openAudit, g.openMedia, g.openProxy, g.openMetrics} {
 		if err := open(); err != nil {
 			return err
 		}
@@ -81,6 +82,7 @@ type gatekeeper struct {
 	auditDir  string
 	socket    string // the admin socket's path
 	store     *registry.Store
+	cluster   *cluster.Node // nil when alone
 	rules     *livePolicy
 	decisions *audit.Log
 	gate      *recordGate
@@ -146,7 +148,7 @@ func (g *gatekeeper) openRegistry() error {
 // openPolicy loads the policy file, reloads it on SIGHUP or when it is
 // saved, and watches the freshness of the lists its stale rules need.
 func (g *gatekeeper) openPolicy() error {
-	rules, err := loadLivePolicy(g.cfg, g.store, g.log)
+	rules, err := loadLivePolicy(g.cfg, g.decisionRegistry(), g.log)
 	if err != nil {
 		return err
 	}
@@ -316,7 +318,7 @@ func (g *gatekeeper) openAdmin() {
 	g.adminErr = make(chan error, 1)
 	done := make(chan struct{})
 	go func() {
-		g.adminErr <- admin.Serve(ctx, g.socket, admin.Logged(admin.NewHandler(g.store, admin.OnChange(g.recordChange)), g.log))
+		g.adminErr <- admin.Serve(ctx, g.socket, admin.Logged(admin.NewHandler(g.store, admin.OnChange(g.recordChange), admin.ThroughCluster(g.shared())), g.log))
 		close(done)
 	}()
 	g.onClose(func() {

@@ -102,7 +102,7 @@ type records[T any] struct {
 // changeConsent adds or revokes a consent (gatekeeper consent add | revoke).
 func (a *api) changeConsent(w http.ResponseWriter, r *http.Request) error {
 	var req registry.ConsentRequest
-	return liveChange(w, r, "consent request", &req, &req.By, &req.Via, a.store.ChangeConsent, func(c registry.ConsentChange, by, via string) {
+	return liveChange(w, r, "consent request", &req, &req.By, &req.Via, a.consentChanger(r.Context()), func(c registry.ConsentChange, by, via string) {
 		a.onChange(Change{Consent: &c, By: by, Via: via})
 	})
 }

@@ -158,7 +158,7 @@ func (a *api) version(w http.ResponseWriter, r *http.Request) error {
 // changeLive adds or removes numbers of a list at once (gatekeeper dnc).
 func (a *api) changeLive(w http.ResponseWriter, r *http.Request) error {
 	var req registry.LiveRequest
-	return liveChange(w, r, "dnc request", &req, &req.By, &req.Via, a.store.ChangeLive, func(cs []registry.Change, by, via string) {
+	return liveChange(w, r, "dnc request", &req, &req.By, &req.Via, a.liveChanger(r.Context()), func(cs []registry.Change, by, via string) {
 		a.onChange(Change{Live: cs, By: by, Via: via})
 	})
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +52,38 @@ func withStatus(status int, err error) error {
 type api struct {
 	store    *registry.Store
 	onChange func(Change)
+	shared   Shared // nil: live and consent changes go to store alone
+}
+
+// Shared takes live opt-outs and consent changes for every gatekeeper of a
+// cluster (cluster.Node), and answers once this one's registry applied them.
+type Shared interface {
+	ChangeLive(context.Context, registry.LiveRequest) ([]registry.Change, error)
+	ChangeConsent(context.Context, registry.ConsentRequest) (registry.ConsentChange, error)
+}
+
+// ThroughCluster sends live opt-outs and consent changes to s instead of
+// the registry alone, so that every node of the cluster applies them.
+func ThroughCluster(s Shared) Option {
+	return func(a *api) { a.shared = s }
+}
+
+// liveChanger applies a live change, through the cluster when there is one.
+func (a *api) liveChanger(ctx context.Context) func(registry.LiveRequest) ([]registry.Change, error) {
+	if a.shared == nil {
+		return a.store.ChangeLive
+	}
+	return func(req registry.LiveRequest) ([]registry.Change, error) { return a.shared.ChangeLive(ctx, req) }
+}
+
+// consentChanger applies a consent change, through the cluster when there is one.
+func (a *api) consentChanger(ctx context.Context) func(registry.ConsentRequest) (registry.ConsentChange, error) {
+	if a.shared == nil {
+		return a.store.ChangeConsent
+	}
+	return func(req registry.ConsentRequest) (registry.ConsentChange, error) {
+		return a.shared.ChangeConsent(ctx, req)
+	}
 }
 
 // Change is a change made through the socket, once the registry applied it:

@@ -47,38 +47,66 @@ func (n *Node) Reserve(ctx context.Context, c Cap, counter, callID string) (bool
 		return false, fmt.Errorf("a cap's window of %s is under a second", c.Within)
 	}
 	name, subjects := c.stream()
-	if _, ok := n.caps.Load(name); !ok {
-		dup := min(2*time.Minute, c.Within)
-		_, err := n.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:                 name,
-			Description:          fmt.Sprintf("forwarded attempts, at most %d per counter within %s", c.Limit, c.Within),
-			Subjects:             []string{subjects + ".>"},
-			MaxMsgsPerSubject:    int64(c.Limit),
-			Discard:              jetstream.DiscardNew,
-			DiscardNewPerSubject: true,
-			MaxAge:               c.Within,
-			Duplicates:           dup,
-			Replicas:             n.opts.Replicas,
-			Storage:              jetstream.FileStorage,
-		})
-		if err != nil {
-			return false, fmt.Errorf("stream %s: %w", name, err)
-		}
-		n.caps.Store(name, struct{}{})
+	if err := n.capStream(ctx, c, name, subjects); err != nil {
+		return false, err
 	}
 	var opts []jetstream.PublishOpt
 	if callID != "" {
 		opts = append(opts, jetstream.WithMsgID(callID))
 	}
-	_, err := n.js.Publish(ctx, subjects+"."+subjectToken(counter), []byte(callID), opts...)
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed && strings.Contains(apiErr.Description, "maximum messages per subject") {
-		return false, nil
-	}
+	// A publish whose answer was lost is sent again: the Call-ID makes it
+	// the same attempt, counted once.
+	reserved := false
+	bounded, cancel := context.WithTimeout(ctx, reserveWait)
+	defer cancel()
+	err := retry(bounded, func(try context.Context) error {
+		_, err := n.js.Publish(try, subjects+"."+subjectToken(counter), []byte(callID), opts...)
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed && strings.Contains(apiErr.Description, "maximum messages per subject") {
+			return nil
+		}
+		reserved = err == nil
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("stream %s: %w", name, err)
 	}
-	return true, nil
+	return reserved, nil
+}
+
+// reserveWait bounds a reservation, retries included.
+const reserveWait = 5 * time.Second
+
+// capStream creates the cap's stream once per node.
+func (n *Node) capStream(ctx context.Context, c Cap, name, subjects string) error {
+	n.capsMu.Lock()
+	defer n.capsMu.Unlock()
+	if n.caps[name] {
+		return nil
+	}
+	cfg := jetstream.StreamConfig{
+		Name:                 name,
+		Description:          fmt.Sprintf("forwarded attempts, at most %d per counter within %s", c.Limit, c.Within),
+		Subjects:             []string{subjects + ".>"},
+		MaxMsgsPerSubject:    int64(c.Limit),
+		Discard:              jetstream.DiscardNew,
+		DiscardNewPerSubject: true,
+		MaxAge:               c.Within,
+		Duplicates:           min(2*time.Minute, c.Within),
+		Replicas:             n.opts.Replicas,
+		Storage:              jetstream.FileStorage,
+	}
+	bounded, cancel := context.WithTimeout(ctx, reserveWait)
+	defer cancel()
+	err := retry(bounded, func(try context.Context) error {
+		_, err := n.js.CreateOrUpdateStream(try, cfg)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", name, err)
+	}
+	n.caps[name] = true
+	return nil
 }
 
 // errCodeStoreFailed is JetStream's JSStreamStoreFailedF, which carries

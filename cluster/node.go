@@ -45,7 +45,8 @@ type Node struct {
 	optOuts  jetstream.KeyValue
 	consents jetstream.KeyValue
 	watch    *watcher
-	caps     sync.Map // stream name -> struct{}: the cap streams known to exist
+	capsMu   sync.Mutex
+	caps     map[string]bool // stream name -> known to exist
 	cancel   context.CancelFunc
 	done     chan struct{}
 }
@@ -71,7 +72,7 @@ func Open(ctx context.Context, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS %v: %w", opts.URLs, err)
 	}
-	n := &Node{opts: opts, nc: nc, done: make(chan struct{})}
+	n := &Node{opts: opts, nc: nc, done: make(chan struct{}), caps: map[string]bool{}}
 	if n.js, err = jetstream.New(nc); err != nil {
 		nc.Close()
 		return nil, err
@@ -95,21 +96,34 @@ func Open(ctx context.Context, opts Options) (*Node, error) {
 	return n, nil
 }
 
-// bucket creates or opens a key-value bucket, retrying while JetStream has
-// no meta leader yet (error 10008, "temporarily unavailable").
-func (n *Node) bucket(ctx context.Context, name, what string) (jetstream.KeyValue, error) {
+// bucket creates or opens a key-value bucket.
+func (n *Node) bucket(ctx context.Context, name, what string) (kv jetstream.KeyValue, err error) {
 	cfg := jetstream.KeyValueConfig{Bucket: name, Description: what, Replicas: n.opts.Replicas, Storage: jetstream.FileStorage}
+	err = retry(ctx, func(try context.Context) (err error) {
+		kv, err = n.js.CreateOrUpdateKeyValue(try, cfg)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	return kv, nil
+}
+
+// retry calls f until it succeeds or ctx ends, each try bounded to 2 s: a
+// request made while the cluster elects a leader (about 2 s for a new
+// cluster), or while a loaded server is slow, gets no answer. It returns
+// f's last error.
+func retry(ctx context.Context, f func(try context.Context) error) error {
 	for {
-		// Each try is bounded: a request made before the leader is elected gets no answer.
 		try, cancel := context.WithTimeout(ctx, 2*time.Second)
-		kv, err := n.js.CreateOrUpdateKeyValue(try, cfg)
+		err := f(try)
 		cancel()
 		if err == nil {
-			return kv, nil
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("create bucket %s: %w", name, err)
+			return err
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

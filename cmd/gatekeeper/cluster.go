@@ -86,6 +86,22 @@ func (g *gatekeeper) shared() admin.Shared {
 	return g.cluster
 }
 
+// openShared is registryFlags.open for a live or consent change: in a
+// cluster it must go through a running node, which sends it to every node;
+// written into this node's registry alone, the other nodes would never see it.
+func (f *registryFlags) openShared(cmd *cobra.Command) (registryAccess, *config.Config, error) {
+	reg, cfg, err := f.open(cmd)
+	if err != nil || cfg.Cluster == nil {
+		return reg, cfg, err
+	}
+	if _, viaServer := reg.(*admin.Client); !viaServer {
+		reg.Close()
+		_, socket, _ := registryPaths(cfg, f.dataDir) // open succeeded with the same paths
+		return nil, nil, fmt.Errorf("no gatekeeper answers on the admin socket %s: in a cluster (node %s), opt-outs and consents go through a running node, so that every node applies them", socket, cfg.Cluster.Node)
+	}
+	return reg, cfg, nil
+}
+
 func newClusterCmd() *cobra.Command {
 	var flags registryFlags
 	cmd := &cobra.Command{

@@ -41,7 +41,7 @@ command runs as), when and how. While ` + "`gatekeeper serve`" + ` runs, everyth
 	var at, expires string
 	change := func(revoke bool) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			reg, cfg, err := flags.open(cmd)
+			reg, cfg, err := flags.openShared(cmd)
 			if err != nil {
 				return err
 			}

@@ -45,7 +45,7 @@ as of a later day lists the number again.`,
 				if list == "" {
 					return fmt.Errorf("--list is required")
 				}
-				reg, cfg, err := flags.open(cmd)
+				reg, cfg, err := flags.openShared(cmd)
 				if err != nil {
 					return err
 				}

@@ -9,7 +9,8 @@ import (
 
 // Two gatekeepers share one NATS server, embedded in the first: a called
 // person's opt-out recorded through node A is enforced on the next call
-// through node B, and `cluster status` on B shows B has applied it.
+// through node B, and `cluster status` on B shows B has applied it. With B
+// stopped, `dnc add` on B is refused rather than written into B alone.
 func TestOptOutThroughOneNodeHoldsOnAnother(t *testing.T) {
 	natsPort := freePort(t, carrierIP)
 	a := newGatekeeper(t)
@@ -35,5 +36,9 @@ func TestOptOutThroughOneNodeHoldsOnAnother(t *testing.T) {
 		t.Errorf("cluster status on node B: %v\n%s", err, out)
 	}
 	b.stop()
+	// With node B stopped, an opt-out written into its registry alone would never reach A.
+	if out, err := b.run("dnc", "add", "--list", "internal", "2025550100"); err == nil || !strings.Contains(out, "in a cluster (node gk-b), opt-outs and consents go through a running node") {
+		t.Errorf("dnc add with node B stopped: %v\n%s", err, out)
+	}
 	a.stop()
 }

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -76,5 +78,51 @@ func TestAttemptsWindowIsTheLongestCap(t *testing.T) {
 	}
 	if got := mustParse(t, "rules: []\n", nil).AttemptsWindow(); got != 0 {
 		t.Errorf("no caps: window %v, want 0", got)
+	}
+}
+
+// reservingRegistry keeps caps as a shared service would: a place per
+// Call-ID under each counter, at most limit of them.
+type reservingRegistry struct {
+	*memRegistry
+	places map[string][]string // counter -> Call-IDs that hold a place
+	asked  []string            // "name limit within callID" per request
+}
+
+func (r *reservingRegistry) ReserveAttempt(_ context.Context, name string, limit int, within time.Duration, callID string) (bool, error) {
+	r.asked = append(r.asked, fmt.Sprintf("%s %d %s %s", name, limit, within, callID))
+	if slices.Contains(r.places[name], callID) {
+		return true, nil
+	}
+	if len(r.places[name]) >= limit {
+		return false, nil
+	}
+	r.places[name] = append(r.places[name], callID)
+	return true, nil
+}
+
+// With a CapReserver the condition asks for the call's place under the cap
+// instead of counting: it holds exactly when the call gets none, and the
+// same Call-ID asked again keeps its place.
+func TestAttemptsReserveWithACapReserver(t *testing.T) {
+	reg := &reservingRegistry{memRegistry: newMemRegistry(nil), places: map[string][]string{}}
+	e := mustParse(t, "rules:\n  - name: two-a-day\n    match:\n      attempts: {limit: 2, within: 24h}\n    action: reject\n", reg)
+	ctx := context.Background()
+	for i, want := range []string{"default", "default", "two-a-day", "default"} {
+		c := call("+12125550143")
+		c.CallID = fmt.Sprintf("c%d", i)
+		if i == 3 {
+			c.CallID = "c0" // a retransmission of the first call
+		}
+		d := e.Decide(ctx, c)
+		if d.Rule != want {
+			t.Errorf("call %s: rule %s; want %s", c.CallID, d.Rule, want)
+		}
+		if cond := d.Trace[0].Conditions[0]; want == "two-a-day" && (cond.Count != 2 || cond.Value != "number") {
+			t.Errorf("call %s refused with %+v; want count 2 (the limit), scope number", c.CallID, cond)
+		}
+	}
+	if reg.asked[0] != "n/+12125550143 2 24h0m0s c0" || len(reg.asked) != 4 {
+		t.Errorf("reservations asked: %q", reg.asked)
 	}
 }

@@ -137,6 +137,12 @@ func TestOptOutReachesOtherNode(t *testing.T) {
 	if p99 >= time.Second {
 		t.Errorf("p99 %s, want under 1 s", p99)
 	}
+	if r, err := tc.stores[1].Lookup("+12025550000"); err != nil || len(r.History) != 1 || r.History[0].Via != "test, from node gk-a through the cluster" {
+		t.Errorf("node B's history of the opt-out: %+v, %v", r.History, err)
+	}
+	if r, err := tc.stores[0].Lookup("+12025550000"); err != nil || len(r.History) != 1 || r.History[0].Via != "test" {
+		t.Errorf("node A's history of the opt-out: %+v, %v", r.History, err)
+	}
 	// Node C, and A itself, applied it too.
 	for i, s := range tc.stores {
 		if listed, err := s.Listed("internal", "+12025550000"); err != nil || !listed {

@@ -218,7 +218,7 @@ func (w *watcher) apply(ctx context.Context, bucket string, kve jetstream.KeyVal
 		return
 	}
 	var e entry
-	apply, err := decode(bucket, kve.Value(), &e)
+	apply, err := decode(bucket, kve.Value(), &e, w.opts.Node)
 	if err != nil {
 		// Not written by a gatekeeper: nothing to apply, nothing to retry.
 		w.opts.Log.Error("a cluster bucket holds an entry that is not a change", "bucket", bucket, "key", kve.Key(), "revision", rev, "error", err)
@@ -239,14 +239,21 @@ func (w *watcher) apply(ctx context.Context, bucket string, kve jetstream.KeyVal
 	}
 }
 
-// decode reads a bucket's value into e and returns what applies its request to a sink.
-func decode(bucket string, value []byte, e *entry) (func(Sink) applied, error) {
+// decode reads a bucket's value into e and returns what applies its request
+// to a sink. A request another node took says so in its via, so that this
+// node's history tells where the change came from.
+func decode(bucket string, value []byte, e *entry, self string) (func(Sink) applied, error) {
 	if err := json.Unmarshal(value, e); err != nil {
 		return nil, err
+	}
+	from := ""
+	if e.Node != self {
+		from = ", from node " + e.Node + " through the cluster"
 	}
 	if bucket == optOutBucket {
 		var req registry.LiveRequest
 		err := json.Unmarshal(e.Request, &req)
+		req.Via += from
 		return func(s Sink) applied {
 			changes, err := s.ChangeLive(req)
 			return applied{changes: changes, err: err}
@@ -254,6 +261,7 @@ func decode(bucket string, value []byte, e *entry) (func(Sink) applied, error) {
 	}
 	var req registry.ConsentRequest
 	err := json.Unmarshal(e.Request, &req)
+	req.Via += from
 	return func(s Sink) applied {
 		c, err := s.ChangeConsent(req)
 		return applied{consent: c, err: err}

@@ -1,6 +1,12 @@
 package sip
 
-import "testing"
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
 
 // A carrier port past 65535 is refused, not wrapped around to another port.
 func TestParseCarrierRefusesPortsThatDoNotExist(t *testing.T) {
@@ -27,5 +33,35 @@ func TestParseCarrierOverTLS(t *testing.T) {
 		if err != nil || hop.addr != want.addr || hop.transport != want.transport {
 			t.Errorf("%s: %+v %v, want %s over %s", uri, hop, err, want.addr, want.transport)
 		}
+	}
+}
+
+// A UDP listener asks for udpReadBuffer bytes of receive buffer, and gets
+// what net.core.rmem_max allows (Linux reports twice what was set).
+func TestUDPListenerHasALargeReceiveBuffer(t *testing.T) {
+	raw, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	if err != nil {
+		t.Skip("no /proc/sys/net/core/rmem_max:", err)
+	}
+	rmemMax, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc, err := listenUDP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	rc.Control(func(fd uintptr) { got, err = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 * min(udpReadBuffer, rmemMax); got < want {
+		t.Errorf("receive buffer %d bytes, want %d (rmem_max %d)", got, want, rmemMax)
 	}
 }

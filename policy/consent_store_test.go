@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
@@ -22,7 +23,9 @@ func importLandlineBlocks(t testing.TB, store *registry.Store, dir string) {
 	var b strings.Builder
 	b.WriteString("npa,nxx,x,type,state\n")
 	for npa := 201; npa <= 999; npa++ {
-		fmt.Fprintf(&b, "%d,555,,landline,\n", npa)
+		if number.CheckExchange(uint32(npa*1000+555)) == nil { // no block in an N11 or reserved area code
+			fmt.Fprintf(&b, "%d,555,,landline,\n", npa)
+		}
 	}
 	b.WriteString("305,556,,wireless,FL\n")
 	importFile(t, store, dir, registry.KindBlocks, "blocks.csv", b.String())

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
@@ -41,19 +42,15 @@ func main() {
 	}
 }
 
-// exchanges are the NPA-NXX codes the data use: area codes 201..989 whose
-// second digit is not 9, exchanges 200..999.
+// exchanges are the NPA-NXX codes the data use: every one the numbering
+// plan's rules allow (number.CheckExchange), area codes 201..989.
 func exchanges() []int {
 	var out []int
 	for npa := 201; npa <= 989; npa++ {
-		if npa/10%10 == 9 || npa%100 == 11 {
-			continue
-		}
 		for nxx := 200; nxx <= 999; nxx++ {
-			if nxx%100 == 11 {
-				continue
+			if number.CheckExchange(uint32(npa*1000+nxx)) == nil {
+				out = append(out, npa*1000+nxx)
 			}
-			out = append(out, npa*1000+nxx)
 		}
 	}
 	return out

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/gatekeeper-sip/gatekeeper/internal/number"
 )
 
 // BlockType is what kind of service a thousands-block (NPA-NXX-X) is assigned to.
@@ -150,6 +152,10 @@ func blockOf(row *Row) (Block, error) {
 	code, err := digits(npa + nxx)
 	if err != nil || len(npa) != 3 || len(nxx) != 3 || npa[0] < '2' || nxx[0] < '2' {
 		return Block{}, row.Errorf("%q-%q is not an area code and exchange (NPA, NXX: 3 digits each, starting with 2-9)", npa, nxx)
+	}
+	// The numbering plan's rules, as for the lists: an N11 or reserved code holds no block.
+	if err := number.CheckExchange(uint32(code)); err != nil {
+		return Block{}, row.Errorf("%s-%s: %v", npa, nxx, err)
 	}
 	b := Block{Exchange: uint32(code), X: -1, State: strings.ToUpper(row.Get("state"))}
 	if x != "" {

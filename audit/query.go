@@ -60,7 +60,10 @@ func (c Call) MarshalJSON() ([]byte, error) {
 }
 
 // Outcome is what became of a forwarded call: the outcome record
-// (KindOutcome) its end wrote, the call-detail record of 16 CFR 310.5(a)(2).
+// (KindOutcome) its end wrote, the call-detail record of 16 CFR 310.5(a)(2)
+// (calling and called number, date, time, duration, disposition, seller,
+// campaign, prerecorded or not, the caller ID sent) and how the call ended.
+// The server writes it (Log.AppendEvent) and the readers read it.
 type Outcome struct {
 	// Time is when the call ended (as Ended); Time and Seq are the log's
 	// own fields, left out when zero, so that AppendEvent can write an
@@ -81,11 +84,14 @@ type Outcome struct {
 	Prerecorded bool   `json:"prerecorded"`
 	Status      int    `json:"status"`
 	// Disposition is answered, busy, no-answer, cancelled, rejected or failed.
-	Disposition string     `json:"disposition"`
-	Invited     time.Time  `json:"invited"`
-	Answered    *time.Time `json:"answered,omitempty"`
-	Ended       time.Time  `json:"ended"`
-	// DurationS is the connected time in seconds, answer to end.
+	Disposition string `json:"disposition"`
+	// Invited is when the INVITE arrived (the decision's time), Answered
+	// when the carrier's 2xx was relayed (nil when never), Ended when the
+	// call ended.
+	Invited  Time  `json:"invited"`
+	Answered *Time `json:"answered,omitempty"`
+	Ended    Time  `json:"ended"`
+	// DurationS is the connected time in seconds, answer to end, to the millisecond.
 	DurationS float64 `json:"duration_s"`
 	// EndedBy is dialer, carrier, cancel, timeout or gatekeeper.
 	EndedBy string `json:"ended_by"`

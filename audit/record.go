@@ -98,6 +98,23 @@ type Would struct {
 // timeLayout keeps a fixed width, so that lines sort and align by time.
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
+// Time is a time in a record's fields, written as the log writes its own
+// time field: RFC 3339, UTC, always 9 decimals
+// ("2031-05-01T12:00:09.500000000Z"). It reads any RFC 3339 time.
+type Time struct{ time.Time }
+
+// MarshalText writes t in UTC with 9 decimals.
+func (t Time) MarshalText() ([]byte, error) {
+	return t.UTC().AppendFormat(nil, timeLayout), nil
+}
+
+// MarshalJSON writes t as a JSON string in the layout of MarshalText
+// (time.Time's own MarshalJSON would drop trailing zeros).
+func (t Time) MarshalJSON() ([]byte, error) {
+	b := append([]byte{'"'}, t.UTC().AppendFormat(nil, timeLayout)...)
+	return append(b, '"'), nil
+}
+
 // MarshalJSON writes the record exactly as it stands in a log file.
 // (json.Marshal escapes <, > and & on top of it; a json.Encoder with
 // SetEscapeHTML(false) does not.)

@@ -164,3 +164,28 @@ func BenchmarkEncodeRecordEncodingJSON(b *testing.B) {
 		}
 	}
 }
+
+// The outcome record the server writes keeps the log's time layout (9
+// decimals in UTC, so that an outcome's invited equals its decision's time
+// as text), and reads back as it was written.
+func TestOutcomeTimesKeepTheLogsLayout(t *testing.T) {
+	at := time.Date(2031, 5, 1, 8, 0, 1, 0, time.FixedZone("EDT", -4*3600))
+	answered := Time{at.Add(8500 * time.Millisecond)}
+	o := Outcome{CallID: "c", Invited: Time{at}, Answered: &answered, Ended: Time{at.Add(time.Minute)}, DurationS: 51.5}
+	b, err := json.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"invited":"2031-05-01T12:00:01.000000000Z"`, `"answered":"2031-05-01T12:00:09.500000000Z"`, `"ended":"2031-05-01T12:01:01.000000000Z"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %s", b, want)
+		}
+	}
+	if strings.Contains(string(b), `"time"`) || strings.Contains(string(b), `"seq"`) {
+		t.Errorf("%s has the log's own fields, which the log stamps", b)
+	}
+	var back Outcome
+	if err := json.Unmarshal(b, &back); err != nil || !back.Invited.Equal(at) || !back.Answered.Equal(answered.Time) || !back.Ended.Equal(at.Add(time.Minute)) {
+		t.Errorf("read back %+v, %v", back, err)
+	}
+}

@@ -118,10 +118,10 @@ func run(work string, days, records, numbers int, maxFile int64, queries int) er
 			}
 			if r.Decision == "allow" {
 				ended := at.Add(90 * time.Second)
-				answered := at.Add(8 * time.Second)
+				answered := audit.Time{Time: at.Add(8 * time.Second)}
 				o := audit.Outcome{CallID: r.CallID, Called: called, Calling: "3125550100", CallerID: r.Caller, Dialer: r.Dialer, Seller: "acme",
 					Campaign: r.Campaign, DialMode: "automated", Status: 200, Disposition: "answered",
-					Invited: at, Answered: &answered, Ended: ended, DurationS: 82, EndedBy: "dialer"}
+					Invited: audit.Time{Time: at}, Answered: &answered, Ended: audit.Time{Time: ended}, DurationS: 82, EndedBy: "dialer"}
 				if err := l.AppendEvent(audit.KindOutcome, ended, o); err != nil {
 					return err
 				}

@@ -373,7 +373,7 @@ func (w *callWriter) writeLong(c audit.Call) error {
 	}
 	fmt.Fprintf(&b, "  policy    sha256 %s (its text: %s/%s.yaml in the audit folder)\n", d.PolicySHA256, audit.PoliciesDir, d.PolicySHA256)
 	if o := c.Outcome; o != nil {
-		fmt.Fprintf(&b, "  outcome   %s, status %d, %.3f s connected, ended by %s at %s\n", o.Disposition, o.Status, o.DurationS, o.EndedBy, localTime(o.Ended, w.zone))
+		fmt.Fprintf(&b, "  outcome   %s, status %d, %.3f s connected, ended by %s at %s\n", o.Disposition, o.Status, o.DurationS, o.EndedBy, localTime(o.Ended.Time, w.zone))
 	} else if d.Decision == "allow" {
 		b.WriteString("  outcome   none logged (the call is still up, or the gatekeeper stopped before it ended)\n")
 	}

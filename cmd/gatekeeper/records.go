@@ -4,55 +4,22 @@ import (
 	"os"
 	"time"
 
+	"github.com/gatekeeper-sip/gatekeeper/audit"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 	"github.com/gatekeeper-sip/gatekeeper/sip"
 )
 
-// recordTime writes a time in an audit record as the log writes its own
-// time field: RFC 3339, UTC, always 9 decimals.
-type recordTime time.Time
-
-func (t recordTime) MarshalText() ([]byte, error) {
-	return time.Time(t).UTC().AppendFormat(nil, "2006-01-02T15:04:05.000000000Z"), nil
-}
-
-// outcomeRecord is the fields of an outcome record (audit.KindOutcome): the
-// call-detail record of a forwarded call, with what 16 CFR 310.5(a)(2)
-// asks to keep of each telemarketing call (calling and called number, date,
-// time, duration, disposition, seller, campaign, prerecorded or not, the
-// caller ID sent) and how the call ended.
-type outcomeRecord struct {
-	CallID      string      `json:"call_id"`
-	Called      string      `json:"called"`
-	Calling     string      `json:"calling"`
-	CallerID    string      `json:"caller_id"`
-	CallerName  string      `json:"caller_name,omitempty"`
-	Dialer      string      `json:"dialer"`
-	Seller      string      `json:"seller"`
-	Campaign    string      `json:"campaign"`
-	DialMode    string      `json:"dial_mode"`
-	Prerecorded bool        `json:"prerecorded"`
-	Status      int         `json:"status"`
-	Disposition string      `json:"disposition"`
-	Invited     recordTime  `json:"invited"`
-	Answered    *recordTime `json:"answered,omitempty"`
-	Ended       recordTime  `json:"ended"`
-	// DurationS is the connected time in seconds, answer to end, to the millisecond.
-	DurationS float64 `json:"duration_s"`
-	EndedBy   string  `json:"ended_by"`
-}
-
-func outcomeOf(e sip.CallEnd) outcomeRecord {
+// outcomeOf is the outcome record (audit.KindOutcome) of a forwarded call that ended.
+func outcomeOf(e sip.CallEnd) audit.Outcome {
 	c := e.Call
-	r := outcomeRecord{
+	r := audit.Outcome{
 		CallID: c.CallID, Called: c.Called, Calling: e.Calling, CallerID: c.Caller, CallerName: e.CallerName,
 		Dialer: c.Dialer, Seller: c.Seller, Campaign: c.Campaign, DialMode: dialMode(c.Automated), Prerecorded: c.Prerecorded,
-		Status: e.Status, Disposition: disposition(e), Invited: recordTime(c.Time), Ended: recordTime(e.Ended),
+		Status: e.Status, Disposition: disposition(e), Invited: audit.Time{Time: c.Time}, Ended: audit.Time{Time: e.Ended},
 		DurationS: e.Duration().Round(time.Millisecond).Seconds(), EndedBy: string(e.EndedBy),
 	}
 	if !e.Answered.IsZero() {
-		at := recordTime(e.Answered)
-		r.Answered = &at
+		r.Answered = &audit.Time{Time: e.Answered}
 	}
 	return r
 }
@@ -107,7 +74,7 @@ type dataChangeRecord struct {
 	Seller     string        `json:"seller,omitempty"`  // a consent change's scope
 	Campaign   string        `json:"campaign,omitempty"`
 	Consent    string        `json:"consent,omitempty"` // express or written, for consent add
-	At         *recordTime   `json:"at,omitempty"`      // a consent change's grant or revocation time
+	At         *audit.Time   `json:"at,omitempty"`      // a consent change's grant or revocation time
 	Reason     string        `json:"reason,omitempty"`
 	By         string        `json:"by"`  // the OS user who asked
 	Via        string        `json:"via"` // cli, or the admin socket with the caller's uid and pid
@@ -146,9 +113,8 @@ func liveChanges(version uint64, cs []registry.Change) []dataChangeRecord {
 // consentChange is the record of a live consent change, the consent data
 // set's version being version.
 func consentChange(version uint64, c registry.ConsentChange) dataChangeRecord {
-	at := recordTime(c.At)
 	r := dataChangeRecord{Change: "consent " + c.Action, DataKind: registry.KindConsent, List: registry.KindConsent, Version: version,
-		Number: c.Number, Seller: c.Seller, Campaign: c.Campaign, At: &at, Reason: c.Reason, By: c.By, Via: c.Via, Host: hostname()}
+		Number: c.Number, Seller: c.Seller, Campaign: c.Campaign, At: &audit.Time{Time: c.At}, Reason: c.Reason, By: c.By, Via: c.Via, Host: hostname()}
 	if c.Record != nil {
 		r.Consent = c.Record.Kind
 	}

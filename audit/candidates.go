@@ -65,7 +65,7 @@ func eachCandidate(dir string, q Query, past func(day int) bool, fn func(line []
 // lookup calls fn with the lines of a complete file that hold needle, the
 // field and value the index has the key of.
 func lookup(dir string, f logFile, field string, needle []byte, fn func(line []byte) bool) error {
-	ix, f, err := indexOf(context.Background(), dir, f)
+	ix, f, err := indexOf(context.Background(), dir, f, nil)
 	if err != nil {
 		return err
 	}

@@ -158,8 +158,9 @@ func (c *countingReader) ReadByte() (byte, error) {
 	return b, err
 }
 
-// buildIndex reads one complete file of the log and indexes it.
-func buildIndex(ctx context.Context, dir string, f logFile) (*fileIndex, logFile, error) {
+// buildIndex reads one complete file of the log and indexes it; pace, when
+// not nil, keeps it to a share of a core.
+func buildIndex(ctx context.Context, dir string, f logFile, pace *pacer) (*fileIndex, logFile, error) {
 	file, f, err := openLogFileAs(dir, f)
 	if err != nil {
 		return nil, f, err
@@ -170,7 +171,7 @@ func buildIndex(ctx context.Context, dir string, f logFile) (*fileIndex, logFile
 		return nil, f, err
 	}
 	ix := &fileIndex{size: info.Size(), gz: f.gz, counts: map[hourCount]int64{}}
-	in := contextReader{ctx, file}
+	in := contextReader{ctx, file, pace}
 	var text int64 // offset in the text of the line being read
 	var partial []byte
 	lines := func(chunk []byte) {
@@ -455,7 +456,7 @@ func (ix *fileIndex) readBlocks(dir string, f logFile, blocks []int, fn func(lin
 // indexOf returns the index of a complete file f: the saved one, else one
 // built now and saved when dir can take it (a reader without write access
 // to a server's folder builds it each time).
-func indexOf(ctx context.Context, dir string, f logFile) (*fileIndex, logFile, error) {
+func indexOf(ctx context.Context, dir string, f logFile, pace *pacer) (*fileIndex, logFile, error) {
 	file, f, err := openLogFileAs(dir, f)
 	if err != nil {
 		return nil, f, err
@@ -469,7 +470,7 @@ func indexOf(ctx context.Context, dir string, f logFile) (*fileIndex, logFile, e
 	if ix != nil || err != nil {
 		return ix, f, err
 	}
-	ix, f, err = buildIndex(ctx, dir, f)
+	ix, f, err = buildIndex(ctx, dir, f, pace)
 	if err == nil {
 		_ = ix.save(dir, f) // derived data: a folder we may not write is read without
 	}
@@ -479,8 +480,8 @@ func indexOf(ctx context.Context, dir string, f logFile) (*fileIndex, logFile, e
 // indexFile builds and saves the index of a complete file of the log when
 // it has none (or a stale one), and removes the indexes of files no longer
 // there (compressed since, or deleted).
-func indexFile(ctx context.Context, dir string, f logFile) error {
-	ix, f, err := indexOf(ctx, dir, f)
+func indexFile(ctx context.Context, dir string, f logFile, pace *pacer) error {
+	ix, f, err := indexOf(ctx, dir, f, pace)
 	if err != nil {
 		return err
 	}

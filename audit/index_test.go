@@ -28,12 +28,12 @@ func indexedLog(t *testing.T, compressed bool) (string, []testCall, logFile) {
 	}
 	f := files[0]
 	if compressed {
-		if err := compressFile(context.Background(), dir, f); err != nil {
+		if err := compressFile(context.Background(), dir, f, nil); err != nil {
 			t.Fatal(err)
 		}
 		f.gz = true
 	}
-	if err := indexFile(context.Background(), dir, f); err != nil {
+	if err := indexFile(context.Background(), dir, f, nil); err != nil {
 		t.Fatal(err)
 	}
 	return dir, calls, f

@@ -267,7 +267,7 @@ func countKey(s *summary) hourCount {
 // hold an hour it cuts. It says whether it could: not when the groups are
 // by time in a zone whose offset is a part of an hour.
 func (t *tally) fromIndex(dir string, f logFile) (bool, error) {
-	ix, f, err := indexOf(context.Background(), dir, f)
+	ix, f, err := indexOf(context.Background(), dir, f, nil)
 	if err != nil {
 		return false, err
 	}

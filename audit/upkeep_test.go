@@ -123,7 +123,7 @@ func TestRotatesBySizeAndCompresses(t *testing.T) {
 	// its file was compressed starts the next part.
 	appendClose(t, dir, n, n+2)
 	check(n+2, 1)
-	if err := compressFile(context.Background(), dir, logFile{day: 20310102, part: 4}); err != nil {
+	if err := compressFile(context.Background(), dir, logFile{day: 20310102, part: 4}, newPacer(0.5)); err != nil {
 		t.Fatal(err)
 	}
 	appendClose(t, dir, n+2, n+3)
@@ -261,4 +261,31 @@ func TestBacklogIsHealthError(t *testing.T) {
 	// (A pipe takes no fsync: the log then reports ErrNotWriting.)
 	waitFor(t, "the writer caught up", func() bool { return !errors.Is(l.Health(), ErrBacklog) })
 	l.Close()
+}
+
+// A pacer at a quarter of a core sleeps three times the work it saw, in
+// slices of at least minSleep.
+func TestPacerKeepsToItsShare(t *testing.T) {
+	clock := time.Date(2031, 1, 2, 0, 0, 0, 0, time.UTC)
+	var slept []time.Duration
+	p := newPacer(0.25)
+	p.now = func() time.Time { return clock }
+	p.sleep = func(d time.Duration) { slept = append(slept, d) }
+	for range 10 {
+		p.wait()
+		clock = clock.Add(time.Millisecond) // a millisecond of work per step
+	}
+	p.wait()
+	var total time.Duration
+	for _, d := range slept {
+		if d < minSleep {
+			t.Errorf("slept %v, less than %v", d, minSleep)
+		}
+		total += d
+	}
+	if total < 27*time.Millisecond || total > 30*time.Millisecond {
+		t.Errorf("slept %v in all after 10 ms of work; want 3x, less what is still owed (< %v)", total, minSleep)
+	}
+	var none *pacer
+	none.wait() // no pacer: no pause, no panic
 }

@@ -193,9 +193,10 @@ func (c contextReader) Read(p []byte) (int, error) {
 // upkeepShare is the share of one core that compressing and indexing a
 // completed file may take. Unpaced, a 1 GB file (about 6.5 minutes of
 // records at 1,000 calls/s) kept one of this machine's two cores busy for
-// tens of seconds, and in the 30-minute soak the proxy fell behind for a
-// minute while one was compressed and indexed (docs/benchmarks.md); paced,
-// the same work takes about four times as long beside the calls instead.
+// several seconds (gzip alone: 4 s of CPU), and in the 30-minute soak the
+// proxy fell behind for a minute while one was compressed and indexed
+// (docs/benchmarks.md); paced, the same work takes four times as long
+// beside the calls instead.
 const upkeepShare = 0.25
 
 // pacer keeps background work to a share of one core: wait, called between

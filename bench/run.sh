@@ -11,7 +11,13 @@
 # bounded by `timeout` and stopped on exit.
 #
 # The gatekeeper runs with audit.sync: batch (the default); gatekeeper-always is
-# the same with audit.sync: always (each answer waits for its decision's fsync).
+# the same with audit.sync: always (each answer waits for its decision's fsync);
+# gatekeeper-noaudit records no decision and no outcome (serve's hidden
+# --unrecorded-for-benchmarks, for measuring the audit log's cost only);
+# gatekeeper-base is the binary GK_BASE names (e.g. built from main before a
+# change: `git worktree add /tmp/base main && (cd /tmp/base && go build -o
+# /tmp/gk-base ./cmd/gatekeeper)`), run as the gatekeeper is, to compare a
+# change with what it changes in one run.
 # The p50 and p99 of the dialer's INVITE-to-200 times come from SIPp's
 # per-call response times (-trace_rtt).
 #
@@ -20,13 +26,14 @@
 #   -t  seconds of load                       (DURATION, default 30)
 #   -d  ms between ACK and BYE                (HOLD_MS, default 100)
 #   -p  proxies to run, in this order         (PROXIES, default "gatekeeper kamailio";
-#       also gatekeeper-always, and kamailio-lean: bench/kamailio-lean.cfg)
+#       also gatekeeper-always, gatekeeper-noaudit, gatekeeper-base, and
+#       kamailio-lean: bench/kamailio-lean.cfg)
 #   -s  every SAMPLE_EVERY seconds (default 10) during the load, append a line
 #       to CSV: proxy, seconds, RSS, goroutines, open files, completed and
 #       failed calls so far, the machine's 1-minute load average (SAMPLES)
 #   -k  keep the work directory               (KEEP=1)
 # Other settings from the environment: GK_PORT=5060 KAM_PORT=5062 CARRIER_PORT=5070
-# DIALER_PORT=5080 ADMIN_PORT=5090 CALLED=2025550143 KAM_WORKERS=2 GO=go.
+# DIALER_PORT=5080 ADMIN_PORT=5090 CALLED=2025550143 KAM_WORKERS=2 GO=go GK_BASE=.
 # The gatekeeper serves /metrics and /debug/pprof/ on 127.0.0.1:ADMIN_PORT during its load.
 # Exit status: 0 when every proxy completed every call without failure.
 set -euo pipefail
@@ -48,6 +55,7 @@ DIALER_PORT=${DIALER_PORT:-5080}
 ADMIN_PORT=${ADMIN_PORT:-5090}
 CALLED=${CALLED:-2025550143}
 KAM_WORKERS=${KAM_WORKERS:-2}
+GK_BASE=${GK_BASE:-}
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -85,9 +93,10 @@ done
 [[ -z $SAMPLES ]] || command -v curl >/dev/null || die "curl not found (apt-get install -y curl)"
 for p in $PROXIES; do
 	case $p in
-	gatekeeper | gatekeeper-always) command -v "$GO" >/dev/null || die "go not found (set GO=/path/to/go)" ;;
+	gatekeeper | gatekeeper-always | gatekeeper-noaudit) command -v "$GO" >/dev/null || die "go not found (set GO=/path/to/go)" ;;
+	gatekeeper-base) [[ -x $GK_BASE ]] || die "gatekeeper-base needs GK_BASE=path to a gatekeeper binary" ;;
 	kamailio | kamailio-lean) command -v kamailio >/dev/null || die "kamailio not found (apt-get install -y kamailio)" ;;
-	*) die "unknown proxy '$p' (gatekeeper, gatekeeper-always, kamailio, kamailio-lean)" ;;
+	*) die "unknown proxy '$p' (gatekeeper, gatekeeper-always, gatekeeper-noaudit, gatekeeper-base, kamailio, kamailio-lean)" ;;
 	esac
 done
 
@@ -210,11 +219,17 @@ ms_of() { awk -F: 'NF == 4 {printf "%.1f", $1 * 3600000 + $2 * 60000 + $3 * 1000
 
 PROXY_PID=""
 
-# start_gatekeeper DIR [SYNC]: SYNC is audit.sync (default batch).
+# start_gatekeeper DIR [SYNC [BINARY [FLAG...]]]: SYNC is audit.sync (default
+# batch); BINARY a gatekeeper to run instead of one built from this tree;
+# FLAGs go to its serve.
 start_gatekeeper() {
-	local dir=$1 sync=${2:-batch}
-	echo "building the gatekeeper"
-	(cd "$REPO" && "$GO" build -o "$WORK/bin/gatekeeper" ./cmd/gatekeeper) || die "go build failed"
+	local dir=$1 sync=${2:-batch} gk=${3:-}
+	shift $(($# < 3 ? $# : 3))
+	if [[ -z $gk ]]; then
+		gk=$WORK/bin/gatekeeper
+		echo "building the gatekeeper"
+		(cd "$REPO" && "$GO" build -o "$gk" ./cmd/gatekeeper) || die "go build failed"
+	fi
 	cp "$REPO/configs/policy.yaml" "$dir/policy.yaml"
 	cat >"$dir/gatekeeper.yaml" <<-EOF
 		sip:
@@ -241,15 +256,15 @@ start_gatekeeper() {
 	echo 2025550199 >"$dir/internal.txt"
 	echo 2025550177 >"$dir/ftc.txt"
 	for list in internal ftc; do
-		"$WORK/bin/gatekeeper" import --data-dir "$dir/data" --list "$list" --source-date "$(date +%F)" "$dir/$list.txt" \
+		"$gk" import --data-dir "$dir/data" --list "$list" --source-date "$(date +%F)" "$dir/$list.txt" \
 			>>"$dir/import.log" 2>&1 || die "gatekeeper import failed: $(tail -3 "$dir/import.log")"
 	done
 	# The called number's thousands block is a landline, so the automated call
 	# needs no consent record (the shipped policy treats unknown lines as mobile).
 	printf 'npa,nxx,x,type,state\n202,555,0,landline,DC\n' >"$dir/blocks.csv"
-	"$WORK/bin/gatekeeper" import --data-dir "$dir/data" --kind blocks "$dir/blocks.csv" \
+	"$gk" import --data-dir "$dir/data" --kind blocks "$dir/blocks.csv" \
 		>>"$dir/import.log" 2>&1 || die "gatekeeper import failed: $(tail -3 "$dir/import.log")"
-	timeout -k 5 "$BOUND" "$WORK/bin/gatekeeper" serve --config "$dir/gatekeeper.yaml" --clock "$(date +%F)T12:00:00-05:00" \
+	timeout -k 5 "$BOUND" "$gk" serve --config "$dir/gatekeeper.yaml" --clock "$(date +%F)T12:00:00-05:00" "$@" \
 		>"$dir/proxy.log" 2>&1 &
 	STARTED+=("$!")
 	local wrapper=$!
@@ -258,6 +273,10 @@ start_gatekeeper() {
 }
 
 start_gatekeeper-always() { start_gatekeeper "$1" always; }
+
+start_gatekeeper-noaudit() { start_gatekeeper "$1" batch "" --unrecorded-for-benchmarks; }
+
+start_gatekeeper-base() { start_gatekeeper "$1" batch "$GK_BASE"; }
 
 # start_kamailio DIR [CONFIG]: Kamailio with bench/CONFIG.cfg (kamailio.cfg by default).
 start_kamailio() {
@@ -327,8 +346,9 @@ run_one() {
 	wait "$dialer" || dialer_status=$?
 	forget "$dialer"
 
-	local after hwm pids_now
+	local after hwm pids_now load1
 	after=$(cpu_ticks "${pids[@]}")
+	load1=$(cut -d' ' -f1 /proc/loadavg)
 	hwm=$(hwm_kb "${pids[@]}")
 	mapfile -t pids_now < <(proxy_pids "$PROXY_PID")
 	[[ ${pids_now[*]} == "${pids[*]}" ]] ||
@@ -355,14 +375,14 @@ run_one() {
 	if [[ $completed =~ ^[0-9]+$ ]] && ((completed > 0)); then
 		per_call=$((cpu_us / completed))
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 		"$name" "$CALLS" "$completed" "$failed" \
 		"$(stat_of "$dir/dialer.csv" "Retransmissions(C)")" \
 		"$(stat_of "$dir/carrier.csv" "FailedCall(C)")" \
 		"$(awk -v us="$cpu_us" 'BEGIN {printf "%.2f", us / 1e6}')" "$per_call" \
 		"$((hwm / 1024))" "$((pss_kb / 1024))" \
 		"$(ms_of "$(stat_of "$dir/dialer.csv" "ResponseTime1(C)")")" "$(rtt_percentile "$dir" 50)" "$(rtt_percentile "$dir" 99)" \
-		"$dialer_status" >>"$WORK/results"
+		"$dialer_status" "$load1" >>"$WORK/results"
 }
 
 # rtt_percentile DIR P: the P-th percentile (ms) of the dialer's INVITE-to-200
@@ -377,21 +397,21 @@ echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /pr
 echo "sipp $(sipp -v 2>&1 | awk '/SIPp v/ {sub(/\.$/, "", $2); print $2; exit}'); rate $RATE/s for ${DURATION}s, hold ${HOLD_MS} ms"
 for p in $PROXIES; do
 	case $p in
-	gatekeeper) run_one gatekeeper "$GK_PORT" ;;
-	gatekeeper-always) run_one gatekeeper-always "$GK_PORT" ;;
+	gatekeeper | gatekeeper-*) run_one "$p" "$GK_PORT" ;;
 	kamailio | kamailio-lean) run_one "$p" "$KAM_PORT" ;;
 	esac
 done
 
 echo
 {
-	printf 'proxy\tcalls\tcompleted\tfailed\tretrans\tcarrier_failed\tcpu_s\tcpu_us/call\tpeak_rss_MB\tpeak_pss_MB\tinvite_to_200_ms\tp50_ms\tp99_ms\tsipp_exit\n'
+	printf 'proxy\tcalls\tcompleted\tfailed\tretrans\tcarrier_failed\tcpu_s\tcpu_us/call\tpeak_rss_MB\tpeak_pss_MB\tinvite_to_200_ms\tp50_ms\tp99_ms\tsipp_exit\tload1\n'
 	cat "$WORK/results"
 } | awk -F'\t' '# align columns: first left, the others right
 	{for (i = 1; i <= NF; i++) {cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i)}; n = NF}
 	END {for (r = 1; r <= NR; r++) {for (i = 1; i <= n; i++)
 		printf (i == 1 ? "%-" w[i] "s" : "  %" w[i] "s"), cell[r, i]; print ""}}'
 echo "cpu: utime+stime of the proxy's processes during the load; rss: VmHWM summed over its processes;"
-echo "pss: highest sampled sum of Pss; invite_to_200_ms (mean), p50_ms and p99_ms include the carrier's 20 ms between 180 and 200."
+echo "pss: highest sampled sum of Pss; invite_to_200_ms (mean), p50_ms and p99_ms include the carrier's 20 ms between 180 and 200;"
+echo "load1: the machine's 1-minute load average as the load ended (this run's SIPp and proxy count about 2)."
 
 awk -F'\t' '$3 != $2 || $4 != 0 || $14 != 0 {bad = 1} END {exit bad}' "$WORK/results"

@@ -29,6 +29,7 @@ import (
 
 func newServeCmd() *cobra.Command {
 	var clock string
+	var unrecorded bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the SIP proxy (on the embedded example config when --config is not given)",
@@ -44,20 +45,31 @@ func newServeCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			return serve(ctx, cfg, now, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.Log.SlogLevel()})))
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}))
+			if unrecorded {
+				log.Warn("--unrecorded-for-benchmarks: NO DECISION AND NO CALL OUTCOME IS RECORDED IN THE AUDIT LOG; " +
+					"this server proves nothing about its calls and is for measuring the audit log's cost only")
+			}
+			return serve(ctx, cfg, now, unrecorded, log)
 		},
 	}
 	cmd.Flags().StringVar(&clock, "clock", "", "start the clock calls are decided by at this RFC 3339 time (tests only)")
 	cmd.Flags().MarkHidden("clock")
+	// docs/benchmarks.md: bench/run.sh's gatekeeper-noaudit compares the
+	// audit log's cost (issue 10's 2,000 calls/s target) in one run.
+	cmd.Flags().BoolVar(&unrecorded, "unrecorded-for-benchmarks", false, "record no decision or outcome (benchmarks only)")
+	cmd.Flags().MarkHidden("unrecorded-for-benchmarks")
 	return cmd
 }
 
 // serve runs the proxy until ctx ends, then drains: new INVITEs get 503,
 // calls in flight finish (bounded by sip.drain_timeout), the audit log is
 // flushed. It opens the parts in the order each needs the one before, and
-// closes them in reverse.
-func serve(ctx context.Context, cfg *config.Config, now func() time.Time, log *slog.Logger) error {
-	g := &gatekeeper{cfg: cfg, log: log, now: now, metrics: newMetrics()}
+// closes them in reverse. With unrecorded set the calls' decisions and
+// outcomes are left out of the audit log (benchmarks only); they are decided
+// and answered the same.
+func serve(ctx context.Context, cfg *config.Config, now func() time.Time, unrecorded bool, log *slog.Logger) error {
+	g := &gatekeeper{cfg: cfg, log: log, now: now, metrics: newMetrics(), unrecorded: unrecorded}
 	defer g.close()
 	for _, open := range []func() error{g.checkConfig, g.openRegistry, g.openCluster, g.openPolicy, g.openAudit, g.openMedia, g.openProxy, g.openMetrics} {
 		if err := open(); err != nil {
@@ -96,6 +108,9 @@ type gatekeeper struct {
 	proxyErr   chan error
 	stopProxy  context.CancelFunc
 	closers    []func()
+	// unrecorded leaves the calls' decisions and outcomes out of the audit
+	// log, to measure what recording them costs (a hidden serve flag).
+	unrecorded bool
 }
 
 func (g *gatekeeper) onClose(f func()) { g.closers = append(g.closers, f) }
@@ -250,6 +265,9 @@ func (g *gatekeeper) openProxy() error {
 	}
 	pc.RouteKey = key
 	pc.OnCallEnd = func(e sip.CallEnd) {
+		if g.unrecorded {
+			return
+		}
 		if err := g.decisions.AppendEvent(audit.KindOutcome, e.Ended, outcomeOf(e)); err != nil {
 			g.log.Error("audit: outcome record", "call_id", e.Call.CallID, "error", err)
 		}
@@ -260,13 +278,15 @@ func (g *gatekeeper) openProxy() error {
 	always := g.cfg.Audit.Sync == config.SyncAlways
 	proxy, err := sip.New(pc, timedDecider{g.rules, g.metrics.decide}, func(c policy.Call, d policy.Decision, status int) {
 		r := auditRecord(c, d, status)
-		if always {
+		switch {
+		case g.unrecorded:
+		case always:
 			ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
 			if err := g.decisions.AppendSync(ctx, r); err != nil {
 				g.log.Error("audit: the answer leaves before its decision is on disk", "call_id", r.CallID, "error", err)
 			}
 			cancel()
-		} else {
+		default:
 			g.decisions.Append(r)
 		}
 		g.metrics.observe(r)

@@ -13,3 +13,11 @@ var ErrNotSDP = errors.New("not a session description")
 // ErrClosed is returned when the relay was closed, or the call's session
 // ended while its SDP was being rewritten.
 var ErrClosed = errors.New("media relay is closed")
+
+// ErrNotWAV is returned when a safe-harbor message is not a WAV file of
+// 8 kHz mono 16-bit linear PCM.
+var ErrNotWAV = errors.New("not an 8 kHz mono 16-bit PCM WAV file")
+
+// ErrShortMessage is returned when a safe-harbor message holds too little
+// sound to be recognized (less than a second above the speech threshold).
+var ErrShortMessage = errors.New("safe-harbor message too short to recognize")

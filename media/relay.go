@@ -71,6 +71,7 @@ type Relay struct {
 	sessions map[string]*session
 	closed   bool
 	done     chan struct{}
+	messages map[string]*fingerprint // campaign -> its safe-harbor message (SafeHarbor)
 
 	packets, bytes, dropped, idleEnded atomic.Uint64
 }
@@ -151,15 +152,22 @@ func (r *Relay) Rewrite(callID string, side Side, body []byte) ([]byte, error) {
 	return desc.rewrite(r.cfg.Address, ports)
 }
 
-// Release ends the call's session, if it has one, and frees its ports.
-func (r *Relay) Release(callID string) {
+// Release ends the call's session, if it has one, frees its ports and
+// returns what its media showed about the abandoned-call rule (Verdict);
+// a call it never anchored, or released before, gives Verdict{Outcome:
+// NotLive}.
+func (r *Relay) Release(callID string) Verdict {
 	r.mu.Lock()
 	s := r.sessions[callID]
 	delete(r.sessions, callID)
 	r.mu.Unlock()
-	if s != nil {
-		s.close("released")
+	if s == nil {
+		return Verdict{Outcome: NotLive}
 	}
+	s.close("released")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.verdict()
 }
 
 // Close ends every session and stops the relay.
@@ -228,10 +236,13 @@ type session struct {
 	last   atomic.Int64 // relay.now() of the last packet, or of the SDP that completed it
 	timed  atomic.Bool  // both sides gave SDP: the idle timeout runs
 
-	mu      sync.Mutex
-	seen    [2]bool
-	streams []*stream
-	closed  bool
+	mu          sync.Mutex
+	seen        [2]bool
+	streams     []*stream
+	closed      bool
+	answered    time.Time // Answered; zero before
+	campaign    string    // the campaign given with Answered
+	agentSignal time.Time // AgentSignal; zero without
 }
 
 func (s *session) touch() { s.last.Store(s.relay.now()) }

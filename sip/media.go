@@ -2,6 +2,7 @@ package sip
 
 import (
 	"strings"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -17,8 +18,16 @@ type MediaAnchor interface {
 	// Rewrite returns sdp, from side of call callID, as it must reach the
 	// other side; on error the proxy forwards sdp unchanged.
 	Rewrite(callID string, side media.Side, sdp []byte) ([]byte, error)
-	// Release frees what the call holds; a call it never saw is no error.
-	Release(callID string)
+	// Answered tells that the carrier's 2xx reached the dialer at at, and
+	// the call's campaign ("" for none): media detection starts there.
+	Answered(callID, campaign string, at time.Time)
+	// AgentSignal tells that the dialer said at at that an agent was
+	// connected; media audits it (media.Verdict.Disagreement).
+	AgentSignal(callID string, at time.Time)
+	// Release frees what the call holds and returns what its media showed
+	// about the abandoned-call rule; a call it never saw is no error and
+	// gives media.NotLive.
+	Release(callID string) media.Verdict
 }
 
 // MediaChoice says which calls have their media anchored: Default, unless

@@ -184,7 +184,7 @@ func LoadVerifier(path string) (note.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	v, err := newVerifier(strings.TrimSpace(string(vkey)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a checkpoint public key: %w", path, err)
 	}

@@ -37,8 +37,10 @@ func (c Cap) stream() (name, subjects string) {
 // callID again within two minutes (or Within, if shorter) is the same
 // attempt: reserved again without counting twice (a call without a Call-ID
 // is never taken for another). A cap of 0 reserves nothing.
-// Errors are the cluster's; the caller decides a call it cannot reserve
-// as its fail mode says.
+// Errors: ErrUnproven at once while the node cannot prove it reaches the
+// cluster (rather than each call waiting for the reservation's bound), or
+// the cluster's, after which the node is unproven until the cluster answers
+// again; the caller decides a call it cannot reserve as its fail mode says.
 func (n *Node) Reserve(ctx context.Context, c Cap, counter, callID string) (bool, error) {
 	if c.Limit <= 0 {
 		return false, nil
@@ -46,6 +48,17 @@ func (n *Node) Reserve(ctx context.Context, c Cap, counter, callID string) (bool
 	if c.Within < time.Second {
 		return false, fmt.Errorf("a cap's window of %s is under a second", c.Within)
 	}
+	if !n.cur.proven(len(n.watch.buckets), time.Now()) {
+		return false, ErrUnproven
+	}
+	reserved, err := n.reserve(ctx, c, counter, callID)
+	if err != nil {
+		n.cur.failed(err, true)
+	}
+	return reserved, err
+}
+
+func (n *Node) reserve(ctx context.Context, c Cap, counter, callID string) (bool, error) {
 	name, subjects := c.stream()
 	if err := n.capStream(ctx, c, name, subjects); err != nil {
 		return false, err

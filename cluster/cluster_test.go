@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -39,36 +40,34 @@ func freePorts(t *testing.T, n int) []int {
 // node, and its own registry, on each.
 type testCluster struct {
 	servers []*server.Server
+	conf    []config.EmbeddedNATS // each server's, to start it again
 	stores  []*registry.Store
 	nodes   []*Node
 	dirs    []string
+	// staleness is the nodes' Options.Staleness (default DefaultStaleness).
+	staleness time.Duration
+	mu        sync.Mutex
+	applied   [3][]Applied // what each node reported through OnApplied
 }
 
 func startCluster(t *testing.T) *testCluster {
+	t.Helper()
+	return startClusterWith(t, 0)
+}
+
+func startClusterWith(t *testing.T, staleness time.Duration) *testCluster {
 	t.Helper()
 	ports := freePorts(t, 6)
 	var routes []string
 	for i := range 3 {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[3+i]))
 	}
-	tc := &testCluster{}
-	var wg sync.WaitGroup
-	tc.servers = make([]*server.Server, 3)
-	errs := make([]error, 3)
+	tc := &testCluster{staleness: staleness, servers: make([]*server.Server, 3)}
 	for i := range 3 {
-		wg.Go(func() {
-			tc.servers[i], errs[i] = Embed(fmt.Sprintf("gk-%c", 'a'+i), config.EmbeddedNATS{
-				Listen: fmt.Sprintf("127.0.0.1:%d", ports[i]), RoutesListen: fmt.Sprintf("127.0.0.1:%d", ports[3+i]),
-				Routes: routes, StoreDir: t.TempDir()})
-		})
+		tc.conf = append(tc.conf, config.EmbeddedNATS{Listen: fmt.Sprintf("127.0.0.1:%d", ports[i]),
+			RoutesListen: fmt.Sprintf("127.0.0.1:%d", ports[3+i]), Routes: routes, StoreDir: t.TempDir()})
 	}
-	wg.Wait()
-	for i, s := range tc.servers {
-		if errs[i] != nil {
-			t.Fatal(errs[i])
-		}
-		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	}
+	tc.startServers(t, 0, 1, 2)
 	for i := range 3 {
 		dir := t.TempDir()
 		store, err := registry.Open(registry.DefaultOptions(filepath.Join(dir, "data")))
@@ -83,11 +82,39 @@ func startCluster(t *testing.T) *testCluster {
 	return tc
 }
 
+// startServers starts the servers given, at once: a clustered server
+// waits for its routes.
+func (tc *testCluster) startServers(t *testing.T, which ...int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for _, i := range which {
+		wg.Go(func() { tc.servers[i], errs[i] = Embed(fmt.Sprintf("gk-%c", 'a'+i), tc.conf[i]) })
+	}
+	wg.Wait()
+	for _, i := range which {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		s := tc.servers[i]
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	}
+}
+
 // open joins node i to the cluster and waits until it caught up.
 func (tc *testCluster) open(t *testing.T, i int) *Node {
 	t.Helper()
-	n, err := Open(t.Context(), Options{Node: fmt.Sprintf("gk-%c", 'a'+i), URLs: []string{tc.servers[i].ClientURL()},
-		Replicas: 3, Sink: tc.stores[i], Cursor: filepath.Join(tc.dirs[i], "cluster.cursor")})
+	var urls []string // its own server first, the others for when it is down
+	for j := range 3 {
+		urls = append(urls, "nats://"+tc.conf[(i+j)%3].Listen)
+	}
+	n, err := Open(t.Context(), Options{Node: fmt.Sprintf("gk-%c", 'a'+i), URLs: urls, Staleness: tc.staleness,
+		Replicas: 3, Sink: tc.stores[i], Cursor: filepath.Join(tc.dirs[i], "cluster.cursor"),
+		OnApplied: func(a Applied) {
+			tc.mu.Lock()
+			tc.applied[i] = append(tc.applied[i], a)
+			tc.mu.Unlock()
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +169,20 @@ func TestOptOutReachesOtherNode(t *testing.T) {
 	}
 	if r, err := tc.stores[0].Lookup("+12025550000"); err != nil || len(r.History) != 1 || r.History[0].Via != "test" {
 		t.Errorf("node A's history of the opt-out: %+v, %v", r.History, err)
+	}
+	// Node B recorded each change it applied from A (OnApplied, called just
+	// after the registry applied it); A, which answered each change itself,
+	// reported none.
+	var fromA, onA []Applied
+	for deadline := time.Now().Add(5 * time.Second); len(fromA) < trials && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		tc.mu.Lock()
+		fromA, onA = tc.applied[1], tc.applied[0]
+		tc.mu.Unlock()
+	}
+	if len(fromA) != trials || len(onA) != 0 {
+		t.Errorf("OnApplied: %d changes on node B, %d on node A; want %d and 0", len(fromA), len(onA), trials)
+	} else if a := fromA[0]; a.Node != "gk-a" || len(a.Live) != 1 || a.Live[0].Number != "+12025550000" || a.Consent != nil {
+		t.Errorf("node B's first change applied: %+v", a)
 	}
 	// Node C, and A itself, applied it too.
 	for i, s := range tc.stores {
@@ -305,5 +346,81 @@ func TestPolicyCapAcrossNodes(t *testing.T) {
 	wg.Wait()
 	if allowed.Load() != 3 || capped.Load() != 57 {
 		t.Errorf("%d allowed, %d refused by the cap; want 3 and 57", allowed.Load(), capped.Load())
+	}
+}
+
+// TestUnreachableCluster stops every NATS server under three running
+// nodes: within the staleness none can prove its copy current and a cap
+// fails at once; with the servers back, every node proves it again and
+// changes flow.
+func TestUnreachableCluster(t *testing.T) {
+	const staleness = 2 * time.Second
+	tc := startClusterWith(t, staleness)
+	for i, n := range tc.nodes {
+		if !n.Current() || !n.Health().Connected {
+			t.Fatalf("node %d before the servers stop: %+v", i, n.Health())
+		}
+	}
+	capOf3 := Cap{Limit: 3, Within: time.Hour}
+	if ok, err := tc.nodes[0].Reserve(t.Context(), capOf3, "n/+12025550143", "before@dialer"); err != nil || !ok {
+		t.Fatalf("reserve with the cluster up: %v, %v", ok, err)
+	}
+	for _, s := range tc.servers {
+		s.Shutdown()
+		s.WaitForShutdown()
+	}
+	stopped := time.Now()
+	for i, n := range tc.nodes {
+		for n.Current() {
+			if time.Since(stopped) > staleness+5*time.Second {
+				t.Fatalf("node %d still current %s after the servers stopped: %+v", i, time.Since(stopped), n.Health())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if h := n.Health(); h.Connected || time.Since(h.ProvenAt) < staleness {
+			t.Errorf("node %d with the servers stopped: %+v", i, h)
+		}
+	}
+	start := time.Now()
+	if _, err := tc.nodes[1].Reserve(t.Context(), capOf3, "n/+12025550143", "during@dialer"); !errors.Is(err, ErrUnproven) || time.Since(start) > time.Second {
+		t.Errorf("reserve with the servers stopped: %v after %s; want ErrUnproven at once", err, time.Since(start))
+	}
+
+	tc.startServers(t, 0, 1, 2)
+	restarted := time.Now()
+	for i, n := range tc.nodes {
+		for !n.Current() {
+			if time.Since(restarted) > 30*time.Second {
+				t.Fatalf("node %d not current 30 s after the servers restarted: %+v", i, n.Health())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	t.Logf("all nodes current again %s after the servers restarted", time.Since(restarted).Round(time.Millisecond))
+	if ok, err := tc.nodes[1].Reserve(t.Context(), capOf3, "n/+12025550143", "after@dialer"); err != nil || !ok {
+		t.Errorf("reserve with the servers back: %v, %v", ok, err)
+	}
+	if _, err := tc.nodes[2].ChangeLive(t.Context(), optOut("tester", "+12025550150")); err != nil {
+		t.Fatal(err)
+	}
+	waitListed(t, tc.stores[0], "+12025550150")
+}
+
+// waitListed waits up to 5 s for e164 to be on the internal list of store.
+func waitListed(t *testing.T, store *registry.Store, e164 string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		listed, err := store.Listed("internal", e164)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if listed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not listed 5 s after it was recorded", e164)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -34,7 +34,15 @@ type Options struct {
 	// Setup bounds how long Open waits for JetStream to answer (a new
 	// cluster elects its meta leader in about 2 s); default 30 s.
 	Setup time.Duration
-	Log   *slog.Logger
+	// Staleness is how long a proof that this node applied everything the
+	// cluster acknowledged holds (Node.Current); default DefaultStaleness.
+	Staleness time.Duration
+	// OnApplied, when set, is called with every change this node applied
+	// from the buckets that no request to this node is waiting for: the
+	// changes other nodes took, and this node's own that it applies again
+	// after a restart. Its records of them are the caller's to keep.
+	OnApplied func(Applied)
+	Log       *slog.Logger
 }
 
 // Node is this gatekeeper's membership of the cluster.
@@ -45,6 +53,7 @@ type Node struct {
 	optOuts  jetstream.KeyValue
 	consents jetstream.KeyValue
 	watch    *watcher
+	cur      *currency
 	capsMu   sync.Mutex
 	caps     map[string]bool // stream name -> known to exist
 	cancel   context.CancelFunc
@@ -64,11 +73,14 @@ func Open(ctx context.Context, opts Options) (*Node, error) {
 	if opts.Replicas == 0 {
 		opts.Replicas = 1
 	}
+	if opts.Staleness == 0 {
+		opts.Staleness = DefaultStaleness
+	}
 	cursor, err := readCursor(opts.Cursor)
 	if err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect(strings.Join(opts.URLs, ","), nats.Name("gatekeeper "+opts.Node), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(strings.Join(opts.URLs, ","), nats.Name("gatekeeper "+opts.Node), nats.MaxReconnects(-1), nats.DontRandomize())
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS %v: %w", opts.URLs, err)
 	}
@@ -88,10 +100,14 @@ func Open(ctx context.Context, opts Options) (*Node, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.watch = newWatcher(opts, cursor, map[string]jetstream.KeyValue{optOutBucket: n.optOuts, consentBucket: n.consents})
+	n.cur = newCurrency(opts.Staleness, opts.Log)
+	n.watch = newWatcher(opts, cursor, n.cur, map[string]jetstream.KeyValue{optOutBucket: n.optOuts, consentBucket: n.consents})
 	go func() {
 		defer close(n.done)
-		n.watch.run(runCtx)
+		var wg sync.WaitGroup
+		wg.Go(func() { n.watch.run(runCtx) })
+		wg.Go(func() { n.watchCurrency(runCtx) })
+		wg.Wait()
 	}()
 	return n, nil
 }

@@ -33,6 +33,14 @@ type entry struct {
 	Request json.RawMessage `json:"request"`
 }
 
+// Applied is a change this node applied from the cluster with no request
+// to this node waiting for it (Options.OnApplied).
+type Applied struct {
+	Node    string                  // the node that took the request
+	Live    []registry.Change       // an opt-out bucket's change, as this registry recorded it
+	Consent *registry.ConsentChange // a consent bucket's change, as this registry recorded it
+}
+
 // applied is what applying an entry to the local store gave.
 type applied struct {
 	changes []registry.Change      // optOutBucket
@@ -113,6 +121,7 @@ func (n *Node) put(ctx context.Context, bucket string, kv jetstream.KeyValue, ke
 // bucket, and keeps the last revision applied of each in the cursor file.
 type watcher struct {
 	opts     Options
+	cur      *currency
 	buckets  map[string]jetstream.KeyValue
 	caughtUp chan struct{}
 
@@ -123,8 +132,8 @@ type watcher struct {
 	waiters map[string]chan applied
 }
 
-func newWatcher(opts Options, cursor map[string]uint64, buckets map[string]jetstream.KeyValue) *watcher {
-	return &watcher{opts: opts, buckets: buckets, caughtUp: make(chan struct{}), cursor: cursor,
+func newWatcher(opts Options, cursor map[string]uint64, cur *currency, buckets map[string]jetstream.KeyValue) *watcher {
+	return &watcher{opts: opts, cur: cur, buckets: buckets, caughtUp: make(chan struct{}), cursor: cursor,
 		caught: map[string]bool{}, failing: map[string]error{}, waiters: map[string]chan applied{}}
 }
 
@@ -175,18 +184,24 @@ func (w *watcher) run(ctx context.Context) {
 // then the nil marker (caught up), then each change as it is made.
 func (w *watcher) watchBucket(ctx context.Context, bucket string, kv jetstream.KeyValue) {
 	for ctx.Err() == nil {
-		kw, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+		started := time.Now()
+		kw, err := kv.WatchAll(ctx)
 		if err != nil {
 			w.opts.Log.Warn("watching a cluster bucket", "bucket", bucket, "error", err)
 			sleep(ctx, time.Second)
 			continue
 		}
 		for e := range kw.Updates() {
-			if e == nil {
+			switch {
+			case e == nil:
+				// Everything the stream held when the watch started is applied.
+				w.cur.prove(bucket, started)
 				w.markCaught(bucket)
-				continue
+			case e.Operation() != jetstream.KeyValuePut:
+				w.skip(bucket, e.Revision())
+			default:
+				w.apply(ctx, bucket, e)
 			}
-			w.apply(ctx, bucket, e)
 		}
 		kw.Stop()
 	}
@@ -222,13 +237,13 @@ func (w *watcher) apply(ctx context.Context, bucket string, kve jetstream.KeyVal
 	if err != nil {
 		// Not written by a gatekeeper: nothing to apply, nothing to retry.
 		w.opts.Log.Error("a cluster bucket holds an entry that is not a change", "bucket", bucket, "key", kve.Key(), "revision", rev, "error", err)
-		w.advance(bucket, rev, e.ID, applied{err: err})
+		w.advance(bucket, rev, e, applied{err: err})
 		return
 	}
 	for ctx.Err() == nil {
 		a := apply(w.opts.Sink)
 		if a.err == nil {
-			w.advance(bucket, rev, e.ID, a)
+			w.advance(bucket, rev, e, a)
 			return
 		}
 		w.mu.Lock()
@@ -269,18 +284,41 @@ func decode(bucket string, value []byte, e *entry, self string) (func(Sink) appl
 }
 
 // advance records rev as applied, keeps the cursor, and answers the node
-// that took the request when it is this one.
-func (w *watcher) advance(bucket string, rev uint64, id string, a applied) {
+// that took the request when it is this one; any other change applied is
+// reported to Options.OnApplied.
+func (w *watcher) advance(bucket string, rev uint64, e entry, a applied) {
+	w.mu.Lock()
+	w.keepLocked(bucket, rev)
+	ch := w.waiters[e.ID]
+	w.mu.Unlock()
+	switch {
+	case ch != nil:
+		ch <- a
+	case a.err == nil && w.opts.OnApplied != nil && (len(a.changes) > 0 || a.consent.Action != ""):
+		out := Applied{Node: e.Node, Live: a.changes}
+		if a.consent.Action != "" {
+			out.Consent = &a.consent
+		}
+		w.opts.OnApplied(out)
+	}
+}
+
+// skip records rev as seen with nothing to apply: a delete or purge marker,
+// which no gatekeeper writes.
+func (w *watcher) skip(bucket string, rev uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if rev > w.cursor[bucket] {
+		w.keepLocked(bucket, rev)
+	}
+}
+
+func (w *watcher) keepLocked(bucket string, rev uint64) {
 	delete(w.failing, bucket)
 	w.cursor[bucket] = rev
 	if err := writeCursor(w.opts.Cursor, w.cursor); err != nil {
 		// The change is applied; a restart applies it again, which changes nothing.
 		w.opts.Log.Warn("keeping the cluster cursor", "file", w.opts.Cursor, "error", err)
-	}
-	if ch := w.waiters[id]; ch != nil {
-		ch <- a
 	}
 }
 

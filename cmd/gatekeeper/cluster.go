@@ -46,6 +46,7 @@ func (g *gatekeeper) openCluster() error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	g.cluster = node
+	g.clusterGate = &clusterGate{node: node, mode: c.Unreachable}
 	g.onClose(node.Close)
 	start := time.Now()
 	select {
@@ -61,11 +62,22 @@ func (g *gatekeeper) openCluster() error {
 // node that is not running (cluster status).
 func clusterOptions(cfg *config.Config, dataDir string, g *gatekeeper) cluster.Options {
 	c := cfg.Cluster
-	opts := cluster.Options{Node: c.Node, URLs: c.NATS, Replicas: c.Replicas, Cursor: filepath.Join(dataDir, "cluster.cursor")}
+	opts := cluster.Options{Node: c.Node, URLs: c.NATS, Replicas: c.Replicas, Cursor: filepath.Join(dataDir, "cluster.cursor"),
+		Staleness: time.Duration(c.Staleness)}
 	if g != nil {
-		opts.Sink, opts.Log = g.store, g.log.With("part", "cluster")
+		opts.Sink, opts.Log, opts.OnApplied = g.store, g.log.With("part", "cluster"), g.recordApplied
 	}
 	return opts
+}
+
+// recordApplied writes the data_change records of a change this node
+// applied from the cluster, as it does for a change made through its admin
+// socket: each node's log names every data version its decisions cite.
+func (g *gatekeeper) recordApplied(a cluster.Applied) {
+	c := admin.Change{Live: a.Live, Consent: a.Consent}
+	if err := appendChange(g.decisions, g.now(), g.store, c); err != nil {
+		g.log.Error("audit: a change from the cluster was applied, but its record failed", "from_node", a.Node, "error", err)
+	}
 }
 
 // decisionRegistry is what the policy asks: the registry, with the

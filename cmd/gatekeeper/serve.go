@@ -71,7 +71,7 @@ func newServeCmd() *cobra.Command {
 func serve(ctx context.Context, cfg *config.Config, now func() time.Time, unrecorded bool, log *slog.Logger) error {
 	g := &gatekeeper{cfg: cfg, log: log, now: now, metrics: newMetrics(), unrecorded: unrecorded}
 	defer g.close()
-	for _, open := range []func() error{g.checkConfig, g.openRegistry, g.openCluster, g.openPolicy, g.openAudit, g.openMedia, g.openProxy, g.openMetrics} {
+	for _, open := range []func() error{g.checkConfig, g.openRegistry, g.openAudit, g.openCluster, g.openPolicy, g.openMedia, g.openProxy, g.openMetrics} {
 		if err := open(); err != nil {
 			return err
 		}
@@ -98,9 +98,12 @@ type gatekeeper struct {
 	rules     *livePolicy
 	decisions *audit.Log
 	gate      *recordGate
-	proxy     *sip.Proxy
-	relay     *media.Relay // nil unless some call's media is anchored
-	metrics   *metrics
+	// clusterGate refuses automated calls while the cluster cannot be
+	// proven current (nil when alone).
+	clusterGate *clusterGate
+	proxy       *sip.Proxy
+	relay       *media.Relay // nil unless some call's media is anchored
+	metrics     *metrics
 	// background ends when the parts close, after the proxy and the audit log:
 	// it bounds the policy file's watchers and the metrics endpoint.
 	background context.Context
@@ -161,7 +164,8 @@ func (g *gatekeeper) openRegistry() error {
 }
 
 // openPolicy loads the policy file, reloads it on SIGHUP or when it is
-// saved, and watches the freshness of the lists its stale rules need.
+// saved, records each policy put in force in the audit log, and watches the
+// freshness of the lists its stale rules need.
 func (g *gatekeeper) openPolicy() error {
 	rules, err := loadLivePolicy(g.cfg, g.decisionRegistry(), g.log)
 	if err != nil {
@@ -177,7 +181,7 @@ func (g *gatekeeper) openPolicy() error {
 	go rules.watch(background, hup, 2*time.Second)
 	// A few in-memory reads: often enough that an import shows within seconds.
 	go newFreshnessWatcher(rules, g.store, g.now, g.log).run(background, 5*time.Second)
-	return nil
+	return g.rules.onLoad(g.recordPolicy)
 }
 
 // auditOptions are the audit log's folder, absolute, and its options as
@@ -200,6 +204,8 @@ func auditOptions(cfg *config.Config, log *slog.Logger) (string, audit.Options, 
 		MaxFileSize: int64(a.MaxFileSize), Uncompressed: !*a.Compress, Retain: retain}, nil
 }
 
+// openAudit opens the decision log before the cluster, so that the changes
+// this node applies from the cluster while it catches up are recorded.
 func (g *gatekeeper) openAudit() error {
 	auditDir, opts, err := auditOptions(g.cfg, g.log)
 	if err != nil {
@@ -217,7 +223,7 @@ func (g *gatekeeper) openAudit() error {
 			g.log.Error("closing the audit log", "error", err)
 		}
 	})
-	return g.rules.onLoad(g.recordPolicy)
+	return nil
 }
 
 // recordChange logs the data_change records of a change made through the admin socket.
@@ -274,6 +280,9 @@ func (g *gatekeeper) openProxy() error {
 	}
 	g.gate = &recordGate{health: g.decisions.Health, onFailure: g.cfg.Audit.OnFailure, log: g.log}
 	pc.Admit = g.gate.admit
+	if g.clusterGate != nil {
+		pc.Admit = func(call policy.Call) bool { return g.clusterGate.admit(call) && g.gate.admit(call) }
+	}
 	pc.Ready = func() bool { return len(g.unready()) == 0 }
 	always := g.cfg.Audit.Sync == config.SyncAlways
 	proxy, err := sip.New(pc, timedDecider{g.rules, g.metrics.decide}, func(c policy.Call, d policy.Decision, status int) {
@@ -305,6 +314,9 @@ func (g *gatekeeper) openMetrics() error {
 	g.metrics.watch(g.proxy, g.rules, g.decisions, g.store, g.now)
 	g.metrics.watchMedia(g.relay)
 	g.metrics.registry.MustRegister(g.gate.collectors()...)
+	if g.clusterGate != nil {
+		g.metrics.registry.MustRegister(g.clusterGate.collectors()...)
+	}
 	if g.cfg.Admin.HTTP == "" {
 		return nil
 	}

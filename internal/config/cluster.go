@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"time"
 )
 
 // Cluster joins this gatekeeper to others that share live opt-outs, consents
@@ -24,7 +25,31 @@ type Cluster struct {
 	// default 3 when the embedded server has at least two routes to
 	// others, else 1.
 	Replicas int `yaml:"replicas"`
+	// Unreachable is what this node does once it cannot prove that its
+	// opt-outs, consents and caps are current (Staleness): FailClosed
+	// (default) refuses automated calls with 503 and Retry-After and answers
+	// OPTIONS 503; Serve keeps deciding every call from the local copy.
+	Unreachable string `yaml:"unreachable"`
+	// Staleness is how long a proof that this node applied everything the
+	// cluster acknowledged holds: 2s to 10m, default 15s
+	// (cluster.DefaultStaleness says why).
+	Staleness Duration `yaml:"staleness"`
 }
+
+// Values of Cluster.Unreachable.
+const (
+	FailClosed = "fail_closed"
+	Serve      = "serve"
+)
+
+// The bounds of Cluster.Staleness: the node proves its copy once a second,
+// each proof bounded to 2 s, so a shorter staleness would flap; a longer one
+// than minutes would decide calls on a copy that far behind.
+const (
+	minStaleness     = 2 * time.Second
+	maxStaleness     = 10 * time.Minute
+	defaultStaleness = 15 * time.Second
+)
 
 // EmbeddedNATS is a NATS server with JetStream run in the gatekeeper's process.
 type EmbeddedNATS struct {
@@ -40,6 +65,8 @@ type EmbeddedNATS struct {
 }
 
 func (c *Cluster) setDefaults(dataDir string) {
+	c.Unreachable = cmp.Or(c.Unreachable, FailClosed)
+	c.Staleness = cmp.Or(c.Staleness, Duration(defaultStaleness))
 	e := c.Embedded
 	if e == nil {
 		c.Replicas = cmp.Or(c.Replicas, 1)
@@ -76,6 +103,12 @@ func (c *Cluster) check() *fieldError {
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		return at("$.cluster.replicas", "cluster.replicas: %d is not from 1 to 5", c.Replicas)
+	}
+	if c.Unreachable != FailClosed && c.Unreachable != Serve {
+		return at("$.cluster.unreachable", "cluster.unreachable: %q is not fail_closed or serve", c.Unreachable)
+	}
+	if d := time.Duration(c.Staleness); d < minStaleness || d > maxStaleness {
+		return at("$.cluster.staleness", "cluster.staleness: %v is not from %v to %v", d, minStaleness, maxStaleness)
 	}
 	if c.Embedded != nil {
 		if err := c.Embedded.check(); err != nil {

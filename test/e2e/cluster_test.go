@@ -4,13 +4,22 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/gatekeeper-sip/gatekeeper/cluster"
+	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 )
 
 // Two gatekeepers share one NATS server, embedded in the first: a called
 // person's opt-out recorded through node A is enforced on the next call
 // through node B, and `cluster status` on B shows B has applied it. With B
 // stopped, `dnc add` on B is refused rather than written into B alone.
+// Each node's decision log has one data_change record of the opt-out: A's
+// as it took it, B's as it applied it from the cluster.
 func TestOptOutThroughOneNodeHoldsOnAnother(t *testing.T) {
 	natsPort := freePort(t, carrierIP)
 	a := newGatekeeper(t)
@@ -41,4 +50,143 @@ func TestOptOutThroughOneNodeHoldsOnAnother(t *testing.T) {
 		t.Errorf("dnc add with node B stopped: %v\n%s", err, out)
 	}
 	a.stop()
+	for _, n := range []struct {
+		g   *gatekeeper
+		via string
+	}{{a, "cli through the admin socket"}, {b, ", from node gk-a through the cluster"}} {
+		var records []string
+		for _, c := range n.g.auditLog("data_change") {
+			records = append(records, fmt.Sprintf("%s %s %v", c["change"], c["number"], c["via"]))
+		}
+		if len(records) != 1 || !strings.HasPrefix(records[0], "dnc add +1"+listedNumber+" ") || !strings.Contains(records[0], n.via) {
+			t.Errorf("data_change records: %q; want one dnc add of +1%s, via %q", records, listedNumber, n.via)
+		}
+	}
+}
+
+// natsServers are three NATS servers with JetStream, routed to each other,
+// run in the test's process (as a gatekeeper embeds them), on loopback.
+type natsServers struct {
+	t       *testing.T
+	conf    []config.EmbeddedNATS
+	servers []*server.Server
+}
+
+func startNATS(t *testing.T) *natsServers {
+	t.Helper()
+	ns := &natsServers{t: t, servers: make([]*server.Server, 3)}
+	var routes []string
+	routePorts := []int{freePort(t, carrierIP), freePort(t, carrierIP), freePort(t, carrierIP)}
+	for _, p := range routePorts {
+		routes = append(routes, fmt.Sprintf("nats://%s:%d", carrierIP, p))
+	}
+	for _, p := range routePorts {
+		ns.conf = append(ns.conf, config.EmbeddedNATS{Listen: fmt.Sprintf("%s:%d", carrierIP, freePort(t, carrierIP)),
+			RoutesListen: fmt.Sprintf("%s:%d", carrierIP, p), Routes: routes, StoreDir: t.TempDir()})
+	}
+	ns.start()
+	return ns
+}
+
+// start starts the three servers at once (a clustered server waits for its routes).
+func (ns *natsServers) start() {
+	ns.t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range 3 {
+		wg.Go(func() { ns.servers[i], errs[i] = cluster.Embed(fmt.Sprintf("nats-%d", i), ns.conf[i]) })
+	}
+	wg.Wait()
+	for i, s := range ns.servers {
+		if errs[i] != nil {
+			ns.t.Fatal(errs[i])
+		}
+		ns.t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	}
+}
+
+func (ns *natsServers) stop() {
+	for _, s := range ns.servers {
+		s.Shutdown()
+		s.WaitForShutdown()
+	}
+}
+
+// urls is the config's cluster.nats list.
+func (ns *natsServers) urls() string {
+	var urls []string
+	for _, c := range ns.conf {
+		urls = append(urls, `"nats://`+c.Listen+`"`)
+	}
+	return "[" + strings.Join(urls, ", ") + "]"
+}
+
+// inviteRaw is a new INVITE from the predictive (automated) dialer.
+func inviteRaw(n int) string {
+	return fmt.Sprintf("INVITE sip:%[2]s@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKun%[1]d\nMax-Forwards: 70\nFrom: <sip:2025550100@127.0.0.2>;tag=u%[1]d\nTo: <sip:%[2]s@127.0.0.1>\nCall-ID: unreachable%[1]d\nCSeq: 1 INVITE\nContent-Length: 0\n\n", n, cleanNumber)
+}
+
+// A gatekeeper whose three NATS servers all stop refuses automated calls
+// with 503 and Retry-After once it cannot prove its copy current
+// (cluster.staleness), answers OPTIONS 503, still passes a manual call, and
+// says so once in its log and in its metrics; with the servers back it
+// takes calls again.
+func TestUnreachableClusterFailsClosed(t *testing.T) {
+	ns := startNATS(t)
+	g := newGatekeeper(t)
+	g.sections = fmt.Sprintf("cluster:\n  node: gk-a\n  nats: %s\n  replicas: 3\n  staleness: 2s\n", ns.urls())
+	g.writeConfig()
+	g.start()
+	carrier := g.carrier("uas.xml", 3)
+	g.dial(dialerIP, "uac.xml", cleanNumber).mustPass()
+	if res := g.sendRaw(dialerIP, probe(1)); !strings.HasPrefix(res, "SIP/2.0 200 ") {
+		t.Fatalf("OPTIONS with the cluster up: %q", firstLine(res))
+	}
+
+	ns.stop()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		status, body := g.adminStatus("/readyz")
+		if status == 503 && strings.Contains(body, "cannot prove its opt-outs, consents and caps are current") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz 15 s after the NATS servers stopped: %d %q\n%s", status, body, g.log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := range 3 {
+		if res := g.sendRaw(dialerIP, inviteRaw(i)); !strings.HasPrefix(res, "SIP/2.0 503 ") || !strings.Contains(res, "Retry-After: ") {
+			t.Errorf("automated INVITE with the cluster unreachable got %q, want 503 with Retry-After", res)
+		}
+	}
+	if res := g.sendRaw(dialerIP, probe(2)); !strings.HasPrefix(res, "SIP/2.0 503 ") || !strings.Contains(res, "Retry-After: ") {
+		t.Errorf("OPTIONS with the cluster unreachable got %q, want 503 with Retry-After", res)
+	}
+	g.dial(dialerIP, "uac_manual.xml", cleanNumber).mustPass()
+	metrics := g.adminGet("/metrics")
+	if connected, current, age, refused := metricValue(t, metrics, "gatekeeper_cluster_connected"), metricValue(t, metrics, "gatekeeper_cluster_current"),
+		metricValue(t, metrics, "gatekeeper_cluster_sync_age_seconds"), metricValue(t, metrics, "gatekeeper_cluster_refused_calls_total"); connected != 0 || current != 0 || age < 2 || refused != 3 {
+		t.Errorf("metrics with the cluster unreachable: connected %v, current %v, sync age %v s, refused %v; want 0, 0, >= 2, 3", connected, current, age, refused)
+	}
+
+	ns.start()
+	deadline = time.Now().Add(30 * time.Second)
+	for i := 3; !strings.HasPrefix(g.sendRaw(dialerIP, probe(i)), "SIP/2.0 200 "); i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("OPTIONS not 200 30 s after the NATS servers restarted\n%s", g.log.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	g.dial(dialerIP, "uac.xml", cleanNumber).mustPass()
+	carrier.mustPass()
+	if v := metricValue(t, g.adminGet("/metrics"), "gatekeeper_cluster_current"); v != 1 {
+		t.Errorf("gatekeeper_cluster_current = %v with the cluster back", v)
+	}
+	g.stop()
+	log := g.log.String()
+	if lost, back := strings.Count(log, "cannot prove that this node's opt-outs, consents and caps are current"),
+		strings.Count(log, "proven current again"); lost != 1 || back != 1 {
+		t.Errorf("the log says %d times that the node lost its proof and %d times that it got it back; want 1 and 1:\n%s", lost, back, log)
+	}
 }

@@ -33,12 +33,7 @@ func TestAnchoredCallRelaysRTP(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "tone.pcmu"), tone, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	scenario, err := os.ReadFile(filepath.Join(sippDir, "uac_rtp.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	uac := filepath.Join(dir, "uac_rtp.xml")
-	writeFile(t, uac, strings.Replace(string(scenario), `rtp_stream="tone.pcmu,`, `rtp_stream="`+filepath.Join(dir, "tone.pcmu")+`,`, 1))
+	uac := playing(t, "uac_rtp.xml", filepath.Join(dir, "tone.pcmu"))
 
 	echo := freePort(t, carrierIP)
 	carrier := g.carrier("uas.xml", 1, "-rtp_echo", "-mp", strconv.Itoa(echo))
@@ -57,17 +52,27 @@ func TestAnchoredCallRelaysRTP(t *testing.T) {
 	}
 
 	g.stop()
-	ended := regexp.MustCompile(`media session ended.*why=released.*packets_from_dialer=(\d+) packets_from_carrier=(\d+)`).FindStringSubmatch(g.log.String())
-	if ended == nil {
-		t.Fatalf("the relay logged no released session:\n%s", g.log.String())
-	}
 	// SIPp sends the second of audio in 50 packets; loopback may lose none.
-	fromDialer, _ := strconv.Atoi(ended[1])
-	fromCarrier, _ := strconv.Atoi(ended[2])
+	fromDialer, fromCarrier := relayed(t, g.log.String())
 	t.Logf("offered %v, answered %v, relayed %d packets from the dialer, %d from the carrier", offered, answered, fromDialer, fromCarrier)
 	if fromDialer < 50 || fromCarrier < 45 {
 		t.Fatalf("the relay passed %d packets from the dialer and %d echoed by the carrier, want 50 and about as many:\n%s", fromDialer, fromCarrier, g.log.String())
 	}
+}
+
+var sessionEnded = regexp.MustCompile(`media session ended.*why=released.*packets_from_dialer=(\d+) packets_from_carrier=(\d+)`)
+
+// relayed is how many RTP and RTCP packets the relay passed from each side
+// in the one call the gatekeeper's log shows released.
+func relayed(t *testing.T, log string) (fromDialer, fromCarrier int) {
+	t.Helper()
+	ended := sessionEnded.FindAllStringSubmatch(log, -1)
+	if len(ended) != 1 {
+		t.Fatalf("the relay logged %d released sessions, want 1:\n%s", len(ended), log)
+	}
+	fromDialer, _ = strconv.Atoi(ended[0][1])
+	fromCarrier, _ = strconv.Atoi(ended[0][2])
+	return fromDialer, fromCarrier
 }
 
 // received is the first message in a SIPp trace that SIPp received and

@@ -94,10 +94,8 @@ module_app account.so
 // baresip's SIP comes and goes through the gatekeeper, and its RTP through
 // the relay both ways.
 func TestSoftphoneAnswersThroughTheRelay(t *testing.T) {
-	g := newGatekeeper(t)
 	low := 43000
-	g.sections = fmt.Sprintf("media:\n  anchor: true\n  address: %s\n  ports: %d-%d\n", carrierIP, low, low+99)
-	g.writeConfig()
+	g := anchoredGatekeeper(t, low, "")
 	g.start()
 
 	dir := t.TempDir()

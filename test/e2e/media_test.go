@@ -10,15 +10,23 @@ import (
 	"testing"
 )
 
+// anchoredGatekeeper is a gatekeeper (not yet started) that anchors every
+// call's media on carrierIP, ports low to low+99; more is more of the
+// config's top-level sections.
+func anchoredGatekeeper(t *testing.T, low int, more string) *gatekeeper {
+	g := newGatekeeper(t)
+	g.sections = fmt.Sprintf("media:\n  anchor: true\n  address: %s\n  ports: %d-%d\n", carrierIP, low, low+99) + more
+	g.writeConfig()
+	return g
+}
+
 // An anchored call between a SIPp dialer that plays a second of G.711 audio
 // and a SIPp carrier that echoes it (-rtp_echo): each side is given the
 // gatekeeper's media address and ports from media.ports, the audio goes
 // through the relay both ways, and the BYE frees the call's ports.
 func TestAnchoredCallRelaysRTP(t *testing.T) {
-	g := newGatekeeper(t)
 	low := 42000
-	g.sections = fmt.Sprintf("media:\n  anchor: true\n  address: %s\n  ports: %d-%d\n", carrierIP, low, low+99)
-	g.writeConfig()
+	g := anchoredGatekeeper(t, low, "")
 	g.start()
 
 	// One second of PCMU, a 400 Hz square wave: 50 packets of 160 bytes.

@@ -18,7 +18,7 @@ import "encoding/binary"
 //
 // Ids are issued once and never reused: data under an id that no list names
 // (an import that died midway) is recognizable and removed at the next Open
-// or import. No other key may start with 'd'. (counters.go keeps cnt/.)
+// or import. No other key may start with 'd'. (counters.go keeps cnt/, abandonment.go aban/.)
 const (
 	listPrefix    = "list/"
 	versionPrefix = "version/"

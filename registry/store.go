@@ -33,6 +33,8 @@ type Store struct {
 	warm atomic.Bool
 	// sets are the data sets beside the lists (datasets.go).
 	sets dataSets
+	// abandonMu serializes the abandonment counts' read-add-write (abandonment.go).
+	abandonMu sync.Mutex
 }
 
 // Listing says that a list holds a number, and in which version.

@@ -1,0 +1,143 @@
+package registry
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestAbandonmentCountsAreExactUnderConcurrency(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s, err := Open(DefaultOptions(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	const workers, each = 16, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				n := w*each + i
+				call := AnsweredCall{Campaign: []string{"spring", "fall"}[n%2], Answered: start.Add(time.Duration(n) * time.Second),
+					Abandoned: n%10 == 0, SafeHarbor: n%20 == 0}
+				if err := s.CountAnsweredCall(call); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(DefaultOptions(dir)); err != nil { // the counts survive a restart
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// 800 calls, 400 per campaign; n%10 == 0 (n even) is 40 abandoned in
+	// "spring" (the even n), 0 in "fall"; n%20 == 0 is 40 safe-harbor plays.
+	periods, err := s.AbandonmentPeriods()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(periods)
+	if len(periods) != 2 {
+		t.Fatalf("periods %s; want one per campaign", got)
+	}
+	for _, p := range periods {
+		want := AbandonmentPeriod{Campaign: p.Campaign, LiveAnswered: 400}
+		if p.Campaign == "spring" {
+			want.Abandoned, want.SafeHarbor = 80, 40
+		}
+		if p.LiveAnswered != want.LiveAnswered || p.Abandoned != want.Abandoned || p.SafeHarbor != want.SafeHarbor || p.Index != 0 {
+			t.Errorf("%s: %+v; want %d live, %d abandoned, %d safe-harbor", p.Campaign, p, want.LiveAnswered, want.Abandoned, want.SafeHarbor)
+		}
+	}
+}
+
+func TestAbandonmentPeriodsRollOverEvery30DaysFromTheFirstCall(t *testing.T) {
+	s, err := Open(DefaultOptions(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	count := func(at time.Time, abandoned bool) {
+		t.Helper()
+		if err := s.CountAnsweredCall(AnsweredCall{Campaign: "c", Answered: at, Abandoned: abandoned}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count(start, false)                             // starts period 0
+	count(start.Add(-time.Minute), true)            // answered before the start, counted after it: period 0
+	count(start.Add(30*day-time.Nanosecond), false) // the last instant of period 0
+	count(start.Add(30*day), true)                  // the first of period 1
+	count(start.Add(95*day), true)                  // period 3; period 2 has no call
+	if p, err := s.Abandonment("c", start.Add(10*day)); err != nil || p.Index != 0 || p.LiveAnswered != 3 || p.Abandoned != 1 ||
+		!p.Start.Equal(start) || !p.End.Equal(start.Add(30*day)) {
+		t.Errorf("period of day 10: %+v, %v", p, err)
+	}
+	if p, err := s.Abandonment("c", start.Add(70*day)); err != nil || p.Index != 2 || p.LiveAnswered != 0 || !p.Start.Equal(start.Add(60*day)) {
+		t.Errorf("period of day 70 (no calls): %+v, %v", p, err)
+	}
+	if p, err := s.Abandonment("other", start); err != nil || !p.Start.IsZero() || p.LiveAnswered != 0 {
+		t.Errorf("a campaign never counted: %+v, %v", p, err)
+	}
+	periods, err := s.AbandonmentPeriods()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range periods {
+		got = append(got, fmt.Sprintf("%d:%s:%d/%d", p.Index, p.Start.Format("01-02"), p.Abandoned, p.LiveAnswered))
+	}
+	if want := "[0:03-01:1/3 1:03-31:1/1 3:05-30:1/1]"; fmt.Sprint(got) != want {
+		t.Errorf("periods %v; want %s", got, want)
+	}
+	if r := periods[0].Rate(); r != 1.0/3 {
+		t.Errorf("rate %v; want 1/3", r)
+	}
+}
+
+func TestAbandonmentKeepsCampaignsApart(t *testing.T) {
+	s, err := Open(DefaultOptions(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	// "a" is a prefix of "a/b" and of "ab"; "" is a campaign too (calls without X-Campaign-ID).
+	for _, c := range []string{"a", "a/b", "ab", "", "a"} {
+		if err := s.CountAnsweredCall(AnsweredCall{Campaign: c, Answered: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	periods, err := s.AbandonmentPeriods()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range periods {
+		got = append(got, fmt.Sprintf("%q:%d", p.Campaign, p.LiveAnswered))
+	}
+	if want := `["":1 "a":2 "a/b":1 "ab":1]`; fmt.Sprint(got) != want {
+		t.Errorf("periods %v; want %s", got, want)
+	}
+	if err := s.CountAnsweredCall(AnsweredCall{Campaign: "x\x00y", Answered: at}); err == nil {
+		t.Error("a campaign with a NUL byte was counted")
+	}
+	if err := s.CountAnsweredCall(AnsweredCall{Campaign: "x"}); err == nil {
+		t.Error("a call without an answer time was counted")
+	}
+}

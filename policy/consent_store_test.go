@@ -74,7 +74,7 @@ func TestShippedPolicyConsentOnBadger(t *testing.T) {
 	engine, store, _ := shippedPolicyWithConsentData(t)
 	ctx := context.Background()
 	d := engine.Decide(ctx, consentCall(mobileWithConsent))
-	if d.Rule != "default" || len(d.Trace) != 11 {
+	if d.Rule != "default" || len(d.Trace) != 12 {
 		t.Fatalf("mobile with consent and EBR: %+v", d)
 	}
 	dnc, mobile := d.Trace[3].Conditions, d.Trace[4].Conditions

@@ -16,7 +16,7 @@ func TestParseErrorsNamePlace(t *testing.T) {
 		{"rules:\n  - name: default\n    action: allow\n", `p.yaml:2:11: rule name "default" is reserved for decisions no rule made`},
 		{"rules:\n  - name: a\n    action: reject\n  - name: b\n    action: allow\n  - name: a\n    action: allow\n",
 			`p.yaml:6:11: rule name "a" is already used at line 2`},
-		{"rules:\n  - name: a\n    match:\n      listd: [x]\n    action: reject\n", `p.yaml:4:7: unknown condition "listd" (known: attempts, caller_id, campaign, consent, dial_mode, dialer, exempt, holiday, line_type, listed, outside_hours, prerecorded, seller, stale, state)`},
+		{"rules:\n  - name: a\n    match:\n      listd: [x]\n    action: reject\n", `p.yaml:4:7: unknown condition "listd" (known: abandonment_rate, attempts, caller_id, campaign, consent, dial_mode, dialer, exempt, holiday, line_type, listed, outside_hours, prerecorded, seller, stale, state)`},
 		{"rules:\n  - name: a\n    match: {}\n    action: reject\n", `p.yaml:3:12: rule "a": match has no conditions; leave match out for a rule that takes every call`},
 		{"rules:\n  - name: a\n    match:\n    action: allow\n", `p.yaml:3:11: rule "a": match has no conditions; leave match out for a rule that takes every call`},
 		{"rules:\n  - name: a\n    action: reject\n    status: 6.03\n", "p.yaml:4:13: status 6.03 is not a SIP error answer (400-699)"},

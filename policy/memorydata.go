@@ -1,8 +1,12 @@
 package policy
 
-import "github.com/gatekeeper-sip/gatekeeper/registry"
+import (
+	"time"
 
-// memoryData holds the line type, consent, RND and exemption fixtures of
+	"github.com/gatekeeper-sip/gatekeeper/registry"
+)
+
+// memoryData holds the line type, consent, RND, exemption and abandonment fixtures of
 // policy test files. Like the registry, it returns the records; the
 // conditions decide what they mean, as they do on a real registry.
 type memoryData struct {
@@ -12,11 +16,13 @@ type memoryData struct {
 	consents        map[string][]registry.ConsentRecord
 	rnd             map[string][]registry.RNDRecord
 	exemptions      map[string][]registry.ExemptionRecord
+	abandonment     map[string]registry.AbandonmentPeriod // by campaign
 }
 
 func newMemoryData() memoryData {
 	return memoryData{lineTypes: map[string]registry.LineType{}, consents: map[string][]registry.ConsentRecord{},
 		rnd: map[string][]registry.RNDRecord{}, exemptions: map[string][]registry.ExemptionRecord{},
+		abandonment:     map[string]registry.AbandonmentPeriod{},
 		defaultLineType: registry.LineType{Type: registry.LineUnknown, Source: registry.SourceNone}}
 }
 
@@ -47,4 +53,15 @@ func (m *memoryRegistry) Exemptions(e164 string) ([]registry.ExemptionRecord, ui
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.data.exemptions[e164], 1, nil
+}
+
+// Abandonment answers with the campaign's fixture, a period the test's
+// call falls in; a campaign without one has no live-answered call.
+func (m *memoryRegistry) Abandonment(campaign string, _ time.Time) (registry.AbandonmentPeriod, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p, ok := m.data.abandonment[campaign]; ok {
+		return p, nil
+	}
+	return registry.AbandonmentPeriod{Campaign: campaign}, nil
 }

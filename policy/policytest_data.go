@@ -19,12 +19,23 @@ import (
 //	consents: [{kind: written, seller: acme, campaign: spring, granted: 30d, expires: ..., revoked: ...}]
 //	rnd: [{answer: yes, asked: 10d, disconnected: 5d}]
 //	exemptions: [{kind: purchase, seller: acme, date: 2025-12-01}]
+//	abandonment: {live_answered: 200, abandoned: 6, since: 12d}  # the call's campaign's current period
 type testData struct {
 	LineType   string          `yaml:"line_type"`
 	Ported     string          `yaml:"ported"`
 	Consents   []testConsent   `yaml:"consents"`
 	RND        []testRND       `yaml:"rnd"`
 	Exemptions []testExemption `yaml:"exemptions"`
+	// Abandonment is the call's campaign's accounting period the call
+	// falls in: its counts so far and when it began (default: the call's day).
+	Abandonment *testAbandonment `yaml:"abandonment"`
+}
+
+type testAbandonment struct {
+	LiveAnswered int64  `yaml:"live_answered"`
+	Abandoned    int64  `yaml:"abandoned"`
+	SafeHarbor   int64  `yaml:"safe_harbor"`
+	Since        string `yaml:"since"`
 }
 
 type testConsent struct {
@@ -110,6 +121,21 @@ func (d *testData) load(reg *memoryRegistry, defaults *testDefaults, c Call) err
 			return fmt.Errorf("exemptions[%d]: %w", i, err)
 		}
 		reg.data.exemptions[c.Called] = append(reg.data.exemptions[c.Called], e)
+	}
+	if a := d.Abandonment; a != nil {
+		p := registry.AbandonmentPeriod{Campaign: c.Campaign, Start: c.Time.Truncate(24 * time.Hour),
+			LiveAnswered: a.LiveAnswered, Abandoned: a.Abandoned, SafeHarbor: a.SafeHarbor}
+		if a.Since != "" {
+			var err error
+			if p.Start, err = when(a.Since, c.Time); err != nil {
+				return fmt.Errorf("abandonment: since: %w", err)
+			}
+		}
+		if a.Abandoned > a.LiveAnswered || a.SafeHarbor > a.Abandoned || a.Abandoned < 0 {
+			return fmt.Errorf("abandonment: want 0 <= safe_harbor <= abandoned <= live_answered")
+		}
+		p.End = p.Start.Add(registry.AbandonmentPeriodLength)
+		reg.data.abandonment[c.Campaign] = p
 	}
 	return nil
 }

@@ -37,6 +37,11 @@ type Registry interface {
 	// RNDAnswers returns the Reassigned Numbers Database answers imported for
 	// the E.164 number, and their version.
 	RNDAnswers(e164 string) ([]registry.RNDRecord, uint64, error)
+	// Abandonment returns the campaign's abandonment accounting period
+	// that time at falls in, with its live-answered and abandoned calls so
+	// far (registry.Store.Abandonment); a zero Start when the campaign has
+	// no live-answered call yet.
+	Abandonment(campaign string, at time.Time) (registry.AbandonmentPeriod, error)
 	// Exemptions returns the exemption records (purchases, inquiries, written
 	// permissions) of the E.164 number, and their version.
 	Exemptions(e164 string) ([]registry.ExemptionRecord, uint64, error)

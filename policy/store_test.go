@@ -105,13 +105,14 @@ func TestForwardedCallsCountTowardTheCap(t *testing.T) {
 // BenchmarkDecideShippedPolicyOnBadger is one decision of the shipped policy
 // on a real Badger store, for the call that runs the most rules: a Florida
 // number on no list at noon, so that every rule runs, with its lookups
-// (two lists, the national list's date, the state tables, the attempt counter).
+// (two lists, the national list's date, the state tables, the attempt counter,
+// the campaign's abandonment period).
 func BenchmarkDecideShippedPolicyOnBadger(b *testing.B) {
 	engine, _ := shippedPolicyOnBadger(b)
 	ctx, c := context.Background(), workdayNoon("+13055550143")
 	b.ReportAllocs()
 	for b.Loop() {
-		if d := engine.Decide(ctx, c); d.Rule != "default" || len(d.Trace) != 11 {
+		if d := engine.Decide(ctx, c); d.Rule != "default" || len(d.Trace) != 12 {
 			b.Fatal(d.Rule, d.Error, len(d.Trace))
 		}
 	}

@@ -142,6 +142,8 @@ func (a *api) routes() []route {
 		{"POST " + pathConsent, a.changeConsent},
 		{"GET " + pathRND, a.rndAnswers},
 		{"GET " + pathExemption, a.exemptions},
+		{"GET " + pathAbandonment, a.abandonment},
+		{"GET " + pathAbandonmentPeriods, a.abandonmentPeriods},
 	}
 }
 

@@ -284,6 +284,9 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		reply(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	if !next.toDialer {
+		p.agentSignal(dl, req)
+	}
 	// A BYE's answer, or its timeout, ends the call (RFC 3261 §15.1.1), at
 	// the moment the BYE came: its sender hung up. The end is reported before
 	// the dialog leaves the table, so that Drain cannot return in between.

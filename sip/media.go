@@ -112,9 +112,66 @@ func (p *Proxy) anchoredForward(s *callState, req *sip.Request, side media.Side,
 	}, false
 }
 
-// releaseMedia frees an anchored call's media ports.
-func (p *Proxy) releaseMedia(s *callState) {
+// releaseMedia frees an anchored call's media ports and returns what its
+// media showed; nil for a call not anchored.
+func (p *Proxy) releaseMedia(s *callState) *media.Verdict {
+	if !s.anchored {
+		return nil
+	}
+	v := p.cfg.Media.Release(s.end.Call.CallID)
+	return &v
+}
+
+// mediaAnswered tells the relay that an anchored call's 2xx reached the
+// dialer at at: its media is measured from there.
+func (p *Proxy) mediaAnswered(s *callState, at time.Time) {
 	if s.anchored {
-		p.cfg.Media.Release(s.end.Call.CallID)
+		p.cfg.Media.Answered(s.end.Call.CallID, s.end.Call.Campaign, at)
+	}
+}
+
+// AgentSignal is how a dialer says that a live agent came on a call, with
+// a request it sends inside the call's dialog: a header on an INFO,
+// re-INVITE or UPDATE (Header), or an INFO (RFC 6086) of a Content-Type
+// (ContentType) whose body holds a text (Body, "" for any body).
+type AgentSignal struct {
+	Header      string
+	ContentType string
+	Body        string
+}
+
+// in tells whether req carries the signal.
+func (a *AgentSignal) in(req *sip.Request) bool {
+	switch {
+	case a == nil:
+		return false
+	case a.Header != "":
+		return (req.Method == sip.INFO || req.Method == sip.INVITE || req.Method == sip.UPDATE) && req.GetHeader(a.Header) != nil
+	case req.Method != sip.INFO:
+		return false
+	}
+	ct := req.GetHeader("Content-Type")
+	if ct == nil {
+		return false
+	}
+	kind, _, _ := strings.Cut(ct.Value(), ";")
+	return strings.EqualFold(strings.TrimSpace(kind), a.ContentType) && strings.Contains(string(req.Body()), a.Body)
+}
+
+// agentSignal tells the relay when an in-dialog request from the dialer of
+// an anchored, answered call carries the dialer's agent signal; only the
+// first counts.
+func (p *Proxy) agentSignal(dl *dialog, req *sip.Request) {
+	s := dl.state
+	if s == nil || !s.anchored || !dl.dialer.AgentSignal.in(req) {
+		return
+	}
+	at := p.cfg.Now()
+	s.mu.Lock()
+	first := !s.agentSignalled && !s.end.Answered.IsZero()
+	s.agentSignalled = s.agentSignalled || first
+	s.mu.Unlock()
+	if first {
+		p.cfg.Media.AgentSignal(dl.callID, at)
 	}
 }

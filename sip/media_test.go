@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/gatekeeper-sip/gatekeeper/media"
 )
 
@@ -159,4 +161,96 @@ func TestMediaChoice(t *testing.T) {
 			t.Errorf("dialer %q campaign %q: anchors %v, want %v", c.dialer, c.campaign, got, c.want)
 		}
 	}
+}
+
+// An anchored call: the relay learns the answer and the dialer's agent
+// signal (a header on an INFO, relayed on as it came), and the call's end
+// carries the relay's verdict with both.
+func TestAgentSignalAndVerdictReachTheCallEnd(t *testing.T) {
+	relay := newMediaRelay(t)
+	r := newRigWith(t, allowAll{}, func(c *Config) {
+		c.Media, c.MediaChoice = relay, MediaChoice{Default: true}
+		c.Dialers[0].AgentSignal = &AgentSignal{Header: "X-Agent-Connected"}
+	})
+	dialerRTP, carrierRTP := freeUDP(t, "127.0.0.2"), freeUDP(t, "127.0.0.1")
+	inv := r.placeCall(t, withSDP(strings.Replace(invite("media-3", "m3"), "Call-ID:", "X-Campaign-ID: spring\nCall-ID:", 1), phoneSDP(dialerRTP)))
+	send(t, r.carrier, r.proxyAddr(), withSDP(answer(inv, "200 OK", "Contact: <sip:"+r.carrier.LocalAddr().String()+">\n"), phoneSDP(carrierRTP)))
+	awaitNext(t, r.dialer, time.Second, "SIP/2.0 200 OK")
+
+	info := func(cseq int, extra string) string {
+		t.Helper()
+		msg := fmt.Sprintf("INFO sip:2025550143@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKmi%d\nMax-Forwards: 70\nFrom: <sip:2025550100@127.0.0.2>;tag=dt\nTo: <sip:2025550143@127.0.0.1>;tag=ct\nCall-ID: media-3\nCSeq: %d INFO\n%sContent-Length: 0\n\n", cseq, cseq, extra)
+		send(t, r.dialer, r.proxyAddr(), msg)
+		got := awaitNext(t, r.carrier, time.Second, "INFO ")
+		send(t, r.carrier, r.proxyAddr(), okTo(got))
+		awaitNext(t, r.dialer, time.Second, "SIP/2.0 200 OK")
+		return got
+	}
+	info(2, "") // an INFO without the header is no signal
+	signalled := time.Now()
+	if got := info(3, "X-Agent-Connected: yes\n"); !strings.Contains(got, "\r\nX-Agent-Connected: yes\r\n") {
+		t.Fatalf("the carrier got the signal's INFO without its header:\n%s", got)
+	}
+	info(4, "X-Agent-Connected: again\n") // only the first signal counts
+
+	send(t, r.dialer, r.proxyAddr(), "BYE sip:2025550143@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKmb3\nMax-Forwards: 70\nFrom: <sip:2025550100@127.0.0.2>;tag=dt\nTo: <sip:2025550143@127.0.0.1>;tag=ct\nCall-ID: media-3\nCSeq: 5 BYE\nContent-Length: 0\n\n")
+	send(t, r.carrier, r.proxyAddr(), okTo(awaitNext(t, r.carrier, time.Second, "BYE ")))
+	awaitNext(t, r.dialer, time.Second, "SIP/2.0 200 OK")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ends) != 1 || r.ends[0].Media == nil {
+		t.Fatalf("ends %+v; want one with the relay's verdict", r.ends)
+	}
+	e := r.ends[0]
+	if v := e.Media; !v.Answered.Equal(e.Answered) || v.AgentSignal.Before(signalled) || v.AgentSignal.After(e.Ended) {
+		t.Errorf("verdict %+v; want the answer at %v and the signal of the second INFO, after %v", v, e.Answered, signalled)
+	}
+}
+
+func TestAgentSignalIn(t *testing.T) {
+	byHeader := &AgentSignal{Header: "X-Agent-Connected"}
+	byInfo := &AgentSignal{ContentType: "application/x-agent-state", Body: "connected"}
+	request := func(method sip.RequestMethod, headers map[string]string, body string) *sip.Request {
+		req := sip.NewRequest(method, sip.Uri{User: "2025550143", Host: "127.0.0.1"})
+		for name, value := range headers {
+			req.AppendHeader(sip.NewHeader(name, value))
+		}
+		req.SetBody([]byte(body))
+		return req
+	}
+	for _, tc := range []struct {
+		signal *AgentSignal
+		req    *sip.Request
+		want   bool
+	}{
+		{byHeader, request(sip.INFO, map[string]string{"x-agent-connected": "1"}, ""), true}, // header names are case-insensitive
+		{byHeader, request(sip.INVITE, map[string]string{"X-Agent-Connected": "1"}, ""), true},
+		{byHeader, request(sip.UPDATE, map[string]string{"X-Agent-Connected": "1"}, ""), true},
+		{byHeader, request(sip.BYE, map[string]string{"X-Agent-Connected": "1"}, ""), false},
+		{byHeader, request(sip.INFO, nil, ""), false},
+		{byInfo, request(sip.INFO, map[string]string{"Content-Type": "Application/X-Agent-State; v=1"}, "state=connected\r\n"), true},
+		{byInfo, request(sip.INFO, map[string]string{"Content-Type": "application/x-agent-state"}, "state=waiting\r\n"), false},
+		{byInfo, request(sip.INFO, map[string]string{"Content-Type": "application/dtmf-relay"}, "connected"), false},
+		{byInfo, request(sip.UPDATE, map[string]string{"Content-Type": "application/x-agent-state"}, "connected"), false},
+		{&AgentSignal{ContentType: "application/x-agent-state"}, request(sip.INFO, map[string]string{"Content-Type": "application/x-agent-state"}, ""), true},
+		{nil, request(sip.INFO, map[string]string{"X-Agent-Connected": "1"}, ""), false},
+	} {
+		if got := tc.signal.in(tc.req); got != tc.want {
+			t.Errorf("%+v on %s %v: %v, want %v", tc.signal, tc.req.Method, tc.req.Headers(), got, tc.want)
+		}
+	}
+}
+
+// awaitNext is await without waiting out d: it returns the first message
+// whose start line begins with start as soon as it comes.
+func awaitNext(t *testing.T, c net.PacketConn, d time.Duration, start string) string {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if got := recvFirst(c, time.Until(deadline)); len(got) == 1 && strings.HasPrefix(got[0], start) {
+			return got[0]
+		}
+	}
+	t.Fatalf("no %q arrived", start)
+	return ""
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/gatekeeper-sip/gatekeeper/media"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
 
@@ -48,6 +49,10 @@ type CallEnd struct {
 	// fired, or the gatekeeper stopped following the call.
 	Ended   time.Time
 	EndedBy EndedBy
+	// Media is what the call's media showed about the abandoned-call rule
+	// (16 CFR 310.4(b)(1)(iv)), from the relay when the call was anchored;
+	// nil when it was not.
+	Media *media.Verdict
 }
 
 // Duration is the time the call was connected, from answer to end; 0 when
@@ -74,6 +79,8 @@ type callState struct {
 	// anchored: the call's media goes through Config.Media. Set before the
 	// INVITE is forwarded, read-only after.
 	anchored bool
+	// agentSignalled: the dialer's agent signal went to the relay.
+	agentSignalled bool
 }
 
 // track starts following a decided call until its decision is recorded.
@@ -102,10 +109,13 @@ func (p *Proxy) decided(s *callState, status int) {
 
 // answered records the decision of a call the carrier answered with status,
 // before the answer is relayed, so that its outcome always comes after it.
+// The relay measures the call's media from then on.
 func (p *Proxy) answered(s *callState, status int) {
+	at := p.cfg.Now()
 	s.mu.Lock()
-	s.end.Answered = p.cfg.Now()
+	s.end.Answered = at
 	s.mu.Unlock()
+	p.mediaAnswered(s, at)
 	p.decided(s, status)
 }
 
@@ -121,7 +131,7 @@ func (p *Proxy) ended(s *callState, by EndedBy, at time.Time) {
 	end := s.end
 	s.mu.Unlock()
 	if first {
-		p.releaseMedia(s)
+		end.Media = p.releaseMedia(s)
 	}
 	if !first || p.cfg.OnCallEnd == nil {
 		return

@@ -29,6 +29,9 @@ type Dialer struct {
 	// Auth, when set, makes the dialer's new INVITEs prove these credentials
 	// (SIP digest, auth.go) besides coming from its sources.
 	Auth *Credentials
+	// AgentSignal, when set, is how the dialer says a live agent came on
+	// an anchored call; the proxy tells the relay (MediaAnchor.AgentSignal).
+	AgentSignal *AgentSignal
 }
 
 // Listener is one address the proxy listens on.

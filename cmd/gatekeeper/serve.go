@@ -465,6 +465,9 @@ func proxyConfig(cfg *config.Config, log *slog.Logger) sip.Config {
 		if d.Auth != nil {
 			sd.Auth = &sip.Credentials{Username: d.Auth.Username, Password: d.Auth.Password, Algorithms: d.Auth.Algorithms}
 		}
+		if a := d.AgentSignal; a != nil {
+			sd.AgentSignal = &sip.AgentSignal{Header: a.Header, ContentType: a.ContentType, Body: a.Body}
+		}
 		for _, s := range d.Sources {
 			sd.Sources = append(sd.Sources, s.Prefix)
 		}

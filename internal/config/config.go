@@ -170,6 +170,9 @@ type Dialer struct {
 	Auth *Auth `yaml:"auth"`
 	// Media, when set, says whether this dialer's calls have their media anchored.
 	Media *MediaChoice `yaml:"media"`
+	// AgentSignal, when set, is how the dialer says a live agent came on
+	// an anchored call (media.md).
+	AgentSignal *AgentSignal `yaml:"agent_signal"`
 }
 
 // Auth is a dialer's SIP digest credentials: a username and either the
@@ -528,6 +531,9 @@ func (c *Config) check() *fieldError {
 			return at(fmt.Sprintf("$.dialers[%d].sources", i), "dialers[%d] (%s): sources is empty", i, d.Name)
 		}
 		if err := d.Auth.check(fmt.Sprintf("$.dialers[%d].auth", i), fmt.Sprintf("dialers[%d] (%s)", i, d.Name)); err != nil {
+			return err
+		}
+		if err := d.AgentSignal.check(fmt.Sprintf("$.dialers[%d].agent_signal", i), fmt.Sprintf("dialers[%d] (%s)", i, d.Name)); err != nil {
 			return err
 		}
 	}

@@ -85,3 +85,50 @@ func (c *Config) checkMedia() *fieldError {
 	}
 	return nil
 }
+
+// AgentSignal is how a dialer says that a live agent came on a call, inside
+// the call's dialog after the answer: a header on a request it sends (INFO,
+// re-INVITE or UPDATE), or an INFO (RFC 6086) with a Content-Type of its
+// own and, optionally, a body holding a given text. Set Header, or
+// ContentType with an optional Body.
+type AgentSignal struct {
+	// Header is the header whose presence is the signal, e.g. X-Agent-Connected.
+	Header string `yaml:"header"`
+	// ContentType is the media type of an INFO whose arrival is the signal,
+	// e.g. application/x-agent-state.
+	ContentType string `yaml:"content_type"`
+	// Body, when set, must occur in that INFO's body, e.g. "connected".
+	Body string `yaml:"body"`
+}
+
+// check checks that a signal names a header or a content type, not both,
+// and that each is well formed (RFC 3261 §25.1 token, type/subtype).
+func (s *AgentSignal) check(path, dialer string) *fieldError {
+	switch {
+	case s == nil:
+		return nil
+	case s.Header != "" && s.ContentType != "":
+		return at(path, "%s: agent_signal: give header or content_type, not both", dialer)
+	case s.Header == "" && s.ContentType == "":
+		return at(path, "%s: agent_signal: give header (e.g. X-Agent-Connected) or content_type (an INFO's)", dialer)
+	case s.Header != "" && s.Body != "":
+		return at(path+".body", "%s: agent_signal: body goes with content_type (an INFO's), not with header", dialer)
+	case s.Header != "" && !isToken(s.Header):
+		return at(path+".header", "%s: agent_signal: header %q is not a SIP header name", dialer, s.Header)
+	}
+	if s.ContentType != "" {
+		kind, sub, ok := strings.Cut(s.ContentType, "/")
+		if !ok || !isToken(kind) || !isToken(sub) {
+			return at(path+".content_type", "%s: agent_signal: content_type %q is not a media type such as application/x-agent-state", dialer, s.ContentType)
+		}
+	}
+	return nil
+}
+
+// isToken tells whether s is an RFC 3261 §25.1 token: a header name or a
+// media type's part.
+func isToken(s string) bool {
+	return s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-.!%*_+`'~", r))
+	}) < 0
+}

@@ -98,14 +98,14 @@ func parseLine(line []byte, scratch *[]byte) (link, error) {
 	if k == j || k == len(body) || (body[k] != ',' && body[k] != '}') {
 		return link{}, errors.New("its seq is not a number")
 	}
-	switch {
-	case bytes.HasSuffix(body, []byte(prevField+`"}`)):
-	case len(body) >= len(prevField)+hashHexLen+2 &&
-		bytes.HasPrefix(body[len(body)-len(prevField)-hashHexLen-2:], []byte(prevField)) &&
-		isLowerHex(body[len(body)-hashHexLen-2:len(body)-2]):
+	// Record 1 has no prev ("prev":"" before 2026-11-30); the chain check
+	// tells whether a record without one may be record 1.
+	if len(body) >= len(prevField)+hashHexLen+2 &&
+		bytes.HasPrefix(body[len(body)-len(prevField)-hashHexLen-2:], []byte(prevField)) {
 		l.prev = body[len(body)-hashHexLen-2 : len(body)-2]
-	default:
-		return link{}, errors.New("it has no prev field before its hash")
+		if !isLowerHex(l.prev) {
+			return link{}, errors.New("its prev is not 64 hex digits")
+		}
 	}
 	l.redacted = bytes.HasPrefix(body, []byte(`{"seq":`)) && bytes.Contains(body, []byte(`,"redacted":`))
 	return l, nil

@@ -74,15 +74,17 @@ type Outcome struct {
 	Called string    `json:"called"`
 	// Calling is the calling number as the INVITE's From URI gives it;
 	// CallerID the caller ID sent (P-Asserted-Identity, else From).
-	Calling     string `json:"calling"`
-	CallerID    string `json:"caller_id"`
-	CallerName  string `json:"caller_name,omitempty"`
-	Dialer      string `json:"dialer"`
-	Seller      string `json:"seller"`
-	Campaign    string `json:"campaign"`
-	DialMode    string `json:"dial_mode"`
-	Prerecorded bool   `json:"prerecorded"`
-	Status      int    `json:"status"`
+	Calling    string `json:"calling"`
+	CallerID   string `json:"caller_id"`
+	CallerName string `json:"caller_name,omitempty"`
+	Dialer     string `json:"dialer"`
+	Seller     string `json:"seller"`
+	Campaign   string `json:"campaign"`
+	DialMode   string `json:"dial_mode"`
+	// Prerecorded is true when the call said it plays a prerecorded or
+	// artificial voice; absent when false.
+	Prerecorded bool `json:"prerecorded,omitempty"`
+	Status      int  `json:"status"`
 	// Disposition is answered, busy, no-answer, cancelled, rejected or failed.
 	Disposition string `json:"disposition"`
 	// Invited is when the INVITE arrived (the decision's time), Answered

@@ -59,11 +59,11 @@ type Record struct {
 	// DialMode is how the call was dialed: automated or manual.
 	DialMode string `json:"dial_mode,omitempty"`
 	// Prerecorded marks a call that said it plays an artificial or
-	// prerecorded voice (47 CFR 64.1200(a)).
-	Prerecorded bool `json:"prerecorded"`
+	// prerecorded voice (47 CFR 64.1200(a)); absent when false.
+	Prerecorded bool `json:"prerecorded,omitempty"`
 	// Monitor marks a call forwarded although a rule would have rejected it
-	// (a rule with monitor: true, or the policy's monitor mode).
-	Monitor bool `json:"monitor"`
+	// (a rule with monitor: true, or the policy's monitor mode); absent when false.
+	Monitor bool `json:"monitor,omitempty"`
 	// Would is what the monitored rule would have done; set only with Monitor.
 	Would Would `json:"would,omitzero"`
 	// Error is the registry or evaluation error behind the decision, if any.
@@ -80,8 +80,9 @@ type Record struct {
 	// nothing of its content: a proof for one call carries the hashes of
 	// its neighbours, and a redacted record leaves only its hash.
 	Salt string `json:"salt"`
-	// Prev is the Hash of the record before this one; empty for the first record.
-	Prev string `json:"prev"`
+	// Prev is the Hash of the record before this one; absent in the first
+	// record (records written before 2026-11-30 hold "prev":"" there).
+	Prev string `json:"prev,omitempty"`
 	// Hash is the record's RFC 6962 leaf hash, hex: SHA-256 of a zero byte
 	// and this record's JSON without the hash field. It is the last field of
 	// every line.
@@ -160,10 +161,12 @@ func (r *Record) appendJSON(b []byte) []byte {
 	if r.DialMode != "" {
 		b = appendField(b, "dial_mode", r.DialMode)
 	}
-	b = append(b, `,"prerecorded":`...)
-	b = strconv.AppendBool(b, r.Prerecorded)
-	b = append(b, `,"monitor":`...)
-	b = strconv.AppendBool(b, r.Monitor)
+	if r.Prerecorded {
+		b = append(b, `,"prerecorded":true`...)
+	}
+	if r.Monitor {
+		b = append(b, `,"monitor":true`...)
+	}
 	if r.Would != (Would{}) {
 		b = append(b, `,"would":{"decision":`...)
 		b = appendString(b, r.Would.Decision)
@@ -190,10 +193,13 @@ func (r *Record) appendJSON(b []byte) []byte {
 	return r.appendTail(b)
 }
 
-// appendTail closes every record: salt, prev, and hash when known.
+// appendTail closes every record: salt, prev (but in record 1), and hash
+// when known.
 func (r *Record) appendTail(b []byte) []byte {
 	b = appendField(b, "salt", r.Salt)
-	b = appendField(b, "prev", r.Prev)
+	if r.Prev != "" {
+		b = appendField(b, "prev", r.Prev)
+	}
 	if r.Hash != "" {
 		b = appendField(b, "hash", r.Hash)
 	}

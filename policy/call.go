@@ -75,10 +75,12 @@ type Place struct {
 	LocalTime time.Time `json:"local_time,omitzero"`
 }
 
-// RuleTrace records one rule consulted for a decision.
+// RuleTrace records one rule consulted for a decision. In JSON (the audit
+// record's trace) a false Matched or Holds is left out: only the deciding
+// rule says "matched":true, only a condition that held "holds":true.
 type RuleTrace struct {
 	Rule    string `json:"rule"`
-	Matched bool   `json:"matched"`
+	Matched bool   `json:"matched,omitempty"`
 	// Monitor marks a rule that only monitors: its match is logged, not enforced.
 	Monitor bool `json:"monitor,omitempty"`
 	// Conditions holds the conditions evaluated, in the order written; evaluation
@@ -89,7 +91,7 @@ type RuleTrace struct {
 // ConditionTrace records one condition's outcome and the facts it saw.
 type ConditionTrace struct {
 	Kind  string `json:"kind"`
-	Holds bool   `json:"holds"`
+	Holds bool   `json:"holds,omitempty"`
 	// Value is the fact the condition saw: the list that holds the number, the
 	// state, the zone that is outside hours, the holiday, the caller ID class...
 	Value string `json:"value,omitempty"`

@@ -63,7 +63,7 @@ func (o *outsideHours) eval(_ context.Context, f *facts, _ Registry) (ConditionT
 // Trace values of a time or state rule that had nothing to go on.
 const (
 	noTimeZone  = "no time zone (outside the NANP)"
-	noStateRule = "no rule for the state"
+	noStateRule = "no state rule"
 )
 
 // weekHours holds the calling window of each weekday, indexed by time.Weekday.

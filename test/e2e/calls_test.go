@@ -43,9 +43,14 @@ func TestAllowedCallCompletesThroughTheProxy(t *testing.T) {
 	}
 	r := recs[0]
 	for k, want := range map[string]any{"decision": "allow", "rule": "default", "status": 200.0, "called": "+12025550143",
-		"caller": "+12025550100", "dialer": "predictive", "campaign": "spring-sale", "mode": "enforce", "prerecorded": false} {
+		"caller": "+12025550100", "dialer": "predictive", "campaign": "spring-sale", "mode": "enforce"} {
 		if r[k] != want {
 			t.Errorf("audit %s = %v, want %v", k, r[k], want)
+		}
+	}
+	for _, k := range []string{"prerecorded", "monitor"} { // false: left out
+		if v, ok := r[k]; ok {
+			t.Errorf("audit %s = %v, want it absent (false)", k, v)
 		}
 	}
 	if !strings.HasPrefix(r["source"].(string), dialerIP+":") || r["call_id"] == "" || r["time"] == "" {

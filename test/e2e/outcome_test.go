@@ -49,10 +49,13 @@ func TestEveryForwardedCallHasAnOutcome(t *testing.T) {
 			t.Errorf("outcome %d: %v; want status %v, ended_by %s, %s, answered %v", i, o, w.status, w.endedBy, w.disposition, w.answered)
 		}
 		for k, v := range map[string]any{"called": "+12025550143", "calling": "2025550100", "caller_id": "+12025550100",
-			"dialer": "predictive", "dial_mode": "automated", "prerecorded": false} {
+			"dialer": "predictive", "dial_mode": "automated"} {
 			if o[k] != v {
 				t.Errorf("outcome %d: %s = %v, want %v", i, k, o[k], v)
 			}
+		}
+		if p, ok := o["prerecorded"]; ok {
+			t.Errorf("outcome %d: prerecorded = %v, want it absent (false)", i, p)
 		}
 		if o["invited"] != d["time"] || o["ended"] != o["time"] || o["ended"].(string) < o["invited"].(string) {
 			t.Errorf("outcome %d: invited %v (decision at %v), ended %v (record at %v)", i, o["invited"], d["time"], o["ended"], o["time"])

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -32,25 +33,32 @@ const (
 	KindDataChange = "data_change"
 )
 
-// EvidenceFormat names the bundle format that docs/audit.md describes.
-const EvidenceFormat = "gatekeeper-evidence/1"
+// EvidenceFormat names the bundle format that docs/audit.md describes; the
+// bundles of format 1 (gatekeeper-evidence/1, an inclusion proof for each
+// record) are still read.
+const EvidenceFormat = "gatekeeper-evidence/2"
+
+const evidenceFormat1 = "gatekeeper-evidence/1"
 
 // PoliciesDir is the folder of the audit folder where every policy text that
 // was loaded is kept, as <sha256>.yaml.
 const PoliciesDir = "policies"
 
 // Bundle is the evidence of one call: its decision and outcome records, the
-// records of the policy and the data versions they name, each with its
-// inclusion proof in the tree of a signed checkpoint, and the policy text.
-// It holds no record that names another called number.
+// records of the policy and the data versions they name, one proof that they
+// are all in the tree of a signed checkpoint, and the policy text. It holds
+// no record that names another called number.
 type Bundle struct {
 	Format string `json:"format"`
 	CallID string `json:"call_id"`
-	// Checkpoint is the signed checkpoint (a note) the proofs lead to.
+	// Checkpoint is the signed checkpoint (a note) the proof leads to.
 	Checkpoint string `json:"checkpoint"`
-	// Records are the lines as stored, in seq order, each with the RFC 6962
-	// inclusion proof of its leaf (seq-1) in the checkpoint's tree.
-	Records []ProvenRecord `json:"records"`
+	// Records are the lines as stored, in seq order; record seq is leaf seq-1.
+	Records []string `json:"records"`
+	// Proof is the multiproof of the records' leaves in the checkpoint's tree:
+	// the hashes of the subtrees that hold none of them, 32 bytes each, in
+	// the order docs/audit.md gives; base64 (RFC 4648 §4) in JSON.
+	Proof []byte `json:"proof"`
 	// Policies maps a policy's SHA-256 (hex) to its text.
 	Policies map[string]string `json:"policies,omitempty"`
 }
@@ -66,8 +74,9 @@ func (b *Bundle) FileName() string {
 	}, b.CallID) + ".json"
 }
 
-// ProvenRecord is one line of the log with its inclusion proof.
-type ProvenRecord struct {
+// provenRecord is a record of a format 1 bundle: the line with the RFC 6962
+// inclusion proof of its leaf alone.
+type provenRecord struct {
 	Line  string      `json:"line"`
 	Proof []tlog.Hash `json:"proof"` // base64, leaf to root (tlog.RecordProof)
 }
@@ -135,15 +144,13 @@ func Evidence(dir string, q EvidenceQuery, verifier note.Verifier) (*Bundle, err
 	return bundleOf(dir, found, cp, tree)
 }
 
-// bundleOf proves the records found in the tree of checkpoint cp.
+// bundleOf proves the records found (in seq order) in the tree of checkpoint cp.
 func bundleOf(dir string, found []foundRecord, cp Checkpoint, tree tlog.HashReader) (*Bundle, error) {
 	b := &Bundle{Format: EvidenceFormat, Checkpoint: string(cp.Note)}
-	for _, r := range found {
-		proof, err := tlog.ProveRecord(cp.Size, int64(r.Seq-1), tree)
-		if err != nil {
-			return nil, fmt.Errorf("proof of seq %d: %w", r.Seq, err)
-		}
-		b.Records = append(b.Records, ProvenRecord{Line: string(r.line), Proof: proof})
+	indexes := make([]int64, len(found))
+	for i, r := range found {
+		indexes[i] = int64(r.Seq - 1)
+		b.Records = append(b.Records, string(r.line))
 		switch r.Kind {
 		case KindDecision:
 			b.CallID = r.CallID
@@ -157,6 +164,10 @@ func bundleOf(dir string, found []foundRecord, cp Checkpoint, tree tlog.HashRead
 			}
 			b.Policies[r.PolicySHA256] = string(text)
 		}
+	}
+	var err error
+	if b.Proof, err = proveLeaves(cp.Size, indexes, tree); err != nil {
+		return nil, fmt.Errorf("proof of the call's records: %w", err)
 	}
 	return b, nil
 }
@@ -288,19 +299,56 @@ type EvidenceSummary struct {
 	Decision string
 }
 
+// evidenceFile is a bundle of either format as read: the records of format 1
+// carry each its own proof.
+type evidenceFile struct {
+	Format     string            `json:"format"`
+	CallID     string            `json:"call_id"`
+	Checkpoint string            `json:"checkpoint"`
+	Records    json.RawMessage   `json:"records"`
+	Proof      []byte            `json:"proof"`
+	Policies   map[string]string `json:"policies"`
+}
+
+// evidenceFields are the fields of a record the check reads.
+type evidenceFields struct {
+	Kind         string `json:"kind"`
+	CallID       string `json:"call_id"`
+	Called       string `json:"called"`
+	Number       string `json:"number"`
+	PolicySHA256 string `json:"policy_sha256"`
+}
+
 // VerifyEvidence checks a bundle offline with the log's public key alone:
 // the checkpoint's signature; for every record, that its hash is its leaf
-// hash (SHA-256 of 0x00 and the line without its hash field) and that its
-// proof leads from leaf seq-1 to the checkpoint's root (RFC 6962 §2.1.1);
+// hash (SHA-256 of 0x00 and the line without its hash field); that the
+// proof and the records' leaves give the checkpoint's root (format 2: one
+// multiproof, rootOf; format 1: one RFC 6962 §2.1.1 inclusion proof each);
 // that the decision and outcomes are the bundle's call and name one called
-// number; and that every policy text hashes to the SHA-256 the decision names.
+// number; and that every policy text hashes to the SHA-256 it is filed under,
+// the decision's among them.
 func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error) {
 	var s EvidenceSummary
-	var b Bundle
+	var b evidenceFile
 	if err := json.Unmarshal(data, &b); err != nil {
 		return s, fmt.Errorf("not an evidence bundle: %w", err)
 	}
-	if b.Format != EvidenceFormat {
+	var lines []string
+	var proofs [][]tlog.Hash // format 1
+	switch b.Format {
+	case EvidenceFormat:
+		if err := json.Unmarshal(b.Records, &lines); err != nil {
+			return s, fmt.Errorf("records: %w", err)
+		}
+	case evidenceFormat1:
+		var rs []provenRecord
+		if err := json.Unmarshal(b.Records, &rs); err != nil {
+			return s, fmt.Errorf("records: %w", err)
+		}
+		for _, r := range rs {
+			lines, proofs = append(lines, r.Line), append(proofs, r.Proof)
+		}
+	default:
 		return s, fmt.Errorf("format %q, want %q", b.Format, EvidenceFormat)
 	}
 	if verifier == nil {
@@ -312,10 +360,11 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 	}
 	s.CallID, s.Checkpoint, s.Records = b.CallID, cp, map[string]int{}
 	var scratch []byte
-	var decision *recordFields
-	called := ""
-	for i, r := range b.Records {
-		l, err := parseLine([]byte(r.Line), &scratch)
+	indexes, leaves := make([]int64, len(lines)), make([]tlog.Hash, len(lines))
+	decisions, called := 0, ""
+	var policy string
+	for i, line := range lines {
+		l, err := parseLine([]byte(line), &scratch)
 		if err != nil || l.redacted {
 			return s, fmt.Errorf("record %d: not a record: %v", i+1, err)
 		}
@@ -323,11 +372,17 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 		if h := hexHash(leaf); !bytes.Equal(h[:], l.hash) {
 			return s, fmt.Errorf("record %d (seq %d): the hash does not match the record: it was altered", i+1, l.seq)
 		}
-		if err := tlog.CheckRecord(r.Proof, cp.Size, cp.Root, int64(l.seq-1), leaf); err != nil {
-			return s, fmt.Errorf("record %d (seq %d): not in the checkpoint's tree: %w", i+1, l.seq, err)
+		if l.seq == 0 || int64(l.seq) > cp.Size || i > 0 && int64(l.seq-1) <= indexes[i-1] {
+			return s, fmt.Errorf("record %d (seq %d): not in the checkpoint's tree of %d records after the one before it", i+1, l.seq, cp.Size)
 		}
-		var f recordFields
-		if err := json.Unmarshal([]byte(r.Line), &f); err != nil {
+		indexes[i], leaves[i] = int64(l.seq-1), leaf
+		if proofs != nil {
+			if err := tlog.CheckRecord(proofs[i], cp.Size, cp.Root, indexes[i], leaf); err != nil {
+				return s, fmt.Errorf("record %d (seq %d): not in the checkpoint's tree: %w", i+1, l.seq, err)
+			}
+		}
+		var f evidenceFields
+		if err := json.Unmarshal([]byte(line), &f); err != nil {
 			return s, fmt.Errorf("record %d (seq %d): %w", i+1, l.seq, err)
 		}
 		s.Records[f.Kind]++
@@ -337,7 +392,8 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 				return s, fmt.Errorf("record %d (seq %d): call %q, not the bundle's %q", i+1, l.seq, f.CallID, b.CallID)
 			}
 			if f.Kind == KindDecision {
-				decision, s.Decision = &f, r.Line
+				decisions++
+				policy, s.Decision = f.PolicySHA256, line
 			}
 		}
 		for _, n := range []string{f.Called, f.Number} {
@@ -349,8 +405,14 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 			}
 		}
 	}
-	if decision == nil {
-		return s, errors.New("the bundle holds no decision")
+	if proofs == nil {
+		root, err := rootOf(cp.Size, indexes, leaves, b.Proof)
+		if err != nil || root != cp.Root {
+			return s, fmt.Errorf("the records are not in the checkpoint's tree: %v", cmp.Or(err, errors.New("the proof leads to another root")))
+		}
+	}
+	if decisions != 1 {
+		return s, fmt.Errorf("the bundle holds %d decisions, not one", decisions)
 	}
 	for sum, text := range b.Policies {
 		got := sha256.Sum256([]byte(text))
@@ -358,8 +420,8 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 			return s, fmt.Errorf("the policy text filed as %s hashes to %x", sum, got)
 		}
 	}
-	if _, ok := b.Policies[decision.PolicySHA256]; !ok && len(b.Policies) > 0 {
-		return s, fmt.Errorf("the bundle's policy texts do not include the decision's policy %s", decision.PolicySHA256)
+	if _, ok := b.Policies[policy]; !ok && len(b.Policies) > 0 {
+		return s, fmt.Errorf("the bundle's policy texts do not include the decision's policy %s", policy)
 	}
 	return s, nil
 }

@@ -118,7 +118,7 @@ func (r *Relay) Rewrite(callID string, side Side, body []byte) ([]byte, error) {
 	}
 	s := r.sessions[callID]
 	if s == nil {
-		s = &session{relay: r, callID: callID}
+		s = &session{relay: r, callID: callID, tracks: [2]*track{newTrack(Dialer), newTrack(Carrier)}}
 		r.sessions[callID] = s
 	}
 	r.mu.Unlock()
@@ -167,7 +167,7 @@ func (r *Relay) Release(callID string) Verdict {
 	s.close("released")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.verdict()
+	return s.verdict(time.Now())
 }
 
 // Close ends every session and stops the relay.
@@ -240,9 +240,11 @@ type session struct {
 	seen        [2]bool
 	streams     []*stream
 	closed      bool
-	answered    time.Time // Answered; zero before
-	campaign    string    // the campaign given with Answered
-	agentSignal time.Time // AgentSignal; zero without
+	answered    time.Time    // Answered; zero before
+	answeredAt  atomic.Int64 // answered on the relay's clock (ns), 0 before
+	tracks      [2]*track    // the first stream's audio, by the side it comes from
+	campaign    string       // the campaign given with Answered
+	agentSignal time.Time    // AgentSignal; zero without
 }
 
 func (s *session) touch() { s.last.Store(s.relay.now()) }
@@ -274,7 +276,7 @@ type stream struct {
 func (r *Relay) openStream(s *session) (*stream, error) {
 	st := &stream{}
 	for _, side := range []Side{Dialer, Carrier} {
-		l, err := r.openLeg(side)
+		l, err := r.openLeg(side, s)
 		if err != nil {
 			if st.legs[Dialer] != nil {
 				st.legs[Dialer].close(r.ports)
@@ -305,10 +307,13 @@ type leg struct {
 	held    atomic.Bool
 	// received counts the packets that came from the side.
 	received atomic.Uint64
+	// track analyses the side's audio; nil but on the call's first stream.
+	track *track
 }
 
 // openLeg binds the next free pair of ports that can be bound.
-func (r *Relay) openLeg(side Side) (*leg, error) {
+// The first stream's legs feed the session's detection.
+func (r *Relay) openLeg(side Side, s *session) (*leg, error) {
 	for range r.ports.len() {
 		port, ok := r.ports.take()
 		if !ok {
@@ -325,7 +330,11 @@ func (r *Relay) openLeg(side Side) (*leg, error) {
 			r.ports.put(port)
 			continue
 		}
-		return &leg{side: side, port: port, rtp: rtpConn, rtcp: rtcpConn}, nil
+		l := &leg{side: side, port: port, rtp: rtpConn, rtcp: rtcpConn}
+		if len(s.streams) == 0 {
+			l.track = s.tracks[side]
+		}
+		return l, nil
 	}
 	return nil, ErrNoPorts
 }
@@ -372,6 +381,14 @@ func (l *leg) close(pool *portPool) {
 	pool.put(l.port)
 }
 
+// payload is an RTP packet's payload without its padding (RFC 3550 §5.1).
+func payload(h *rtp.Header, b []byte) []byte {
+	if h.Padding && len(b) > 0 && int(b[len(b)-1]) <= len(b) {
+		return b[:len(b)-int(b[len(b)-1])]
+	}
+	return b
+}
+
 // maxPacket is the largest UDP payload the relay takes; anything larger is cut.
 const maxPacket = 1500
 
@@ -395,14 +412,19 @@ func (r *Relay) pump(s *session, from, to *leg, rtcp bool) {
 		}
 		// RTP ports take RTP (and RTCP multiplexed on them, whose first
 		// bytes read as an RTP header too); anything else is dropped.
+		now := r.now()
 		if !rtcp {
-			if _, err := h.Unmarshal(buf[:n]); err != nil || h.Version != 2 {
+			hdr, err := h.Unmarshal(buf[:n])
+			if err != nil || h.Version != 2 {
 				r.dropped.Add(1)
 				continue
 			}
+			if from.track != nil {
+				from.track.packet(&h, payload(&h, buf[hdr:n]), now, s.answeredAt.Load())
+			}
 		}
 		from.received.Add(1)
-		s.touch()
+		s.last.Store(now)
 		from.latch(i, src)
 		dest := to.dest[i].Load()
 		if dest == nil {

@@ -19,15 +19,23 @@ type Verdict struct {
 	// AgentSpeech is the first live speech on the dialer-to-carrier stream
 	// after the answer (noise, music and tones are not speech).
 	AgentSpeech time.Time
-	// Gap is AgentSpeech - GreetingEnd; for a call with no agent speech,
-	// the time from GreetingEnd to the end of the call. Zero without a
-	// greeting.
+	// Gap is AgentSpeech - GreetingEnd (negative when the agent spoke
+	// over the greeting); for a call with no agent speech, SafeHarbor -
+	// GreetingEnd, else the time from GreetingEnd to the end of the call.
+	// Zero without a greeting.
 	Gap time.Duration
 	// AgentSignal is when the dialer said an agent was connected (a
 	// configured header or SIP INFO); Disagreement says how the media
 	// contradicted that signal, "" when it did not or there was none.
 	AgentSignal  time.Time
 	Disagreement string
+	// SafeHarbor is when the campaign's registered safe-harbor message
+	// started on the dialer leg (Relay.SafeHarbor); zero when not heard.
+	SafeHarbor time.Time
+	// Note says why a call is NotLive, or what was missing ("no G.711
+	// audio from the dialer after the answer"): media the relay could not
+	// analyse (another codec, SRTP) reads as no audio.
+	Note string
 }
 
 // Outcome classifies an answered, anchored call for the 3 % safe harbor

@@ -45,6 +45,10 @@ func levelDB(x *[frameSamples]int16) float32 {
 	return float32(max(10*math.Log10(float64(sum)/frameSamples/(32768*32768)), silenceDB))
 }
 
+// subharmonicShare: a lag whose correlation is this share of the best is
+// taken as the period over a longer best lag (a multiple of it).
+const subharmonicShare = 0.85
+
 // Pitch search range: 62.5-400 Hz, a voice's fundamental, as lags at the
 // 4 kHz the periodicity is measured at.
 const (
@@ -83,6 +87,7 @@ func (p *pitch) measure(x *[frameSamples]int16) (periodicity float32, lag int) {
 	for i := half - minLag; i < frameSamples-minLag; i++ {
 		eL += p.hist[i] * p.hist[i]
 	}
+	var r [maxLag + 2]float32
 	for l := minLag; l <= maxLag; l++ {
 		if l > minLag {
 			in, out := p.hist[half-l], p.hist[frameSamples-l]
@@ -95,8 +100,15 @@ func (p *pitch) measure(x *[frameSamples]int16) (periodicity float32, lag int) {
 		for i := half; i < frameSamples; i++ {
 			c += p.hist[i] * p.hist[i-l]
 		}
-		if r := c / float32(math.Sqrt(float64(e0*eL))); r > periodicity {
-			periodicity, lag = r, l
+		r[l] = c / float32(math.Sqrt(float64(e0*eL)))
+		periodicity = max(periodicity, r[l])
+	}
+	// A signal periodic at lag L is so at 2L, 3L... too, and a period
+	// between two lags makes one multiple score a little higher than
+	// another: the first peak near the best is the period.
+	for l := minLag; l <= maxLag; l++ {
+		if r[l] >= subharmonicShare*periodicity && r[l] >= r[l-1] && r[l] >= r[l+1] {
+			return r[l], l
 		}
 	}
 	return periodicity, lag

@@ -19,10 +19,11 @@ const tailPeriodicity = 0.6
 type greeting struct {
 	floor      noiseFloor
 	pitch      pitch
-	lag        int // the last frame's pitch lag, 0 after a frame without samples
-	run        int // consecutive frames above the onset level, before the start
-	start, end int // frames; -1 until found
-	last       int // the last speech frame since the start
+	lag        int  // the last frame's pitch lag, 0 after a frame without samples
+	loud       bool // the last frame was over the hold level
+	run        int  // consecutive frames above the onset level, before the start
+	start, end int  // frames; -1 until found
+	last       int  // the last speech frame since the start
 }
 
 func newGreeting() greeting { return greeting{start: -1, end: -1} }
@@ -51,18 +52,23 @@ func (g *greeting) frame(k int, level float32, x *[frameSamples]int16) {
 			g.start, g.last = k-g.run+1, k
 		}
 	} else {
-		speech = level > g.floor.hold()
+		loud := level > g.floor.hold()
+		speech = loud
 		if x != nil {
 			per, lag := g.pitch.measure(x)
-			// a voice's pitch moves little from frame to frame; in noise
-			// the best lag jumps about
+			// the tail goes on from a speech frame: right after a loud
+			// one, or with the pitch of the tail frame before (a voice's
+			// pitch moves little from frame to frame; in noise the best
+			// lag jumps about)
 			smooth := g.lag > 0 && lag-g.lag >= -2 && lag-g.lag <= 2
-			speech = speech || level > g.floor.voiced() && per >= tailPeriodicity && smooth
+			tail := level > g.floor.voiced() && per >= tailPeriodicity && g.run > 0 && (g.loud || smooth)
+			speech = loud || tail
 			g.lag = lag
 		} else {
 			g.pitch.reset()
 			g.lag = 0
 		}
+		g.loud = loud
 		if speech {
 			g.run++
 		} else {

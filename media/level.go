@@ -32,7 +32,7 @@ func (f *noiseFloor) update(level float32, speech bool) {
 	switch {
 	case level <= silenceDB:
 	case !f.set:
-		f.db, f.set = min(level, -50), true
+		f.db, f.set = level, true
 	case level < f.db:
 		f.db += (level - f.db) / 4
 	case speech:

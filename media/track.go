@@ -39,8 +39,9 @@ type track struct {
 	cn      float32
 	inCN    bool // the last packet was comfort noise: gaps play it at level cn
 	frame   [frameSamples]int16
-	filled  int // samples in frame
-	frames  int // frames completed
+	last    [frameSamples]int16 // the last frame analysed, for concealing a lost packet
+	filled  int                 // samples in frame
+	frames  int                 // frames completed
 	g711    bool
 
 	greeting greeting // Carrier
@@ -66,6 +67,9 @@ func (t *track) done() bool {
 	}
 	return t.heard >= 0 && (t.message.fp == nil || t.message.start >= 0)
 }
+
+// maxConcealed is the longest loss concealed, in frames (40 ms).
+const maxConcealed = 2
 
 // samplesSince converts nanoseconds to samples.
 func samplesSince(ns int64) int64 { return ns * sampleRate / int64(time.Second) }
@@ -130,8 +134,18 @@ func (t *track) packet(h *rtp.Header, payload []byte, now, answered int64) {
 
 // fill plays out the gap up to sample at as silence, or comfort noise.
 func (t *track) fill(at int64) {
+	// A gap of a packet or two with no CN packet before it is loss, not
+	// suppressed silence: it is concealed by repeating the last frame, as
+	// a receiver's jitter buffer does, so that a lost packet does not cut
+	// a word in two.
+	conceal := !t.inCN && t.filled == 0 && t.g711 && at-t.next <= maxConcealed*frameSamples
 	for t.next < at && !t.done() {
 		if t.filled == 0 && at-t.next >= frameSamples {
+			if conceal {
+				t.analyse(&t.last)
+				t.next += frameSamples
+				continue
+			}
 			t.analyse(nil)
 			t.next += frameSamples
 			continue
@@ -155,6 +169,7 @@ func (t *track) analyse(x *[frameSamples]int16) {
 	switch {
 	case x != nil:
 		level = levelDB(x)
+		t.last = *x
 	case t.inCN:
 		level = t.cn
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	root := newRootCmd(newServeCmd(), newImportCmd(), newLookupCmd(), newListsCmd(), newDncCmd(), newCheckCmd(), newPolicyCmd(), newAuditCmd(), newVersionCmd(), newConsentCmd(), newClusterCmd())
+	root := newRootCmd(newServeCmd(), newImportCmd(), newLookupCmd(), newListsCmd(), newDncCmd(), newCheckCmd(), newPolicyCmd(), newAuditCmd(), newVersionCmd(), newConsentCmd(), newClusterCmd(), newAbandonmentCmd())
 	if err := root.Execute(); err != nil {
 		if reportable(err) {
 			fmt.Fprintln(os.Stderr, "gatekeeper:", err)

@@ -27,6 +27,7 @@ type registryAccess interface {
 	Lists() ([]registry.ListInfo, error)
 	Version(id uint64) (registry.ListInfo, error)
 	ChangeLive(req registry.LiveRequest) ([]registry.Change, error)
+	AbandonmentPeriods() ([]registry.AbandonmentPeriod, error)
 	Close() error
 	dataSetAccess // kinds.go
 }

@@ -271,12 +271,12 @@ func (g *gatekeeper) openProxy() error {
 	}
 	pc.RouteKey = key
 	pc.OnCallEnd = func(e sip.CallEnd) {
-		if g.unrecorded {
-			return
+		if !g.unrecorded {
+			if err := g.decisions.AppendEvent(audit.KindOutcome, e.Ended, outcomeOf(e)); err != nil {
+				g.log.Error("audit: outcome record", "call_id", e.Call.CallID, "error", err)
+			}
 		}
-		if err := g.decisions.AppendEvent(audit.KindOutcome, e.Ended, outcomeOf(e)); err != nil {
-			g.log.Error("audit: outcome record", "call_id", e.Call.CallID, "error", err)
-		}
+		g.countAnswered(e) // abandonment.go
 	}
 	g.gate = &recordGate{health: g.decisions.Health, onFailure: g.cfg.Audit.OnFailure, log: g.log}
 	pc.Admit = g.gate.admit

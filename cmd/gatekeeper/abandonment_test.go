@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatekeeper-sip/gatekeeper/internal/admin"
+	"github.com/gatekeeper-sip/gatekeeper/media"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
+	"github.com/gatekeeper-sip/gatekeeper/registry"
+	"github.com/gatekeeper-sip/gatekeeper/sip"
+)
+
+// abandonment reads the counts of a stopped gatekeeper's data dir, and of a
+// running one's through its admin socket; serve's call ends fill them.
+func TestAbandonmentCommand(t *testing.T) {
+	dir := t.TempDir()
+	sockDir, err := os.MkdirTemp("", "gk") // unix socket paths are limited to ~108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sockDir)
+	socket := filepath.Join(sockDir, "admin.sock")
+	cfg := filepath.Join(dir, "gatekeeper.yaml")
+	cfgText := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: \"sip:127.0.0.1:5070\"\n" +
+		"dialers:\n  - name: predictive\n    sources: [\"127.0.0.0/8\"]\n" +
+		"data_dir: data\npolicy: policy.yaml\nadmin:\n  socket: " + socket + "\n"
+	for name, text := range map[string]string{"gatekeeper.yaml": cfgText, "policy.yaml": "rules: []\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := runCmd(t, newAbandonmentCmd(), "--config", cfg)
+	if err != nil || out != "no live-answered calls counted in "+filepath.Join(dir, "data")+" (only calls whose media is anchored are counted)\n" {
+		t.Fatalf("an empty registry: %v\n%q", err, out)
+	}
+
+	// Call ends as the proxy reports them, counted as serve counts them.
+	store, err := registry.Open(registry.DefaultOptions(filepath.Join(dir, "data")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatekeeper{store: store, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	start := time.Date(2026, 3, 1, 14, 0, 0, 0, time.UTC)
+	end := func(campaign string, answered time.Time, v *media.Verdict) {
+		g.countAnswered(sip.CallEnd{Call: policy.Call{CallID: "c", Campaign: campaign}, Answered: answered, Ended: answered.Add(time.Minute), Media: v})
+	}
+	for i := range 40 {
+		outcome := media.Connected
+		switch i {
+		case 0:
+			outcome = media.AbandonedSafeHarbor
+		case 1:
+			outcome = media.Abandoned
+		}
+		end("spring", start.Add(time.Duration(i)*time.Hour), &media.Verdict{Outcome: outcome})
+	}
+	end("spring", start.Add(2*time.Hour), &media.Verdict{Outcome: media.NotLive}) // a machine or nobody: not live-answered
+	end("spring", start.Add(2*time.Hour), nil)                                    // not anchored: not counted
+	end("spring", start.Add(31*24*time.Hour), &media.Verdict{Outcome: media.Abandoned})
+	end("", start, &media.Verdict{Outcome: media.Connected})
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A stopped gatekeeper: the command opens its data dir.
+	out, err = runCmd(t, newAbandonmentCmd(), "--config", cfg)
+	for _, want := range []string{
+		`(?m)^CAMPAIGN +PERIOD +START +END +LIVE-ANSWERED +ABANDONED +RATE +SAFE-HARBOR PLAYS$`,
+		`(?m)^- +1 +2026-03-01T14:00:00Z +2026-03-31T14:00:00Z +1 +0 +0\.00% +0$`,
+		`(?m)^spring +1 +2026-03-01T14:00:00Z +2026-03-31T14:00:00Z +40 +2 +5\.00% +1$`,
+		`(?m)^spring +2 +2026-03-31T14:00:00Z +2026-04-30T14:00:00Z +1 +1 +100\.00% +0$`,
+	} {
+		if err != nil || !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("abandonment: %v, want %s in\n%s", err, want, out)
+		}
+	}
+	out, err = runCmd(t, newAbandonmentCmd(), "--config", cfg, "--campaign", "spring", "--json")
+	var rows []abandonmentRow
+	if err != nil || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 2 || rows[0].LiveAnswered != 40 || rows[0].Abandoned != 2 ||
+		rows[0].SafeHarbor != 1 || rows[0].Rate != 0.05 || rows[1].Index != 1 || !strings.Contains(out, `"rate": 0.05`) {
+		t.Errorf("--campaign spring --json: %v\n%s", err, out)
+	}
+
+	// A running gatekeeper holds the directory: the command asks its socket.
+	if store, err = registry.Open(registry.DefaultOptions(filepath.Join(dir, "data"))); err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- admin.Serve(ctx, socket, admin.NewHandler(store)) }()
+	for deadline := time.Now().Add(5 * time.Second); admin.NewClient(socket).Ping(context.Background()) != nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("admin socket never answered")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	out, err = runCmd(t, newAbandonmentCmd(), "--config", cfg, "--campaign", "")
+	if err != nil || !regexp.MustCompile(`(?m)^- +1 +2026-03-01T14:00:00Z .* 1 +0 +0\.00% +0$`).MatchString(out) || strings.Contains(out, "spring") {
+		t.Errorf("--campaign \"\" through the socket: %v\n%s", err, out)
+	}
+	p, err := admin.NewClient(socket).Abandonment("spring", start.Add(24*time.Hour))
+	if err != nil || p.LiveAnswered != 40 || p.Index != 0 {
+		t.Errorf("the policy's question through the socket: %+v, %v", p, err)
+	}
+	stop()
+	<-served
+}

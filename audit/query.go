@@ -97,6 +97,35 @@ type Outcome struct {
 	DurationS float64 `json:"duration_s"`
 	// EndedBy is dialer, carrier, cancel, timeout or gatekeeper.
 	EndedBy string `json:"ended_by"`
+	// Media is what the call's media showed about the abandoned-call rule,
+	// when the gatekeeper anchored it; nil when it did not.
+	Media *MediaEvidence `json:"media,omitempty"`
+}
+
+// MediaEvidence is an anchored call's evidence for the abandoned-call rule
+// (16 CFR 310.4(b)(1)(iv), 47 CFR 64.1200(a)(7)): a call is abandoned when
+// a person answers and no live agent speaks within 2 seconds of the end
+// of their greeting. Its times are measured from the answer (Outcome.
+// Answered) on; a time not heard is absent.
+type MediaEvidence struct {
+	// Verdict is not_live (no greeting: not a live-answered call),
+	// connected, abandoned, or abandoned_safe_harbor (abandoned, and the
+	// campaign's recorded message played, 16 CFR 310.4(b)(4)(iii)).
+	Verdict string `json:"verdict"`
+	// GreetingStart and GreetingEnd bound the called person's greeting on
+	// the carrier-to-dialer stream; AgentSpeech is the first live speech on
+	// the dialer-to-carrier stream.
+	GreetingStart Time `json:"greeting_start,omitzero"`
+	GreetingEnd   Time `json:"greeting_end,omitzero"`
+	AgentSpeech   Time `json:"agent_speech,omitzero"`
+	// GapMS is AgentSpeech - GreetingEnd in milliseconds (without agent
+	// speech, the greeting's end to the call's); absent without a greeting.
+	GapMS *int64 `json:"gap_ms,omitempty"`
+	// AgentSignal is when the dialer said an agent was connected (its
+	// configured header or INFO), absent without one; Disagreement says how
+	// the media contradicted it.
+	AgentSignal  Time   `json:"agent_signal,omitzero"`
+	Disagreement string `json:"disagreement,omitempty"`
 }
 
 // outcomeHorizon is how long after its decision a call's outcome may come:

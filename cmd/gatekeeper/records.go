@@ -21,6 +21,15 @@ func outcomeOf(e sip.CallEnd) audit.Outcome {
 	if !e.Answered.IsZero() {
 		r.Answered = &audit.Time{Time: e.Answered}
 	}
+	if v := e.Media; v != nil {
+		r.Media = &audit.MediaEvidence{Verdict: string(v.Outcome), GreetingStart: audit.Time{Time: v.GreetingStart},
+			GreetingEnd: audit.Time{Time: v.GreetingEnd}, AgentSpeech: audit.Time{Time: v.AgentSpeech},
+			AgentSignal: audit.Time{Time: v.AgentSignal}, Disagreement: v.Disagreement}
+		if !v.GreetingEnd.IsZero() {
+			gap := v.Gap.Milliseconds()
+			r.Media.GapMS = &gap
+		}
+	}
 	return r
 }
 

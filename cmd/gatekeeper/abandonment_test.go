@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,22 +20,7 @@ import (
 // abandonment reads the counts of a stopped gatekeeper's data dir, and of a
 // running one's through its admin socket; serve's call ends fill them.
 func TestAbandonmentCommand(t *testing.T) {
-	dir := t.TempDir()
-	sockDir, err := os.MkdirTemp("", "gk") // unix socket paths are limited to ~108 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(sockDir)
-	socket := filepath.Join(sockDir, "admin.sock")
-	cfg := filepath.Join(dir, "gatekeeper.yaml")
-	cfgText := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: \"sip:127.0.0.1:5070\"\n" +
-		"dialers:\n  - name: predictive\n    sources: [\"127.0.0.0/8\"]\n" +
-		"data_dir: data\npolicy: policy.yaml\nadmin:\n  socket: " + socket + "\n"
-	for name, text := range map[string]string{"gatekeeper.yaml": cfgText, "policy.yaml": "rules: []\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, cfg, socket := registryTestDir(t, map[string]string{})
 	out, err := runCmd(t, newAbandonmentCmd(), "--config", cfg)
 	if err != nil || out != "no live-answered calls counted in "+filepath.Join(dir, "data")+" (only calls whose media is anchored are counted)\n" {
 		t.Fatalf("an empty registry: %v\n%q", err, out)
@@ -95,16 +78,7 @@ func TestAbandonmentCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- admin.Serve(ctx, socket, admin.NewHandler(store)) }()
-	for deadline := time.Now().Add(5 * time.Second); admin.NewClient(socket).Ping(context.Background()) != nil; {
-		if time.Now().After(deadline) {
-			t.Fatal("admin socket never answered")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	stop := serveAdmin(t, socket, store)
 	out, err = runCmd(t, newAbandonmentCmd(), "--config", cfg, "--campaign", "")
 	if err != nil || !regexp.MustCompile(`(?m)^- +1 +2026-03-01T14:00:00Z .* 1 +0 +0\.00% +0$`).MatchString(out) || strings.Contains(out, "spring") {
 		t.Errorf("--campaign \"\" through the socket: %v\n%s", err, out)
@@ -114,5 +88,4 @@ func TestAbandonmentCommand(t *testing.T) {
 		t.Errorf("the policy's question through the socket: %+v, %v", p, err)
 	}
 	stop()
-	<-served
 }

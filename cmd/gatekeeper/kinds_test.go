@@ -1,16 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gatekeeper-sip/gatekeeper/internal/admin"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
@@ -19,31 +16,14 @@ import (
 // in lookup and lists, and consents change live, on the store and through a
 // running server.
 func TestDataSetCommands(t *testing.T) {
-	dir := t.TempDir()
-	sockDir, err := os.MkdirTemp("", "gk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(sockDir)
-	socket := filepath.Join(sockDir, "admin.sock")
-	cfg := filepath.Join(dir, "gatekeeper.yaml")
-	files := map[string]string{
-		"gatekeeper.yaml": "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: \"sip:127.0.0.1:5070\"\n" +
-			"dialers:\n  - name: predictive\n    sources: [\"127.0.0.0/8\"]\n" +
-			"data_dir: data\npolicy: policy.yaml\nadmin:\n  socket: " + socket + "\n",
-		"policy.yaml":           "rules: []\n",
+	dir, cfg, socket := registryTestDir(t, map[string]string{
 		"blocks-2026-11-01.csv": "NPA,NXX,X,LTYPE,ST\n202,555,0,C,DC\n202,555,1,S,DC\n",
 		"bad-blocks.csv":        "npa,nxx,x,type\n202,555,0,C\n202,555,1,Z\n",
 		"w2w.txt":               "2025551100\n",
 		"consent.csv":           "number,seller,campaign,kind,granted_at,expires_at,revoked_at,evidence\n2025550143,acme,,written,2026-01-10,,,form 17\n",
 		"rnd.csv":               "number,asked_on,answer,disconnected_on\n2025550143,2025-06-01,no,\n",
 		"ebr.csv":               "number,seller,kind,date\n2025550143,acme,purchase,2026-02-01\n",
-	}
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	t.Chdir(dir)
 
 	out, err := runCmd(t, newImportCmd(), "--config", cfg, "--kind", "blocks", "--map", "type=LTYPE", "--map", "state=ST", "blocks-2026-11-01.csv")
@@ -95,16 +75,7 @@ func TestDataSetCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- admin.Serve(ctx, socket, admin.NewHandler(store)) }()
-	for deadline := time.Now().Add(5 * time.Second); admin.NewClient(socket).Ping(context.Background()) != nil; {
-		if time.Now().After(deadline) {
-			t.Fatal("admin socket never answered")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	stop := serveAdmin(t, socket, store)
 	now := time.Now()
 	if a, _ := policy.DecideConsent(store, "+12025550143", "acme", "", now); a.Kind != "written" {
 		t.Fatalf("before the revocation: %+v", a)
@@ -133,5 +104,4 @@ func TestDataSetCommands(t *testing.T) {
 		t.Errorf("import --kind rnd through the server: %v\n%s", err, out)
 	}
 	stop()
-	<-served
 }

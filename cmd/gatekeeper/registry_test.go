@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,25 +31,53 @@ func runCmd(t *testing.T, cmd *cobra.Command, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// The registry commands work on the store directly, through a running
-// server's admin socket, and say clearly when neither is possible.
-func TestRegistryCommandsWithAndWithoutServer(t *testing.T) {
-	dir := t.TempDir()
-	sockDir, err := os.MkdirTemp("", "gk") // unix socket paths are limited to ~108 bytes
+// registryTestDir writes a config (data_dir data, a policy without rules,
+// the admin socket in a short temporary path: unix socket paths are
+// limited to ~108 bytes) and files into a new folder.
+func registryTestDir(t *testing.T, files map[string]string) (dir, cfg, socket string) {
+	t.Helper()
+	dir = t.TempDir()
+	sockDir, err := os.MkdirTemp("", "gk")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(sockDir)
-	socket := filepath.Join(sockDir, "admin.sock")
-	cfgText := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: \"sip:127.0.0.1:5070\"\n" +
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	socket = filepath.Join(sockDir, "admin.sock")
+	files["gatekeeper.yaml"] = "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: \"sip:127.0.0.1:5070\"\n" +
 		"dialers:\n  - name: predictive\n    sources: [\"127.0.0.0/8\"]\n" +
 		"data_dir: data\npolicy: policy.yaml\nadmin:\n  socket: " + socket + "\n"
-	cfg := filepath.Join(dir, "gatekeeper.yaml")
-	for name, text := range map[string]string{"gatekeeper.yaml": cfgText, "policy.yaml": "rules: []\n", "a.txt": "2025550143\n", "b.txt": "2025550199\n"} {
+	files["policy.yaml"] = "rules: []\n"
+	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return dir, filepath.Join(dir, "gatekeeper.yaml"), socket
+}
+
+// serveAdmin serves store's admin API on socket, as a running server does,
+// until stop (or the test's end); it returns once the socket answers.
+func serveAdmin(t *testing.T, socket string, store *registry.Store) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- admin.Serve(ctx, socket, admin.NewHandler(store)) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-served }) }
+	t.Cleanup(stop)
+	for deadline := time.Now().Add(5 * time.Second); admin.NewClient(socket).Ping(context.Background()) != nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("admin socket never answered")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return stop
+}
+
+// The registry commands work on the store directly, through a running
+// server's admin socket, and say clearly when neither is possible.
+func TestRegistryCommandsWithAndWithoutServer(t *testing.T) {
+	dir, cfg, socket := registryTestDir(t, map[string]string{"a.txt": "2025550143\n", "b.txt": "2025550199\n"})
 	t.Chdir(dir) // relative file arguments, as a user types them
 
 	// No server: the CLI opens the store itself.
@@ -75,15 +104,7 @@ func TestRegistryCommandsWithAndWithoutServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- admin.Serve(ctx, socket, admin.NewHandler(store)) }()
-	for deadline := time.Now().Add(5 * time.Second); admin.NewClient(socket).Ping(context.Background()) != nil; {
-		if time.Now().After(deadline) {
-			t.Fatal("admin socket never answered")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	stop := serveAdmin(t, socket, store)
 	// b.txt lacks a.txt's number: as a full import it would empty the list, and the server refuses it.
 	_, err = runCmd(t, newImportCmd(), "--config", cfg, "--list", "internal", "b.txt")
 	if err == nil || !strings.Contains(err.Error(), "list internal: a full import would remove too much of the list: 1 of its 1 numbers would go (100%, more than the 10%") ||
@@ -126,7 +147,6 @@ func TestRegistryCommandsWithAndWithoutServer(t *testing.T) {
 
 	// The store is still held but nobody answers on the socket.
 	stop()
-	<-served
 	_, err = runCmd(t, newListsCmd(), "--config", cfg)
 	if err == nil || !strings.Contains(err.Error(), "in use by another process") || !strings.Contains(err.Error(), socket) {
 		t.Errorf("locked store without a server: %v", err)

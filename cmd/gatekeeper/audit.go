@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -148,7 +147,7 @@ func newAuditCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			data, err := json.MarshalIndent(b, "", " ")
+			data, err := b.Encode()
 			if err != nil {
 				return err
 			}
@@ -156,7 +155,7 @@ func newAuditCmd() *cobra.Command {
 			if path == "" {
 				path = b.FileName()
 			}
-			if err := os.WriteFile(path, append(data, '\n'), 0o640); err != nil {
+			if err := os.WriteFile(path, data, 0o640); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d records of call %s with their proofs, %d bytes\n", path, len(b.Records), b.CallID, len(data))

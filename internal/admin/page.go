@@ -233,13 +233,13 @@ func (wb *Web) evidence(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return withStatus(http.StatusConflict, err)
 	}
-	data, err := json.MarshalIndent(b, "", " ")
+	data, err := b.Encode()
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", b.FileName()))
-	w.Write(append(data, '\n'))
+	w.Write(data)
 	return nil
 }
 

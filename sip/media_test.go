@@ -196,6 +196,15 @@ func TestAgentSignalAndVerdictReachTheCallEnd(t *testing.T) {
 	send(t, r.dialer, r.proxyAddr(), "BYE sip:2025550143@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKmb3\nMax-Forwards: 70\nFrom: <sip:2025550100@127.0.0.2>;tag=dt\nTo: <sip:2025550143@127.0.0.1>;tag=ct\nCall-ID: media-3\nCSeq: 5 BYE\nContent-Length: 0\n\n")
 	send(t, r.carrier, r.proxyAddr(), okTo(awaitNext(t, r.carrier, time.Second, "BYE ")))
 	awaitNext(t, r.dialer, time.Second, "SIP/2.0 200 OK")
+	// The BYE's answer goes to the dialer before the call's end is reported.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		r.mu.Lock()
+		n := len(r.ends)
+		r.mu.Unlock()
+		if n > 0 {
+			break
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.ends) != 1 || r.ends[0].Media == nil {

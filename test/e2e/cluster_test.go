@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,22 @@ import (
 	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 )
 
+// startTwoNodes starts two gatekeepers sharing one NATS server, embedded
+// in the first (gk-a).
+func startTwoNodes(t *testing.T) (a, b *gatekeeper) {
+	t.Helper()
+	natsPort := freePort(t, carrierIP)
+	a = newGatekeeper(t)
+	a.sections = fmt.Sprintf("cluster:\n  node: gk-a\n  embedded:\n    listen: %s:%d\n", carrierIP, natsPort)
+	a.writeConfig()
+	a.start()
+	b = newGatekeeper(t)
+	b.sections = fmt.Sprintf("cluster:\n  node: gk-b\n  nats: [\"nats://%s:%d\"]\n", carrierIP, natsPort)
+	b.writeConfig()
+	b.start()
+	return a, b
+}
+
 // Two gatekeepers share one NATS server, embedded in the first: a called
 // person's opt-out recorded through node A is enforced on the next call
 // through node B, and `cluster status` on B shows B has applied it. With B
@@ -21,15 +39,7 @@ import (
 // Each node's decision log has one data_change record of the opt-out: A's
 // as it took it, B's as it applied it from the cluster.
 func TestOptOutThroughOneNodeHoldsOnAnother(t *testing.T) {
-	natsPort := freePort(t, carrierIP)
-	a := newGatekeeper(t)
-	a.sections = fmt.Sprintf("cluster:\n  node: gk-a\n  embedded:\n    listen: %s:%d\n", carrierIP, natsPort)
-	a.writeConfig()
-	a.start()
-	b := newGatekeeper(t)
-	b.sections = fmt.Sprintf("cluster:\n  node: gk-b\n  nats: [\"nats://%s:%d\"]\n", carrierIP, natsPort)
-	b.writeConfig()
-	b.start()
+	a, b := startTwoNodes(t)
 
 	carrier := b.carrier("uas.xml", 1)
 	b.dial(dialerIP, "uac.xml", listedNumber).mustPass()
@@ -189,4 +199,94 @@ func TestUnreachableClusterFailsClosed(t *testing.T) {
 		strings.Count(log, "proven current again"); lost != 1 || back != 1 {
 		t.Errorf("the log says %d times that the node lost its proof and %d times that it got it back; want 1 and 1:\n%s", lost, back, log)
 	}
+}
+
+// sipStatus sends msg from ip to the gatekeeper's SIP port and returns the
+// status code of its first final answer, 0 when none comes within wait (a
+// gatekeeper not yet listening answers nothing).
+func (g *gatekeeper) sipStatus(ip, msg string, wait time.Duration) int {
+	conn, err := net.ListenPacket("udp", ip+":0")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer conn.Close()
+	msg = strings.ReplaceAll(msg, "LOCAL", conn.LocalAddr().String())
+	msg = strings.ReplaceAll(strings.ReplaceAll(msg, "\r\n", "\n"), "\n", "\r\n")
+	if _, err := conn.WriteTo([]byte(msg), &net.UDPAddr{IP: net.ParseIP(carrierIP), Port: g.port}); err != nil {
+		g.t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 4096)
+	for {
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			return 0
+		}
+		var code int
+		if _, err := fmt.Sscanf(string(buf[:n]), "SIP/2.0 %d ", &code); err == nil && code >= 200 {
+			return code
+		}
+	}
+}
+
+// A gatekeeper restarted while opt-outs were recorded through another
+// answers OPTIONS 200 only once it has applied them: polled from the moment
+// it starts, its first 200 is followed at once by INVITEs to numbers
+// opted out while it was down, and each gets 603.
+func TestRestartedNodeCatchesUpBeforeOptions200(t *testing.T) {
+	a, b := startTwoNodes(t)
+	b.stop()
+
+	var missed []string
+	for i := range 2000 {
+		missed = append(missed, fmt.Sprintf("303555%04d", i))
+	}
+	for chunk := range slices.Chunk(missed, 1000) { // at most 1000 a request
+		if out, err := a.run(append([]string{"dnc", "add", "--list", "internal", "--reason", "asked while node B was down"}, chunk...)...); err != nil {
+			t.Fatalf("dnc add on node A: %v\n%s", err, out)
+		}
+	}
+
+	type answer struct {
+		at     time.Time
+		status int
+	}
+	first200 := make(chan answer, 1)
+	polled := 0
+	go func() {
+		for i := 0; ; i++ {
+			status := b.sipStatus(dialerIP, probe(100+i), 100*time.Millisecond)
+			if status == 200 {
+				first200 <- answer{time.Now(), status}
+				return
+			}
+			polled++
+			if i > 300 {
+				close(first200)
+				return
+			}
+		}
+	}()
+	b.start()
+	ok, open := <-first200
+	if !open {
+		t.Fatalf("node B never answered OPTIONS 200\n%s", b.log.String())
+	}
+	for i, called := range []string{missed[0], missed[len(missed)-1]} {
+		invite := strings.ReplaceAll(inviteRaw(200+i), cleanNumber, called)
+		if status := b.sipStatus(dialerIP, invite, 3*time.Second); status != 603 {
+			t.Errorf("INVITE to %s, opted out while node B was down, right after B's first OPTIONS 200: %d, want 603", called, status)
+		}
+	}
+	log := b.log.String()
+	caught := strings.LastIndex(log, "caught up with the cluster")
+	serving := strings.LastIndex(log, "gatekeeper is serving")
+	if caught < 0 || serving < caught {
+		t.Errorf("node B's log does not say it caught up before it served:\n%s", log)
+	}
+	if took := regexp.MustCompile(`caught up with the cluster"? node=gk-b took=(\S+)`).FindStringSubmatch(log); took != nil {
+		t.Logf("node B: %d OPTIONS unanswered or not 200 before its first 200 at %s; it caught up in %s", polled, ok.at.Format(time.StampMilli), took[1])
+	}
+	b.stop()
+	a.stop()
 }

@@ -13,7 +13,15 @@
 // need). A session ends on Release (the call ended) or after IdleTimeout
 // without a packet once both sides have given their SDP.
 //
+// From the answer on (Answered), the first stream's G.711 audio is analysed
+// in each direction for the abandoned-call rule (16 CFR 310.4(b)(1)(iv)):
+// the called person's greeting on the carrier's stream, the first live
+// speech and the campaign's safe-harbor message (SafeHarbor) on the
+// dialer's; Release returns the call's Verdict. docs/media.md gives the
+// method and its limits.
+//
 // The package knows nothing of SIP transactions or policy: the proxy calls
-// Rewrite with each SDP body of a dialog and the side it came from, and
-// Release when the call ends.
+// Rewrite with each SDP body of a dialog and the side it came from,
+// Answered and AgentSignal as the dialog goes, and Release when the call
+// ends.
 package media

@@ -1,11 +1,11 @@
 package audit
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"io"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -19,20 +19,43 @@ const (
 	prevField     = `,"prev":"`
 )
 
-// leafHash is a record's hash: its RFC 6962 leaf hash, SHA-256 of a zero
-// byte followed by the record's JSON without its hash field (the line as
-// stored, cut before `,"hash":` and closed with `}`). The body holds the
-// previous record's hash in "prev", so the hashes also chain the records.
-// scratch is reused between calls, which saves the allocation of
-// tlog.RecordHash (same result).
-func leafHash(scratch *[]byte, body []byte) tlog.Hash {
-	data := append(append((*scratch)[:0], 0), body...)
-	*scratch = data
-	return sha256.Sum256(data)
+// leafHasher computes records' hashes: the RFC 6962 leaf hash, SHA-256 of
+// a zero byte followed by the record's JSON without its hash field (the
+// line as stored, cut before `,"hash":` and closed with `}`). It hashes the
+// line where it lies, without copying it, and one hasher serves every
+// record of a run without allocating. The body holds the previous record's
+// hash in "prev", so the hashes also chain the records.
+type leafHasher struct {
+	h   hash.Hash
+	sum tlog.Hash
 }
 
-// leaf is the leaf hash of the line's body (leafHash, from parseLine's copy).
-func (l link) leaf() tlog.Hash { return sha256.Sum256(l.leafData) }
+var (
+	leafPrefix  = []byte{0}
+	closeRecord = []byte{'}'}
+)
+
+// leaf hashes a record given as record, its JSON up to its hash field
+// without the closing brace (link.record; the writer's encoding minus its
+// last byte).
+func (lh *leafHasher) leaf(record []byte) tlog.Hash {
+	if lh.h == nil {
+		lh.h = sha256.New()
+	}
+	lh.h.Reset()
+	lh.h.Write(leafPrefix)
+	lh.h.Write(record)
+	lh.h.Write(closeRecord)
+	lh.h.Sum(lh.sum[:0])
+	return lh.sum
+}
+
+// leaf is the leaf hash of the line's record, for a single use; a run of
+// records reuses one leafHasher.
+func (l link) leaf() tlog.Hash {
+	var lh leafHasher
+	return lh.leaf(l.record)
+}
 
 func hexHash(h tlog.Hash) [hashHexLen]byte {
 	var out [hashHexLen]byte
@@ -51,26 +74,30 @@ func parseHexHash(s []byte) (tlog.Hash, error) {
 }
 
 // link is what the chain and the tree need to know of one line.
-// Its slices alias the line and the scratch buffer given to parseLine.
+// Its slices alias the line given to parseLine.
 type link struct {
 	seq  uint64
 	prev []byte // hex; empty for record 1
 	hash []byte // hex
-	// body is the record's JSON without the hash field: what hash covers.
-	body []byte
-	// leafData is a zero byte, then body (body is leafData[1:]): leaf
-	// hashes it without copying the body again.
-	leafData []byte
+	// record is the line up to its hash field, without the closing brace
+	// that the hashed body puts back (leafHasher.leaf).
+	record []byte
 	// redacted marks a record replaced by its stub (docs/audit.md):
 	// its hash stands for the removed record and cannot be recomputed.
 	redacted bool
 }
 
+// seqAt is where the seq field stands in a record: after the time field,
+// whose layout has a fixed width.
+const seqAt = len(`{"time":"`) + len(timeLayout) + len(`",`)
+
+var seqKey = []byte(`"seq":`)
+
 // parseLine reads one line (without its newline). An error means the line is
 // not a complete record; whether its hash is right is the caller's question.
 // It reads the fields by their place, which the writer fixes (≈ 10x faster
-// than encoding/json); the hash check covers every byte.
-func parseLine(line []byte, scratch *[]byte) (link, error) {
+// than encoding/json), and copies nothing; the hash check covers every byte.
+func parseLine(line []byte) (link, error) {
 	n := len(line)
 	if n < hashSuffixLen+2 || !bytes.HasPrefix(line[n-hashSuffixLen:], []byte(hashField)) || !bytes.HasSuffix(line, []byte(`"}`)) {
 		return link{}, errors.New("it does not end with a hash field")
@@ -79,35 +106,32 @@ func parseLine(line []byte, scratch *[]byte) (link, error) {
 	if !isLowerHex(hash) {
 		return link{}, errors.New("its hash is not 64 hex digits")
 	}
-	leafData := append(append(append((*scratch)[:0], 0), line[:n-hashSuffixLen]...), '}')
-	*scratch = leafData
-	body := leafData[1:]
-	if body[0] != '{' {
+	record := line[:n-hashSuffixLen]
+	if record[0] != '{' {
 		return link{}, errors.New("it is not a JSON object")
 	}
-	l := link{hash: hash, body: body, leafData: leafData}
-	i := bytes.Index(body, []byte(`"seq":`))
-	if i < 0 {
-		return link{}, errors.New("it has no seq field")
+	l := link{hash: hash, record: record}
+	i := seqAt
+	if len(record) < seqAt+len(seqKey) || !bytes.Equal(record[seqAt:seqAt+len(seqKey)], seqKey) {
+		if i = bytes.Index(record, seqKey); i < 0 { // a redaction stub, or a record not written by the log
+			return link{}, errors.New("it has no seq field")
+		}
 	}
-	j := i + len(`"seq":`)
+	j := i + len(seqKey)
 	k := j
-	for ; k < len(body) && k-j < 19 && body[k] >= '0' && body[k] <= '9'; k++ {
-		l.seq = l.seq*10 + uint64(body[k]-'0')
+	for ; k < len(record) && k-j < 19 && record[k] >= '0' && record[k] <= '9'; k++ {
+		l.seq = l.seq*10 + uint64(record[k]-'0')
 	}
-	if k == j || k == len(body) || (body[k] != ',' && body[k] != '}') {
+	if k == j || (k < len(record) && record[k] != ',') {
 		return link{}, errors.New("its seq is not a number")
 	}
 	// Record 1 has no prev ("prev":"" before 2026-11-30); the chain check
-	// tells whether a record without one may be record 1.
-	if len(body) >= len(prevField)+hashHexLen+2 &&
-		bytes.HasPrefix(body[len(body)-len(prevField)-hashHexLen-2:], []byte(prevField)) {
-		l.prev = body[len(body)-hashHexLen-2 : len(body)-2]
-		if !isLowerHex(l.prev) {
-			return link{}, errors.New("its prev is not 64 hex digits")
-		}
+	// tells whether a record without one may be record 1. A prev that is
+	// not the previous record's hash fails that check.
+	if p := len(record) - len(prevField) - hashHexLen - 1; p >= 0 && bytes.Equal(record[p:p+len(prevField)], []byte(prevField)) {
+		l.prev = record[len(record)-hashHexLen-1 : len(record)-1]
 	}
-	l.redacted = bytes.HasPrefix(body, []byte(`{"seq":`)) && bytes.Contains(body, []byte(`,"redacted":`))
+	l.redacted = i == 1 && bytes.Contains(record, []byte(`,"redacted":`))
 	return l, nil
 }
 
@@ -125,34 +149,60 @@ func isLowerHex(b []byte) bool {
 var lowerHex = [256]bool{'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true,
 	'8': true, '9': true, 'a': true, 'b': true, 'c': true, 'd': true, 'e': true, 'f': true}
 
-// lineReader returns a file's lines, however long they are.
+// lineReader returns a file's lines, however long they are. It reads
+// size bytes at a time (64 KiB when zero) into one buffer and returns
+// lines where they lie in it; a line longer than the buffer grows it.
 type lineReader struct {
-	r    *bufio.Reader
-	long []byte
+	src  io.Reader
+	size int
+	buf  []byte
+	r, w int   // buf[r:w] is read and not yet returned
+	err  error // the error that ended src, once buf[r:w] is all there is
 }
 
 func (lr *lineReader) reset(r io.Reader) {
-	if lr.r == nil {
-		lr.r = bufio.NewReaderSize(r, 64<<10)
-	} else {
-		lr.r.Reset(r)
+	if lr.size == 0 {
+		lr.size = 64 << 10
 	}
+	if len(lr.buf) < lr.size {
+		lr.buf = make([]byte, lr.size)
+	}
+	lr.src, lr.r, lr.w, lr.err = r, 0, 0, nil
 }
 
-// next returns the next line without its newline; io.EOF comes with the
-// last line when it has no newline, or alone.
+// next returns the next line without its newline, valid until the next
+// call; io.EOF comes with the last line when it has no newline, or alone.
 func (lr *lineReader) next() ([]byte, error) {
-	line, err := lr.r.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		lr.long = append(lr.long[:0], line...)
-		for errors.Is(err, bufio.ErrBufferFull) {
-			line, err = lr.r.ReadSlice('\n')
-			lr.long = append(lr.long, line...)
+	for scanned, empty := 0, 0; ; {
+		if i := bytes.IndexByte(lr.buf[lr.r+scanned:lr.w], '\n'); i >= 0 {
+			line := lr.buf[lr.r : lr.r+scanned+i]
+			lr.r += scanned + i + 1
+			return line, nil
 		}
-		line = lr.long
+		scanned = lr.w - lr.r
+		if lr.err != nil {
+			line := lr.buf[lr.r:lr.w]
+			lr.r = lr.w
+			return line, lr.err
+		}
+		if lr.r > 0 { // keep the partial line, at the start
+			lr.w = copy(lr.buf, lr.buf[lr.r:lr.w])
+			lr.r = 0
+		}
+		if lr.w == len(lr.buf) {
+			lr.buf = append(lr.buf, make([]byte, len(lr.buf))...)
+		}
+		n, err := lr.src.Read(lr.buf[lr.w:])
+		lr.w += n
+		if n > 0 {
+			empty = 0
+		} else {
+			empty++
+		}
+		if err != nil {
+			lr.err = err
+		} else if empty == 100 { // as bufio gives up on a reader that returns nothing
+			lr.err = io.ErrNoProgress
+		}
 	}
-	if len(line) > 0 && line[len(line)-1] == '\n' {
-		line = line[:len(line)-1]
-	}
-	return line, err
 }

@@ -544,13 +544,12 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 		return s, err
 	}
 	s.CallID, s.Checkpoint, s.Records = b.callID, cp, map[string]int{}
-	var scratch []byte
 	dec := jsontext.NewDecoder(new(bytes.Buffer))
 	indexes, leaves := make([]int64, len(b.lines)), make([]tlog.Hash, len(b.lines))
 	decisions, called := 0, ""
 	var policy string
 	for i, line := range b.lines {
-		l, err := parseLine(line, &scratch)
+		l, err := parseLine(line)
 		if err != nil || l.redacted {
 			return s, fmt.Errorf("record %d: not a record: %v", i+1, err)
 		}

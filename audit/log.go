@@ -351,7 +351,7 @@ type writer struct {
 	// waiting get the outcome of the records in pending and unsynced that
 	// AppendSync gave.
 	waiting []chan error
-	scratch []byte
+	hasher  leafHasher
 	// closed takes each file the writer completes, for compression.
 	closed chan<- logFile
 
@@ -440,7 +440,7 @@ func (w *writer) add(q queued) {
 	r.Seq, r.Salt, r.Prev, r.Hash = w.seq, string(saltHex[:]), w.prev, ""
 	start := len(w.pending)
 	w.pending = r.appendJSON(w.pending)
-	leaf := leafHash(&w.scratch, w.pending[start:])
+	leaf := w.hasher.leaf(w.pending[start : len(w.pending)-1])
 	hash := hexHash(leaf)
 	w.pending = append(w.pending[:len(w.pending)-1], hashField...)
 	w.pending = append(w.pending, hash[:]...)

@@ -39,8 +39,9 @@ func fullRecord(i int) Record {
 
 // shippedRecord is an allowed call's decision under the shipped policy
 // (configs/policy.yaml), as a served call logs it: every rule is in its
-// trace, so the line is about 1.7 KB, the largest decision record the
-// shipped policy writes.
+// trace (the campaign's abandonment rate counted on anchored media), so the
+// line is about 1.9 KB, the largest decision record the shipped policy
+// writes.
 func shippedRecord(i int) Record {
 	return Record{
 		Time:        time.Date(2031, 1, 2, 15, 4, 5, 6+i, time.UTC),
@@ -66,10 +67,76 @@ func shippedRecord(i int) Record {
 			`{"rule":"state-hours","conditions":[{"kind":"outside_hours","value":"no state rule"}]},` +
 			`{"rule":"federal-hours","conditions":[{"kind":"outside_hours","value":"America/New_York"}]},` +
 			`{"rule":"state-frequency","conditions":[{"kind":"attempts","value":"no state rule"}]},` +
-			`{"rule":"me-automated-frequency","conditions":[{"kind":"state","value":"DC"}]}]`),
+			`{"rule":"me-automated-frequency","conditions":[{"kind":"state","value":"DC"}]},` +
+			`{"rule":"abandonment-rate","conditions":[{"kind":"dial_mode","holds":true,"value":"automated"},` +
+			`{"kind":"abandonment_rate","value":"1.20% (24 of 2000) in 2031-01-01T00:00:00Z/2031-01-31T00:00:00Z","count":2000}]}]`),
 		PolicySHA256: "e2b9c940d77253cdcbae76d624f5ec865c8aa763c15a5b4ac95ca7ad99ce742e",
 		Version:      "v1.2.3",
 	}
+}
+
+// rejectedRecord is a call the shipped policy rejects: for a number on the
+// national registry (the trace stops at its fourth rule) or, with every
+// list passed, outside the federal calling hours (ninth rule).
+func rejectedRecord(i int, hours bool) Record {
+	r := shippedRecord(i)
+	var trace []json.RawMessage
+	if err := json.Unmarshal(r.Trace, &trace); err != nil {
+		panic(err)
+	}
+	r.Decision, r.Status, r.Reason = "reject", 603, "Decline"
+	r.Rule, trace = "national-dnc", append(trace[:3],
+		json.RawMessage(`{"rule":"national-dnc","matched":true,"conditions":[{"kind":"listed","holds":true,"value":"ftc","version":1}]}`))
+	if hours {
+		r.Status, r.Reason = 480, "Temporarily Unavailable"
+		r.Rule, trace = "federal-hours", append(trace[:8],
+			json.RawMessage(`{"rule":"federal-hours","matched":true,"conditions":[{"kind":"outside_hours","holds":true,"value":"America/New_York"}]}`))
+		r.Time = r.Time.Add(-14 * time.Hour) // 20:04 the day before in Washington
+	}
+	r.Trace, _ = json.Marshal(trace)
+	return r
+}
+
+// outcomeRecord is the outcome of shippedRecord(i)'s call (answered, 82.5 s
+// connected), as the server writes it.
+func outcomeRecord(i int) Record {
+	d := shippedRecord(i)
+	answered := Time{d.Time.Add(8 * time.Second)}
+	data, err := json.Marshal(Outcome{CallID: d.CallID, Called: d.Called, Calling: "2025550100", CallerID: d.Caller,
+		Dialer: d.Dialer, Seller: d.Seller, Campaign: d.Campaign, DialMode: d.DialMode, Status: 200, Disposition: "answered",
+		Invited: Time{d.Time}, Answered: &answered, Ended: Time{answered.Add(82500 * time.Millisecond)}, DurationS: 82.5, EndedBy: "dialer"})
+	if err != nil {
+		panic(err)
+	}
+	return Record{Kind: KindOutcome, Time: answered.Add(82500 * time.Millisecond), Data: data}
+}
+
+// dayRecords are n records as a day under the shipped policy writes them:
+// of every 10 calls, 8 allowed (shippedRecord), each with its outcome
+// written after the next call's decision, one rejected for the national
+// registry and one for the calling hours: 18 records, 16 of them the
+// allowed calls'.
+func dayRecords(n int) []Record {
+	var rs []Record
+	outcome := -1 // the allowed call whose outcome is still to come
+	for call := 0; len(rs) < n; call++ {
+		d := shippedRecord(call)
+		switch call % 10 {
+		case 3:
+			d = rejectedRecord(call, false)
+		case 7:
+			d = rejectedRecord(call, true)
+		}
+		rs = append(rs, d)
+		if outcome >= 0 {
+			rs = append(rs, outcomeRecord(outcome))
+		}
+		outcome = -1
+		if d.Decision == "allow" {
+			outcome = call
+		}
+	}
+	return rs[:n]
 }
 
 // The hand-written encoder must say what the struct tags say: decode what it

@@ -25,7 +25,6 @@ func Redact(dir string, seq uint64, why string) error {
 	if err != nil {
 		return err
 	}
-	var scratch []byte
 	for i, f := range files {
 		data, err := readLogFile(dir, f)
 		if err != nil {
@@ -34,7 +33,7 @@ func Redact(dir string, seq uint64, why string) error {
 		path := f.path(dir)
 		lines := bytes.SplitAfter(data, []byte{'\n'})
 		for n, line := range lines {
-			l, err := parseLine(bytes.TrimSuffix(line, []byte{'\n'}), &scratch)
+			l, err := parseLine(bytes.TrimSuffix(line, []byte{'\n'}))
 			if err != nil || l.seq != seq {
 				continue
 			}

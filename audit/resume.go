@@ -19,15 +19,14 @@ import (
 // because the chain continues across it. What was repaired is returned (nil
 // when nothing was), for the recovery record.
 func resume(dir string, files []logFile, logger *slog.Logger) (seq uint64, hash string, _ *Recovery, err error) {
-	var scratch []byte
 	for i := len(files) - 1; i >= 0; i-- {
 		var last link
 		var found bool
 		var repaired *Recovery
 		if files[i].gz { // complete when compressed: nothing to repair
-			last, found, err = lastCompressed(dir, files[i], &scratch)
+			last, found, err = lastCompressed(dir, files[i])
 		} else {
-			last, found, repaired, err = lastLink(files[i].path(dir), logger, &scratch)
+			last, found, repaired, err = lastLink(files[i].path(dir), logger)
 		}
 		if err != nil || found {
 			return last.seq, string(last.hash), repaired, err
@@ -37,10 +36,10 @@ func resume(dir string, files []logFile, logger *slog.Logger) (seq uint64, hash 
 }
 
 // lastCompressed returns the last record of a compressed file.
-func lastCompressed(dir string, f logFile, scratch *[]byte) (last link, found bool, err error) {
+func lastCompressed(dir string, f logFile) (last link, found bool, err error) {
 	var lastLine []byte
 	err = eachLine(dir, f, func(_ position, line []byte) error {
-		if _, err := parseLine(line, scratch); err == nil {
+		if _, err := parseLine(line); err == nil {
 			lastLine = append(lastLine[:0], line...)
 		}
 		return nil
@@ -48,13 +47,13 @@ func lastCompressed(dir string, f logFile, scratch *[]byte) (last link, found bo
 	if err != nil || lastLine == nil {
 		return link{}, false, err
 	}
-	last, err = parseLine(lastLine, scratch)
+	last, err = parseLine(lastLine)
 	return last, err == nil, err
 }
 
 // lastLink returns the last complete record of a file, repairing a line cut
 // short as resume describes.
-func lastLink(path string, logger *slog.Logger, scratch *[]byte) (link, bool, *Recovery, error) {
+func lastLink(path string, logger *slog.Logger) (link, bool, *Recovery, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return link{}, false, nil, err
@@ -67,7 +66,7 @@ func lastLink(path string, logger *slog.Logger, scratch *[]byte) (link, bool, *R
 	lines := backLines{f: f, off: info.Size()}
 	tail, _, err := lines.prev() // the bytes after the last newline
 	if err != nil || len(tail) == 0 {
-		last, found, err := lastComplete(&lines, scratch, err)
+		last, found, err := lastComplete(&lines, err)
 		return last, found, nil, err
 	}
 	lineNo, err := countLines(f)
@@ -75,7 +74,7 @@ func lastLink(path string, logger *slog.Logger, scratch *[]byte) (link, bool, *R
 		return link{}, false, nil, err
 	}
 	repaired := &Recovery{File: filepath.Base(path), Line: lineNo + 1, Bytes: len(tail)}
-	if last, err := parseLine(tail, scratch); err == nil {
+	if last, err := parseLine(tail); err == nil {
 		logger.Warn("audit: a crash cut off the newline of the last record; adding it", "file", path, "seq", last.seq)
 		repaired.Repair = RepairNewline
 		return last, true, repaired, appendNewline(path)
@@ -86,20 +85,20 @@ func lastLink(path string, logger *slog.Logger, scratch *[]byte) (link, bool, *R
 	if err := appendNewline(path); err != nil {
 		return link{}, false, nil, err
 	}
-	last, found, err := lastComplete(&lines, scratch, nil)
+	last, found, err := lastComplete(&lines, nil)
 	return last, found, repaired, err
 }
 
 // lastComplete walks back over lines that are not records (lines sealed by
 // an earlier start) to the last record.
-func lastComplete(lines *backLines, scratch *[]byte, err error) (link, bool, error) {
+func lastComplete(lines *backLines, err error) (link, bool, error) {
 	for err == nil {
 		var line []byte
 		var ok bool
 		if line, ok, err = lines.prev(); !ok {
 			break
 		}
-		if last, perr := parseLine(line, scratch); perr == nil {
+		if last, perr := parseLine(line); perr == nil {
 			return last, true, nil
 		}
 	}

@@ -263,10 +263,9 @@ func (t *tree) Close() error { return t.file.Close() }
 // eachRecord calls fn for every record line of the files, in order, until
 // fn returns an error.
 func eachRecord(dir string, files []logFile, fn func(at position, l link) error) error {
-	var scratch []byte
 	for _, f := range files {
 		if err := eachLine(dir, f, func(at position, line []byte) error {
-			l, err := parseLine(line, &scratch)
+			l, err := parseLine(line)
 			if err != nil {
 				return nil // a line sealed after a crash: not a record
 			}

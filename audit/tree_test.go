@@ -173,7 +173,7 @@ func TestVerifyCatchesARewrittenLog(t *testing.T) {
 	}
 	lines := readLines(t, recordFile(dir))
 	var out []byte
-	var scratch, hashing []byte
+	var lh leafHasher
 	prev := ""
 	for i, line := range lines {
 		if i == 2 {
@@ -182,13 +182,13 @@ func TestVerifyCatchesARewrittenLog(t *testing.T) {
 		if prev != "" {
 			line = bytes.Replace(line, []byte(`"prev":"`+string(line[len(line)-hashSuffixLen-hashHexLen-1:len(line)-hashSuffixLen-1])), []byte(`"prev":"`+prev), 1)
 		}
-		l, err := parseLine(line, &scratch)
+		l, err := parseLine(line)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := hexHash(leafHash(&hashing, l.body))
+		h := hexHash(lh.leaf(l.record))
 		prev = string(h[:])
-		out = append(append(append(append(out, l.body[:len(l.body)-1]...), hashField...), h[:]...), "\"}\n"...)
+		out = append(append(append(append(out, l.record...), hashField...), h[:]...), "\"}\n"...)
 	}
 	os.WriteFile(recordFile(dir), out, 0o640)
 	os.Remove(filepath.Join(dir, treeFileName))

@@ -2,10 +2,14 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -98,13 +102,13 @@ func replaceOnce(old, new string) func(line, _ []byte) []byte {
 // rehashed edits a line and gives it the hash its new content has.
 func rehashed(edit func(line, other []byte) []byte) func(line, other []byte) []byte {
 	return func(line, other []byte) []byte {
-		var scratch, hashing []byte
-		l, err := parseLine(bytes.TrimSuffix(edit(line, other), []byte("\n")), &scratch)
+		var lh leafHasher
+		l, err := parseLine(bytes.TrimSuffix(edit(line, other), []byte("\n")))
 		if err != nil {
 			panic(err)
 		}
-		hash := hexHash(leafHash(&hashing, l.body))
-		return append(append(append(l.body[:len(l.body)-1], hashField...), hash[:]...), "\"}\n"...)
+		hash := hexHash(lh.leaf(l.record))
+		return append(append(append(l.record, hashField...), hash[:]...), "\"}\n"...)
 	}
 }
 
@@ -143,32 +147,82 @@ func TestVerifyAcrossFiles(t *testing.T) {
 	})
 }
 
-// BenchmarkVerify verifies 10,000 records: fullRecord's (1,060 bytes, every
-// field escaped) and an allowed call's decision under the shipped policy
-// (shippedRecord, 2.1 KB).
+// BenchmarkVerify verifies 10,000 records of one shape: fullRecord's (every
+// field escaped), an allowed call's decision under the shipped policy
+// (shippedRecord), and a day of the shipped policy (dayRecords: 80 % of the
+// calls allowed, each with its outcome), in a plain file and, as a day's file
+// is kept once the day is over, compressed ("day.gz"). The log prints the
+// records' mean size on disk.
 func BenchmarkVerify(b *testing.B) {
 	for _, shape := range []struct {
-		name   string
-		record func(int) Record
-	}{{"full", fullRecord}, {"shipped", shippedRecord}} {
+		name     string
+		record   func(int) Record
+		compress bool
+	}{
+		{"full", fullRecord, false},
+		{"shipped", shippedRecord, false},
+		{"day", func(i int) Record { return day[i] }, false},
+		{"day.gz", func(i int) Record { return day[i] }, true},
+	} {
 		b.Run(shape.name, func(b *testing.B) {
+			const n = 10000
 			dir := b.TempDir()
-			l, _ := open(b, dir, Options{QueueSize: 10000})
-			for i := range 10000 {
+			l, _ := open(b, dir, Options{QueueSize: n, Uncompressed: true})
+			for i := range n {
 				l.Append(shape.record(i))
 			}
 			if err := l.Close(); err != nil {
 				b.Fatal(err)
 			}
+			files, _ := logFiles(dir)
+			info, err := os.Stat(files[0].path(dir))
+			if err != nil || len(files) != 1 {
+				b.Fatal(files, err)
+			}
+			if shape.compress {
+				if err := compressFile(context.Background(), dir, files[0], nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Logf("%d records of %.0f bytes", n, float64(info.Size())/n)
 			b.ReportAllocs()
 			start := cpuTime(b)
 			for b.Loop() {
-				if r, err := Verify(dir, VerifyOptions{}); err != nil || r.Records != 10000 {
+				if r, err := Verify(dir, VerifyOptions{}); err != nil || r.Records != n {
 					b.Fatal(r.Records, err)
 				}
 			}
-			reportCPU(b, start, b.N*10000, "record")
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10000), "ns/record")
+			reportCPU(b, start, b.N*n, "record")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
 		})
+	}
+}
+
+var day = dayRecords(10000)
+
+// lineReader gives every line whole, wherever the reads cut it: lines
+// longer than its buffer, an empty line, a last line without a newline.
+func TestLineReader(t *testing.T) {
+	lines := []string{"a", strings.Repeat("b", 100), "", strings.Repeat("c", 37), strings.Repeat("d", 250), "e"}
+	text := strings.Join(lines, "\n")
+	for _, size := range []int{16, 64, 1 << 20} {
+		for _, final := range []string{"", "\n"} {
+			lr := lineReader{size: size}
+			lr.reset(iotest.OneByteReader(strings.NewReader(text + final)))
+			var got []string
+			for {
+				line, err := lr.next()
+				if err == io.EOF && len(line) == 0 {
+					break
+				}
+				got = append(got, string(line))
+				if err != nil && err != io.EOF {
+					t.Fatal(err)
+				}
+			}
+			if !slices.Equal(got, lines) {
+				t.Errorf("size %d, final %q: %q", size, final, got)
+			}
+		}
 	}
 }

@@ -58,10 +58,11 @@ func (c relayedCall) run(t *testing.T, r *Relay, rng *rand.Rand) Verdict {
 	time.Sleep(time.Until(answered))
 	r.Answered(c.id, c.campaign, time.Now())
 
+	calleePackets, dialerPackets := cs.packets(rng, c.callee, c.callee), ds.packets(rng, c.dialer, c.dialer)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); play(t, carrier.rtp, cPort, cs.packets(rng, c.callee, c.callee), answered) }()
-	go func() { defer wg.Done(); play(t, dialer.rtp, dPort, ds.packets(rng, c.dialer, c.dialer), answered) }()
+	go func() { defer wg.Done(); play(t, carrier.rtp, cPort, calleePackets, answered) }()
+	go func() { defer wg.Done(); play(t, dialer.rtp, dPort, dialerPackets, answered) }()
 	if c.signal > 0 {
 		time.Sleep(time.Until(answered.Add(c.signal)))
 		r.AgentSignal(c.id, time.Now())

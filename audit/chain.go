@@ -125,7 +125,7 @@ func parseLine(line []byte) (link, error) {
 	if k == j || (k < len(record) && record[k] != ',') {
 		return link{}, errors.New("its seq is not a number")
 	}
-	// Record 1 has no prev ("prev":"" before 2026-11-30); the chain check
+	// Record 1 has no prev ("prev":"" in records of older builds); the chain check
 	// tells whether a record without one may be record 1. A prev that is
 	// not the previous record's hash fails that check.
 	if p := len(record) - len(prevField) - hashHexLen - 1; p >= 0 && bytes.Equal(record[p:p+len(prevField)], []byte(prevField)) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// oldFormLog writes records as the log wrote them before 2026-11-30: every
+// oldFormLog writes records as older builds wrote them: every
 // field at its zero value too ("prev":"" in record 1, "prerecorded":false,
 // "monitor":false) and a trace that says "matched":false and "holds":false.
 // Each line gets its leaf hash and the next one's prev.

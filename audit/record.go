@@ -81,7 +81,7 @@ type Record struct {
 	// its neighbours, and a redacted record leaves only its hash.
 	Salt string `json:"salt"`
 	// Prev is the Hash of the record before this one; absent in the first
-	// record (records written before 2026-11-30 hold "prev":"" there).
+	// record (records of older builds hold "prev":"" there).
 	Prev string `json:"prev,omitempty"`
 	// Hash is the record's RFC 6962 leaf hash, hex: SHA-256 of a zero byte
 	// and this record's JSON without the hash field. It is the last field of

@@ -47,7 +47,7 @@ type testCluster struct {
 	// staleness is the nodes' Options.Staleness (default DefaultStaleness).
 	staleness time.Duration
 	mu        sync.Mutex
-	applied   [3][]Applied // what each node reported through OnApplied
+	applied   map[int][]Applied // what each node reported through OnApplied
 }
 
 func startCluster(t *testing.T) *testCluster {
@@ -62,24 +62,33 @@ func startClusterWith(t *testing.T, staleness time.Duration) *testCluster {
 	for i := range 3 {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[3+i]))
 	}
-	tc := &testCluster{staleness: staleness, servers: make([]*server.Server, 3)}
+	tc := &testCluster{staleness: staleness, servers: make([]*server.Server, 3), applied: map[int][]Applied{}}
 	for i := range 3 {
 		tc.conf = append(tc.conf, config.EmbeddedNATS{Listen: fmt.Sprintf("127.0.0.1:%d", ports[i]),
 			RoutesListen: fmt.Sprintf("127.0.0.1:%d", ports[3+i]), Routes: routes, StoreDir: t.TempDir()})
 	}
 	tc.startServers(t, 0, 1, 2)
-	for i := range 3 {
-		dir := t.TempDir()
-		store, err := registry.Open(registry.DefaultOptions(filepath.Join(dir, "data")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { store.Close() })
-		tc.stores = append(tc.stores, store)
-		tc.dirs = append(tc.dirs, dir)
-		tc.nodes = append(tc.nodes, tc.open(t, i))
+	for range 3 {
+		tc.addNode(t)
 	}
 	return tc
+}
+
+// addNode opens a registry in a new folder and joins a node with it to the
+// cluster (gk-a, gk-b, ... in turn, on the servers in turn).
+func (tc *testCluster) addNode(t *testing.T) *Node {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := registry.Open(registry.DefaultOptions(filepath.Join(dir, "data")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	tc.stores = append(tc.stores, store)
+	tc.dirs = append(tc.dirs, dir)
+	n := tc.open(t, len(tc.nodes))
+	tc.nodes = append(tc.nodes, n)
+	return n
 }
 
 // startServers starts the servers given, at once: a clustered server
@@ -109,7 +118,7 @@ func (tc *testCluster) open(t *testing.T, i int) *Node {
 		urls = append(urls, "nats://"+tc.conf[(i+j)%3].Listen)
 	}
 	n, err := Open(t.Context(), Options{Node: fmt.Sprintf("gk-%c", 'a'+i), URLs: urls, Staleness: tc.staleness,
-		Replicas: 3, Sink: tc.stores[i], Cursor: filepath.Join(tc.dirs[i], "cluster.cursor"),
+		Replicas: 3, Sink: tc.stores[i], Cursor: filepath.Join(tc.dirs[i], "cluster.cursor"), Spent: policy.ConsentSpent,
 		OnApplied: func(a Applied) {
 			tc.mu.Lock()
 			tc.applied[i] = append(tc.applied[i], a)
@@ -290,6 +299,16 @@ func TestRestartCatchesUpBeforeReady(t *testing.T) {
 	if _, err := tc.nodes[1].ChangeLive(t.Context(), registry.LiveRequest{List: "internal", Numbers: []string{"+12025550100"}, Remove: true, By: "tester", Via: "test"}); err != nil {
 		t.Fatal(err)
 	}
+	// Node C's cursor tells how far it is behind while it is down.
+	down, err := Survey(t.Context(), Options{Node: "gk-c", URLs: []string{"nats://" + tc.conf[2].Listen}, Cursor: filepath.Join(tc.dirs[2], "cluster.cursor")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range down.Buckets {
+		if want := map[string]uint64{"KV_gk_optouts": 51, "KV_gk_consents": 0}[b.Name]; b.Behind != want || (want > 0) != !b.Since.IsZero() || time.Since(b.Since) > time.Minute && want > 0 {
+			t.Errorf("bucket %s with node C down: %d behind since %s; want %d, since the first missed change", b.Name, b.Behind, b.Since, want)
+		}
+	}
 	n := tc.open(t, 2) // returns once caught up
 	if !n.Ready() {
 		t.Error("caught up but not ready")
@@ -422,5 +441,74 @@ func waitListed(t *testing.T, store *registry.Store, e164 string, within time.Du
 			t.Fatalf("%s is not listed %s after it was recorded", e164, within)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestConsentCompaction purges the spent grants from the consent bucket,
+// each by the node that took it: a grant revoked for its seller, an
+// expired one, and another node's revoked one; the grant still in force and
+// the revocations stay, and a node that joins afterwards decides as the
+// others do.
+func TestConsentCompaction(t *testing.T) {
+	tc := startCluster(t)
+	const e164 = "+12025550143"
+	now := time.Now().UTC()
+	grant := func(n int, seller string, at, expires time.Time) {
+		t.Helper()
+		req := registry.ConsentRequest{Number: e164, Kind: "written", Seller: seller, At: at, Expires: expires, By: "tester", Via: "test"}
+		if _, err := tc.nodes[n].ChangeConsent(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grant(0, "acme", now.Add(-3*time.Hour), time.Time{})              // revoked below: spent
+	grant(0, "globex", now.Add(-3*time.Hour), time.Time{})            // in force
+	grant(0, "initech", now.Add(-3*time.Hour), now.Add(-2*time.Hour)) // expired: spent
+	grant(1, "acme", now.Add(-150*time.Minute), time.Time{})          // node B's, revoked below: spent
+	revoke := registry.ConsentRequest{Revoke: true, Number: e164, Seller: "acme", At: now.Add(-time.Hour), By: "tester", Via: "test"}
+	if _, err := tc.nodes[0].ChangeConsent(t.Context(), revoke); err != nil {
+		t.Fatal(err)
+	}
+	// Node B has applied node A's revocation before it compacts.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, revocations, _, _ := tc.stores[1].Consents(e164); len(revocations) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node B never applied node A's revocation")
+		}
+	}
+	for i, want := range []int{2, 1, 0} {
+		if purged, err := tc.nodes[i].CompactConsents(t.Context(), time.Now()); err != nil || purged != want {
+			t.Errorf("node %d compacted %d grants, %v; want %d", i, purged, err, want)
+		}
+	}
+	keys, err := tc.nodes[2].consents.Keys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 {
+		t.Errorf("the consent bucket keeps %d keys after compaction, want 2 (the grant in force and the revocation): %v", len(keys), keys)
+	}
+
+	d := tc.addNode(t)
+	records, revocations, _, err := tc.stores[3].Consents(e164)
+	if err != nil || len(records) != 1 || records[0].Seller != "globex" || len(revocations) != 1 {
+		t.Errorf("a node joining after compaction: %d grants %+v, %d revocations, %v; want globex's and one", len(records), records, len(revocations), err)
+	}
+	for _, seller := range []string{"acme", "globex", "initech"} {
+		var kinds []string
+		for _, store := range []*registry.Store{tc.stores[0], tc.stores[3]} {
+			a, err := policy.DecideConsent(store, e164, seller, "", time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			kinds = append(kinds, a.Kind)
+		}
+		if kinds[0] != kinds[1] {
+			t.Errorf("consent for %s: %s on node A, which applied every change, %s on the node that joined after compaction", seller, kinds[0], kinds[1])
+		}
+	}
+	if !d.Ready() {
+		t.Error("the new node is not ready")
 	}
 }

@@ -153,10 +153,19 @@ func (c *currency) transition(h Health) {
 	}
 }
 
-// watchCurrency probes the cluster every probeEvery until ctx ends, and
-// logs the transitions of the node's health.
+// watchCurrency probes the cluster and logs the transitions of the node's
+// health; every calls it every probeEvery.
 func (n *Node) watchCurrency(ctx context.Context) {
-	tick := time.NewTicker(probeEvery)
+	n.probe(ctx)
+	if n.Ready() {
+		// A node still catching up is not ready anyway, and said so once.
+		n.cur.transition(n.Health())
+	}
+}
+
+// every calls f(ctx) every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func(context.Context)) {
+	tick := time.NewTicker(d)
 	defer tick.Stop()
 	for {
 		select {
@@ -164,11 +173,7 @@ func (n *Node) watchCurrency(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		n.probe(ctx)
-		if n.Ready() {
-			// A node still catching up is not ready anyway, and said so once.
-			n.cur.transition(n.Health())
-		}
+		f(ctx)
 	}
 }
 

@@ -10,12 +10,14 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
 
 // The buckets every node watches into its registry.
 const (
 	optOutBucket  = "gk_optouts"  // key LIST.DIGITS: the live change in force for the number on the list
-	consentBucket = "gk_consents" // key DIGITS.NODE.NANOS: one consent grant or revocation
+	consentBucket = "gk_consents" // key DIGITS.NODE.ID: one consent grant or revocation
 )
 
 // Options say how a node joins the cluster.
@@ -42,7 +44,12 @@ type Options struct {
 	// changes other nodes took, and this node's own that it applies again
 	// after a restart. Its records of them are the caller's to keep.
 	OnApplied func(Applied)
-	Log       *slog.Logger
+	// Spent, when set, says which consent grants can decide no call any
+	// more (policy.ConsentSpent): the node purges those it took from the
+	// consent bucket every CompactEvery (default DefaultCompactEvery).
+	Spent        func(grant registry.ConsentRecord, revocations []registry.ConsentChange, now time.Time) bool
+	CompactEvery time.Duration
+	Log          *slog.Logger
 }
 
 // Node is this gatekeeper's membership of the cluster.
@@ -76,6 +83,9 @@ func Open(ctx context.Context, opts Options) (*Node, error) {
 	if opts.Staleness == 0 {
 		opts.Staleness = DefaultStaleness
 	}
+	if opts.CompactEvery == 0 {
+		opts.CompactEvery = DefaultCompactEvery
+	}
 	cursor, err := readCursor(opts.Cursor)
 	if err != nil {
 		return nil, err
@@ -106,7 +116,8 @@ func Open(ctx context.Context, opts Options) (*Node, error) {
 		defer close(n.done)
 		var wg sync.WaitGroup
 		wg.Go(func() { n.watch.run(runCtx) })
-		wg.Go(func() { n.watchCurrency(runCtx) })
+		wg.Go(func() { every(runCtx, probeEvery, n.watchCurrency) })
+		wg.Go(func() { every(runCtx, n.opts.CompactEvery, n.compact) })
 		wg.Wait()
 	}()
 	return n, nil

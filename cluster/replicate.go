@@ -83,7 +83,9 @@ func (n *Node) ChangeConsent(ctx context.Context, req registry.ConsentRequest) (
 	if err := req.Check(); err != nil {
 		return registry.ConsentChange{}, err
 	}
-	key := fmt.Sprintf("%s.%s.%d", req.Number[1:], n.opts.Node, req.At.UnixNano())
+	// A key of its own for every change: two changes given the same time
+	// (consent add --at) must not overwrite each other in the bucket.
+	key := req.Number[1:] + "." + n.opts.Node + "." + nuid.Next()
 	a, err := n.put(ctx, consentBucket, n.consents, key, req)
 	return a.consent, err
 }
@@ -130,11 +132,13 @@ type watcher struct {
 	caught  map[string]bool   // bucket -> its nil marker was seen
 	failing map[string]error  // bucket -> the apply that keeps failing
 	waiters map[string]chan applied
+	// consents indexes the consent bucket's entries, for CompactConsents.
+	consents consentIndex
 }
 
 func newWatcher(opts Options, cursor map[string]uint64, cur *currency, buckets map[string]jetstream.KeyValue) *watcher {
 	return &watcher{opts: opts, cur: cur, buckets: buckets, caughtUp: make(chan struct{}), cursor: cursor,
-		caught: map[string]bool{}, failing: map[string]error{}, waiters: map[string]chan applied{}}
+		caught: map[string]bool{}, failing: map[string]error{}, waiters: map[string]chan applied{}, consents: consentIndex{}}
 }
 
 func (w *watcher) ready() bool {
@@ -199,7 +203,13 @@ func (w *watcher) watchBucket(ctx context.Context, bucket string, kv jetstream.K
 				w.markCaught(bucket)
 			case e.Operation() != jetstream.KeyValuePut:
 				w.skip(bucket, e.Revision())
+				if bucket == consentBucket {
+					w.index(e.Key(), nil)
+				}
 			default:
+				if bucket == consentBucket {
+					w.index(e.Key(), e.Value())
+				}
 				w.apply(ctx, bucket, e)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,9 +28,12 @@ type StreamStatus struct {
 	Leader   string `json:"leader,omitempty"`
 	Replicas []Peer `json:"replicas,omitempty"`
 	// Applied is the last revision this node applied (buckets only); Behind
-	// is LastSeq - Applied, the revisions written but not yet applied here.
-	Applied uint64 `json:"applied,omitempty"`
-	Behind  uint64 `json:"behind"`
+	// is LastSeq - Applied, the revisions written but not yet applied here,
+	// and Since when the first of them still in the bucket was written
+	// (zero when none is).
+	Applied uint64    `json:"applied,omitempty"`
+	Behind  uint64    `json:"behind"`
+	Since   time.Time `json:"since,omitzero"`
 }
 
 // Peer is a server keeping a replica, as the leader sees it.
@@ -78,10 +82,27 @@ func status(ctx context.Context, js jetstream.JetStream, st Status, applied map[
 		case isKV && (bucket == optOutBucket || bucket == consentBucket):
 			s.Applied = applied[bucket]
 			s.Behind = s.LastSeq - min(s.Applied, s.LastSeq)
+			if s.Behind > 0 {
+				s.Since = firstUnapplied(ctx, js, info.Config.Name, bucket, s.Applied+1)
+			}
 			st.Buckets = append(st.Buckets, s)
 		case strings.HasPrefix(info.Config.Name, capStreamPrefix):
 			st.CapStreams = append(st.CapStreams, s)
 		}
 	}
 	return st, streams.Err()
+}
+
+// firstUnapplied is when the bucket's first message from revision from on
+// was written; zero when there is none or the cluster does not answer.
+func firstUnapplied(ctx context.Context, js jetstream.JetStream, stream, bucket string, from uint64) time.Time {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return time.Time{}
+	}
+	msg, err := s.GetMsg(ctx, from, jetstream.WithGetMsgSubject("$KV."+bucket+".>"))
+	if err != nil {
+		return time.Time{}
+	}
+	return msg.Time
 }

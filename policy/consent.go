@@ -206,6 +206,25 @@ func consentVoid(q consentQuery, r *registry.ConsentRecord, revocations []regist
 	return "", ""
 }
 
+// ConsentSpent reports whether a consent grant can decide no call from now
+// on: it expired by now, or a revocation in force by now, made at or after
+// the grant, withdraws it for every call it covers (the revocation's scope
+// is the grant's or wider: "" seller or campaign is any). A spent grant can
+// be dropped from a store of live changes without changing any decision; a
+// revocation never can (an import may bring its grants again).
+func ConsentSpent(grant registry.ConsentRecord, revocations []registry.ConsentChange, now time.Time) bool {
+	if !grant.ExpiresAt.IsZero() && !now.Before(grant.ExpiresAt) {
+		return true
+	}
+	covers := func(revoked, granted string) bool { return revoked == "" || revoked == granted }
+	for _, v := range revocations {
+		if covers(v.Seller, grant.Seller) && covers(v.Campaign, grant.Campaign) && !v.At.Before(grant.GrantedAt) && !now.Before(v.At) {
+			return true
+		}
+	}
+	return false
+}
+
 // disconnectedSince is the date from which an RND answer knows the number disconnected.
 func disconnectedSince(a *registry.RNDRecord) time.Time {
 	if !a.DisconnectedOn.IsZero() {

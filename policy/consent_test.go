@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -170,4 +171,45 @@ func withRecord(step ConditionTrace) string {
 		return step.Value
 	}
 	return step.Value + " record " + step.Record
+}
+
+// A grant is spent when it expired or a revocation withdraws it for every
+// call it covers; a spent grant decides no call (pickConsent agrees).
+func TestConsentSpent(t *testing.T) {
+	granted := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := granted.Add(48 * time.Hour)
+	revoke := func(seller, campaign string, at time.Time) registry.ConsentChange {
+		return registry.ConsentChange{Action: "revoke", Seller: seller, Campaign: campaign, At: at}
+	}
+	cases := []struct {
+		name        string
+		grant       registry.ConsentRecord
+		revocations []registry.ConsentChange
+		spent       bool
+	}{
+		{"in force", registry.ConsentRecord{Seller: "acme", GrantedAt: granted}, nil, false},
+		{"expired", registry.ConsentRecord{Seller: "acme", GrantedAt: granted, ExpiresAt: now}, nil, true},
+		{"not yet expired", registry.ConsentRecord{Seller: "acme", GrantedAt: granted, ExpiresAt: now.Add(time.Second)}, nil, false},
+		{"revoked for any seller", registry.ConsentRecord{Seller: "acme", GrantedAt: granted}, []registry.ConsentChange{revoke("", "", granted.Add(time.Hour))}, true},
+		{"revoked for its seller", registry.ConsentRecord{Seller: "acme", Campaign: "spring", GrantedAt: granted}, []registry.ConsentChange{revoke("acme", "", granted)}, true},
+		{"revoked for another seller", registry.ConsentRecord{Seller: "acme", GrantedAt: granted}, []registry.ConsentChange{revoke("globex", "", granted.Add(time.Hour))}, false},
+		{"revoked for one seller of a grant to any", registry.ConsentRecord{GrantedAt: granted}, []registry.ConsentChange{revoke("acme", "", granted.Add(time.Hour))}, false},
+		{"revoked for one campaign of a grant to all", registry.ConsentRecord{Seller: "acme", GrantedAt: granted}, []registry.ConsentChange{revoke("acme", "spring", granted.Add(time.Hour))}, false},
+		{"revoked before the grant", registry.ConsentRecord{Seller: "acme", GrantedAt: granted}, []registry.ConsentChange{revoke("", "", granted.Add(-time.Hour))}, false},
+		{"revocation not yet in force", registry.ConsentRecord{Seller: "acme", GrantedAt: granted}, []registry.ConsentChange{revoke("", "", now.Add(time.Hour))}, false},
+	}
+	for _, c := range cases {
+		c.grant.Kind = registry.ConsentWritten
+		if got := ConsentSpent(c.grant, c.revocations, now); got != c.spent {
+			t.Errorf("%s: spent %v, want %v", c.name, got, c.spent)
+		}
+		if c.spent {
+			for _, campaign := range []string{"", "spring", "fall"} {
+				q := consentQuery{seller: cmp.Or(c.grant.Seller, "acme"), campaign: cmp.Or(c.grant.Campaign, campaign), at: now}
+				if a := pickConsent(q, []registry.ConsentRecord{c.grant}, c.revocations, nil); a.Kind != ConsentNone {
+					t.Errorf("%s: spent, yet it gives %s consent to a call for %+v", c.name, a.Kind, q)
+				}
+			}
+		}
+	}
 }

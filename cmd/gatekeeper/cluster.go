@@ -63,7 +63,7 @@ func (g *gatekeeper) openCluster() error {
 func clusterOptions(cfg *config.Config, dataDir string, g *gatekeeper) cluster.Options {
 	c := cfg.Cluster
 	opts := cluster.Options{Node: c.Node, URLs: c.NATS, Replicas: c.Replicas, Cursor: filepath.Join(dataDir, "cluster.cursor"),
-		Staleness: time.Duration(c.Staleness)}
+		Staleness: time.Duration(c.Staleness), Spent: policy.ConsentSpent}
 	if g != nil {
 		opts.Sink, opts.Log, opts.OnApplied = g.store, g.log.With("part", "cluster"), g.recordApplied
 	}
@@ -158,7 +158,7 @@ replicas are, and shows how far this node's registry is behind each bucket
 func printClusterStatus(w io.Writer, st cluster.Status) error {
 	fmt.Fprintf(w, "node %s, connected to NATS server %s\n\n", st.Node, st.Server)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tNAME\tMESSAGES\tSUBJECTS\tLAST\tAPPLIED\tBEHIND\tLEADER\tREPLICAS")
+	fmt.Fprintln(tw, "KIND\tNAME\tMESSAGES\tSUBJECTS\tLAST\tAPPLIED\tBEHIND\tSINCE\tLEADER\tREPLICAS")
 	row := func(kind string, s cluster.StreamStatus) {
 		var peers []string
 		for _, p := range s.Replicas {
@@ -168,11 +168,14 @@ func printClusterStatus(w io.Writer, st cluster.Status) error {
 			}
 			peers = append(peers, p.Name+" ("+state+")")
 		}
-		applied, behind := "-", "-"
+		applied, behind, since := "-", "-", "-"
 		if kind == "bucket" {
 			applied, behind = fmt.Sprint(s.Applied), fmt.Sprint(s.Behind)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", kind, s.Name, s.Messages, s.Subjects, s.LastSeq, applied, behind, s.Leader, strings.Join(peers, ", "))
+		if !s.Since.IsZero() {
+			since = time.Since(s.Since).Round(time.Second).String() + " ago"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", kind, s.Name, s.Messages, s.Subjects, s.LastSeq, applied, behind, since, s.Leader, strings.Join(peers, ", "))
 	}
 	for _, s := range st.Buckets {
 		row("bucket", s)

@@ -97,7 +97,9 @@ func freePort(t *testing.T, ip string) int {
 type gatekeeper struct {
 	t           *testing.T
 	dir, config string
-	port        int // SIP, UDP and TCP
+	// sipIP is where SIP listens (default carrierIP), port its port (UDP and TCP).
+	sipIP       string
+	port        int
 	carrierPort int
 	// ipv6 makes the gatekeeper also listen on [::1]:port6 (UDP and TCP) and
 	// take calls from ::1; carrierHost is where the carrier listens.
@@ -169,8 +171,9 @@ rules:
 
 // writeConfig picks the gatekeeper's own ports and writes its config.
 func (g *gatekeeper) writeConfig() {
-	g.port, g.httpPort = freePort(g.t, carrierIP), freePort(g.t, carrierIP)
-	listen := fmt.Sprintf(`"udp://%[1]s:%[2]d", "tcp://%[1]s:%[2]d"`, carrierIP, g.port)
+	sipIP := cmp.Or(g.sipIP, carrierIP)
+	g.port, g.httpPort = freePort(g.t, sipIP), freePort(g.t, carrierIP)
+	listen := fmt.Sprintf(`"udp://%[1]s:%[2]d", "tcp://%[1]s:%[2]d"`, sipIP, g.port)
 	sources := `"` + dialerIP + `/32"`
 	if g.ipv6 {
 		g.port6 = freePort(g.t, "::1")
@@ -457,7 +460,7 @@ func (g *gatekeeper) dial(ip, scenario, called string, args ...string) *sipp {
 	if ip == "::1" {
 		all = append(all, fmt.Sprintf("[::1]:%d", g.port6))
 	} else {
-		all = append(all, fmt.Sprintf("%s:%d", carrierIP, g.port))
+		all = append(all, fmt.Sprintf("%s:%d", cmp.Or(g.sipIP, carrierIP), g.port))
 	}
 	s := startSipp(g.t, scenario, all...)
 	s.wait()

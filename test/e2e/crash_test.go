@@ -29,15 +29,7 @@ func TestCallsSetUpBeforeACrashStillHangUp(t *testing.T) {
 		t.Run(side, func(t *testing.T) {
 			g := newGatekeeper(t)
 			g.importList("internal", listedNumber)
-			writeFile(t, filepath.Join(g.dir, "policy.yaml"), fmt.Sprintf(`mode: enforce
-lists:
-  internal: the company's own Do-Not-Call list
-rules:
-  - name: internal-dnc
-    match:
-      listed: [internal]
-    action: reject
-  - name: frequency
+			g.addRules(fmt.Sprintf(`  - name: frequency
     match:
       attempts: {limit: %d, within: 24h}
     action: reject

@@ -50,15 +50,7 @@ func TestGatekeeperKilledBehindDispatcher(t *testing.T) {
 		g := newGatekeeper(t)
 		g.sipIP, g.carrierPort = ip, carrierPort
 		g.sections = fmt.Sprintf("cluster:\n  node: gk-%c\n  nats: [%s]\n  replicas: 3\n", 'a'+i, strings.Join(natsURLs, ", "))
-		writeFile(t, filepath.Join(g.dir, "policy.yaml"), fmt.Sprintf(`mode: enforce
-lists:
-  internal: the company's own Do-Not-Call list
-rules:
-  - name: internal-dnc
-    match:
-      listed: [internal]
-    action: reject
-  - name: frequency
+		g.addRules(fmt.Sprintf(`  - name: frequency
     match:
       campaign: [capped]
       attempts: {limit: %d, within: 24h}

@@ -155,9 +155,16 @@ func newGatekeeper(t *testing.T) *gatekeeper {
 	g := &gatekeeper{t: t, dir: dir, carrierHost: carrierIP, carrierPort: freePort(t, carrierIP)}
 	g.config = filepath.Join(dir, "gatekeeper.yaml")
 	g.writeConfig()
+	g.addRules("")
+	return g
+}
+
+// addRules writes the test policy with more rules after its internal-dnc
+// rule (YAML list items, e.g. "  - name: frequency\n    ...").
+func (g *gatekeeper) addRules(rules string) {
 	// The proxy's own tests run on a policy that does not depend on the time of
 	// day or on other data sets; the shipped policy has tests of its own.
-	writeFile(t, filepath.Join(dir, "policy.yaml"), `mode: enforce
+	writeFile(g.t, filepath.Join(g.dir, "policy.yaml"), `mode: enforce
 lists:
   internal: the company's own Do-Not-Call list
 rules:
@@ -165,8 +172,7 @@ rules:
     match:
       listed: [internal]
     action: reject
-`)
-	return g
+`+rules)
 }
 
 // writeConfig picks the gatekeeper's own ports and writes its config.

@@ -102,68 +102,15 @@ done
 
 WORK=$(mktemp -d /tmp/gatekeeper-bench.XXXXXX)
 STARTED=() # pids of the timeout wrappers and samplers this script started and has not reaped
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 
-cleanup() {
-	local pid
-	for pid in "${STARTED[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	sleep 1
-	for pid in "${STARTED[@]}"; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	if [[ $KEEP == 1 ]]; then
-		echo "work directory kept: $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-port_in_use() { [[ -n $(ss -Hluna "sport = :$1") ]]; }
 
 for port in "$CARRIER_PORT" "$DIALER_PORT"; do
 	port_in_use "$port" && die "udp port $port is in use"
 done
-
-# wait_for COMMAND...: retry for up to 10 s.
-wait_for() {
-	for _ in $(seq 100); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# forget PID: a reaped process; its pid may be reused, so cleanup must not signal it.
-forget() {
-	local kept=() pid
-	for pid in "${STARTED[@]}"; do
-		[[ $pid == "$1" ]] || kept+=("$pid")
-	done
-	STARTED=("${kept[@]}")
-}
-
-# child_of PID: the process a `timeout` wrapper started.
-child_of() { ps -o pid= --ppid "$1" | head -1 | tr -d ' '; }
-
-# has_child PID: the `timeout` wrapper PID has started its process (asked anew each time).
-has_child() { [[ -n $(child_of "$1") ]]; }
-
-# proxy_pids PID: the proxy's main process and its direct children (Kamailio's workers), one a line.
-proxy_pids() { echo "$1"; ps -o pid= --ppid "$1" | tr -d ' '; }
-
-# cpu_ticks PID...: utime+stime in clock ticks, summed. Fields 14 and 15 of
-# /proc/PID/stat; the command name (field 2) may hold spaces, so count after ')'.
-cpu_ticks() {
-	local pid total=0 fields
-	for pid in "$@"; do
-		fields=$(sed 's/^.*) //' "/proc/$pid/stat")
-		total=$((total + $(echo "$fields" | awk '{print $12 + $13}')))
-	done
-	echo "$total"
-}
 
 # hwm_kb PID...: VmHWM summed over the processes.
 hwm_kb() {
@@ -208,12 +155,6 @@ sample() {
 	done
 }
 
-# stat_of CSV COLUMN: a column of the last line of a SIPp statistics file.
-stat_of() {
-	awk -F';' -v col="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == col) c = i}
-		END {print (c && $c != "") ? $c : "?"}' "$1" 2>/dev/null || echo "?"
-}
-
 # ms_of HH:MM:SS:USEC, as SIPp writes response times: milliseconds.
 ms_of() { awk -F: 'NF == 4 {printf "%.1f", $1 * 3600000 + $2 * 60000 + $3 * 1000 + $4 / 1000; exit} {print "?"}' <<<"$1"; }
 
@@ -248,22 +189,7 @@ start_gatekeeper() {
 		  sync: $sync
 		policy: policy.yaml
 	EOF
-	# One listed number on each list, as in Kamailio's htable: the lookups run
-	# against real data. The national list is dated today, so that the shipped
-	# policy's 31-day freshness rule passes, and the clock is set to noon
-	# Eastern time, so that every rule of the shipped policy runs and allows
-	# the call whatever the hour of the run.
-	echo 2025550199 >"$dir/internal.txt"
-	echo 2025550177 >"$dir/ftc.txt"
-	for list in internal ftc; do
-		"$gk" import --data-dir "$dir/data" --list "$list" --source-date "$(date +%F)" "$dir/$list.txt" \
-			>>"$dir/import.log" 2>&1 || die "gatekeeper import failed: $(tail -3 "$dir/import.log")"
-	done
-	# The called number's thousands block is a landline, so the automated call
-	# needs no consent record (the shipped policy treats unknown lines as mobile).
-	printf 'npa,nxx,x,type,state\n202,555,0,landline,DC\n' >"$dir/blocks.csv"
-	"$gk" import --data-dir "$dir/data" --kind blocks "$dir/blocks.csv" \
-		>>"$dir/import.log" 2>&1 || die "gatekeeper import failed: $(tail -3 "$dir/import.log")"
+	import_bench_data "$gk" "$dir" "$dir/data"
 	timeout -k 5 "$BOUND" "$gk" serve --config "$dir/gatekeeper.yaml" --clock "$(date +%F)T12:00:00-05:00" "$@" \
 		>"$dir/proxy.log" 2>&1 &
 	STARTED+=("$!")
@@ -292,18 +218,6 @@ start_kamailio() {
 }
 
 start_kamailio-lean() { start_kamailio "$1" kamailio-lean; }
-
-gone() { ! kill -0 "$1" 2>/dev/null; }
-
-# stop PID WRAPPER: SIGTERM (SIGKILL after 10 s), then reap the wrapper.
-stop() {
-	kill -TERM "$1" 2>/dev/null || true
-	if [[ $1 != "$2" ]] && ! wait_for gone "$1"; then
-		kill -KILL "$1" 2>/dev/null || true
-	fi
-	wait "$2" 2>/dev/null || true
-	forget "$2"
-}
 
 # run_one NAME PORT: load one proxy; appends a line to $WORK/results.
 run_one() {

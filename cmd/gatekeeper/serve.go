@@ -71,7 +71,7 @@ func newServeCmd() *cobra.Command {
 func serve(ctx context.Context, cfg *config.Config, now func() time.Time, unrecorded bool, log *slog.Logger) error {
 	g := &gatekeeper{cfg: cfg, log: log, now: now, metrics: newMetrics(), unrecorded: unrecorded}
 	defer g.close()
-	for _, open := range []func() error{g.checkConfig, g.openRegistry, g.openAudit, g.openCluster, g.openPolicy, g.openMedia, g.openProxy, g.openMetrics} {
+	for _, open := range []func() error{g.checkConfig, g.openMedia, g.openRegistry, g.openAudit, g.openCluster, g.openPolicy, g.openProxy, g.openMetrics} {
 		if err := open(); err != nil {
 			return err
 		}
@@ -242,8 +242,10 @@ const syncTimeout = 2 * time.Second
 // decision to the audit log and the metrics. No call is decided while the
 // log cannot record it (recordGate); with audit.sync: always, an answer
 // leaves only once its decision is on disk.
-// openMedia starts the media relay when some call's media is anchored; it
-// closes after the proxy.
+// openMedia starts the media relay when some call's media is anchored, with
+// the campaigns' safe-harbor messages; it comes before anything is written,
+// so that a message that is no WAV file changes nothing, and closes after
+// the proxy.
 func (g *gatekeeper) openMedia() error {
 	if !g.cfg.AnchorsMedia() {
 		return nil
@@ -256,6 +258,28 @@ func (g *gatekeeper) openMedia() error {
 	}
 	g.relay = relay
 	g.onClose(relay.Close)
+	for i, c := range g.cfg.Campaigns {
+		if c.SafeHarbor == "" {
+			continue
+		}
+		if err := registerSafeHarbor(relay, c.ID, g.cfg.Path(c.SafeHarbor)); err != nil {
+			return g.cfg.ErrorAt(fmt.Sprintf("$.campaigns[%d].safe_harbor", i), "campaigns[%d] (%s): safe_harbor: %v", i, c.ID, err)
+		}
+	}
+	return nil
+}
+
+// registerSafeHarbor has the relay recognize campaign's safe-harbor message,
+// the WAV file at path.
+func registerSafeHarbor(relay *media.Relay, campaign, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := relay.SafeHarbor(campaign, f); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	return nil
 }
 

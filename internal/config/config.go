@@ -60,6 +60,9 @@ type Config struct {
 	// (data_dir, audit.dir, policy, admin.socket) is taken from it; for the
 	// embedded defaults it is empty, and they are taken from the working directory.
 	Dir string `yaml:"-"`
+	// file and text are the config file's name and contents, for ErrorAt.
+	file string
+	text []byte
 }
 
 // SIP says where the proxy listens and where it sends calls.
@@ -194,6 +197,12 @@ type Campaign struct {
 	// Media, when set, says whether this campaign's calls have their media
 	// anchored, whatever their dialer says.
 	Media *MediaChoice `yaml:"media"`
+	// SafeHarbor is the campaign's safe-harbor message, the recording its
+	// dialer plays when no agent is free within 2 s of the greeting
+	// (16 CFR 310.4(b)(4)(iii)): a WAV file of 8 kHz mono 16-bit PCM,
+	// relative to the config file. An anchored call of the campaign whose
+	// dialer plays it is recorded as abandoned_safe_harbor (docs/media.md).
+	SafeHarbor string `yaml:"safe_harbor"`
 }
 
 // Audit says where decisions are logged and who signs the log's checkpoints.
@@ -297,6 +306,14 @@ func Load(path string) (*Config, error) {
 	if err := cfg.readPasswords(); err != nil {
 		return nil, yamlx.AtPath(path, data, err.path, "%s", err.msg)
 	}
+	for i, c := range cfg.Campaigns {
+		if c.SafeHarbor == "" {
+			continue
+		}
+		if _, err := os.Stat(cfg.Path(c.SafeHarbor)); err != nil {
+			return nil, yamlx.AtPath(path, data, fmt.Sprintf("$.campaigns[%d].safe_harbor", i), "campaigns[%d] (%s): safe_harbor: %v (a relative path is taken from this file's folder)", i, c.ID, err)
+		}
+	}
 	return cfg, nil
 }
 
@@ -336,7 +353,15 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := cfg.check(); err != nil {
 		return nil, yamlx.AtPath(name, data, err.path, "%s", err.msg)
 	}
+	cfg.file, cfg.text = name, data
 	return &cfg, nil
+}
+
+// ErrorAt is an error about the value at path ($.campaigns[0].safe_harbor)
+// that a caller found wrong after loading, named with the config file's
+// FILE:LINE:COL as Load names its own.
+func (c *Config) ErrorAt(path, format string, args ...any) error {
+	return yamlx.AtPath(c.file, c.text, path, format, args...)
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)

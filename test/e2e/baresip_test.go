@@ -90,9 +90,10 @@ module_app account.so
 }
 
 // A real softphone behind the gatekeeper: a SIPp dialer calls through it to
-// baresip, which answers and greets the caller; the dialer's agent speaks.
-// baresip's SIP comes and goes through the gatekeeper, and its RTP through
-// the relay both ways.
+// baresip, which answers and greets the caller; the dialer's agent speaks
+// 0.8 s after the greeting. baresip's SIP comes and goes through the
+// gatekeeper, its RTP through the relay both ways, and the call's outcome
+// record says connected, with the greeting's end and the gap.
 func TestSoftphoneAnswersThroughTheRelay(t *testing.T) {
 	low := 43000
 	g := anchoredGatekeeper(t, low, "")
@@ -129,6 +130,13 @@ func TestSoftphoneAnswersThroughTheRelay(t *testing.T) {
 	}
 	if !strings.Contains(log, "Call with sip:2025550100@") || !strings.Contains(log, "terminated") {
 		t.Errorf("baresip did not see the dialer's BYE:\n%s", log)
+	}
+	// The media showed a person answering and an agent 0.8 s after their greeting.
+	if outcomes := g.outcomes(); len(outcomes) != 1 || outcomes[0].Media == nil || outcomes[0].Media.Verdict != "connected" {
+		t.Errorf("the call's outcome records: %+v; want one whose media verdict is connected", outcomes)
+	} else {
+		checkGreeting(t, "baresip", outcomes[0], greetingEnd)
+		checkGap(t, "baresip", outcomes[0].Media, shortGap)
 	}
 	// The dialer plays for about 6 s, baresip from its answer until the BYE 8 s later.
 	fromDialer, fromCarrier := relayed(t, g.log.String())

@@ -462,15 +462,20 @@ func (g *gatekeeper) carrier(scenario string, calls int, args ...string) *sipp {
 // dial runs a SIPp dialer from ip through the gatekeeper to completion; a
 // dialer on ::1 calls the gatekeeper's IPv6 address.
 func (g *gatekeeper) dial(ip, scenario, called string, args ...string) *sipp {
+	s := g.startDial(ip, scenario, called, args...)
+	s.wait()
+	return s
+}
+
+// startDial starts a SIPp dialer as dial does, without waiting for it.
+func (g *gatekeeper) startDial(ip, scenario, called string, args ...string) *sipp {
 	all := append([]string{"-i", ip, "-p", fmt.Sprint(freePort(g.t, ip)), "-s", called, "-m", "1"}, args...)
 	if ip == "::1" {
 		all = append(all, fmt.Sprintf("[::1]:%d", g.port6))
 	} else {
 		all = append(all, fmt.Sprintf("%s:%d", cmp.Or(g.sipIP, carrierIP), g.port))
 	}
-	s := startSipp(g.t, scenario, all...)
-	s.wait()
-	return s
+	return startSipp(g.t, scenario, all...)
 }
 
 // wait waits for SIPp to end; ok reports whether every call passed.

@@ -349,11 +349,12 @@ type EvidenceSummary struct {
 
 // evidenceFile is a bundle of either format as read.
 type evidenceFile struct {
-	format, callID, checkpoint string
-	lines                      [][]byte
-	proofs                     [][]tlog.Hash // format 1: each record's own
-	proof                      []byte        // format 2
-	policies                   map[string]string
+	format, callID string
+	checkpoint     []byte
+	lines          [][]byte
+	proofs         [][]tlog.Hash // format 1: each record's own
+	proof          []byte        // format 2
+	policies       map[string][]byte
 }
 
 // readBundle reads a bundle of either format in one pass with jsontext,
@@ -377,7 +378,7 @@ func readBundle(data []byte) (evidenceFile, error) {
 		case "call_id":
 			b.callID, err = readString(dec)
 		case "checkpoint":
-			b.checkpoint, err = readString(dec)
+			b.checkpoint, err = readText(dec)
 		case "proof":
 			var p []byte
 			if p, err = readText(dec); err == nil {
@@ -389,14 +390,15 @@ func readBundle(data []byte) (evidenceFile, error) {
 		case "records":
 			err = b.readRecords(dec)
 		case "policies":
-			b.policies = map[string]string{}
+			b.policies = map[string][]byte{}
 			if err = readDelim(dec, '{'); err != nil {
 				break
 			}
 			for err == nil && dec.PeekKind() == '"' {
-				var sum, text string
+				var sum string
+				var text []byte
 				if sum, err = readString(dec); err == nil {
-					text, err = readString(dec)
+					text, err = readText(dec)
 					b.policies[sum] = text
 				}
 			}
@@ -539,7 +541,7 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 	if verifier == nil {
 		return s, errors.New("a public key is needed to check the checkpoint")
 	}
-	cp, err := OpenCheckpoint([]byte(b.checkpoint), verifier)
+	cp, err := OpenCheckpoint(b.checkpoint, verifier)
 	if err != nil {
 		return s, err
 	}
@@ -600,7 +602,7 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 		return s, fmt.Errorf("the bundle holds %d decisions, not one", decisions)
 	}
 	for sum, text := range b.policies {
-		got := sha256.Sum256([]byte(text))
+		got := sha256.Sum256(text)
 		if hex.EncodeToString(got[:]) != sum {
 			return s, fmt.Errorf("the policy text filed as %s hashes to %x", sum, got)
 		}

@@ -222,10 +222,9 @@ func TestRedactKeepsEveryProof(t *testing.T) {
 	}
 }
 
-// The independent check in docs/audit.md ("How an auditor verifies the log"),
-// run with python3 over a log with a redacted record, must pass it and find
-// the tree's root.
-func TestDocsPythonCheck(t *testing.T) {
+// docsPython returns python3 and the first Python script of docs/audit.md
+// after the text after; the test is skipped without python3.
+func docsPython(t *testing.T, after string) (python, script string) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("python3 is not installed")
@@ -234,8 +233,16 @@ func TestDocsPythonCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, script, _ := strings.Cut(string(doc), "```python\n")
+	_, script, _ = strings.Cut(string(doc), after+"```python\n")
 	script, _, _ = strings.Cut(script, "```")
+	return python, script
+}
+
+// The independent check in docs/audit.md ("How an auditor verifies the log"),
+// run with python3 over a log with a redacted record, must pass it and find
+// the tree's root.
+func TestDocsPythonCheck(t *testing.T) {
+	python, script := docsPython(t, "")
 	dir := callLog(t)
 	if err := Redact(dir, 2, "privacy request 2031-07"); err != nil {
 		t.Fatal(err)
@@ -255,16 +262,7 @@ func TestDocsPythonCheck(t *testing.T) {
 // to 4 in Python) passes a bundle Evidence writes and fails it when a record
 // or the proof is changed.
 func TestDocsPythonEvidenceCheck(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not installed")
-	}
-	doc, err := os.ReadFile("../docs/audit.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, script, _ := strings.Cut(string(doc), "`TestDocsPythonEvidenceCheck` runs it):\n\n```python\n")
-	script, _, _ = strings.Cut(script, "```")
+	python, script := docsPython(t, "`TestDocsPythonEvidenceCheck` runs it):\n\n")
 	b, err := Evidence(callLog(t), EvidenceQuery{CallID: "call-a"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -296,39 +294,49 @@ func TestDocsPythonEvidenceCheck(t *testing.T) {
 // the shipped policy decides it, in a log of 10 million records
 // (realisticBundle).
 func BenchmarkEvidence(b *testing.B) {
-	dir, found, cp, tree, verifier := realisticCall(b)
-	bundle, err := bundleOf(dir, found, cp, tree)
-	if err != nil {
-		b.Fatal(err)
-	}
-	data, _ := bundle.Encode() // as audit evidence writes it
-	withoutPolicy := *bundle
-	withoutPolicy.Policies = nil
-	bare, _ := withoutPolicy.Encode()
-	b.Logf("bundle: %d bytes, %d without the policy text; %d records, %d proof hashes; tree size %d",
-		len(data), len(bare), len(bundle.Records), len(bundle.Proof)/tlog.HashSize, cp.Size)
-	b.Run("verify", func(b *testing.B) {
-		start := cpuTime(b)
-		for b.Loop() {
-			if _, err := VerifyEvidence(data, verifier); err != nil {
-				b.Fatal(err)
-			}
+	for _, withData := range []bool{true, false} {
+		name := "call-only" // its decision and outcome alone
+		if withData {
+			name = "with-data" // and its policy_loaded and data_change records
 		}
-		reportCPU(b, start, b.N, "op")
-	})
-	b.Run("build", func(b *testing.B) {
-		start := cpuTime(b)
-		for b.Loop() {
+		b.Run(name, func(b *testing.B) {
+			dir, found, cp, tree, verifier := realisticCall(b, withData)
 			bundle, err := bundleOf(dir, found, cp, tree)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := bundle.Encode(); err != nil {
-				b.Fatal(err)
+			data, _ := bundle.Encode() // as audit evidence writes it
+			withoutPolicy := *bundle
+			withoutPolicy.Policies = nil
+			bare, _ := withoutPolicy.Encode()
+			b.Logf("bundle: %d bytes, %d without the policy text; %d records, %d proof hashes; tree size %d",
+				len(data), len(bare), len(bundle.Records), len(bundle.Proof)/tlog.HashSize, cp.Size)
+			for name, data := range map[string][]byte{"verify": data, "verify-without-policy-text": bare} {
+				b.Run(name, func(b *testing.B) {
+					start := cpuTime(b)
+					for b.Loop() {
+						if _, err := VerifyEvidence(data, verifier); err != nil {
+							b.Fatal(err)
+						}
+					}
+					reportCPU(b, start, b.N, "op")
+				})
 			}
-		}
-		reportCPU(b, start, b.N, "op")
-	})
+			b.Run("build", func(b *testing.B) {
+				start := cpuTime(b)
+				for b.Loop() {
+					bundle, err := bundleOf(dir, found, cp, tree)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := bundle.Encode(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportCPU(b, start, b.N, "op")
+			})
+		})
+	}
 }
 
 // realisticCall is an allowed call under the shipped policy (configs/policy.yaml)
@@ -340,7 +348,8 @@ func BenchmarkEvidence(b *testing.B) {
 // FTC list imported since, the call, its outcome a minute and 120,000 records
 // later), with the hash each then has, and tree (a tree.hashes file, sparse:
 // only the hashes a proof reads) holds them among 10 million other leaves.
-func realisticCall(b *testing.B) (dir string, found []foundRecord, cp Checkpoint, tree *mappedHashes, verifier note.Verifier) {
+// Without withData, the policy and data records are left out.
+func realisticCall(b *testing.B, withData bool) (dir string, found []foundRecord, cp Checkpoint, tree *mappedHashes, verifier note.Verifier) {
 	signer, verifier := testKey(b)
 	dir = b.TempDir()
 	text, err := configs.Files.ReadFile("policy.yaml")
@@ -416,6 +425,15 @@ func realisticCall(b *testing.B) (dir string, found []foundRecord, cp Checkpoint
 		found[i].line = bytes.TrimSuffix(rehashed(renumber)(found[i].line, nil), []byte("\n"))
 		found[i].Seq = seq
 		leaves[int64(seq-1)] = sha256.Sum256(append(append([]byte{0}, found[i].line[:len(found[i].line)-hashSuffixLen]...), '}'))
+	}
+	if !withData {
+		found = slices.DeleteFunc(found, func(r foundRecord) bool {
+			if r.Kind != KindDecision && r.Kind != KindOutcome {
+				delete(leaves, int64(r.Seq-1))
+				return true
+			}
+			return false
+		})
 	}
 	synthetic := &sparseTree{leaves: leaves, filler: filler, memo: map[int64]tlog.Hash{}}
 	root, err := tlog.TreeHash(size, synthetic)

@@ -265,16 +265,16 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.server.OnInvite(p.onInvite)
-	p.server.OnAck(p.onAck)
-	p.server.OnCancel(p.onUnmatchedCancel)
-	p.server.OnOptions(p.onOptions)
-	p.server.OnNoRoute(p.onInDialog)
+	p.server.OnInvite(grown(p.onInvite))
+	p.server.OnAck(grown(p.onAck))
+	p.server.OnCancel(grown(p.onUnmatchedCancel))
+	p.server.OnOptions(grown(p.onOptions))
+	p.server.OnNoRoute(grown(p.onInDialog))
 	for _, m := range []sip.RequestMethod{sip.BYE, sip.UPDATE, sip.INFO, sip.PRACK, sip.NOTIFY, sip.MESSAGE, sip.SUBSCRIBE} {
-		p.server.OnRequest(m, p.onInDialog)
+		p.server.OnRequest(m, grown(p.onInDialog))
 	}
 	// A REFER would have the carrier place a call the policy never saw.
-	p.server.OnRequest(sip.REFER, p.onRefer)
+	p.server.OnRequest(sip.REFER, grown(p.onRefer))
 	return p, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -105,6 +106,11 @@ func (t *finishedTxs) fill(key string, resend []byte) {
 // to a request (its bytes, or nothing for a 2xx to an INVITE), or the ACK
 // sipgo sends for a non-2xx answer to an INVITE.
 func (t *finishedTxs) noteSent(msg []byte) {
+	// Most datagrams are neither (a request forwarded, a provisional
+	// answer): their start line says so without a scan.
+	if status, answer := statusOf(msg); answer && status < 200 || !answer && !bytes.HasPrefix(msg, []byte("ACK ")) {
+		return
+	}
 	w, ok := scanWire(msg)
 	if !ok {
 		return
@@ -128,6 +134,11 @@ func (t *finishedTxs) noteSent(msg []byte) {
 // back (nil for none). A non-2xx final answer to our INVITE starts an entry
 // that the ACK fills.
 func (t *finishedTxs) noteReceived(msg []byte) (taken bool, resend []byte) {
+	// An ACK, a provisional answer and a 2xx are never taken: their start
+	// line says so without a scan.
+	if status, answer := statusOf(msg); answer && status < 300 || bytes.HasPrefix(msg, []byte("ACK ")) {
+		return false, nil
+	}
 	w, ok := scanWire(msg)
 	if !ok || w.method == sip.ACK.String() {
 		return false, nil
@@ -165,15 +176,11 @@ func scanWire(msg []byte) (wire, bool) {
 		return w, false
 	}
 	start, rest, _ := bytes.Cut(head, []byte("\r\n"))
-	if code, ok := bytes.CutPrefix(start, []byte("SIP/2.0 ")); ok {
-		if len(code) < 3 {
+	if status, answer := statusOf(start); answer {
+		if status == 0 {
 			return w, false
 		}
-		n, err := strconv.Atoi(string(code[:3]))
-		if err != nil || n < 100 {
-			return w, false
-		}
-		w.status = n
+		w.status = status
 	} else {
 		method, _, ok := bytes.Cut(start, []byte(" "))
 		if !ok {
@@ -212,16 +219,32 @@ func scanWire(msg []byte) (wire, bool) {
 	return w, w.method != "" && w.branch != ""
 }
 
+// statusOf reads the start line of msg: whether it is an answer, and then
+// its status code, 0 when that is not three digits from 100 up.
+func statusOf(msg []byte) (status int, answer bool) {
+	code, answer := bytes.CutPrefix(msg, []byte("SIP/2.0 "))
+	if !answer || len(code) < 3 {
+		return 0, answer
+	}
+	n, err := strconv.Atoi(string(code[:3]))
+	if err != nil || n < 100 {
+		return 0, true
+	}
+	return n, true
+}
+
 // readVia reads the branch and sent-by of a Via header's first value.
 func readVia(value []byte, w *wire) bool {
 	value, _, _ = bytes.Cut(value, []byte(","))
-	params := bytes.Split(value, []byte(";"))
-	proto := bytes.Fields(params[0])
+	proto, params, more := bytes.Cut(value, []byte(";"))
+	proto = bytes.TrimSpace(proto)
 	if len(proto) == 0 {
 		return false
 	}
-	w.sentBy = string(proto[len(proto)-1])
-	for _, p := range params[1:] {
+	w.sentBy = string(proto[bytes.LastIndexFunc(proto, unicode.IsSpace)+1:])
+	for more {
+		var p []byte
+		p, params, more = bytes.Cut(params, []byte(";"))
 		name, v, _ := bytes.Cut(p, []byte("="))
 		if bytes.EqualFold(bytes.TrimSpace(name), []byte("branch")) {
 			v = bytes.TrimSpace(v)

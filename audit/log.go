@@ -209,7 +209,13 @@ func (l *Log) Health() error {
 // fields of data (a struct or map that encodes as a JSON object), as Append
 // does. An error means data is not a JSON object; nothing was queued.
 func (l *Log) AppendEvent(kind string, at time.Time, data any) error {
-	raw, err := json.Marshal(data)
+	var raw []byte
+	var err error
+	if o, ok := data.(Outcome); ok { // one a call: spared encoding/json's check of what MarshalJSON wrote
+		raw, err = o.appendJSON(nil)
+	} else {
+		raw, err = json.Marshal(data)
+	}
 	if err != nil {
 		return fmt.Errorf("%s record: %w", kind, err)
 	}

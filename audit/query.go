@@ -128,6 +128,59 @@ type MediaEvidence struct {
 	Disagreement string `json:"disagreement,omitempty"`
 }
 
+// MarshalJSON writes the outcome as its record holds it, field for field
+// in the order and with the names of its json tags; by hand it costs a
+// fraction of encoding/json's reflection, which one record per call at
+// 1,000 calls/s made 3 % of the server's CPU.
+func (o Outcome) MarshalJSON() ([]byte, error) { return o.appendJSON(nil) }
+
+func (o Outcome) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, '{')
+	if !o.Time.IsZero() {
+		t, err := o.Time.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `"time":`...), t...)
+		b = append(b, ',')
+	}
+	if o.Seq != 0 {
+		b = strconv.AppendUint(append(b, `"seq":`...), o.Seq, 10)
+		b = append(b, ',')
+	}
+	b = appendString(append(b, `"call_id":`...), o.CallID)
+	b = appendField(b, "called", o.Called)
+	b = appendField(b, "calling", o.Calling)
+	b = appendField(b, "caller_id", o.CallerID)
+	if o.CallerName != "" {
+		b = appendField(b, "caller_name", o.CallerName)
+	}
+	b = appendField(b, "dialer", o.Dialer)
+	b = appendField(b, "seller", o.Seller)
+	b = appendField(b, "campaign", o.Campaign)
+	b = appendField(b, "dial_mode", o.DialMode)
+	if o.Prerecorded {
+		b = append(b, `,"prerecorded":true`...)
+	}
+	b = strconv.AppendInt(append(b, `,"status":`...), int64(o.Status), 10)
+	b = appendField(b, "disposition", o.Disposition)
+	b = appendTime(append(b, `,"invited":`...), o.Invited)
+	if o.Answered != nil {
+		b = appendTime(append(b, `,"answered":`...), *o.Answered)
+	}
+	b = appendTime(append(b, `,"ended":`...), o.Ended)
+	b = appendFloat(append(b, `,"duration_s":`...), o.DurationS)
+	b = appendField(b, "ended_by", o.EndedBy)
+	if o.Media != nil { // anchored calls only
+		m, err := json.Marshal(o.Media)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"media":`...), m...)
+	}
+	return append(b, '}'), nil
+}
+
 // outcomeHorizon is how long after its decision a call's outcome may come:
 // a call up for 12 hours is ended by the gatekeeper (docs/audit.md), plus
 // the INVITE transaction's Timer C.

@@ -1,9 +1,12 @@
 package audit
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -245,5 +248,47 @@ func TestStats(t *testing.T) {
 	rows, err = Stats(dir, Query{Rule: "internal-dnc"}, nil)
 	if err != nil || len(rows) != 1 || rows[0].Calls != 10 || rows[0].RejectRate() != 1 {
 		t.Errorf("totals of internal-dnc: %+v, %v", rows, err)
+	}
+}
+
+// Outcome's own encoder writes what encoding/json writes from its tags:
+// the same bytes, but for <, > and &, which it leaves unescaped as the
+// decision records do, and the same value read back.
+func TestOutcomeMarshalJSON(t *testing.T) {
+	type tagsOnly Outcome // the same fields and tags, without the methods
+	at := Time{time.Date(2026, 11, 29, 15, 4, 5, 60, time.UTC)}
+	full := Outcome{Time: at.Time.Add(time.Second), Seq: 42, CallID: `a"b\c`, Called: "+12025550143",
+		Calling: "2025550100", CallerID: "+12025550100", CallerName: "Jos\u00e9 \x01 <Acme & Co>", Dialer: "d1",
+		Seller: "s", Campaign: "c", DialMode: "automated", Prerecorded: true, Status: 200, Disposition: "answered",
+		Invited: at, Answered: &at, Ended: at, DurationS: 42.5, EndedBy: "dialer",
+		Media: &MediaEvidence{Verdict: "abandoned"}}
+	// A field added to Outcome must be added to its encoder too.
+	if n := reflect.TypeFor[Outcome]().NumField(); n != 20 {
+		t.Fatalf("Outcome has %d fields, its encoder (Outcome.appendJSON) writes 20", n)
+	}
+	for _, o := range []Outcome{
+		full,
+		{CallID: "x", Status: 487, Disposition: "cancelled", Invited: at, Ended: at, EndedBy: "cancel"},
+		{DurationS: 1e-7}, {DurationS: 3e21}, {DurationS: -0.25}, {DurationS: 123456789.001},
+	} {
+		got, err := o.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(tagsOnly(o))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&")
+		if string(got) != r.Replace(string(want)) {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+		var back Outcome
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("%s: %v", got, err)
+		}
+		if b, _ := json.Marshal(tagsOnly(back)); string(b) != string(want) {
+			t.Errorf("read back %s\nwant      %s", b, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -111,9 +112,27 @@ func (t Time) MarshalText() ([]byte, error) {
 
 // MarshalJSON writes t as a JSON string in the layout of MarshalText
 // (time.Time's own MarshalJSON would drop trailing zeros).
-func (t Time) MarshalJSON() ([]byte, error) {
-	b := append([]byte{'"'}, t.UTC().AppendFormat(nil, timeLayout)...)
-	return append(b, '"'), nil
+func (t Time) MarshalJSON() ([]byte, error) { return appendTime(nil, t), nil }
+
+func appendTime(b []byte, t Time) []byte {
+	b = t.UTC().AppendFormat(append(b, '"'), timeLayout)
+	return append(b, '"')
+}
+
+// appendFloat writes f as encoding/json does: the shortest decimal that
+// reads back as f, with an exponent only below 1e-6 and from 1e21 on.
+// f is finite.
+func appendFloat(b []byte, f float64) []byte {
+	abs, format := math.Abs(f), byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if n := len(b); format == 'e' && n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+		b[n-2] = b[n-1] // e-07 is written e-7
+		b = b[:n-1]
+	}
+	return b
 }
 
 // MarshalJSON writes the record exactly as it stands in a log file.

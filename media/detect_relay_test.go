@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -203,4 +204,32 @@ func wavFile(rate int, samples []int16) []byte {
 		le(uint32(uint16(s)), 2)
 	}
 	return b.Bytes()
+}
+
+// The call's first audio stream is analysed, not a video stream before it.
+func TestFirstAudioStreamIsAnalysed(t *testing.T) {
+	r := newRelay(t, 0)
+	sdp := func(e endpoint) []byte {
+		return crlf("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+			"m=video 0 RTP/AVP 96", "m=video 40000 RTP/AVP 96", "a=rtpmap:96 H264/90000",
+			"m=audio "+strconv.Itoa(port(e.rtp))+" RTP/AVP 0", "a=rtpmap:0 PCMU/8000")
+	}
+	for _, side := range []Side{Dialer, Carrier} {
+		if _, err := r.Rewrite("video-first", side, sdp(newEndpoint(t))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := r.session("video-first")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.streams) != 3 {
+		t.Fatalf("%d streams, want 3", len(s.streams))
+	}
+	for i, st := range s.streams {
+		for side, l := range st.legs {
+			if want := i == 2; (l.track != nil) != want || want && l.track != s.tracks[side] {
+				t.Errorf("stream %d, leg %s: analysed %v, want %v", i, Side(side), l.track != nil, want)
+			}
+		}
+	}
 }

@@ -13,7 +13,7 @@
 // need). A session ends on Release (the call ended) or after IdleTimeout
 // without a packet once both sides have given their SDP.
 //
-// From the answer on (Answered), the first stream's G.711 audio is analysed
+// From the answer on (Answered), the first audio stream's G.711 is analysed
 // in each direction for the abandoned-call rule (16 CFR 310.4(b)(1)(iv)):
 // the called person's greeting on the carrier's stream, the first live
 // speech and the campaign's safe-harbor message (SafeHarbor) on the

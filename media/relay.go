@@ -135,7 +135,9 @@ func (r *Relay) Rewrite(callID string, side Side, body []byte) ([]byte, error) {
 			continue
 		}
 		for len(s.streams) <= i {
-			st, err := r.openStream(s)
+			// the call's first audio stream is the one analysed
+			analysed := len(s.streams) == i && d.audio && !s.analysed
+			st, err := r.openStream(s, analysed)
 			if err != nil {
 				return nil, err
 			}
@@ -242,7 +244,8 @@ type session struct {
 	closed      bool
 	answered    time.Time    // Answered; zero before
 	answeredAt  atomic.Int64 // answered on the relay's clock (ns), 0 before
-	tracks      [2]*track    // the first stream's audio, by the side it comes from
+	tracks      [2]*track    // the first audio stream's analysis, by the side the audio comes from
+	analysed    bool         // a stream feeds tracks
 	campaign    string       // the campaign given with Answered
 	agentSignal time.Time    // AgentSignal; zero without
 }
@@ -272,11 +275,12 @@ type stream struct {
 	legs [2]*leg
 }
 
-// openStream binds a leg toward each side and starts relaying between them.
-func (r *Relay) openStream(s *session) (*stream, error) {
+// openStream binds a leg toward each side and starts relaying between
+// them; with analysed, the legs feed the session's detection.
+func (r *Relay) openStream(s *session, analysed bool) (*stream, error) {
 	st := &stream{}
 	for _, side := range []Side{Dialer, Carrier} {
-		l, err := r.openLeg(side, s)
+		l, err := r.openLeg(side)
 		if err != nil {
 			if st.legs[Dialer] != nil {
 				st.legs[Dialer].close(r.ports)
@@ -284,6 +288,10 @@ func (r *Relay) openStream(s *session) (*stream, error) {
 			return nil, err
 		}
 		st.legs[side] = l
+	}
+	if analysed {
+		st.legs[Dialer].track, st.legs[Carrier].track = s.tracks[Dialer], s.tracks[Carrier]
+		s.analysed = true
 	}
 	for side, l := range st.legs {
 		to := st.legs[Side(side).Other()]
@@ -307,13 +315,12 @@ type leg struct {
 	held    atomic.Bool
 	// received counts the packets that came from the side.
 	received atomic.Uint64
-	// track analyses the side's audio; nil but on the call's first stream.
+	// track analyses the side's audio; nil but on the call's first audio stream.
 	track *track
 }
 
 // openLeg binds the next free pair of ports that can be bound.
-// The first stream's legs feed the session's detection.
-func (r *Relay) openLeg(side Side, s *session) (*leg, error) {
+func (r *Relay) openLeg(side Side) (*leg, error) {
 	for range r.ports.len() {
 		port, ok := r.ports.take()
 		if !ok {
@@ -330,11 +337,7 @@ func (r *Relay) openLeg(side Side, s *session) (*leg, error) {
 			r.ports.put(port)
 			continue
 		}
-		l := &leg{side: side, port: port, rtp: rtpConn, rtcp: rtcpConn}
-		if len(s.streams) == 0 {
-			l.track = s.tracks[side]
-		}
-		return l, nil
+		return &leg{side: side, port: port, rtp: rtpConn, rtcp: rtcpConn}, nil
 	}
 	return nil, ErrNoPorts
 }

@@ -22,6 +22,8 @@ type streamDesc struct {
 	rtcp int
 	// mux is a=rtcp-mux (RFC 5761): RTCP on the RTP port.
 	mux bool
+	// audio: the m= line's media is audio (RFC 4566 §5.14).
+	audio bool
 }
 
 // description is a parsed SDP body that can be written back with the
@@ -56,6 +58,7 @@ func (d *pionSDP) streams() []streamDesc {
 			conn = d.ConnectionInformation
 		}
 		out[i].port = m.MediaName.Port.Value
+		out[i].audio = m.MediaName.Media == "audio"
 		if conn != nil && conn.Address != nil {
 			out[i].addr, _ = netip.ParseAddr(conn.Address.Address)
 		}
@@ -116,7 +119,7 @@ func parseLines(body []byte) (*lineSDP, error) {
 			if err != nil {
 				return nil, err
 			}
-			d.descs = append(d.descs, streamDesc{port: port, addr: session})
+			d.descs = append(d.descs, streamDesc{port: port, addr: session, audio: strings.HasPrefix(line, "m=audio ")})
 			media++
 		case strings.HasPrefix(line, "c="):
 			f := strings.Fields(line[2:])

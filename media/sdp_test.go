@@ -33,7 +33,7 @@ func TestRewriteKeepsWhatItDoesNotAnchor(t *testing.T) {
 	if _, ok := d.(*pionSDP); !ok {
 		t.Fatalf("an SDP in RFC 4566 order was read line by line, not by pion/sdp")
 	}
-	want := []streamDesc{{port: 49170, addr: netip.MustParseAddr("10.1.1.5"), rtcp: 49171}, {port: 0, addr: netip.MustParseAddr("10.1.1.5")}}
+	want := []streamDesc{{port: 49170, addr: netip.MustParseAddr("10.1.1.5"), rtcp: 49171, audio: true}, {port: 0, addr: netip.MustParseAddr("10.1.1.5")}}
 	if got := d.streams(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("streams = %+v, want %+v", got, want)
 	}
@@ -74,8 +74,8 @@ func TestRewriteRefusedSDPLineByLine(t *testing.T) {
 	}
 	got := d.streams()
 	want := []streamDesc{
-		{port: 49170, addr: netip.MustParseAddr("10.1.1.5"), rtcp: 53020},
-		{port: 40000, addr: netip.IPv4Unspecified()},
+		{port: 49170, addr: netip.MustParseAddr("10.1.1.5"), rtcp: 53020, audio: true},
+		{port: 40000, addr: netip.IPv4Unspecified(), audio: true},
 	}
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("streams = %+v, want %+v", got, want)

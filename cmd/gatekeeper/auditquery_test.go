@@ -38,7 +38,8 @@ func auditFolder(t *testing.T, keepOpen bool) string {
 		r.Time = at.Add(time.Duration(i) * 10 * time.Hour)
 		r.Caller, r.Dialer, r.Source, r.Mode, r.PolicySHA256 = "+13125550100", "predictive", "127.0.0.1:5080", "enforce", strings.Repeat("ab", 32)
 		if r.Decision == "reject" {
-			r.Trace = json.RawMessage(`[{"rule":"internal-dnc","matched":true,"conditions":[{"kind":"listed","holds":true,"value":"internal","version":7}]}]`)
+			r.Trace = json.RawMessage(`[{"rule":"caller-id","conditions":[{"kind":"caller_id","value":"valid"}]},` + // as written today: false left out
+				`{"rule":"internal-dnc","matched":true,"conditions":[{"kind":"listed","holds":true,"value":"internal","version":7}]}]`)
 		}
 		l.Append(r)
 		if r.Decision == "allow" {
@@ -190,7 +191,7 @@ func TestAuditQueryCSVTableAndLong(t *testing.T) {
 	}
 	out, err = runCmd(t, newAuditCmd(), "query", "--dir", dir, "--long", "--decision", "reject")
 	for _, want := range []string{"call a1@dialer", `decision  reject 603 "Decline" by rule internal-dnc`, "internal-dnc: matched",
-		"listed holds, value \"internal\", data version 7", "policy    sha256 abab", "record    seq "} {
+		"listed holds, value \"internal\", data version 7", "caller-id: did not match", "caller_id does not hold, value \"valid\"", "policy    sha256 abab", "record    seq "} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("--long lacks %q: %v\n%s", want, err, out)
 		}

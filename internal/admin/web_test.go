@@ -57,7 +57,8 @@ func seedLog(t *testing.T, dir string) string {
 		at, _ := time.Parse(time.RFC3339, c.at)
 		trace := `[{"rule":"default","matched":true,"conditions":[]}]`
 		if c.matchedKind != "" {
-			trace = `[{"rule":"` + c.rule + `","matched":true,"conditions":[{"kind":"` + c.matchedKind + `","holds":true,"value":"` + c.matchedList + `","version":7}]}]`
+			trace = `[{"rule":"caller-id","conditions":[{"kind":"caller_id","value":"valid"}]},` + // as written today: false left out
+				`{"rule":"` + c.rule + `","matched":true,"conditions":[{"kind":"` + c.matchedKind + `","holds":true,"value":"` + c.matchedList + `","version":7}]}]`
 		}
 		l.Append(audit.Record{Time: at, CallID: c.callID, Decision: c.decision, Rule: c.rule, Status: c.status,
 			Called: "+12025550143", Caller: "+13125550100", Dialer: "predictive", Campaign: c.campaign,
@@ -146,7 +147,7 @@ func TestSearchPageShowsCallsListsAndEscapes(t *testing.T) {
 func TestCallPageShowsTraceAndOutcome(t *testing.T) {
 	srv := newTestWeb(t, "")
 	_, _, page := get(t, srv.URL+"/call?id=c2@dialer")
-	for _, want := range []string{"rule national-dnc, 603", "<td>listed</td><td>true</td><td>ftc</td>", `href="/evidence?id=c2%40dialer"`,
+	for _, want := range []string{"rule national-dnc, 603", "<td>listed</td><td>true</td><td>ftc</td>", "<td>caller_id</td><td>false</td><td>valid</td>", `href="/evidence?id=c2%40dialer"`,
 		"Rejected: the carrier never saw the call."} {
 		if !strings.Contains(page, want) {
 			t.Errorf("call page lacks %s", want)

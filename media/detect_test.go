@@ -9,9 +9,9 @@ import (
 )
 
 var (
-	greetings = []string{"greeting-hello-us", "greeting-hello-f", "greeting-hello-gb", "greeting-maria", "greeting-yeah", "greeting-whos"}
-	agents    = []string{"agent-john", "agent-sarah", "agent-mike"}
-	nonSpeech = []string{"noise-white-40", "noise-pink-40", "noise-pink-50", "music-pluck", "music-melody", "music-pad", "tone-ringback", "tone-1004", "tone-busy"}
+	greetings = []string{"greeting-hello-us", "greeting-hello-f", "greeting-hello-gb", "greeting-maria", "greeting-yeah", "greeting-whos", "greeting-yes", "greeting-whois"}
+	agents    = []string{"agent-john", "agent-sarah", "agent-mike", "agent-lee"}
+	nonSpeech = []string{"noise-white-40", "noise-pink-40", "noise-pink-50", "music-pluck", "music-melody", "music-pad", "music-arpeggio", "tone-ringback", "tone-1004", "tone-busy"}
 )
 
 // synthCall is one synthetic call: the callee's greeting after lead samples of

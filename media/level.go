@@ -18,19 +18,22 @@ const (
 )
 
 // noiseFloor tracks a stream's background level in dBov: it falls fast
-// toward quieter frames and rises slowly, faster through frames that are not
-// speech, so that a steady noise becomes the floor within about a second
-// while speech hardly lifts it. Digital silence (no packets, zero
-// samples) leaves it alone: it says nothing about the line's noise.
+// toward quieter frames and rises slowly, faster through frames that are
+// not speech, so that a steady noise becomes the floor within about a
+// second while speech hardly lifts it. Digital silence (no packets, zero
+// samples) counts as quietFloorDB: a quiet line.
 type noiseFloor struct {
 	db  float32
 	set bool
 }
 
+// quietFloorDB is the floor digital silence gives, in dBov.
+const quietFloorDB = -90
+
 // update takes a frame's level and whether it was heard as speech.
 func (f *noiseFloor) update(level float32, speech bool) {
+	level = max(level, quietFloorDB)
 	switch {
-	case level <= silenceDB:
 	case !f.set:
 		f.db, f.set = level, true
 	case level < f.db:

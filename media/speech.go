@@ -22,7 +22,7 @@ package media
 // syllables.
 const (
 	voicedPeriodicity  = 0.7
-	steadyFrames       = 8 // 160 ms on one pitch at one level: a note or a tone
+	steadyFrames       = 6 // 120 ms on one pitch at one level: a note or a tone
 	steadyDB           = 2
 	syllableMinFrames  = 3  // 60 ms
 	syllableMaxFrames  = 40 // 800 ms: longer is a held note or a tone

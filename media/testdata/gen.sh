@@ -4,7 +4,7 @@
 # committed, so tests and CI need neither tool; run this script after
 # changing it. Needs Debian's espeak-ng and sox (apt-get install -y
 # espeak-ng sox). Speech, music and tones come out the same for one version
-# of both tools; noise is drawn anew each run.
+# of both tools: sox's dither is off and its noise has a fixed seed (-R).
 #
 #   greeting-*.wav   what a called person says on answering, trimmed at
 #                    both ends (below -50 dBov), so the greeting ends with
@@ -15,12 +15,14 @@
 #   noise-*.wav      5 s of white or pink noise at -50 or -40 dBov RMS,
 #                    for line noise on either leg and "office ambience"
 #                    on the dialer leg (not an agent)
-#   music-*.wav      5 s of hold music: plucked chords, a triangle-wave
-#                    melody, an organ-like chord pad (not an agent)
+#   music-*.wav      about 5 s of hold music: plucked chords, a triangle-wave
+#                    melody, an organ-like chord pad, a fast plucked
+#                    arpeggio (not an agent)
 #   tone-*.wav       US ringback (440+480 Hz, 2 s on), a 1004 Hz test tone,
 #                    US busy (480+620 Hz, 0.5 s on/off) (not an agent)
 set -eu
 cd "$(dirname "$0")"
+sox() { command sox -D "$@"; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -40,10 +42,13 @@ speech greeting-hello-gb   en-gb+m3       200 "Hello."
 speech greeting-maria      en+f2          160 "Hello, this is Maria speaking."
 speech greeting-yeah       en-gb-scotland 185 "Yeah, hello?"
 speech greeting-whos       en-us+m1       175 "Hi, who's calling?"
+speech greeting-yes        en-us+f4       150 "Yes?"
+speech greeting-whois      en-gb-x-rp+m4  150 "Hello, who is this?"
 
 speech agent-john   en-us+m3   165 "Hi, this is John from Acme Solar. How are you doing today?"
 speech agent-sarah  en-gb+f4   160 "Good afternoon, my name is Sarah, I am calling about your recent inquiry."
 speech agent-mike   en-029     180 "Hey there, it's Mike with Northwind Insurance, do you have a minute?"
+speech agent-lee    en-us+f2   175 "Hello, this is Lee calling from Contoso Energy about your electricity bill."
 
 speech safeharbor-acme      en-us    165 "This call was made on behalf of Acme Solar. To opt out of future calls, press nine."
 speech safeharbor-northwind en-gb+m2 175 "Sorry, no one is free to take your call. Northwind Insurance, eight hundred, five five five, zero one four two."
@@ -79,6 +84,7 @@ notes() {
 notes music-pluck.wav   0.5  pluck    C3+E3+G3 A2+C3+E3 F2+A2+C3 G2+B2+D3 C3+E3+G3 A2+C3+E3 F2+A2+C3 G2+B2+D3 C3+E3+G3 C3+E3+G3
 notes music-melody.wav  0.25 triangle E4 D4 C4 D4 E4 E4 E4 E4 D4 D4 D4 D4 E4 G4 G4 G4 E4 D4 C4 D4 E4
 notes music-pad.wav     1.25 sine     C3+G3+C4+E4 A2+E3+A3+C4 F2+C3+F3+A3 G2+D3+G3+B3
+notes music-arpeggio.wav 0.15 pluck   C4 E4 G4 C5 G4 E4 A3 C4 E4 A4 E4 C4 F3 A3 C4 F4 C4 A3 G3 B3 D4 G4 D4 B3 C4 E4 G4 C5 G4 E4 C4 E4
 
 sox -n $out tone-ringback.wav synth 2 sine 440 sine 480 remix - gain -6 pad 0 1
 sox -n $out tone-1004.wav synth 2 sine 1004 gain -10

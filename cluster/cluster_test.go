@@ -368,8 +368,9 @@ func TestPolicyCapAcrossNodes(t *testing.T) {
 	}
 }
 
-// TestUnreachableCluster stops every NATS server under three running
-// nodes: within the staleness none can prove its copy current and a cap
+// TestUnreachableCluster stops two NATS servers of three under three
+// running nodes (quorum lost), then the third: within the staleness no node
+// can prove its copy current, though one is still connected, and a cap
 // fails at once; with the servers back, every node proves it again and
 // changes flow.
 func TestUnreachableCluster(t *testing.T) {
@@ -384,7 +385,9 @@ func TestUnreachableCluster(t *testing.T) {
 	if ok, err := tc.nodes[0].Reserve(t.Context(), capOf3, "n/+12025550143", "before@dialer"); err != nil || !ok {
 		t.Fatalf("reserve with the cluster up: %v, %v", ok, err)
 	}
-	for _, s := range tc.servers {
+	// Quorum lost: two servers of three stop. Node A is still connected, to
+	// the third, but no bucket has a leader to answer it.
+	for _, s := range tc.servers[1:] {
 		s.Shutdown()
 		s.WaitForShutdown()
 	}
@@ -392,11 +395,31 @@ func TestUnreachableCluster(t *testing.T) {
 	for i, n := range tc.nodes {
 		for n.Current() {
 			if time.Since(stopped) > staleness+5*time.Second {
-				t.Fatalf("node %d still current %s after the servers stopped: %+v", i, time.Since(stopped), n.Health())
+				t.Fatalf("node %d still current %s after quorum was lost: %+v", i, time.Since(stopped), n.Health())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if h := n.Health(); h.Connected || time.Since(h.ProvenAt) < staleness {
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		h := tc.nodes[0].Health()
+		if h.Connected && h.Err != nil && time.Since(h.ProvenAt) >= staleness {
+			t.Logf("node A without quorum: connected, last proven %s ago: %v", time.Since(h.ProvenAt).Round(time.Millisecond), h.Err)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node A without quorum: %+v; want connected, unproven for the staleness, with the probe's error", h)
+		}
+	}
+	// Every server stopped.
+	tc.servers[0].Shutdown()
+	tc.servers[0].WaitForShutdown()
+	for deadline := time.Now().Add(5 * time.Second); tc.nodes[0].Health().Connected; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("node A still connected 5 s after every server stopped")
+		}
+	}
+	for i, n := range tc.nodes {
+		if h := n.Health(); h.Connected || h.Current {
 			t.Errorf("node %d with the servers stopped: %+v", i, h)
 		}
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -186,7 +187,7 @@ func (n *Node) probe(ctx context.Context) {
 		s, err := n.js.Stream(ask, "KV_"+bucket)
 		if err != nil {
 			if ctx.Err() == nil {
-				n.cur.failed(err, false)
+				n.cur.failed(fmt.Errorf("bucket %s: %w", bucket, err), false)
 			}
 			return
 		}

@@ -66,9 +66,13 @@ func (g *gatekeeper) scrape() map[string]*dto.MetricFamily {
 
 // Every metric of the gatekeeper's own is listed in docs/operations.md with
 // its type and labels, and every metric the Grafana dashboard queries is
-// served: a scrape after calls that touch each of them.
+// served: a scrape after calls that touch each of them, of a gatekeeper in
+// a cluster (of one, its NATS server embedded) so that the cluster's are
+// served too.
 func TestMetricsAreDocumentedAndCharted(t *testing.T) {
 	g := newGatekeeper(t)
+	g.sections = fmt.Sprintf("cluster:\n  node: gk-a\n  embedded:\n    listen: %s:%d\n", carrierIP, freePort(t, carrierIP))
+	g.writeConfig()
 	writeFile(t, filepath.Join(g.dir, "policy.yaml"), `mode: enforce
 lists:
   internal: the company's own Do-Not-Call list

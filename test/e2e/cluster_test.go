@@ -144,7 +144,7 @@ func inviteRaw(n int) string {
 func TestUnreachableClusterFailsClosed(t *testing.T) {
 	ns := startNATS(t)
 	g := newGatekeeper(t)
-	g.sections = fmt.Sprintf("cluster:\n  node: gk-a\n  nats: %s\n  replicas: 3\n  staleness: 2s\n", ns.urls())
+	g.sections = fmt.Sprintf("cluster:\n  node: gk-a\n  nats: %s\n  replicas: 3\n  staleness: 3s\n", ns.urls())
 	g.writeConfig()
 	g.start()
 	carrier := g.carrier("uas.xml", 3)
@@ -176,8 +176,8 @@ func TestUnreachableClusterFailsClosed(t *testing.T) {
 	g.dial(dialerIP, "uac_manual.xml", cleanNumber).mustPass()
 	metrics := g.adminGet("/metrics")
 	if connected, current, age, refused := metricValue(t, metrics, "gatekeeper_cluster_connected"), metricValue(t, metrics, "gatekeeper_cluster_current"),
-		metricValue(t, metrics, "gatekeeper_cluster_sync_age_seconds"), metricValue(t, metrics, "gatekeeper_cluster_refused_calls_total"); connected != 0 || current != 0 || age < 2 || refused != 3 {
-		t.Errorf("metrics with the cluster unreachable: connected %v, current %v, sync age %v s, refused %v; want 0, 0, >= 2, 3", connected, current, age, refused)
+		metricValue(t, metrics, "gatekeeper_cluster_sync_age_seconds"), metricValue(t, metrics, "gatekeeper_cluster_refused_calls_total"); connected != 0 || current != 0 || age < 3 || refused != 3 {
+		t.Errorf("metrics with the cluster unreachable: connected %v, current %v, sync age %v s, refused %v; want 0, 0, >= 3, 3", connected, current, age, refused)
 	}
 
 	ns.start()
@@ -195,9 +195,11 @@ func TestUnreachableClusterFailsClosed(t *testing.T) {
 	}
 	g.stop()
 	log := g.log.String()
+	// One line per loss and per recovery, not one per call refused (3) or
+	// probe answered 503: a loaded machine may make the proof flap once more.
 	if lost, back := strings.Count(log, "cannot prove that this node's opt-outs, consents and caps are current"),
-		strings.Count(log, "proven current again"); lost != 1 || back != 1 {
-		t.Errorf("the log says %d times that the node lost its proof and %d times that it got it back; want 1 and 1:\n%s", lost, back, log)
+		strings.Count(log, "proven current again"); lost < 1 || lost > 2 || back != lost {
+		t.Errorf("the log says %d times that the node lost its proof and %d times that it got it back; want once each (twice on a loaded machine):\n%s", lost, back, log)
 	}
 }
 

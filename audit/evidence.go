@@ -368,11 +368,12 @@ func readBundle(data []byte) (evidenceFile, error) {
 		return b, err
 	}
 	for dec.PeekKind() == '"' {
-		name, err := dec.ReadToken()
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return b, err
 		}
-		switch name.String() {
+		name := tok.String() // the token is void after the next read
+		switch name {
 		case "format":
 			b.format, err = readString(dec)
 		case "call_id":
@@ -409,7 +410,7 @@ func readBundle(data []byte) (evidenceFile, error) {
 			err = dec.SkipValue()
 		}
 		if err != nil {
-			return b, fmt.Errorf("%s: %w", name.String(), err)
+			return b, fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	if err := readDelim(dec, '}'); err != nil {
@@ -497,7 +498,7 @@ func readFields(dec *jsontext.Decoder, line []byte) (evidenceFields, error) {
 			return f, err
 		}
 		var field *string
-		switch string(name) { // no allocation: the compiler compares in place
+		switch string(name) { // no allocation; name is void after the next read
 		case `"kind"`:
 			field = &f.kind
 		case `"call_id"`:
@@ -515,7 +516,7 @@ func readFields(dec *jsontext.Decoder, line []byte) (evidenceFields, error) {
 			continue
 		}
 		if *field, err = readString(dec); err != nil {
-			return f, fmt.Errorf("%s: %w", name, err)
+			return f, err
 		}
 	}
 	return f, readDelim(dec, '}')

@@ -76,7 +76,7 @@ func readRecords(t *testing.T, path string) []Record {
 }
 
 // readLines reads a file of the log, compressed by now or not.
-func readLines(t *testing.T, path string) [][]byte {
+func readLines(t testing.TB, path string) [][]byte {
 	t.Helper()
 	f, ok := parseLogFile(filepath.Base(path))
 	if !ok {

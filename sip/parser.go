@@ -3,6 +3,7 @@ package sip
 import (
 	"maps"
 	"reflect"
+	"strings"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -32,9 +33,12 @@ func newParser() *sip.Parser {
 	for _, name := range paramHeaders {
 		parse := parsers[name]
 		parsers[name] = func(headerName []byte, text string) (sip.Header, error) {
-			tidy, from := tidyLWS(text)
+			// sipgo hands over each value after a comma with the white
+			// space that follows the comma: dropped here, it costs no copy.
+			lead := len(text) - len(strings.TrimLeft(text, " \t"))
+			tidy, from := tidyLWS(text[lead:])
 			h, err := parse(headerName, tidy)
-			return h, commaInOriginal(err, from)
+			return h, commaInOriginal(err, from, lead)
 		}
 	}
 	return sip.NewParser(sip.WithHeadersParsers(parsers))
@@ -42,25 +46,34 @@ func newParser() *sip.Parser {
 
 // commaInOriginal maps sipgo's "more values after a comma at index i" signal
 // from the tidied text back to the text sipgo's header loop holds, which
-// slices its own copy at that index. The signal is an unexported integer
-// error type, hence reflect; any other error passes unchanged.
-func commaInOriginal(err error, from []int) error {
-	if err == nil || from == nil {
+// slices its own copy at that index: through from (nil when the text was
+// tidy), then past the lead bytes of white space cut before tidying. The
+// signal is an unexported integer error type, hence reflect; any other
+// error passes unchanged.
+func commaInOriginal(err error, from []int, lead int) error {
+	if err == nil || from == nil && lead == 0 {
 		return err
 	}
 	v := reflect.ValueOf(err)
-	if v.Kind() != reflect.Int || v.Int() < 0 || int(v.Int()) >= len(from) {
+	if v.Kind() != reflect.Int || v.Int() < 0 || from != nil && int(v.Int()) >= len(from) {
 		return err
 	}
+	i := int(v.Int())
+	if from != nil {
+		i = from[i]
+	}
 	moved := reflect.New(v.Type()).Elem()
-	moved.SetInt(int64(from[v.Int()]))
+	moved.SetInt(int64(i + lead))
 	return moved.Interface().(error)
 }
 
-// tidyLWS removes the white space around the separators ; = / , of a header
-// value and makes other runs of spaces and tabs one space, outside quoted
-// strings. It returns text itself when nothing changes, else the tidied
-// text and, for each of its bytes, the index it came from in text.
+// tidyLWS removes the white space around the separators ; = / and before a
+// comma in a header value and makes other runs of spaces and tabs one
+// space, outside quoted strings. White space after a comma stays: sipgo
+// hands each value after a comma to its parser on its own, and the parser
+// newParser gives it cuts that value's leading white space first. It
+// returns text itself when nothing changes, else the tidied text and, for
+// each of its bytes, the index it came from in text.
 func tidyLWS(text string) (string, []int) {
 	if !untidy(text) {
 		return text, nil
@@ -84,7 +97,11 @@ func tidyLWS(text string) (string, []int) {
 			for j < len(text) && isLWS(text[j]) {
 				j++
 			}
-			if len(out) > 0 && !isSeparator(out[len(out)-1]) && j < len(text) && !isSeparator(text[j]) {
+			if len(out) > 0 && out[len(out)-1] == ',' {
+				for ; i < j; i++ {
+					out, from = append(out, text[i]), append(from, i)
+				}
+			} else if len(out) > 0 && !isSeparator(out[len(out)-1]) && j < len(text) && !isSeparator(text[j]) {
 				out, from = append(out, ' '), append(from, i)
 			}
 			i = j - 1
@@ -97,14 +114,15 @@ func tidyLWS(text string) (string, []int) {
 }
 
 // untidy reports whether tidyLWS could change text: a tab, two spaces in a
-// row, or a space at an end or beside a separator.
+// row, or a space at an end, before a separator or after one other than a
+// comma.
 func untidy(text string) bool {
 	for i := 0; i < len(text); i++ {
 		switch {
 		case text[i] == '\t':
 			return true
 		case text[i] != ' ':
-		case i == 0 || i == len(text)-1, text[i+1] == ' ', isSeparator(text[i-1]), isSeparator(text[i+1]):
+		case i == 0 || i == len(text)-1, text[i+1] == ' ', isSeparator(text[i-1]) && text[i-1] != ',', isSeparator(text[i+1]):
 			return true
 		}
 	}

@@ -64,9 +64,39 @@ func TestTidyLWSKeepsQuotedStringsAndOneSpaceBetweenWords(t *testing.T) {
 		"SIP  / 2.0\t/ TCP     h.example.com ; x":    "SIP/2.0/TCP h.example.com;x",
 		"SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1": "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1",
 		"J  Rosenberg <sip:j@example.com>":           "J Rosenberg <sip:j@example.com>",
+		"<sip:a;lr> ,\t <sip:b ; lr>":                "<sip:a;lr>,\t <sip:b;lr>",
 	} {
 		if got, _ := tidyLWS(in); got != want {
 			t.Errorf("tidyLWS(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The values after a comma come with the space after it, and may be untidy
+// themselves: each is read whole, whatever the white space.
+func TestParserReadsCommaSeparatedValues(t *testing.T) {
+	msg := "SIP/2.0 200 OK\r\n" +
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa, SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKb,\t SIP / 2.0 / UDP 192.0.2.3 ; branch = z9hG4bKc\r\n" +
+		"Record-Route: <sip:192.0.2.1;lr>,  <sip:192.0.2.2;lr>\r\n" +
+		"From: <sip:a@192.0.2.9>;tag=1\r\nTo: <sip:b@192.0.2.8>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+	parsed, err := newParser().ParseSIP([]byte(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := parsed.(*sip.Response)
+	vias := res.GetHeaders("Via")
+	want := []struct{ host, branch string }{{"192.0.2.1", "z9hG4bKa"}, {"192.0.2.2", "z9hG4bKb"}, {"192.0.2.3", "z9hG4bKc"}}
+	if len(vias) != len(want) {
+		t.Fatalf("%d Vias, want %d: %v", len(vias), len(want), vias)
+	}
+	for i, h := range vias {
+		v := h.(*sip.ViaHeader)
+		if branch, _ := v.Params.Get("branch"); v.Host != want[i].host || branch != want[i].branch {
+			t.Errorf("Via %d: %q branch %q, want %v", i, v.Host, branch, want[i])
+		}
+	}
+	rr := res.GetHeaders("Record-Route")
+	if len(rr) != 2 || rr[1].(*sip.RecordRouteHeader).Address.Host != "192.0.2.2" {
+		t.Errorf("Record-Route: %v", rr)
 	}
 }

@@ -8,17 +8,18 @@
 #               called number), one dialer sending 3 x RATE calls/s to it.
 # Every call goes to another number of a Florida landline block: the shipped policy's state
 # frequency cap (3 in 24 h) holds for each, so every call is a cap reservation, in the
-# cluster a JetStream publish (the most a call asks of the cluster; a number in a state
-# without a cap asks nothing of it). CPU is utime+stime from /proc/PID/stat during the
+# cluster a JetStream publish (the most a call asks of the cluster). With -u the numbers are
+# in Washington, DC, which has no cap: a call then asks nothing of the cluster. CPU is utime+stime from /proc/PID/stat during the
 # load, per completed call of that node (its decisions in its audit log for the
 # dispatcher's calls); the NATS servers' and Kamailio's own CPU are given beside. Everything
 # runs on loopback (gatekeepers on 127.0.0.11-13, NATS servers on 127.0.0.21-23); every
 # process is bounded by `timeout` and stopped on exit.
 #
-# Usage: bench/cluster.sh [-r RATE] [-t SECONDS] [-d HOLD_MS] [-k]
+# Usage: bench/cluster.sh [-r RATE] [-t SECONDS] [-d HOLD_MS] [-u] [-k]
 #   -r  calls per second per node       (RATE, default 100)
 #   -t  seconds of load per mode        (DURATION, default 20)
 #   -d  ms between ACK and BYE          (HOLD_MS, default 100)
+#   -u  numbers without a cap (DC)      (UNCAPPED=1)
 #   -k  keep the work directory         (KEEP=1)
 # Other settings from the environment: GK_PORT=5060 KAM_PORT=5062 CARRIER_PORT=5070
 # DIALER_PORT=5080 GO=go.
@@ -29,6 +30,7 @@ RATE=${RATE:-100}
 DURATION=${DURATION:-20}
 HOLD_MS=${HOLD_MS:-100}
 KEEP=${KEEP:-0}
+UNCAPPED=${UNCAPPED:-0}
 GK_PORT=${GK_PORT:-5060}
 KAM_PORT=${KAM_PORT:-5062}
 CARRIER_PORT=${CARRIER_PORT:-5070}
@@ -37,11 +39,12 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-while getopts "r:t:d:kh" opt; do
+while getopts "r:t:d:ukh" opt; do
 	case $opt in
 	r) RATE=$OPTARG ;;
 	t) DURATION=$OPTARG ;;
 	d) HOLD_MS=$OPTARG ;;
+	u) UNCAPPED=1 ;;
 	k) KEEP=1 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
@@ -80,21 +83,23 @@ echo "building the gatekeeper and nats-server $(cd "$REPO" && "$GO" list -m -f '
 	"$GO" build -o "$WORK/bin/nats-server" github.com/nats-io/nats-server/v2) || die "go build failed"
 GK=$WORK/bin/gatekeeper
 
-# numbers NXX FROM COUNT FILE: an injection file of COUNT Florida numbers 305-NXX-XXXX from FROM on.
-numbers() {
-	{
-		echo SEQUENTIAL
-		seq -f "305$1%04g" "$2" $(($2 + $3 - 1))
-	} >"$4"
-}
-
-# Every thousands block of 305-555 and 305-556 is a Florida landline.
+# The called numbers: NPA-555-XXXX and NPA-556-XXXX in STATE, every thousands block a landline.
+NPA=305 STATE=FL
+((UNCAPPED == 0)) || NPA=202 STATE=DC
 BLOCKS=()
 for nxx in 555 556; do
 	for x in 0 1 2 3 4 5 6 7 8 9; do
-		BLOCKS+=("305,$nxx,$x,FL")
+		BLOCKS+=("$NPA,$nxx,$x,$STATE")
 	done
 done
+
+# numbers NXX FROM COUNT FILE: an injection file of COUNT numbers NPA-NXX-XXXX from FROM on.
+numbers() {
+	{
+		echo SEQUENTIAL
+		seq -f "$NPA$1%04g" "$2" $(($2 + $3 - 1))
+	} >"$4"
+}
 ((CALLS <= 3333)) || die "RATE x DURATION is $CALLS: at most 3333 (10,000 numbers for the three nodes)"
 
 # start_gatekeeper NAME IP [CLUSTER_SECTION]: a gatekeeper serving SIP on IP:GK_PORT; sets
@@ -169,7 +174,7 @@ row() {
 }
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "sipp $(sipp -v 2>&1 | awk '/SIPp v/ {sub(/\.$/, "", $2); print $2; exit}'), $(kamailio -v | head -1); $RATE calls/s per node for ${DURATION}s, hold ${HOLD_MS} ms"
+echo "sipp $(sipp -v 2>&1 | awk '/SIPp v/ {sub(/\.$/, "", $2); print $2; exit}'), $(kamailio -v | head -1); $RATE calls/s per node for ${DURATION}s, hold ${HOLD_MS} ms, called numbers in $STATE"
 
 (cd "$WORK" && exec timeout -k 5 "$BOUND" sipp -sf "$SCENARIOS/uas.xml" -i 127.0.0.1 -p "$CARRIER_PORT" \
 	-nostdin -timeout "${BOUND}s" -trace_stat -stf carrier.csv -fd 5 >carrier.out 2>&1) &
@@ -231,6 +236,10 @@ measure() {
 	[[ -z ${KAM_PID:-} ]] || kam_before=$(cpu_ticks $(proxy_pids "$KAM_PID"))
 	"start_$mode"
 	wait_dialers
+	for i in 0 1 2; do
+		gone "${GK_PIDS[$i]}" && die "gk-$i ended during the load: $(tail -3 "$WORK/gk-$i/proxy.log")"
+		gone "${NATS_PIDS[$i]}" && die "nats-server $i ended during the load: $(tail -3 "$WORK/nats-$i/nats.log")"
+	done
 	sleep 1 # the last decisions are flushed to the audit logs
 	local failed=0 f
 	for f in "$WORK/$mode"-*/dialer.csv; do
@@ -245,7 +254,7 @@ measure() {
 	[[ -z ${KAM_PID:-} ]] || row "$mode" kamailio "$total" "$total" "$failed" "$(($(cpu_ticks $(proxy_pids "$KAM_PID")) - kam_before))"
 }
 
-# direct: each node's own dialer, a third of 305-555's numbers each.
+# direct: each node's own dialer, a third of NPA-555's numbers each.
 start_direct() {
 	local i
 	for i in 0 1 2; do
@@ -256,7 +265,7 @@ start_direct() {
 echo "direct: $CALLS calls at $RATE/s to each of 3 clustered gatekeepers"
 measure direct
 
-# dispatcher: Kamailio in front, one dialer, 305-556's numbers.
+# dispatcher: Kamailio in front, one dialer, NPA-556's numbers.
 mkdir -p "$WORK/kamailio"
 for i in 0 1 2; do echo "1 sip:${NODES[$i]}:$GK_PORT 8 0 name=gk-$i"; done >"$WORK/kamailio/dispatcher.list"
 timeout -k 5 "$BOUND" kamailio -f "$REPO/configs/kamailio-dispatcher.cfg" -DD -E -m 1024 -M 64 \

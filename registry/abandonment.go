@@ -1,9 +1,11 @@
 package registry
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,17 +105,59 @@ func (s *Store) CountAnsweredCall(c AnsweredCall) error {
 		if err != nil {
 			return err
 		}
-		p.LiveAnswered++
-		if c.Abandoned {
-			p.Abandoned++
-		}
-		if c.SafeHarbor {
-			p.SafeHarbor++
-		}
+		p.add(c)
 		value := binary.BigEndian.AppendUint64(nil, uint64(p.LiveAnswered))
 		value = binary.BigEndian.AppendUint64(value, uint64(p.Abandoned))
 		return txn.Set(key, binary.BigEndian.AppendUint64(value, uint64(p.SafeHarbor)))
 	})
+}
+
+// add counts c in p.
+func (p *AbandonmentPeriod) add(c AnsweredCall) {
+	p.LiveAnswered++
+	if c.Abandoned {
+		p.Abandoned++
+	}
+	if c.SafeHarbor {
+		p.SafeHarbor++
+	}
+}
+
+// TallyAnsweredCalls counts calls, in the order given, into their
+// campaigns' periods in memory, as CountAnsweredCall counts them into the
+// store (the first call of a campaign starts its periods), and returns the
+// periods in the order of AbandonmentPeriods: to check the stored counts
+// against another record of the same calls, such as the audit log's.
+func TallyAnsweredCalls(calls []AnsweredCall) []AbandonmentPeriod {
+	type key struct {
+		campaign string
+		index    int
+	}
+	starts := map[string]time.Time{}
+	periods := map[key]*AbandonmentPeriod{}
+	for _, c := range calls {
+		start, ok := starts[c.Campaign]
+		if !ok {
+			start = c.Answered
+			starts[c.Campaign] = start
+		}
+		k := key{c.Campaign, periodIndex(start, c.Answered)}
+		p := periods[k]
+		if p == nil {
+			p = &AbandonmentPeriod{Campaign: c.Campaign, Index: k.index}
+			p.Start, p.End = periodBounds(start, k.index)
+			periods[k] = p
+		}
+		p.add(c)
+	}
+	out := make([]AbandonmentPeriod, 0, len(periods))
+	for _, p := range periods {
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b AbandonmentPeriod) int {
+		return cmp.Or(strings.Compare(a.Campaign, b.Campaign), cmp.Compare(a.Index, b.Index))
+	})
+	return out
 }
 
 // Abandonment returns the campaign's period that time at falls in, with

@@ -73,9 +73,11 @@ func TestAbandonmentPeriodsRollOverEvery30DaysFromTheFirstCall(t *testing.T) {
 	defer s.Close()
 	start := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
 	day := 24 * time.Hour
+	var calls []AnsweredCall
 	count := func(at time.Time, abandoned bool) {
 		t.Helper()
-		if err := s.CountAnsweredCall(AnsweredCall{Campaign: "c", Answered: at, Abandoned: abandoned}); err != nil {
+		calls = append(calls, AnsweredCall{Campaign: "c", Answered: at, Abandoned: abandoned})
+		if err := s.CountAnsweredCall(calls[len(calls)-1]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,6 +109,18 @@ func TestAbandonmentPeriodsRollOverEvery30DaysFromTheFirstCall(t *testing.T) {
 	}
 	if r := periods[0].Rate(); r != 1.0/3 {
 		t.Errorf("rate %v; want 1/3", r)
+	}
+	// The same calls counted in memory, as a check of the store against the audit log does.
+	calls = append(calls, AnsweredCall{Campaign: "b", Answered: start.Add(40 * day)})
+	tally := TallyAnsweredCalls(calls)
+	if len(tally) != len(periods)+1 || tally[0].Campaign != "b" || tally[0].Index != 0 || !tally[0].Start.Equal(start.Add(40*day)) {
+		t.Fatalf("tally %+v; want campaign b's period first, then %+v", tally, periods)
+	}
+	for i, p := range periods {
+		if q := tally[i+1]; q.Campaign != p.Campaign || q.Index != p.Index || !q.Start.Equal(p.Start) || !q.End.Equal(p.End) ||
+			q.LiveAnswered != p.LiveAnswered || q.Abandoned != p.Abandoned || q.SafeHarbor != p.SafeHarbor {
+			t.Errorf("tally %+v; the store says %+v", q, p)
+		}
 	}
 }
 

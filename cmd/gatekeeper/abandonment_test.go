@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatekeeper-sip/gatekeeper/audit"
 	"github.com/gatekeeper-sip/gatekeeper/internal/admin"
 	"github.com/gatekeeper-sip/gatekeeper/media"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
@@ -31,11 +33,22 @@ func TestAbandonmentCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gatekeeper{store: store, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	start := time.Date(2026, 3, 1, 14, 0, 0, 0, time.UTC)
-	end := func(campaign string, answered time.Time, v *media.Verdict) {
-		g.countAnswered(sip.CallEnd{Call: policy.Call{CallID: "c", Campaign: campaign}, Answered: answered, Ended: answered.Add(time.Minute), Media: v})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	auditDir := filepath.Join(dir, "audit")
+	decisions, err := audit.Open(auditDir, audit.Options{Logger: quiet, Retain: -1})
+	if err != nil {
+		t.Fatal(err)
 	}
+	g := &gatekeeper{store: store, decisions: decisions, log: quiet}
+	start := time.Date(2026, 3, 1, 14, 0, 0, 0, time.UTC)
+	calls := 0
+	end := func(campaign string, answered time.Time, v *media.Verdict) {
+		calls++
+		c := policy.Call{CallID: fmt.Sprintf("c%d", calls), Called: "+12025550143", Campaign: campaign, Time: answered.Add(-5 * time.Second)}
+		decisions.Append(auditRecord(c, policy.Decision{Action: policy.Allow, Rule: "default"}, 200))
+		g.callEnded(sip.CallEnd{Call: c, Status: 200, Answered: answered, Ended: answered.Add(time.Minute), Media: v})
+	}
+	end("", start, &media.Verdict{Outcome: media.Connected}) // calls come in time order, as the audit log's join expects
 	for i := range 40 {
 		outcome := media.Connected
 		switch i {
@@ -49,7 +62,9 @@ func TestAbandonmentCommand(t *testing.T) {
 	end("spring", start.Add(2*time.Hour), &media.Verdict{Outcome: media.NotLive}) // a machine or nobody: not live-answered
 	end("spring", start.Add(2*time.Hour), nil)                                    // not anchored: not counted
 	end("spring", start.Add(31*24*time.Hour), &media.Verdict{Outcome: media.Abandoned})
-	end("", start, &media.Verdict{Outcome: media.Connected})
+	if err := decisions.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +86,25 @@ func TestAbandonmentCommand(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 2 || rows[0].LiveAnswered != 40 || rows[0].Abandoned != 2 ||
 		rows[0].SafeHarbor != 1 || rows[0].Rate != 0.05 || rows[1].Index != 1 || !strings.Contains(out, `"rate": 0.05`) {
 		t.Errorf("--campaign spring --json: %v\n%s", err, out)
+	}
+
+	// The audit log's outcome records give the same counts; a call counted
+	// in the registry alone makes the check fail, naming its period.
+	out, err = runCmd(t, newAbandonmentCmd(), "--config", cfg, "--check", "--audit", auditDir)
+	if err != nil || !regexp.MustCompile(`(?m)^spring +1 +2026-03-01T14:00:00Z +2026-03-31T14:00:00Z +40 +2 +5\.00% +1$`).MatchString(out) {
+		t.Errorf("abandonment --check: %v\n%s", err, out)
+	}
+	if store, err = registry.Open(registry.DefaultOptions(filepath.Join(dir, "data"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CountAnsweredCall(registry.AnsweredCall{Campaign: "spring", Answered: start.Add(32 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	_, err = runCmd(t, newAbandonmentCmd(), "--config", cfg, "--check", "--audit", auditDir)
+	if want := `campaign "spring" period 2: the registry has 2 live-answered, 1 abandoned, 0 safe-harbor from 2026-03-31T14:00:00Z, ` +
+		`the audit log 1 live-answered, 1 abandoned, 0 safe-harbor from 2026-03-31T14:00:00Z`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("a call the audit log does not hold: %v; want %q", err, want)
 	}
 
 	// A running gatekeeper holds the directory: the command asks its socket.

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -103,6 +104,7 @@ type gatekeeper struct {
 	clusterGate *clusterGate
 	proxy       *sip.Proxy
 	relay       *media.Relay // nil unless some call's media is anchored
+	countMu     sync.Mutex   // orders the abandonment counts as their outcome records (callEnded)
 	metrics     *metrics
 	// background ends when the parts close, after the proxy and the audit log:
 	// it bounds the policy file's watchers and the metrics endpoint.
@@ -283,6 +285,24 @@ func registerSafeHarbor(relay *media.Relay, campaign, path string) error {
 	return nil
 }
 
+// callEnded writes the outcome record of a call that ended and counts it
+// for the abandonment accounting (abandonment.go).
+func (g *gatekeeper) callEnded(e sip.CallEnd) {
+	if e.Media != nil && e.Media.Outcome.LiveAnswered() {
+		// The counted calls' records reach the log in the order they are
+		// counted in, so that abandonment --check, which counts them again in
+		// the log's order, starts each campaign's periods at the same call.
+		g.countMu.Lock()
+		defer g.countMu.Unlock()
+	}
+	if !g.unrecorded {
+		if err := g.decisions.AppendEvent(audit.KindOutcome, e.Ended, outcomeOf(e)); err != nil {
+			g.log.Error("audit: outcome record", "call_id", e.Call.CallID, "error", err)
+		}
+	}
+	g.countAnswered(e)
+}
+
 func (g *gatekeeper) openProxy() error {
 	pc := proxyConfig(g.cfg, g.log)
 	pc.Now = g.now
@@ -294,14 +314,7 @@ func (g *gatekeeper) openProxy() error {
 		return err
 	}
 	pc.RouteKey = key
-	pc.OnCallEnd = func(e sip.CallEnd) {
-		if !g.unrecorded {
-			if err := g.decisions.AppendEvent(audit.KindOutcome, e.Ended, outcomeOf(e)); err != nil {
-				g.log.Error("audit: outcome record", "call_id", e.Call.CallID, "error", err)
-			}
-		}
-		g.countAnswered(e) // abandonment.go
-	}
+	pc.OnCallEnd = g.callEnded
 	g.gate = &recordGate{health: g.decisions.Health, onFailure: g.cfg.Audit.OnFailure, log: g.log}
 	pc.Admit = g.gate.admit
 	if g.clusterGate != nil {

@@ -20,7 +20,7 @@ import (
 // gets 503 with Retry-After from the abandonment_rate rule, whose trace
 // gives the rate and the period, while a manual call of the campaign and an
 // automated call of another campaign go on. The stopped gatekeeper's data
-// dir holds the count.
+// dir holds the count, and the audit log's outcome records give the same.
 func TestAbandonmentRateSlowsTheCampaign(t *testing.T) {
 	g := anchoredGatekeeper(t, 43400, "")
 	writeFile(t, filepath.Join(g.dir, "policy.yaml"), `rules:
@@ -92,5 +92,8 @@ func TestAbandonmentRateSlowsTheCampaign(t *testing.T) {
 	var periods []registry.AbandonmentPeriod
 	if err != nil || json.Unmarshal([]byte(out), &periods) != nil || len(periods) != 1 || periods[0].LiveAnswered != 1 || periods[0].Abandoned != 1 {
 		t.Errorf("abandonment --campaign spring on the stopped data dir: %v\n%s", err, out)
+	}
+	if out, err := g.run("abandonment", "--check"); err != nil {
+		t.Errorf("abandonment --check: the registry's counts differ from the audit log's outcome records: %v\n%s", err, out)
 	}
 }

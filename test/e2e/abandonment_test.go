@@ -43,10 +43,9 @@ func TestAbandonedCallsAreMeasuredFromTheMedia(t *testing.T) {
 	g.start()
 
 	dir := t.TempDir()
-	greeting := fixture(t, "greeting-whos")
-	greetingEnd := greetingLead + greeting.duration()
+	greeting, greetingEnd := answering(t)
 	greets := filepath.Join(dir, "greeting.pcmu")
-	writePCMU(t, greets, silence(greetingLead), greeting, silence(10*time.Second))
+	writePCMU(t, greets, greeting)
 	agent := fixture(t, "agent-john")
 
 	calls := []mediaCall{

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,6 +30,16 @@ const (
 	shortGap     = 800 * time.Millisecond
 	longGap      = 3500 * time.Millisecond
 )
+
+// answering is what the called person's side sends from the answer on in
+// the media tests: greetingLead of silence, "Hi, who's calling?", then
+// silence for as long as any test's call lasts; greetingEnd is where the
+// greeting ends.
+func answering(t *testing.T) (audio clip, greetingEnd time.Duration) {
+	t.Helper()
+	greeting := fixture(t, "greeting-whos")
+	return slices.Concat(silence(greetingLead), greeting, silence(10*time.Second)), greetingLead + greeting.duration()
+}
 
 // sampleRate is G.711's, in samples a second (RFC 3551 §4.5.14).
 const sampleRate = 8000

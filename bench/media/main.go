@@ -1,13 +1,25 @@
 // Command media measures the media relay under load: it starts the relay
-// (package media) in a child process, anchors -calls calls through it, and
-// for -seconds sends G.711 RTP at 20 ms each way of every call (100 packets
-// a second a call) from loopback sockets, then reports the packets lost,
-// the latency the relay added as the receiving socket saw it (send to
-// receive, generator and sink scheduling included, so an upper bound), and
-// the relay process's CPU time (utime+stime from /proc/PID/stat) as a share
-// of the machine's cores.
+// (package media) in a child process, anchors -calls calls through it,
+// answers them (so the relay's abandoned-call detection analyses their
+// audio) and for -seconds sends real G.711 RTP (PCMU, 20 ms a packet, each
+// way of every call: 100 packets a second a call). It reports the packets
+// lost, the latency from the generator's send to its receive (the relay
+// plus both ends' system calls and scheduling: an upper bound of what the
+// relay adds), and the CPU time of the relay process and of itself
+// (utime+stime from /proc/PID/stat) as a share of the machine's cores and
+// per packet.
 //
-//	go run ./bench/media -calls 1000 -seconds 60
+//	go build -o /tmp/media-bench ./bench/media && /tmp/media-bench -calls 1000 -seconds 60
+//
+// The generator is cheap so that the relay, not it, is measured: the
+// relay latches each leg to the source of its first packet, so the calls
+// share a dialer-side and a carrier-side socket per sender goroutine, which
+// send and receive in batches (golang.org/x/net/ipv4: sendmmsg and recvmmsg
+// on Linux); a packet received is told apart by its SSRC, its send time
+// kept by sequence number. Calls end after -call-seconds and are anchored
+// and answered again, staggered, so that every call's detection runs
+// through the whole measurement (it stops 30 s after a call's answer, or
+// once the greeting and the agent were heard).
 //
 // The figures go to stdout (docs/benchmarks.md keeps them).
 package main
@@ -15,6 +27,7 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,65 +36,130 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/go-audio/wav"
 	"github.com/pion/rtp"
+	"github.com/zaf/g711"
+	"golang.org/x/net/ipv4"
 
 	"github.com/gatekeeper-sip/gatekeeper/media"
 )
 
 const (
 	packetInterval = 20 * time.Millisecond
+	slots          = 20                    // a sender's calls are spread over the 20 ms in 1 ms slots
+	payloadSize    = 160                   // 20 ms of PCMU
 	bucket         = 10 * time.Microsecond // latency histogram resolution
 	buckets        = 10_000                // up to 100 ms
+	sendTimes      = 256                   // send times kept per leg, by sequence number (5 s of packets)
+	batch          = 64                    // packets a recvmmsg takes at most
+	campaign       = "bench"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
 
 func main() {
 	calls := flag.Int("calls", 1000, "concurrent anchored calls")
-	seconds := flag.Int("seconds", 60, "seconds of measured load (after 2 s of warm-up)")
-	senders := flag.Int("senders", 4, "goroutines sending the packets")
+	seconds := flag.Int("seconds", 60, "seconds of measured load (after 3 s of warm-up)")
+	senders := flag.Int("senders", 2, "sender goroutines, each with a dialer-side and a carrier-side socket")
+	life := flag.Duration("call-life", 25*time.Second, "how long a call lasts before it is released and a new one anchored in its place (0: calls last the whole run)")
+	detect := flag.Bool("detect", true, "answer the calls, so that the relay's detection analyses their audio (false: media stays early media, not analysed)")
+	testdata := flag.String("testdata", "media/testdata", "the directory of the audio fixtures")
+	dialerAudio := flag.String("dialer-audio", "music-melody", "what the dialer sends, looped: a fixture of -testdata (music never reads as an agent's speech: detection runs all the call)")
+	carrierAudio := flag.String("carrier-audio", "greeting-hello-us", "what the called person sends, looped with 3 s of silence after it")
+	message := flag.String("message", "safeharbor-acme", "the campaign's safe-harbor message the relay looks for on the dialer leg (\"\": none)")
 	low := flag.Int("port-low", 20000, "the relay's lowest port (below the ephemeral range the generator's sockets take)")
-	relay := flag.Bool("relay", false, "run as the relay: read 'ID DIALER_PORT CARRIER_PORT' lines, answer the relay's two ports")
+	relay := flag.Bool("relay", false, "run as the relay, driven by the bench over stdin and stdout")
+	profile := flag.String("cpuprofile", "", "write the relay process's CPU profile (go tool pprof) to this file")
 	flag.Parse()
 	if *relay {
-		serveRelay(*low, *calls)
+		if err := serveRelay(*low, *calls, *testdata, *message, *profile); err != nil {
+			fmt.Fprintln(os.Stderr, "relay:", err)
+			os.Exit(1)
+		}
 		return
 	}
-	if err := run(*calls, *seconds, *senders, *low); err != nil {
+	b := &bench{calls: *calls, senders: *senders, life: *life, detect: *detect, start: time.Now()}
+	err := b.loadAudio(*testdata, *dialerAudio, *carrierAudio)
+	if err == nil {
+		err = b.run(*seconds, *low, *testdata, *message, *profile)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "media bench:", err)
 		os.Exit(1)
 	}
 }
 
-// serveRelay is the child: a relay with four ports a call, anchoring calls
-// its parent names on stdin.
-func serveRelay(low, calls int) {
+// serveRelay is the child: a relay anchoring, answering and releasing the
+// calls its parent names on stdin, one command a line:
+//
+//	anchor ID DIALER_PORT CARRIER_PORT ANSWER -> the relay ports the dialer and the carrier send to
+//	release ID                                -> the verdict's outcome, and whether a greeting was heard
+//	stats                                     -> packets relayed, packets dropped
+func serveRelay(low, calls int, testdata, message, profile string) error {
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	r, err := media.New(media.Config{Address: loopback, PortLow: low, PortHigh: low + 4*calls + 999,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return err
 	}
 	defer r.Close()
+	if message != "" {
+		f, err := os.Open(filepath.Join(testdata, message+".wav"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := r.SafeHarbor(campaign, f); err != nil {
+			return fmt.Errorf("%s: %w", f.Name(), err)
+		}
+	}
 	in, out := bufio.NewScanner(os.Stdin), bufio.NewWriter(os.Stdout)
 	for in.Scan() {
 		f := strings.Fields(in.Text())
-		offer, err1 := r.Rewrite(f[0], media.Dialer, sdp(f[1]))
-		answer, err2 := r.Rewrite(f[0], media.Carrier, sdp(f[2]))
-		if err1 != nil || err2 != nil {
-			fmt.Fprintln(os.Stderr, "anchoring:", err1, err2)
-			os.Exit(1)
+		switch f[0] {
+		case "anchor":
+			offer, err := r.Rewrite(f[1], media.Dialer, sdp(f[2]))
+			if err != nil {
+				return fmt.Errorf("the offer of %s: %w", f[1], err)
+			}
+			answer, err := r.Rewrite(f[1], media.Carrier, sdp(f[3]))
+			if err != nil {
+				return fmt.Errorf("the answer of %s: %w", f[1], err)
+			}
+			if f[4] == "1" {
+				r.Answered(f[1], campaign, time.Now())
+			}
+			fmt.Fprintln(out, mediaPort(answer), mediaPort(offer))
+		case "release":
+			v := r.Release(f[1])
+			fmt.Fprintln(out, v.Outcome, !v.GreetingEnd.IsZero())
+		case "stats":
+			s := r.Stats()
+			fmt.Fprintln(out, s.Packets, s.Dropped)
 		}
-		fmt.Fprintln(out, mediaPort(answer), mediaPort(offer))
 		out.Flush()
 	}
+	return nil
 }
 
 func sdp(port string) []byte {
@@ -94,24 +172,92 @@ func mediaPort(sdp []byte) string {
 	return port
 }
 
-// leg is one side's phone in a call: its socket and the relay's port it sends to.
-type leg struct {
-	conn *net.UDPConn
-	to   netip.AddrPort
-	ssrc uint32
+// call is one anchored call as the generator sees it. Its legs are
+// 2*index (the dialer's) and 2*index+1 (the carrier's); a leg's SSRC is
+// its number plus one.
+type call struct {
+	index int
+	gen   int // calls anchored in this place before: the Call-ID's suffix
+	// to[side] is the relay port that side sends to.
+	to   [2]atomic.Pointer[net.UDPAddr]
+	live atomic.Bool // sending; false while the call is replaced
+	// seq is the next sequence number, owned by the sender; it runs on
+	// from one call in this place to the next (the SSRC stays too).
+	seq uint16
 }
 
-type results struct {
-	received atomic.Uint64
-	hist     [buckets]atomic.Uint64
+func (c *call) id() string { return fmt.Sprintf("call-%d-%d", c.index, c.gen) }
+
+// sender is a goroutine sending for a share of the calls, from a
+// dialer-side and a carrier-side socket that receive what the relay
+// passes to those sides.
+type sender struct {
+	mu    sync.Mutex // held while a slot is sent: a call made not live is not sent to after
+	conns [2]*ipv4.PacketConn
+	ports [2]int
+	slots [slots][]*call
 }
 
-func run(calls, seconds, senders, low int) error {
+type bench struct {
+	calls, senders int
+	life           time.Duration
+	detect         bool
+	start          time.Time
+	audio          [2][]byte // PCMU the dialer's and the carrier's legs loop
+
+	measuring atomic.Bool
+	// Per leg: the packets sent and received (the drain before a call is
+	// released), and the send times by sequence number, as ns since start
+	// shifted left once, the low bit set when sent while measuring.
+	sent, received []atomic.Uint64
+	sendTime       [][sendTimes]atomic.Int64
+	// Sent and received while measuring, and the latency histogram.
+	sentMeasured, receivedMeasured atomic.Uint64
+	hist                           [buckets]atomic.Uint64
+
+	// The relay child's stdin and stdout; one goroutine at a time.
+	toRelay   io.Writer
+	fromRelay *bufio.Scanner
+	verdicts  map[string]int
+}
+
+func (b *bench) now() int64 { return int64(time.Since(b.start)) }
+
+// loadAudio reads the two fixtures and encodes them to PCMU, whole packets
+// of them.
+func (b *bench) loadAudio(dir, dialer, carrier string) error {
+	for side, name := range []string{dialer, carrier} {
+		f, err := os.Open(filepath.Join(dir, name+".wav"))
+		if err != nil {
+			return err
+		}
+		pcm, err := wav.NewDecoder(f).FullPCMBuffer()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Name(), err)
+		}
+		samples := pcm.Data
+		if media.Side(side) == media.Carrier {
+			samples = append(samples, make([]int, 3*8000)...) // "Hello? ... Hello?"
+		}
+		samples = samples[:len(samples)/payloadSize*payloadSize]
+		if len(samples) == 0 {
+			return fmt.Errorf("%s: shorter than a packet", f.Name())
+		}
+		for _, v := range samples {
+			b.audio[side] = append(b.audio[side], g711.EncodeUlawFrame(int16(v)))
+		}
+	}
+	return nil
+}
+
+func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	child := exec.Command(self, "-relay", "-calls", strconv.Itoa(calls), "-port-low", strconv.Itoa(low))
+	child := exec.Command(self, "-relay", "-calls", strconv.Itoa(b.calls), "-port-low", strconv.Itoa(low),
+		"-testdata", testdata, "-message", message, "-cpuprofile", profile)
 	child.Stderr = os.Stderr
 	stdin, _ := child.StdinPipe()
 	stdout, _ := child.StdoutPipe()
@@ -119,143 +265,301 @@ func run(calls, seconds, senders, low int) error {
 		return err
 	}
 	defer func() { stdin.Close(); child.Wait() }()
-	answers := bufio.NewScanner(stdout)
+	b.toRelay, b.fromRelay, b.verdicts = stdin, bufio.NewScanner(stdout), map[string]int{}
 
-	legs := make([]*leg, 0, 2*calls)
-	for i := range calls {
-		var pair [2]*leg
-		for j := range pair {
+	b.sent = make([]atomic.Uint64, 2*b.calls)
+	b.received = make([]atomic.Uint64, 2*b.calls)
+	b.sendTime = make([][sendTimes]atomic.Int64, 2*b.calls)
+	senders := make([]*sender, b.senders)
+	for i := range senders {
+		s := &sender{}
+		for side := range s.conns {
 			c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
 			if err != nil {
 				return err
 			}
-			c.SetReadBuffer(1 << 20)
-			pair[j] = &leg{conn: c, ssrc: uint32(2*i + j + 1)}
+			defer c.Close()
+			c.SetReadBuffer(4 << 20)
+			c.SetWriteBuffer(4 << 20)
+			s.conns[side], s.ports[side] = ipv4.NewPacketConn(c), c.LocalAddr().(*net.UDPAddr).Port
 		}
-		fmt.Fprintf(stdin, "call-%d %d %d\n", i, pair[0].conn.LocalAddr().(*net.UDPAddr).Port, pair[1].conn.LocalAddr().(*net.UDPAddr).Port)
-		if !answers.Scan() {
-			return fmt.Errorf("the relay did not anchor call %d", i)
+		senders[i] = s
+	}
+	calls := make([]*call, b.calls)
+	for i := range calls {
+		c := &call{index: i}
+		s := senders[i%b.senders]
+		s.slots[i/b.senders%slots] = append(s.slots[i/b.senders%slots], c)
+		if err := b.anchor(c, s); err != nil {
+			return err
 		}
-		f := strings.Fields(answers.Text())
-		for j, p := range f {
-			port, _ := strconv.Atoi(p)
-			pair[j].to = netip.AddrPortFrom(loopback, uint16(port))
-		}
-		legs = append(legs, pair[0], pair[1])
+		calls[i] = c
 	}
 
-	start := time.Now()
-	var res results
-	measuring := atomic.Bool{}
-	var wg sync.WaitGroup
-	for _, l := range legs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			receive(l.conn, start, &res, &measuring)
-		}()
+	var receiving sync.WaitGroup
+	for _, s := range senders {
+		for _, c := range s.conns {
+			receiving.Go(func() { b.receive(c) })
+		}
 	}
-
-	var sent atomic.Uint64
 	stop := make(chan struct{})
 	var sending sync.WaitGroup
-	for s := range senders {
-		sending.Add(1)
-		go func() {
-			defer sending.Done()
-			send(legs[s*len(legs)/senders:(s+1)*len(legs)/senders], start, time.Duration(s)*packetInterval/time.Duration(senders), stop, &sent, &measuring)
-		}()
+	for i, s := range senders {
+		sending.Go(func() { b.send(s, time.Duration(i)*packetInterval/slots/time.Duration(b.senders), stop) })
+	}
+	replacing := make(chan error, 1)
+	if b.life > 0 {
+		go func() { replacing <- b.replace(calls, senders, stop) }()
+	} else {
+		close(replacing)
 	}
 
-	time.Sleep(2 * time.Second) // warm-up: every leg latched
+	time.Sleep(3 * time.Second) // warm-up: every leg latched
 	cpu0, err := cpuTime(child.Process.Pid)
 	if err != nil {
 		return err
 	}
-	own0 := ownCPU()
-	measuring.Store(true)
+	own0, _ := cpuTime(os.Getpid())
+	load0, _ := os.ReadFile("/proc/loadavg")
+	b.measuring.Store(true)
 	began := time.Now()
 	time.Sleep(time.Duration(seconds) * time.Second)
-	measuring.Store(false)
+	b.measuring.Store(false)
 	elapsed := time.Since(began)
 	cpu1, _ := cpuTime(child.Process.Pid)
-	own1 := ownCPU()
+	own1, _ := cpuTime(os.Getpid())
+	load1, _ := os.ReadFile("/proc/loadavg")
 	close(stop)
 	sending.Wait()
-	time.Sleep(500 * time.Millisecond) // the last packets arrive
-	for _, l := range legs {
-		l.conn.Close()
+	if err := <-replacing; err != nil {
+		return err
 	}
-	wg.Wait()
+	time.Sleep(500 * time.Millisecond) // the last packets arrive
+	relayed, dropped, err := b.stats()
+	if err != nil {
+		return err
+	}
+	for _, s := range senders {
+		for _, c := range s.conns {
+			c.Close()
+		}
+	}
+	receiving.Wait()
 
-	cores := runtime.NumCPU()
-	relayCPU := (cpu1 - cpu0).Seconds()
-	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("calls %d, %d packets/s through the relay, %.1f s measured\n", calls, calls*2*int(time.Second/packetInterval), elapsed.Seconds())
-	fmt.Printf("sent %d, received %d, lost %d\n", sent.Load(), res.received.Load(), int64(sent.Load())-int64(res.received.Load()))
-	fmt.Printf("relay CPU %.1f s: %.1f %% of %d cores, %.2f µs a packet\n", relayCPU, 100*relayCPU/elapsed.Seconds()/float64(cores), cores, 1e6*relayCPU/float64(res.received.Load()))
-	fmt.Printf("generator and sink CPU %.1f s: %.1f %% of %d cores\n", (own1 - own0).Seconds(), 100*(own1-own0).Seconds()/elapsed.Seconds()/float64(cores), cores)
-	fmt.Printf("latency send->receive p50 %v, p99 %v, p99.9 %v, max %v\n", res.quantile(0.5), res.quantile(0.99), res.quantile(0.999), res.quantile(1))
-	fmt.Printf("load average before/after: %s", load)
-	if int64(sent.Load())-int64(res.received.Load()) != 0 {
-		return fmt.Errorf("packets were lost")
+	cores := float64(runtime.NumCPU())
+	sent, received := b.sentMeasured.Load(), b.receivedMeasured.Load()
+	relayCPU, ownCPU := (cpu1 - cpu0).Seconds(), (own1 - own0).Seconds()
+	fmt.Printf("calls %d (detection %v, a call replaced every %v), %.1f s measured\n", b.calls, b.detect, b.life, elapsed.Seconds())
+	fmt.Printf("packets/s %.0f sent, %.0f received\n", float64(sent)/elapsed.Seconds(), float64(received)/elapsed.Seconds())
+	fmt.Printf("sent %d, received %d, lost %d (the relay in all: %d relayed, %d dropped)\n", sent, received, int64(sent)-int64(received), relayed, dropped)
+	fmt.Printf("relay CPU %.2f s: %.1f %% of %.0f cores, %.2f µs a packet\n", relayCPU, 100*relayCPU/elapsed.Seconds()/cores, cores, 1e6*relayCPU/float64(received))
+	fmt.Printf("generator CPU %.2f s: %.1f %% of %.0f cores, %.2f µs a packet (sent and received)\n", ownCPU, 100*ownCPU/elapsed.Seconds()/cores, cores, 1e6*ownCPU/float64(received))
+	fmt.Printf("latency send->receive p50 %v, p99 %v, p99.9 %v, max %v\n", b.quantile(0.5), b.quantile(0.99), b.quantile(0.999), b.quantile(1))
+	fmt.Printf("verdicts of the calls replaced: %v\n", b.verdictCounts())
+	fmt.Printf("load average before: %safter: %s", load0, load1)
+	if sent != received {
+		return errors.New("packets were lost")
 	}
 	return nil
 }
 
-// send sends one packet on each leg every 20 ms, the first at offset,
-// counting those sent while measuring; it allocates nothing per packet.
-func send(legs []*leg, start time.Time, offset time.Duration, stop chan struct{}, sent *atomic.Uint64, measuring *atomic.Bool) {
-	buf := make([]byte, 12+160)
+// ask sends the relay child a command and returns its answer's fields.
+func (b *bench) ask(format string, args ...any) ([]string, error) {
+	if _, err := fmt.Fprintf(b.toRelay, format+"\n", args...); err != nil {
+		return nil, err
+	}
+	if !b.fromRelay.Scan() {
+		return nil, fmt.Errorf("the relay did not answer %q", fmt.Sprintf(format, args...))
+	}
+	return strings.Fields(b.fromRelay.Text()), nil
+}
+
+// anchor has the relay anchor the call between s's sockets (and answer it
+// with -detect), and makes the call live.
+func (b *bench) anchor(c *call, s *sender) error {
+	answer := 0
+	if b.detect {
+		answer = 1
+	}
+	f, err := b.ask("anchor %s %d %d %d", c.id(), s.ports[media.Dialer], s.ports[media.Carrier], answer)
+	if err != nil {
+		return err
+	}
+	for side, p := range f {
+		port, _ := strconv.Atoi(p)
+		c.to[side].Store(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	}
+	c.live.Store(true)
+	return nil
+}
+
+// replace ends the calls in turn, one every life/calls, and anchors a new
+// one in each place: a call stops sending, what it sent is received (or
+// 2 s pass), the relay releases it, and the next call starts.
+func (b *bench) replace(calls []*call, senders []*sender, stop chan struct{}) error {
+	tick := time.NewTicker(b.life / time.Duration(len(calls)))
+	defer tick.Stop()
+	for i := 0; ; i = (i + 1) % len(calls) {
+		select {
+		case <-stop:
+			return nil
+		case <-tick.C:
+		}
+		c, s := calls[i], senders[i%b.senders]
+		s.mu.Lock()
+		c.live.Store(false)
+		s.mu.Unlock()
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if b.sent[2*i].Load() == b.received[2*i].Load() && b.sent[2*i+1].Load() == b.received[2*i+1].Load() {
+				break
+			}
+		}
+		f, err := b.ask("release %s", c.id())
+		if err != nil {
+			return err
+		}
+		if f[1] == "true" {
+			b.verdicts[f[0]+", greeting heard"]++
+		} else {
+			b.verdicts[f[0]+", no greeting"]++
+		}
+		c.gen++
+		if err := b.anchor(c, s); err != nil {
+			return err
+		}
+	}
+}
+
+func (b *bench) stats() (relayed, dropped uint64, err error) {
+	f, err := b.ask("stats")
+	if err != nil {
+		return 0, 0, err
+	}
+	relayed, _ = strconv.ParseUint(f[0], 10, 64)
+	dropped, _ = strconv.ParseUint(f[1], 10, 64)
+	return relayed, dropped, nil
+}
+
+func (b *bench) verdictCounts() string {
+	var out []string
+	for v, n := range b.verdicts {
+		out = append(out, fmt.Sprintf("%d %s", n, v))
+	}
+	sort.Strings(out)
+	return strings.Join(out, "; ")
+}
+
+// send sends a packet each way of each of s's live calls every 20 ms, the
+// calls of a slot together, one sendmmsg a socket, the first slot at offset.
+func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) {
+	var bufs [2][][]byte
+	var msgs [2][]ipv4.Message
+	for side := range bufs {
+		n := 0
+		for _, calls := range s.slots {
+			n = max(n, len(calls))
+		}
+		for range n {
+			buf := make([]byte, 12+payloadSize)
+			bufs[side] = append(bufs[side], buf)
+			msgs[side] = append(msgs[side], ipv4.Message{Buffers: [][]byte{buf}})
+		}
+	}
 	next := time.Now().Add(offset)
-	for seq := uint16(0); ; seq++ {
+	for slot := 0; ; slot = (slot + 1) % slots {
 		time.Sleep(time.Until(next))
+		next = next.Add(packetInterval / slots)
 		select {
 		case <-stop:
 			return
 		default:
 		}
-		counting := measuring.Load()
-		for _, l := range legs {
-			h := rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: 160 * uint32(seq), SSRC: l.ssrc}
-			h.MarshalTo(buf)
-			binary.BigEndian.PutUint64(buf[12:], uint64(time.Since(start)))
-			buf[20] = 0
-			if counting {
-				buf[20] = 1
+		s.mu.Lock()
+		stamp := b.now() << 1 // the send time of the slot's packets
+		if b.measuring.Load() {
+			stamp |= 1
+		}
+		for side := range msgs {
+			n := 0
+			for _, c := range s.slots[slot] {
+				if !c.live.Load() {
+					continue
+				}
+				leg := 2*c.index + side
+				h := rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: c.seq,
+					Timestamp: payloadSize * uint32(c.seq), SSRC: uint32(leg + 1)}
+				h.MarshalTo(bufs[side][n])
+				audio := b.audio[side]
+				at := int(c.seq) * payloadSize % len(audio)
+				copy(bufs[side][n][12:], audio[at:at+payloadSize])
+				msgs[side][n].Addr = c.to[side].Load()
+				b.sendTime[leg][c.seq%sendTimes].Store(stamp)
+				b.sent[leg].Add(1)
+				n++
 			}
-			if _, err := l.conn.WriteToUDPAddrPort(buf, l.to); err == nil && counting {
-				sent.Add(1)
+			for done := 0; done < n; {
+				k, err := s.conns[side].WriteBatch(msgs[side][done:n], 0)
+				if err != nil {
+					s.mu.Unlock()
+					fmt.Fprintln(os.Stderr, "media bench: sending:", err)
+					return
+				}
+				done += k
+			}
+			if stamp&1 == 1 {
+				b.sentMeasured.Add(uint64(n))
 			}
 		}
-		next = next.Add(packetInterval)
+		for _, c := range s.slots[slot] {
+			if c.live.Load() {
+				c.seq++
+			}
+		}
+		s.mu.Unlock()
 	}
 }
 
-// receive reads what the relay passes to a leg until its socket closes,
-// counting the packets sent while measuring and their latency.
-func receive(c *net.UDPConn, start time.Time, res *results, measuring *atomic.Bool) {
-	buf := make([]byte, 2048)
+// receive reads what the relay passes to one of the generator's sockets,
+// recvmmsg by recvmmsg, until the socket closes, and counts each packet
+// and its latency by the leg it came from (its SSRC) and its sequence number.
+func (b *bench) receive(c *ipv4.PacketConn) {
+	msgs := make([]ipv4.Message, batch)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
+	}
 	for {
-		n, _, err := c.ReadFromUDPAddrPort(buf)
+		n, err := c.ReadBatch(msgs, 0)
 		if err != nil {
 			return
 		}
-		if n < 21 || buf[20] != 1 {
-			continue
+		now := b.now()
+		for _, m := range msgs[:n] {
+			p := m.Buffers[0][:m.N]
+			if len(p) < 12 {
+				continue
+			}
+			leg := int(binary.BigEndian.Uint32(p[8:12])) - 1
+			if leg < 0 || leg >= len(b.received) {
+				continue
+			}
+			b.received[leg].Add(1)
+			sent := b.sendTime[leg][binary.BigEndian.Uint16(p[2:4])%sendTimes].Load()
+			if sent&1 == 0 {
+				continue
+			}
+			b.receivedMeasured.Add(1)
+			d := time.Duration(now - sent>>1)
+			b.hist[min(int(d/bucket), buckets-1)].Add(1)
 		}
-		res.received.Add(1)
-		d := time.Since(start) - time.Duration(binary.BigEndian.Uint64(buf[12:]))
-		res.hist[min(int(d/bucket), buckets-1)].Add(1)
 	}
 }
 
 // quantile is the latency below which q of the packets arrived, to the bucket's upper edge.
-func (r *results) quantile(q float64) time.Duration {
-	total := r.received.Load()
+func (b *bench) quantile(q float64) time.Duration {
+	total := b.receivedMeasured.Load()
 	var seen uint64
-	for i := range r.hist {
-		seen += r.hist[i].Load()
+	for i := range b.hist {
+		seen += b.hist[i].Load()
 		if total > 0 && float64(seen) >= q*float64(total) {
 			return time.Duration(i+1) * bucket
 		}
@@ -273,9 +577,4 @@ func cpuTime(pid int) (time.Duration, error) {
 	utime, _ := strconv.Atoi(f[11])
 	stime, _ := strconv.Atoi(f[12])
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
-}
-
-func ownCPU() time.Duration {
-	d, _ := cpuTime(os.Getpid())
-	return d
 }

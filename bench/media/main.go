@@ -59,7 +59,7 @@ const (
 	slots          = 20                    // a sender's calls are spread over the 20 ms in 1 ms slots
 	payloadSize    = 160                   // 20 ms of PCMU
 	bucket         = 10 * time.Microsecond // latency histogram resolution
-	buckets        = 10_000                // up to 100 ms
+	buckets        = 100_000               // up to 1 s
 	sendTimes      = 256                   // send times kept per leg, by sequence number (5 s of packets)
 	batch          = 64                    // packets a recvmmsg takes at most
 	campaign       = "bench"
@@ -321,6 +321,7 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 	}
 	own0, _ := cpuTime(os.Getpid())
 	load0, _ := os.ReadFile("/proc/loadavg")
+	overflow0 := rcvbufErrors()
 	b.measuring.Store(true)
 	began := time.Now()
 	time.Sleep(time.Duration(seconds) * time.Second)
@@ -345,6 +346,7 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 		}
 	}
 	receiving.Wait()
+	overflow := rcvbufErrors() - overflow0
 
 	cores := float64(runtime.NumCPU())
 	sent, received := b.sentMeasured.Load(), b.receivedMeasured.Load()
@@ -352,6 +354,7 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 	fmt.Printf("calls %d (detection %v, a call replaced every %v), %.1f s measured\n", b.calls, b.detect, b.life, elapsed.Seconds())
 	fmt.Printf("packets/s %.0f sent, %.0f received\n", float64(sent)/elapsed.Seconds(), float64(received)/elapsed.Seconds())
 	fmt.Printf("sent %d, received %d, lost %d (the relay in all: %d relayed, %d dropped)\n", sent, received, int64(sent)-int64(received), relayed, dropped)
+	fmt.Printf("UDP datagrams the kernel dropped for a full receive buffer, any socket of the machine: %d\n", overflow)
 	fmt.Printf("relay CPU %.2f s: %.1f %% of %.0f cores, %.2f µs a packet\n", relayCPU, 100*relayCPU/elapsed.Seconds()/cores, cores, 1e6*relayCPU/float64(received))
 	fmt.Printf("generator CPU %.2f s: %.1f %% of %.0f cores, %.2f µs a packet (sent and received)\n", ownCPU, 100*ownCPU/elapsed.Seconds()/cores, cores, 1e6*ownCPU/float64(received))
 	fmt.Printf("latency send->receive p50 %v, p99 %v, p99.9 %v, max %v\n", b.quantile(0.5), b.quantile(0.99), b.quantile(0.999), b.quantile(1))
@@ -565,6 +568,33 @@ func (b *bench) quantile(q float64) time.Duration {
 		}
 	}
 	return buckets * bucket
+}
+
+// rcvbufErrors is the machine's count of UDP datagrams dropped for a full
+// socket receive buffer (RcvbufErrors in /proc/net/snmp), -1 if unknown.
+func rcvbufErrors() int64 {
+	snmp, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return -1
+	}
+	var names []string
+	for line := range strings.Lines(string(snmp)) {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, name := range names {
+			if name == "RcvbufErrors" && i < len(f) {
+				n, _ := strconv.ParseInt(f[i], 10, 64)
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 // cpuTime is a process's utime+stime (/proc/PID/stat, in clock ticks of 10 ms).

@@ -36,7 +36,7 @@ type mediaCall struct {
 //
 // Each outcome record carries the verdict, and `gatekeeper abandonment`
 // counts 5 live-answered calls of the campaign, 4 abandoned, 1 with the
-// safe-harbor message.
+// safe-harbor message, as the outcome records do (--check).
 func TestAbandonedCallsAreMeasuredFromTheMedia(t *testing.T) {
 	g := anchoredGatekeeper(t, 43100, fmt.Sprintf("campaigns:\n  - id: spring-sale\n    safe_harbor: %s\n",
 		filepath.Join(repoRoot, "media", "testdata", "safeharbor-acme.wav")))
@@ -125,6 +125,11 @@ func TestAbandonedCallsAreMeasuredFromTheMedia(t *testing.T) {
 	}
 	if out, err := g.run("abandonment", "--campaign", "spring-sale"); err != nil || !regexp.MustCompile(`(?m)^spring-sale +1 .* 5 +4 +80\.00% +1$`).MatchString(out) {
 		t.Errorf("abandonment: %v\n%s", err, out)
+	}
+	// The registry's counts are those of the outcome records.
+	g.stop()
+	if out, err := g.run("abandonment", "--check"); err != nil {
+		t.Errorf("abandonment --check: %v\n%s", err, out)
 	}
 }
 

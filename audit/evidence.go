@@ -115,7 +115,8 @@ type recordFields struct {
 	PolicySHA256 string          `json:"policy_sha256"`
 	Trace        []struct {
 		Conditions []struct {
-			Version uint64 `json:"version"`
+			Version  uint64   `json:"version"`
+			Versions []uint64 `json:"versions"`
 		} `json:"conditions"`
 	} `json:"trace"`
 }
@@ -257,6 +258,9 @@ func findCall(dir string, files []logFile, q EvidenceQuery) ([]foundRecord, erro
 		for _, c := range rule.Conditions {
 			if c.Version != 0 {
 				versions[c.Version] = true
+			}
+			for _, v := range c.Versions {
+				versions[v] = true
 			}
 		}
 	}

@@ -341,8 +341,8 @@ func BenchmarkEvidence(b *testing.B) {
 
 // realisticCall is an allowed call under the shipped policy (configs/policy.yaml)
 // with the records its bundle holds, as the writer writes them: the decision
-// (shippedRecord, its trace citing the FTC list's import 37 and the blocks'
-// import 31), its outcome, the policy_loaded record and the two imports' data_change
+// (shippedRecord, its trace citing the FTC list's import 37, in the stale
+// and the listed condition, and the blocks' import 31), its outcome, the policy_loaded record and the two imports' data_change
 // records. They are then numbered as in a log of 10 million records (the
 // blocks imported weeks ago, the policy loaded at this morning's start, the
 // FTC list imported since, the call, its outcome a minute and 120,000 records
@@ -391,6 +391,7 @@ func realisticCall(b *testing.B, withData bool) (dir string, found []foundRecord
 	r := shippedRecord(0)
 	r.PolicySHA256 = sha
 	r.Trace = json.RawMessage(strings.NewReplacer(`"value":"ftc","version":1}`, `"value":"ftc","version":37}`,
+		`"kind":"listed","version":1}`, `"kind":"listed","version":37}`,
 		`"value":"landline from block","version":2}`, `"value":"landline from block","version":31}`).Replace(string(r.Trace)))
 	l.Append(r)
 	answered := r.Time.Add(4 * time.Second)
@@ -613,5 +614,48 @@ func TestVerifyEvidenceFormat1(t *testing.T) {
 	data, _ = json.Marshal(v1)
 	if _, err := VerifyEvidence(data, verifier); err == nil || !strings.Contains(err.Error(), "not in the checkpoint's tree") {
 		t.Fatalf("a format 1 proof of another record: %v", err)
+	}
+}
+
+// An allowed call's trace cites the lists that did not hold its number, one
+// in version and several in versions: each import is in its bundle, and no
+// other import is.
+func TestEvidenceOfAnAllowedCallHoldsTheListsThatDidNotListIt(t *testing.T) {
+	dir := t.TempDir()
+	signer, _ := testKey(t)
+	l, _ := open(t, dir, Options{Signer: signer})
+	at := time.Date(2031, 1, 2, 3, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		list    string
+		version int
+	}{{"internal", 7}, {"ftc", 8}, {"state", 9}, {"unused", 10}} {
+		if err := l.AppendEvent(KindDataChange, at, map[string]any{"change": "import", "list": c.list, "version": c.version}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := fullRecord(0)
+	r.CallID, r.Rule, r.Monitor, r.Would = "allowed", "default", false, Would{}
+	r.Trace = json.RawMessage(`[{"rule":"internal-dnc","conditions":[{"kind":"listed","version":7}]},` +
+		`{"rule":"national-dnc","conditions":[{"kind":"listed","versions":[8,9]}]}]`)
+	l.Append(r)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Evidence(dir, EvidenceQuery{CallID: "allowed"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lists []string
+	for _, rec := range b.Records {
+		var f struct {
+			Kind, List string
+		}
+		json.Unmarshal([]byte(rec), &f)
+		if f.Kind == KindDataChange {
+			lists = append(lists, f.List)
+		}
+	}
+	if strings.Join(lists, ",") != "internal,ftc,state" {
+		t.Errorf("the bundle holds the imports of %v; want internal, ftc and state", lists)
 	}
 }

@@ -57,10 +57,11 @@ func shippedRecord(i int) Record {
 		Mode:        "enforce",
 		DialMode:    "automated",
 		CalledPlace: json.RawMessage(`{"area_code":"202","state":"DC","time_zones":["America/New_York"],"local_time":"2031-01-02T10:04:05.000000006-05:00"}`),
+		// The internal list holds live opt-outs only (never imported: no version to cite).
 		Trace: json.RawMessage(`[{"rule":"internal-dnc","conditions":[{"kind":"listed"}]},` +
 			`{"rule":"caller-id","conditions":[{"kind":"caller_id","value":"valid"}]},` +
 			`{"rule":"national-registry-stale","conditions":[{"kind":"stale","value":"ftc","version":1}]},` +
-			`{"rule":"national-dnc","conditions":[{"kind":"listed"}]},` +
+			`{"rule":"national-dnc","conditions":[{"kind":"listed","version":1}]},` +
 			`{"rule":"mobile-automated-consent","conditions":[{"kind":"dial_mode","holds":true,"value":"automated"},{"kind":"line_type","value":"landline from block","version":2}]},` +
 			`{"rule":"prerecorded-consent","conditions":[{"kind":"prerecorded","value":"false"}]},` +
 			`{"rule":"state-holidays","conditions":[{"kind":"holiday","value":"no state rule"}]},` +

@@ -1,6 +1,9 @@
 package policy
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Call holds the facts of one outbound call attempt.
 type Call struct {
@@ -95,12 +98,43 @@ type ConditionTrace struct {
 	// Value is the fact the condition saw: the list that holds the number, the
 	// state, the zone that is outside hours, the holiday, the caller ID class...
 	Value string `json:"value,omitempty"`
-	// Version is the import id of the data set that answered, when one did.
+	// Version is the import id of the data set consulted, whether or not the
+	// condition holds (0: none was, or it was never imported); import ids are
+	// unique across all data sets, so each names one data_change record.
 	Version uint64 `json:"version,omitempty"`
+	// Versions are the import ids, in the order consulted, when the condition
+	// consulted several imported data sets (a listed condition of several
+	// lists that hold no number, an exemption and its overriding lists);
+	// Version is then 0.
+	Versions []uint64 `json:"versions,omitempty"`
 	// Count is the figure the condition compared: attempts in the window, a list's age in days.
 	Count int `json:"count,omitempty"`
 	// Record is the id of the consent or exemption record that answered, when one did.
 	Record string `json:"record,omitempty"`
+}
+
+// cite adds the import id of a data set the condition consulted: to Version
+// for the first, to Versions from the second on. A data set never imported
+// (0) has no import to cite, and one cited already is not cited again.
+func (c *ConditionTrace) cite(version uint64) {
+	switch {
+	case version == 0 || version == c.Version || slices.Contains(c.Versions, version):
+	case c.Version == 0 && c.Versions == nil:
+		c.Version = version
+	case c.Versions == nil:
+		c.Versions, c.Version = []uint64{c.Version, version}, 0
+	default:
+		c.Versions = append(c.Versions, version)
+	}
+}
+
+// DataVersions are the import ids the condition cites: Versions, or Version
+// alone, nil when none.
+func (c *ConditionTrace) DataVersions() []uint64 {
+	if c.Versions != nil || c.Version == 0 {
+		return c.Versions
+	}
+	return []uint64{c.Version}
 }
 
 // Forward tells whether the proxy sends the call on to the carrier.

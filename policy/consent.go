@@ -27,7 +27,8 @@ import (
 // revoke`) and not voided by a Reassigned Numbers Database yes after its
 // grant; written beats express. The trace value is the kind, or, for none,
 // why no record applies; the trace names the record (the nearest miss for
-// none) and the consent data's version.
+// none) and cites the consent data's version, then that of the RND answers
+// checked (when the number has records).
 type consent struct {
 	kinds []string
 }
@@ -86,7 +87,9 @@ func (c *consent) eval(_ context.Context, f *facts, reg Registry) (ConditionTrac
 	if a.Record != nil {
 		record = a.Record.ID
 	}
-	return ConditionTrace{Holds: slices.Contains(c.kinds, a.Kind), Value: value, Version: a.Version, Record: record}, nil
+	t := ConditionTrace{Holds: slices.Contains(c.kinds, a.Kind), Value: value, Version: a.Version, Record: record}
+	t.cite(a.RNDVersion)
+	return t, nil
 }
 
 // ConsentAnswer is the consent that applies to a call, or why none does.

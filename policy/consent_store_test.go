@@ -78,7 +78,10 @@ func TestShippedPolicyConsentOnBadger(t *testing.T) {
 		t.Fatalf("mobile with consent and EBR: %+v", d)
 	}
 	dnc, mobile := d.Trace[3].Conditions, d.Trace[4].Conditions
-	if dnc[1].Value != "purchase" || dnc[1].Record == "" || dnc[1].Version == 0 ||
+	// exempt cites the overriding internal list (which does not hold the number), then the EBR data.
+	internal, _, _ := store.ListDate("internal")
+	_, ebr, _ := store.Exemptions(mobileWithConsent)
+	if dnc[1].Value != "purchase" || dnc[1].Record == "" || !slices.Equal(dnc[1].DataVersions(), []uint64{internal, ebr}) || internal == 0 ||
 		mobile[1].Value != "mobile from block" || mobile[2].Value != "written" || mobile[2].Record == "" {
 		t.Errorf("trace: %+v %+v", dnc, mobile)
 	}

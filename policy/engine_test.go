@@ -61,11 +61,12 @@ func TestFirstMatchingRuleDecides(t *testing.T) {
 
 	d = e.Decide(ctx, call("+12025550102"))
 	internalVersion, _, _ := reg.ListDate("internal")
+	vipVersion, _, _ := reg.ListDate("vip")
 	want := Decision{Action: Reject, Rule: "internal-dnc", Status: 603, Reason: "Decline", Mode: "enforce",
 		Called: Place{AreaCode: "202", State: "DC", TimeZones: []string{"America/New_York"},
 			LocalTime: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC).In(d.Called.LocalTime.Location())},
 		PolicySHA256: e.SHA256(), Trace: []RuleTrace{
-			{Rule: "vip-callback", Conditions: []ConditionTrace{{Kind: "listed"}}},
+			{Rule: "vip-callback", Conditions: []ConditionTrace{{Kind: "listed", Version: vipVersion}}}, // the list that does not hold it, cited
 			{Rule: "internal-dnc", Matched: true, Conditions: []ConditionTrace{{Kind: "listed", Holds: true, Value: "internal", Version: internalVersion}}},
 		}}
 	if d.Called.LocalTime.Location().String() != "America/New_York" || !reflect.DeepEqual(d, want) {

@@ -28,7 +28,8 @@ import (
 // overrides an exemption: a number on a list of overridden_by (default: the
 // list named internal, when the policy declares one) has none. The trace
 // value is the kind of the exemption in force, or why there is none; the
-// trace names the record.
+// trace names the record and cites the versions consulted: the overriding
+// lists', then the exemption data's.
 type exempt struct {
 	inForce      bool
 	periods      ExemptionPeriods
@@ -116,28 +117,32 @@ func calendarPeriod(node ast.Node, what string) (Period, error) {
 }
 
 func (e *exempt) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace, error) {
+	var t ConditionTrace
 	for _, list := range e.overriddenBy {
 		on, err := reg.Listed(list, f.Called)
 		if err != nil {
 			return ConditionTrace{}, err
 		}
+		version, _, _ := reg.ListDate(list)
+		t.cite(version)
 		if on {
-			version, _, _ := reg.ListDate(list)
-			return ConditionTrace{Holds: !e.inForce, Value: "none: overridden by the " + list + " list", Version: version}, nil
+			t.Holds, t.Value = !e.inForce, "none: overridden by the "+list+" list"
+			return t, nil
 		}
 	}
 	a, err := DecideExemption(reg, f.Called, f.Seller, f.Time, e.periods)
 	if err != nil {
 		return ConditionTrace{}, err
 	}
-	value, record := noExemption[a.Why], ""
+	t.cite(a.Version)
+	t.Holds, t.Value = a.InForce == e.inForce, noExemption[a.Why]
 	if a.InForce {
-		value = a.Record.Kind
+		t.Value = a.Record.Kind
 	}
 	if a.Record != nil {
-		record = a.Record.ID
+		t.Record = a.Record.ID
 	}
-	return ConditionTrace{Holds: a.InForce == e.inForce, Value: value, Version: a.Version, Record: record}, nil
+	return t, nil
 }
 
 // Period is a length of calendar time: months and days.

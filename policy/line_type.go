@@ -25,7 +25,8 @@ import (
 // of 47 CFR 64.1200(a)(1)(iv): a number ported from wireline to wireless
 // within that time before the call (when the port data dates it) counts as
 // the landline it was. The trace value is the type and the data that
-// decided it, with that data's version.
+// decided it; the trace cites the versions of the port lists that do not
+// hold the number, then that of the data that decided.
 type lineType struct {
 	types []string
 	grace time.Duration
@@ -95,5 +96,9 @@ func (l *lineType) eval(_ context.Context, f *facts, reg Registry) (ConditionTra
 		typ = registry.LineLandline
 		value = "landline: ported to wireless on " + lt.PortedOn.Format(time.DateOnly) + ", within the grace"
 	}
-	return ConditionTrace{Holds: slices.Contains(l.types, typ), Value: value, Version: lt.Version}, nil
+	t := ConditionTrace{Holds: slices.Contains(l.types, typ), Value: value}
+	t.cite(lt.NotPorted[0])
+	t.cite(lt.NotPorted[1])
+	t.cite(lt.Version)
+	return t, nil
 }

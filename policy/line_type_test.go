@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,6 +30,15 @@ func TestLineTypeCondition(t *testing.T) {
 		if matched != tc.matched || trace[0].Value != tc.value || trace[0].Version != tc.lt.Version {
 			t.Errorf("%+v: %v %+v; want %v %q", tc.lt, matched, trace, tc.matched, tc.value)
 		}
+	}
+	// The port lists that do not hold the number are cited before the data that answered.
+	reg.data.lineTypes[c.Called] = registry.LineType{Type: "landline", Source: "block", Version: 9, NotPorted: [2]uint64{5, 6}}
+	if _, trace := evalOne(t, "", match, c, reg); !slices.Equal(trace[0].Versions, []uint64{5, 6, 9}) || trace[0].Version != 0 {
+		t.Errorf("not ported, from the block: %+v; want versions [5 6 9]", trace[0])
+	}
+	reg.data.lineTypes[c.Called] = registry.LineType{Type: "unknown", Source: "none", NotPorted: [2]uint64{5, 0}}
+	if _, trace := evalOne(t, "", match, c, reg); trace[0].Version != 5 || trace[0].Versions != nil {
+		t.Errorf("on no list, no block data: %+v; want version 5", trace[0])
 	}
 	// Without the setting, a fresh port is a mobile.
 	reg.data.lineTypes[c.Called] = registry.LineType{Type: "mobile", Source: registry.SourcePortedToWireless, PortedOn: c.Time.AddDate(0, 0, -1)}

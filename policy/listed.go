@@ -12,8 +12,9 @@ import (
 //	  listed: [internal, ftc]
 //
 // Every list must be declared under lists:. Its trace value is the first
-// list, in the order written, that holds the number, with that list's
-// version. A list that has not been imported holds no number.
+// list, in the order written, that holds the number. The trace cites the
+// version of every list consulted up to it, or of all when none holds
+// (version, or versions for several): the proof of what each list said. A list that has not been imported holds no number.
 type listed struct {
 	lists []string
 }
@@ -34,15 +35,18 @@ func parseListed(p *parser, value ast.Node) (condition, error) {
 }
 
 func (l *listed) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace, error) {
+	var t ConditionTrace
 	for _, list := range l.lists {
 		on, err := reg.Listed(list, f.Called)
 		if err != nil {
 			return ConditionTrace{}, err
 		}
+		version, _, _ := reg.ListDate(list)
+		t.cite(version)
 		if on {
-			version, _, _ := reg.ListDate(list)
-			return ConditionTrace{Holds: true, Value: list, Version: version}, nil
+			t.Holds, t.Value = true, list
+			return t, nil
 		}
 	}
-	return ConditionTrace{}, nil
+	return t, nil
 }

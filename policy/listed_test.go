@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -31,21 +32,32 @@ func TestListedParse(t *testing.T) {
 func TestListedEval(t *testing.T) {
 	reg := newMemRegistry(map[string][]string{"internal": {"+12025550101"}, "ftc": {"+12025550101", "+12025550102"}})
 	l := &listed{lists: []string{"never-imported", "ftc", "internal"}}
+	ftc, _, _ := reg.ListDate("ftc")
+	internal, _, _ := reg.ListDate("internal")
+	if ftc == 0 || internal == 0 || ftc == internal {
+		t.Fatalf("versions ftc %d, internal %d; want two", ftc, internal)
+	}
 	cases := []struct {
-		number string
-		holds  bool
-		value  string
+		number   string
+		holds    bool
+		value    string
+		versions []uint64 // cited: the lists consulted, but the one never imported
 	}{
-		{"+12025550101", true, "ftc"}, // on both: the first list written is reported
-		{"+12025550102", true, "ftc"},
-		{"+12025550103", false, ""},
+		{"+12025550101", true, "ftc", []uint64{ftc}}, // on both: the first list written is reported
+		{"+12025550102", true, "ftc", []uint64{ftc}},
+		{"+12025550103", false, "", []uint64{ftc, internal}}, // on none: every list's version proves it
 	}
 	for _, tc := range cases {
 		c := call(tc.number)
 		got, err := l.eval(context.Background(), &facts{Call: c}, reg)
-		if err != nil || got.Holds != tc.holds || got.Value != tc.value || (got.Version != 0) != tc.holds {
-			t.Errorf("%s: %+v %v; want %v %q with the list's version", tc.number, got, err, tc.holds, tc.value)
+		if err != nil || got.Holds != tc.holds || got.Value != tc.value || !slices.Equal(got.DataVersions(), tc.versions) {
+			t.Errorf("%s: %+v %v; want %v %q citing versions %v", tc.number, got, err, tc.holds, tc.value, tc.versions)
 		}
+	}
+	// One list that does not hold the number: its version alone, in version.
+	one := &listed{lists: []string{"internal"}}
+	if got, _ := one.eval(context.Background(), &facts{Call: call("+12025550103")}, reg); got.Holds || got.Version != internal || got.Versions != nil {
+		t.Errorf("one list, not listed: %+v; want version %d", got, internal)
 	}
 	reg.err = errors.New("read failed")
 	c := call("+12025550101")

@@ -74,7 +74,7 @@ func TestLineTypeResolutionOrder(t *testing.T) {
 		{"+12025553000", "", LineMobile, SourceBlock, info.Version, "pager 202-555-3", "", ""},
 		{"+12025554000", "", LineUnknown, SourceBlock, info.Version, "mixed 202-555-4", "", ""},
 		{"+12025559000", "+13035559999", LineLandline, SourceLRNBlock, info.Version, "landline 303-555-9", "CO", ""},
-		{"+12025559000", "", LineUnknown, SourceNone, 0, "", "", ""},
+		{"+12025559000", "", LineUnknown, SourceNone, info.Version, "", "", ""}, // the blocks' version found none
 		{"+447911123456", "", LineMobile, SourcePhonenumbers, 0, "mobile range", "", ""},
 		{"+442079460000", "", LineLandline, SourcePhonenumbers, 0, "fixed-line range", "", ""},
 	}
@@ -89,6 +89,17 @@ func TestLineTypeResolutionOrder(t *testing.T) {
 		}
 		if lt.Type != tc.typ || lt.Source != tc.source || lt.Version != tc.version || strings.TrimSpace(lt.Detail+" "+blockText(lt.Block)) != tc.detail || lt.State != tc.state || ported != tc.portedOn {
 			t.Errorf("%s rn %q: %+v; want %s from %s v%d %q state %q ported %q", tc.number, tc.rn, lt, tc.typ, tc.source, tc.version, tc.detail, tc.state, tc.portedOn)
+		}
+		// The port lists asked before the answer, that do not hold the number.
+		want := [2]uint64{daily.Version, wl.Version}
+		switch tc.source {
+		case SourcePortedToWireless:
+			want = [2]uint64{}
+		case SourcePortedToWireline:
+			want[1] = 0
+		}
+		if lt.NotPorted != want {
+			t.Errorf("%s: not ported by %v; want %v", tc.number, lt.NotPorted, want)
 		}
 	}
 

@@ -38,7 +38,11 @@ type LineType struct {
 	// Block is the thousands-block that answered (of the routing number for lrn-block).
 	Block   Block  `json:"block,omitzero"`
 	Version uint64 `json:"version,omitempty"` // the import id of the data set that decided
-	State   string `json:"state,omitempty"`   // the block's state, where the block data gives one
+	// NotPorted are the versions of the port lists asked before the answer
+	// that do not hold the number, wireline-to-wireless then
+	// wireless-to-wireline (0: not asked, or never imported).
+	NotPorted [2]uint64 `json:"not_ported,omitzero"`
+	State     string    `json:"state,omitempty"` // the block's state, where the block data gives one
 	// PortedOn is the day a number on the wireline-to-wireless list was
 	// ported, where the data tells it: the source date of the daily file
 	// (imported with --delta) that added it. The 15-day safe harbor counts from it.
@@ -51,7 +55,8 @@ type LineType struct {
 // phonenumbers for numbers outside the NANP, else unknown.
 func (s *Store) LineType(e164, routing string) (LineType, error) {
 	n := parseNum(e164)
-	for _, port := range []struct{ list, lineType string }{
+	var notPorted [2]uint64
+	for i, port := range []struct{ list, lineType string }{
 		{KindWirelineToWireless, LineMobile}, // first: when both lists hold a number, mobile is the safe answer
 		{KindWirelessToWireline, LineLandline},
 	} {
@@ -60,24 +65,38 @@ func (s *Store) LineType(e164, routing string) (LineType, error) {
 			return LineType{}, err
 		}
 		if on {
-			return LineType{Type: port.lineType, Source: port.list, Version: version, PortedOn: portedOn}, nil
+			return LineType{Type: port.lineType, Source: port.list, Version: version, NotPorted: notPorted, PortedOn: portedOn}, nil
 		}
+		notPorted[i] = version
 	}
+	lt := s.notPortedLineType(n, e164, routing)
+	lt.NotPorted = notPorted
+	return lt, nil
+}
+
+// notPortedLineType answers for a number on no port list: from the block of
+// the routing number, of the number, or (outside the NANP) phonenumbers. A
+// NANP number no block knows is unknown by the block data's version.
+func (s *Store) notPortedLineType(n num, e164, routing string) LineType {
 	t := s.sets.blocks.Load()
 	if routing != "" && routing != e164 {
 		if r := parseNum(routing); r.nanp {
 			if lt, ok := t.lineType(r, SourceLRNBlock); ok {
-				return lt, nil
+				return lt
 			}
 		}
 	}
 	if n.nanp {
 		if lt, ok := t.lineType(n, SourceBlock); ok {
-			return lt, nil
+			return lt
 		}
-		return LineType{Type: LineUnknown, Source: SourceNone}, nil
+		lt := LineType{Type: LineUnknown, Source: SourceNone}
+		if t != nil { // nil: no block data was ever imported
+			lt.Version = t.rec.Info.Version
+		}
+		return lt
 	}
-	return phonenumbersLineType(e164), nil
+	return phonenumbersLineType(e164)
 }
 
 // lineType answers from the block of n, when the table has data for it.

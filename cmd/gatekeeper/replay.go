@@ -410,9 +410,11 @@ func (r *replayer) staleVersions(rec *audit.Record) []uint64 {
 	var stale []uint64
 	for _, rule := range trace {
 		for _, c := range rule.Conditions {
-			if c.Version != 0 && !r.current[c.Version] {
-				stale = append(stale, c.Version)
-				r.report.stale[c.Version] = true
+			for _, v := range c.DataVersions() {
+				if !r.current[v] {
+					stale = append(stale, v)
+					r.report.stale[v] = true
+				}
 			}
 		}
 	}

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -45,6 +48,43 @@ func TestShippedPolicyRejectsNationalDNCAndAllowsClean(t *testing.T) {
 	place, _ := recs[0]["called_place"].(map[string]any)
 	if !strings.Contains(string(trace), `"value":"ftc"`) || !strings.Contains(string(trace), `"version"`) || place["state"] != "DC" {
 		t.Errorf("audit record lacks its trace or place: trace %s place %v", trace, place)
+	}
+
+	// The allowed call's trace cites the version of the national list that
+	// did not hold its number, and its evidence holds that list's import.
+	var ftcVersion float64
+	for _, c := range g.auditLog("data_change") {
+		if c["list"] == "ftc" && c["change"] == "import" {
+			ftcVersion = c["version"].(float64)
+		}
+	}
+	var allowed []struct {
+		Rule       string `json:"rule"`
+		Conditions []struct {
+			Kind    string  `json:"kind"`
+			Holds   bool    `json:"holds"`
+			Version float64 `json:"version"`
+		} `json:"conditions"`
+	}
+	raw, _ := json.Marshal(recs[1]["trace"])
+	json.Unmarshal(raw, &allowed)
+	cited := false
+	for _, r := range allowed {
+		if r.Rule == "national-dnc" {
+			c := r.Conditions[0]
+			cited = c.Kind == "listed" && !c.Holds && c.Version == ftcVersion && ftcVersion != 0
+		}
+	}
+	if !cited {
+		t.Errorf("the allowed call's national-dnc listed condition does not cite the ftc import (version %v): %s", ftcVersion, raw)
+	}
+	bundle := filepath.Join(g.dir, "allowed.json")
+	if out, err := g.run("audit", "evidence", "--call-id", recs[1]["call_id"].(string), "-o", bundle); err != nil {
+		t.Fatalf("audit evidence: %v %s", err, out)
+	}
+	data, _ := os.ReadFile(bundle)
+	if want := fmt.Sprintf(`\"list\":\"ftc\",\"version\":%v,`, ftcVersion); !strings.Contains(string(data), want) {
+		t.Errorf("the allowed call's bundle lacks the ftc import (%s):\n%s", want, data)
 	}
 }
 

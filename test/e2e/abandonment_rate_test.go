@@ -97,3 +97,46 @@ func TestAbandonmentRateSlowsTheCampaign(t *testing.T) {
 		t.Errorf("abandonment --check: the registry's counts differ from the audit log's outcome records: %v\n%s", err, out)
 	}
 }
+
+// The dialer says its agent is on with an INFO carrying X-Agent-Connected
+// (its agent_signal), as its agent starts to speak 0.8 s after the called
+// person's greeting: the carrier gets the INFO with the header, and the
+// call's outcome record has the answer, the signal after it, the agent's
+// speech and the verdict connected.
+func TestAgentSignalReachesTheOutcomeRecord(t *testing.T) {
+	g := anchoredGatekeeper(t, 43500, "")
+	g.dialerExtra = "    agent_signal: {header: X-Agent-Connected}\n"
+	g.writeConfig()
+	g.start()
+
+	dir := t.TempDir()
+	greeting := fixture(t, "greeting-whos")
+	greetingEnd := greetingLead + greeting.duration()
+	greets, agent := filepath.Join(dir, "greeting.pcmu"), filepath.Join(dir, "agent.pcmu")
+	writePCMU(t, greets, silence(greetingLead), greeting, silence(10*time.Second))
+	writePCMU(t, agent, silence(greetingEnd+shortGap), fixture(t, "agent-john"))
+	carrier := g.carrier(playing(t, "uas_play.xml", greets), 1)
+	g.dial(dialerIP, playing(t, "uac_play.xml", agent), cleanNumber, "-set", "agent", "yes", "-d", fmt.Sprint((greetingEnd + shortGap).Milliseconds())).mustPass()
+	carrier.mustPass()
+	if info := received(carrier.messages(), "INFO "); !strings.Contains(info, "X-Agent-Connected: yes") {
+		t.Errorf("the carrier got the dialer's INFO as\n%s", info)
+	}
+
+	var o map[string]any
+	waitFor(t, "the call's outcome record", func() bool {
+		if outcomes := g.auditLog("outcome"); len(outcomes) == 1 {
+			o = outcomes[0]
+		}
+		return o != nil
+	})
+	m, _ := o["media"].(map[string]any)
+	at := func(v any) time.Time {
+		s, _ := v.(string)
+		t, _ := time.Parse(time.RFC3339Nano, s)
+		return t
+	}
+	answered, signal, ended := at(o["answered"]), at(m["agent_signal"]), at(o["ended"])
+	if m["verdict"] != "connected" || answered.IsZero() || signal.Before(answered.Add(greetingEnd)) || signal.After(ended) || m["agent_speech"] == nil {
+		t.Errorf("outcome %v; want the verdict connected, agent speech, and the signal after the greeting (%v after the answer) and before the end", o, greetingEnd)
+	}
+}

@@ -80,7 +80,10 @@ type Place struct {
 
 // RuleTrace records one rule consulted for a decision. In JSON (the audit
 // record's trace) a false Matched or Holds is left out: only the deciding
-// rule says "matched":true, only a condition that held "holds":true.
+// rule says "matched":true, only a condition that held "holds":true. It is
+// the one definition of the trace: the server writes it, and every reader of
+// the log (audit query, policy replay, the auditors' web page) reads it,
+// records of older builds too ("matched":false, "holds":false).
 type RuleTrace struct {
 	Rule    string `json:"rule"`
 	Matched bool   `json:"matched,omitempty"`
@@ -130,7 +133,7 @@ func (c *ConditionTrace) cite(version uint64) {
 
 // DataVersions are the import ids the condition cites: Versions, or Version
 // alone, nil when none.
-func (c *ConditionTrace) DataVersions() []uint64 {
+func (c ConditionTrace) DataVersions() []uint64 {
 	if c.Versions != nil || c.Version == 0 {
 		return c.Versions
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatekeeper-sip/gatekeeper/audit"
 	"github.com/gatekeeper-sip/gatekeeper/internal/number"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
 
 // queryFlags are the filters audit query and audit stats share.
@@ -300,20 +301,6 @@ func placeText(raw json.RawMessage) string {
 	return strings.Join(parts, ", ")
 }
 
-// trace is the part of a decision's trace the long form shows.
-type trace []struct {
-	Rule       string `json:"rule"`
-	Matched    bool   `json:"matched"`
-	Conditions []struct {
-		Kind    string          `json:"kind"`
-		Holds   bool            `json:"holds"`
-		Value   json.RawMessage `json:"value"`
-		Version uint64          `json:"version"`
-		Record  json.RawMessage `json:"record"`
-		Count   json.RawMessage `json:"count"`
-	} `json:"conditions"`
-}
-
 // writeLong writes one call in full: what was decided, why, on which data,
 // under which policy, and what became of it.
 func (w *callWriter) writeLong(c audit.Call) error {
@@ -341,7 +328,7 @@ func (w *callWriter) writeLong(c audit.Call) error {
 	if len(d.CalledPlace) > 0 {
 		fmt.Fprintf(&b, "  place     %s\n", placeText(d.CalledPlace))
 	}
-	var tr trace
+	var tr []policy.RuleTrace
 	if len(d.Trace) > 0 && json.Unmarshal(d.Trace, &tr) == nil {
 		for i, r := range tr {
 			label := "  rules     "
@@ -355,17 +342,17 @@ func (w *callWriter) writeLong(c audit.Call) error {
 			fmt.Fprintf(&b, "%s%s: %s\n", label, r.Rule, verdict)
 			for _, cond := range r.Conditions {
 				fmt.Fprintf(&b, "              %s %s", cond.Kind, map[bool]string{true: "holds", false: "does not hold"}[cond.Holds])
-				if len(cond.Value) > 0 {
-					fmt.Fprintf(&b, ", value %s", cond.Value)
+				if cond.Value != "" {
+					fmt.Fprintf(&b, ", value %q", cond.Value)
 				}
-				if cond.Version != 0 {
-					fmt.Fprintf(&b, ", data version %d", cond.Version)
+				if v := versionsText(cond); v != "" {
+					fmt.Fprintf(&b, ", data %s", v)
 				}
-				if len(cond.Record) > 0 {
-					fmt.Fprintf(&b, ", record %s", cond.Record)
+				if cond.Record != "" {
+					fmt.Fprintf(&b, ", record %q", cond.Record)
 				}
-				if len(cond.Count) > 0 {
-					fmt.Fprintf(&b, ", count %s", cond.Count)
+				if cond.Count != 0 {
+					fmt.Fprintf(&b, ", count %d", cond.Count)
 				}
 				b.WriteString("\n")
 			}

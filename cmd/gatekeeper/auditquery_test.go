@@ -37,6 +37,9 @@ func auditFolder(t *testing.T, keepOpen bool) string {
 	for i, r := range calls {
 		r.Time = at.Add(time.Duration(i) * 10 * time.Hour)
 		r.Caller, r.Dialer, r.Source, r.Mode, r.PolicySHA256 = "+13125550100", "predictive", "127.0.0.1:5080", "enforce", strings.Repeat("ab", 32)
+		// An allowed call's trace cites the lists that did not hold its number.
+		r.Trace = json.RawMessage(`[{"rule":"internal-dnc","conditions":[{"kind":"listed","version":7}]},` +
+			`{"rule":"dnc","conditions":[{"kind":"listed","versions":[8,9]}]}]`)
 		if r.Decision == "reject" {
 			r.Trace = json.RawMessage(`[{"rule":"caller-id","conditions":[{"kind":"caller_id","value":"valid"}]},` + // as written today: false left out
 				`{"rule":"internal-dnc","matched":true,"conditions":[{"kind":"listed","holds":true,"value":"internal","version":7}]}]`)
@@ -192,6 +195,13 @@ func TestAuditQueryCSVTableAndLong(t *testing.T) {
 	out, err = runCmd(t, newAuditCmd(), "query", "--dir", dir, "--long", "--decision", "reject")
 	for _, want := range []string{"call a1@dialer", `decision  reject 603 "Decline" by rule internal-dnc`, "internal-dnc: matched",
 		"listed holds, value \"internal\", data version 7", "caller-id: did not match", "caller_id does not hold, value \"valid\"", "policy    sha256 abab", "record    seq "} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("--long lacks %q: %v\n%s", want, err, out)
+		}
+	}
+	out, err = runCmd(t, newAuditCmd(), "query", "--dir", dir, "--long", "--call-id", "a2@dialer")
+	for _, want := range []string{"internal-dnc: did not match\n              listed does not hold, data version 7\n",
+		"dnc: did not match\n              listed does not hold, data versions 8, 9\n"} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("--long lacks %q: %v\n%s", want, err, out)
 		}

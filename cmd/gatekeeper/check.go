@@ -206,7 +206,7 @@ func printDecision(w io.Writer, d policy.Decision) {
 		fmt.Fprintf(w, "  %s: %s", r.Rule, outcome)
 		for _, c := range r.Conditions {
 			fmt.Fprintf(w, "; %s %s", c.Kind, holds(c.Holds))
-			if c.Value != "" || c.Version != 0 || c.Count != 0 || c.Record != "" {
+			if c.Value != "" || c.Version != 0 || c.Versions != nil || c.Count != 0 || c.Record != "" {
 				fmt.Fprintf(w, " (%s)", conditionFacts(c))
 			}
 		}
@@ -215,10 +215,29 @@ func printDecision(w io.Writer, d policy.Decision) {
 	fmt.Fprintf(w, "  policy sha256 %s\n", d.PolicySHA256)
 }
 
+// versionsText says which data versions a condition cites: "version 7",
+// "versions 5, 6, 9", or "" for none.
+func versionsText(c policy.ConditionTrace) string {
+	versions := c.DataVersions()
+	if len(versions) == 0 {
+		return ""
+	}
+	s := "version"
+	if len(versions) > 1 {
+		s += "s"
+	}
+	sep := " "
+	for _, v := range versions {
+		s += sep + strconv.FormatUint(v, 10)
+		sep = ", "
+	}
+	return s
+}
+
 func conditionFacts(c policy.ConditionTrace) string {
 	s := c.Value
-	if c.Version != 0 {
-		s += fmt.Sprintf(" version %d", c.Version)
+	if v := versionsText(c); v != "" {
+		s += " " + v
 	}
 	if c.Record != "" {
 		s += " record " + c.Record

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatekeeper-sip/gatekeeper/audit"
 	"github.com/gatekeeper-sip/gatekeeper/internal/number"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
 
 // The page is rendered on the server by html/template, which escapes every
@@ -177,22 +178,7 @@ type callView struct {
 type callDetail struct {
 	audit.Call
 	Place map[string]any
-	Trace []ruleTrace
-}
-
-// ruleTrace is a rule of a decision's trace (the record's trace field).
-type ruleTrace struct {
-	Rule       string `json:"rule"`
-	Matched    bool   `json:"matched"`
-	Monitor    bool   `json:"monitor"`
-	Conditions []struct {
-		Kind    string `json:"kind"`
-		Holds   bool   `json:"holds"`
-		Value   string `json:"value"`
-		Version uint64 `json:"version"`
-		Count   int    `json:"count"`
-		Record  string `json:"record"`
-	} `json:"conditions"`
+	Trace []policy.RuleTrace
 }
 
 // callPage answers /call?id=CALL-ID: the call's decision with its full

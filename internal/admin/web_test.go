@@ -55,7 +55,8 @@ func seedLog(t *testing.T, dir string) string {
 	}
 	for _, c := range seeded {
 		at, _ := time.Parse(time.RFC3339, c.at)
-		trace := `[{"rule":"default","matched":true,"conditions":[]}]`
+		// An allowed call: the lists that did not hold its number cited by version.
+		trace := `[{"rule":"national-dnc","conditions":[{"kind":"listed","versions":[8,9]}]}]`
 		if c.matchedKind != "" {
 			trace = `[{"rule":"caller-id","conditions":[{"kind":"caller_id","value":"valid"}]},` + // as written today: false left out
 				`{"rule":"` + c.rule + `","matched":true,"conditions":[{"kind":"` + c.matchedKind + `","holds":true,"value":"` + c.matchedList + `","version":7}]}]`
@@ -153,8 +154,12 @@ func TestCallPageShowsTraceAndOutcome(t *testing.T) {
 			t.Errorf("call page lacks %s", want)
 		}
 	}
-	if _, _, page := get(t, srv.URL+"/call?id=c1@dialer"); !strings.Contains(page, "<dt>disposition</dt><dd>answered</dd>") {
+	_, _, page = get(t, srv.URL+"/call?id=c1@dialer")
+	if !strings.Contains(page, "<dt>disposition</dt><dd>answered</dd>") {
 		t.Error("call page lacks the outcome")
+	}
+	if !strings.Contains(page, "<td>listed</td><td>false</td><td></td>\n  <td class=\"num\">8, 9</td>") {
+		t.Errorf("call page lacks the versions of the lists that did not hold the number:\n%s", page)
 	}
 	if status, _, _ := get(t, srv.URL+"/call?id=nobody"); status != 404 {
 		t.Errorf("unknown call: %d", status)

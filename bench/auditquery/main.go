@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gatekeeper-sip/gatekeeper/audit"
+	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
 
 func main() {
@@ -67,13 +68,31 @@ var first = time.Date(2031, 5, 1, 0, 0, 0, 0, time.UTC)
 // number is the i-th called number of a day's pool.
 func number(i int) string { return fmt.Sprintf("+1202%07d", 2000000+i) }
 
-const traceAllowed = `[{"rule":"federal-dnc","matched":false,"conditions":[{"kind":"listed","holds":false,"value":"ftc","version":412}]},` +
-	`{"rule":"internal-dnc","matched":false,"conditions":[{"kind":"listed","holds":false,"value":"internal","version":97}]},` +
-	`{"rule":"calling-hours","matched":false,"conditions":[{"kind":"local_time","holds":false,"value":"14:03"}]},` +
-	`{"rule":"reassigned","matched":false,"conditions":[{"kind":"reassigned","holds":false,"value":"rnd","version":31}]}]`
+// traceAllowed and traceRejected are the traces of an allowed call and of
+// one rejected by internal-dnc, in policy's own types and encoded as serve
+// encodes a decision's trace, so that they are what the server writes: a
+// condition that does not hold still cites the data versions it consulted.
+var (
+	traceAllowed = encodeTrace([]policy.RuleTrace{
+		{Rule: "internal-dnc", Conditions: []policy.ConditionTrace{{Kind: "listed", Version: 97}}},
+		{Rule: "national-dnc", Conditions: []policy.ConditionTrace{{Kind: "listed", Version: 412}}},
+		{Rule: "mobile-automated-consent", Conditions: []policy.ConditionTrace{
+			{Kind: "dial_mode", Holds: true, Value: "automated"},
+			{Kind: "line_type", Value: "landline from block", Versions: []uint64{408, 409, 31}}}},
+		{Rule: "federal-hours", Conditions: []policy.ConditionTrace{{Kind: "outside_hours", Value: "America/New_York"}}},
+	})
+	traceRejected = encodeTrace([]policy.RuleTrace{
+		{Rule: "internal-dnc", Matched: true, Conditions: []policy.ConditionTrace{{Kind: "listed", Holds: true, Value: "internal", Version: 97}}},
+	})
+)
 
-const traceRejected = `[{"rule":"federal-dnc","matched":false,"conditions":[{"kind":"listed","holds":false,"value":"ftc","version":412}]},` +
-	`{"rule":"internal-dnc","matched":true,"conditions":[{"kind":"listed","holds":true,"value":"internal","version":97,"record":88231}]}]`
+func encodeTrace(trace []policy.RuleTrace) json.RawMessage {
+	b, err := json.Marshal(trace)
+	if err != nil {
+		panic(err) // the types encode
+	}
+	return b
+}
 
 const place = `{"area_code":"202","state":"DC","time_zones":["America/New_York"],"local_time":"2031-05-01T14:03:00-04:00"}`
 
@@ -106,10 +125,10 @@ func run(work string, days, records, numbers int, maxFile int64, queries int) er
 				Time: at, CallID: fmt.Sprintf("%016x@dialer-%d.example.com", rng.Uint64(), i%7), Called: called,
 				Caller: "+13125550100", Dialer: dialers[i%3], Campaign: campaigns[i%6], Source: "10.1.2.3:5060",
 				Mode: "enforce", DialMode: "automated", CalledPlace: json.RawMessage(place), PolicySHA256: strings.Repeat("9f", 32),
-				Decision: "allow", Rule: "default", Status: 200, Trace: json.RawMessage(traceAllowed),
+				Decision: "allow", Rule: "default", Status: 200, Trace: traceAllowed,
 			}
 			if i%3 == 0 {
-				r.Decision, r.Rule, r.Status, r.Reason, r.Trace = "reject", "internal-dnc", 603, "Decline", json.RawMessage(traceRejected)
+				r.Decision, r.Rule, r.Status, r.Reason, r.Trace = "reject", "internal-dnc", 603, "Decline", traceRejected
 			}
 			l.Append(r)
 			written++

@@ -137,7 +137,9 @@ func (e *Engine) locate(f *facts) error {
 
 func (e *Engine) decide(ctx context.Context, f *facts) Decision {
 	// One backing array for all condition traces: each rule's trace is a
-	// slice of it, so a decision costs two allocations however many rules run.
+	// slice of it, so a decision costs two allocations however many rules
+	// run, and one more for each condition that cites several data versions
+	// (ConditionTrace.Versions: line_type with port lists imported).
 	trace := make([]RuleTrace, 0, len(e.rules))
 	steps := make([]ConditionTrace, 0, e.conditions)
 	var watched *rule // the first monitor rule that matched

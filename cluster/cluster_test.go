@@ -153,7 +153,7 @@ func TestOptOutReachesOtherNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		for {
-			listed, err := tc.stores[1].Listed("internal", e164)
+			listed, _, err := tc.stores[1].Listed("internal", e164)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -195,7 +195,7 @@ func TestOptOutReachesOtherNode(t *testing.T) {
 	}
 	// Node C, and A itself, applied it too.
 	for i, s := range tc.stores {
-		if listed, err := s.Listed("internal", "+12025550000"); err != nil || !listed {
+		if listed, _, err := s.Listed("internal", "+12025550000"); err != nil || !listed {
 			t.Errorf("node %d: listed %v, %v", i, listed, err)
 		}
 	}
@@ -314,11 +314,11 @@ func TestRestartCatchesUpBeforeReady(t *testing.T) {
 		t.Error("caught up but not ready")
 	}
 	for _, e164 := range missed {
-		if listed, err := tc.stores[2].Listed("internal", e164); err != nil || !listed {
+		if listed, _, err := tc.stores[2].Listed("internal", e164); err != nil || !listed {
 			t.Fatalf("%s: listed %v, %v on the restarted node when it said it caught up", e164, listed, err)
 		}
 	}
-	if listed, _ := tc.stores[2].Listed("internal", "+12025550100"); listed {
+	if listed, _, _ := tc.stores[2].Listed("internal", "+12025550100"); listed {
 		t.Error("the removal made while node C was down is not in force there")
 	}
 	st, err := n.Status(t.Context())
@@ -461,7 +461,7 @@ func waitListed(t *testing.T, store *registry.Store, e164 string, within time.Du
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		listed, err := store.Listed("internal", e164)
+		listed, _, err := store.Listed("internal", e164)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -119,11 +119,10 @@ func calendarPeriod(node ast.Node, what string) (Period, error) {
 func (e *exempt) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace, error) {
 	var t ConditionTrace
 	for _, list := range e.overriddenBy {
-		on, err := reg.Listed(list, f.Called)
+		on, version, err := reg.Listed(list, f.Called)
 		if err != nil {
 			return ConditionTrace{}, err
 		}
-		version, _, _ := reg.ListDate(list)
 		t.cite(version)
 		if on {
 			t.Holds, t.Value = !e.inForce, "none: overridden by the "+list+" list"

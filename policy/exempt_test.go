@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +92,21 @@ func TestExemptionPeriods(t *testing.T) {
 	at, _ := time.Parse(time.RFC3339, "2026-03-31T12:00:00Z")
 	if a, _ := DecideExemption(s, "+12025550001", "acme", at, ExemptionPeriods{Purchase: Period{Months: 12}}); a.InForce {
 		t.Errorf("a 12-month period: %+v", a)
+	}
+}
+
+// An import that switches the overriding list's version after the lookup
+// answered does not change the version the trace cites.
+func TestExemptCitesTheListVersionThatAnswered(t *testing.T) {
+	e := &exempt{periods: DefaultExemptionPeriods, overriddenBy: []string{"internal"}}
+	reg := newSwitchingStore(t, "internal", "2025550143\n", "2025550144\n")
+	c := call("+12025550143")
+	c.Seller = "acme"
+	got, err := e.eval(context.Background(), &facts{Call: c}, reg)
+	if len(reg.versions) != 2 {
+		t.Fatalf("imports %v; want one before and one after the lookup", reg.versions)
+	}
+	if err != nil || !got.Holds || got.Value != "none: overridden by the internal list" || !slices.Equal(got.DataVersions(), reg.versions[:1]) {
+		t.Errorf("%+v %v; want overridden citing version %d, which answered, not %d", got, err, reg.versions[0], reg.versions[1])
 	}
 }

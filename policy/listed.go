@@ -37,11 +37,10 @@ func parseListed(p *parser, value ast.Node) (condition, error) {
 func (l *listed) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace, error) {
 	var t ConditionTrace
 	for _, list := range l.lists {
-		on, err := reg.Listed(list, f.Called)
+		on, version, err := reg.Listed(list, f.Called)
 		if err != nil {
 			return ConditionTrace{}, err
 		}
-		version, _, _ := reg.ListDate(list)
 		t.cite(version)
 		if on {
 			t.Holds, t.Value = true, list

@@ -65,3 +65,25 @@ func TestListedEval(t *testing.T) {
 		t.Error("a registry error was swallowed")
 	}
 }
+
+// An import that switches the list's version after the lookup answered does
+// not change the version the trace cites: the one that gave the answer.
+func TestListedCitesTheVersionThatAnswered(t *testing.T) {
+	l := &listed{lists: []string{"internal"}}
+	for _, tc := range []struct {
+		contents []string
+		holds    bool
+	}{
+		{[]string{"2025550143\n", "2025550144\n"}, true},  // listed, then removed
+		{[]string{"2025550144\n", "2025550143\n"}, false}, // not listed, then added
+	} {
+		reg := newSwitchingStore(t, "internal", tc.contents...)
+		got, err := l.eval(context.Background(), &facts{Call: call("+12025550143")}, reg)
+		if len(reg.versions) != 2 {
+			t.Fatalf("imports %v; want one before and one after the lookup", reg.versions)
+		}
+		if err != nil || got.Holds != tc.holds || !slices.Equal(got.DataVersions(), reg.versions[:1]) {
+			t.Errorf("%+v %v; want holds %v citing version %d, which answered, not %d", got, err, tc.holds, reg.versions[0], reg.versions[1])
+		}
+	}
+}

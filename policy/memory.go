@@ -35,10 +35,11 @@ func (m *memoryRegistry) setList(name string, asOf time.Time, numbers ...string)
 	m.lists[name] = l
 }
 
-func (m *memoryRegistry) Listed(list, e164 string) (bool, error) {
+func (m *memoryRegistry) Listed(list, e164 string) (bool, uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.lists[list].numbers[e164], nil
+	l := m.lists[list]
+	return l.numbers[e164], l.version, nil
 }
 
 func (m *memoryRegistry) ListDate(list string) (uint64, time.Time, bool) {

@@ -14,8 +14,9 @@ import (
 // gave it, for the trace. Returned slices are shared: read them, do not
 // modify them.
 type Registry interface {
-	// Listed reports whether the E.164 number is on the named list.
-	Listed(list, e164 string) (bool, error)
+	// Listed reports whether the E.164 number is on the named list, and the
+	// version of the list that answered (0: never imported).
+	Listed(list, e164 string) (listed bool, version uint64, err error)
 	// ListDate returns the current version of the named list and the date
 	// its data is as of: the source file's date when the import knew it,
 	// else the time of the import. ok is false when the list was never imported.

@@ -136,7 +136,7 @@ func TestLookupsDuringChangeLists(t *testing.T) {
 				if (err1 != nil && err1 != errMoved) || (err2 != nil && err2 != errMoved) || (err1 == nil && err2 == nil && a == b) {
 					wrong.Add(1)
 				}
-				if ok, err := s.Listed("ftc", "+12025550000"); !ok || err != nil {
+				if ok, _, err := s.Listed("ftc", "+12025550000"); !ok || err != nil {
 					wrong.Add(1)
 				}
 			}

@@ -17,21 +17,14 @@ import (
 // for a number a daily change list added, the day it was ported (the change
 // list's source date).
 func (s *Store) ported(name string, n num) (on bool, version uint64, portedOn time.Time, err error) {
-	for {
-		cat := s.catalog.Load()
-		l := cat.lists[name]
-		if l == nil {
-			return false, 0, time.Time{}, nil
-		}
-		on, err = s.holds(cat, l, n)
-		if err == errMoved {
-			continue
-		}
-		if err != nil || !on {
-			return on, l.rec.Info.Version, time.Time{}, err
-		}
-		return true, l.rec.Info.Version, s.deltaDate(l, n), nil
+	l, on, err := s.listState(name, n)
+	switch {
+	case l == nil:
+		return false, 0, time.Time{}, err
+	case err != nil || !on:
+		return on, l.rec.Info.Version, time.Time{}, err
 	}
+	return true, l.rec.Info.Version, s.deltaDate(l, n), nil
 }
 
 // deltaDate returns the source date of the change list that lists n, or the

@@ -31,26 +31,32 @@ func (c *recordCache) slot(storage uint64, e164 string) *atomic.Pointer[cachedRe
 }
 
 // cachedNumberRecords returns the decoded records of the number in the kind's
-// current version, from the cache or read and decoded, and the version. The
-// slice is shared: callers must not modify it (append to a clipped copy).
+// current version, from the cache or read and decoded, and that version: the
+// one the records come from, even when an import switches versions
+// meanwhile. The slice is shared: callers must not modify it (append to a
+// clipped copy).
 func cachedNumberRecords[T any](s *Store, kind, e164 string, decode func(e164 string, version uint64, sources []SourceFile, v []byte, out []T) ([]T, error)) ([]T, uint64, error) {
-	rs := s.recordSet(kind)
-	if rs == nil {
-		return nil, 0, nil
+	for {
+		rs := s.recordSet(kind)
+		if rs == nil {
+			return nil, 0, nil
+		}
+		version := rs.rec.Info.Version
+		slot := s.sets.cache.slot(rs.rec.Storage, e164)
+		if c := slot.Load(); c != nil && c.storage == rs.rec.Storage && c.number == e164 {
+			return c.records.([]T), version, nil
+		}
+		var out []T
+		err := s.numberRecords(rs, e164, func(value []byte) (err error) {
+			out, err = decode(e164, version, rs.rec.Info.Sources, value, out)
+			return err
+		})
+		if err == errMoved {
+			continue
+		}
+		if err == nil && out != nil {
+			slot.Store(&cachedRecords{storage: rs.rec.Storage, number: e164, records: out})
+		}
+		return out, version, err
 	}
-	slot := s.sets.cache.slot(rs.rec.Storage, e164)
-	if c := slot.Load(); c != nil && c.storage == rs.rec.Storage && c.number == e164 {
-		return c.records.([]T), rs.rec.Info.Version, nil
-	}
-	var out []T
-	version := rs.rec.Info.Version
-	err := s.numberRecords(kind, e164, func(v uint64, sources []SourceFile, value []byte) (err error) {
-		version = v
-		out, err = decode(e164, v, sources, value, out)
-		return err
-	})
-	if err == nil && out != nil && version == rs.rec.Info.Version {
-		slot.Store(&cachedRecords{storage: rs.rec.Storage, number: e164, records: out})
-	}
-	return out, version, err
 }

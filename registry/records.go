@@ -46,32 +46,27 @@ func recordKey(dst []byte, id uint64, e164 string) []byte {
 func setFilterKey(id uint64) []byte { return append(setStoragePrefix(id), setFilterTag) }
 
 // numberRecords calls fn with the stored records of the E.164 number in the
-// kind's current version; fn is not called when it has none. value is only
-// valid during fn.
-func (s *Store) numberRecords(kind, e164 string, fn func(version uint64, sources []SourceFile, value []byte) error) error {
-	n := parseNum(e164)
-	for {
-		rs := s.recordSet(kind)
-		if rs == nil || (n.nanp && !rs.filter.Contains(n.key)) {
-			return nil
-		}
-		txn := s.db.NewTransaction(false)
-		if s.recordSet(kind) != rs { // switched meanwhile: its data may be going
-			txn.Discard()
-			continue
-		}
-		var key [32]byte
-		item, err := txn.Get(recordKey(key[:0], rs.rec.Storage, e164))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			txn.Discard()
-			return nil
-		}
-		if err == nil {
-			err = item.Value(func(v []byte) error { return fn(rs.rec.Info.Version, rs.rec.Info.Sources, v) })
-		}
-		txn.Discard()
+// version rs; fn is not called when it has none. value is only valid during
+// fn. It returns errMoved when rs stopped being the kind's current version
+// before the read began: its data may be going, the caller asks again.
+func (s *Store) numberRecords(rs *recordSet, e164 string, fn func(value []byte) error) error {
+	if n := parseNum(e164); n.nanp && !rs.filter.Contains(n.key) {
+		return nil
+	}
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	if s.recordSet(rs.rec.Info.Name) != rs {
+		return errMoved
+	}
+	var key [32]byte
+	item, err := txn.Get(recordKey(key[:0], rs.rec.Storage, e164))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
+	return item.Value(fn)
 }
 
 // recordBuilder collects a record import: each record encoded into one

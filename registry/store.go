@@ -128,19 +128,30 @@ func (s *Store) readTxn(cat *catalog) (*badger.Txn, error) {
 	return txn, nil
 }
 
-// Listed reports whether the E.164 number is on the named list. A list that
-// was never imported holds no number.
-func (s *Store) Listed(name, e164 string) (bool, error) {
-	n := parseNum(e164)
+// Listed reports whether the E.164 number is on the named list, and the
+// list's version that answered (ListInfo.Version: 0 when it was never
+// imported). Both come from one published state of the list, so an import
+// switching versions meanwhile cannot pair the answer with the other
+// version. A list that was never imported holds no number.
+func (s *Store) Listed(name, e164 string) (listed bool, version uint64, err error) {
+	l, listed, err := s.listState(name, parseNum(e164))
+	if l == nil {
+		return false, 0, err
+	}
+	return listed, l.rec.Info.Version, err
+}
+
+// listState asks the named list's current state whether it holds n, and
+// returns that state with the answer: its version and layers are the ones
+// that answered. l is nil when there is no such list.
+func (s *Store) listState(name string, n num) (l *list, listed bool, err error) {
 	for {
 		cat := s.catalog.Load()
-		l := cat.lists[name]
-		if l == nil {
-			return false, nil
+		if l = cat.lists[name]; l == nil {
+			return nil, false, nil
 		}
-		listed, err := s.holds(cat, l, n)
-		if err != errMoved {
-			return listed, err
+		if listed, err = s.holds(cat, l, n); err != errMoved {
+			return l, listed, err
 		}
 	}
 }

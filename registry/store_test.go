@@ -57,7 +57,7 @@ func hasList(s *Store, name string) bool {
 
 func wantListed(t testing.TB, s *Store, list, e164 string, want bool) {
 	t.Helper()
-	got, err := s.Listed(list, e164)
+	got, _, err := s.Listed(list, e164)
 	if err != nil || got != want {
 		t.Errorf("Listed(%s, %s) = %v, %v; want %v", list, e164, got, err, want)
 	}
@@ -277,10 +277,10 @@ func TestLookupsDuringImports(t *testing.T) {
 	for range 2 {
 		wg.Go(func() {
 			for !stop.Load() {
-				if ok, err := s.Listed("ftc", "+12025550000"); !ok || err != nil {
+				if ok, _, err := s.Listed("ftc", "+12025550000"); !ok || err != nil {
 					wrong.Add(1)
 				}
-				if ok, err := s.Listed("ftc", "+12025550001"); ok || err != nil {
+				if ok, _, err := s.Listed("ftc", "+12025550001"); ok || err != nil {
 					wrong.Add(1)
 				}
 			}
@@ -295,6 +295,85 @@ func TestLookupsDuringImports(t *testing.T) {
 		t.Fatalf("%d wrong answers during imports", wrong.Load())
 	}
 	wantListed(t, s, "ftc", "+442079460958", false) // the last import was b.txt
+}
+
+// Every answer cites the version that gave it: lookups running while imports
+// switch a list and the exemption data back and forth between a version
+// that holds the number and one that does not never pair an answer with
+// the other version.
+func TestAnswersCiteTheVersionThatGaveThem(t *testing.T) {
+	dir := t.TempDir()
+	s := openStoreWith(t, DefaultOptions(filepath.Join(dir, "data")).WithMaxRemoval(1))
+	const number = "+12025550143"
+	const header = "number,seller,kind,date\n"
+	listFiles := []string{writeFile(t, dir, "with.txt", "2025550143\n2025550144\n"), writeFile(t, dir, "without.txt", "2025550144\n")}
+	ebrFiles := []string{writeFile(t, dir, "with.csv", header+"2025550143,acme,purchase,2026-01-01\n"),
+		writeFile(t, dir, "without.csv", header+"2025550144,acme,purchase,2026-01-01\n")}
+
+	type answer struct {
+		holds   bool
+		version uint64
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	answers := []map[answer]int{{}, {}} // the list's, the exemptions': how often each was given
+	lookups := []func() (answer, error){
+		func() (answer, error) {
+			on, version, err := s.Listed("ftc", number)
+			return answer{on, version}, err
+		},
+		func() (answer, error) {
+			records, version, err := s.Exemptions(number)
+			for _, r := range records {
+				if r.Version != version {
+					return answer{}, fmt.Errorf("record %s of version %d cited as version %d", r.ID, r.Version, version)
+				}
+			}
+			return answer{len(records) > 0, version}, err
+		},
+	}
+	errs := make(chan error, len(lookups))
+	for i, lookup := range lookups {
+		wg.Go(func() {
+			for !stop.Load() {
+				a, err := lookup()
+				if err != nil {
+					errs <- err
+					return
+				}
+				answers[i][a]++
+			}
+		})
+	}
+	holds := map[uint64]bool{} // version -> it holds the number
+	for i := range 8 {
+		holds[importFiles(t, s, "ftc", listFiles[i%2]).Version] = i%2 == 0
+		holds[importSet(t, s, DataSetRequest{Kind: KindEBR, Files: []string{ebrFiles[i%2]}}).Version] = i%2 == 0
+	}
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i, what := range []string{"Listed", "Exemptions"} {
+		versions := 0
+		for a, n := range answers[i] {
+			want, known := holds[a.version]
+			if a.version == 0 { // before the first import
+				known = true
+			} else {
+				versions++
+			}
+			if !known || a.holds != want {
+				t.Errorf("%s answered %v %d times citing version %d, which holds the number: %v (an import's: %v)", what, a.holds, n, a.version, want, known)
+			}
+		}
+		t.Logf("%s: %v", what, answers[i])
+		if versions < 2 {
+			t.Errorf("%s: answers from %d versions; the test needs lookups during the switches", what, versions)
+		}
+	}
 }
 
 // Every encoding reads back exactly what was stored, in place and decoded,
@@ -438,7 +517,7 @@ func BenchmarkListed(b *testing.B) {
 		b.Run(c.name+"/badger", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if got, err := s.Listed("ftc", c.number); got != c.want || err != nil {
+				if got, _, err := s.Listed("ftc", c.number); got != c.want || err != nil {
 					b.Fatalf("Listed(%s) = %v, %v", c.number, got, err)
 				}
 			}
@@ -450,7 +529,7 @@ func BenchmarkListed(b *testing.B) {
 		b.Run(c.name+"/cached", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if got, err := s.Listed("ftc", c.number); got != c.want || err != nil {
+				if got, _, err := s.Listed("ftc", c.number); got != c.want || err != nil {
 					b.Fatalf("Listed(%s) = %v, %v", c.number, got, err)
 				}
 			}

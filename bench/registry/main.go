@@ -335,7 +335,7 @@ func lookups(dataDir string, gc genConfig, add func(what, figure, target string)
 	start := time.Now()
 	for i, n := range first {
 		t0 := time.Now()
-		if _, err := s.Listed("ftc", n); err != nil {
+		if _, _, err := s.Listed("ftc", n); err != nil {
 			return err
 		}
 		lat[i] = time.Since(t0)
@@ -362,7 +362,7 @@ func lookups(dataDir string, gc genConfig, add func(what, figure, target string)
 	} {
 		// A pass to warm the exchange cache, then one timed per lookup, then one for throughput.
 		for _, n := range c.nums {
-			if listed, err := s.Listed("ftc", n); err != nil || listed != c.listed {
+			if listed, _, err := s.Listed("ftc", n); err != nil || listed != c.listed {
 				return fmt.Errorf("Listed(%s) = %v, %v; want %v", n, listed, err, c.listed)
 			}
 		}
@@ -454,7 +454,7 @@ func serving(bin, work, dataDir, changes string, files []string, gc genConfig, a
 	g := ftcgen.New(ftcgen.Config{AreaCodes: gc.AreaCodes, Seed: gc.Seed})
 	present, _ := sample(g, g.Exchanges(), 1, 21)
 	for _, n := range present {
-		if _, err := client.Listed("ftc", n); err != nil {
+		if _, _, err := client.Listed("ftc", n); err != nil {
 			return err
 		}
 	}

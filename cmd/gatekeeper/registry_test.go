@@ -111,14 +111,14 @@ func TestRegistryCommandsWithAndWithoutServer(t *testing.T) {
 		!strings.Contains(err.Error(), "--delta") || !strings.Contains(err.Error(), "--replace") {
 		t.Fatalf("a shrinking import through the server: %v", err)
 	}
-	if ok, _ := store.Listed("internal", "+12025550143"); !ok {
+	if ok, _, _ := store.Listed("internal", "+12025550143"); !ok {
 		t.Error("the refused import changed the server's list")
 	}
 	out, err = runCmd(t, newImportCmd(), "--config", cfg, "--list", "internal", "--replace", "b.txt")
 	if err != nil || !strings.Contains(out, "version 2, 1 numbers") {
 		t.Fatalf("import through the server: %v\n%s", err, out)
 	}
-	if ok, _ := store.Listed("internal", "+12025550199"); !ok {
+	if ok, _, _ := store.Listed("internal", "+12025550199"); !ok {
 		t.Error("the server's store does not see the import made through its socket")
 	}
 	out, err = runCmd(t, newListsCmd(), "--config", cfg)
@@ -135,7 +135,7 @@ func TestRegistryCommandsWithAndWithoutServer(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "+13035550100  internal: listed (add by ") {
 		t.Fatalf("dnc add through the server: %v\n%s", err, out)
 	}
-	if ok, _ := store.Listed("internal", "+13035550100"); !ok {
+	if ok, _, _ := store.Listed("internal", "+13035550100"); !ok {
 		t.Error("the server's store does not see the live opt-out")
 	}
 	out, err = runCmd(t, newLookupCmd(), "--config", cfg, "--json", "3035550100")

@@ -100,13 +100,13 @@ func TestClientDoesWhatTheStoreDoes(t *testing.T) {
 	if len(progress) == 0 || progress[len(progress)-1].Phase != "write" {
 		t.Errorf("progress through the socket: %+v", progress)
 	}
-	if ok, err := client.Listed("internal", "+12025550143"); !ok || err != nil {
+	if ok, _, err := client.Listed("internal", "+12025550143"); !ok || err != nil {
 		t.Errorf("Listed = %v, %v; want true", ok, err)
 	}
-	if ok, err := store.Listed("internal", "+12025550143"); !ok || err != nil {
+	if ok, _, err := store.Listed("internal", "+12025550143"); !ok || err != nil {
 		t.Errorf("the server's own store does not see the import: %v, %v", ok, err)
 	}
-	if ok, err := client.Listed("internal", "+12025550144"); ok || err != nil {
+	if ok, _, err := client.Listed("internal", "+12025550144"); ok || err != nil {
 		t.Errorf("Listed(absent) = %v, %v", ok, err)
 	}
 	if v, asOf, ok := client.ListDate("internal"); !ok || v != info.Version || asOf.Format(time.DateOnly) != "2026-11-20" {
@@ -156,7 +156,7 @@ func TestLiveChangesThroughTheSocket(t *testing.T) {
 	if err != nil || len(changes) != 1 || changes[0].Outcome != "listed" {
 		t.Fatalf("ChangeLive = %+v, %v", changes, err)
 	}
-	if ok, _ := store.Listed("internal", "+12025550143"); !ok {
+	if ok, _, _ := store.Listed("internal", "+12025550143"); !ok {
 		t.Error("the server's store does not see the live change")
 	}
 	want := fmt.Sprintf("cli through the admin socket (uid %d, pid %d)", os.Getuid(), os.Getpid())

@@ -80,11 +80,12 @@ func (c *Client) Lists() ([]registry.ListInfo, error) {
 	return lists, err
 }
 
-// Listed reports whether the E.164 number is on the named list.
-func (c *Client) Listed(list, e164 string) (bool, error) {
+// Listed reports whether the E.164 number is on the named list, and the
+// version of the list that answered.
+func (c *Client) Listed(list, e164 string) (bool, uint64, error) {
 	var answer listedAnswer
 	err := c.get(pathListed, url.Values{"list": {list}, "number": {e164}}, &answer)
-	return answer.Listed, err
+	return answer.Listed, answer.Version, err
 }
 
 // ListDate returns the list's version and the date its data is as of; ok is

@@ -27,7 +27,8 @@ const (
 )
 
 type listedAnswer struct {
-	Listed bool `json:"listed"`
+	Listed  bool   `json:"listed"`
+	Version uint64 `json:"version"` // of the list that answered
 }
 
 type listDateAnswer struct {
@@ -121,8 +122,8 @@ func (a *api) listed(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	listed, err := a.store.Listed(list, number)
-	return answer(w, listedAnswer{Listed: listed}, err)
+	listed, version, err := a.store.Listed(list, number)
+	return answer(w, listedAnswer{Listed: listed, Version: version}, err)
 }
 
 func (a *api) lists(w http.ResponseWriter, _ *http.Request) error {

@@ -322,7 +322,7 @@ func TestOptOutReachesAnotherProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		for {
-			listed, err := b.Listed("internal", e164)
+			listed, _, err := b.Listed("internal", e164)
 			if err != nil {
 				t.Fatal(err)
 			}

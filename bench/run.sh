@@ -274,7 +274,8 @@ run_one() {
 	stop "$carrier" "$carrier"
 	stop "$PROXY_PID" "$proxy_wrapper"
 	if [[ $name == gatekeeper* ]]; then
-		echo "$name: $(cat "$dir"/audit/*.jsonl 2>/dev/null | grep -c '"kind":"decision"') decisions in the audit log"
+		# Plain and compressed files both (a finished file is gzipped in the background).
+		echo "$name: $({ cat "$dir"/audit/*.jsonl; zcat "$dir"/audit/*.jsonl.gz; } 2>/dev/null | grep -c '"kind":"decision"') decisions in the audit log"
 	fi
 
 	local completed failed

@@ -65,6 +65,11 @@ type Decision struct {
 	PolicySHA256 string
 }
 
+// RegistryFailed reports whether no rule decided the call because the
+// registry failed (rule "registry-error", decided by on_error): the node's
+// own data could not be read, not a rule's answer.
+func (d Decision) RegistryFailed() bool { return d.Rule == ruleRegistryError }
+
 // Place is the called party's location as the policy reads it from the area
 // code: the basis of every local-time and state rule.
 type Place struct {

@@ -147,7 +147,7 @@ func TestRegistryErrorFailsClosedForAutomatedOpenForManual(t *testing.T) {
 	e := mustParse(t, threeRules, reg)
 
 	d := e.Decide(context.Background(), call("+12025550102"))
-	if d.Action != Reject || d.Rule != "registry-error" || d.Status != 503 || d.Reason != "Service Unavailable" || d.RetryAfter != 30 {
+	if d.Action != Reject || d.Rule != "registry-error" || d.Status != 503 || d.Reason != "Service Unavailable" || d.RetryAfter != 30 || !d.RegistryFailed() {
 		t.Errorf("automated: %+v; want reject 503 Service Unavailable, Retry-After 30, by registry-error", d)
 	}
 	if want := "rule vip-callback, condition listed: badger: DB closed"; d.Error != want {
@@ -160,7 +160,7 @@ func TestRegistryErrorFailsClosedForAutomatedOpenForManual(t *testing.T) {
 	manual := call("+12025550102")
 	manual.Automated = false
 	d = e.Decide(context.Background(), manual)
-	if d.Action != Allow || d.Rule != "registry-error" || d.Status != 0 || d.RetryAfter != 0 || !strings.Contains(d.Error, "DB closed") {
+	if d.Action != Allow || d.Rule != "registry-error" || d.Status != 0 || d.RetryAfter != 0 || !strings.Contains(d.Error, "DB closed") || !d.RegistryFailed() {
 		t.Errorf("manual: %+v; want allow by registry-error with the error text", d)
 	}
 }

@@ -19,14 +19,21 @@ func (r *rejectAll) Decide(context.Context, policy.Call) policy.Decision {
 }
 func (*rejectAll) Forwarded(context.Context, policy.Call) error { return nil }
 
-// A call Admit refuses gets 503 with Retry-After and is never decided.
+// A call Admit refuses gets 503 with Retry-After and the cause Admit gave
+// (X-Gatekeeper-Unavailable), and is never decided.
 func TestAdmitRefusesBeforeTheDecision(t *testing.T) {
 	d := &rejectAll{}
 	var asked atomic.Int32
 	r := newRigWith(t, d, func(c *Config) {
-		c.Admit = func(call policy.Call) bool {
+		c.Admit = func(call policy.Call) Unavailable {
 			asked.Add(1)
-			return call.CallID != "refused"
+			switch call.CallID {
+			case "refused":
+				return UnavailableUnrecorded
+			case "unproven":
+				return UnavailableCluster
+			}
+			return ""
 		}
 	})
 	send(t, r.dialer, r.proxyAddr(), invite("refused", "a1"))
@@ -34,11 +41,16 @@ func TestAdmitRefusesBeforeTheDecision(t *testing.T) {
 	if !strings.Contains(got, "SIP/2.0 503 Service Unavailable") || !strings.Contains(got, "Retry-After: 5") {
 		t.Fatalf("the dialer got:\n%s\nwant 503 with Retry-After", got)
 	}
+	if !strings.Contains(got, "X-Gatekeeper-Unavailable: unrecorded\r\n") {
+		t.Errorf("the dialer got:\n%s\nwant X-Gatekeeper-Unavailable: unrecorded", got)
+	}
+	send(t, r.dialer, r.proxyAddr(), invite("unproven", "a3"))
+	wantUnavailable(t, await503(t, r.dialer, "unproven", time.Second), UnavailableCluster, "5")
 	r.mu.Lock()
 	recorded := len(r.statuses)
 	r.mu.Unlock()
-	if asked.Load() != 1 || d.decided.Load() != 0 || recorded != 0 {
-		t.Errorf("Admit asked %d times, %d decisions, %d recorded; want 1, 0, 0", asked.Load(), d.decided.Load(), recorded)
+	if asked.Load() != 2 || d.decided.Load() != 0 || recorded != 0 {
+		t.Errorf("Admit asked %d times, %d decisions, %d recorded; want 2, 0, 0", asked.Load(), d.decided.Load(), recorded)
 	}
 	send(t, r.dialer, r.proxyAddr(), invite("admitted", "a2"))
 	if got := strings.Join(recv(r.dialer, 500*time.Millisecond), "\n"); !strings.Contains(got, "SIP/2.0 603") {

@@ -164,11 +164,13 @@ func markReceived(req *sip.Request, src string) {
 	}
 }
 
-// responseToRelay strips our Via from a downstream response and addresses it
+// responseToRelay strips our Via (and any X-Gatekeeper-Unavailable: the
+// carrier's answer is not ours) from a downstream response and addresses it
 // to the source of the request it answers.
 func responseToRelay(res *sip.Response, upstream *sip.Request) *sip.Response {
 	out := res.Clone()
 	out.RemoveHeader("Via")
+	dropUnavailable(out)
 	out.SetDestination(upstream.Source())
 	out.SetTransport(upstream.Transport())
 	return out

@@ -14,7 +14,7 @@ import (
 )
 
 // retryAfter is the Retry-After of a 503 the gatekeeper sends when it takes
-// no call for now (stopping, or its decision log failing), in seconds.
+// no call for now (stopping, not ready, its decision log failing), in seconds.
 const retryAfter = "5"
 
 // inviteTimeout bounds how long a forwarded INVITE may go without any answer
@@ -55,11 +55,11 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// Limits before the policy (the per-source rate is kept by the socket taps, throttle).
 	switch p.admit() {
 	case draining:
-		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", retryAfter))
+		tx.Respond(unavailableResponse(req, UnavailableDraining))
 		return
 	case overloaded:
 		p.refused.add(Overload, req.Source())
-		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "1"))
+		tx.Respond(unavailableResponse(req, UnavailableOverloaded))
 		return
 	}
 	defer p.release()
@@ -76,9 +76,11 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	reply(tx, req, 100, "Trying")
 
 	call := p.callFacts(req, dialer)
-	if p.cfg.Admit != nil && !p.cfg.Admit(call) {
-		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", retryAfter))
-		return
+	if p.cfg.Admit != nil {
+		if u := p.cfg.Admit(call); u != "" {
+			tx.Respond(unavailableResponse(req, u))
+			return
+		}
 	}
 	decision := p.decider.Decide(context.Background(), call)
 	state := p.track(req, call, decision)
@@ -103,7 +105,9 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // rejectCall answers the dialer with the decision's status and an RFC 3326
-// Reason header naming the rule; the INVITE never reaches the carrier.
+// Reason header naming the rule; the INVITE never reaches the carrier. A
+// reject because the registry failed (on_error) also names the node's
+// unavailability (UnavailableRegistry).
 func (p *Proxy) rejectCall(req *sip.Request, tx sip.ServerTransaction, s *callState) {
 	d := s.decision
 	hdrs := []sip.Header{
@@ -112,6 +116,10 @@ func (p *Proxy) rejectCall(req *sip.Request, tx sip.ServerTransaction, s *callSt
 	}
 	if d.RetryAfter > 0 {
 		hdrs = append(hdrs, sip.NewHeader("Retry-After", strconv.Itoa(d.RetryAfter)))
+	}
+	if d.RegistryFailed() {
+		// This node could not read its registry: another may decide the call.
+		hdrs = append(hdrs, sip.NewHeader(unavailableHeader, string(UnavailableRegistry)))
 	}
 	p.decided(s, d.Status)
 	if err := reply(tx, req, d.Status, d.Reason, hdrs...); err != nil {

@@ -89,7 +89,7 @@ func (l *sourceLimiter) len() int {
 }
 
 // throttle answers a new INVITE from a dialer's source beyond its rate
-// (Limits.PerSource) with a stateless 503 and Retry-After, written through
+// (Limits.PerSource) with a stateless 503 (unavailableResponse), written through
 // answer, before sipgo sees it: a flood costs a parse and an answer, no
 // transaction and no goroutine. It reports whether it took the message. A
 // retransmission of an INVITE in progress is not counted again; in-dialog
@@ -114,8 +114,6 @@ func (p *Proxy) throttle(msg []byte, from net.Addr, answer func([]byte) error) b
 		return false
 	}
 	p.refused.add(RateLimited, from.String())
-	res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
-	res.AppendHeader(sip.NewHeader("Retry-After", "1"))
-	answer([]byte(res.String()))
+	answer([]byte(unavailableResponse(req, UnavailableRateLimited).String()))
 	return true
 }

@@ -72,6 +72,7 @@ func TestRateLimitedInvitesGet503WithRetryAfter(t *testing.T) {
 		if !strings.Contains(m, "\r\nRetry-After: 1\r\n") {
 			t.Errorf("503 without Retry-After:\n%s", m)
 		}
+		wantUnavailable(t, m, UnavailableRateLimited, "1")
 	}
 	if got := r.p.Stats().Refused[RateLimited]; got != 2 {
 		t.Errorf("rate_limited counted %d, want 2", got)
@@ -87,6 +88,7 @@ func TestInvitesBeyondInFlightGet503(t *testing.T) {
 	if len(busy) == 0 || !strings.HasPrefix(busy[0], "SIP/2.0 503") || !strings.Contains(busy[0], "\r\nRetry-After: 1\r\n") {
 		t.Fatalf("the INVITE beyond in_flight 1 got %q, want 503 with Retry-After", firstLines(busy))
 	}
+	wantUnavailable(t, busy[0], UnavailableOverloaded, "1")
 	if got := r.p.Stats().Refused[Overload]; got != 1 {
 		t.Errorf("overload counted %d, want 1", got)
 	}

@@ -87,10 +87,12 @@ type Config struct {
 	// status, when it was answered and ended, and who ended it.
 	OnCallEnd CallEndSink
 	// Admit, when set, is asked about every new call before the policy
-	// decides it: false answers 503 Service Unavailable with Retry-After
-	// (RFC 3261 §21.5.4), and the call is neither decided nor reported to
-	// the DecisionSink. The gatekeeper refuses calls it could not record so.
-	Admit func(call policy.Call) bool
+	// decides it: a non-empty Unavailable (UnavailableUnrecorded,
+	// UnavailableCluster) answers 503 Service Unavailable with Retry-After
+	// (RFC 3261 §21.5.4) and X-Gatekeeper-Unavailable naming it, and the
+	// call is neither decided nor reported to the DecisionSink. The
+	// gatekeeper refuses calls it could not record so.
+	Admit func(call policy.Call) Unavailable
 	// RouteKey (RouteKeySize bytes) seals the dialog's sides into the
 	// Record-Route entries, so that a process started with the same key
 	// routes the in-dialog requests of calls set up before it (routekey.go).

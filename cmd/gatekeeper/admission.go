@@ -26,7 +26,7 @@ type recordGate struct {
 	refused   atomic.Uint64
 }
 
-// admit is sip.Config.Admit.
+// admit is part of sip.Config.Admit (sip.UnavailableUnrecorded).
 func (g *recordGate) admit(call policy.Call) bool {
 	err := g.health()
 	if err == nil {
@@ -71,7 +71,7 @@ type clusterGate struct {
 	refused atomic.Uint64
 }
 
-// admit is part of sip.Config.Admit.
+// admit is part of sip.Config.Admit (sip.UnavailableCluster).
 func (g *clusterGate) admit(call policy.Call) bool {
 	if g.mode == config.Serve || !call.Automated || g.node.Current() {
 		return true

@@ -316,9 +316,14 @@ func (g *gatekeeper) openProxy() error {
 	pc.RouteKey = key
 	pc.OnCallEnd = g.callEnded
 	g.gate = &recordGate{health: g.decisions.Health, onFailure: g.cfg.Audit.OnFailure, log: g.log}
-	pc.Admit = g.gate.admit
-	if g.clusterGate != nil {
-		pc.Admit = func(call policy.Call) bool { return g.clusterGate.admit(call) && g.gate.admit(call) }
+	pc.Admit = func(call policy.Call) sip.Unavailable {
+		switch {
+		case g.clusterGate != nil && !g.clusterGate.admit(call):
+			return sip.UnavailableCluster
+		case !g.gate.admit(call):
+			return sip.UnavailableUnrecorded
+		}
+		return ""
 	}
 	pc.Ready = func() bool { return len(g.unready()) == 0 }
 	always := g.cfg.Audit.Sync == config.SyncAlways

@@ -175,6 +175,123 @@ func TestGatekeeperKilledBehindDispatcher(t *testing.T) {
 	}
 }
 
+// A 503 that is not a gatekeeper's own unavailability goes through the
+// dispatcher to the dialer as it is: a policy's refusal (a rule answering
+// 503 with Retry-After, as the shipped abandonment-rate rule does) and the
+// carrier's 503 relayed by a gatekeeper that is well. No other gatekeeper
+// gets the call (one decision in all) and none is set inactive, as happened
+// when every 503 failed over. A gatekeeper's own 503 for the dialers' rate
+// (X-Gatekeeper-Unavailable: rate-limited) moves the call to the next
+// gatekeeper and leaves the first one active.
+func TestNonUnavailable503StaysBehindDispatcher(t *testing.T) {
+	if _, err := exec.LookPath("kamailio"); err != nil {
+		t.Skip("kamailio is not installed (Debian package kamailio)")
+	}
+	const pausedNumber, busyNumber, burstNumber = "2025550166", "2025550155", "2025550144"
+	carrierPort := freePort(t, carrierIP)
+	nodes := make([]*gatekeeper, len(nodeIPs))
+	for i, ip := range nodeIPs {
+		g := newGatekeeper(t)
+		g.sipIP, g.carrierPort = ip, carrierPort
+		// Two new INVITEs a second from the dispatcher: a third at once is rate-limited.
+		g.sipExtra = "  limits: {per_source: 2}\n"
+		g.addRules(`  - name: campaign-paused
+    match:
+      campaign: [paused]
+    action: reject
+    status: 503
+    retry_after: 300
+`)
+		g.writeConfig()
+		g.start()
+		nodes[i] = g
+	}
+	d := startDispatcher(t, nodes)
+	d.waitFlags(t, nodes, "A")
+	// deciders lists the nodes that decided calls to number, one entry a call.
+	deciders := func(number string) []int {
+		var by []int
+		for i, g := range nodes {
+			for _, r := range g.auditRecords() {
+				if r["called"] == "+1"+number {
+					by = append(by, i)
+				}
+			}
+		}
+		return by
+	}
+
+	// Watch the dispatcher's flags while the calls run: a node set inactive
+	// is active again at its next probe, a second later.
+	stop, inactive := make(chan struct{}), make(chan string, 1)
+	go func() {
+		defer close(inactive)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			flags, err := d.flags()
+			if err != nil {
+				continue
+			}
+			for addr, f := range flags {
+				if !strings.HasPrefix(f, "A") {
+					inactive <- addr + " " + f
+					return
+				}
+			}
+		}
+	}()
+	carrier := startSipp(t, "uas_503.xml", "-i", carrierIP, "-p", fmt.Sprint(carrierPort), "-m", "10")
+	through := fmt.Sprintf("%s:%d", dialerIP, d.port)
+	dial := func(number string, args ...string) *sipp {
+		args = append([]string{"-s", number, "-set", "expect", "503", "-i", dialerIP, "-p", fmt.Sprint(freePort(t, dialerIP))}, args...)
+		return startSipp(t, "uac_reject.xml", append(args, through)...)
+	}
+	paused := dial(pausedNumber, "-m", "1", "-set", "campaign", "paused")
+	busy := dial(busyNumber, "-m", "1")
+	paused.mustPass()
+	busy.mustPass()
+	if got := paused.messages(); !strings.Contains(got, "X-Gatekeeper-Rule: campaign-paused") || !strings.Contains(got, "Retry-After: 300") {
+		t.Errorf("the dialer did not get the rule's 503 as the gatekeeper sent it:\n%s", got)
+	}
+	if got := busy.messages(); !strings.Contains(got, "Retry-After: 60") {
+		t.Errorf("the dialer did not get the carrier's 503 as it was:\n%s", got)
+	}
+	for _, number := range []string{pausedNumber, busyNumber} {
+		if by := deciders(number); len(by) != 1 {
+			t.Errorf("the call to %s was decided %d times, by nodes %v; want once: it must not move to another gatekeeper", number, len(by), by)
+		}
+	}
+	if strings.Contains(d.log.String(), "next one") {
+		t.Errorf("the dispatcher failed a call over:\n%s", d.log.String())
+	}
+
+	// Four calls to one number at once: its node takes two, the others go
+	// on to the next node.
+	const burstCalls = 4
+	burst := dial(burstNumber, "-m", fmt.Sprint(burstCalls), "-r", "100")
+	burst.mustPass()
+	close(stop)
+	carrier.cancel()
+	if what, ok := <-inactive; ok {
+		t.Errorf("the dispatcher set a gatekeeper inactive for a 503 that was not for its health: %s", what)
+	}
+	by := deciders(burstNumber)
+	count := map[int]int{}
+	for _, i := range by {
+		count[i]++
+	}
+	if len(by) != burstCalls || len(count) < 2 {
+		t.Errorf("%d calls at once to one number were decided by nodes %v; want each once, two by its node and the others by the next", burstCalls, by)
+	}
+	if !strings.Contains(d.log.String(), "(rate-limited): next one") {
+		t.Errorf("the dispatcher did not move a rate-limited call on:\n%s", d.log.String())
+	}
+}
+
 // startNATSCluster runs three clustered NATS servers with JetStream (sync
 // always) in the test's process, one on each of nodeIPs, and returns their
 // client URLs.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/dgraph-io/ristretto/v2/z"
 )
 
 // Store is the registry. Its methods are safe for concurrent use; imports run one at a time.
@@ -49,6 +50,13 @@ type Listing struct {
 // caller knows it.
 func Open(opts Options) (*Store, error) {
 	db, err := badger.Open(badgerOptions(opts.Dir))
+	if err != nil && strings.Contains(err.Error(), z.NewFile.Error()) {
+		// A crash between creating a memtable file and sizing it leaves it
+		// empty, and Badger's Open then fails with z.NewFile, formatted into
+		// its text (dgraph-io/badger#2207). That attempt has sized the
+		// file; the second replays it as the empty memtable it is.
+		db, err = badger.Open(badgerOptions(opts.Dir))
+	}
 	if err != nil {
 		// Badger formats this error without wrapping it, so only its text tells.
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {

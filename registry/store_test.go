@@ -560,3 +560,24 @@ func TestWarm(t *testing.T) {
 	}
 	wantListed(t, s, "ftc", "+14155550100", true)
 }
+
+// A crash between Badger's creating a memtable file and sizing it leaves an
+// empty one (seen in the SIGKILL-mid-import test); the registry still opens.
+func TestOpensWithAnEmptyMemtableFileLeftByACrash(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "00009.mem"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("Open with an empty memtable file: %v", err)
+	}
+	s.Close()
+}

@@ -13,19 +13,7 @@ import (
 // holds only lines of the log, the call's decision among them: no input gets
 // a record that was not logged past the check.
 func FuzzVerifyEvidence(f *testing.F) {
-	signer, verifier := testKey(f)
-	dir := f.TempDir()
-	l, _ := open(f, dir, Options{Signer: signer})
-	r := fullRecord(0)
-	r.CallID = "call-a"
-	for range 20 {
-		l.Append(fullRecord(1))
-	}
-	l.Append(r)
-	l.AppendEvent(KindOutcome, r.Time, map[string]any{"call_id": "call-a", "status": 200})
-	if err := l.Close(); err != nil {
-		f.Fatal(err)
-	}
+	dir, verifier := oneCallLog(f)
 	logged := map[string]bool{}
 	for _, line := range readLines(f, recordFile(dir)) {
 		logged[string(line)] = true

@@ -576,13 +576,14 @@ func TestDocsRootAgreesWithProofs(t *testing.T) {
 	}
 }
 
-// A bundle of format 1 (gatekeeper-evidence/1: an RFC 6962 inclusion proof
-// with each record), as the gatekeeper wrote them before, still verifies,
-// and a proof of another record fails it.
-func TestVerifyEvidenceFormat1(t *testing.T) {
-	signer, verifier := testKey(t)
-	dir := t.TempDir()
-	l, _ := open(t, dir, Options{Signer: signer})
+// oneCallLog writes a signed log of 20 other calls' decisions, then call
+// "call-a"'s decision and its outcome (status 200), and returns its folder
+// and the verifier of its checkpoints.
+func oneCallLog(tb testing.TB) (string, note.Verifier) {
+	tb.Helper()
+	signer, verifier := testKey(tb)
+	dir := tb.TempDir()
+	l, _ := open(tb, dir, Options{Signer: signer})
 	r := fullRecord(0)
 	r.CallID = "call-a"
 	for range 20 {
@@ -590,7 +591,17 @@ func TestVerifyEvidenceFormat1(t *testing.T) {
 	}
 	l.Append(r)
 	l.AppendEvent(KindOutcome, r.Time, map[string]any{"call_id": "call-a", "status": 200})
-	l.Close()
+	if err := l.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return dir, verifier
+}
+
+// A bundle of format 1 (gatekeeper-evidence/1: an RFC 6962 inclusion proof
+// with each record), as the gatekeeper wrote them before, still verifies,
+// and a proof of another record fails it.
+func TestVerifyEvidenceFormat1(t *testing.T) {
+	dir, verifier := oneCallLog(t)
 	cs, _ := Checkpoints(dir, verifier)
 	tree := treeHashes(t, dir)
 	v1 := struct {

@@ -23,8 +23,8 @@ const (
 // a zero byte followed by the record's JSON without its hash field (the
 // line as stored, cut before `,"hash":` and closed with `}`). It hashes the
 // line where it lies, without copying it, and one hasher serves every
-// record of a run without allocating. The body holds the previous record's
-// hash in "prev", so the hashes also chain the records.
+// record of a run without allocating. Records of builds up to 2026-11-29
+// also hold the previous record's hash in "prev", a chain verify still checks.
 type leafHasher struct {
 	h   hash.Hash
 	sum tlog.Hash
@@ -77,7 +77,7 @@ func parseHexHash(s []byte) (tlog.Hash, error) {
 // Its slices alias the line given to parseLine.
 type link struct {
 	seq  uint64
-	prev []byte // hex; empty for record 1
+	prev []byte // hex; empty in records of today's form and in record 1
 	hash []byte // hex
 	// record is the line up to its hash field, without the closing brace
 	// that the hashed body puts back (leafHasher.leaf).
@@ -125,9 +125,9 @@ func parseLine(line []byte) (link, error) {
 	if k == j || (k < len(record) && record[k] != ',') {
 		return link{}, errors.New("its seq is not a number")
 	}
-	// Record 1 has no prev ("prev":"" in records of older builds); the chain check
-	// tells whether a record without one may be record 1. A prev that is
-	// not the previous record's hash fails that check.
+	// Records of builds up to 2026-11-29 name the previous record's hash in
+	// prev (all but record 1, which has none or "prev":""). A prev that is not
+	// the previous record's hash fails the chain check.
 	if p := len(record) - len(prevField) - hashHexLen - 1; p >= 0 && bytes.Equal(record[p:p+len(prevField)], []byte(prevField)) {
 		l.prev = record[len(record)-hashHexLen-1 : len(record)-1]
 	}

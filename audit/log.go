@@ -336,7 +336,7 @@ func (l *Log) finish(w *writer) error {
 	} else if err != nil {
 		err = fmt.Errorf("%s written but not synced to disk: %w", w.file.Name(), err)
 	}
-	w.logger.Info("audit log closed", "file", w.file.Name(), "seq", w.seq, "hash", w.prev)
+	w.logger.Info("audit log closed", "file", w.file.Name(), "seq", w.seq, "hash", w.last)
 	return errors.Join(err, w.file.Close(), w.tree.Close(), w.lock.Close())
 }
 
@@ -351,7 +351,7 @@ type writer struct {
 	cur      logFile // of file
 	size     int64   // bytes written to file
 	seq      uint64
-	prev     string // hash of the last record, empty before the first
+	last     string // hash of the last record, for the log's messages; empty before the first
 	pending  []byte // encoded records not yet written to file
 	unsynced bool   // file has writes not yet fsynced
 	// waiting get the outcome of the records in pending and unsynced that
@@ -382,7 +382,7 @@ func openWriter(dir string, lock *os.File, opts Options, failing *atomic.Pointer
 	if err != nil {
 		return nil, err
 	}
-	seq, prev, recovered, err := resume(dir, files, opts.Logger)
+	seq, last, recovered, err := resume(dir, files, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -414,11 +414,11 @@ func openWriter(dir string, lock *os.File, opts Options, failing *atomic.Pointer
 		return nil, err
 	}
 	w := &writer{dir: dir, logger: opts.Logger, lock: lock, maxSize: opts.MaxFileSize, file: f, cur: cur, size: info.Size(),
-		seq: seq, prev: prev, tree: t, salts: rand.NewChaCha8(seed), signer: opts.Signer, failing: failing, onWrite: opts.OnWrite}
+		seq: seq, last: last, tree: t, salts: rand.NewChaCha8(seed), signer: opts.Signer, failing: failing, onWrite: opts.OnWrite}
 	if cs, err := Checkpoints(dir, nil); err == nil && len(cs) > 0 {
 		w.checkpointed = cs[len(cs)-1].Size
 	}
-	opts.Logger.Info("audit log open", "file", f.Name(), "seq", seq, "hash", prev, "tree_size", t.size())
+	opts.Logger.Info("audit log open", "file", f.Name(), "seq", seq, "hash", last, "tree_size", t.size())
 	if recovered != nil {
 		data, _ := json.Marshal(recovered) // strings and ints: cannot fail
 		w.add(queued{Record: Record{Kind: KindRecovery, Time: time.Now(), Version: opts.Version, Data: data}})
@@ -426,7 +426,7 @@ func openWriter(dir string, lock *os.File, opts Options, failing *atomic.Pointer
 	return w, nil
 }
 
-// add numbers, chains and encodes one record into pending.
+// add numbers, hashes and encodes one record into pending.
 func (w *writer) add(q queued) {
 	r := q.Record
 	// Rotate by the record's own date, but never back: a record stamped just
@@ -443,7 +443,7 @@ func (w *writer) add(q queued) {
 	w.salts.Read(salt[:])
 	var saltHex [32]byte
 	hex.Encode(saltHex[:], salt[:])
-	r.Seq, r.Salt, r.Prev, r.Hash = w.seq, string(saltHex[:]), w.prev, ""
+	r.Seq, r.Salt, r.Prev, r.Hash = w.seq, string(saltHex[:]), "", ""
 	start := len(w.pending)
 	w.pending = r.appendJSON(w.pending)
 	leaf := w.hasher.leaf(w.pending[start : len(w.pending)-1])
@@ -451,7 +451,7 @@ func (w *writer) add(q queued) {
 	w.pending = append(w.pending[:len(w.pending)-1], hashField...)
 	w.pending = append(w.pending, hash[:]...)
 	w.pending = append(w.pending, "\"}\n"...)
-	w.prev = string(hash[:])
+	w.last = string(hash[:])
 	w.tree.add(leaf)
 	if q.synced != nil {
 		w.waiting = append(w.waiting, q.synced)
@@ -467,7 +467,7 @@ func (w *writer) rotate(next logFile) {
 		w.fail(err)
 		return
 	}
-	w.logger.Info("audit file complete", "file", w.file.Name(), "seq", w.seq, "hash", w.prev)
+	w.logger.Info("audit file complete", "file", w.file.Name(), "seq", w.seq, "hash", w.last)
 	if err := w.file.Close(); err != nil {
 		w.logger.Error("audit: closing a complete file", "file", w.file.Name(), "err", err)
 	}

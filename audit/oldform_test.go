@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -79,8 +80,8 @@ func TestOldFormRecordsVerifyAndRead(t *testing.T) {
 	}
 }
 
-// A record of today's form leaves the zero values out, and a new log's
-// record 1 has no prev; both verify.
+// A record of today's form leaves the zero values out and names no prev
+// (seq and the tree prove the order); both verify.
 func TestNewFormOmitsZeroValues(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := open(t, dir, Options{Uncompressed: true})
@@ -96,14 +97,41 @@ func TestNewFormOmitsZeroValues(t *testing.T) {
 	}
 	first, second, _ := strings.Cut(string(data), "\n")
 	for _, absent := range []string{`"prev":`, `"prerecorded":`, `"monitor":`, `"matched":`, `"holds":false`} {
-		if strings.Contains(first, absent) {
-			t.Errorf("record 1 holds %s: %s", absent, first)
+		if strings.Contains(first, absent) || strings.Contains(second, absent) {
+			t.Errorf("a record holds %s: %s", absent, data)
 		}
 	}
-	if !strings.Contains(second, `"prev":"`) || !strings.Contains(first, `"seller":""`) {
-		t.Errorf("record 2 lacks its prev, or record 1 its seller: %s", data)
+	if !strings.Contains(first, `"seller":""`) {
+		t.Errorf("record 1 lacks its seller: %s", first)
 	}
 	if v, err := Verify(dir, VerifyOptions{}); err != nil || v.Records != 2 {
 		t.Errorf("Verify = %+v, %v", v, err)
+	}
+}
+
+// Records of older builds keep their chain: a prev that is not the record
+// before's hash fails verify, even when the record's own hash was made anew.
+// A log that goes on in today's form after them verifies whole.
+func TestOldFormPrevChecked(t *testing.T) {
+	dir := oldFormLog(t)
+	path := logFile{day: 20310501}.path(dir)
+	replace := rehashed(func(line, _ []byte) []byte {
+		at := bytes.LastIndex(line, []byte(prevField)) + len(prevField)
+		line[at] ^= 1
+		return line
+	})
+	editLine(t, path, 3, func(line []byte) []byte { return replace(line, nil) })
+	if _, err := Verify(dir, VerifyOptions{}); err == nil || !strings.HasPrefix(err.Error(), path+":3: prev is not the hash of the record at "+path+":2") {
+		t.Fatalf("Verify of a replaced old record: %v", err)
+	}
+
+	dir = oldFormLog(t)
+	l, _ := open(t, dir, Options{Uncompressed: true})
+	l.Append(shippedRecord(0))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Verify(dir, VerifyOptions{}); err != nil || r.Records != 4 {
+		t.Fatalf("Verify of old records and a new one = %+v, %v", r, err)
 	}
 }

@@ -17,8 +17,8 @@ const (
 
 // Record is one line of the log: a decision (Kind empty or KindDecision, the
 // fields below) or a record of another kind, whose fields are Data. The Log
-// fills Seq, Salt, Prev and Hash (and Version when empty); the caller fills
-// the rest.
+// fills Seq, Salt and Hash (and Version when empty); the caller fills the
+// rest.
 type Record struct {
 	// Time is when the decision was made; Append stamps the current time when
 	// it is zero. Written in UTC with nanoseconds, always 9 digits.
@@ -81,8 +81,10 @@ type Record struct {
 	// nothing of its content: a proof for one call carries the hashes of
 	// its neighbours, and a redacted record leaves only its hash.
 	Salt string `json:"salt"`
-	// Prev is the Hash of the record before this one; absent in the first
-	// record (records of older builds hold "prev":"" there).
+	// Prev is the Hash of the record before this one, in records written by
+	// builds up to 2026-11-29 (none, or "", in their record 1). The Log
+	// writes none: seq and the Merkle tree prove the order. A record read
+	// with one encodes it again as it stood.
 	Prev string `json:"prev,omitempty"`
 	// Hash is the record's RFC 6962 leaf hash, hex: SHA-256 of a zero byte
 	// and this record's JSON without the hash field. It is the last field of
@@ -212,8 +214,8 @@ func (r *Record) appendJSON(b []byte) []byte {
 	return r.appendTail(b)
 }
 
-// appendTail closes every record: salt, prev (but in record 1), and hash
-// when known.
+// appendTail closes every record: salt, prev (only an old record's), and
+// hash when known.
 func (r *Record) appendTail(b []byte) []byte {
 	b = appendField(b, "salt", r.Salt)
 	if r.Prev != "" {

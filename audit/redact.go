@@ -10,13 +10,14 @@ import (
 	"path/filepath"
 )
 
-// Redact replaces record seq by a stub that keeps only its seq, prev and
-// hash, with why it was removed (a court order, a privacy request):
+// Redact replaces record seq by a stub that keeps only its seq and hash
+// (and the prev of a record written by a build up to 2026-11-29), with why
+// it was removed (a court order, a privacy request):
 //
-//	{"seq":N,"redacted":"<why>","prev":"<prev>","hash":"<hash>"}
+//	{"seq":N,"redacted":"<why>","hash":"<hash>"}
 //
 // The record and its salt are gone, so its content cannot be recovered from
-// its hash, while the chain, the tree and every checkpoint and every other
+// its hash, while seq, the tree and every checkpoint and every other
 // record's proof still verify. The file is rewritten through a new file
 // and a rename (compressed again if it was). The file a running server
 // appends to cannot be redacted until it is complete (the day is over).
@@ -47,8 +48,11 @@ func Redact(dir string, seq uint64, why string) error {
 				}
 				defer lock.Close()
 			}
-			stub := fmt.Appendf(nil, `{"seq":%d,"redacted":%s,"prev":"%s","hash":"%s"}`+"\n",
-				seq, appendString(nil, why), l.prev, l.hash)
+			stub := fmt.Appendf(nil, `{"seq":%d,"redacted":%s`, seq, appendString(nil, why))
+			if len(l.prev) > 0 { // a record of a build up to 2026-11-29 keeps its chain
+				stub = fmt.Appendf(stub, `,"prev":"%s"`, l.prev)
+			}
+			stub = fmt.Appendf(stub, `,"hash":"%s"}`+"\n", l.hash)
 			lines[n] = stub
 			data = bytes.Join(lines, nil)
 			if f.gz {

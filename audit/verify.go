@@ -44,8 +44,9 @@ type Report struct {
 
 // Verify reads every decision file in dir, oldest first, and checks each
 // record: its hash is its RFC 6962 leaf hash (SHA-256 of 0x00 and the line
-// without its hash field), seq counts up by one, prev is the hash of the
-// record before, and the tree file holds that hash as leaf seq-1. It
+// without its hash field), seq counts up by one, prev (in records of builds
+// up to 2026-11-29) is the hash of the record before, and the tree file holds
+// that hash as leaf seq-1. It
 // recomputes the tree's root at the size of every checkpoint in dir (and of
 // opts.Since) and compares. An error names the FILE:LINE of the first bad
 // record and what differs; the Report counts what was checked until then.
@@ -185,12 +186,12 @@ func (v *verifier) link(at position, l link) (leaf tlog.Hash, err error) {
 	switch {
 	case !first && l.seq != v.lastSeq+1:
 		return leaf, at.errorf("seq %d follows seq %d at %s: records are missing or were altered", l.seq, v.lastSeq, v.lastAt)
-	case !first && !bytes.Equal(l.prev, v.lastHash):
+	case !first && len(l.prev) > 0 && !bytes.Equal(l.prev, v.lastHash):
 		return leaf, at.errorf("prev is not the hash of the record at %s: a record was replaced", v.lastAt)
 	case l.seq == 0:
 		return leaf, at.errorf("seq 0: records count from 1")
-	case (l.seq == 1) != (len(l.prev) == 0):
-		return leaf, at.errorf("seq %d with prev %q: only record 1 has no prev", l.seq, l.prev)
+	case l.seq == 1 && len(l.prev) > 0:
+		return leaf, at.errorf("seq 1 with prev %q: record 1 has no record before it", l.prev)
 	case first && v.notRecord != "" && l.seq != 1:
 		return leaf, at.errorf("the first record found is seq %d, not 1", l.seq)
 	}

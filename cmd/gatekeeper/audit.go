@@ -212,7 +212,7 @@ func newAuditCmd() *cobra.Command {
 			if err := audit.Redact(dir, seq, why); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "record %d of %s redacted: only its seq, prev, hash and the reason remain\n", seq, dir)
+			fmt.Fprintf(cmd.OutOrStdout(), "record %d of %s redacted: only its seq, hash and the reason remain\n", seq, dir)
 			return nil
 		},
 	}

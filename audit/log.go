@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Options tune a Log; the zero value takes the defaults.
@@ -209,20 +210,31 @@ func (l *Log) Health() error {
 // fields of data (a struct or map that encodes as a JSON object), as Append
 // does. An error means data is not a JSON object; nothing was queued.
 func (l *Log) AppendEvent(kind string, at time.Time, data any) error {
-	var raw []byte
+	return l.appendEvent(Record{Kind: kind, Time: at}, data)
+}
+
+// AppendImport queues the data_change record of an import, with the fields
+// of data, as AppendEvent does. The writer names the record's leaf hash in
+// the decisions whose Cites hold imp.Version (their data_hashes).
+func (l *Log) AppendImport(at time.Time, imp DataImport, data any) error {
+	return l.appendEvent(Record{Kind: KindDataChange, Time: at, Import: imp}, data)
+}
+
+func (l *Log) appendEvent(r Record, data any) error {
 	var err error
 	if o, ok := data.(Outcome); ok { // one a call: spared encoding/json's check of what MarshalJSON wrote
-		raw, err = o.appendJSON(nil)
+		r.Data, err = o.appendJSON(nil)
+		r.CallID = o.CallID // the writer names the call's decision in it
 	} else {
-		raw, err = json.Marshal(data)
+		r.Data, err = json.Marshal(data)
 	}
 	if err != nil {
-		return fmt.Errorf("%s record: %w", kind, err)
+		return fmt.Errorf("%s record: %w", r.Kind, err)
 	}
-	if len(raw) < 2 || raw[0] != '{' {
-		return fmt.Errorf("%s record: %s is not a JSON object", kind, raw)
+	if len(r.Data) < 2 || r.Data[0] != '{' {
+		return fmt.Errorf("%s record: %s is not a JSON object", r.Kind, r.Data)
 	}
-	l.Append(Record{Kind: kind, Time: at, Data: raw})
+	l.Append(r)
 	return nil
 }
 
@@ -363,6 +375,8 @@ type writer struct {
 
 	tree  *tree
 	salts *rand.ChaCha8 // seeded from crypto/rand: a CSPRNG at ≈ 20 ns a salt
+	names *recordNames  // the leaf hashes later records name (names.go)
+	named []tlog.Hash   // scratch for a record's names
 	// signer signs checkpoints (nil: none); checkpointed is the size of the
 	// last one written.
 	signer       note.Signer
@@ -413,8 +427,13 @@ func openWriter(dir string, lock *os.File, opts Options, failing *atomic.Pointer
 		f.Close()
 		return nil, err
 	}
+	n, err := loadNames(dir)
+	if err != nil {
+		opts.Logger.Warn("audit: the import hashes are not read; decisions name their imports again after the next ones",
+			"file", importHashesFile, "err", err)
+	}
 	w := &writer{dir: dir, logger: opts.Logger, lock: lock, maxSize: opts.MaxFileSize, file: f, cur: cur, size: info.Size(),
-		seq: seq, last: last, tree: t, salts: rand.NewChaCha8(seed), signer: opts.Signer, failing: failing, onWrite: opts.OnWrite}
+		seq: seq, last: last, tree: t, salts: rand.NewChaCha8(seed), names: n, signer: opts.Signer, failing: failing, onWrite: opts.OnWrite}
 	if cs, err := Checkpoints(dir, nil); err == nil && len(cs) > 0 {
 		w.checkpointed = cs[len(cs)-1].Size
 	}
@@ -444,6 +463,17 @@ func (w *writer) add(q queued) {
 	var saltHex [32]byte
 	hex.Encode(saltHex[:], salt[:])
 	r.Seq, r.Salt, r.Prev, r.Hash = w.seq, string(saltHex[:]), "", ""
+	decision := r.Kind == "" || r.Kind == KindDecision
+	switch {
+	case decision && len(r.Cites) > 0:
+		w.named = w.names.dataHashes(w.named[:0], r.Cites)
+		r.named = w.named
+	case r.Kind == KindOutcome && r.CallID != "":
+		if leaf, ok := w.names.ended(r.CallID); ok {
+			w.named = append(w.named[:0], leaf)
+			r.named = w.named
+		}
+	}
 	start := len(w.pending)
 	w.pending = r.appendJSON(w.pending)
 	leaf := w.hasher.leaf(w.pending[start : len(w.pending)-1])
@@ -453,6 +483,12 @@ func (w *writer) add(q queued) {
 	w.pending = append(w.pending, "\"}\n"...)
 	w.last = string(hash[:])
 	w.tree.add(leaf)
+	switch {
+	case decision && r.Decision == "allow" && r.CallID != "":
+		w.names.decided(r.CallID, leaf)
+	case r.Import.Version != 0:
+		w.names.imported(r.Import, leaf)
+	}
 	if q.synced != nil {
 		w.waiting = append(w.waiting, q.synced)
 	}
@@ -514,6 +550,11 @@ func (w *writer) flush(sync bool) error {
 		if err := w.tree.flush(); err != nil {
 			w.logger.Error("audit: writing the Merkle tree; it is rebuilt from the records at the next start",
 				"file", treeFileName, "err", err)
+		}
+		// Likewise the import names: only of records on disk.
+		if err := w.names.save(); err != nil {
+			w.logger.Error("audit: writing the import hashes; decisions name the imports made from now on",
+				"file", importHashesFile, "err", err)
 		}
 	}
 	if w.err != nil {

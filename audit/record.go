@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Kinds of record. Every line of the log is one record of one kind.
@@ -90,6 +92,26 @@ type Record struct {
 	// and this record's JSON without the hash field. It is the last field of
 	// every line.
 	Hash string `json:"hash,omitempty"`
+
+	// Cites are a decision's data versions (import ids), in the order its
+	// trace first cites them. They are not written as such: the writer names
+	// the leaf hashes of their imports' data_change records in data_hashes.
+	Cites []uint64 `json:"-"`
+	// Import is, on the data_change record of an import, the data set and
+	// the version it made; the writer remembers the record's leaf hash for
+	// the decisions that cite that version. Not written.
+	Import DataImport `json:"-"`
+	// named are the leaf hashes the writer names: a decision's data_hashes,
+	// an outcome's decision_hash.
+	named []tlog.Hash
+}
+
+// DataImport names the import a data_change record is the record of: Set,
+// its data set ("dnc/ftc": data kind and list), and Version, the import id
+// it made. Import ids are unique across data sets.
+type DataImport struct {
+	Set     string
+	Version uint64
 }
 
 // Would is the answer a monitored rule would have sent, had it been enforced.
@@ -158,6 +180,10 @@ func (r *Record) appendJSON(b []byte) []byte {
 			b = append(b, ',')
 			b = append(b, inner[1:len(inner)-1]...)
 		}
+		if r.Kind == KindOutcome && len(r.named) == 1 {
+			b = append(b, `,"decision_hash":`...)
+			b = appendHash(b, r.named[0])
+		}
 		return r.appendTail(b)
 	}
 	b = appendField(b, "kind", KindDecision)
@@ -209,6 +235,16 @@ func (r *Record) appendJSON(b []byte) []byte {
 		b = append(b, `,"trace":`...)
 		b = append(b, r.Trace...)
 	}
+	if len(r.named) > 0 {
+		b = append(b, `,"data_hashes":[`...)
+		for i, h := range r.named {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendHash(b, h)
+		}
+		b = append(b, ']')
+	}
 	b = appendField(b, "policy_sha256", r.PolicySHA256)
 	b = appendField(b, "version", r.Version)
 	return r.appendTail(b)
@@ -225,6 +261,13 @@ func (r *Record) appendTail(b []byte) []byte {
 		b = appendField(b, "hash", r.Hash)
 	}
 	return append(b, '}')
+}
+
+// appendHash writes h as a JSON string of 64 hex digits.
+func appendHash(b []byte, h tlog.Hash) []byte {
+	x := hexHash(h)
+	b = append(append(b, '"'), x[:]...)
+	return append(b, '"')
 }
 
 func appendField(b []byte, name, value string) []byte {

@@ -145,5 +145,21 @@ func (c ConditionTrace) DataVersions() []uint64 {
 	return []uint64{c.Version}
 }
 
+// DataVersions are the import ids the decision's trace cites, each once, in
+// the order first cited; nil when none.
+func (d Decision) DataVersions() []uint64 {
+	var out []uint64
+	for _, r := range d.Trace {
+		for _, c := range r.Conditions {
+			for _, v := range c.DataVersions() {
+				if !slices.Contains(out, v) {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // Forward tells whether the proxy sends the call on to the carrier.
 func (d Decision) Forward() bool { return d.Action == Allow || d.Monitor }

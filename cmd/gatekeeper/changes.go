@@ -28,7 +28,9 @@ func appendChange(log *audit.Log, at time.Time, reg versions, c admin.Change) er
 	var records []dataChangeRecord
 	switch {
 	case c.Import != nil:
-		records = append(records, importChange(c.Kind, *c.Import, c.By, c.Via))
+		// Decisions citing the import's version name this record.
+		imp := audit.DataImport{Set: c.Kind + "/" + c.Import.Name, Version: c.Import.Version}
+		return log.AppendImport(at, imp, importChange(c.Kind, *c.Import, c.By, c.Via))
 	case c.Consent != nil:
 		_, _, version, err := reg.Consents(c.Consent.Number)
 		if err != nil {

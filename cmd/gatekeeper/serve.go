@@ -534,6 +534,7 @@ func auditRecord(c policy.Call, d policy.Decision, status int) audit.Record {
 		Time: c.Time, CallID: c.CallID, Decision: string(policy.Reject), Rule: d.Rule, Status: status, Reason: d.Reason,
 		Called: c.Called, Caller: c.Caller, Dialer: c.Dialer, Campaign: c.Campaign, Source: c.Source,
 		Mode: d.Mode, DialMode: dialMode(c.Automated), Monitor: d.Monitor, Error: d.Error, CalledPlace: place, Trace: trace, PolicySHA256: d.PolicySHA256,
+		Cites: d.DataVersions(),
 	}
 	r.RoutingNumber, r.Seller, r.Prerecorded = c.RoutingNumber, c.Seller, c.Prerecorded
 	// The record says what happened to the call; a monitored rule's

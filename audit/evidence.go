@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,32 +41,39 @@ const (
 
 // EvidenceFormat names the bundle format that docs/audit.md describes; the
 // bundles of format 1 (gatekeeper-evidence/1, an inclusion proof for each
-// record) are still read.
-const EvidenceFormat = "gatekeeper-evidence/2"
+// record) and 2 (the records as JSON strings, all in one multiproof) are
+// still read.
+const EvidenceFormat = "gatekeeper-evidence/3"
 
-const evidenceFormat1 = "gatekeeper-evidence/1"
+const (
+	evidenceFormat1 = "gatekeeper-evidence/1"
+	evidenceFormat2 = "gatekeeper-evidence/2"
+)
 
 // PoliciesDir is the folder of the audit folder where every policy text that
 // was loaded is kept, as <sha256>.yaml.
 const PoliciesDir = "policies"
 
 // Bundle is the evidence of one call: its decision and outcome records, the
-// records of the policy and the data versions they name, one proof that they
-// are all in the tree of a signed checkpoint, and the policy text. It holds
-// no record that names another called number.
+// records of the data versions they name, one proof that they are all in
+// the tree of a signed checkpoint, and the policy text. It holds no record
+// that names another called number.
 type Bundle struct {
 	Format string `json:"format"`
 	CallID string `json:"call_id"`
 	// Checkpoint is the signed checkpoint (a note) the proof leads to.
 	Checkpoint string `json:"checkpoint"`
-	// Records are the lines as stored, in seq order; record seq is leaf seq-1.
-	Records []string `json:"records"`
-	// Proof is the multiproof of the records' leaves in the checkpoint's tree:
-	// the hashes of the subtrees that hold none of them, 32 bytes each, in
-	// the order docs/audit.md gives; base64 (RFC 4648 §4) in JSON.
+	// Proof is the multiproof, in the checkpoint's tree, of the leaves of the
+	// records no other record of the bundle names (by data_hashes or
+	// decision_hash): the hashes of the subtrees that hold none of them, 32
+	// bytes each, in the order docs/audit.md gives; base64 (RFC 4648 §4) in
+	// JSON.
 	Proof []byte `json:"proof"`
 	// Policies maps a policy's SHA-256 (hex) to its text.
 	Policies map[string]string `json:"policies,omitempty"`
+	// Records are the lines as stored, in seq order; record seq is leaf
+	// seq-1. Encode writes them last, as JSON objects, one a line.
+	Records []string `json:"-"`
 }
 
 // FileName is where the bundle is saved by default: evidence-CALL-ID.json,
@@ -79,12 +87,32 @@ func (b *Bundle) FileName() string {
 	}, b.CallID) + ".json"
 }
 
-// Encode is the bundle's file: its JSON, with <, > and & as they are (not
-// \u003c...), and a newline. json v2 writes it in half the time
-// encoding/json took (BenchmarkEvidence/build).
+// Encode is the bundle's file: a JSON object whose first line holds the
+// fields but the records, with <, > and & as they are (not \u003c...), up to
+// `"records":[`; then each record as stored, a JSON object, on a line of its
+// own (with a comma after all but the last); then `]}` and a newline. The
+// records so need no escaping (about 500 bytes less) and no unquoting, and
+// any language finds their bytes by splitting the file at newlines, which
+// JSON strings hold only escaped. json v2 writes the fields in half the
+// time encoding/json took (BenchmarkEvidence/build).
 func (b *Bundle) Encode() ([]byte, error) {
 	data, err := jsonv2.Marshal(b, jsonv2.Deterministic(true))
-	return append(data, '\n'), err
+	if err != nil {
+		return nil, err
+	}
+	size := len(data) + 16
+	for _, r := range b.Records {
+		size += len(r) + 2
+	}
+	out := append(make([]byte, 0, size), data[:len(data)-1]...)
+	out = append(out, `,"records":[`...)
+	for i, r := range b.Records {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(append(out, '\n'), r...)
+	}
+	return append(out, "\n]}\n"...), nil
 }
 
 // provenRecord is a record of a format 1 bundle: the line with the RFC 6962
@@ -113,6 +141,11 @@ type recordFields struct {
 	// Version is a data change's import id (a decision's is its build).
 	Version      json.RawMessage `json:"version"`
 	PolicySHA256 string          `json:"policy_sha256"`
+	// DataHashes (a decision's) and DecisionHash (an outcome's) name
+	// earlier records by their leaf hashes (names.go).
+	DataHashes   []string `json:"data_hashes"`
+	DecisionHash string   `json:"decision_hash"`
+	Hash         string   `json:"hash"`
 	Trace        []struct {
 		Conditions []struct {
 			Version  uint64   `json:"version"`
@@ -127,9 +160,11 @@ type foundRecord struct {
 }
 
 // Evidence gathers the bundle of one call from the log in dir, proven
-// against its latest checkpoint (whose signature verifier checks; nil skips
-// that check). It fails when the call's records are newer than that
-// checkpoint: the server signs one every 10 s.
+// against the first checkpoint that covers all its records (whose signature
+// verifier checks; nil skips that check): the shortest proof (a leaf near
+// the tree's right edge has few subtrees beside it), and the same bundle
+// whenever it is built. It fails when the call's records are newer than
+// the last checkpoint: the server signs one every 10 s.
 func Evidence(dir string, q EvidenceQuery, verifier note.Verifier) (*Bundle, error) {
 	files, err := logFiles(dir)
 	if err != nil {
@@ -146,10 +181,12 @@ func Evidence(dir string, q EvidenceQuery, verifier note.Verifier) (*Bundle, err
 	if err != nil {
 		return nil, err
 	}
-	cp := cs[len(cs)-1]
-	if last := found[len(found)-1].Seq; int64(last) > cp.Size {
-		return nil, fmt.Errorf("the call's records (up to seq %d) are newer than the last checkpoint (size %d): try again in 10 s", last, cp.Size)
+	last := int64(found[len(found)-1].Seq)
+	i, _ := slices.BinarySearchFunc(cs, last, func(c Checkpoint, size int64) int { return cmp.Compare(c.Size, size) })
+	if i == len(cs) {
+		return nil, fmt.Errorf("the call's records (up to seq %d) are newer than the last checkpoint (size %d): try again in 10 s", last, cs[len(cs)-1].Size)
 	}
+	cp := cs[i]
 	tree, err := openMappedHashes(dir)
 	if err != nil {
 		return nil, err
@@ -158,25 +195,32 @@ func Evidence(dir string, q EvidenceQuery, verifier note.Verifier) (*Bundle, err
 	return bundleOf(dir, found, cp, tree)
 }
 
-// bundleOf proves the records found (in seq order) in the tree of checkpoint cp.
+// bundleOf proves the records found (in seq order) in the tree of
+// checkpoint cp: those no other record names, in one multiproof.
 func bundleOf(dir string, found []foundRecord, cp Checkpoint, tree tlog.HashReader) (*Bundle, error) {
-	b := &Bundle{Format: EvidenceFormat, Checkpoint: string(cp.Note)}
-	indexes := make([]int64, len(found))
+	b := &Bundle{Format: EvidenceFormat, Checkpoint: string(cp.Note), Records: make([]string, len(found))}
+	named := map[string]bool{}
 	for i, r := range found {
-		indexes[i] = int64(r.Seq - 1)
-		b.Records = append(b.Records, string(r.line))
-		switch r.Kind {
-		case KindDecision:
+		b.Records[i] = string(r.line)
+		for _, h := range r.DataHashes {
+			named[h] = true
+		}
+		named[r.DecisionHash] = true
+		if r.Kind == KindDecision {
 			b.CallID = r.CallID
-		case KindPolicyLoaded:
 			text, err := os.ReadFile(filepath.Join(dir, PoliciesDir, r.PolicySHA256+".yaml"))
-			if err != nil {
+			switch {
+			case err == nil:
+				b.Policies = map[string]string{r.PolicySHA256: string(text)}
+			case !errors.Is(err, fs.ErrNotExist): // a log older than the archive of policies has none
 				return nil, fmt.Errorf("the policy text of %s: %w", r.PolicySHA256, err)
 			}
-			if b.Policies == nil {
-				b.Policies = map[string]string{}
-			}
-			b.Policies[r.PolicySHA256] = string(text)
+		}
+	}
+	indexes := make([]int64, 0, len(found))
+	for _, r := range found {
+		if !named[r.Hash] {
+			indexes = append(indexes, int64(r.Seq-1))
 		}
 	}
 	var err error
@@ -187,10 +231,10 @@ func bundleOf(dir string, found []foundRecord, cp Checkpoint, tree tlog.HashRead
 }
 
 // findCall reads the log once and returns, in seq order, the call's
-// decision, its outcomes, the policy and data records the decision names,
-// and the earlier changes of the called number.
+// decision, its outcomes, the data records the decision names (by version
+// in its trace, or by hash) and the earlier changes of the called number.
 func findCall(dir string, files []logFile, q EvidenceQuery) ([]foundRecord, error) {
-	var call, policies, changes []foundRecord
+	var call, changes []foundRecord
 	idNeedle := []byte(`"call_id":` + strconv.Quote(q.CallID) + `,`)
 	calledNeedle := []byte(`"called":` + strconv.Quote(q.Called) + `,`)
 	keep := func(line []byte) (foundRecord, bool) {
@@ -208,11 +252,6 @@ func findCall(dir string, files []logFile, q EvidenceQuery) ([]foundRecord, erro
 		if err := eachLine(dir, f, func(_ position, line []byte) error {
 			var match bool
 			switch {
-			case bytes.Contains(line, []byte(`"kind":"`+KindPolicyLoaded+`"`)):
-				if f, ok := keep(line); ok {
-					policies = append(policies, f)
-				}
-				return nil
 			case bytes.Contains(line, []byte(`"kind":"`+KindDataChange+`"`)):
 				if f, ok := keep(line); ok {
 					changes = append(changes, f)
@@ -246,13 +285,6 @@ func findCall(dir string, files []logFile, q EvidenceQuery) ([]foundRecord, erro
 			break // the same Call-ID used again: another call
 		}
 	}
-	// The policy in force: its latest load before the decision.
-	for i := len(policies) - 1; i >= 0; i-- {
-		if p := policies[i]; p.Seq < d.Seq && p.PolicySHA256 == d.PolicySHA256 {
-			out = append(out, p)
-			break
-		}
-	}
 	versions := map[uint64]bool{}
 	for _, rule := range d.Trace {
 		for _, c := range rule.Conditions {
@@ -269,7 +301,7 @@ func findCall(dir string, files []logFile, q EvidenceQuery) ([]foundRecord, erro
 		// all of them are: a live opt-out or consent of the called number
 		// stands whether or not the list it changed was ever imported.
 		v, _ := strconv.ParseUint(string(c.Version), 10, 64)
-		if c.Seq < d.Seq && (c.Number == "" && versions[v] || c.Number != "" && c.Number == d.Called) {
+		if c.Seq < d.Seq && (c.Number == "" && (versions[v] || slices.Contains(d.DataHashes, c.Hash)) || c.Number != "" && c.Number == d.Called) {
 			out = append(out, c)
 		}
 	}
@@ -347,6 +379,9 @@ type EvidenceSummary struct {
 	Checkpoint Checkpoint
 	// Records counts the records proven, by kind.
 	Records map[string]int
+	// Named counts those of them proven by the record that names them
+	// (data_hashes, decision_hash), not by the proof.
+	Named int
 	// Decision is the call's decision record, as stored.
 	Decision string
 }
@@ -356,8 +391,9 @@ type evidenceFile struct {
 	format, callID string
 	checkpoint     []byte
 	lines          [][]byte
+	quoted         int           // lines given as JSON strings (format 2)
 	proofs         [][]tlog.Hash // format 1: each record's own
-	proof          []byte        // format 2
+	proof          []byte        // formats 2 and 3
 	policies       map[string][]byte
 }
 
@@ -423,11 +459,15 @@ func readBundle(data []byte) (evidenceFile, error) {
 	if _, err := dec.ReadToken(); err != io.EOF {
 		return b, errors.New("more after the bundle")
 	}
+	if b.format == evidenceFormat1 {
+		return b, b.proofRecords()
+	}
 	return b, nil
 }
 
-// readRecords reads the records: lines as JSON strings (format 2) or
-// objects of a line and its proof (format 1).
+// readRecords reads the records: lines as JSON objects (format 3), as JSON
+// strings (format 2), or objects of a line and its proof (format 1, told
+// from format 3 once the format is known: readBundle calls proofRecords).
 func (b *evidenceFile) readRecords(dec *jsontext.Decoder) error {
 	if err := readDelim(dec, '['); err != nil {
 		return err
@@ -443,18 +483,29 @@ func (b *evidenceFile) readRecords(dec *jsontext.Decoder) error {
 				return err
 			}
 			b.lines = append(b.lines, line)
+			b.quoted++
 			continue
 		}
-		var r provenRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return err
-		}
-		b.lines, b.proofs = append(b.lines, []byte(r.Line)), append(b.proofs, r.Proof)
-	}
-	if b.proofs != nil && len(b.proofs) != len(b.lines) {
-		return errors.New("records of two formats")
+		b.lines = append(b.lines, bytes.Clone(v)) // v is void after the next read
 	}
 	return readDelim(dec, ']')
+}
+
+// proofRecords reads the records of a format 1 bundle: each an object of a
+// line and its proof.
+func (b *evidenceFile) proofRecords() error {
+	if b.quoted > 0 {
+		return errors.New("records of another format")
+	}
+	for i, v := range b.lines {
+		var r provenRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("record %d: %w", i+1, err)
+		}
+		b.lines[i] = []byte(r.Line)
+		b.proofs = append(b.proofs, r.Proof)
+	}
+	return nil
 }
 
 func readDelim(dec *jsontext.Decoder, want jsontext.Kind) error {
@@ -485,6 +536,9 @@ func readText(dec *jsontext.Decoder) ([]byte, error) {
 // evidenceFields are the fields of a record the check reads.
 type evidenceFields struct {
 	kind, callID, called, number, policySHA256 string
+	// names are the leaf hashes (hex) the record names: a decision's
+	// data_hashes, an outcome's decision_hash.
+	names []string
 }
 
 // readFields reads the record's top-level fields the check needs, skipping
@@ -513,6 +567,24 @@ func readFields(dec *jsontext.Decoder, line []byte) (evidenceFields, error) {
 			field = &f.number
 		case `"policy_sha256"`:
 			field = &f.policySHA256
+		case `"decision_hash"`:
+			f.names = append(f.names, "")
+			field = &f.names[len(f.names)-1]
+		case `"data_hashes"`:
+			if err := readDelim(dec, '['); err != nil {
+				return f, err
+			}
+			for dec.PeekKind() == '"' {
+				h, err := readString(dec)
+				if err != nil {
+					return f, err
+				}
+				f.names = append(f.names, h)
+			}
+			if err := readDelim(dec, ']'); err != nil {
+				return f, err
+			}
+			continue
 		default:
 			if err := dec.SkipValue(); err != nil {
 				return f, err
@@ -529,19 +601,29 @@ func readFields(dec *jsontext.Decoder, line []byte) (evidenceFields, error) {
 // VerifyEvidence checks a bundle offline with the log's public key alone:
 // the checkpoint's signature; for every record, that its hash is its leaf
 // hash (SHA-256 of 0x00 and the line without its hash field); that the
-// proof and the records' leaves give the checkpoint's root (format 2: one
-// multiproof, rootOf; format 1: one RFC 6962 §2.1.1 inclusion proof each);
-// that the decision and outcomes are the bundle's call and name one called
-// number; and that every policy text hashes to the SHA-256 it is filed under,
-// the decision's among them.
+// proof and the leaves of the records no other record names give the
+// checkpoint's root (formats 2 and 3: one multiproof, rootOf; format 1: one
+// RFC 6962 §2.1.1 inclusion proof each), a record named (data_hashes,
+// decision_hash) being proven by the record that names it; that the
+// decision and outcomes are the bundle's call and name one called number;
+// and that every policy text hashes to the SHA-256 it is filed under, the
+// decision's among them.
 func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error) {
 	var s EvidenceSummary
 	b, err := readBundle(data)
 	if err != nil {
 		return s, fmt.Errorf("not an evidence bundle: %w", err)
 	}
-	if b.format != EvidenceFormat && b.format != evidenceFormat1 || (b.proofs != nil) != (b.format == evidenceFormat1) {
-		return s, fmt.Errorf("format %q, want %q", b.format, EvidenceFormat)
+	switch {
+	case b.format == evidenceFormat1:
+	case b.format == evidenceFormat2 && b.quoted == len(b.lines), b.format == EvidenceFormat && b.quoted == 0:
+	case b.format == evidenceFormat2 || b.format == EvidenceFormat:
+		err = errors.New("records of another format")
+	default:
+		err = fmt.Errorf("format %q, want %q", b.format, EvidenceFormat)
+	}
+	if err != nil {
+		return s, err
 	}
 	if verifier == nil {
 		return s, errors.New("a public key is needed to check the checkpoint")
@@ -552,7 +634,8 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 	}
 	s.CallID, s.Checkpoint, s.Records = b.callID, cp, map[string]int{}
 	dec := jsontext.NewDecoder(new(bytes.Buffer))
-	indexes, leaves := make([]int64, len(b.lines)), make([]tlog.Hash, len(b.lines))
+	seqs, leaves := make([]int64, len(b.lines)), make([]tlog.Hash, len(b.lines))
+	named := map[[hashHexLen]byte]bool{}
 	decisions, called := 0, ""
 	var policy string
 	for i, line := range b.lines {
@@ -564,18 +647,23 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 		if h := hexHash(leaf); !bytes.Equal(h[:], l.hash) {
 			return s, fmt.Errorf("record %d (seq %d): the hash does not match the record: it was altered", i+1, l.seq)
 		}
-		if l.seq == 0 || int64(l.seq) > cp.Size || i > 0 && int64(l.seq-1) <= indexes[i-1] {
+		if l.seq == 0 || int64(l.seq) > cp.Size || i > 0 && int64(l.seq-1) <= seqs[i-1] {
 			return s, fmt.Errorf("record %d (seq %d): not in the checkpoint's tree of %d records after the one before it", i+1, l.seq, cp.Size)
 		}
-		indexes[i], leaves[i] = int64(l.seq-1), leaf
+		seqs[i], leaves[i] = int64(l.seq-1), leaf
 		if b.proofs != nil {
-			if err := tlog.CheckRecord(b.proofs[i], cp.Size, cp.Root, indexes[i], leaf); err != nil {
+			if err := tlog.CheckRecord(b.proofs[i], cp.Size, cp.Root, seqs[i], leaf); err != nil {
 				return s, fmt.Errorf("record %d (seq %d): not in the checkpoint's tree: %w", i+1, l.seq, err)
 			}
 		}
 		f, err := readFields(dec, line)
 		if err != nil {
 			return s, fmt.Errorf("record %d (seq %d): %w", i+1, l.seq, err)
+		}
+		for _, h := range f.names {
+			if len(h) == hashHexLen {
+				named[[hashHexLen]byte([]byte(h))] = true
+			}
 		}
 		s.Records[f.kind]++
 		switch f.kind {
@@ -598,7 +686,18 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 		}
 	}
 	if b.proofs == nil {
-		root, err := rootOf(cp.Size, indexes, leaves, b.proof)
+		// A record another names is proven with it: its leaf hash is in the
+		// naming record's body. Names point back (a record names hashes that
+		// existed when it was written), so every chain of names ends in a
+		// record proven in the tree.
+		indexes, proven := seqs[:0:0], leaves[:0:0]
+		for i, leaf := range leaves {
+			if !named[hexHash(leaf)] {
+				indexes, proven = append(indexes, seqs[i]), append(proven, leaf)
+			}
+		}
+		s.Named = len(leaves) - len(proven)
+		root, err := rootOf(cp.Size, indexes, proven, b.proof)
 		if err != nil || root != cp.Root {
 			return s, fmt.Errorf("the records are not in the checkpoint's tree: %v", cmp.Or(err, errors.New("the proof leads to another root")))
 		}

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// FuzzVerifyEvidence feeds VerifyEvidence bundles of both formats and
+// FuzzVerifyEvidence feeds VerifyEvidence bundles of the three formats and
 // whatever the fuzzer makes of them. It never panics, and a bundle it passes
 // holds only lines of the log, the call's decision among them: no input gets
 // a record that was not logged past the check.
@@ -36,6 +36,9 @@ func FuzzVerifyEvidence(f *testing.F) {
 	}
 	v1["records"] = records
 	old, _ := json.MarshalIndent(v1, "", " ")
+	f.Add(old)
+	v2 := map[string]any{"format": evidenceFormat2, "call_id": "call-a", "checkpoint": b.Checkpoint, "records": b.Records, "proof": b.Proof}
+	old, _ = json.Marshal(v2)
 	f.Add(old)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := VerifyEvidence(data, verifier)

@@ -23,7 +23,9 @@ import (
 const testPolicy = "rules:\n  - name: internal-dnc\n    match: {listed: internal}\n    action: reject\n"
 
 // callLog writes a log with two calls, the policy load and data changes
-// their decisions name, and a checkpoint over all of it.
+// their decisions name, and a checkpoint over all of it, as the server
+// writes them: call-a's decision names the import of version 7 (its
+// data_hashes), and its outcome the decision (decision_hash).
 func callLog(t testing.TB) (dir string) {
 	t.Helper()
 	dir = t.TempDir()
@@ -41,20 +43,20 @@ func callLog(t testing.TB) (dir string) {
 		}
 	}
 	must(l.AppendEvent(KindPolicyLoaded, at, map[string]any{"policy_sha256": sha, "file": "policy.yaml"}))
-	must(l.AppendEvent(KindDataChange, at, map[string]any{"data_set": "internal", "version": 7, "count": 3}))
+	must(l.AppendImport(at, DataImport{Set: "dnc/internal", Version: 7}, map[string]any{"data_set": "internal", "version": 7, "count": 3}))
 	// A live opt-out of another number, in the same version: not this call's evidence.
 	must(l.AppendEvent(KindDataChange, at, map[string]any{"data_set": "internal", "version": 7, "number": "+13055550100"}))
 	// A live opt-out of this call's number on a list only changed live (version 0): its evidence too.
 	must(l.AppendEvent(KindDataChange, at, map[string]any{"list": "dnc", "version": 0, "number": "+12025550143"}))
 	for i, call := range []string{"call-a", "call-b"} {
 		r := fullRecord(i)
-		r.CallID, r.PolicySHA256 = call, sha
+		r.CallID, r.PolicySHA256, r.Cites = call, sha, []uint64{7}
 		if call == "call-b" {
 			r.Called = "+13055550100"
 		}
 		l.Append(r)
 	}
-	must(l.AppendEvent(KindOutcome, at.Add(time.Minute), map[string]any{"call_id": "call-a", "called": "+12025550143", "status": 200, "ended_by": "dialer"}))
+	must(l.AppendEvent(KindOutcome, at.Add(time.Minute), Outcome{CallID: "call-a", Called: "+12025550143", Status: 200, EndedBy: "dialer"}))
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func TestEvidenceOfOneCall(t *testing.T) {
 			t.Errorf("the bundle holds another called number: %s", r)
 		}
 	}
-	if strings.Join(kinds, ",") != "policy_loaded,data_change,data_change,decision,outcome" {
+	if strings.Join(kinds, ",") != "data_change,data_change,decision,outcome" { // the policy is its text
 		t.Errorf("records of kinds %v", kinds)
 	}
 	if len(b.Policies) != 1 {
@@ -111,7 +113,7 @@ func TestVerifyEvidence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, _ := json.Marshal(b)
+	good := mustJSON(t, b)
 	s, err := VerifyEvidence(good, verifier)
 	if err != nil || s.Records[KindDecision] != 1 || s.Records[KindOutcome] != 1 || s.Checkpoint.Size != 22 {
 		t.Fatalf("VerifyEvidence = %+v, %v", s, err)
@@ -122,7 +124,8 @@ func TestVerifyEvidence(t *testing.T) {
 		edit     func(b *Bundle)
 		complain string
 	}{
-		"another format":  {func(b *Bundle) { b.Format = "gatekeeper-evidence/3" }, "format"},
+		"another format":  {func(b *Bundle) { b.Format = "gatekeeper-evidence/4" }, "format"},
+		"format 2":        {func(b *Bundle) { b.Format = evidenceFormat2 }, "records of another format"},
 		"another call_id": {func(b *Bundle) { b.CallID = "call-b" }, `call "call-a", not the bundle's "call-b"`},
 		"a record altered": {func(b *Bundle) {
 			b.Records[1] = strings.Replace(b.Records[1], `"status":200`, `"status":603`, 1)
@@ -152,10 +155,10 @@ func TestVerifyEvidence(t *testing.T) {
 		}, "do not include the decision's policy"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			var bad Bundle
-			json.Unmarshal(good, &bad)
+			bad := *b
+			bad.Records, bad.Proof = slices.Clone(b.Records), slices.Clone(b.Proof)
 			tc.edit(&bad)
-			data, _ := json.Marshal(bad)
+			data := mustJSON(t, &bad)
 			if _, err := VerifyEvidence(data, verifier); err == nil || !strings.Contains(err.Error(), tc.complain) {
 				t.Fatalf("VerifyEvidence: %v; want it to say %q", err, tc.complain)
 			}
@@ -273,14 +276,24 @@ func TestDocsPythonEvidenceCheck(t *testing.T) {
 		out, err := exec.Command(python, "-c", script, path).CombinedOutput()
 		return string(out), err
 	}
-	if out, err := check(b); err != nil || out != "call call-a: 5 records in the tree of size 7\n" {
+	if out, err := check(b); err != nil || out != "call call-a: 4 records in the tree of size 7\n" {
 		t.Fatalf("the docs' check: %v\n%s", err, out)
+	}
+	if !strings.Contains(b.Records[0], `"version":7`) || !strings.Contains(b.Records[2], `"data_hashes":["`+b.Records[0][len(b.Records[0])-66:len(b.Records[0])-2]+`"]`) {
+		t.Fatalf("the decision does not name the import's record: %s", b.Records[2])
 	}
 	altered := *b
 	altered.Records = slices.Clone(b.Records)
 	altered.Records[3] = strings.Replace(altered.Records[3], `"status":200`, `"status":603`, 1)
 	if out, err := check(&altered); err == nil || !strings.Contains(out, "a record was altered") {
 		t.Errorf("the docs' check of an altered record: %v\n%s", err, out)
+	}
+	// The import is proven by the decision's name alone: altered with a hash
+	// of its own, it is named by nothing and not in the proof.
+	altered.Records = slices.Clone(b.Records)
+	altered.Records[0] = withHash(b.Records[0], `"count":3`, `"count":4`)
+	if out, err := check(&altered); err == nil || !strings.Contains(out, "not in the checkpoint's tree") {
+		t.Errorf("the docs' check of an altered named record: %v\n%s", err, out)
 	}
 	altered = *b
 	altered.Proof = slices.Clone(b.Proof)

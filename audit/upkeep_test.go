@@ -3,7 +3,6 @@ package audit
 import (
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -135,7 +134,7 @@ func TestRotatesBySizeAndCompresses(t *testing.T) {
 
 func mustJSON(t *testing.T, b *Bundle) []byte {
 	t.Helper()
-	data, err := json.Marshal(b)
+	data, err := b.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}

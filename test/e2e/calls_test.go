@@ -66,7 +66,11 @@ func TestAllowedCallCompletesThroughTheProxy(t *testing.T) {
 	if out, err := g.run("audit", "evidence", "--call-id", r["call_id"].(string), "-o", bundle); err != nil {
 		t.Errorf("audit evidence: %v %s", err, out)
 	}
-	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "decision 1, outcome 1, policy_loaded 1, data_change ") {
+	// Its outcome names the decision, so the proof is the outcome's alone.
+	if o := g.auditLog("outcome"); len(o) != 1 || o[0]["decision_hash"] != r["hash"] {
+		t.Errorf("the outcome does not name the decision %v: %v", r["hash"], o)
+	}
+	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "decision 1, outcome 1, data_change ") || !strings.Contains(out, "proven by the record that names them") {
 		t.Errorf("audit verify-evidence: %v %s", err, out)
 	}
 	// The checkpoint signed at shutdown covers the call's records.

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -100,13 +102,44 @@ func TestEveryPolicyAndDataVersionResolvesInTheAuditFolder(t *testing.T) {
 		t.Fatalf("audit evidence: %v %s", err, out)
 	}
 	data, _ := os.ReadFile(bundle)
-	if !strings.Contains(string(data), `\"change\":\"import\"`) || !strings.Contains(string(data), "# reviewed by legal") || strings.Contains(string(data), "3035550100") {
+	if !strings.Contains(string(data), `"change":"import"`) || !strings.Contains(string(data), "# reviewed by legal") || strings.Contains(string(data), "3035550100") {
 		t.Errorf("the bundle lacks the list's import or the policy text, or names another number:\n%s", data)
 	}
-	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "decision 1, outcome 0, policy_loaded 1, data_change 1\n") {
+	// The decision names the import's record by its hash, which proves it.
+	imports := g.auditLog("data_change")
+	if names, _ := decisions[0]["data_hashes"].([]any); len(names) != 1 || names[0] != imports[3]["hash"] {
+		t.Errorf("the decision names %v; want the hash of the import it cites, %v", decisions[0]["data_hashes"], imports[3])
+	}
+	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "decision 1, outcome 0, data_change 1 (1 proven by the record that names them)\n") {
 		t.Errorf("audit verify-evidence: %v %s", err, out)
+	}
+	// The import altered in the bundle, with a hash of its own: no record
+	// names it, and the proof does not hold it.
+	at := strings.Index(string(data), `"change":"import"`)
+	start := strings.LastIndexByte(string(data[:at]), '\n') + 1
+	end := start + strings.IndexByte(string(data[start:]), '\n')
+	altered := strings.Replace(string(data[start:end]), `"change":"import"`, `"change":"imported"`, 1)
+	altered = rehash(t, strings.TrimSuffix(altered, ","))
+	if data[end-1] == ',' {
+		altered += ","
+	}
+	writeFile(t, bundle, string(data[:start])+altered+string(data[end:]))
+	if out, err := g.run("audit", "verify-evidence", bundle); err == nil || !strings.Contains(out, "not in the checkpoint's tree") {
+		t.Errorf("audit verify-evidence of a bundle whose named import was altered: %v %s", err, out)
 	}
 	if out, err := g.run("audit", "verify"); err != nil || !strings.Contains(out, "8 records intact") {
 		t.Errorf("audit verify: %v %s", err, out)
 	}
+}
+
+// rehash gives a record's line the hash its content has (docs/audit.md,
+// "Hashes, the Merkle tree and checkpoints"), as a forger would.
+func rehash(t *testing.T, line string) string {
+	t.Helper()
+	cut := strings.LastIndex(line, `,"hash":"`)
+	if cut < 0 {
+		t.Fatalf("not a record: %s", line)
+	}
+	sum := sha256.Sum256(append([]byte{0}, line[:cut]+"}"...))
+	return line[:cut] + `,"hash":"` + hex.EncodeToString(sum[:]) + `"}`
 }

@@ -83,7 +83,7 @@ func TestShippedPolicyRejectsNationalDNCAndAllowsClean(t *testing.T) {
 		t.Fatalf("audit evidence: %v %s", err, out)
 	}
 	data, _ := os.ReadFile(bundle)
-	if want := fmt.Sprintf(`\"list\":\"ftc\",\"version\":%v,`, ftcVersion); !strings.Contains(string(data), want) {
+	if want := fmt.Sprintf(`"list":"ftc","version":%v,`, ftcVersion); !strings.Contains(string(data), want) {
 		t.Errorf("the allowed call's bundle lacks the ftc import (%s):\n%s", want, data)
 	}
 }

@@ -1,0 +1,133 @@
+package audit
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// namedFields are the names a record of the log gives, and its own hash.
+type namedFields struct {
+	Seq          uint64   `json:"seq"`
+	CallID       string   `json:"call_id"`
+	DataHashes   []string `json:"data_hashes"`
+	DecisionHash string   `json:"decision_hash"`
+	Hash         string   `json:"hash"`
+}
+
+func readNamed(t *testing.T, dir string) []namedFields {
+	t.Helper()
+	var out []namedFields
+	for _, line := range readLines(t, recordFile(dir)) {
+		var f namedFields
+		if err := json.Unmarshal(line, &f); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// The writer names, in a decision, the records of the imports its trace
+// cites that it knows (the last two of each data set, across restarts by
+// import-hashes.jsonl), in the order cited; in an outcome, the decision of
+// its call if allowed and written since the writer started.
+func TestWriterNamesRecords(t *testing.T) {
+	dir := t.TempDir()
+	signer, verifier := testKey(t)
+	at := time.Date(2031, 1, 2, 3, 0, 0, 0, time.UTC)
+	l, _ := open(t, dir, Options{Signer: signer})
+	for v := range uint64(3) { // seq 1-3: versions 7, 8, 9 of one list; 7 is forgotten
+		if err := l.AppendImport(at, DataImport{Set: "dnc/internal", Version: 7 + v}, map[string]any{"version": 7 + v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decide := func(l *Log, callID, decision string, cites ...uint64) {
+		r := fullRecord(0)
+		r.CallID, r.Decision, r.Cites = callID, decision, cites
+		l.Append(r)
+	}
+	ended := func(l *Log, callID string) {
+		if err := l.AppendEvent(KindOutcome, at, Outcome{CallID: callID, Called: "+12025550143", Status: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decide(l, "call-a", "allow", 9, 42, 7, 8) // seq 4
+	ended(l, "call-a")                        // 5
+	ended(l, "call-a")                        // 6: its decision was named once
+	decide(l, "call-r", "reject", 8)          // 7
+	ended(l, "call-r")                        // 8: a rejected call's decision is not named
+	decide(l, "call-c", "allow")              // 9
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, _ = open(t, dir, Options{Signer: signer})
+	ended(l, "call-c")              // 10: the decision was written before the restart
+	decide(l, "call-d", "allow", 8) // 11: the imports' names outlive it
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, importHashesFile))
+	l, _ = open(t, dir, Options{Signer: signer})
+	decide(l, "call-e", "allow", 8) // 12: without the file, no name
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	rs := readNamed(t, dir)
+	want := []struct {
+		seq      int
+		data     []string
+		decision string
+	}{
+		{4, []string{rs[2].Hash, rs[1].Hash}, ""},
+		{5, nil, rs[3].Hash},
+		{6, nil, ""},
+		{7, []string{rs[1].Hash}, ""},
+		{8, nil, ""},
+		{9, nil, ""},
+		{10, nil, ""},
+		{11, []string{rs[1].Hash}, ""},
+		{12, nil, ""},
+	}
+	for _, w := range want {
+		r := rs[w.seq-1]
+		if !slices.Equal(r.DataHashes, w.data) || r.DecisionHash != w.decision {
+			t.Errorf("record %d names %v and %q; want %v and %q", w.seq, r.DataHashes, r.DecisionHash, w.data, w.decision)
+		}
+	}
+
+	// The bundles prove in the tree only the records nothing names: call-a's
+	// its outcomes and the import of version 7 its trace cites (forgotten by
+	// the writer), not its decision nor the imports of 8 and 9; call-c's,
+	// whose outcome came after a restart, its decision too. They verify.
+	for call, proven := range map[string][]uint64{"call-a": {1, 5, 6}, "call-c": {1, 9, 10}} {
+		b, err := Evidence(dir, EvidenceQuery{CallID: call}, verifier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := VerifyEvidence(mustJSON(t, b), verifier); err != nil {
+			t.Fatalf("%s: %v", call, err)
+		}
+		if call == "call-a" && len(b.Records) != 6 {
+			t.Errorf("call-a: %d records; want its decision, two outcomes and the imports of 7, 8 and 9", len(b.Records))
+		}
+		cp, _ := OpenCheckpoint([]byte(b.Checkpoint), nil)
+		var indexes []int64
+		var leaves []tlog.Hash
+		for _, line := range b.Records {
+			l, _ := parseLine([]byte(line))
+			if slices.Contains(proven, l.seq) {
+				indexes, leaves = append(indexes, int64(l.seq-1)), append(leaves, l.leaf())
+			}
+		}
+		if root, err := rootOf(cp.Size, indexes, leaves, b.Proof); err != nil || root != cp.Root {
+			t.Errorf("%s: the proof is not that of records %v alone: %v", call, proven, err)
+		}
+	}
+}

@@ -305,15 +305,13 @@ func TestDocsPythonEvidenceCheck(t *testing.T) {
 
 // The figures docs/benchmarks.md quotes: the bundle of an answered call as
 // the shipped policy decides it, in a log of 10 million records
-// (realisticBundle).
+// (realisticCall), proven against the first checkpoint that covers its
+// records (as audit evidence does) and, for comparison, the latest.
 func BenchmarkEvidence(b *testing.B) {
-	for _, withData := range []bool{true, false} {
-		name := "call-only" // its decision and outcome alone
-		if withData {
-			name = "with-data" // and its policy_loaded and data_change records
-		}
+	dir, found, cps, tree, verifier := realisticCall(b)
+	for i, name := range []string{"first-checkpoint", "latest-checkpoint"} {
 		b.Run(name, func(b *testing.B) {
-			dir, found, cp, tree, verifier := realisticCall(b, withData)
+			cp := cps[i]
 			bundle, err := bundleOf(dir, found, cp, tree)
 			if err != nil {
 				b.Fatal(err)
@@ -322,8 +320,12 @@ func BenchmarkEvidence(b *testing.B) {
 			withoutPolicy := *bundle
 			withoutPolicy.Policies = nil
 			bare, _ := withoutPolicy.Encode()
-			b.Logf("bundle: %d bytes, %d without the policy text; %d records, %d proof hashes; tree size %d",
-				len(data), len(bare), len(bundle.Records), len(bundle.Proof)/tlog.HashSize, cp.Size)
+			recordBytes := 0
+			for _, r := range bundle.Records {
+				recordBytes += len(r)
+			}
+			b.Logf("bundle: %d bytes, %d without the policy text; %d records (%d bytes), %d proof hashes; checkpoint of size %d (%d bytes)",
+				len(data), len(bare), len(bundle.Records), recordBytes, len(bundle.Proof)/tlog.HashSize, cp.Size, len(cp.Note))
 			for name, data := range map[string][]byte{"verify": data, "verify-without-policy-text": bare} {
 				b.Run(name, func(b *testing.B) {
 					start := cpuTime(b)
@@ -353,16 +355,19 @@ func BenchmarkEvidence(b *testing.B) {
 }
 
 // realisticCall is an allowed call under the shipped policy (configs/policy.yaml)
-// with the records its bundle holds, as the writer writes them: the decision
-// (shippedRecord, its trace citing the FTC list's import 37, in the stale
-// and the listed condition, and the blocks' import 31), its outcome, the policy_loaded record and the two imports' data_change
-// records. They are then numbered as in a log of 10 million records (the
-// blocks imported weeks ago, the policy loaded at this morning's start, the
-// FTC list imported since, the call, its outcome a minute and 120,000 records
-// later), with the hash each then has, and tree (a tree.hashes file, sparse:
-// only the hashes a proof reads) holds them among 10 million other leaves.
-// Without withData, the policy and data records are left out.
-func realisticCall(b *testing.B, withData bool) (dir string, found []foundRecord, cp Checkpoint, tree *mappedHashes, verifier note.Verifier) {
+// with the records its bundle holds, as the writer writes them: the two
+// imports' data_change records, the decision (shippedRecord, its trace
+// citing the FTC list's import 37, in the stale and the listed condition,
+// then the blocks' import 31; its data_hashes naming both records), and its
+// outcome (naming the decision). They are then numbered as in a log of 10
+// million records (the blocks imported weeks ago, the FTC list this
+// morning, the call, its outcome a minute and 120,000 records later, at
+// 2,000 records/s), with the hashes each then has, its names following, and
+// tree (a tree.hashes file, sparse: only the hashes a proof reads) holds
+// them among 10 million other leaves. cps are the checkpoint the writer
+// signed first after the outcome (size 9,130,000: 5 s of records later) and
+// the one of the whole log.
+func realisticCall(b *testing.B) (dir string, found []foundRecord, cps []Checkpoint, tree *mappedHashes, verifier note.Verifier) {
 	signer, verifier := testKey(b)
 	dir = b.TempDir()
 	text, err := configs.Files.ReadFile("policy.yaml")
@@ -394,71 +399,74 @@ func realisticCall(b *testing.B, withData bool) (dir string, found []foundRecord
 	}
 	at := time.Date(2031, 1, 2, 6, 0, 0, 0, time.UTC)
 	l, _ := open(b, dir, Options{Signer: signer})
-	l.AppendEvent(KindDataChange, at.AddDate(0, 0, -20), dataChange{Change: "import", DataKind: "blocks", List: "blocks", Version: 31,
+	must := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	must(l.AppendImport(at.AddDate(0, 0, -20), DataImport{Set: "blocks/blocks", Version: 31}, dataChange{Change: "import", DataKind: "blocks", List: "blocks", Version: 31,
 		Files:      []file{{"/var/lib/gatekeeper/incoming/blocks-2030-12.csv", 31_870_214, strings.Repeat("7c", 32)}},
-		SourceDate: "2030-12-01", Count: 587_212, By: "ops", Via: "cli through the admin socket (uid 1000, pid 4242)", Host: "gk-a.example.com"})
-	l.AppendEvent(KindPolicyLoaded, at, map[string]string{"policy_sha256": sha, "file": "(embedded) policy.yaml", "mode": "enforce", "trigger": "start"})
-	l.AppendEvent(KindDataChange, at.Add(time.Hour), dataChange{Change: "import", DataKind: "dnc", List: "ftc", Version: 37,
+		SourceDate: "2030-12-01", Count: 587_212, By: "ops", Via: "cli through the admin socket (uid 1000, pid 4242)", Host: "gk-a.example.com"}))
+	must(l.AppendEvent(KindPolicyLoaded, at, map[string]string{"policy_sha256": sha, "file": "(embedded) policy.yaml", "mode": "enforce", "trigger": "start"}))
+	must(l.AppendImport(at.Add(time.Hour), DataImport{Set: "dnc/ftc", Version: 37}, dataChange{Change: "import", DataKind: "dnc", List: "ftc", Version: 37,
 		Files:      []file{{"/var/lib/gatekeeper/incoming/ftc-2031-01-02.zip", 2_147_318_555, strings.Repeat("5b", 32)}},
-		SourceDate: "2031-01-02", Count: 249_812_733, Added: 41_211, Removed: 38_002, By: "ops", Via: "cli through the admin socket (uid 1000, pid 4242)", Host: "gk-a.example.com"})
+		SourceDate: "2031-01-02", Count: 249_812_733, Added: 41_211, Removed: 38_002, By: "ops", Via: "cli through the admin socket (uid 1000, pid 4242)", Host: "gk-a.example.com"}))
 	r := shippedRecord(0)
-	r.PolicySHA256 = sha
+	r.PolicySHA256, r.Cites = sha, []uint64{37, 31} // as policy.Decision.DataVersions gives them
 	r.Trace = json.RawMessage(strings.NewReplacer(`"value":"ftc","version":1}`, `"value":"ftc","version":37}`,
 		`"kind":"listed","version":1}`, `"kind":"listed","version":37}`,
 		`"value":"landline from block","version":2}`, `"value":"landline from block","version":31}`).Replace(string(r.Trace)))
 	l.Append(r)
 	answered := r.Time.Add(4 * time.Second)
-	l.AppendEvent(KindOutcome, answered.Add(52317*time.Millisecond), Outcome{CallID: r.CallID, Called: r.Called, Calling: r.Caller, CallerID: r.Caller,
+	must(l.AppendEvent(KindOutcome, answered.Add(52317*time.Millisecond), Outcome{CallID: r.CallID, Called: r.Called, Calling: r.Caller, CallerID: r.Caller,
 		Dialer: r.Dialer, Campaign: r.Campaign, DialMode: r.DialMode, Status: 200, Disposition: "answered", Invited: Time{r.Time},
-		Answered: &Time{answered}, Ended: Time{answered.Add(52317 * time.Millisecond)}, DurationS: 52.317, EndedBy: "dialer"})
-	if err := l.Close(); err != nil {
-		b.Fatal(err)
-	}
+		Answered: &Time{answered}, Ended: Time{answered.Add(52317 * time.Millisecond)}, DurationS: 52.317, EndedBy: "dialer"}))
+	must(l.Close())
 	files, _ := logFiles(dir)
 	found, err = findCall(dir, files, EvidenceQuery{CallID: r.CallID})
-	if err != nil || len(found) != 5 {
+	if err != nil || len(found) != 4 || len(found[2].DataHashes) != 2 || found[3].DecisionHash == "" {
 		b.Fatalf("the call's records: %d, %v", len(found), err)
 	}
 
 	const size = 10_000_000
 	filler := sha256.Sum256([]byte("another record"))
 	leaves := map[int64]tlog.Hash{}
-	for i, seq := range []uint64{2_000_017, 6_000_001, 8_000_002, 9_000_000, 9_120_000} {
+	renamed := strings.NewReplacer() // the hashes the records had, to the ones they have renumbered
+	var pairs []string
+	for i, seq := range []uint64{2_000_017, 8_000_002, 9_000_000, 9_120_000} {
 		renumber := func(line, _ []byte) []byte {
+			line = []byte(renamed.Replace(string(line))) // the names, of records renumbered before
 			return bytes.Replace(line, fmt.Appendf(nil, `"seq":%d,`, found[i].Seq), fmt.Appendf(nil, `"seq":%d,`, seq), 1)
 		}
+		was := found[i].Hash
 		found[i].line = bytes.TrimSuffix(rehashed(renumber)(found[i].line, nil), []byte("\n"))
-		found[i].Seq = seq
+		if err := json.Unmarshal(found[i].line, &found[i].recordFields); err != nil {
+			b.Fatal(err)
+		}
+		pairs = append(pairs, was, found[i].Hash)
+		renamed = strings.NewReplacer(pairs...)
 		leaves[int64(seq-1)] = sha256.Sum256(append(append([]byte{0}, found[i].line[:len(found[i].line)-hashSuffixLen]...), '}'))
 	}
-	if !withData {
-		found = slices.DeleteFunc(found, func(r foundRecord) bool {
-			if r.Kind != KindDecision && r.Kind != KindOutcome {
-				delete(leaves, int64(r.Seq-1))
-				return true
-			}
-			return false
-		})
-	}
 	synthetic := &sparseTree{leaves: leaves, filler: filler, memo: map[int64]tlog.Hash{}}
-	root, err := tlog.TreeHash(size, synthetic)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if cp, err = signCheckpoint(signer, size, root, at.Add(2*time.Hour)); err != nil {
-		b.Fatal(err)
-	}
 	treeDir := b.TempDir()
 	f, err := os.Create(filepath.Join(treeDir, treeFileName))
 	if err != nil {
 		b.Fatal(err)
 	}
 	f.Truncate(tlog.StoredHashCount(size) * tlog.HashSize)
-	indexes := make([]int64, len(found))
-	for i, r := range found {
-		indexes[i] = int64(r.Seq - 1)
+	for _, n := range []int64{9_130_000, size} {
+		root, err := tlog.TreeHash(n, synthetic)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cp, err := signCheckpoint(signer, n, root, at.Add(2*time.Hour))
+		if err != nil {
+			b.Fatal(err)
+		}
+		cps = append(cps, cp)
+		// The proof reads only the records nothing names: the outcome.
+		proveLeaves(n, []int64{int64(found[3].Seq - 1)}, synthetic) // to learn which hashes it reads
 	}
-	proveLeaves(size, indexes, synthetic) // to learn which hashes a proof reads
 	for idx, h := range synthetic.memo {
 		f.WriteAt(h[:], idx*tlog.HashSize)
 	}
@@ -467,7 +475,7 @@ func realisticCall(b *testing.B, withData bool) (dir string, found []foundRecord
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { tree.Close() })
-	return dir, found, cp, tree, verifier
+	return dir, found, cps, tree, verifier
 }
 
 // sparseTree is a tlog.HashReader of a tree whose leaves are filler but

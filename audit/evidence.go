@@ -71,8 +71,9 @@ type Bundle struct {
 	Proof []byte `json:"proof"`
 	// Policies maps a policy's SHA-256 (hex) to its text.
 	Policies map[string]string `json:"policies,omitempty"`
-	// Records are the lines as stored, in seq order; record seq is leaf
-	// seq-1. Encode writes them last, as JSON objects, one a line.
+	// Records are the lines as stored without their hash field (the bodies
+	// their hashes cover, which the check computes), in seq order; record
+	// seq is leaf seq-1. Encode writes them last, as JSON objects, one a line.
 	Records []string `json:"-"`
 }
 
@@ -201,7 +202,7 @@ func bundleOf(dir string, found []foundRecord, cp Checkpoint, tree tlog.HashRead
 	b := &Bundle{Format: EvidenceFormat, Checkpoint: string(cp.Note), Records: make([]string, len(found))}
 	named := map[string]bool{}
 	for i, r := range found {
-		b.Records[i] = string(r.line)
+		b.Records[i] = string(r.line[:len(r.line)-hashSuffixLen]) + "}" // the body its hash covers
 		for _, h := range r.DataHashes {
 			named[h] = true
 		}
@@ -391,28 +392,41 @@ type evidenceFile struct {
 	format, callID string
 	checkpoint     []byte
 	lines          [][]byte
-	quoted         int           // lines given as JSON strings (format 2)
-	proofs         [][]tlog.Hash // format 1: each record's own
-	proof          []byte        // formats 2 and 3
+	fields         []evidenceFields // of lines given as objects (format 3)
+	quoted         int              // lines given as JSON strings (format 2)
+	proofs         [][]tlog.Hash    // format 1: each record's own
+	proof          []byte           // formats 2 and 3
 	policies       map[string][]byte
 }
 
-// readBundle reads a bundle of either format in one pass with jsontext,
+// readBundle reads a bundle of any format in one pass with jsontext,
 // without reflection: encoding/json took about four times as long, more
 // than the signature check (BenchmarkEvidence/verify). Names it does not
-// know are skipped; a name given twice is an error.
+// know are skipped; a name it knows given twice is an error. It leaves the
+// check of duplicate names to itself: jsontext's (a set of every object's
+// names) took a sixth of the check, most of it in the records, where a
+// name twice cannot pass anyway: every record the check passes is one the
+// log's writer wrote.
 func readBundle(data []byte) (evidenceFile, error) {
 	var b evidenceFile
-	dec := jsontext.NewDecoder(bytes.NewBuffer(data)) // a Buffer is read in place, not copied
+	dec := jsontext.NewDecoder(bytes.NewBuffer(data), jsontext.AllowDuplicateNames(true)) // a Buffer is read in place, not copied
 	if err := readDelim(dec, '{'); err != nil {
 		return b, err
 	}
+	seen := map[string]bool{}
 	for dec.PeekKind() == '"' {
 		tok, err := dec.ReadToken()
 		if err != nil {
 			return b, err
 		}
 		name := tok.String() // the token is void after the next read
+		switch name {
+		case "format", "call_id", "checkpoint", "proof", "records", "policies":
+			if seen[name] {
+				return b, fmt.Errorf("%s given twice", name)
+			}
+			seen[name] = true
+		}
 		switch name {
 		case "format":
 			b.format, err = readString(dec)
@@ -429,7 +443,7 @@ func readBundle(data []byte) (evidenceFile, error) {
 				b.proof = b.proof[:n]
 			}
 		case "records":
-			err = b.readRecords(dec)
+			err = b.readRecords(dec, data)
 		case "policies":
 			b.policies = map[string][]byte{}
 			if err = readDelim(dec, '{'); err != nil {
@@ -438,7 +452,10 @@ func readBundle(data []byte) (evidenceFile, error) {
 			for err == nil && dec.PeekKind() == '"' {
 				var sum string
 				var text []byte
-				if sum, err = readString(dec); err == nil {
+				if sum, err = readString(dec); err == nil && b.policies[sum] != nil {
+					err = fmt.Errorf("%s given twice", sum)
+				}
+				if err == nil {
 					text, err = readText(dec)
 					b.policies[sum] = text
 				}
@@ -468,27 +485,39 @@ func readBundle(data []byte) (evidenceFile, error) {
 // readRecords reads the records: lines as JSON objects (format 3), as JSON
 // strings (format 2), or objects of a line and its proof (format 1, told
 // from format 3 once the format is known: readBundle calls proofRecords).
-func (b *evidenceFile) readRecords(dec *jsontext.Decoder) error {
+//
+// An object's fields are read as it passes (fields), and its line is its
+// bytes in data, which dec reads: one pass over the records, not two.
+func (b *evidenceFile) readRecords(dec *jsontext.Decoder, data []byte) error {
 	if err := readDelim(dec, '['); err != nil {
 		return err
 	}
-	for dec.PeekKind() == '"' || dec.PeekKind() == '{' {
-		v, err := dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		if v.Kind() == '"' {
+	for {
+		switch dec.PeekKind() {
+		case '"':
+			v, err := dec.ReadValue()
+			if err != nil {
+				return err
+			}
 			line, err := jsontext.AppendUnquote(make([]byte, 0, len(v)), v)
 			if err != nil {
 				return err
 			}
-			b.lines = append(b.lines, line)
+			b.lines, b.fields = append(b.lines, line), append(b.fields, evidenceFields{})
 			b.quoted++
-			continue
+		case '{':
+			start := dec.InputOffset()
+			f, err := readObjectFields(dec)
+			if err != nil {
+				return err
+			}
+			// What lies before the object is the comma and white space.
+			b.lines = append(b.lines, bytes.TrimLeft(data[start:dec.InputOffset()], ", \t\r\n"))
+			b.fields = append(b.fields, f)
+		default:
+			return readDelim(dec, ']')
 		}
-		b.lines = append(b.lines, bytes.Clone(v)) // v is void after the next read
 	}
-	return readDelim(dec, ']')
 }
 
 // proofRecords reads the records of a format 1 bundle: each an object of a
@@ -545,8 +574,13 @@ type evidenceFields struct {
 // the others (a decision's trace) unread. It compares names as written: the
 // writer writes them without escapes, and the hash proves it wrote them.
 func readFields(dec *jsontext.Decoder, line []byte) (evidenceFields, error) {
+	dec.Reset(bytes.NewBuffer(line), jsontext.AllowDuplicateNames(true)) // as readBundle
+	return readObjectFields(dec)
+}
+
+// readObjectFields is readFields of the object dec reads next.
+func readObjectFields(dec *jsontext.Decoder) (evidenceFields, error) {
 	var f evidenceFields
-	dec.Reset(bytes.NewBuffer(line))
 	if err := readDelim(dec, '{'); err != nil {
 		return f, err
 	}
@@ -598,6 +632,19 @@ func readFields(dec *jsontext.Decoder, line []byte) (evidenceFields, error) {
 	return f, readDelim(dec, '}')
 }
 
+// withHashField is the line of the log whose hash field covers body (a
+// record without its hash field, as format 3 holds it); body as it is when
+// it does not end with '}'.
+func withHashField(body []byte) []byte {
+	n := len(body)
+	if n == 0 || body[n-1] != '}' {
+		return body
+	}
+	var lh leafHasher
+	h := hexHash(lh.leaf(body[:n-1]))
+	return slices.Concat(body[:n-1], []byte(hashField), h[:], []byte(`"}`))
+}
+
 // VerifyEvidence checks a bundle offline with the log's public key alone:
 // the checkpoint's signature; for every record, that its hash is its leaf
 // hash (SHA-256 of 0x00 and the line without its hash field); that the
@@ -639,6 +686,9 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 	decisions, called := 0, ""
 	var policy string
 	for i, line := range b.lines {
+		if b.format == EvidenceFormat {
+			line = withHashField(line)
+		}
 		l, err := parseLine(line)
 		if err != nil || l.redacted {
 			return s, fmt.Errorf("record %d: not a record: %v", i+1, err)
@@ -656,9 +706,11 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 				return s, fmt.Errorf("record %d (seq %d): not in the checkpoint's tree: %w", i+1, l.seq, err)
 			}
 		}
-		f, err := readFields(dec, line)
-		if err != nil {
-			return s, fmt.Errorf("record %d (seq %d): %w", i+1, l.seq, err)
+		f := b.fields[i]
+		if b.format != EvidenceFormat {
+			if f, err = readFields(dec, line); err != nil {
+				return s, fmt.Errorf("record %d (seq %d): %w", i+1, l.seq, err)
+			}
 		}
 		for _, h := range f.names {
 			if len(h) == hashHexLen {

@@ -50,6 +50,9 @@ func FuzzVerifyEvidence(f *testing.F) {
 			t.Fatalf("VerifyEvidence passed a bundle readBundle refuses: %v", err)
 		}
 		for _, line := range read.lines {
+			if read.format == EvidenceFormat {
+				line = withHashField(line)
+			}
 			if !logged[string(line)] {
 				t.Fatalf("VerifyEvidence passed a line that is not in the log: %s", line)
 			}

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -113,33 +111,13 @@ func TestEveryPolicyAndDataVersionResolvesInTheAuditFolder(t *testing.T) {
 	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "decision 1, outcome 0, data_change 1 (1 proven by the record that names them)\n") {
 		t.Errorf("audit verify-evidence: %v %s", err, out)
 	}
-	// The import altered in the bundle, with a hash of its own: no record
-	// names it, and the proof does not hold it.
-	at := strings.Index(string(data), `"change":"import"`)
-	start := strings.LastIndexByte(string(data[:at]), '\n') + 1
-	end := start + strings.IndexByte(string(data[start:]), '\n')
-	altered := strings.Replace(string(data[start:end]), `"change":"import"`, `"change":"imported"`, 1)
-	altered = rehash(t, strings.TrimSuffix(altered, ","))
-	if data[end-1] == ',' {
-		altered += ","
-	}
-	writeFile(t, bundle, string(data[:start])+altered+string(data[end:]))
+	// The import altered in the bundle: no record names it any more, and
+	// the proof does not hold it.
+	writeFile(t, bundle, strings.Replace(string(data), `"change":"import"`, `"change":"imported"`, 1))
 	if out, err := g.run("audit", "verify-evidence", bundle); err == nil || !strings.Contains(out, "not in the checkpoint's tree") {
 		t.Errorf("audit verify-evidence of a bundle whose named import was altered: %v %s", err, out)
 	}
 	if out, err := g.run("audit", "verify"); err != nil || !strings.Contains(out, "8 records intact") {
 		t.Errorf("audit verify: %v %s", err, out)
 	}
-}
-
-// rehash gives a record's line the hash its content has (docs/audit.md,
-// "Hashes, the Merkle tree and checkpoints"), as a forger would.
-func rehash(t *testing.T, line string) string {
-	t.Helper()
-	cut := strings.LastIndex(line, `,"hash":"`)
-	if cut < 0 {
-		t.Fatalf("not a record: %s", line)
-	}
-	sum := sha256.Sum256(append([]byte{0}, line[:cut]+"}"...))
-	return line[:cut] + `,"hash":"` + hex.EncodeToString(sum[:]) + `"}`
 }

@@ -633,16 +633,17 @@ func readObjectFields(dec *jsontext.Decoder) (evidenceFields, error) {
 }
 
 // withHashField is the line of the log whose hash field covers body (a
-// record without its hash field, as format 3 holds it); body as it is when
-// it does not end with '}'.
-func withHashField(body []byte) []byte {
+// record without its hash field, as format 3 holds it), and its leaf hash;
+// body as it is when it does not end with '}'.
+func withHashField(body []byte) ([]byte, tlog.Hash) {
 	n := len(body)
 	if n == 0 || body[n-1] != '}' {
-		return body
+		return body, tlog.Hash{}
 	}
 	var lh leafHasher
-	h := hexHash(lh.leaf(body[:n-1]))
-	return slices.Concat(body[:n-1], []byte(hashField), h[:], []byte(`"}`))
+	leaf := lh.leaf(body[:n-1])
+	h := hexHash(leaf)
+	return slices.Concat(body[:n-1], []byte(hashField), h[:], []byte(`"}`)), leaf
 }
 
 // VerifyEvidence checks a bundle offline with the log's public key alone:
@@ -686,14 +687,17 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 	decisions, called := 0, ""
 	var policy string
 	for i, line := range b.lines {
+		var leaf tlog.Hash
 		if b.format == EvidenceFormat {
-			line = withHashField(line)
+			line, leaf = withHashField(line)
 		}
 		l, err := parseLine(line)
 		if err != nil || l.redacted {
 			return s, fmt.Errorf("record %d: not a record: %v", i+1, err)
 		}
-		leaf := l.leaf()
+		if b.format != EvidenceFormat {
+			leaf = l.leaf()
+		}
 		if h := hexHash(leaf); !bytes.Equal(h[:], l.hash) {
 			return s, fmt.Errorf("record %d (seq %d): the hash does not match the record: it was altered", i+1, l.seq)
 		}

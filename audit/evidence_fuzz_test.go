@@ -51,7 +51,7 @@ func FuzzVerifyEvidence(f *testing.F) {
 		}
 		for _, line := range read.lines {
 			if read.format == EvidenceFormat {
-				line = withHashField(line)
+				line, _ = withHashField(line)
 			}
 			if !logged[string(line)] {
 				t.Fatalf("VerifyEvidence passed a line that is not in the log: %s", line)

@@ -121,7 +121,8 @@ func TestWriterNamesRecords(t *testing.T) {
 		var indexes []int64
 		var leaves []tlog.Hash
 		for _, line := range b.Records {
-			l, _ := parseLine(withHashField([]byte(line)))
+			line, _ := withHashField([]byte(line))
+			l, _ := parseLine(line)
 			if slices.Contains(proven, l.seq) {
 				indexes, leaves = append(indexes, int64(l.seq-1)), append(leaves, l.leaf())
 			}

@@ -1,16 +1,16 @@
 package media
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
+	"golang.org/x/sys/unix"
 )
 
 // Side is the side of a call an SDP body or a packet comes from.
@@ -66,6 +66,11 @@ type Relay struct {
 	log   *slog.Logger
 	ports *portPool
 	epoch time.Time
+	v4    bool // the relay's sockets are IPv4 (else IPv6)
+	// workers relay the packets, each of the streams given to it; legs maps
+	// a socket's port, less PortLow, to its leg while the socket is open.
+	workers []*worker
+	legs    []atomic.Pointer[leg]
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -92,7 +97,17 @@ func New(cfg Config) (*Relay, error) {
 	}
 	r := &Relay{
 		cfg: cfg, log: cfg.Logger, ports: newPortPool(cfg.PortLow, cfg.PortHigh), epoch: time.Now(),
+		v4: cfg.Address.Unmap().Is4(), legs: make([]atomic.Pointer[leg], cfg.PortHigh-cfg.PortLow+1),
 		sessions: map[string]*session{}, done: make(chan struct{}),
+	}
+	for range runtime.GOMAXPROCS(0) {
+		w, err := newWorker()
+		if err != nil {
+			r.halt()
+			return nil, fmt.Errorf("epoll: %w", err)
+		}
+		r.workers = append(r.workers, w)
+		go r.run(w)
 	}
 	go r.sweep()
 	return r, nil
@@ -187,6 +202,14 @@ func (r *Relay) Close() {
 	for _, s := range all {
 		s.close("relay closed")
 	}
+	r.halt()
+}
+
+// halt stops the workers.
+func (r *Relay) halt() {
+	for _, w := range r.workers {
+		w.halt()
+	}
 }
 
 // Stats returns the relay's counts.
@@ -263,24 +286,31 @@ func (s *session) close(why string) {
 	for _, st := range s.streams {
 		for side, l := range st.legs {
 			got[side] += l.received.Load()
-			l.close(s.relay.ports)
 		}
+		st.worker.remove(s.relay, st)
 	}
 	s.relay.log.Info("media session ended", "call_id", s.callID, "why", why, "streams", len(s.streams),
 		"packets_from_dialer", got[Dialer], "packets_from_carrier", got[Carrier])
 }
 
-// stream is one m= line of a call: a leg toward each side.
+// stream is one m= line of a call: a leg toward each side, both relayed
+// by one worker (which may then close either without a race).
 type stream struct {
-	legs [2]*leg
+	legs   [2]*leg
+	worker *worker
 }
 
-// openStream binds a leg toward each side and starts relaying between
-// them; with analysed, the legs feed the session's detection.
+// openStream binds a leg toward each side and has the least busy worker
+// relay between them; with analysed, the legs feed the session's detection.
 func (r *Relay) openStream(s *session, analysed bool) (*stream, error) {
-	st := &stream{}
+	st := &stream{worker: r.workers[0]}
+	for _, w := range r.workers[1:] {
+		if w.streams.Load() < st.worker.streams.Load() {
+			st.worker = w
+		}
+	}
 	for _, side := range []Side{Dialer, Carrier} {
-		l, err := r.openLeg(side)
+		l, err := r.openLeg(s, side)
 		if err != nil {
 			if st.legs[Dialer] != nil {
 				st.legs[Dialer].close(r.ports)
@@ -289,14 +319,18 @@ func (r *Relay) openStream(s *session, analysed bool) (*stream, error) {
 		}
 		st.legs[side] = l
 	}
+	st.legs[Dialer].peer, st.legs[Carrier].peer = st.legs[Carrier], st.legs[Dialer]
 	if analysed {
 		st.legs[Dialer].track, st.legs[Carrier].track = s.tracks[Dialer], s.tracks[Carrier]
 		s.analysed = true
 	}
-	for side, l := range st.legs {
-		to := st.legs[Side(side).Other()]
-		go r.pump(s, l, to, false)
-		go r.pump(s, l, to, true)
+	for _, l := range st.legs {
+		r.legs[l.port-r.cfg.PortLow].Store(l)
+		r.legs[l.port+1-r.cfg.PortLow].Store(l)
+	}
+	if err := st.worker.add(st); err != nil {
+		st.worker.remove(r, st)
+		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	return st, nil
 }
@@ -304,11 +338,14 @@ func (r *Relay) openStream(s *session, analysed bool) (*stream, error) {
 // leg is the relay's pair of sockets facing one side of a stream, and
 // where that side receives.
 type leg struct {
-	side      Side
-	port      int // RTP; RTCP is port+1
-	rtp, rtcp *net.UDPConn
-	// dest[0] is where the side receives RTP, dest[1] RTCP; nil: nowhere (not yet known, or on hold).
-	dest [2]atomic.Pointer[netip.AddrPort]
+	session *session
+	side    Side
+	port    int    // RTP; RTCP is port+1
+	fd      [2]int // the sockets: RTP, RTCP
+	peer    *leg   // the stream's leg toward the other side
+	// dest[0] is where the side receives RTP, dest[1] RTCP; nil: nowhere
+	// (not yet known, on hold, or of the other IP family).
+	dest [2]atomic.Pointer[sockaddr]
 	// latched[i]: dest[i] is the source of a packet from the side, kept
 	// until its next SDP.
 	latched [2]atomic.Bool
@@ -320,24 +357,24 @@ type leg struct {
 }
 
 // openLeg binds the next free pair of ports that can be bound.
-func (r *Relay) openLeg(side Side) (*leg, error) {
+func (r *Relay) openLeg(s *session, side Side) (*leg, error) {
 	for range r.ports.len() {
 		port, ok := r.ports.take()
 		if !ok {
 			break
 		}
-		rtpConn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.cfg.Address, uint16(port))))
+		rtpFD, err := r.bind(port)
 		if err != nil {
 			r.ports.put(port) // in use by another program: try it again later
 			continue
 		}
-		rtcpConn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.cfg.Address, uint16(port+1))))
+		rtcpFD, err := r.bind(port + 1)
 		if err != nil {
-			rtpConn.Close()
+			unix.Close(rtpFD)
 			r.ports.put(port)
 			continue
 		}
-		return &leg{side: side, port: port, rtp: rtpConn, rtcp: rtcpConn}, nil
+		return &leg{session: s, side: side, port: port, fd: [2]int{rtpFD, rtcpFD}}, nil
 	}
 	return nil, ErrNoPorts
 }
@@ -345,6 +382,7 @@ func (r *Relay) openLeg(side Side) (*leg, error) {
 // expect takes where the side receives from its SDP; until a packet from
 // the side arrives, the relay sends there.
 func (l *leg) expect(d streamDesc) {
+	r := l.session.relay
 	l.held.Store(d.addr.IsUnspecified())
 	l.latched[0].Store(false)
 	l.latched[1].Store(false)
@@ -360,9 +398,8 @@ func (l *leg) expect(d streamDesc) {
 	case d.rtcp != 0:
 		rtcp = d.rtcp
 	}
-	rtpDest, rtcpDest := netip.AddrPortFrom(d.addr, uint16(d.port)), netip.AddrPortFrom(d.addr, uint16(rtcp))
-	l.dest[0].Store(&rtpDest)
-	l.dest[1].Store(&rtcpDest)
+	l.dest[0].Store(r.newSockaddr(netip.AddrPortFrom(d.addr, uint16(d.port))))
+	l.dest[1].Store(r.newSockaddr(netip.AddrPortFrom(d.addr, uint16(rtcp))))
 }
 
 // latch makes src the destination of what goes to the side, once per SDP
@@ -372,15 +409,15 @@ func (l *leg) latch(i int, src netip.AddrPort) {
 		return
 	}
 	l.latched[i].Store(true)
-	if d := l.dest[i].Load(); d == nil || *d != src {
-		latched := src // on the heap only here: once per SDP, not per packet
-		l.dest[i].Store(&latched)
+	if d := l.dest[i].Load(); d == nil || d.addr != src {
+		l.dest[i].Store(l.session.relay.newSockaddr(src)) // on the heap only here: once per SDP, not per packet
 	}
 }
 
+// close closes a leg no worker was given.
 func (l *leg) close(pool *portPool) {
-	l.rtp.Close()
-	l.rtcp.Close()
+	unix.Close(l.fd[0])
+	unix.Close(l.fd[1])
 	pool.put(l.port)
 }
 
@@ -395,50 +432,44 @@ func payload(h *rtp.Header, b []byte) []byte {
 // maxPacket is the largest UDP payload the relay takes; anything larger is cut.
 const maxPacket = 1500
 
-// pump relays what the from side sends to one of from's sockets (RTP, or
-// RTCP when rtcp) to the to side, from to's socket of the same kind,
-// unchanged, until the socket closes. It allocates nothing per packet.
-func (r *Relay) pump(s *session, from, to *leg, rtcp bool) {
-	in, out, i := from.rtp, to.rtp, 0
-	if rtcp {
-		in, out, i = from.rtcp, to.rtcp, 1
+// scratch is a worker's memory for the packet at hand.
+type scratch struct {
+	buf [maxPacket]byte
+	src unix.RawSockaddrAny // where it came from
+	h   rtp.Header
+}
+
+// relay passes one packet the side sent to l's socket i (0 RTP, 1 RTCP)
+// on to the other side, from the other leg's socket of the same kind,
+// unchanged. It allocates nothing.
+func (r *Relay) relay(l *leg, i int, sc *scratch) {
+	buf, h := sc.buf[:], &sc.h
+	n, errno := recvfrom(l.fd[i], buf, &sc.src)
+	if errno != 0 || n == 0 {
+		return // EAGAIN: another read took it; an empty datagram is not media
 	}
-	buf := make([]byte, maxPacket)
-	var h rtp.Header
-	for {
-		n, src, err := in.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		// RTP ports take RTP (and RTCP multiplexed on them, whose first
-		// bytes read as an RTP header too); anything else is dropped.
-		now := r.now()
-		if !rtcp {
-			hdr, err := h.Unmarshal(buf[:n])
-			if err != nil || h.Version != 2 {
-				r.dropped.Add(1)
-				continue
-			}
-			if from.track != nil {
-				from.track.packet(&h, payload(&h, buf[hdr:n]), now, s.answeredAt.Load())
-			}
-		}
-		from.received.Add(1)
-		s.last.Store(now)
-		from.latch(i, src)
-		dest := to.dest[i].Load()
-		if dest == nil {
+	s := l.session
+	// RTP ports take RTP (and RTCP multiplexed on them, whose first
+	// bytes read as an RTP header too); anything else is dropped.
+	now := r.now()
+	if i == 0 {
+		hdr, err := h.Unmarshal(buf[:n])
+		if err != nil || h.Version != 2 {
 			r.dropped.Add(1)
-			continue
+			return
 		}
-		if _, err := out.WriteToUDPAddrPort(buf[:n], *dest); err != nil {
-			r.dropped.Add(1)
-			continue
+		if l.track != nil {
+			l.track.packet(h, payload(h, buf[hdr:n]), now, s.answeredAt.Load())
 		}
-		r.packets.Add(1)
-		r.bytes.Add(uint64(n))
 	}
+	l.received.Add(1)
+	s.last.Store(now)
+	l.latch(i, addrPort(&sc.src))
+	dest := l.peer.dest[i].Load()
+	if dest == nil || sendto(l.peer.fd[i], buf[:n], dest) != 0 {
+		r.dropped.Add(1)
+		return
+	}
+	r.packets.Add(1)
+	r.bytes.Add(uint64(n))
 }

@@ -1,0 +1,272 @@
+package media
+
+import (
+	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The relay reads its sockets with its own epoll loops rather than one
+// goroutine per socket blocking in net.UDPConn's ReadFrom: at 1,000 calls
+// (4,000 sockets, 100,000 packets a second on 2 cores) the goroutines'
+// run queues stayed full, so Go's scheduler polled the network only every
+// 10 ms (sysmon) and a packet waited for it: p99 20 ms added latency on a
+// quiet machine (docs/benchmarks.md, "Media relay"). A worker blocked in
+// epoll_wait is woken by the kernel itself, whatever else runs.
+
+// worker relays the packets of the streams given to it: one epoll instance
+// over their sockets (non-blocking, level-triggered), waited on by one
+// goroutine, which alone reads them, sends on them and closes them.
+type worker struct {
+	epfd int
+	wake int // an eventfd in the epoll set: remove and stop write to it
+	// streams counts the streams given to the worker, to spread new ones.
+	streams atomic.Int64
+
+	mu      sync.Mutex
+	closing []closing // streams to close between two epoll_waits
+	stop    bool      // asked to stop
+	stopped bool      // its goroutine returned: closing is done by the caller
+}
+
+// closing is a stream a worker is to close; done is closed once it did.
+type closing struct {
+	st   *stream
+	done chan struct{}
+}
+
+// wakeKey is the epoll key of a worker's eventfd; a socket's key is its port,
+// never 0.
+const wakeKey = 0
+
+func newWorker() (*worker, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: wakeKey}); err != nil {
+		unix.Close(epfd)
+		unix.Close(wake)
+		return nil, err
+	}
+	return &worker{epfd: epfd, wake: wake}, nil
+}
+
+func (w *worker) signal() {
+	one := [8]byte{1} // adds to the eventfd's counter: non-zero in either byte order
+	unix.Write(w.wake, one[:])
+}
+
+// add puts a stream's four sockets into the worker's epoll set; their keys
+// are their ports, which r.legs maps to their legs.
+func (w *worker) add(st *stream) error {
+	w.streams.Add(1)
+	for _, l := range st.legs {
+		for i, fd := range l.fd {
+			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(l.port + i)}
+			if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// remove has the worker close the stream's sockets and free its ports,
+// between two of its epoll_waits (so that it is not reading or sending on
+// one of them, nor on another socket given the same descriptor since), and
+// returns once it did.
+func (w *worker) remove(r *Relay, st *stream) {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		r.closeStream(st)
+		return
+	}
+	done := make(chan struct{})
+	w.closing = append(w.closing, closing{st, done})
+	w.mu.Unlock()
+	w.signal()
+	<-done
+}
+
+// run is the worker's goroutine: it relays one packet from each socket
+// epoll_wait says is readable (level-triggered: a socket with more is
+// named again by the next epoll_wait; at 50 packets a second a socket
+// rarely holds two, and reading until EAGAIN would cost a system call a
+// packet), then closes what remove asked for, until stop.
+func (r *Relay) run(w *worker) {
+	events := make([]unix.EpollEvent, 256)
+	var sc scratch
+	for {
+		n, err := unix.EpollWait(w.epfd, events, -1)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			r.log.Error("media relay stopped: epoll_wait", "err", err)
+			w.finish(r)
+			return
+		}
+		woken := false
+		for _, ev := range events[:n] {
+			if ev.Fd == wakeKey {
+				woken = true
+				continue
+			}
+			i := int(ev.Fd) - r.cfg.PortLow
+			if l := r.legs[i].Load(); l != nil {
+				r.relay(l, int(ev.Fd)-l.port, &sc)
+			}
+		}
+		if woken {
+			var counter [8]byte
+			unix.Read(w.wake, counter[:])
+			w.mu.Lock()
+			todo, stop := w.closing, w.stop
+			w.closing = nil
+			w.mu.Unlock()
+			for _, c := range todo {
+				r.closeStream(c.st)
+				close(c.done)
+			}
+			if stop {
+				w.finish(r)
+				return
+			}
+		}
+	}
+}
+
+// finish ends the worker: what remains to close, and what is asked after,
+// is closed by the callers of remove.
+func (w *worker) finish(r *Relay) {
+	w.mu.Lock()
+	w.stopped = true
+	todo := w.closing
+	w.closing = nil
+	w.mu.Unlock()
+	for _, c := range todo {
+		r.closeStream(c.st)
+		close(c.done)
+	}
+	unix.Close(w.epfd)
+	unix.Close(w.wake)
+}
+
+// halt stops the worker's goroutine; streams removed after close themselves.
+func (w *worker) halt() {
+	w.mu.Lock()
+	w.stop = true
+	w.mu.Unlock()
+	w.signal()
+}
+
+// closeStream closes a stream's sockets and frees its ports; only the
+// stream's worker calls it while the worker runs.
+func (r *Relay) closeStream(st *stream) {
+	for _, l := range st.legs {
+		for i, fd := range l.fd {
+			r.legs[l.port+i-r.cfg.PortLow].Store(nil)
+			unix.Close(fd)
+		}
+		r.ports.put(l.port)
+	}
+	st.worker.streams.Add(-1)
+}
+
+// bind opens a non-blocking UDP socket on the relay's address and port; an
+// error is the port's being held by another program, or the system's.
+func (r *Relay) bind(port int) (int, error) {
+	family, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: port, Addr: r.cfg.Address.As4()})
+	if !r.v4 {
+		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: port, Addr: r.cfg.Address.As16()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// sockaddr is a destination in the form sendto takes, made once per SDP or
+// latch so that sending allocates nothing.
+type sockaddr struct {
+	addr netip.AddrPort
+	raw  unix.RawSockaddrInet6 // or a RawSockaddrInet4 in its first bytes
+	len  uint32
+}
+
+// newSockaddr is addr for a socket of the relay's family; nil when it is
+// of the other family (the packet cannot be sent there).
+func (r *Relay) newSockaddr(addr netip.AddrPort) *sockaddr {
+	a := &sockaddr{addr: addr}
+	ip := addr.Addr().Unmap()
+	switch {
+	case r.v4 && ip.Is4():
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&a.raw))
+		sa.Family = unix.AF_INET
+		sa.Addr = ip.As4()
+		putPort(&sa.Port, addr.Port())
+		a.len = unix.SizeofSockaddrInet4
+	case !r.v4 && ip.Is6():
+		a.raw.Family = unix.AF_INET6
+		a.raw.Addr = ip.As16()
+		putPort(&a.raw.Port, addr.Port())
+		a.len = unix.SizeofSockaddrInet6
+	default:
+		return nil
+	}
+	return a
+}
+
+// putPort stores a port in network byte order, as sockaddr_in's sin_port.
+func putPort(p *uint16, port uint16) {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	b[0], b[1] = byte(port>>8), byte(port)
+}
+
+// addrPort reads the source recvfrom wrote; an invalid AddrPort if it is
+// neither IPv4 nor IPv6.
+func addrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
+	switch sa.Addr.Family {
+	case unix.AF_INET:
+		in := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		b := (*[2]byte)(unsafe.Pointer(&in.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(in.Addr), uint16(b[0])<<8|uint16(b[1]))
+	case unix.AF_INET6:
+		in := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
+		b := (*[2]byte)(unsafe.Pointer(&in.Port))
+		return netip.AddrPortFrom(netip.AddrFrom16(in.Addr), uint16(b[0])<<8|uint16(b[1]))
+	}
+	return netip.AddrPort{}
+}
+
+// recvfrom reads a datagram into buf and its source into src, without the
+// allocation unix.Recvfrom's Sockaddr costs.
+func recvfrom(fd int, buf []byte, src *unix.RawSockaddrAny) (int, unix.Errno) {
+	size := uint32(unix.SizeofSockaddrAny)
+	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)),
+		0, uintptr(unsafe.Pointer(src)), uintptr(unsafe.Pointer(&size)))
+	return int(n), errno
+}
+
+// sendto sends b to a from fd, without allocating.
+func sendto(fd int, b []byte, a *sockaddr) unix.Errno {
+	_, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+		0, uintptr(unsafe.Pointer(&a.raw)), uintptr(a.len))
+	return errno
+}

@@ -10,7 +10,8 @@
 // on the next one, drawn from a configured range. A leg sends to the address
 // its side's SDP names until a packet arrives from that side, and from then
 // on to where that packet came from (symmetric latching, as NATed phones
-// need). A session ends on Release (the call ended) or after IdleTimeout
+// need). A worker per core, waiting in epoll_wait (Linux) on the sockets of
+// the streams given to it, relays their packets. A session ends on Release (the call ended) or after IdleTimeout
 // without a packet once both sides have given their SDP.
 //
 // From the answer on (Answered), the first audio stream's G.711 is analysed

@@ -23,6 +23,8 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/gatekeeper-sip/gatekeeper/internal/trace"
 )
 
 // Record kinds that evidence gathers besides decisions. Their writers add
@@ -144,15 +146,10 @@ type recordFields struct {
 	PolicySHA256 string          `json:"policy_sha256"`
 	// DataHashes (a decision's) and DecisionHash (an outcome's) name
 	// earlier records by their leaf hashes (names.go).
-	DataHashes   []string `json:"data_hashes"`
-	DecisionHash string   `json:"decision_hash"`
-	Hash         string   `json:"hash"`
-	Trace        []struct {
-		Conditions []struct {
-			Version  uint64   `json:"version"`
-			Versions []uint64 `json:"versions"`
-		} `json:"conditions"`
-	} `json:"trace"`
+	DataHashes   []string    `json:"data_hashes"`
+	DecisionHash string      `json:"decision_hash"`
+	Hash         string      `json:"hash"`
+	Trace        trace.Trace `json:"trace"`
 }
 
 type foundRecord struct {

@@ -414,9 +414,8 @@ func realisticCall(b *testing.B) (dir string, found []foundRecord, cps []Checkpo
 		SourceDate: "2031-01-02", Count: 249_812_733, Added: 41_211, Removed: 38_002, By: "ops", Via: "cli through the admin socket (uid 1000, pid 4242)", Host: "gk-a.example.com"}))
 	r := shippedRecord(0)
 	r.PolicySHA256, r.Cites = sha, []uint64{37, 31} // as policy.Decision.DataVersions gives them
-	r.Trace = json.RawMessage(strings.NewReplacer(`"value":"ftc","version":1}`, `"value":"ftc","version":37}`,
-		`"kind":"listed","version":1}`, `"kind":"listed","version":37}`,
-		`"value":"landline from block","version":2}`, `"value":"landline from block","version":31}`).Replace(string(r.Trace)))
+	r.Trace = json.RawMessage(strings.NewReplacer(`"stale v1: ftc"`, `"stale v37: ftc"`,
+		`"listed v1"`, `"listed v37"`, `"line_type v2: landline from block"`, `"line_type v31: landline from block"`).Replace(string(r.Trace)))
 	l.Append(r)
 	answered := r.Time.Add(4 * time.Second)
 	must(l.AppendEvent(KindOutcome, answered.Add(52317*time.Millisecond), Outcome{CallID: r.CallID, Called: r.Called, Calling: r.Caller, CallerID: r.Caller,

@@ -1,11 +1,19 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/gatekeeper-sip/gatekeeper/internal/trace"
 )
 
 // fullRecord sets every field, with values that need escaping.
@@ -37,79 +45,114 @@ func fullRecord(i int) Record {
 	}
 }
 
-// shippedRecord is an allowed call's decision under the shipped policy
-// (configs/policy.yaml), as a served call logs it: every rule is in its
-// trace (the campaign's abandonment rate counted on anchored media), so the
-// line is about 1.9 KB, the largest decision record the shipped policy
-// writes.
-func shippedRecord(i int) Record {
-	return Record{
-		Time:        time.Date(2031, 1, 2, 15, 4, 5, 6+i, time.UTC),
-		CallID:      "2-25534@127.0.0.1",
-		Decision:    "allow",
-		Rule:        "default",
-		Status:      200,
-		Called:      "+12025550143",
-		Caller:      "+12025550100",
-		Dialer:      "predictive",
-		Campaign:    "bench",
-		Source:      "127.0.0.1:5080",
-		Mode:        "enforce",
-		DialMode:    "automated",
-		CalledPlace: json.RawMessage(`{"area_code":"202","state":"DC","time_zones":["America/New_York"],"local_time":"2031-01-02T10:04:05.000000006-05:00"}`),
-		// The internal list holds live opt-outs only (never imported: no version to cite).
-		Trace: json.RawMessage(`[{"rule":"internal-dnc","conditions":[{"kind":"listed"}]},` +
-			`{"rule":"caller-id","conditions":[{"kind":"caller_id","value":"valid"}]},` +
-			`{"rule":"national-registry-stale","conditions":[{"kind":"stale","value":"ftc","version":1}]},` +
-			`{"rule":"national-dnc","conditions":[{"kind":"listed","version":1}]},` +
-			`{"rule":"mobile-automated-consent","conditions":[{"kind":"dial_mode","holds":true,"value":"automated"},{"kind":"line_type","value":"landline from block","version":2}]},` +
-			`{"rule":"prerecorded-consent","conditions":[{"kind":"prerecorded","value":"false"}]},` +
-			`{"rule":"state-holidays","conditions":[{"kind":"holiday","value":"no state rule"}]},` +
-			`{"rule":"state-hours","conditions":[{"kind":"outside_hours","value":"no state rule"}]},` +
-			`{"rule":"federal-hours","conditions":[{"kind":"outside_hours","value":"America/New_York"}]},` +
-			`{"rule":"state-frequency","conditions":[{"kind":"attempts","value":"no state rule"}]},` +
-			`{"rule":"me-automated-frequency","conditions":[{"kind":"state","value":"DC"}]},` +
-			`{"rule":"abandonment-rate","conditions":[{"kind":"dial_mode","holds":true,"value":"automated"},` +
-			`{"kind":"abandonment_rate","value":"1.20% (24 of 2000) in 2031-01-01T00:00:00Z/2031-01-31T00:00:00Z","count":2000}]}]`),
-		PolicySHA256: "e2b9c940d77253cdcbae76d624f5ec865c8aa763c15a5b4ac95ca7ad99ce742e",
-		Version:      "v1.2.3",
+// served are the records a served gatekeeper wrote under the shipped policy
+// (configs/policy.yaml, the embedded gatekeeper.yaml's dialer, SIPp as the
+// dialer and carrier; testdata/served.jsonl): the imports of the national
+// list and the line-type blocks, an allowed call's decision and its
+// outcome, a call rejected for the national registry and one outside the
+// federal calling hours. The e2e test
+// TestShippedPolicyRejectsNationalDNCAndAllowsClean checks that a served
+// call still writes records of their shape.
+var served = func() (recs [6]Record) {
+	data, err := os.ReadFile("testdata/served.jsonl")
+	if err != nil {
+		panic(err)
 	}
+	for i, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		r := &recs[i]
+		if err := json.Unmarshal(line, r); err != nil && !bytes.Contains(line, []byte(`"kind":"data_change"`)) {
+			panic(err) // a data change's version is a number: its kind is read all the same
+		}
+		switch r.Kind {
+		case KindDecision:
+			var tr trace.Trace
+			if err := json.Unmarshal(r.Trace, &tr); err != nil {
+				panic(err)
+			}
+			for _, rule := range tr {
+				for _, c := range rule.Conditions {
+					r.Cites = append(r.Cites, c.DataVersions()...) // the writer names each once
+				}
+			}
+		case KindDataChange:
+			var c struct {
+				Kind    string `json:"data_kind"`
+				List    string `json:"list"`
+				Version uint64 `json:"version"`
+			}
+			if err := json.Unmarshal(line, &c); err != nil {
+				panic(err)
+			}
+			r.Import = DataImport{Set: c.Kind + "/" + c.List, Version: c.Version}
+			fallthrough
+		default: // the fields between kind and the ones the writer adds
+			l, _ := parseLine(line)
+			_, fields, _ := bytes.Cut(l.record, []byte(`"kind":"`+r.Kind+`",`))
+			end := bytes.LastIndex(fields, []byte(`,"salt":`))
+			if i := bytes.LastIndex(fields, []byte(`,"decision_hash":`)); i >= 0 {
+				end = i
+			}
+			r.Data = append(append([]byte{'{'}, fields[:end]...), '}')
+		}
+		// The log fills these anew; a release build names itself so.
+		r.Seq, r.Salt, r.Hash, r.Version = 0, "", "", releaseVersion
+	}
+	return recs
+}()
+
+// releaseVersion is what a release build writes as its version (a test
+// build writes "unknown").
+const releaseVersion = "v0.4.0 3008f5a1b2c3 2026-11-29T17:00:00Z"
+
+// servedImports are the data_change records of the imports the fixtures'
+// traces cite; a log that holds them names them in the decisions that cite
+// them (data_hashes), as a served log does.
+func servedImports() []Record {
+	imports := slices.Clone(served[:2])
+	for i := range imports {
+		imports[i].Time = time.Date(2031, 1, 2, 15, 0, i, 0, time.UTC) // the fixtures' day
+	}
+	return imports
 }
+
+// servedCall gives the record call i of a fixture log a Call-ID and time of its own.
+func servedCall(r Record, i int) Record {
+	r.CallID = fmt.Sprintf("2-%d@127.0.0.1", 13811+6*i)
+	r.Time = time.Date(2031, 1, 2, 15, 4, 5, 6+i, time.UTC)
+	return r
+}
+
+// shippedRecord is an allowed call's decision under the shipped policy, as
+// a served call logs it: every rule is in its trace, so it is the largest
+// decision record the shipped policy writes (a campaign whose media is
+// anchored has its abandonment rate counted: about 40 bytes more).
+func shippedRecord(i int) Record { return servedCall(served[2], i) }
 
 // rejectedRecord is a call the shipped policy rejects: for a number on the
 // national registry (the trace stops at its fourth rule) or, with every
 // list passed, outside the federal calling hours (ninth rule).
 func rejectedRecord(i int, hours bool) Record {
-	r := shippedRecord(i)
-	var trace []json.RawMessage
-	if err := json.Unmarshal(r.Trace, &trace); err != nil {
-		panic(err)
-	}
-	r.Decision, r.Status, r.Reason = "reject", 603, "Decline"
-	r.Rule, trace = "national-dnc", append(trace[:3],
-		json.RawMessage(`{"rule":"national-dnc","matched":true,"conditions":[{"kind":"listed","holds":true,"value":"ftc","version":1}]}`))
 	if hours {
-		r.Status, r.Reason = 480, "Temporarily Unavailable"
-		r.Rule, trace = "federal-hours", append(trace[:8],
-			json.RawMessage(`{"rule":"federal-hours","matched":true,"conditions":[{"kind":"outside_hours","holds":true,"value":"America/New_York"}]}`))
-		r.Time = r.Time.Add(-14 * time.Hour) // 20:04 the day before in Washington
+		return servedCall(served[5], i)
 	}
-	r.Trace, _ = json.Marshal(trace)
-	return r
+	return servedCall(served[4], i)
 }
 
 // outcomeRecord is the outcome of shippedRecord(i)'s call (answered, 82.5 s
-// connected), as the server writes it.
+// connected), with the fields a served call's outcome has.
 func outcomeRecord(i int) Record {
 	d := shippedRecord(i)
+	var o Outcome
+	if err := json.Unmarshal(served[3].Data, &o); err != nil {
+		panic(err)
+	}
 	answered := Time{d.Time.Add(8 * time.Second)}
-	data, err := json.Marshal(Outcome{CallID: d.CallID, Called: d.Called, Calling: "2025550100", CallerID: d.Caller,
-		Dialer: d.Dialer, Seller: d.Seller, Campaign: d.Campaign, DialMode: d.DialMode, Status: 200, Disposition: "answered",
-		Invited: Time{d.Time}, Answered: &answered, Ended: Time{answered.Add(82500 * time.Millisecond)}, DurationS: 82.5, EndedBy: "dialer"})
+	o.CallID, o.Invited, o.Answered, o.Ended, o.DurationS = d.CallID, Time{d.Time}, &answered, Time{answered.Add(82500 * time.Millisecond)}, 82.5
+	data, err := json.Marshal(o)
 	if err != nil {
 		panic(err)
 	}
-	return Record{Kind: KindOutcome, Time: answered.Add(82500 * time.Millisecond), Data: data}
+	return Record{Kind: KindOutcome, Time: o.Ended.Time, CallID: d.CallID, Version: releaseVersion, Data: data}
 }
 
 // dayRecords are n records as a day under the shipped policy writes them:
@@ -260,4 +303,47 @@ func TestOutcomeTimesKeepTheLogsLayout(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil || !back.Invited.Equal(at) || !back.Answered.Equal(answered.Time) || !back.Ended.Equal(at.Add(time.Minute)) {
 		t.Errorf("read back %+v, %v", back, err)
 	}
+}
+
+// The fixtures are written as the served records were: the same fields in
+// the same order.
+func TestFixturesHaveTheServedShape(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := open(t, dir, Options{Uncompressed: true})
+	for _, r := range append(servedImports(), shippedRecord(0), outcomeRecord(0), rejectedRecord(1, false), rejectedRecord(2, true)) {
+		l.Append(r)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("testdata/served.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	for i, line := range readLines(t, logFile{day: 20310102}.path(dir)) {
+		if got, want := fieldNames(t, line), fieldNames(t, want[i]); !slices.Equal(got, want) {
+			t.Errorf("fixture %d has the fields\n%v\na served record\n%v", i, got, want)
+		}
+	}
+}
+
+func fieldNames(t *testing.T, line []byte) []string {
+	t.Helper()
+	var names []string
+	dec := jsontext.NewDecoder(bytes.NewReader(line))
+	if _, err := dec.ReadToken(); err != nil {
+		t.Fatal(err)
+	}
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
+		if err == nil {
+			names = append(names, name.String())
+			err = dec.SkipValue()
+		}
+		if err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+	}
+	return names
 }

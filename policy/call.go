@@ -3,6 +3,8 @@ package policy
 import (
 	"slices"
 	"time"
+
+	"github.com/gatekeeper-sip/gatekeeper/internal/trace"
 )
 
 // Call holds the facts of one outbound call attempt.
@@ -60,7 +62,7 @@ type Decision struct {
 	// Called is where the policy takes the called party to be, and its local time.
 	Called Place
 	// Trace lists the rules consulted, in order, up to the one that decided.
-	Trace []RuleTrace
+	Trace Trace
 	// PolicySHA256 is the hash of the policy file that decided (hex), for the audit log.
 	PolicySHA256 string
 }
@@ -79,71 +81,21 @@ type Place struct {
 	// it holds in any of them. A number of a non-geographic area code
 	// (toll-free, 5XX, 900) gets every US zone; a number outside the NANP gets none.
 	TimeZones []string `json:"time_zones,omitempty"`
-	// LocalTime is the call's time in the first zone.
+	// LocalTime is the call's time in the first zone, to the second (the
+	// decision's own time has the nanoseconds).
 	LocalTime time.Time `json:"local_time,omitzero"`
 }
 
-// RuleTrace records one rule consulted for a decision. In JSON (the audit
-// record's trace) a false Matched or Holds is left out: only the deciding
-// rule says "matched":true, only a condition that held "holds":true. It is
-// the one definition of the trace: the server writes it, and every reader of
-// the log (audit query, policy replay, the auditors' web page) reads it,
-// records of older builds too ("matched":false, "holds":false).
-type RuleTrace struct {
-	Rule    string `json:"rule"`
-	Matched bool   `json:"matched,omitempty"`
-	// Monitor marks a rule that only monitors: its match is logged, not enforced.
-	Monitor bool `json:"monitor,omitempty"`
-	// Conditions holds the conditions evaluated, in the order written; evaluation
-	// stops at the first that does not hold, so later ones are absent.
-	Conditions []ConditionTrace `json:"conditions"`
-}
-
-// ConditionTrace records one condition's outcome and the facts it saw.
-type ConditionTrace struct {
-	Kind  string `json:"kind"`
-	Holds bool   `json:"holds,omitempty"`
-	// Value is the fact the condition saw: the list that holds the number, the
-	// state, the zone that is outside hours, the holiday, the caller ID class...
-	Value string `json:"value,omitempty"`
-	// Version is the import id of the data set consulted, whether or not the
-	// condition holds (0: none was, or it was never imported); import ids are
-	// unique across all data sets, so each names one data_change record.
-	Version uint64 `json:"version,omitempty"`
-	// Versions are the import ids, in the order consulted, when the condition
-	// consulted several imported data sets (a listed condition of several
-	// lists that hold no number, an exemption and its overriding lists);
-	// Version is then 0.
-	Versions []uint64 `json:"versions,omitempty"`
-	// Count is the figure the condition compared: attempts in the window, a list's age in days.
-	Count int `json:"count,omitempty"`
-	// Record is the id of the consent or exemption record that answered, when one did.
-	Record string `json:"record,omitempty"`
-}
-
-// cite adds the import id of a data set the condition consulted: to Version
-// for the first, to Versions from the second on. A data set never imported
-// (0) has no import to cite, and one cited already is not cited again.
-func (c *ConditionTrace) cite(version uint64) {
-	switch {
-	case version == 0 || version == c.Version || slices.Contains(c.Versions, version):
-	case c.Version == 0 && c.Versions == nil:
-		c.Version = version
-	case c.Versions == nil:
-		c.Versions, c.Version = []uint64{c.Version, version}, 0
-	default:
-		c.Versions = append(c.Versions, version)
-	}
-}
-
-// DataVersions are the import ids the condition cites: Versions, or Version
-// alone, nil when none.
-func (c ConditionTrace) DataVersions() []uint64 {
-	if c.Versions != nil || c.Version == 0 {
-		return c.Versions
-	}
-	return []uint64{c.Version}
-}
+// Trace, RuleTrace and ConditionTrace are the decision's trace: the rules
+// consulted, each condition's outcome and the facts and data versions it
+// saw. The trace is defined once, in internal/trace, with its JSON (the
+// audit record's "trace", compact, and the long form of older records):
+// the policy writes it and the log's readers read it.
+type (
+	Trace          = trace.Trace
+	RuleTrace      = trace.Rule
+	ConditionTrace = trace.Condition
+)
 
 // DataVersions are the import ids the decision's trace cites, each once, in
 // the order first cited; nil when none.

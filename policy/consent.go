@@ -88,7 +88,7 @@ func (c *consent) eval(_ context.Context, f *facts, reg Registry) (ConditionTrac
 		record = a.Record.ID
 	}
 	t := ConditionTrace{Holds: slices.Contains(c.kinds, a.Kind), Value: value, Version: a.Version, Record: record}
-	t.cite(a.RNDVersion)
+	t.Cite(a.RNDVersion)
 	return t, nil
 }
 

@@ -102,7 +102,7 @@ func (e *Engine) Decide(ctx context.Context, c Call) Decision {
 		d.Called.AreaCode = f.place.AreaCode
 	}
 	if len(f.zones) > 0 {
-		d.Called.LocalTime = c.Time.In(f.zones[0])
+		d.Called.LocalTime = c.Time.Truncate(time.Second).In(f.zones[0])
 	}
 	return e.finish(d)
 }

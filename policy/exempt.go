@@ -123,7 +123,7 @@ func (e *exempt) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace
 		if err != nil {
 			return ConditionTrace{}, err
 		}
-		t.cite(version)
+		t.Cite(version)
 		if on {
 			t.Holds, t.Value = !e.inForce, "none: overridden by the "+list+" list"
 			return t, nil
@@ -133,7 +133,7 @@ func (e *exempt) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace
 	if err != nil {
 		return ConditionTrace{}, err
 	}
-	t.cite(a.Version)
+	t.Cite(a.Version)
 	t.Holds, t.Value = a.InForce == e.inForce, noExemption[a.Why]
 	if a.InForce {
 		t.Value = a.Record.Kind

@@ -97,8 +97,8 @@ func (l *lineType) eval(_ context.Context, f *facts, reg Registry) (ConditionTra
 		value = "landline: ported to wireless on " + lt.PortedOn.Format(time.DateOnly) + ", within the grace"
 	}
 	t := ConditionTrace{Holds: slices.Contains(l.types, typ), Value: value}
-	t.cite(lt.NotPorted[0])
-	t.cite(lt.NotPorted[1])
-	t.cite(lt.Version)
+	t.Cite(lt.NotPorted[0])
+	t.Cite(lt.NotPorted[1])
+	t.Cite(lt.Version)
 	return t, nil
 }

@@ -41,7 +41,7 @@ func (l *listed) eval(_ context.Context, f *facts, reg Registry) (ConditionTrace
 		if err != nil {
 			return ConditionTrace{}, err
 		}
-		t.cite(version)
+		t.Cite(version)
 		if on {
 			t.Holds, t.Value = true, list
 			return t, nil

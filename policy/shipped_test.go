@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/gatekeeper-sip/gatekeeper/configs"
@@ -19,6 +21,12 @@ func TestShippedPolicyCases(t *testing.T) {
 	for _, r := range results {
 		if r.Failure != "" {
 			t.Errorf("%s: %s: %s", r.Place, r.Name, r.Failure)
+		}
+		// The compact form leaves matched out (a rule matched when all its
+		// conditions held): what the log holds reads back as decided.
+		var back Trace
+		if err := json.Unmarshal(r.Decision.Trace.AppendJSON(nil), &back); err != nil || len(back)+len(r.Decision.Trace) > 0 && !reflect.DeepEqual(back, r.Decision.Trace) {
+			t.Errorf("%s: %s: the trace reads back as %+v, %v; decided %+v", r.Place, r.Name, back, err, r.Decision.Trace)
 		}
 		decidedBy[r.Decision.Rule] = true
 		if r.Decision.Action == Reject {

@@ -73,7 +73,7 @@ func number(i int) string { return fmt.Sprintf("+1202%07d", 2000000+i) }
 // encodes a decision's trace, so that they are what the server writes: a
 // condition that does not hold still cites the data versions it consulted.
 var (
-	traceAllowed = encodeTrace([]policy.RuleTrace{
+	traceAllowed = encodeTrace(policy.Trace{
 		{Rule: "internal-dnc", Conditions: []policy.ConditionTrace{{Kind: "listed", Version: 97}}},
 		{Rule: "national-dnc", Conditions: []policy.ConditionTrace{{Kind: "listed", Version: 412}}},
 		{Rule: "mobile-automated-consent", Conditions: []policy.ConditionTrace{
@@ -81,18 +81,12 @@ var (
 			{Kind: "line_type", Value: "landline from block", Versions: []uint64{408, 409, 31}}}},
 		{Rule: "federal-hours", Conditions: []policy.ConditionTrace{{Kind: "outside_hours", Value: "America/New_York"}}},
 	})
-	traceRejected = encodeTrace([]policy.RuleTrace{
+	traceRejected = encodeTrace(policy.Trace{
 		{Rule: "internal-dnc", Matched: true, Conditions: []policy.ConditionTrace{{Kind: "listed", Holds: true, Value: "internal", Version: 97}}},
 	})
 )
 
-func encodeTrace(trace []policy.RuleTrace) json.RawMessage {
-	b, err := json.Marshal(trace)
-	if err != nil {
-		panic(err) // the types encode
-	}
-	return b
-}
+func encodeTrace(trace policy.Trace) json.RawMessage { return trace.AppendJSON(nil) }
 
 const place = `{"area_code":"202","state":"DC","time_zones":["America/New_York"],"local_time":"2031-05-01T14:03:00-04:00"}`
 

@@ -328,7 +328,7 @@ func (w *callWriter) writeLong(c audit.Call) error {
 	if len(d.CalledPlace) > 0 {
 		fmt.Fprintf(&b, "  place     %s\n", placeText(d.CalledPlace))
 	}
-	var tr []policy.RuleTrace
+	var tr policy.Trace
 	if len(d.Trace) > 0 && json.Unmarshal(d.Trace, &tr) == nil {
 		for i, r := range tr {
 			label := "  rules     "

@@ -145,24 +145,24 @@ func checkCall(cfg *config.Config, f checkFlags, at time.Time) policy.Call {
 // decisionJSON is the --json form of a decision, in the decision log's
 // terms (audit.Record); other tools read it.
 type decisionJSON struct {
-	Decision     policy.Action      `json:"decision"`
-	Rule         string             `json:"rule"`
-	Status       int                `json:"status"`
-	Reason       string             `json:"reason,omitempty"`
-	Monitor      bool               `json:"monitor"`
-	Would        *audit.Would       `json:"would,omitempty"`
-	Mode         string             `json:"mode"`
-	RetryAfter   int                `json:"retry_after,omitempty"`
-	Error        string             `json:"error,omitempty"`
-	Called       policy.Place       `json:"called"`
-	Trace        []policy.RuleTrace `json:"trace"`
-	PolicySHA256 string             `json:"policy_sha256"`
+	Decision     policy.Action `json:"decision"`
+	Rule         string        `json:"rule"`
+	Status       int           `json:"status"`
+	Reason       string        `json:"reason,omitempty"`
+	Monitor      bool          `json:"monitor"`
+	Would        *audit.Would  `json:"would,omitempty"`
+	Mode         string        `json:"mode"`
+	RetryAfter   int           `json:"retry_after,omitempty"`
+	Error        string        `json:"error,omitempty"`
+	Called       policy.Place  `json:"called"`
+	Trace        policy.Trace  `json:"trace"`
+	PolicySHA256 string        `json:"policy_sha256"`
 }
 
 func printDecisionJSON(w io.Writer, d policy.Decision) error {
 	trace := d.Trace
 	if trace == nil {
-		trace = []policy.RuleTrace{}
+		trace = policy.Trace{}
 	}
 	j := decisionJSON{Decision: d.Action, Rule: d.Rule, Status: d.Status, Reason: d.Reason,
 		Monitor: d.Monitor, Mode: d.Mode, RetryAfter: d.RetryAfter, Error: d.Error, Called: d.Called,

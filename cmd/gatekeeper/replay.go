@@ -403,7 +403,7 @@ func hasCallFacts(line []byte) bool {
 // staleVersions are the data versions the record's trace names that are no
 // longer current; they are also added to the report.
 func (r *replayer) staleVersions(rec *audit.Record) []uint64 {
-	var trace []policy.RuleTrace
+	var trace policy.Trace
 	if len(rec.Trace) == 0 || json.Unmarshal(rec.Trace, &trace) != nil {
 		return nil
 	}

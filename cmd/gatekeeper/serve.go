@@ -529,7 +529,10 @@ func campaignSellers(cfg *config.Config) map[string]string {
 
 func auditRecord(c policy.Call, d policy.Decision, status int) audit.Record {
 	place, _ := json.Marshal(d.Called) // plain strings and a time: cannot fail
-	trace, _ := json.Marshal(d.Trace)
+	var trace []byte
+	if len(d.Trace) > 0 {
+		trace = d.Trace.AppendJSON(nil)
+	}
 	r := audit.Record{
 		Time: c.Time, CallID: c.CallID, Decision: string(policy.Reject), Rule: d.Rule, Status: status, Reason: d.Reason,
 		Called: c.Called, Caller: c.Caller, Dialer: c.Dialer, Campaign: c.Campaign, Source: c.Source,

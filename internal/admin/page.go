@@ -178,7 +178,7 @@ type callView struct {
 type callDetail struct {
 	audit.Call
 	Place map[string]any
-	Trace []policy.RuleTrace
+	Trace policy.Trace
 }
 
 // callPage answers /call?id=CALL-ID: the call's decision with its full

@@ -83,7 +83,7 @@ func TestAbandonmentRateSlowsTheCampaign(t *testing.T) {
 		}
 		return trace != ""
 	})
-	if !regexp.MustCompile(`"kind":"abandonment_rate".*"value":"100\.00% \(1 of 1\) in 20\d\d-\d\d-\d\dT[0-9:]+Z/20\d\d-\d\d-\d\dT[0-9:]+Z"`).MatchString(trace) {
+	if !regexp.MustCompile(`"abandonment-rate":\[.*"abandonment_rate holds count 1: 100\.00% \(1 of 1\) in 20\d\d-\d\d-\d\dT[0-9:]+Z/20\d\d-\d\d-\d\dT[0-9:]+Z"`).MatchString(trace) {
 		t.Errorf("the refused call's trace does not give the rate and the period: %s", trace)
 	}
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -73,20 +72,13 @@ func TestEveryPolicyAndDataVersionResolvesInTheAuditFolder(t *testing.T) {
 	if len(decisions) != 1 || decisions[0]["policy_sha256"] != loads[1]["policy_sha256"] {
 		t.Fatalf("decisions: %v", decisions)
 	}
-	var trace []struct {
-		Conditions []struct {
-			Version float64 `json:"version"`
-		} `json:"conditions"`
-	}
-	raw, _ := json.Marshal(decisions[0]["trace"])
-	json.Unmarshal(raw, &trace)
 	cited := 0
-	for _, rule := range trace {
+	for _, rule := range g.traceOf(decisions[0]) {
 		for _, c := range rule.Conditions {
-			if c.Version != 0 {
+			for _, v := range c.DataVersions() {
 				cited++
-				if !versions[c.Version] {
-					t.Errorf("the decision cites data version %v, which no data_change record names", c.Version)
+				if !versions[float64(v)] {
+					t.Errorf("the decision cites data version %v, which no data_change record names", v)
 				}
 			}
 		}

@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
 
 const (
@@ -334,8 +336,27 @@ func (g *gatekeeper) auditRecords() []map[string]any {
 // auditLog reads every record of a kind logged so far.
 func (g *gatekeeper) auditLog(kind string) []map[string]any {
 	g.t.Helper()
-	files, _ := filepath.Glob(filepath.Join(g.dir, "audit", "decisions-*.jsonl*"))
 	var recs []map[string]any
+	for _, line := range g.auditLines(kind) {
+		var r map[string]any
+		if err := json.Unmarshal(line, &r); err != nil {
+			g.t.Fatalf("%v: %s", err, line)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// auditLines reads every record of a kind logged so far, as stored, in seq order.
+func (g *gatekeeper) auditLines(kind string) [][]byte {
+	g.t.Helper()
+	files, _ := filepath.Glob(filepath.Join(g.dir, "audit", "decisions-*.jsonl*"))
+	type record struct {
+		Seq  uint64 `json:"seq"`
+		Kind string `json:"kind"`
+		line []byte
+	}
+	var recs []record
 	for _, f := range files {
 		if !strings.HasSuffix(f, ".jsonl") && !strings.HasSuffix(f, ".jsonl.gz") {
 			continue // a compression's temporary file
@@ -353,17 +374,41 @@ func (g *gatekeeper) auditLog(kind string) []map[string]any {
 			if !bytes.HasSuffix(sc.Bytes(), []byte(`"}`)) {
 				continue // a line a crash cut short, sealed at the next start
 			}
-			var r map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			r := record{line: bytes.Clone(sc.Bytes())}
+			if err := json.Unmarshal(r.line, &r); err != nil {
 				g.t.Fatalf("%s: %v: %s", f, err, sc.Text())
 			}
-			if r["kind"] == kind {
+			if r.Kind == kind {
 				recs = append(recs, r)
 			}
 		}
 	}
-	slices.SortFunc(recs, func(a, b map[string]any) int { return cmp.Compare(a["seq"].(float64), b["seq"].(float64)) })
-	return recs
+	slices.SortFunc(recs, func(a, b record) int { return cmp.Compare(a.Seq, b.Seq) })
+	lines := make([][]byte, len(recs))
+	for i, r := range recs {
+		lines[i] = r.line
+	}
+	return lines
+}
+
+// traceOf reads a decision's trace as every reader of the log does, from
+// the line as stored (a map would lose the order of its rules).
+func (g *gatekeeper) traceOf(decision map[string]any) policy.Trace {
+	g.t.Helper()
+	for _, line := range g.auditLines("decision") {
+		var r struct {
+			Seq   float64      `json:"seq"`
+			Trace policy.Trace `json:"trace"`
+		}
+		if err := json.Unmarshal(line, &r); err != nil {
+			g.t.Fatalf("the trace does not read: %v: %s", err, line)
+		}
+		if r.Seq == decision["seq"] {
+			return r.Trace
+		}
+	}
+	g.t.Fatalf("no decision seq %v", decision["seq"])
+	return nil
 }
 
 // readAuditFile reads a file of the decision log, gunzipping a compressed

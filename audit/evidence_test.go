@@ -641,6 +641,37 @@ func TestVerifyEvidenceFormat1(t *testing.T) {
 	}
 }
 
+// A bundle of format 2 (gatekeeper-evidence/2: the lines with their hash
+// fields as JSON strings, one multiproof of them all), as the gatekeeper
+// wrote them before, still verifies, and an altered line fails it.
+func TestVerifyEvidenceFormat2(t *testing.T) {
+	dir, verifier := oneCallLog(t)
+	b, err := Evidence(dir, EvidenceQuery{CallID: "call-a"}, verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := struct {
+		Format     string   `json:"format"`
+		CallID     string   `json:"call_id"`
+		Checkpoint string   `json:"checkpoint"`
+		Records    []string `json:"records"`
+		Proof      []byte   `json:"proof"`
+	}{Format: evidenceFormat2, CallID: b.CallID, Checkpoint: b.Checkpoint, Proof: b.Proof} // nothing is named in this log
+	for _, body := range b.Records {
+		line, _ := withHashField([]byte(body))
+		v2.Records = append(v2.Records, string(line))
+	}
+	data, _ := json.Marshal(v2)
+	if s, err := VerifyEvidence(data, verifier); err != nil || s.Records[KindDecision] != 1 || s.Records[KindOutcome] != 1 || s.Named != 0 {
+		t.Fatalf("VerifyEvidence of format 2 = %+v, %v", s, err)
+	}
+	v2.Records[1] = strings.Replace(v2.Records[1], `"status":200`, `"status":603`, 1)
+	data, _ = json.Marshal(v2)
+	if _, err := VerifyEvidence(data, verifier); err == nil || !strings.Contains(err.Error(), "the hash does not match") {
+		t.Fatalf("an altered format 2 line: %v", err)
+	}
+}
+
 // An allowed call's trace cites the lists that did not hold its number, one
 // in version and several in versions: each import is in its bundle, and no
 // other import is.

@@ -62,7 +62,9 @@ const PoliciesDir = "policies"
 // that names another called number.
 type Bundle struct {
 	Format string `json:"format"`
-	CallID string `json:"call_id"`
+	// CallID is the call's Call-ID, for the file's name; the bundle says it
+	// only in its decision (formats 1 and 2 repeated it as call_id).
+	CallID string `json:"-"`
 	// Checkpoint is the signed checkpoint (a note) the proof leads to.
 	Checkpoint string `json:"checkpoint"`
 	// Proof is the multiproof, in the checkpoint's tree, of the leaves of the
@@ -650,7 +652,8 @@ func withHashField(body []byte) ([]byte, tlog.Hash) {
 // checkpoint's root (formats 2 and 3: one multiproof, rootOf; format 1: one
 // RFC 6962 §2.1.1 inclusion proof each), a record named (data_hashes,
 // decision_hash) being proven by the record that names it; that the
-// decision and outcomes are the bundle's call and name one called number;
+// decision and outcomes are one call (the bundle's call_id, where it says
+// one: formats 1 and 2) and name one called number;
 // and that every policy text hashes to the SHA-256 it is filed under, the
 // decision's among them.
 func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error) {
@@ -677,7 +680,7 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 	if err != nil {
 		return s, err
 	}
-	s.CallID, s.Checkpoint, s.Records = b.callID, cp, map[string]int{}
+	s.Checkpoint, s.Records = cp, map[string]int{}
 	dec := jsontext.NewDecoder(new(bytes.Buffer))
 	seqs, leaves := make([]int64, len(b.lines)), make([]tlog.Hash, len(b.lines))
 	named := map[[hashHexLen]byte]bool{}
@@ -721,6 +724,9 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 		s.Records[f.kind]++
 		switch f.kind {
 		case KindDecision, KindOutcome:
+			if b.callID == "" && b.format == EvidenceFormat { // the call is its decision's, which comes first
+				b.callID = f.callID
+			}
 			if f.callID != b.callID {
 				return s, fmt.Errorf("record %d (seq %d): call %q, not the bundle's %q", i+1, l.seq, f.callID, b.callID)
 			}
@@ -758,6 +764,7 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 	if decisions != 1 {
 		return s, fmt.Errorf("the bundle holds %d decisions, not one", decisions)
 	}
+	s.CallID = b.callID
 	for sum, text := range b.policies {
 		got := sha256.Sum256(text)
 		if hex.EncodeToString(got[:]) != sum {

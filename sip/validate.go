@@ -24,6 +24,9 @@ func (p *Proxy) valid(req *sip.Request, tx sip.ServerTransaction) bool {
 	return false
 }
 
+// singleHeaders may appear at most once in a request.
+var singleHeaders = [...]string{"To", "From", "Call-ID", "CSeq", "Max-Forwards", "Content-Length"}
+
 // validate checks a request as RFC 3261 §16.3 asks of a proxy before it
 // forwards anything; sipgo's parser accepts many of RFC 4475's invalid
 // messages, so these checks are ours. It returns nil for a valid request.
@@ -34,9 +37,27 @@ func validate(req *sip.Request) *rejection {
 	if req.To() == nil || req.From() == nil || req.CallID() == nil || req.CSeq() == nil || req.Via() == nil {
 		return &rejection{400, "Missing Mandatory Header", nil}
 	}
-	for _, name := range []string{"To", "From", "Call-ID", "CSeq", "Max-Forwards", "Content-Length"} {
-		if len(req.GetHeaders(name)) > 1 {
-			return &rejection{400, "Duplicate " + name, nil}
+	var seen [len(singleHeaders)]int
+	var proxyRequire []string
+	// One pass over the headers: a GetHeaders per name would walk them all
+	// again and lower-case every name each time (1.8 % of the proxy's
+	// instructions, bench/callgrind.sh).
+	for _, h := range req.Headers() {
+		name := h.Name()
+		if strings.EqualFold(name, "Proxy-Require") {
+			proxyRequire = append(proxyRequire, h.Value())
+			continue
+		}
+		for i, single := range singleHeaders {
+			if strings.EqualFold(name, single) {
+				seen[i]++
+				break
+			}
+		}
+	}
+	for i, n := range seen {
+		if n > 1 {
+			return &rejection{400, "Duplicate " + singleHeaders[i], nil}
 		}
 	}
 	// sipgo upper-cases the request method but not the CSeq's.
@@ -54,12 +75,8 @@ func validate(req *sip.Request) *rejection {
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && req.Method != sip.ACK {
 		return &rejection{483, "Too Many Hops", nil}
 	}
-	if pr := req.GetHeaders("Proxy-Require"); len(pr) > 0 && req.Method != sip.ACK && req.Method != sip.CANCEL {
-		var tags []string
-		for _, h := range pr {
-			tags = append(tags, h.Value())
-		}
-		return &rejection{420, "Bad Extension", []sip.Header{sip.NewHeader("Unsupported", strings.Join(tags, ", "))}}
+	if len(proxyRequire) > 0 && req.Method != sip.ACK && req.Method != sip.CANCEL {
+		return &rejection{420, "Bad Extension", []sip.Header{sip.NewHeader("Unsupported", strings.Join(proxyRequire, ", "))}}
 	}
 	return nil
 }

@@ -83,22 +83,23 @@ func (t *finishedTxs) add(key string, resend []byte, awaits bool) {
 }
 
 // get returns the finished transaction of key, if it has not expired.
-func (t *finishedTxs) get(key string) (*finishedTx, bool) {
+func (t *finishedTxs) get(key []byte) (*finishedTx, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f, ok := t.byKey[key]
+	f, ok := t.byKey[string(key)]
 	if !ok || time.Now().After(f.expires) {
 		return nil, false
 	}
 	return f, true
 }
 
-// fill sets the bytes a waiting entry sends again.
-func (t *finishedTxs) fill(key string, resend []byte) {
+// fill sets the bytes a waiting entry sends again: a copy of msg, made
+// only when an entry waits for it (the ACKs of 2xx answers are the many).
+func (t *finishedTxs) fill(key []byte, msg []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if f, ok := t.byKey[key]; ok && f.awaits {
-		f.resend, f.awaits = resend, false
+	if f, ok := t.byKey[string(key)]; ok && f.awaits {
+		f.resend, f.awaits = bytes.Clone(msg), false
 	}
 }
 
@@ -115,17 +116,18 @@ func (t *finishedTxs) noteSent(msg []byte) {
 	if !ok {
 		return
 	}
+	var buf [keyBuffer]byte
 	switch {
-	case w.status >= 200 && w.method == sip.INVITE.String():
+	case w.status >= 200 && string(w.method) == sip.INVITE.String():
 		if w.status < 300 {
-			t.add(w.key(), nil, false)
+			t.add(string(w.key(buf[:0])), nil, false)
 		}
 		// A non-2xx final answer waits for its ACK in sipgo (Timers G, H, I).
 	case w.status >= 200:
-		t.add(w.key(), bytes.Clone(msg), false)
-	case w.status == 0 && w.method == sip.ACK.String():
-		w.method = sip.INVITE.String()
-		t.fill(w.key(), bytes.Clone(msg))
+		t.add(string(w.key(buf[:0])), bytes.Clone(msg), false)
+	case w.status == 0 && string(w.method) == sip.ACK.String():
+		w.method = []byte(sip.INVITE)
+		t.fill(w.key(buf[:0]), msg)
 	}
 }
 
@@ -140,42 +142,59 @@ func (t *finishedTxs) noteReceived(msg []byte) (taken bool, resend []byte) {
 		return false, nil
 	}
 	w, ok := scanWire(msg)
-	if !ok || w.method == sip.ACK.String() {
+	if !ok || string(w.method) == sip.ACK.String() {
 		return false, nil
 	}
-	key := w.key()
+	var buf [keyBuffer]byte
+	key := w.key(buf[:0])
 	f, ok := t.get(key)
 	switch {
 	case ok && !f.awaits && (w.status == 0 || w.status >= 300):
 		return true, f.resend
-	case !ok && w.status >= 300 && w.method == sip.INVITE.String():
-		t.add(key, nil, true)
+	case !ok && w.status >= 300 && string(w.method) == sip.INVITE.String():
+		t.add(string(key), nil, true)
 	}
 	return false, nil
 }
 
 // wire is what the matching of a datagram to a transaction needs, read
-// from its bytes without parsing the message.
+// from its bytes without parsing the message. Its slices alias the message.
 type wire struct {
 	status int    // 0 for a request
-	method string // the request's method, or the CSeq method of an answer
-	branch string // the top Via's branch, with the RFC 3261 magic cookie
-	sentBy string // the top Via's sent-by
+	method []byte // the request's method, or the CSeq method of an answer
+	branch []byte // the top Via's branch, with the RFC 3261 magic cookie
+	sentBy []byte // the top Via's sent-by
 }
 
-func (w wire) key() string { return w.method + "\x00" + w.branch + "\x00" + w.sentBy }
+// keyBuffer holds a usual key on the stack: the table is asked with a key
+// that needs no string of its own (the map lookup of string(bytes)
+// allocates nothing), and only an entry added copies it.
+const keyBuffer = 128
+
+// key appends the transaction's key to dst.
+func (w wire) key(dst []byte) []byte {
+	dst = append(dst, w.method...)
+	dst = append(dst, 0)
+	dst = append(dst, w.branch...)
+	dst = append(dst, 0)
+	return append(dst, w.sentBy...)
+}
 
 // scanWire reads the start line, the top Via and the CSeq of a message. It
 // reports false for anything it cannot read with certainty (folded header
-// lines, a branch without the magic cookie z9hG4bK): that message goes to
-// sipgo as it is.
+// lines up to the last of those two, a branch without the magic cookie
+// z9hG4bK): that message goes to sipgo as it is. It reads no further than
+// it needs: both headers usually come in the first lines, and the lines
+// after them cannot change what it reads.
 func scanWire(msg []byte) (wire, bool) {
 	var w wire
-	head, _, ok := bytes.Cut(msg, []byte("\r\n\r\n"))
-	if !ok {
+	end := bytes.Index(msg, []byte("\r\n\r\n"))
+	if end < 0 {
 		return w, false
 	}
-	start, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	head := msg[:end+2] // every line ends with CRLF
+	eol := bytes.Index(head, []byte("\r\n"))
+	start, rest := head[:eol], head[eol+2:]
 	if status, answer := statusOf(start); answer {
 		if status == 0 {
 			return w, false
@@ -186,14 +205,19 @@ func scanWire(msg []byte) (wire, bool) {
 		if !ok {
 			return w, false
 		}
-		w.method = string(method)
+		w.method = method
 	}
-	var cseqMethod string
-	for len(rest) > 0 {
-		var line []byte
-		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
-		if line[0] == ' ' || line[0] == '\t' {
+	var cseqMethod []byte
+	for len(rest) > 0 && (w.branch == nil || cseqMethod == nil) {
+		eol := bytes.Index(rest, []byte("\r\n"))
+		line := rest[:eol]
+		rest = rest[eol+2:]
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
 			return w, false
+		}
+		// Only a Via, v or CSeq line is read further.
+		if c := line[0] | 0x20; c != 'v' && c != 'c' {
+			continue
 		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
@@ -201,22 +225,34 @@ func scanWire(msg []byte) (wire, bool) {
 		}
 		name = bytes.TrimSpace(name)
 		switch {
-		case w.branch == "" && (bytes.EqualFold(name, []byte("via")) || bytes.EqualFold(name, []byte("v"))):
+		case w.branch == nil && (bytes.EqualFold(name, []byte("via")) || bytes.EqualFold(name, []byte("v"))):
 			if !readVia(value, &w) {
 				return w, false
 			}
-		case bytes.EqualFold(name, []byte("cseq")):
-			f := bytes.Fields(value)
-			if len(f) != 2 {
+		case cseqMethod == nil && bytes.EqualFold(name, []byte("cseq")):
+			// Two words, the number and the method (bytes.Fields would allocate).
+			value = bytes.TrimSpace(value)
+			gap := bytes.IndexAny(value, " \t")
+			if gap < 0 {
 				return w, false
 			}
-			cseqMethod = string(f[1])
+			method := bytes.TrimLeft(value[gap:], " \t")
+			if bytes.ContainsAny(method, " \t") {
+				return w, false
+			}
+			cseqMethod = method
+		default:
+			continue
+		}
+		// A line folded onto the one just read would change it.
+		if len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+			return w, false
 		}
 	}
 	if w.status > 0 {
 		w.method = cseqMethod
 	}
-	return w, w.method != "" && w.branch != ""
+	return w, len(w.method) > 0 && len(w.branch) > 0
 }
 
 // statusOf reads the start line of msg: whether it is an answer, and then
@@ -241,7 +277,7 @@ func readVia(value []byte, w *wire) bool {
 	if len(proto) == 0 {
 		return false
 	}
-	w.sentBy = string(proto[bytes.LastIndexFunc(proto, unicode.IsSpace)+1:])
+	w.sentBy = proto[bytes.LastIndexFunc(proto, unicode.IsSpace)+1:]
 	for more {
 		var p []byte
 		p, params, more = bytes.Cut(params, []byte(";"))
@@ -251,7 +287,7 @@ func readVia(value []byte, w *wire) bool {
 			if !bytes.HasPrefix(v, []byte(sip.RFC3261BranchMagicCookie)) {
 				return false
 			}
-			w.branch = string(v)
+			w.branch = v
 			return true
 		}
 	}

@@ -89,20 +89,34 @@ func TestCarriersRetransmittedRejectionIsAckedAgain(t *testing.T) {
 }
 
 func TestScanWire(t *testing.T) {
+	// read is what scanWire read, as text.
+	type read struct {
+		status                 int
+		method, branch, sentBy string
+	}
 	for _, tc := range []struct {
 		name, msg string
-		want      wire
+		want      read
 		ok        bool
 	}{
 		{"request", "BYE sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP 10.0.0.1:5060 ;branch=z9hG4bKx;rport\r\nCSeq: 2 BYE\r\n\r\n",
-			wire{method: "BYE", branch: "z9hG4bKx", sentBy: "10.0.0.1:5060"}, true},
+			read{method: "BYE", branch: "z9hG4bKx", sentBy: "10.0.0.1:5060"}, true},
 		{"answer takes the CSeq method and the top Via", "SIP/2.0 200 OK\r\nVIA : SIP / 2.0 / UDP h:1;BRANCH=z9hG4bKa, SIP/2.0/UDP g;branch=z9hG4bKb\r\nVia: SIP/2.0/UDP f;branch=z9hG4bKc\r\nCSeq: 1 INVITE\r\n\r\n",
-			wire{status: 200, method: "INVITE", branch: "z9hG4bKa", sentBy: "h:1"}, true},
-		{"no magic cookie", "BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=1\r\nCSeq: 2 BYE\r\n\r\n", wire{}, false},
-		{"folded line", "BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n ;branch=z9hG4bKx\r\nCSeq: 2 BYE\r\n\r\n", wire{}, false},
-		{"no end of headers", "BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n", wire{}, false},
+			read{status: 200, method: "INVITE", branch: "z9hG4bKa", sentBy: "h:1"}, true},
+		{"CSeq before the Via", "SIP/2.0 486 Busy Here\r\nCSeq: 1 INVITE\r\nCall-ID: c\r\nVia: SIP/2.0/UDP h:1;branch=z9hG4bKa\r\nVia: SIP/2.0/UDP g;branch=z9hG4bKb\r\n\r\n",
+			read{status: 486, method: "INVITE", branch: "z9hG4bKa", sentBy: "h:1"}, true},
+		{"a tab in the CSeq", "BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCSeq: 2\tBYE \r\n\r\n", read{method: "BYE", branch: "z9hG4bKx", sentBy: "h"}, true},
+		{"three words in the CSeq", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCSeq: 2 BYE x\r\n\r\n", read{}, false},
+		{"no magic cookie", "BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=1\r\nCSeq: 2 BYE\r\n\r\n", read{}, false},
+		{"folded line", "BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n ;branch=z9hG4bKx\r\nCSeq: 2 BYE\r\n\r\n", read{}, false},
+		{"folded onto the top Via", "BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n ;received=10.0.0.2\r\nCSeq: 2 BYE\r\n\r\n", read{}, false},
+		{"folded onto the CSeq", "BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCSeq: 2\r\n BYE\r\n\r\n", read{}, false},
+		{"no CSeq", "BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n\r\n", read{method: "BYE", branch: "z9hG4bKx", sentBy: "h"}, true},
+		{"an answer without CSeq", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n\r\n", read{}, false},
+		{"no end of headers", "BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n", read{}, false},
 	} {
-		got, ok := scanWire([]byte(tc.msg))
+		w, ok := scanWire([]byte(tc.msg))
+		got := read{w.status, string(w.method), string(w.branch), string(w.sentBy)}
 		if ok != tc.ok || (ok && got != tc.want) {
 			t.Errorf("%s: got %+v, %v; want %+v, %v", tc.name, got, ok, tc.want, tc.ok)
 		}
@@ -115,11 +129,11 @@ func TestFinishedTxsExpire(t *testing.T) {
 	finishedLifetime = 50 * time.Millisecond
 	var f finishedTxs
 	f.add("a", []byte("x"), false)
-	if e, ok := f.get("a"); !ok || string(e.resend) != "x" {
+	if e, ok := f.get([]byte("a")); !ok || string(e.resend) != "x" {
 		t.Fatalf("get a: %+v, %v", e, ok)
 	}
 	time.Sleep(60 * time.Millisecond)
-	if _, ok := f.get("a"); ok {
+	if _, ok := f.get([]byte("a")); ok {
 		t.Error("a has not expired")
 	}
 	f.add("b", nil, false)

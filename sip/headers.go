@@ -166,14 +166,16 @@ func markReceived(req *sip.Request, src string) {
 
 // responseToRelay strips our Via (and any X-Gatekeeper-Unavailable: the
 // carrier's answer is not ours) from a downstream response and addresses it
-// to the source of the request it answers.
+// to the source of the request it answers. It changes the response itself
+// rather than a copy: the client transaction that passed it up is done with
+// it (sipgo v1.7.3 builds the ACK of a non-2xx answer, from its To, before
+// passing it up, and a retransmission arrives as a response of its own).
 func responseToRelay(res *sip.Response, upstream *sip.Request) *sip.Response {
-	out := res.Clone()
-	out.RemoveHeader("Via")
-	dropUnavailable(out)
-	out.SetDestination(upstream.Source())
-	out.SetTransport(upstream.Transport())
-	return out
+	res.RemoveHeader("Via")
+	dropUnavailable(res)
+	res.SetDestination(upstream.Source())
+	res.SetTransport(upstream.Transport())
+	return res
 }
 
 // reply answers a request with a status and optional extra headers.

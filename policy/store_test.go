@@ -40,7 +40,7 @@ func shippedPolicyOnBadger(t testing.TB) (*policy.Engine, *registry.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := policy.Parse("policy.yaml", text, datedStore{store})
+	engine, err := policy.Parse("policy.yaml", text, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,20 +116,6 @@ func BenchmarkDecideShippedPolicyOnBadger(b *testing.B) {
 			b.Fatal(d.Rule, d.Error, len(d.Trace))
 		}
 	}
-}
-
-// datedStore answers ListDate from the import time, until registry.Store
-// gets ListDate itself (issue 3 adds the source date to ListInfo).
-type datedStore struct{ *registry.Store }
-
-func (s datedStore) ListDate(list string) (uint64, time.Time, bool) {
-	lists, _ := s.Lists()
-	for _, l := range lists {
-		if l.Name == list {
-			return l.Version, l.ImportedAt, true
-		}
-	}
-	return 0, time.Time{}, false
 }
 
 // BenchmarkDecideShippedPolicyOnBadgerP99 reports the 99th percentile of the

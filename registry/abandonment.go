@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -88,7 +89,8 @@ func (s *Store) CountAnsweredCall(c AnsweredCall) error {
 	}
 	s.abandonMu.Lock()
 	defer s.abandonMu.Unlock()
-	return s.db.Update(func(txn *badger.Txn) error {
+	var counted func() // once committed: the cache holds what the store does
+	err := s.db.Update(func(txn *badger.Txn) error {
 		startKey := campaignStartKey(c.Campaign)
 		start, err := campaignStart(txn, startKey)
 		if err != nil {
@@ -108,8 +110,16 @@ func (s *Store) CountAnsweredCall(c AnsweredCall) error {
 		p.add(c)
 		value := binary.BigEndian.AppendUint64(nil, uint64(p.LiveAnswered))
 		value = binary.BigEndian.AppendUint64(value, uint64(p.Abandoned))
-		return txn.Set(key, binary.BigEndian.AppendUint64(value, uint64(p.SafeHarbor)))
+		if err := txn.Set(key, binary.BigEndian.AppendUint64(value, uint64(p.SafeHarbor))); err != nil {
+			return err
+		}
+		counted = func() { s.abandoned.put(c.Campaign, start, periodIndex(start, c.Answered), p) }
+		return nil
 	})
+	if err == nil {
+		counted()
+	}
+	return err
 }
 
 // add counts c in p.
@@ -163,11 +173,23 @@ func TallyAnsweredCalls(calls []AnsweredCall) []AbandonmentPeriod {
 // Abandonment returns the campaign's period that time at falls in, with
 // its counts so far: zero counts for a period nobody was answered in yet,
 // and a zero period (no Start) for a campaign never counted.
+//
+// Every decision under a policy with abandonment_rate asks it, so the
+// answers are kept in memory (abandonmentCache): a period asked again is
+// answered without a Badger transaction and without allocating.
 func (s *Store) Abandonment(campaign string, at time.Time) (AbandonmentPeriod, error) {
+	if p, ok := s.abandoned.get(campaign, at); ok {
+		return p, nil
+	}
+	// Under abandonMu no count lands between the read and the cache's fill.
+	s.abandonMu.Lock()
+	defer s.abandonMu.Unlock()
 	p := AbandonmentPeriod{Campaign: campaign}
+	var start time.Time
 	err := s.db.View(func(txn *badger.Txn) error {
 		startKey := campaignStartKey(campaign)
-		start, err := campaignStart(txn, startKey)
+		var err error
+		start, err = campaignStart(txn, startKey)
 		if err != nil || start.IsZero() {
 			return err
 		}
@@ -177,7 +199,69 @@ func (s *Store) Abandonment(campaign string, at time.Time) (AbandonmentPeriod, e
 		p.LiveAnswered, p.Abandoned, p.SafeHarbor = counts.LiveAnswered, counts.Abandoned, counts.SafeHarbor
 		return err
 	})
+	if err == nil {
+		s.abandoned.put(campaign, start, p.Index, p)
+	}
 	return p, err
+}
+
+// abandonmentCache holds what the store holds of the campaigns asked or
+// counted since it opened: each one's start (zero: none counted yet) and
+// the counts of its periods asked or counted. It is filled and changed
+// only under Store.abandonMu, after the store; it is read without that lock.
+type abandonmentCache struct {
+	mu        sync.RWMutex
+	campaigns map[string]*campaignCounts
+}
+
+type campaignCounts struct {
+	start   time.Time
+	periods map[int]AbandonmentPeriod
+}
+
+// maxCachedCampaigns bounds the cache: a campaign id is the dialer's to
+// choose, and one beyond it is read from Badger each time.
+const maxCachedCampaigns = 1 << 16
+
+func (c *abandonmentCache) get(campaign string, at time.Time) (AbandonmentPeriod, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	cc, ok := c.campaigns[campaign]
+	if !ok {
+		return AbandonmentPeriod{}, false
+	}
+	if cc.start.IsZero() {
+		return AbandonmentPeriod{Campaign: campaign}, true
+	}
+	p, ok := cc.periods[periodIndex(cc.start, at)]
+	return p, ok
+}
+
+// put records a campaign's start and, when it has one, a period's counts.
+func (c *abandonmentCache) put(campaign string, start time.Time, index int, p AbandonmentPeriod) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.campaigns == nil {
+		c.campaigns = map[string]*campaignCounts{}
+	}
+	cc, ok := c.campaigns[campaign]
+	if !ok {
+		if len(c.campaigns) >= maxCachedCampaigns {
+			return
+		}
+		cc = &campaignCounts{}
+		c.campaigns[campaign] = cc
+	}
+	cc.start = start
+	if start.IsZero() {
+		return
+	}
+	if cc.periods == nil {
+		cc.periods = map[int]AbandonmentPeriod{}
+	}
+	p.Campaign, p.Index = campaign, index
+	p.Start, p.End = periodBounds(start, index)
+	cc.periods[index] = p
 }
 
 // AbandonmentPeriods returns every period of every campaign that has a

@@ -155,3 +155,54 @@ func TestAbandonmentKeepsCampaignsApart(t *testing.T) {
 		t.Error("a call without an answer time was counted")
 	}
 }
+
+// Abandonment answers from memory once a period was read or counted: the
+// answer follows every count after it, agrees with what a fresh store
+// reads, and allocates nothing.
+func TestAbandonmentIsAnsweredFromMemory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s, err := Open(DefaultOptions(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.Close() }()
+	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	if p, err := s.Abandonment("winter", start); err != nil || !p.Start.IsZero() || p.Campaign != "winter" {
+		t.Fatalf("before any call: %+v, %v", p, err)
+	}
+	for i, abandoned := range []bool{false, true, false} {
+		if err := s.CountAnsweredCall(AnsweredCall{Campaign: "winter", Answered: start.Add(time.Duration(i) * time.Hour), Abandoned: abandoned}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Abandonment("winter", start.Add(time.Duration(i)*time.Hour))
+		if err != nil || p.LiveAnswered != int64(i+1) || !p.Start.Equal(start) || !p.End.Equal(start.Add(AbandonmentPeriodLength)) {
+			t.Fatalf("after call %d: %+v, %v", i+1, p, err)
+		}
+	}
+	next := start.Add(AbandonmentPeriodLength + time.Hour)
+	if p, err := s.Abandonment("winter", next); err != nil || p.Index != 1 || p.LiveAnswered != 0 || !p.Start.Equal(start.Add(AbandonmentPeriodLength)) {
+		t.Fatalf("the next period: %+v, %v", p, err)
+	}
+	if err := s.CountAnsweredCall(AnsweredCall{Campaign: "winter", Answered: next, Abandoned: true}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Abandonment("winter", next); p.LiveAnswered != 1 || p.Abandoned != 1 {
+		t.Fatalf("the next period after a call: %+v", p)
+	}
+	if p, _ := s.Abandonment("winter", start); p.LiveAnswered != 3 || p.Abandoned != 1 || p.Index != 0 {
+		t.Fatalf("the first period again: %+v", p)
+	}
+	if n := testing.AllocsPerRun(100, func() { s.Abandonment("winter", start) }); n != 0 {
+		t.Errorf("a period read again allocates %v times", n)
+	}
+	// A fresh store reads what the first one counted.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(DefaultOptions(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Abandonment("winter", start); p.LiveAnswered != 3 || p.Abandoned != 1 {
+		t.Fatalf("after a restart: %+v", p)
+	}
+}

@@ -36,6 +36,8 @@ type Store struct {
 	sets dataSets
 	// abandonMu serializes the abandonment counts' read-add-write (abandonment.go).
 	abandonMu sync.Mutex
+	// abandoned answers Abandonment from memory (abandonment.go).
+	abandoned abandonmentCache
 }
 
 // Listing says that a list holds a number, and in which version.

@@ -28,6 +28,8 @@ fi
 for tool in valgrind callgrind_control callgrind_annotate; do
 	command -v "$tool" >/dev/null || { echo "callgrind.sh: $tool not found (apt-get install -y valgrind)" >&2; exit 2; }
 done
-GK_BIN=$(realpath "$1") CG_OUT=$(realpath -m "$2") CALLGRIND_WRAP=1 GK_BASE=$(realpath "$0") \
+# Under valgrind on a busy machine the server takes more than run.sh's 10 s
+# to listen: wait up to a minute.
+GK_BIN=$(realpath "$1") CG_OUT=$(realpath -m "$2") CALLGRIND_WRAP=1 GK_BASE=$(realpath "$0") WAIT_TRIES=600 \
 	"$(dirname "$0")/run.sh" -r "${3:-30}" -t "${4:-30}" -p gatekeeper-base || true
 callgrind_annotate "$(realpath -m "$2").1" | awk '/PROGRAM TOTALS/ {print "instructions:", $1}'

@@ -20,9 +20,9 @@ cleanup() {
 
 port_in_use() { [[ -n $(ss -Hluna "sport = :$1") ]]; }
 
-# wait_for COMMAND...: retry for up to 10 s.
+# wait_for COMMAND...: retry for up to 10 s (WAIT_TRIES tenths of a second).
 wait_for() {
-	for _ in $(seq 100); do
+	for _ in $(seq "${WAIT_TRIES:-100}"); do
 		"$@" && return 0
 		sleep 0.1
 	done

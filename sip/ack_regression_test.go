@@ -45,3 +45,27 @@ func TestStrangers2xxIsNotRelayedToTheDialer(t *testing.T) {
 		}
 	}
 }
+
+// The ACK of an answered call's INVITE is relayed as the UDP socket reads
+// it (takeAck), without a transaction of sipgo's; an ACK with another CSeq
+// number (a re-INVITE's, which may be hop-by-hop) or of a call the table
+// does not hold is left to sipgo.
+func TestAckOfAnAnsweredInviteIsRelayedAsRead(t *testing.T) {
+	r := newRig(t, allowAll{})
+	establishVia(t, r, "fast-ack")
+	from := r.dialer.LocalAddr()
+	ack := func(callID, seq string) []byte {
+		return []byte(strings.ReplaceAll("ACK sip:2025550143@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP "+from.String()+";branch=z9hG4bKfa\n"+
+			"Max-Forwards: 70\nFrom: <sip:2025550100@127.0.0.2>;tag=dt\nTo: <sip:2025550143@127.0.0.1>;tag=ct\nCall-ID: "+callID+
+			"\nCSeq: "+seq+" ACK\nContent-Length: 0\n\n", "\n", "\r\n"))
+	}
+	if !r.p.takeAck(ack("fast-ack", "1"), from) {
+		t.Fatal("the ACK of the call's INVITE was not taken")
+	}
+	await(t, r.carrier, time.Second, "ACK ")
+	for _, other := range [][2]string{{"fast-ack", "2"}, {"no-such-call", "1"}} {
+		if r.p.takeAck(ack(other[0], other[1]), from) {
+			t.Errorf("the ACK of call %s with CSeq %s was taken", other[0], other[1])
+		}
+	}
+}

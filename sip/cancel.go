@@ -94,6 +94,37 @@ func (p *Proxy) takeCancel(msg []byte, from net.Addr, transport string) bool {
 	return true
 }
 
+// takeAck relays, as it is read from a UDP socket, the ACK of the 2xx that
+// answered an INVITE the dialog table holds the call of (the same CSeq
+// number): an ACK for a 2xx has no transaction (RFC 3261 §17.1.1.3), yet
+// sipgo v1.7.3 makes a server transaction for it, in a goroutine of its
+// own, to hand it to a handler. Any other ACK goes to sipgo: the ACK of a
+// non-2xx answer (its call has left the table, or it answers a re-INVITE)
+// belongs to sipgo's INVITE server transaction. Only a call whose carrier is
+// reached over UDP is taken: a write to a TCP connection could hold the
+// socket's reading. It reports whether it took the message.
+func (p *Proxy) takeAck(msg []byte, from net.Addr) bool {
+	if !bytes.HasPrefix(msg, []byte("ACK ")) {
+		return false
+	}
+	callID, seq, ok := dialogOf(msg)
+	if !ok || !p.dialogs.hasUDP(callID, seq) {
+		return false
+	}
+	parsed, err := p.parser.ParseSIP(msg)
+	if err != nil {
+		return false
+	}
+	req, ok := parsed.(*sip.Request)
+	if !ok {
+		return false
+	}
+	req.SetSource(from.String())
+	req.SetTransport("UDP")
+	p.onAck(req, nil)
+	return true
+}
+
 // cancelTap is a UDP socket that takes CANCELs out before sipgo reads them,
 // and answers retransmissions for finished transactions (finishedTxs).
 type cancelTap struct {
@@ -121,7 +152,7 @@ func (c cancelTap) ReadFrom(b []byte) (int, net.Addr, error) {
 			}
 			continue
 		}
-		if !c.p.takeCancel(b[:n], addr, "udp") && !c.p.throttle(b[:n], addr, answer) {
+		if !c.p.takeCancel(b[:n], addr, "udp") && !c.p.throttle(b[:n], addr, answer) && !c.p.takeAck(b[:n], addr) {
 			return n, addr, nil
 		}
 	}

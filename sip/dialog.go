@@ -34,6 +34,9 @@ type dialog struct {
 	created          time.Time
 	// state is the call's decision and what became of it, for its end.
 	state *callState
+	// inviteSeq is the CSeq number of the INVITE that opened the dialog
+	// (0 for a dialog recovered from its seal): the ACK of its 2xx has it.
+	inviteSeq uint32
 }
 
 type dialogTable struct {
@@ -50,7 +53,7 @@ func (t *dialogTable) open(req *sip.Request, d *Dialer, carrierTransport string,
 	dl := &dialog{
 		callID: req.CallID().Value(), dialerTag: tag, dialer: d,
 		dialerAddr: req.Source(), dialerTransport: transportOf(req), carrierTransport: carrierTransport,
-		created: time.Now(), state: state,
+		created: time.Now(), state: state, inviteSeq: req.CSeq().SeqNo,
 	}
 	if c := dialerContact(req, d); c.IsValid() && dl.dialerTransport == "udp" {
 		dl.dialerAddr = c.String()
@@ -86,6 +89,15 @@ func (t *dialogTable) get(callID string) *dialog {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.byID[callID]
+}
+
+// hasUDP reports whether the table holds the dialog of callID, opened by
+// the INVITE with CSeq number seq, with the carrier reached over UDP.
+func (t *dialogTable) hasUDP(callID []byte, seq uint32) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	dl := t.byID[string(callID)]
+	return dl != nil && dl.inviteSeq == seq && dl.carrierTransport == "udp"
 }
 
 func (t *dialogTable) drop(callID string) {
@@ -231,6 +243,8 @@ func (p *Proxy) isCarrier(ip netip.Addr) bool {
 
 // onAck relays the ACK for a 2xx; it has no transaction and no answer.
 // (The ACK for an error answer is hop-by-hop: sipgo's transactions absorb it.)
+// The ACK of an answered call's INVITE comes here from the UDP socket as it
+// is read (takeAck), any other through sipgo.
 func (p *Proxy) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if validate(req) != nil {
 		return

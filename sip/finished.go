@@ -255,6 +255,47 @@ func scanWire(msg []byte) (wire, bool) {
 	return w, len(w.method) > 0 && len(w.branch) > 0
 }
 
+// dialogOf reads a request's Call-ID and CSeq number from its bytes; false
+// when either is missing or not read with certainty (a folded line).
+func dialogOf(msg []byte) (callID []byte, seq uint32, ok bool) {
+	end := bytes.Index(msg, []byte("\r\n\r\n"))
+	if end < 0 {
+		return nil, 0, false
+	}
+	_, rest, _ := bytes.Cut(msg[:end+2], []byte("\r\n"))
+	var cseq []byte
+	for len(rest) > 0 && (callID == nil || cseq == nil) {
+		eol := bytes.Index(rest, []byte("\r\n"))
+		line := rest[:eol]
+		rest = rest[eol+2:]
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
+			return nil, 0, false
+		}
+		if c := line[0] | 0x20; c != 'c' && c != 'i' {
+			continue
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		name = bytes.TrimSpace(name)
+		switch {
+		case callID == nil && (bytes.EqualFold(name, []byte("call-id")) || bytes.EqualFold(name, []byte("i"))):
+			callID = bytes.TrimSpace(value)
+		case cseq == nil && bytes.EqualFold(name, []byte("cseq")):
+			cseq = bytes.TrimSpace(value)
+		default:
+			continue
+		}
+		if len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+			return nil, 0, false
+		}
+	}
+	number, _, _ := bytes.Cut(cseq, []byte(" "))
+	n, err := strconv.ParseUint(string(number), 10, 32)
+	return callID, uint32(n), err == nil && len(callID) > 0
+}
+
 // statusOf reads the start line of msg: whether it is an answer, and then
 // its status code, 0 when that is not three digits from 100 up.
 func statusOf(msg []byte) (status int, answer bool) {

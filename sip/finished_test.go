@@ -141,3 +141,22 @@ func TestFinishedTxsExpire(t *testing.T) {
 		t.Errorf("after an expiry: %d keys, %d queued, want 1 and 1", len(f.byKey), len(f.queue))
 	}
 }
+
+func TestDialogOf(t *testing.T) {
+	for _, tc := range []struct {
+		name, msg, callID string
+		seq               uint32
+		ok                bool
+	}{
+		{"full names", "ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCall-ID: c1@h \r\nCSeq: 7 ACK\r\n\r\n", "c1@h", 7, true},
+		{"compact Call-ID", "ACK sip:a@b SIP/2.0\r\ni: c2\r\nCSEQ : 1 ACK\r\n\r\n", "c2", 1, true},
+		{"no CSeq", "ACK sip:a@b SIP/2.0\r\nCall-ID: c3\r\n\r\n", "", 0, false},
+		{"folded Call-ID", "ACK sip:a@b SIP/2.0\r\nCall-ID: c4\r\n x\r\nCSeq: 1 ACK\r\n\r\n", "", 0, false},
+		{"no end of headers", "ACK sip:a@b SIP/2.0\r\nCall-ID: c5\r\nCSeq: 1 ACK\r\n", "", 0, false},
+	} {
+		callID, seq, ok := dialogOf([]byte(tc.msg))
+		if ok != tc.ok || ok && (string(callID) != tc.callID || seq != tc.seq) {
+			t.Errorf("%s: got %q %d %v, want %q %d %v", tc.name, callID, seq, ok, tc.callID, tc.seq, tc.ok)
+		}
+	}
+}

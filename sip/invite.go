@@ -188,11 +188,12 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 			dialer: dialer.Name, dialerAddr: dialerAddr, dialerTransport: transportOf(req), carrierTransport: transport,
 		})
 		sips := req.Recipient.IsEncrypted()
-		toCarrier := p.recordRoute(transport, p.carrier.ip, sips, sealed)
-		route := []sip.Header{toCarrier}
+		route := []sip.Header{p.recordRoute(transport, p.carrier.ip, sips, sealed)}
+		// The entries differ when the sides' listen addresses or transports do.
 		dialerIP, _ := addrIP(req.Source())
-		if toDialer := p.recordRoute(transportOf(req), dialerIP, sips, sealed); toDialer.Address.String() != toCarrier.Address.String() {
-			route = append(route, toDialer)
+		if dialerTransport := transportOf(req); dialerTransport != transport ||
+			p.listens[familyOf(dialerTransport, dialerIP)] != p.listens[familyOf(transport, p.carrier.ip)] {
+			route = append(route, p.recordRoute(dialerTransport, dialerIP, sips, sealed))
 		}
 		fwd.PrependHeader(route...)
 		return fwd

@@ -166,6 +166,7 @@ type Proxy struct {
 	limiter          *sourceLimiter
 	nonces           nonces
 	ready            chan struct{}
+	macs             sync.Pool // HMAC-SHA256s keyed with Config.RouteKey (routekey.go)
 }
 
 // family names one of our listeners: a transport and an IP version.

@@ -71,7 +71,11 @@ var served = func() (recs [6]Record) {
 			}
 			for _, rule := range tr {
 				for _, c := range rule.Conditions {
-					r.Cites = append(r.Cites, c.DataVersions()...) // the writer names each once
+					for _, v := range c.DataVersions() {
+						if !slices.Contains(r.Cites, v) { // each once, as policy.Decision.DataVersions gives them
+							r.Cites = append(r.Cites, v)
+						}
+					}
 				}
 			}
 		case KindDataChange:

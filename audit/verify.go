@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
+	"syscall"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -129,6 +131,12 @@ func (v *verifier) file(dir string, f logFile) error {
 	}
 	defer r.Close()
 	path := f.path(dir)
+	if plain, ok := r.(*os.File); ok {
+		if data, err := mapFile(plain); err == nil {
+			defer syscall.Munmap(data)
+			return v.mapped(path, data)
+		}
+	}
 	v.lines.reset(r)
 	for lineNo := 1; ; lineNo++ {
 		line, err := v.lines.next()
@@ -144,15 +152,69 @@ func (v *verifier) file(dir string, f logFile) error {
 	}
 }
 
+// mapped checks the lines of a plain file mapped into memory, where they
+// lie: reading the file would copy every byte once more before the hash
+// reads it, ≈ 10 % of verify's CPU for a day's records (BenchmarkVerify/day,
+// 2026-11-29: 1,023 → 925 ns a record at load 2; SHA-256 is ≈ 80 % of
+// the rest). A file cut shorter while it is read (it never is by the
+// gatekeeper, which only appends) gives an error, not a crash.
+func (v *verifier) mapped(path string, data []byte) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: the file shrank while it was read: %v", path, r)
+		}
+	}()
+	for lineNo := 1; len(data) > 0; lineNo++ {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if err := v.line(position{path, lineNo}, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mapFile maps a file into memory, read only, to be read once from start to end.
+func mapFile(f *os.File) ([]byte, error) {
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if info.Size() == 0 || info.Size() != int64(int(info.Size())) {
+		return nil, errors.New("nothing to map")
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(info.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err == nil {
+		_ = syscall.Madvise(data, syscall.MADV_SEQUENTIAL) // advice only
+	}
+	return data, err
+}
+
 func (v *verifier) line(at position, line []byte) error {
-	l, err := parseLine(line)
+	l, err := parseLink(line)
+	var leaf tlog.Hash
+	intact := false
+	if err == nil && !l.redacted {
+		// Compared in hex, as written: the line's hash is not decoded.
+		leaf = v.hasher.leaf(l.record)
+		h := hexHash(leaf)
+		intact = bytes.Equal(h[:], l.hash)
+	}
+	if err == nil && !intact && !isLowerHex(l.hash) {
+		err = errHashNotHex
+	}
 	if err != nil {
 		if v.notRecord == "" {
 			v.notRecord = at.errorf("not a complete record: %v", err).Error()
 		}
 		return nil
 	}
-	leaf, err := v.link(at, l)
+	leaf, err = v.link(at, l, leaf, intact)
 	if err != nil {
 		if v.notRecord != "" {
 			return fmt.Errorf("%s; the chain does not continue across it: %w", v.notRecord, err)
@@ -170,18 +232,15 @@ func (v *verifier) line(at position, line []byte) error {
 	return nil
 }
 
-// link checks the record's hash and its place in the chain, and returns
-// its leaf hash: computed from the record, or a redacted record's kept hash.
-func (v *verifier) link(at position, l link) (leaf tlog.Hash, err error) {
+// link checks the record's hash (intact: the line's hash is leaf, the one
+// computed from it) and its place in the chain, and returns its leaf hash:
+// leaf, or a redacted record's kept hash.
+func (v *verifier) link(at position, l link, leaf tlog.Hash, intact bool) (tlog.Hash, error) {
 	first := v.lastAt.path == ""
 	if l.redacted {
-		leaf, _ = parseHexHash(l.hash) // parseLine checked the hex
-	} else {
-		// Compared in hex, as written: the line's hash is not decoded.
-		leaf = v.hasher.leaf(l.record)
-		if h := hexHash(leaf); !bytes.Equal(h[:], l.hash) {
-			return leaf, at.errorf("the hash does not match the record: it was altered")
-		}
+		leaf, _ = parseHexHash(l.hash) // line checked the hex
+	} else if !intact {
+		return leaf, at.errorf("the hash does not match the record: it was altered")
 	}
 	switch {
 	case !first && l.seq != v.lastSeq+1:

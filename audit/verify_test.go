@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -69,6 +70,7 @@ func TestVerifyNamesTheBrokenLine(t *testing.T) {
 		"a quote removed":       {edit: replaceOnce(`"decision":`, `"decision:`), line: 3, complain: "altered"},
 		"hash field cut":        {edit: replaceOnce(`,"hash":"`, `,"hash":`), line: 3, complain: "not a complete record"},
 		"a hash digit changed":  {edit: func(l, _ []byte) []byte { l[len(l)-4] ^= 1; return l }, line: 3, complain: "altered"},
+		"a hash digit not hex":  {edit: func(l, _ []byte) []byte { l[len(l)-4] = 'g'; return l }, line: 3, complain: "not a complete record: its hash is not 64 hex digits"},
 		"line emptied":          {edit: func(_, _ []byte) []byte { return []byte("\n") }, line: 3, complain: "not a complete record"},
 		// A forger who rewrites a record and its hash is caught by the tree.
 		"record rehashed":   {edit: rehashed(replaceOnce("+12025550143", "+12025550144")), line: 3, complain: "tree.hashes holds another hash for its leaf"},
@@ -228,5 +230,29 @@ func TestLineReader(t *testing.T) {
 				t.Errorf("size %d, final %q: %q", size, final, got)
 			}
 		}
+	}
+}
+
+// A plain file is read mapped into memory: one cut shorter meanwhile gives
+// an error that names it, not a crash.
+func TestVerifyMappedFileShrinks(t *testing.T) {
+	dir := t.TempDir()
+	paths := writeDays(t, dir, 1, 3)
+	f, err := os.Open(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data, err := mapFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(data)
+	if err := os.Truncate(paths[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	var v verifier
+	if err := v.mapped(paths[0], data); err == nil || !strings.Contains(err.Error(), paths[0]+": the file shrank while it was read") {
+		t.Fatalf("verify of a file cut short: %v", err)
 	}
 }

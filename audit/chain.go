@@ -110,8 +110,8 @@ var errHashNotHex = errors.New("its hash is not 64 hex digits")
 // parseLink is parseLine but for the check of the hash's digits, for verify,
 // which compares them with the hex of the hash it computes: digits equal to
 // those are hex, so only a line whose hash differs needs the check. That
-// check cost verify ≈ 45 ns a record, 5 % of it (BenchmarkVerify/day's
-// profile, 2026-11-29).
+// check cost verify ≈ 50 ns a record, 5 % of it (a profile of
+// BenchmarkVerify/day, 2026-11-29).
 func parseLink(line []byte) (link, error) {
 	n := len(line)
 	if n < hashSuffixLen+2 || !bytes.HasPrefix(line[n-hashSuffixLen:], []byte(hashField)) || !bytes.HasSuffix(line, []byte(`"}`)) {

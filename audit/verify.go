@@ -154,9 +154,9 @@ func (v *verifier) file(dir string, f logFile) error {
 
 // mapped checks the lines of a plain file mapped into memory, where they
 // lie: reading the file would copy every byte once more before the hash
-// reads it, ≈ 10 % of verify's CPU for a day's records (BenchmarkVerify/day,
-// 2026-11-29: 1,023 → 925 ns a record at load 2; SHA-256 is ≈ 80 % of
-// the rest). A file cut shorter while it is read (it never is by the
+// reads it, ≈ 8 % of verify's CPU for a day's records (BenchmarkVerify/day,
+// 2026-11-29, load 9: 1,122–1,162 → 1,033–1,046 ns a record; SHA-256 is
+// ≈ 80 % of what is left). A file cut shorter while it is read (it never is by the
 // gatekeeper, which only appends) gives an error, not a crash.
 func (v *verifier) mapped(path string, data []byte) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))

@@ -563,6 +563,8 @@ func readText(dec *jsontext.Decoder) ([]byte, error) {
 
 // evidenceFields are the fields of a record the check reads.
 type evidenceFields struct {
+	seq                                        uint64
+	redacted                                   bool // a redaction's stub
 	kind, callID, called, number, policySHA256 string
 	// names are the leaf hashes (hex) the record names: a decision's
 	// data_hashes, an outcome's decision_hash.
@@ -600,6 +602,21 @@ func readObjectFields(dec *jsontext.Decoder) (evidenceFields, error) {
 			field = &f.number
 		case `"policy_sha256"`:
 			field = &f.policySHA256
+		case `"seq"`:
+			v, err := dec.ReadValue()
+			if err == nil {
+				f.seq, err = strconv.ParseUint(string(v), 10, 64)
+			}
+			if err != nil {
+				return f, fmt.Errorf("seq: %w", err)
+			}
+			continue
+		case `"redacted"`:
+			f.redacted = true
+			if err := dec.SkipValue(); err != nil {
+				return f, err
+			}
+			continue
 		case `"decision_hash"`:
 			f.names = append(f.names, "")
 			field = &f.names[len(f.names)-1]
@@ -645,6 +662,34 @@ func withHashField(body []byte) ([]byte, tlog.Hash) {
 	return slices.Concat(body[:n-1], []byte(hashField), h[:], []byte(`"}`)), leaf
 }
 
+// record reads the i-th record of b: its seq, leaf hash and fields. A
+// record of format 3 is the body its hash covers, its fields read with the
+// bundle; one of formats 1 and 2 is the line as stored, whose hash field
+// must be its leaf hash.
+func (b *evidenceFile) record(i int, dec *jsontext.Decoder, lh *leafHasher) (uint64, tlog.Hash, evidenceFields, error) {
+	line := b.lines[i]
+	if b.format == EvidenceFormat {
+		f, n := b.fields[i], len(line)
+		if n == 0 || line[n-1] != '}' || f.seq == 0 || f.redacted {
+			return 0, tlog.Hash{}, f, fmt.Errorf("record %d: not a record", i+1)
+		}
+		return f.seq, lh.leaf(line[:n-1]), f, nil
+	}
+	l, err := parseLine(line)
+	if err != nil || l.redacted {
+		return 0, tlog.Hash{}, evidenceFields{}, fmt.Errorf("record %d: not a record: %v", i+1, err)
+	}
+	leaf := lh.leaf(l.record)
+	if h := hexHash(leaf); !bytes.Equal(h[:], l.hash) {
+		return 0, leaf, evidenceFields{}, fmt.Errorf("record %d (seq %d): the hash does not match the record: it was altered", i+1, l.seq)
+	}
+	f, err := readFields(dec, line)
+	if err != nil {
+		return 0, leaf, f, fmt.Errorf("record %d (seq %d): %w", i+1, l.seq, err)
+	}
+	return l.seq, leaf, f, nil
+}
+
 // VerifyEvidence checks a bundle offline with the log's public key alone:
 // the checkpoint's signature; for every record, that its hash is its leaf
 // hash (SHA-256 of 0x00 and the line without its hash field); that the
@@ -686,34 +731,19 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 	named := map[[hashHexLen]byte]bool{}
 	decisions, called := 0, ""
 	var policy string
+	var lh leafHasher
 	for i, line := range b.lines {
-		var leaf tlog.Hash
-		if b.format == EvidenceFormat {
-			line, leaf = withHashField(line)
+		seq, leaf, f, err := b.record(i, dec, &lh)
+		if err != nil {
+			return s, err
 		}
-		l, err := parseLine(line)
-		if err != nil || l.redacted {
-			return s, fmt.Errorf("record %d: not a record: %v", i+1, err)
+		if seq == 0 || int64(seq) > cp.Size || i > 0 && int64(seq-1) <= seqs[i-1] {
+			return s, fmt.Errorf("record %d (seq %d): not in the checkpoint's tree of %d records after the one before it", i+1, seq, cp.Size)
 		}
-		if b.format != EvidenceFormat {
-			leaf = l.leaf()
-		}
-		if h := hexHash(leaf); !bytes.Equal(h[:], l.hash) {
-			return s, fmt.Errorf("record %d (seq %d): the hash does not match the record: it was altered", i+1, l.seq)
-		}
-		if l.seq == 0 || int64(l.seq) > cp.Size || i > 0 && int64(l.seq-1) <= seqs[i-1] {
-			return s, fmt.Errorf("record %d (seq %d): not in the checkpoint's tree of %d records after the one before it", i+1, l.seq, cp.Size)
-		}
-		seqs[i], leaves[i] = int64(l.seq-1), leaf
+		seqs[i], leaves[i] = int64(seq-1), leaf
 		if b.proofs != nil {
 			if err := tlog.CheckRecord(b.proofs[i], cp.Size, cp.Root, seqs[i], leaf); err != nil {
-				return s, fmt.Errorf("record %d (seq %d): not in the checkpoint's tree: %w", i+1, l.seq, err)
-			}
-		}
-		f := b.fields[i]
-		if b.format != EvidenceFormat {
-			if f, err = readFields(dec, line); err != nil {
-				return s, fmt.Errorf("record %d (seq %d): %w", i+1, l.seq, err)
+				return s, fmt.Errorf("record %d (seq %d): not in the checkpoint's tree: %w", i+1, seq, err)
 			}
 		}
 		for _, h := range f.names {
@@ -728,16 +758,19 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 				b.callID = f.callID
 			}
 			if f.callID != b.callID {
-				return s, fmt.Errorf("record %d (seq %d): call %q, not the bundle's %q", i+1, l.seq, f.callID, b.callID)
+				return s, fmt.Errorf("record %d (seq %d): call %q, not the bundle's %q", i+1, seq, f.callID, b.callID)
 			}
 			if f.kind == KindDecision {
+				if b.format == EvidenceFormat {
+					line, _ = withHashField(line) // as stored
+				}
 				decisions++
 				policy, s.Decision = f.policySHA256, string(line)
 			}
 		}
 		for _, n := range []string{f.called, f.number} {
 			if n != "" && called != "" && n != called {
-				return s, fmt.Errorf("record %d (seq %d) names %s besides %s: a bundle holds one called number", i+1, l.seq, n, called)
+				return s, fmt.Errorf("record %d (seq %d) names %s besides %s: a bundle holds one called number", i+1, seq, n, called)
 			}
 			if n != "" {
 				called = n

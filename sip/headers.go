@@ -24,14 +24,7 @@ func (p *Proxy) prepareForward(fwd *sip.Request, src string, dest, transport str
 	p.removeOwnRoutes(fwd)
 	markReceived(fwd, src)
 	peer, _ := addrIP(dest)
-	vias := []sip.Header{p.newVia(transport, peer)}
-	if fwd.IsInvite() {
-		for _, v := range fwd.GetHeaders("Via") {
-			vias = append(vias, relayedVia{v.(*sip.ViaHeader)})
-			fwd.RemoveHeader("Via")
-		}
-	}
-	fwd.PrependHeader(vias...)
+	fwd.PrependHeader(p.newVia(transport, peer))
 	fwd.SetTransport(strings.ToUpper(transport))
 	fwd.SetDestination(dest)
 	fwd.SetSource("")
@@ -47,16 +40,6 @@ func (p *Proxy) relayed(req *sip.Request, dest string) func(transport string) *s
 		return fwd
 	}
 }
-
-// relayedVia is a received Via on a forwarded INVITE, written in its
-// compact form "v" (RFC 3261 §7.3.3; every SIP element reads both). sipgo
-// v1.7.3 builds the ACK for a non-2xx answer inside its client transaction
-// from every header named Via of the INVITE sent, where RFC 3261 §17.1.1.3
-// wants one Via, the INVITE's top one, ours: named "v", the received ones
-// still go out with the INVITE but stay out of that ACK.
-type relayedVia struct{ *sip.ViaHeader }
-
-func (relayedVia) Name() string { return "v" }
 
 // localAddr makes UDP requests leave from our listening socket, so that the
 // far side sees the same address:port it routes back to. (TCP reuses or

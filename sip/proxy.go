@@ -129,15 +129,16 @@ type DecisionSink func(call policy.Call, d policy.Decision, status int)
 
 // Proxy is the running SIP proxy.
 type Proxy struct {
-	cfg     Config
-	decider Decider
-	sink    DecisionSink
-	log     *slog.Logger
-	ua      *sipgo.UserAgent
-	server  *sipgo.Server
-	client  *sipgo.Client
-	carrier carrierHop
-	own     map[netip.AddrPort]bool // every listen address, to recognize our own Route entries and Vias
+	cfg       Config
+	decider   Decider
+	sink      DecisionSink
+	log       *slog.Logger
+	ua        *sipgo.UserAgent
+	server    *sipgo.Server
+	client    *sipgo.Client
+	inviteTxs *inviteTxs
+	carrier   carrierHop
+	own       map[netip.AddrPort]bool // every listen address, to recognize our own Route entries and Vias
 	// listens is our address per transport and IP family: each side of a call
 	// sees the proxy in its own family (Via, Record-Route, source address).
 	listens  map[family]netip.AddrPort
@@ -252,8 +253,13 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 		sipgo.WithUserAgentParser(p.parser),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(quiet(cfg.Logger)),
-			// Answers that arrive after their transaction ended: 2xx are relayed, the rest dropped.
-			sip.WithTransactionLayerUnhandledResponseHandler(func(res *sip.Response) { p.relayStray2xx(res) }),
+			// Answers to INVITEs (inviteTxs), and those that arrive after
+			// their transaction ended: 2xx are relayed, the rest dropped.
+			sip.WithTransactionLayerUnhandledResponseHandler(func(res *sip.Response) {
+				if !p.inviteTxs.receive(res) {
+					p.relayStray2xx(res)
+				}
+			}),
 		),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet(cfg.Logger))),
 	)
@@ -268,6 +274,7 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.inviteTxs = newInviteTxs(p.ua.TransportLayer(), quiet(cfg.Logger))
 	p.server.OnInvite(grown(p.onInvite))
 	p.server.OnAck(grown(p.onAck))
 	p.server.OnCancel(grown(p.onUnmatchedCancel))
@@ -461,8 +468,11 @@ func (p *Proxy) release() {
 	p.admission.Unlock()
 }
 
-// Close releases the transports.
-func (p *Proxy) Close() error { return p.ua.Close() }
+// Close ends the transactions and releases the transports.
+func (p *Proxy) Close() error {
+	p.inviteTxs.terminateAll()
+	return p.ua.Close()
+}
 
 // dialerFor names the dialer whose sources hold addr (ip:port).
 func (p *Proxy) dialerFor(addr string) (*Dialer, bool) {

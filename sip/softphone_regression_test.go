@@ -44,13 +44,18 @@ func headerValues(msg string, names ...string) []string {
 
 // The ACK the proxy sends for a carrier's error answer (here 486; a 487
 // after a CANCEL is the same) has one Via, the INVITE's top one (RFC 3261
-// §17.1.1.3).
+// §17.1.1.3), while the INVITE carries the dialer's Via too, in full form:
+// a carrier that copies the lines named Via into its answers (SIPp's
+// [last_Via:]) copies both.
 func TestAckForAnErrorAnswerHasOneVia(t *testing.T) {
 	r := newRig(t, allowAll{})
 	got := r.placeCall(t, invite("ack-486", "ack486"))
 	inviteVias := headerValues(got, "Via", "v")
 	if len(inviteVias) != 2 || len(headerValues(got, "Contact", "m")) != 1 {
 		t.Fatalf("the forwarded INVITE lost its Vias or Contact:\n%s", got)
+	}
+	if full := headerValues(got, "Via"); len(full) != 2 {
+		t.Errorf("the forwarded INVITE has %d lines named Via, want 2 (no compact v:):\n%s", len(full), got)
 	}
 	send(t, r.carrier, r.proxyAddr(), answer(got, "486 Busy Here", ""))
 	ack := await(t, r.carrier, 500*time.Millisecond, "ACK ")

@@ -54,11 +54,15 @@ func (p *Proxy) send(req *sip.Request) (sip.ClientTransaction, error) {
 // without end (a peer that accepts and never answers would hold the call).
 const connectTimeout = 5 * time.Second
 
-// transaction sends a request in a new client transaction.
+// transaction sends a request in a new client transaction (an INVITE's
+// in inviteTxs).
 func (p *Proxy) transaction(req *sip.Request) (sip.ClientTransaction, error) {
 	// sipgo uses the context only while it gets the connection.
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 	defer cancel()
+	if req.IsInvite() {
+		return p.inviteTxs.request(ctx, req)
+	}
 	return p.client.TransactionRequest(ctx, req, asIs)
 }
 

@@ -475,14 +475,19 @@ func startSipp(t *testing.T, scenario string, args ...string) *sipp {
 // messages would fill the disk).
 func startSippTracing(t *testing.T, trace []string, scenario string, args ...string) *sipp {
 	t.Helper()
-	s := &sipp{t: t, dir: t.TempDir(), done: make(chan error, 1)}
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	s.cancel = cancel
 	if !filepath.IsAbs(scenario) {
 		scenario = filepath.Join(sippDir, scenario)
 	}
-	all := append(append([]string{"-sf", scenario}, trace...), "-nostdin", "-timeout", "30s", "-timeout_error")
-	all = append(all, args...)
+	return runSipp(t, append([]string{"-sf", scenario}, trace...), args...)
+}
+
+// runSipp runs SIPp with the options that name its scenario and trace, then args.
+func runSipp(t *testing.T, scenario []string, args ...string) *sipp {
+	t.Helper()
+	s := &sipp{t: t, dir: t.TempDir(), done: make(chan error, 1)}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	s.cancel = cancel
+	all := slices.Concat(scenario, []string{"-nostdin", "-timeout", "30s", "-timeout_error"}, args)
 	s.cmd = exec.CommandContext(ctx, "sipp", all...)
 	s.cmd.Dir = s.dir
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
@@ -501,7 +506,17 @@ func startSippTracing(t *testing.T, trace []string, scenario string, args ...str
 // carrier starts a SIPp carrier for the gatekeeper that answers calls
 // callsExpected times; args go to SIPp.
 func (g *gatekeeper) carrier(scenario string, calls int, args ...string) *sipp {
-	return startSipp(g.t, scenario, append([]string{"-i", g.carrierHost, "-p", fmt.Sprint(g.carrierPort), "-m", fmt.Sprint(calls)}, args...)...)
+	return startSipp(g.t, scenario, append(g.carrierArgs(calls), args...)...)
+}
+
+// builtinCarrier is carrier with one of SIPp's own scenarios (-sn), e.g.
+// "uas", the one call centers try a SIP setup with.
+func (g *gatekeeper) builtinCarrier(name string, calls int) *sipp {
+	return runSipp(g.t, []string{"-sn", name, "-trace_msg", "-trace_err"}, g.carrierArgs(calls)...)
+}
+
+func (g *gatekeeper) carrierArgs(calls int) []string {
+	return []string{"-i", g.carrierHost, "-p", fmt.Sprint(g.carrierPort), "-m", fmt.Sprint(calls)}
 }
 
 // dial runs a SIPp dialer from ip through the gatekeeper to completion; a

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,6 +254,54 @@ func TestReleaseFreesPorts(t *testing.T) {
 		t.Fatalf("stats %+v after release", s)
 	}
 	r.Release("call-bye") // twice, or for a call never anchored: nothing
+}
+
+// Calls released while both sides send flat out: each Release returns
+// with the call's sockets closed (its ports bindable at once), whatever
+// the worker was reading or sending, and a later call relays as before.
+func TestReleaseWhilePacketsFlow(t *testing.T) {
+	r := newRelay(t, 0)
+	pkt := rtpPacket(t, 9)
+	for i := range 20 {
+		id := fmt.Sprintf("call-busy-%d", i)
+		dialer, carrier := newEndpoint(t), newEndpoint(t)
+		dPort, cPort := call(t, r, id, dialer, carrier)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, flow := range []struct {
+			from *net.UDPConn
+			to   netip.AddrPort
+		}{{dialer.rtp, dPort}, {carrier.rtp, cPort}, {dialer.rtcp, netip.AddrPortFrom(loopback, dPort.Port()+1)}} {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						flow.from.WriteToUDPAddrPort(pkt, flow.to)
+					}
+				}
+			})
+		}
+		receive(t, carrier.rtp)
+		receive(t, dialer.rtp)
+		r.Release(id)
+		free := bindable(dPort) && bindable(cPort)
+		close(stop)
+		wg.Wait()
+		if !free {
+			t.Fatalf("call %d: its ports were still bound when Release returned", i)
+		}
+	}
+	if s := r.Stats(); s.Sessions != 0 || s.PortsInUse != 0 {
+		t.Fatalf("stats %+v after every call was released", s)
+	}
+	dialer, carrier := newEndpoint(t), newEndpoint(t)
+	dPort, _ := call(t, r, "call-after", dialer, carrier)
+	send(t, dialer.rtp, pkt, dPort)
+	if got, _ := receive(t, carrier.rtp); !bytes.Equal(got, pkt) {
+		t.Fatalf("after the busy releases the relay passed %x, want %x", got, pkt)
+	}
 }
 
 func TestIdleTimeoutFreesPorts(t *testing.T) {

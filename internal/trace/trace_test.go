@@ -105,3 +105,29 @@ func TestBadTraces(t *testing.T) {
 		}
 	}
 }
+
+// A trace read from any compact form writes out as one that reads back the
+// same: what a reader sees is what the text says, values and record ids of
+// any bytes included.
+func FuzzTrace(f *testing.F) {
+	f.Add([]byte(odd.AppendJSON(nil)))
+	f.Add([]byte(`{"national-dnc":["listed holds v7: ftc","exempt holds: none: absent"],"federal-hours":["outside_hours: America/New_York"]}`))
+	f.Add([]byte(`{"r":["monitor","consent holds v1,2 count 3 record \"a\\\"b\": written"]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 || data[0] != '{' {
+			return // the long form is encoding/json's
+		}
+		var tr Trace
+		if json.Unmarshal(data, &tr) != nil {
+			return
+		}
+		out := tr.AppendJSON(nil)
+		var back Trace
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("%s reads, but its rewrite %s does not: %v", data, out, err)
+		}
+		if !reflect.DeepEqual(back, tr) && !(len(back) == 0 && len(tr) == 0) {
+			t.Fatalf("%s reads as\n%+v\nits rewrite %s as\n%+v", data, tr, out, back)
+		}
+	})
+}

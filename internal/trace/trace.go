@@ -214,9 +214,14 @@ func word(s string) (string, string) {
 }
 
 // UnmarshalJSON reads either form: the compact object or the long list of
-// older records.
+// older records; null (an older record of a decision no rule was consulted
+// for) is no trace.
 func (t *Trace) UnmarshalJSON(data []byte) error {
 	data = bytes.TrimSpace(data)
+	if string(data) == "null" {
+		*t = nil
+		return nil
+	}
 	if len(data) > 0 && data[0] == '[' {
 		var long []Rule
 		if err := json.Unmarshal(data, &long); err != nil {

@@ -87,6 +87,18 @@ func TestLongFormRead(t *testing.T) {
 	}
 }
 
+// Older builds wrote "trace":null for a decision without one (an invalid
+// number): no trace, and the rest of the record reads.
+func TestNullTrace(t *testing.T) {
+	var r struct {
+		Trace Trace  `json:"trace"`
+		Rule  string `json:"rule"`
+	}
+	if err := json.Unmarshal([]byte(`{"trace":null,"rule":"invalid-number"}`), &r); err != nil || r.Trace != nil || r.Rule != "invalid-number" {
+		t.Errorf("read %+v, %v", r, err)
+	}
+}
+
 func TestBadTraces(t *testing.T) {
 	for _, bad := range []string{
 		`"listed"`,

@@ -135,10 +135,7 @@ func (r *Relay) run(w *worker) {
 			todo, stop := w.closing, w.stop
 			w.closing = nil
 			w.mu.Unlock()
-			for _, c := range todo {
-				r.closeStream(c.st)
-				close(c.done)
-			}
+			r.closeAsked(todo)
 			if stop {
 				w.finish(r)
 				return
@@ -155,20 +152,27 @@ func (w *worker) finish(r *Relay) {
 	todo := w.closing
 	w.closing = nil
 	w.mu.Unlock()
-	for _, c := range todo {
-		r.closeStream(c.st)
-		close(c.done)
-	}
+	r.closeAsked(todo)
 	unix.Close(w.epfd)
 	unix.Close(w.wake)
 }
 
-// halt stops the worker's goroutine; streams removed after close themselves.
+// halt stops the worker's goroutine; a stream removed after it stopped is
+// closed by remove's caller.
 func (w *worker) halt() {
 	w.mu.Lock()
 	w.stop = true
 	w.mu.Unlock()
 	w.signal()
+}
+
+// closeAsked closes the streams remove asked the worker to close, and
+// lets remove return.
+func (r *Relay) closeAsked(todo []closing) {
+	for _, c := range todo {
+		r.closeStream(c.st)
+		close(c.done)
+	}
 }
 
 // closeStream closes a stream's sockets and frees its ports; only the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -214,5 +215,21 @@ func BenchmarkDecide(b *testing.B) {
 		if d := e.Decide(ctx, c); d.Rule != "default" {
 			b.Fatal(d.Rule)
 		}
+	}
+}
+
+// A decision's data versions are every import id its trace cites, once, in
+// the order first cited: what the decision log names the imports' records by.
+func TestDecisionDataVersions(t *testing.T) {
+	d := Decision{Trace: []RuleTrace{
+		{Rule: "a", Conditions: []ConditionTrace{{Kind: "stale", Version: 37}, {Kind: "caller_id"}}},
+		{Rule: "b", Conditions: []ConditionTrace{{Kind: "listed", Versions: []uint64{8, 37, 9}}}},
+		{Rule: "c", Conditions: []ConditionTrace{{Kind: "line_type", Version: 31}}},
+	}}
+	if got := d.DataVersions(); !slices.Equal(got, []uint64{37, 8, 9, 31}) {
+		t.Errorf("DataVersions = %v, want [37 8 9 31]", got)
+	}
+	if got := (Decision{}).DataVersions(); got != nil {
+		t.Errorf("DataVersions of no trace = %v", got)
 	}
 }

@@ -544,21 +544,38 @@ func readDelim(dec *jsontext.Decoder, want jsontext.Kind) error {
 	return err
 }
 
+// readString reads a string value; one without escapes (every value the
+// check compares, as the writer writes them) is the bytes between its
+// quotes, copied once.
 func readString(dec *jsontext.Decoder) (string, error) {
-	text, err := readText(dec)
-	return string(text), err
+	v, err := readStringValue(dec)
+	if err != nil || bytes.IndexByte(v, '\\') >= 0 {
+		text, err := unquote(v, err)
+		return string(text), err
+	}
+	return string(v[1 : len(v)-1]), nil
 }
 
 // readText reads a string value, unquoted into a slice of its size.
 func readText(dec *jsontext.Decoder) ([]byte, error) {
-	v, err := dec.ReadValue()
+	return unquote(readStringValue(dec))
+}
+
+func unquote(v jsontext.Value, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.Kind() != '"' {
-		return nil, fmt.Errorf("%v where a string belongs", v.Kind())
-	}
 	return jsontext.AppendUnquote(make([]byte, 0, len(v)), v)
+}
+
+// readStringValue reads a string value as it stands, quoted (valid: the
+// decoder checked it).
+func readStringValue(dec *jsontext.Decoder) (jsontext.Value, error) {
+	v, err := dec.ReadValue()
+	if err == nil && v.Kind() != '"' {
+		err = fmt.Errorf("%v where a string belongs", v.Kind())
+	}
+	return v, err
 }
 
 // evidenceFields are the fields of a record the check reads.

@@ -398,6 +398,9 @@ type evidenceFile struct {
 	policies       map[string][]byte
 }
 
+// bundleNames are the names of a bundle's fields, in a file of any format.
+var bundleNames = []string{"format", "call_id", "checkpoint", "proof", "records", "policies"}
+
 // readBundle reads a bundle of any format in one pass with jsontext,
 // without reflection: encoding/json took about four times as long, more
 // than the signature check (BenchmarkEvidence/verify). Names it does not
@@ -412,19 +415,18 @@ func readBundle(data []byte) (evidenceFile, error) {
 	if err := readDelim(dec, '{'); err != nil {
 		return b, err
 	}
-	seen := map[string]bool{}
+	var seen uint8 // the bundleNames given
 	for dec.PeekKind() == '"' {
 		tok, err := dec.ReadToken()
 		if err != nil {
 			return b, err
 		}
 		name := tok.String() // the token is void after the next read
-		switch name {
-		case "format", "call_id", "checkpoint", "proof", "records", "policies":
-			if seen[name] {
+		if i := slices.Index(bundleNames, name); i >= 0 {
+			if seen&(1<<i) != 0 {
 				return b, fmt.Errorf("%s given twice", name)
 			}
-			seen[name] = true
+			seen |= 1 << i
 		}
 		switch name {
 		case "format":
@@ -675,8 +677,14 @@ func withHashField(body []byte) ([]byte, tlog.Hash) {
 	}
 	var lh leafHasher
 	leaf := lh.leaf(body[:n-1])
+	return storedLine(body, leaf), leaf
+}
+
+// storedLine is the line of the log of body (ending with '}') whose leaf
+// hash is leaf.
+func storedLine(body []byte, leaf tlog.Hash) []byte {
 	h := hexHash(leaf)
-	return slices.Concat(body[:n-1], []byte(hashField), h[:], []byte(`"}`)), leaf
+	return slices.Concat(body[:len(body)-1], []byte(hashField), h[:], []byte(`"}`))
 }
 
 // record reads the i-th record of b: its seq, leaf hash and fields. A
@@ -779,7 +787,7 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 			}
 			if f.kind == KindDecision {
 				if b.format == EvidenceFormat {
-					line, _ = withHashField(line) // as stored
+					line = storedLine(line, leaf) // as stored
 				}
 				decisions++
 				policy, s.Decision = f.policySHA256, string(line)

@@ -124,9 +124,10 @@ func TestVerifyEvidence(t *testing.T) {
 		edit     func(b *Bundle)
 		complain string
 	}{
-		"another format":  {func(b *Bundle) { b.Format = "gatekeeper-evidence/4" }, "format"},
-		"format 2":        {func(b *Bundle) { b.Format = evidenceFormat2 }, "records of another format"},
-		"another call_id": {func(b *Bundle) {}, `call "call-a", not the bundle's "call-b"`}, // given beside the decision, below
+		"another format":      {func(b *Bundle) { b.Format = "gatekeeper-evidence/4" }, "format"},
+		"format 2":            {func(b *Bundle) { b.Format = evidenceFormat2 }, "records of another format"},
+		"another call_id":     {func(b *Bundle) {}, `call "call-a", not the bundle's "call-b"`}, // given beside the decision, below
+		"a proof given twice": {func(b *Bundle) {}, "proof given twice"},                        // below
 		"a record altered": {func(b *Bundle) {
 			b.Records[1] = strings.Replace(b.Records[1], `"status":200`, `"status":603`, 1)
 		}, "not in the checkpoint's tree"},
@@ -159,8 +160,11 @@ func TestVerifyEvidence(t *testing.T) {
 			bad.Records, bad.Proof = slices.Clone(b.Records), slices.Clone(b.Proof)
 			tc.edit(&bad)
 			data := mustJSON(t, &bad)
-			if name == "another call_id" { // as formats 1 and 2 gave it
+			switch name {
+			case "another call_id": // as formats 1 and 2 gave it
 				data = bytes.Replace(data, []byte(`{"format"`), []byte(`{"call_id":"call-b","format"`), 1)
+			case "a proof given twice":
+				data = bytes.Replace(data, []byte(`{"format"`), []byte(`{"proof":"","format"`), 1)
 			}
 			if _, err := VerifyEvidence(data, verifier); err == nil || !strings.Contains(err.Error(), tc.complain) {
 				t.Fatalf("VerifyEvidence: %v; want it to say %q", err, tc.complain)

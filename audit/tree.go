@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	sha256simd "github.com/minio/sha256-simd"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -38,7 +39,7 @@ func (f *frontier) add(leaf tlog.Hash, stored []tlog.Hash) []tlog.Hash {
 	stored = append(stored, leaf)
 	f.nodes = append(f.nodes, subtree{0, leaf})
 	for k := len(f.nodes); k >= 2 && f.nodes[k-2].level == f.nodes[k-1].level; k-- {
-		merged := subtree{f.nodes[k-1].level + 1, tlog.NodeHash(f.nodes[k-2].hash, f.nodes[k-1].hash)}
+		merged := subtree{f.nodes[k-1].level + 1, nodeHash(f.nodes[k-2].hash, f.nodes[k-1].hash)}
 		f.nodes = append(f.nodes[:k-2], merged)
 		stored = append(stored, merged.hash)
 	}
@@ -53,9 +54,20 @@ func (f *frontier) root() tlog.Hash {
 	}
 	h := f.nodes[len(f.nodes)-1].hash
 	for i := len(f.nodes) - 2; i >= 0; i-- {
-		h = tlog.NodeHash(f.nodes[i].hash, h)
+		h = nodeHash(f.nodes[i].hash, h)
 	}
 	return h
+}
+
+// nodeHash is tlog.NodeHash, RFC 6962's SHA-256(0x01 || left || right),
+// with leafHasher's SHA-256: ≈ 30 ns less a node (107 against 138 ns), and
+// the tree has about one node a record.
+func nodeHash(left, right tlog.Hash) tlog.Hash {
+	var buf [1 + 2*tlog.HashSize]byte
+	buf[0] = 0x01
+	copy(buf[1:], left[:])
+	copy(buf[1+tlog.HashSize:], right[:])
+	return sha256simd.Sum256(buf[:])
 }
 
 // frontierAt reads from stored hashes the frontier of a tree of n leaves.

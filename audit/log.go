@@ -223,6 +223,9 @@ func (l *Log) AppendImport(at time.Time, imp DataImport, data any) error {
 func (l *Log) appendEvent(r Record, data any) error {
 	var err error
 	if o, ok := data.(Outcome); ok { // one a call: spared encoding/json's check of what MarshalJSON wrote
+		if o.Ended.Equal(r.Time) {
+			o.Ended = Time{} // the record's time says it
+		}
 		r.Data, err = o.appendJSON(nil)
 		r.CallID = o.CallID // the writer names the call's decision in it
 	} else {

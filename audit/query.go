@@ -78,9 +78,11 @@ type Outcome struct {
 	CallerID   string `json:"caller_id"`
 	CallerName string `json:"caller_name,omitempty"`
 	Dialer     string `json:"dialer"`
-	Seller     string `json:"seller"`
-	Campaign   string `json:"campaign"`
-	DialMode   string `json:"dial_mode"`
+	// Seller, Campaign and DialMode are absent when none (records of
+	// builds up to 2026-11-29 wrote "").
+	Seller   string `json:"seller,omitempty"`
+	Campaign string `json:"campaign,omitempty"`
+	DialMode string `json:"dial_mode,omitempty"`
 	// Prerecorded is true when the call said it plays a prerecorded or
 	// artificial voice; absent when false.
 	Prerecorded bool `json:"prerecorded,omitempty"`
@@ -89,10 +91,12 @@ type Outcome struct {
 	Disposition string `json:"disposition"`
 	// Invited is when the INVITE arrived (the decision's time), Answered
 	// when the carrier's 2xx was relayed (nil when never), Ended when the
-	// call ended.
+	// call ended. The log leaves ended out of a record whose time it is
+	// (every record of builds since 2026-11-29: 41 bytes each) and
+	// UnmarshalJSON reads it back from time.
 	Invited  Time  `json:"invited"`
 	Answered *Time `json:"answered,omitempty"`
-	Ended    Time  `json:"ended"`
+	Ended    Time  `json:"ended,omitzero"`
 	// DurationS is the connected time in seconds, answer to end, to the millisecond.
 	DurationS float64 `json:"duration_s"`
 	// EndedBy is dialer, carrier, cancel, timeout or gatekeeper.
@@ -128,6 +132,18 @@ type MediaEvidence struct {
 	Disagreement string `json:"disagreement,omitempty"`
 }
 
+// UnmarshalJSON reads an outcome record; one without ended ended at its time.
+func (o *Outcome) UnmarshalJSON(b []byte) error {
+	type plain Outcome // the same fields, without this method
+	if err := json.Unmarshal(b, (*plain)(o)); err != nil {
+		return err
+	}
+	if o.Ended.IsZero() {
+		o.Ended = Time{o.Time}
+	}
+	return nil
+}
+
 // MarshalJSON writes the outcome as its record holds it, field for field
 // in the order and with the names of its json tags; by hand it costs a
 // fraction of encoding/json's reflection, which one record per call at
@@ -156,9 +172,9 @@ func (o Outcome) appendJSON(b []byte) ([]byte, error) {
 		b = appendField(b, "caller_name", o.CallerName)
 	}
 	b = appendField(b, "dialer", o.Dialer)
-	b = appendField(b, "seller", o.Seller)
-	b = appendField(b, "campaign", o.Campaign)
-	b = appendField(b, "dial_mode", o.DialMode)
+	b = appendNonEmpty(b, "seller", o.Seller)
+	b = appendNonEmpty(b, "campaign", o.Campaign)
+	b = appendNonEmpty(b, "dial_mode", o.DialMode)
 	if o.Prerecorded {
 		b = append(b, `,"prerecorded":true`...)
 	}
@@ -168,7 +184,9 @@ func (o Outcome) appendJSON(b []byte) ([]byte, error) {
 	if o.Answered != nil {
 		b = appendTime(append(b, `,"answered":`...), *o.Answered)
 	}
-	b = appendTime(append(b, `,"ended":`...), o.Ended)
+	if !o.Ended.IsZero() {
+		b = appendTime(append(b, `,"ended":`...), o.Ended)
+	}
 	b = appendFloat(append(b, `,"duration_s":`...), o.DurationS)
 	b = appendField(b, "ended_by", o.EndedBy)
 	if o.Media != nil { // anchored calls only

@@ -52,10 +52,12 @@ type Record struct {
 	RoutingNumber string `json:"routing_number,omitempty"`
 	Caller        string `json:"caller"`
 	Dialer        string `json:"dialer"`
-	Campaign      string `json:"campaign"`
+	// Campaign is the campaign header's id; absent when none.
+	Campaign string `json:"campaign,omitempty"`
 	// Seller is on whose behalf the call was made (16 CFR 310.2(aa)): the
-	// call's own header, else its campaign's, else its dialer's seller.
-	Seller string `json:"seller"`
+	// call's own header, else its campaign's, else its dialer's seller;
+	// absent when none (records of builds up to 2026-11-29 wrote "").
+	Seller string `json:"seller,omitempty"`
 	Source string `json:"source"` // the dialer's address, IP:PORT
 	// Mode is the policy's mode in force: enforce or monitor.
 	Mode string `json:"mode"`
@@ -201,8 +203,8 @@ func (r *Record) appendJSON(b []byte) []byte {
 	}
 	b = appendField(b, "caller", r.Caller)
 	b = appendField(b, "dialer", r.Dialer)
-	b = appendField(b, "campaign", r.Campaign)
-	b = appendField(b, "seller", r.Seller)
+	b = appendNonEmpty(b, "campaign", r.Campaign)
+	b = appendNonEmpty(b, "seller", r.Seller)
 	b = appendField(b, "source", r.Source)
 	b = appendField(b, "mode", r.Mode)
 	if r.DialMode != "" {
@@ -275,6 +277,16 @@ func appendField(b []byte, name, value string) []byte {
 	b = append(b, name...)
 	b = append(b, '"', ':')
 	return appendString(b, value)
+}
+
+// appendNonEmpty is appendField for a field left out when empty: a
+// campaign or seller that was not given costs a day's records ≈ 12 bytes
+// each, ≈ 1 % of verify's time.
+func appendNonEmpty(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	return appendField(b, name, value)
 }
 
 const hexDigits = "0123456789abcdef"

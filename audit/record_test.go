@@ -151,12 +151,14 @@ func outcomeRecord(i int) Record {
 		panic(err)
 	}
 	answered := Time{d.Time.Add(8 * time.Second)}
-	o.CallID, o.Invited, o.Answered, o.Ended, o.DurationS = d.CallID, Time{d.Time}, &answered, Time{answered.Add(82500 * time.Millisecond)}, 82.5
+	ended := answered.Add(82500 * time.Millisecond)
+	// ended is the record's time, which the log writes instead (AppendEvent).
+	o.CallID, o.Invited, o.Answered, o.Ended, o.DurationS = d.CallID, Time{d.Time}, &answered, Time{}, 82.5
 	data, err := json.Marshal(o)
 	if err != nil {
 		panic(err)
 	}
-	return Record{Kind: KindOutcome, Time: o.Ended.Time, CallID: d.CallID, Version: releaseVersion, Data: data}
+	return Record{Kind: KindOutcome, Time: ended, CallID: d.CallID, Version: releaseVersion, Data: data}
 }
 
 // dayRecords are n records as a day under the shipped policy writes them:
@@ -228,16 +230,41 @@ func TestMarshalAgreesWithStructTags(t *testing.T) {
 
 func TestOptionalFieldsOmitted(t *testing.T) {
 	b, _ := json.Marshal(Record{Decision: "allow", Status: 200})
-	for _, name := range []string{"reason", "routing_number", "error", "dial_mode", "would", "hash", "prev", "monitor", "prerecorded"} {
+	for _, name := range []string{"reason", "routing_number", "campaign", "seller", "error", "dial_mode", "would", "hash", "prev", "monitor", "prerecorded"} {
 		if strings.Contains(string(b), `"`+name+`"`) {
 			t.Errorf("empty %s written: %s", name, b)
 		}
 	}
-	// policy replay tells a record that predates the call's facts by its
-	// missing seller (hasCallFacts), and 16 CFR 310.5(a)(2) lists the seller.
-	for _, always := range []string{`"seller":""`} {
-		if !strings.Contains(string(b), always) {
-			t.Errorf("%s must always be present: %s", always, b)
+	b, _ = json.Marshal(Outcome{CallID: "c", Status: 200})
+	for _, name := range []string{"caller_name", "seller", "campaign", "dial_mode", "prerecorded", "answered", "ended", "media"} {
+		if strings.Contains(string(b), `"`+name+`"`) {
+			t.Errorf("empty %s written: %s", name, b)
+		}
+	}
+}
+
+// An outcome's ended is its record's time: the log leaves it out, and it
+// reads back from time; an ended at another time stays.
+func TestOutcomeEndedIsItsTime(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := open(t, dir, Options{Uncompressed: true})
+	at := time.Date(2031, 1, 2, 15, 0, 1, 250, time.UTC)
+	for _, ended := range []time.Time{at, at.Add(-time.Second)} {
+		if err := l.AppendEvent(KindOutcome, at, Outcome{CallID: "c", Seller: "acme", Invited: Time{at.Add(-time.Minute)}, Ended: Time{ended}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := readLines(t, logFile{day: 20310102}.path(dir))
+	for i, want := range []time.Time{at, at.Add(-time.Second)} {
+		if has := bytes.Contains(lines[i], []byte(`"ended":`)); has != (i == 1) {
+			t.Errorf("record %d holds ended: %v: %s", i, has, lines[i])
+		}
+		var o Outcome
+		if err := json.Unmarshal(lines[i], &o); err != nil || !o.Ended.Equal(want) || !o.Time.Equal(at) || o.Seller != "acme" {
+			t.Errorf("record %d reads back as %+v, %v", i, o, err)
 		}
 	}
 }

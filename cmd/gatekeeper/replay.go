@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -392,12 +393,15 @@ func (r *replayer) call(rec *audit.Record) policy.Call {
 }
 
 // hasCallFacts tells whether a decision line holds every fact of its call:
-// records written before seller, prerecorded and routing_number joined them do not.
+// records written before seller, prerecorded and routing_number joined them
+// do not. Those after wrote the seller, "" when none, until the compact
+// trace came, and with it the seller left out when none.
 func hasCallFacts(line []byte) bool {
 	var f struct {
-		Seller *string `json:"seller"`
+		Seller *string         `json:"seller"`
+		Trace  json.RawMessage `json:"trace"`
 	}
-	return json.Unmarshal(line, &f) == nil && f.Seller != nil
+	return json.Unmarshal(line, &f) == nil && (f.Seller != nil || bytes.HasPrefix(f.Trace, []byte("{")))
 }
 
 // staleVersions are the data versions the record's trace names that are no

@@ -244,8 +244,9 @@ func TestReplayMarksAnswersOnChangedDataApproximate(t *testing.T) {
 
 func TestReplayRecordWithoutCallFactsIsApproximate(t *testing.T) {
 	with := []byte(`{"time":"2031-05-01T12:00:00.000000000Z","seq":1,"kind":"decision","seller":"","prerecorded":false}`)
-	without := []byte(`{"time":"2031-05-01T12:00:00.000000000Z","seq":1,"kind":"decision","campaign":""}`)
-	if !hasCallFacts(with) || hasCallFacts(without) {
-		t.Error("hasCallFacts tells records apart by their seller field")
+	without := []byte(`{"time":"2031-05-01T12:00:00.000000000Z","seq":1,"kind":"decision","campaign":"","trace":[{"rule":"default","matched":true}]}`)
+	compact := []byte(`{"time":"2031-05-01T12:00:00.000000000Z","seq":1,"kind":"decision","trace":{"internal-dnc":["listed"]}}`)
+	if !hasCallFacts(with) || hasCallFacts(without) || !hasCallFacts(compact) {
+		t.Error("hasCallFacts tells records apart by their seller field, or their compact trace")
 	}
 }

@@ -57,8 +57,9 @@ func TestEveryForwardedCallHasAnOutcome(t *testing.T) {
 		if p, ok := o["prerecorded"]; ok {
 			t.Errorf("outcome %d: prerecorded = %v, want it absent (false)", i, p)
 		}
-		if o["invited"] != d["time"] || o["ended"] != o["time"] || o["ended"].(string) < o["invited"].(string) {
-			t.Errorf("outcome %d: invited %v (decision at %v), ended %v (record at %v)", i, o["invited"], d["time"], o["ended"], o["time"])
+		// The call ended at the record's time, which ended would repeat.
+		if ended, ok := o["ended"]; o["invited"] != d["time"] || ok || o["time"].(string) < o["invited"].(string) {
+			t.Errorf("outcome %d: invited %v (decision at %v), ended %v (record at %v, want ended absent)", i, o["invited"], d["time"], ended, o["time"])
 		}
 	}
 	if o := outcomes[0]; o["campaign"] != "spring-sale" || o["duration_s"].(float64) < 0.5 || o["duration_s"].(float64) > 5 {

@@ -119,7 +119,6 @@ type verifier struct {
 	tree        *hashFile     // nil when the folder has no tree file
 	treeStream  *bufio.Reader // the tree file from the first record's hashes on
 	treeAt      int64         // index of the next hash treeStream gives
-	got         tlog.Hash     // the hash read from treeStream (a field: a local escapes through io.ReadFull)
 	checkpoints []Checkpoint  // by size; those passed are dropped
 	since       *Checkpoint
 }
@@ -268,23 +267,28 @@ func (v *verifier) grow(at position, l link, leaf tlog.Hash) error {
 	}
 	v.stored = v.frontier.add(leaf, v.stored[:0])
 	if v.treeStream != nil {
-		for i, want := range v.stored {
-			if v.treeAt >= v.tree.count {
-				v.report.Untreed++
-				break
-			}
-			if _, err := io.ReadFull(v.treeStream, v.got[:]); err != nil {
-				return at.errorf("reading %s: %w", treeFileName, err)
-			}
-			v.treeAt++
-			if v.got != want {
-				what := "leaf"
+		// The leaf's hashes lie in a row in the file: one look at them all,
+		// where a copy of each cost ≈ 30 ns a record (BenchmarkVerify/day,
+		// 2026-11-29, alternating at load 1.3: 974–986 → 939–956 ns).
+		n := int(min(int64(len(v.stored)), v.tree.count-v.treeAt))
+		got, err := v.treeStream.Peek(n * tlog.HashSize)
+		if err != nil {
+			return at.errorf("reading %s: %w", treeFileName, err)
+		}
+		for i, want := range v.stored[:n] {
+			if tlog.Hash(got[i*tlog.HashSize:]) != want {
+				what := "its leaf"
 				if i > 0 {
 					what = "a subtree ending at it"
 				}
-				return at.errorf("seq %d: %s holds another hash for its %s: the record or the tree was altered after it was written",
+				return at.errorf("seq %d: %s holds another hash for %s: the record or the tree was altered after it was written",
 					l.seq, treeFileName, what)
 			}
+		}
+		v.treeStream.Discard(len(got))
+		v.treeAt += int64(n)
+		if n < len(v.stored) {
+			v.report.Untreed++
 		}
 	}
 	for len(v.checkpoints) > 0 && v.checkpoints[0].Size <= v.frontier.n {

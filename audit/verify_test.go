@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // writeDays writes perDay records on each of the days 2031-05-01.., one file
@@ -255,4 +258,38 @@ func TestVerifyMappedFileShrinks(t *testing.T) {
 	if err := v.mapped(paths[0], data); err == nil || !strings.Contains(err.Error(), paths[0]+": the file shrank while it was read") {
 		t.Fatalf("verify of a file cut short: %v", err)
 	}
+}
+
+// The tree file is read a leaf's row of hashes at a time: one that lags
+// behind the records (a running server writes it after them) verifies,
+// and a subtree's hash altered in a row is named.
+func TestVerifyTreeFile(t *testing.T) {
+	t.Run("behind, cut in a row", func(t *testing.T) {
+		dir := t.TempDir()
+		writeDays(t, dir, 3, 4)
+		// Leaf 7 (seq 8) is stored at 11, the three subtrees it ends at 12-14.
+		if err := os.Truncate(filepath.Join(dir, treeFileName), 12*tlog.HashSize+5); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := Verify(dir, VerifyOptions{}); err != nil || r.Records != 12 || r.Untreed != 5 {
+			t.Fatalf("Verify = %+v, %v; want 12 records, the last 5 not wholly in the tree", r, err)
+		}
+	})
+	t.Run("a subtree altered", func(t *testing.T) {
+		dir := t.TempDir()
+		paths := writeDays(t, dir, 3, 4)
+		f, err := os.OpenFile(filepath.Join(dir, treeFileName), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The subtree of leaves 0-3 (level 2), stored after leaf 3 (seq 4).
+		if _, err := f.WriteAt([]byte{0xff}, tlog.StoredHashIndex(2, 0)*tlog.HashSize); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		_, err = Verify(dir, VerifyOptions{})
+		if err == nil || !strings.HasPrefix(err.Error(), paths[0]+":4: seq 4: tree.hashes holds another hash for a subtree ending at it") {
+			t.Fatalf("Verify: %v", err)
+		}
+	})
 }

@@ -421,6 +421,9 @@ func realisticCall(b *testing.B) (dir string, found []foundRecord, cps []Checkpo
 		SourceDate: "2031-01-02", Count: 249_812_733, Added: 41_211, Removed: 38_002, By: "ops", Via: "cli through the admin socket (uid 1000, pid 4242)", Host: "gk-a.example.com"}))
 	r := shippedRecord(0)
 	r.PolicySHA256, r.Cites = sha, []uint64{37, 31} // as policy.Decision.DataVersions gives them
+	// A production dialer's Call-ID (Asterisk's: 32 hex digits @ its address), not SIPp's short one:
+	// the decision and the outcome each hold it.
+	r.CallID = "5d1c1b3a3e8b4c1a9b2c3d4e5f6a7b8c@10.20.30.40"
 	r.Trace = json.RawMessage(strings.NewReplacer(`"stale v1: ftc"`, `"stale v37: ftc"`,
 		`"listed v1"`, `"listed v37"`, `"line_type v2: landline from block"`, `"line_type v31: landline from block"`).Replace(string(r.Trace)))
 	l.Append(r)

@@ -29,28 +29,36 @@ func checkAuditDir(dir string) error {
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Read, check and prove the decision log"}
 	var dir, keyPath string
-	// where resolves the audit folder and the checkpoints' public key from
-	// the flags, else from the config.
+	// verifierOf loads the checkpoints' public key named by --key, else by
+	// the config; nil when there is none yet (no checkpoint was ever signed).
+	verifierOf := func(cmd *cobra.Command) (note.Verifier, error) {
+		if keyPath == "" {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return nil, err
+			}
+			keyPath = cfg.Path(cfg.Audit.Key) + ".pub"
+		}
+		v, err := audit.LoadVerifier(keyPath)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return v, err
+	}
+	// where resolves the audit folder from --dir, else from the config, and
+	// the checkpoints' public key.
 	where := func(cmd *cobra.Command) (string, note.Verifier, error) {
-		if dir == "" || keyPath == "" {
+		if dir == "" {
 			cfg, err := loadConfig(cmd)
 			if err != nil {
 				return "", nil, err
 			}
-			if dir == "" {
-				dir = cfg.Path(cfg.Audit.Dir)
-			}
-			if keyPath == "" {
-				keyPath = cfg.Path(cfg.Audit.Key) + ".pub"
-			}
+			dir = cfg.Path(cfg.Audit.Dir)
 		}
 		if err := checkAuditDir(dir); err != nil {
 			return "", nil, err
 		}
-		v, err := audit.LoadVerifier(keyPath)
-		if errors.Is(err, os.ErrNotExist) {
-			return dir, nil, nil // no key yet: no checkpoint was ever signed
-		}
+		v, err := verifierOf(cmd)
 		return dir, v, err
 	}
 
@@ -172,7 +180,7 @@ func newAuditCmd() *cobra.Command {
 		Short: "Check an evidence bundle offline with the log's public key alone",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, verifier, err := where(cmd)
+			verifier, err := verifierOf(cmd) // the bundle and the key alone: no audit folder
 			if err != nil {
 				return err
 			}

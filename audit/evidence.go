@@ -217,6 +217,15 @@ func bundleOf(dir string, found []foundRecord, cp Checkpoint, tree tlog.HashRead
 			}
 		}
 	}
+	held := make(map[string]bool, len(found))
+	for _, r := range found {
+		held[r.Hash] = true
+	}
+	for h := range named {
+		if h != "" && !held[h] { // VerifyEvidence would refuse the bundle
+			return nil, fmt.Errorf("the call's records name the record %s, which the log does not hold (redacted, deleted past audit.retain, or %s was altered)", h, importHashesFile)
+		}
+	}
 	indexes := make([]int64, 0, len(found))
 	for _, r := range found {
 		if !named[r.Hash] {
@@ -715,13 +724,22 @@ func (b *evidenceFile) record(i int, dec *jsontext.Decoder, lh *leafHasher) (uin
 	return l.seq, leaf, f, nil
 }
 
+// nameOf is a leaf hash (hex) that record (its index in the bundle) of
+// seq names.
+type nameOf struct {
+	record int
+	seq    uint64
+	hash   string
+}
+
 // VerifyEvidence checks a bundle offline with the log's public key alone:
 // the checkpoint's signature; for every record, that its hash is its leaf
 // hash (SHA-256 of 0x00 and the line without its hash field); that the
 // proof and the leaves of the records no other record names give the
 // checkpoint's root (formats 2 and 3: one multiproof, rootOf; format 1: one
 // RFC 6962 §2.1.1 inclusion proof each), a record named (data_hashes,
-// decision_hash) being proven by the record that names it; that the
+// decision_hash) being proven by the record that names it, which the bundle
+// must hold; that the
 // decision and outcomes are one call (the bundle's call_id, where it says
 // one: formats 1 and 2) and name one called number;
 // and that every policy text hashes to the SHA-256 it is filed under, the
@@ -754,6 +772,7 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 	dec := jsontext.NewDecoder(new(bytes.Buffer))
 	seqs, leaves := make([]int64, len(b.lines)), make([]tlog.Hash, len(b.lines))
 	named := map[[hashHexLen]byte]bool{}
+	var names []nameOf // in the order named
 	decisions, called := 0, ""
 	var policy string
 	var lh leafHasher
@@ -774,6 +793,7 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 		for _, h := range f.names {
 			if len(h) == hashHexLen {
 				named[[hashHexLen]byte([]byte(h))] = true
+				names = append(names, nameOf{i, seq, h})
 			}
 		}
 		s.Records[f.kind]++
@@ -817,6 +837,14 @@ func VerifyEvidence(data []byte, verifier note.Verifier) (EvidenceSummary, error
 		root, err := rootOf(cp.Size, indexes, proven, b.proof)
 		if err != nil || root != cp.Root {
 			return s, fmt.Errorf("the records are not in the checkpoint's tree: %v", cmp.Or(err, errors.New("the proof leads to another root")))
+		}
+		// A bundle holds every record its records name (a decision's
+		// imports, an outcome's decision): without one, the call is proven
+		// but not the data it was decided on.
+		for _, n := range names {
+			if !slices.ContainsFunc(leaves, func(l tlog.Hash) bool { return hexHash(l) == [hashHexLen]byte([]byte(n.hash)) }) {
+				return s, fmt.Errorf("record %d (seq %d) names the record %s, which the bundle does not hold", n.record+1, n.seq, n.hash)
+			}
 		}
 	}
 	if decisions != 1 {

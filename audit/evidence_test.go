@@ -724,3 +724,46 @@ func TestEvidenceOfAnAllowedCallHoldsTheListsThatDidNotListIt(t *testing.T) {
 		t.Errorf("the bundle holds the imports of %v; want internal, ftc and state", lists)
 	}
 }
+
+// A bundle holds every record its records name: without the import its
+// decision names, it proves the call but not the data it was decided on.
+// A log that does not hold a named record gives no bundle.
+func TestEvidenceHoldsTheRecordsNamed(t *testing.T) {
+	signer, verifier := testKey(t)
+	dir := t.TempDir()
+	l, _ := open(t, dir, Options{Signer: signer})
+	at := time.Date(2031, 1, 2, 3, 0, 0, 0, time.UTC)
+	if err := l.AppendImport(at, DataImport{Set: "dnc/internal", Version: 7}, map[string]any{"change": "import", "list": "internal", "version": 7}); err != nil {
+		t.Fatal(err)
+	}
+	r := fullRecord(0)
+	r.CallID, r.Cites = "call-a", []uint64{7}
+	l.Append(r)
+	if err := l.AppendEvent(KindOutcome, at.Add(time.Minute), Outcome{CallID: "call-a", Called: r.Called, Status: 200, EndedBy: "dialer"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Evidence(dir, EvidenceQuery{CallID: "call-a"}, verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := VerifyEvidence(mustJSON(t, b), verifier); err != nil || s.Named != 2 {
+		t.Fatalf("VerifyEvidence = %+v, %v; want the import and the decision proven by their names", s, err)
+	}
+	if !strings.Contains(b.Records[0], `"kind":"data_change"`) {
+		t.Fatalf("the first record is not the import: %s", b.Records[0])
+	}
+	b.Records = b.Records[1:]
+	if _, err := VerifyEvidence(mustJSON(t, b), verifier); err == nil || !strings.Contains(err.Error(), "record 1 (seq 2) names the record ") {
+		t.Errorf("VerifyEvidence of a bundle without the import its decision names: %v", err)
+	}
+
+	if err := Redact(dir, 1, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Evidence(dir, EvidenceQuery{CallID: "call-a"}, verifier); err == nil || !strings.Contains(err.Error(), "which the log does not hold") {
+		t.Errorf("Evidence of a call whose named import was redacted: %v", err)
+	}
+}

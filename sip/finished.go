@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -188,13 +189,10 @@ func (w wire) key(dst []byte) []byte {
 // after them cannot change what it reads.
 func scanWire(msg []byte) (wire, bool) {
 	var w wire
-	end := bytes.Index(msg, []byte("\r\n\r\n"))
-	if end < 0 {
+	start, lines, ok := headerLines(msg)
+	if !ok {
 		return w, false
 	}
-	head := msg[:end+2] // every line ends with CRLF
-	eol := bytes.Index(head, []byte("\r\n"))
-	start, rest := head[:eol], head[eol+2:]
 	if status, answer := statusOf(start); answer {
 		if status == 0 {
 			return w, false
@@ -208,46 +206,19 @@ func scanWire(msg []byte) (wire, bool) {
 		w.method = method
 	}
 	var cseqMethod []byte
-	for len(rest) > 0 && (w.branch == nil || cseqMethod == nil) {
-		eol := bytes.Index(rest, []byte("\r\n"))
-		line := rest[:eol]
-		rest = rest[eol+2:]
-		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
-			return w, false
-		}
-		// Only a Via, v or CSeq line is read further.
-		if c := line[0] | 0x20; c != 'v' && c != 'c' {
-			continue
-		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		name = bytes.TrimSpace(name)
+	ok = readHeaders(lines, "vc", func(name, value []byte) (done, ok bool) {
 		switch {
 		case w.branch == nil && (bytes.EqualFold(name, []byte("via")) || bytes.EqualFold(name, []byte("v"))):
-			if !readVia(value, &w) {
-				return w, false
-			}
+			ok = readVia(value, &w)
 		case cseqMethod == nil && bytes.EqualFold(name, []byte("cseq")):
-			// Two words, the number and the method (bytes.Fields would allocate).
-			value = bytes.TrimSpace(value)
-			gap := bytes.IndexAny(value, " \t")
-			if gap < 0 {
-				return w, false
-			}
-			method := bytes.TrimLeft(value[gap:], " \t")
-			if bytes.ContainsAny(method, " \t") {
-				return w, false
-			}
-			cseqMethod = method
+			_, cseqMethod, ok = cseqWords(value)
 		default:
-			continue
+			ok = true
 		}
-		// A line folded onto the one just read would change it.
-		if len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
-			return w, false
-		}
+		return w.branch != nil && cseqMethod != nil, ok
+	})
+	if !ok {
+		return w, false
 	}
 	if w.status > 0 {
 		w.method = cseqMethod
@@ -258,42 +229,77 @@ func scanWire(msg []byte) (wire, bool) {
 // dialogOf reads a request's Call-ID and CSeq number from its bytes; false
 // when either is missing or not read with certainty (a folded line).
 func dialogOf(msg []byte) (callID []byte, seq uint32, ok bool) {
-	end := bytes.Index(msg, []byte("\r\n\r\n"))
-	if end < 0 {
+	_, lines, ok := headerLines(msg)
+	if !ok {
 		return nil, 0, false
 	}
-	_, rest, _ := bytes.Cut(msg[:end+2], []byte("\r\n"))
-	var cseq []byte
-	for len(rest) > 0 && (callID == nil || cseq == nil) {
-		eol := bytes.Index(rest, []byte("\r\n"))
-		line := rest[:eol]
-		rest = rest[eol+2:]
-		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
-			return nil, 0, false
-		}
-		if c := line[0] | 0x20; c != 'c' && c != 'i' {
-			continue
-		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		name = bytes.TrimSpace(name)
+	var number []byte
+	ok = readHeaders(lines, "ci", func(name, value []byte) (done, ok bool) {
 		switch {
 		case callID == nil && (bytes.EqualFold(name, []byte("call-id")) || bytes.EqualFold(name, []byte("i"))):
 			callID = bytes.TrimSpace(value)
-		case cseq == nil && bytes.EqualFold(name, []byte("cseq")):
-			cseq = bytes.TrimSpace(value)
-		default:
+		case number == nil && bytes.EqualFold(name, []byte("cseq")):
+			number, _, _ = cseqWords(value)
+		}
+		return callID != nil && number != nil, true
+	})
+	n, err := strconv.ParseUint(string(number), 10, 32)
+	return callID, uint32(n), ok && err == nil && len(callID) > 0
+}
+
+// headerLines splits a message into its start line and its header lines,
+// each of them ending with CRLF; false without the empty line that ends
+// the headers.
+func headerLines(msg []byte) (start, lines []byte, ok bool) {
+	end := bytes.Index(msg, []byte("\r\n\r\n"))
+	if end < 0 {
+		return nil, nil, false
+	}
+	start, lines, _ = bytes.Cut(msg[:end+2], []byte("\r\n"))
+	return start, lines, true
+}
+
+// readHeaders hands read the name (trimmed) and the value of each header
+// line whose name begins with one of initials (lower-case letters), until
+// read has all it wants (done). It reports false when read does, and when
+// a line up to there, or the one after it, is folded (a continuation would
+// change what was read): such a message is not read by its bytes.
+func readHeaders(lines []byte, initials string, read func(name, value []byte) (done, ok bool)) bool {
+	for len(lines) > 0 {
+		eol := bytes.Index(lines, []byte("\r\n"))
+		line := lines[:eol]
+		lines = lines[eol+2:]
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
+			return false
+		}
+		if strings.IndexByte(initials, line[0]|0x20) < 0 {
 			continue
 		}
-		if len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
-			return nil, 0, false
+		name, value, found := bytes.Cut(line, []byte(":"))
+		if !found {
+			continue
+		}
+		done, ok := read(bytes.TrimSpace(name), value)
+		if !ok || len(lines) > 0 && (lines[0] == ' ' || lines[0] == '\t') {
+			return false
+		}
+		if done {
+			return true
 		}
 	}
-	number, _, _ := bytes.Cut(cseq, []byte(" "))
-	n, err := strconv.ParseUint(string(number), 10, 32)
-	return callID, uint32(n), err == nil && len(callID) > 0
+	return true
+}
+
+// cseqWords reads a CSeq value: two words, the number and the method
+// (bytes.Fields would allocate).
+func cseqWords(value []byte) (number, method []byte, ok bool) {
+	value = bytes.TrimSpace(value)
+	gap := bytes.IndexAny(value, " \t")
+	if gap < 0 {
+		return nil, nil, false
+	}
+	method = bytes.TrimLeft(value[gap:], " \t")
+	return value[:gap], method, !bytes.ContainsAny(method, " \t")
 }
 
 // statusOf reads the start line of msg: whether it is an answer, and then

@@ -115,18 +115,23 @@ func tidyLWS(text string) (string, []int) {
 
 // untidy reports whether tidyLWS could change text: a tab, two spaces in a
 // row, or a space at an end, before a separator or after one other than a
-// comma.
+// comma. It looks at the spaces only, found with strings.IndexByte: every
+// header value with parameters of every message passes here (a byte loop
+// was 1 % of the proxy's instructions).
 func untidy(text string) bool {
-	for i := 0; i < len(text); i++ {
-		switch {
-		case text[i] == '\t':
-			return true
-		case text[i] != ' ':
-		case i == 0 || i == len(text)-1, text[i+1] == ' ', isSeparator(text[i-1]) && text[i-1] != ',', isSeparator(text[i+1]):
+	if strings.IndexByte(text, '\t') >= 0 {
+		return true
+	}
+	for i := 0; ; i++ {
+		j := strings.IndexByte(text[i:], ' ')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i == 0 || i == len(text)-1 || text[i+1] == ' ' || isSeparator(text[i-1]) && text[i-1] != ',' || isSeparator(text[i+1]) {
 			return true
 		}
 	}
-	return false
 }
 
 func isLWS(c byte) bool { return c == ' ' || c == '\t' }

@@ -100,3 +100,35 @@ func TestParserReadsCommaSeparatedValues(t *testing.T) {
 		t.Errorf("Record-Route: %v", rr)
 	}
 }
+
+// untidy finds the spaces with strings.IndexByte; it answers as a check of
+// every byte does, on every string of up to 7 bytes over an alphabet of
+// white space, separators and letters.
+func TestUntidyAnswersAsAByteByByteCheck(t *testing.T) {
+	byBytes := func(text string) bool {
+		for i := 0; i < len(text); i++ {
+			switch {
+			case text[i] == '\t':
+				return true
+			case text[i] != ' ':
+			case i == 0 || i == len(text)-1, text[i+1] == ' ', isSeparator(text[i-1]) && text[i-1] != ',', isSeparator(text[i+1]):
+				return true
+			}
+		}
+		return false
+	}
+	const alphabet = " \t;=/,a"
+	var walk func(prefix string)
+	walk = func(prefix string) {
+		if got, want := untidy(prefix), byBytes(prefix); got != want {
+			t.Fatalf("untidy(%q) = %v, want %v", prefix, got, want)
+		}
+		if len(prefix) == 7 {
+			return
+		}
+		for i := range len(alphabet) {
+			walk(prefix + alphabet[i:i+1])
+		}
+	}
+	walk("")
+}

@@ -57,9 +57,14 @@ const connectTimeout = 5 * time.Second
 // transaction sends a request in a new client transaction (an INVITE's
 // in inviteTxs).
 func (p *Proxy) transaction(req *sip.Request) (sip.ClientTransaction, error) {
-	// sipgo uses the context only while it gets the connection.
-	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
-	defer cancel()
+	// sipgo uses the context only while it gets the connection, which over
+	// UDP (our listening socket, an IP address) never waits: no timer then.
+	ctx := context.Background()
+	if transportOf(req) != "udp" {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, connectTimeout)
+		defer cancel()
+	}
 	if req.IsInvite() {
 		return p.inviteTxs.request(ctx, req)
 	}

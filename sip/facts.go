@@ -1,6 +1,8 @@
 package sip
 
 import (
+	"strings"
+
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/gatekeeper-sip/gatekeeper/policy"
@@ -61,16 +63,30 @@ func subscriber(u *sip.Uri) string {
 
 // headerValue is the value of the named header, "" when the request has none.
 func headerValue(req *sip.Request, name string) string {
-	if h := req.GetHeader(name); h != nil {
+	if h := header(req, name); h != nil {
 		return h.Value()
 	}
 	return ""
 }
 
+// header is the request's first header of that name (any case), nil when
+// it has none. sipgo's GetHeader lower-cases the name of every header it
+// passes, with an allocation for each it has no constant for (the X-
+// headers a call's facts come from): 6 calls an INVITE cost 0.7 % of the
+// proxy's instructions.
+func header(req *sip.Request, name string) sip.Header {
+	for _, h := range req.Headers() {
+		if strings.EqualFold(h.Name(), name) {
+			return h
+		}
+	}
+	return nil
+}
+
 // callerID is the URI user the call presents as its caller ID:
 // P-Asserted-Identity, else From.
 func callerID(req *sip.Request) string {
-	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
+	if h := header(req, "P-Asserted-Identity"); h != nil {
 		var u sip.Uri
 		var params sip.HeaderParams
 		if _, err := sip.ParseAddressValue(h.Value(), &u, &params); err == nil {

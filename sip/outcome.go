@@ -174,7 +174,7 @@ func (p *Proxy) Cut(ctx context.Context) {
 
 // callerName is the display name of P-Asserted-Identity, else of From.
 func callerName(req *sip.Request) string {
-	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
+	if h := header(req, "P-Asserted-Identity"); h != nil {
 		var u sip.Uri
 		var params sip.HeaderParams
 		if name, err := sip.ParseAddressValue(h.Value(), &u, &params); err == nil {

@@ -435,6 +435,10 @@ func openWriter(dir string, lock *os.File, opts Options, failing *atomic.Pointer
 		opts.Logger.Warn("audit: the import hashes are not read; decisions name their imports again after the next ones",
 			"file", importHashesFile, "err", err)
 	}
+	for _, h := range n.keepProven(t.file, t.size()) {
+		opts.Logger.Warn("audit: an import hash is not the hash of its record in the tree; decisions name that data set's imports again after its next one",
+			"file", importHashesFile, "data_set", h.Set, "version", h.Version, "seq", h.Seq, "hash", h.Hash)
+	}
 	w := &writer{dir: dir, logger: opts.Logger, lock: lock, maxSize: opts.MaxFileSize, file: f, cur: cur, size: info.Size(),
 		seq: seq, last: last, tree: t, salts: rand.NewChaCha8(seed), names: n, signer: opts.Signer, failing: failing, onWrite: opts.OnWrite}
 	if cs, err := Checkpoints(dir, nil); err == nil && len(cs) > 0 {
@@ -490,7 +494,7 @@ func (w *writer) add(q queued) {
 	case decision && r.Decision == "allow" && r.CallID != "":
 		w.names.decided(r.CallID, leaf)
 	case r.Import.Version != 0:
-		w.names.imported(r.Import, leaf)
+		w.names.imported(r.Import, r.Seq, leaf)
 	}
 	if q.synced != nil {
 		w.waiting = append(w.waiting, q.synced)

@@ -465,7 +465,7 @@ func BenchmarkAppendParallel(b *testing.B) {
 // The writer's share per record: number, salt, encode, hash, tree.
 func BenchmarkWriterAdd(b *testing.B) {
 	names := &recordNames{calls: map[string]tlog.Hash{}}
-	names.imported(DataImport{Set: "dnc/internal", Version: 7}, tlog.Hash{7})
+	names.imported(DataImport{Set: "dnc/internal", Version: 7}, 1, tlog.Hash{7})
 	w := &writer{cur: logFile{day: dayOf(time.Date(2031, 1, 2, 0, 0, 0, 0, time.UTC))}, maxSize: DefaultMaxFileSize, tree: &tree{},
 		salts: rand.NewChaCha8([32]byte{}), names: names}
 	r := fullRecord(0)

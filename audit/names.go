@@ -40,6 +40,7 @@ const maxOpenCalls = 1 << 20
 type importHash struct {
 	Set     string `json:"data_set"`
 	Version uint64 `json:"version"`
+	Seq     uint64 `json:"seq"`  // the record's: its leaf is seq-1 in the tree
 	Hash    string `json:"hash"` // hex
 	leaf    tlog.Hash
 }
@@ -80,6 +81,27 @@ func loadNames(dir string) (*recordNames, error) {
 	return n, nil
 }
 
+// keepProven keeps the import names whose record is leaf seq-1 of the
+// tree (size records, hashes read from tree) and returns the others. The
+// file is derived and may be altered: a name it gives that is not a record
+// of the log would let a bundle prove a record the log never held.
+func (n *recordNames) keepProven(tree tlog.HashReader, size int64) (dropped []importHash) {
+	n.imports = slices.DeleteFunc(n.imports, func(h importHash) bool {
+		var stored []tlog.Hash
+		var err error
+		if h.Seq > 0 && int64(h.Seq) <= size {
+			stored, err = tree.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(h.Seq)-1)})
+		}
+		if err != nil || len(stored) != 1 || stored[0] != h.leaf {
+			dropped = append(dropped, h)
+			return true
+		}
+		return false
+	})
+	n.dirty = n.dirty || len(dropped) > 0
+	return dropped
+}
+
 // dataHashes appends to out the leaf hashes of the imports of versions,
 // in their order, leaving out those it does not know.
 func (n *recordNames) dataHashes(out []tlog.Hash, versions []uint64) []tlog.Hash {
@@ -94,11 +116,11 @@ func (n *recordNames) dataHashes(out []tlog.Hash, versions []uint64) []tlog.Hash
 	return out
 }
 
-// imported remembers leaf as the record of import imp, forgetting the
+// imported remembers leaf as the record seq of import imp, forgetting the
 // set's older imports but the last importsKept.
-func (n *recordNames) imported(imp DataImport, leaf tlog.Hash) {
+func (n *recordNames) imported(imp DataImport, seq uint64, leaf tlog.Hash) {
 	x := hexHash(leaf)
-	n.imports = append(n.imports, importHash{Set: imp.Set, Version: imp.Version, Hash: string(x[:]), leaf: leaf})
+	n.imports = append(n.imports, importHash{Set: imp.Set, Version: imp.Version, Seq: seq, Hash: string(x[:]), leaf: leaf})
 	kept := 0
 	for i := len(n.imports) - 1; i >= 0; i-- {
 		if n.imports[i].Set == imp.Set {

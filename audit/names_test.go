@@ -2,9 +2,11 @@ package audit
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,5 +132,53 @@ func TestWriterNamesRecords(t *testing.T) {
 		if root, err := rootOf(cp.Size, indexes, leaves, b.Proof); err != nil || root != cp.Root {
 			t.Errorf("%s: the proof is not that of records %v alone: %v", call, proven, err)
 		}
+	}
+}
+
+// import-hashes.jsonl is derived and may be altered: a name in it whose
+// record is not that leaf of the tree (a record made up, another record's
+// seq, a line of a build that wrote no seq) is dropped at start with a
+// warning, so that no decision names a record the log does not hold and no
+// bundle proves one by that name.
+func TestWriterNamesOnlyRecordsOfTheTree(t *testing.T) {
+	dir := t.TempDir()
+	signer, verifier := testKey(t)
+	at := time.Date(2031, 1, 2, 3, 0, 0, 0, time.UTC)
+	l, _ := open(t, dir, Options{Signer: signer})
+	for _, set := range []string{"dnc/ftc", "dnc/internal", "blocks/blocks"} { // seq 1-3: versions 1-3
+		if err := l.AppendImport(at, DataImport{Set: set, Version: uint64(len(set))}, map[string]any{"change": "import", "data_set": set}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rs := readNamed(t, dir)
+	made := hexHash(tlog.RecordHash([]byte(`{"time":"2031-01-02T03:00:00.000000000Z","seq":1,"kind":"data_change","change":"import","data_set":"dnc/ftc","count":0}`)))
+	lines := fmt.Sprintf(`{"data_set":"dnc/ftc","version":7,"seq":1,"hash":%q}
+{"data_set":"dnc/internal","version":12,"seq":3,"hash":%q}
+{"data_set":"blocks/blocks","version":13,"hash":%q}
+`, made[:], rs[1].Hash, rs[2].Hash)
+	if err := os.WriteFile(filepath.Join(dir, importHashesFile), []byte(lines), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	l, logs := open(t, dir, Options{Signer: signer})
+	r := fullRecord(0)
+	r.CallID, r.Cites = "call-a", []uint64{7, 12, 13}
+	l.Append(r)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := readNamed(t, dir)[3]; d.DataHashes != nil {
+		t.Errorf("the decision names %v: records the import hashes' file gave wrongly", d.DataHashes)
+	}
+	if got := strings.Count(logs.String(), "an import hash is not the hash of its record in the tree"); got != 3 {
+		t.Errorf("%d warnings; want one for each wrong name:\n%s", got, logs)
+	}
+	if _, err := Evidence(dir, EvidenceQuery{CallID: "call-a"}, verifier); err != nil {
+		t.Errorf("Evidence: %v", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, importHashesFile)); len(data) != 0 {
+		t.Errorf("%s still holds the wrong names:\n%s", importHashesFile, data)
 	}
 }

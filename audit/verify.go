@@ -42,6 +42,11 @@ type Report struct {
 	// Untreed counts the last records not yet in the tree file (a running
 	// server writes the tree after the records).
 	Untreed int64
+	// Unfinished, when not empty, says that the log ends with a line that
+	// is not a record ("FILE:LINE: not a complete record: ..."): a write
+	// under way or cut short by a crash, which the server seals at its next
+	// start, or a line added by hand. No record follows it to prove it.
+	Unfinished string
 }
 
 // Verify reads every decision file in dir, oldest first, and checks each
@@ -334,15 +339,19 @@ func (v *verifier) start(seq uint64) error {
 
 // end checks what only the whole log shows: records cut off after the last.
 func (v *verifier) end() error {
-	v.report.Size, v.report.Root = v.frontier.n, v.frontier.root()
+	v.report.Size, v.report.Root, v.report.Unfinished = v.frontier.n, v.frontier.root(), v.notRecord
+	last := v.lastAt.String()
+	if v.lastAt.path == "" {
+		last = "no record in the files"
+	}
 	if v.tree != nil && v.treeAt < v.tree.count {
 		return fmt.Errorf("%s: %s holds hashes of records after seq %d: records after it were removed",
-			v.lastAt, treeFileName, v.frontier.n)
+			last, treeFileName, v.frontier.n)
 	}
 	if len(v.checkpoints) > 0 {
 		c := v.checkpoints[len(v.checkpoints)-1]
 		return fmt.Errorf("%s: the checkpoint signed at %s covers %d records, the log holds %d: records after seq %d were removed",
-			v.lastAt, c.Time.Format("2006-01-02T15:04:05Z"), c.Size, v.frontier.n, v.frontier.n)
+			last, c.Time.Format("2006-01-02T15:04:05Z"), c.Size, v.frontier.n, v.frontier.n)
 	}
 	if v.since != nil && v.report.Since == nil {
 		return errors.New("--since: the checkpoint's size was not reached")

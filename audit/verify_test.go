@@ -293,3 +293,29 @@ func TestVerifyTreeFile(t *testing.T) {
 		}
 	})
 }
+
+// A line that is not a record at the end of the log (a write under way, a
+// crash's cut, a line added by hand) is not proven by any record: Verify
+// passes the records before it and names the line. A log emptied is named
+// as such, not by a FILE:LINE of no file.
+func TestVerifyNamesALastLineThatIsNotARecord(t *testing.T) {
+	dir := t.TempDir()
+	paths := writeDays(t, dir, 2, 4)
+	f, err := os.OpenFile(paths[1], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("hello\n")
+	f.Close()
+	r, err := Verify(dir, VerifyOptions{})
+	if want := paths[1] + ":5: not a complete record"; err != nil || r.Records != 8 || !strings.HasPrefix(r.Unfinished, want) {
+		t.Errorf("Verify = %d records, unfinished %q, %v; want 8 and %q", r.Records, r.Unfinished, err, want)
+	}
+
+	for _, p := range paths {
+		os.Truncate(p, 0)
+	}
+	if _, err := Verify(dir, VerifyOptions{}); err == nil || !strings.HasPrefix(err.Error(), "no record in the files: tree.hashes holds hashes of records after seq 0") {
+		t.Errorf("Verify of emptied files: %v", err)
+	}
+}

@@ -96,6 +96,9 @@ func newAuditCmd() *cobra.Command {
 				fmt.Fprintf(out, "the log only grew since the checkpoint of %s (size %d): consistency proven\n",
 					r.Since.Time.Format("2006-01-02 15:04:05Z"), r.Since.Size)
 			}
+			if r.Unfinished != "" {
+				fmt.Fprintf(out, "the log ends with a line that is not a record, which no record proves (a write under way, or cut short by a crash and sealed at the next start):\n%s\n", r.Unfinished)
+			}
 			if r.Untreed > 0 {
 				fmt.Fprintf(out, "the last %d records are not in the tree file yet (the server writes it after the records)\n", r.Untreed)
 			}

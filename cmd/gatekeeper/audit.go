@@ -30,9 +30,11 @@ func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Read, check and prove the decision log"}
 	var dir, keyPath string
 	// verifierOf loads the checkpoints' public key named by --key, else by
-	// the config; nil when there is none yet (no checkpoint was ever signed).
+	// the config; nil when the config's is not there yet (no checkpoint was
+	// ever signed).
 	verifierOf := func(cmd *cobra.Command) (note.Verifier, error) {
-		if keyPath == "" {
+		given := keyPath != ""
+		if !given {
 			cfg, err := loadConfig(cmd)
 			if err != nil {
 				return nil, err
@@ -40,7 +42,7 @@ func newAuditCmd() *cobra.Command {
 			keyPath = cfg.Path(cfg.Audit.Key) + ".pub"
 		}
 		v, err := audit.LoadVerifier(keyPath)
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, os.ErrNotExist) && !given {
 			return nil, nil
 		}
 		return v, err

@@ -38,4 +38,13 @@ func TestVerifyEvidenceNeedsNoAuditFolder(t *testing.T) {
 	if err != nil || !strings.Contains(out, "call c1@dialer proven") {
 		t.Errorf("audit verify-evidence --key KEY BUNDLE: %v\n%s", err, out)
 	}
+	out, err = runCmd(t, newAuditCmd(), "verify-evidence", "--key", "no.pub", bundle)
+	if err == nil || !strings.Contains(err.Error(), "open no.pub: no such file") {
+		t.Errorf("audit verify-evidence with a key file that is not there: %v\n%s", err, out)
+	}
+	// A key given that is not there is an error, not a check without signatures.
+	out, err = runCmd(t, newAuditCmd(), "verify", "--dir", dir, "--key", "no.pub")
+	if err == nil || !strings.Contains(err.Error(), "open no.pub: no such file") {
+		t.Errorf("audit verify with a key file that is not there: %v\n%s", err, out)
+	}
 }

@@ -325,12 +325,18 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	for {
 		select {
 		case res := <-out.Responses():
-			if res.StatusCode == 100 {
+			lost := forUs(res)
+			if res.StatusCode == 100 || lost && res.StatusCode < 200 {
 				continue
 			}
-			rel := responseToRelay(res, req)
-			p.anchorMessage(dl.state, dl.callID, next.from().Other(), rel)
-			tx.Respond(rel)
+			if lost {
+				p.log.Warn("an in-dialog answer has no Via but ours: not forwarded", "method", req.Method, "call_id", dl.callID, "status", res.StatusCode)
+				reply(tx, req, 502, "Bad Gateway")
+			} else {
+				rel := responseToRelay(res, req)
+				p.anchorMessage(dl.state, dl.callID, next.from().Other(), rel)
+				tx.Respond(rel)
+			}
 			if res.StatusCode < 200 {
 				continue
 			}
@@ -349,9 +355,10 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 
 // relayStray2xx relays a 2xx to an INVITE that no transaction holds any
 // more (a retransmission): proxies forward every 2xx (RFC 3261 §16.7). It
-// goes to the other side of its dialog, and only when it comes from one side.
+// goes to the other side of its dialog, and only when it comes from one side
+// and bears a Via below ours.
 func (p *Proxy) relayStray2xx(res *sip.Response) {
-	if res.StatusCode < 200 || res.StatusCode >= 300 || res.CSeq() == nil || res.CSeq().MethodName != sip.INVITE || res.CallID() == nil {
+	if res.StatusCode < 200 || res.StatusCode >= 300 || res.CSeq() == nil || res.CSeq().MethodName != sip.INVITE || res.CallID() == nil || forUs(res) {
 		return
 	}
 	via := res.Via()

@@ -161,6 +161,11 @@ func responseToRelay(res *sip.Response, upstream *sip.Request) *sip.Response {
 	return res
 }
 
+// forUs reports whether a downstream response bears no Via but ours, its
+// top one: it was meant for the proxy and is not forwarded (RFC 3261 §16.7
+// step 3). A carrier that drops the Vias below its top one answers so.
+func forUs(res *sip.Response) bool { return len(res.GetHeaders("Via")) < 2 }
+
 // reply answers a request with a status and optional extra headers.
 func reply(tx sip.ServerTransaction, req *sip.Request, status int, reason string, hdrs ...sip.Header) error {
 	res := sip.NewResponseFromRequest(req, status, reason, nil)

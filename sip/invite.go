@@ -252,13 +252,18 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 					cancelPending = false
 					go p.sendCancel(fwd)
 				}
-				if res.StatusCode > 100 && answered == 0 {
+				if res.StatusCode > 100 && answered == 0 && !forUs(res) {
 					rel := responseToRelay(res, req)
 					p.anchorMessage(s, callID, media.Carrier, rel)
 					tx.Respond(rel)
 				}
 			case res.StatusCode < 300:
 				out.Terminate() // its retransmissions are relayed statelessly (relayStray2xx)
+				if answered == 0 && forUs(res) {
+					// The carrier is in a call the dialer cannot be told of:
+					// it is hung up below, like a 2xx after a CANCEL.
+					answered, by = p.badGateway(tx, req, s, res), EndedByGatekeeper
+				}
 				if answered == 0 && c.take2xx() {
 					p.answered(s, res.StatusCode)
 					rel := responseToRelay(res, req)
@@ -283,7 +288,11 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 				return answered, endedBy()
 			default:
 				p.dialogs.drop(dl.callID)
-				if answered == 0 {
+				switch {
+				case answered != 0:
+				case forUs(res):
+					answered = p.badGateway(tx, req, s, res)
+				default:
 					p.decided(s, res.StatusCode) // before the answer leaves
 					tx.Respond(responseToRelay(res, req))
 					answered = res.StatusCode
@@ -351,6 +360,16 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 			return answered, endedBy()
 		}
 	}
+}
+
+// badGateway answers the dialer 502 for the carrier's final answer res
+// that bears none of the dialer's Vias, which is therefore not forwarded
+// (forUs), and records that status. It returns 502.
+func (p *Proxy) badGateway(tx sip.ServerTransaction, req *sip.Request, s *callState, res *sip.Response) int {
+	p.log.Warn("the carrier's answer has no Via but ours: not forwarded", "call_id", req.CallID().Value(), "status", res.StatusCode)
+	p.decided(s, 502) // before the answer leaves
+	reply(tx, req, 502, "Bad Gateway")
+	return 502
 }
 
 // giveUp ends the dialer's side of an INVITE the carrier gave no final

@@ -69,3 +69,26 @@ func TestAckOfAnAnsweredInviteIsRelayedAsRead(t *testing.T) {
 		}
 	}
 }
+
+// An ACK whose relaying could hold the UDP socket's reading is left to
+// sipgo: one too large to be sure to stay on UDP toward the carrier (a
+// larger one goes over TCP, whose connect may wait), and one of a call
+// whose dialer is reached over TCP (a carrier's ACK with the same CSeq
+// number would be written to the dialer's connection).
+func TestAckThatMayLeaveUDPIsNotTakenAsRead(t *testing.T) {
+	r := newRig(t, allowAll{})
+	establishVia(t, r, "big-ack")
+	from := r.dialer.LocalAddr()
+	body := strings.Repeat("a=x-pad:0123456789\r\n", 70)
+	big := strings.ReplaceAll("ACK sip:2025550143@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP "+from.String()+";branch=z9hG4bKba\n"+
+		"Max-Forwards: 70\nFrom: <sip:2025550100@127.0.0.2>;tag=dt\nTo: <sip:2025550143@127.0.0.1>;tag=ct\nCall-ID: big-ack"+
+		"\nCSeq: 1 ACK\nContent-Type: application/sdp\nContent-Length: "+fmt.Sprint(len(body))+"\n\n", "\n", "\r\n") + body
+	if r.p.takeAck([]byte(big), from) {
+		t.Errorf("an ACK of %d bytes was taken as read", len(big))
+	}
+
+	r.p.dialogs.add(&dialog{callID: "tcp-dialer", inviteSeq: 1, dialerTransport: "tcp", carrierTransport: "udp"})
+	if r.p.dialogs.hasUDP([]byte("tcp-dialer"), 1) {
+		t.Error("a call whose dialer is reached over TCP counts as all UDP")
+	}
+}

@@ -100,11 +100,14 @@ func (p *Proxy) takeCancel(msg []byte, from net.Addr, transport string) bool {
 // sipgo v1.7.3 makes a server transaction for it, in a goroutine of its
 // own, to hand it to a handler. Any other ACK goes to sipgo: the ACK of a
 // non-2xx answer (its call has left the table, or it answers a re-INVITE)
-// belongs to sipgo's INVITE server transaction. Only a call whose carrier is
-// reached over UDP is taken: a write to a TCP connection could hold the
-// socket's reading. It reports whether it took the message.
+// belongs to sipgo's INVITE server transaction. Only an ACK that surely
+// leaves over UDP is taken, as a TCP connect or write could hold the
+// socket's reading: of a call whose both sides are reached over UDP, and of
+// at most half the UDP limit, which leaves room for what relaying adds (our
+// Via, an anchored SDP's addresses) before forward moves it to TCP. It
+// reports whether it took the message.
 func (p *Proxy) takeAck(msg []byte, from net.Addr) bool {
-	if !bytes.HasPrefix(msg, []byte("ACK ")) {
+	if !bytes.HasPrefix(msg, []byte("ACK ")) || len(msg) > udpMaxRequest/2 {
 		return false
 	}
 	callID, seq, ok := dialogOf(msg)

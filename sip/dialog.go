@@ -92,12 +92,14 @@ func (t *dialogTable) get(callID string) *dialog {
 }
 
 // hasUDP reports whether the table holds the dialog of callID, opened by
-// the INVITE with CSeq number seq, with the carrier reached over UDP.
+// the INVITE with CSeq number seq, with both sides reached over UDP (an ACK
+// of that number may come from either side: the carrier numbers its own
+// requests).
 func (t *dialogTable) hasUDP(callID []byte, seq uint32) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	dl := t.byID[string(callID)]
-	return dl != nil && dl.inviteSeq == seq && dl.carrierTransport == "udp"
+	return dl != nil && dl.inviteSeq == seq && dl.carrierTransport == "udp" && dl.dialerTransport == "udp"
 }
 
 func (t *dialogTable) drop(callID string) {

@@ -87,8 +87,32 @@ func TestAckThatMayLeaveUDPIsNotTakenAsRead(t *testing.T) {
 		t.Errorf("an ACK of %d bytes was taken as read", len(big))
 	}
 
-	r.p.dialogs.add(&dialog{callID: "tcp-dialer", inviteSeq: 1, dialerTransport: "tcp", carrierTransport: "udp"})
+	r.p.dialogs.add(&dialog{callID: "tcp-dialer", inviteSeq: 1, answered: true, dialerTransport: "tcp", carrierTransport: "udp"})
 	if r.p.dialogs.hasUDP([]byte("tcp-dialer"), 1) {
 		t.Error("a call whose dialer is reached over TCP counts as all UDP")
+	}
+}
+
+// The ACK of an INVITE the dialer got no 2xx for is hop-by-hop (RFC 3261
+// §17.1.1.3): while the carrier's side of the call is still open (it rings
+// after the dialer was given 408, or sipgo answered a CANCEL with 487),
+// such an ACK is left to sipgo's server transaction, never relayed to the
+// carrier.
+func TestAckOfAnUnansweredInviteIsNotTakenAsRead(t *testing.T) {
+	r := newRig(t, allowAll{})
+	got := r.placeCall(t, invite("ringing-ack", "rack"))
+	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
+	await(t, r.dialer, time.Second, "SIP/2.0 180 ")
+	from := r.dialer.LocalAddr()
+	ack := strings.ReplaceAll("ACK sip:2025550143@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP "+from.String()+";branch=z9hG4bKrack\n"+
+		"Max-Forwards: 70\nFrom: <sip:2025550100@127.0.0.2>;tag=dt\nTo: <sip:2025550143@127.0.0.1>;tag=gk\nCall-ID: ringing-ack"+
+		"\nCSeq: 1 ACK\nContent-Length: 0\n\n", "\n", "\r\n")
+	if r.p.takeAck([]byte(ack), from) {
+		t.Error("the ACK of a call not answered was taken as read")
+	}
+	for _, m := range recv(r.carrier, 300*time.Millisecond) {
+		if strings.HasPrefix(m, "ACK ") {
+			t.Errorf("the carrier got an ACK for a call it has not answered:\n%s", m)
+		}
 	}
 }

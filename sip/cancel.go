@@ -96,11 +96,12 @@ func (p *Proxy) takeCancel(msg []byte, from net.Addr, transport string) bool {
 
 // takeAck relays, as it is read from a UDP socket, the ACK of the 2xx that
 // answered an INVITE the dialog table holds the call of (the same CSeq
-// number): an ACK for a 2xx has no transaction (RFC 3261 §17.1.1.3), yet
-// sipgo v1.7.3 makes a server transaction for it, in a goroutine of its
-// own, to hand it to a handler. Any other ACK goes to sipgo: the ACK of a
-// non-2xx answer (its call has left the table, or it answers a re-INVITE)
-// belongs to sipgo's INVITE server transaction. Only an ACK that surely
+// number, once that 2xx went to the dialer): an ACK for a 2xx has no
+// transaction (RFC 3261 §17.1.1.3), yet sipgo v1.7.3 makes a server
+// transaction for it, in a goroutine of its own, to hand it to a handler.
+// Any other ACK goes to sipgo: the ACK of a non-2xx answer (the dialer's
+// 408 or 487 while the carrier still rings, a call that has left the
+// table, a re-INVITE's) belongs to sipgo's INVITE server transaction. Only an ACK that surely
 // leaves over UDP is taken, as a TCP connect or write could hold the
 // socket's reading: of a call whose both sides are reached over UDP, and of
 // at most half the UDP limit, which leaves room for what relaying adds (our

@@ -37,6 +37,9 @@ type dialog struct {
 	// inviteSeq is the CSeq number of the INVITE that opened the dialog
 	// (0 for a dialog recovered from its seal): the ACK of its 2xx has it.
 	inviteSeq uint32
+	// answered is set once that INVITE's 2xx went to the dialer: until
+	// then an ACK with inviteSeq acknowledges an error answer, hop by hop.
+	answered bool
 }
 
 type dialogTable struct {
@@ -92,14 +95,21 @@ func (t *dialogTable) get(callID string) *dialog {
 }
 
 // hasUDP reports whether the table holds the dialog of callID, opened by
-// the INVITE with CSeq number seq, with both sides reached over UDP (an ACK
-// of that number may come from either side: the carrier numbers its own
-// requests).
+// the INVITE with CSeq number seq and answered with a 2xx, with both sides
+// reached over UDP (an ACK of that number may come from either side: the
+// carrier numbers its own requests).
 func (t *dialogTable) hasUDP(callID []byte, seq uint32) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	dl := t.byID[string(callID)]
-	return dl != nil && dl.inviteSeq == seq && dl.carrierTransport == "udp" && dl.dialerTransport == "udp"
+	return dl != nil && dl.answered && dl.inviteSeq == seq && dl.carrierTransport == "udp" && dl.dialerTransport == "udp"
+}
+
+// answer marks dl's INVITE answered with a 2xx (hasUDP).
+func (t *dialogTable) answer(dl *dialog) {
+	t.mu.Lock()
+	dl.answered = true
+	t.mu.Unlock()
 }
 
 func (t *dialogTable) drop(callID string) {

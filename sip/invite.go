@@ -266,6 +266,7 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 				}
 				if answered == 0 && c.take2xx() {
 					p.answered(s, res.StatusCode)
+					p.dialogs.answer(dl)
 					rel := responseToRelay(res, req)
 					p.anchorMessage(s, callID, media.Carrier, rel)
 					tx.Respond(rel)

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,5 +47,41 @@ func TestCancelRightBehindTheInviteCancelsTheCall(t *testing.T) {
 	defer r.mu.Unlock()
 	if leaked > 0 {
 		t.Errorf("%d/%d calls: the carrier rang with no CANCEL; audit statuses %v", leaked, n, r.statuses)
+	}
+}
+
+// A carrier that never answers the CANCEL of a ringing call, nor gives its
+// INVITE a final answer: 64×T1 after the CANCEL the dialer has its 487 and
+// the INVITE's client transaction ends (RFC 3261 §9.1), rather than
+// waiting for an answer without end with its goroutine and its entry in
+// the transaction and dialog tables.
+func TestCancelTheCarrierNeverAnswersEnds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 64×T1 (32 s)")
+	}
+	r := newRig(t, allowAll{})
+	inv := invite("cancel-unanswered", "cun")
+	got := r.placeCall(t, inv)
+	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
+	await(t, r.dialer, time.Second, "SIP/2.0 180 ")
+	cancel := strings.Replace(strings.Replace(strings.Replace(inv, "INVITE sip", "CANCEL sip", 1), "1 INVITE", "1 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
+	send(t, r.dialer, r.proxyAddr(), cancel)
+	await(t, r.carrier, time.Second, "CANCEL ")
+	pending := func() int {
+		r.p.inviteTxs.mu.Lock()
+		defer r.p.inviteTxs.mu.Unlock()
+		return len(r.p.inviteTxs.byKey)
+	}
+	deadline := time.Now().Add(cancelWait + 10*time.Second)
+	var dialer []string
+	for r.p.activeInvites() > 0 || pending() > 0 || r.p.dialogs.len() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v after the CANCEL: %d INVITEs in progress, %d INVITE client transactions, %d dialogs; want none",
+				cancelWait+10*time.Second, r.p.activeInvites(), pending(), r.p.dialogs.len())
+		}
+		dialer = append(dialer, firstLines(recv(r.dialer, 100*time.Millisecond))...)
+	}
+	if !slices.Contains(dialer, "SIP/2.0 487 Request Terminated") {
+		t.Errorf("the dialer got %q, want a 487", dialer)
 	}
 }

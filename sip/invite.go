@@ -226,6 +226,8 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 	// gave one (408 when Timer C ran out, 487 after a CANCEL it never
 	// answered, or sipgo's own 487, 503 when the gatekeeper stopped).
 	ringing, cancelled, cancelPending, answered := false, false, false, 0
+	// timedOut: Timer C ran out on a ringing call and the carrier was sent a CANCEL.
+	timedOut := false
 	// by is who ended a call the gatekeeper gave up on (a timeout, or its
 	// own stop); endedBy says who ended a call that was not answered.
 	var by EndedBy
@@ -247,10 +249,13 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 			switch {
 			case res.StatusCode < 200:
 				ringing = true
-				timerC.Reset(inviteTimeout)
-				if cancelPending {
+				switch {
+				case cancelPending:
 					cancelPending = false
 					go p.sendCancel(fwd)
+					timerC.Reset(cancelWait)
+				case !cancelled && !timedOut:
+					timerC.Reset(inviteTimeout)
 				}
 				if res.StatusCode > 100 && answered == 0 && !forUs(res) {
 					rel := responseToRelay(res, req)
@@ -327,22 +332,24 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 		case <-timerC.C:
 			// RFC 3261 §16.6 Timer C (after a CANCEL, 64*T1 as in §9.1): no
 			// final answer for too long. Give up on the dialer's side, cancel
-			// downstream, and keep listening so that a late 2xx is hung up.
-			if answered != 0 {
+			// downstream, and keep listening 64*T1 so that a late 2xx is hung
+			// up; 64*T1 after a CANCEL with no final answer, the INVITE's
+			// client transaction ends (§9.1).
+			if answered == 0 {
+				answered = giveUp(tx, req, cancelled)
+				if !cancelled {
+					by = EndedByTimeout
+				}
+			}
+			if ringing && !cancelled && !timedOut {
+				timedOut = true
+				go p.sendCancel(fwd)
+				timerC.Reset(cancelWait)
 				continue
 			}
-			answered = giveUp(tx, req, cancelled)
-			if !cancelled {
-				by = EndedByTimeout
-			}
-			if !ringing {
-				out.Terminate()
-				p.dialogs.drop(dl.callID)
-				return answered, endedBy()
-			}
-			if !cancelled {
-				go p.sendCancel(fwd)
-			}
+			out.Terminate()
+			p.dialogs.drop(dl.callID)
+			return answered, endedBy()
 		case <-cutting:
 			// The gatekeeper is stopping and the drain time ran out: the
 			// dialer gets 503, the carrier a CANCEL when it may take one.

@@ -264,18 +264,18 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 				}
 			case res.StatusCode < 300:
 				out.Terminate() // its retransmissions are relayed statelessly (relayStray2xx)
-				if answered == 0 && forUs(res) {
+				if answered == 0 && c.take2xx() {
+					if !forUs(res) {
+						p.answered(s, res.StatusCode)
+						p.dialogs.answer(dl)
+						rel := responseToRelay(res, req)
+						p.anchorMessage(s, callID, media.Carrier, rel)
+						tx.Respond(rel)
+						return res.StatusCode, ""
+					}
 					// The carrier is in a call the dialer cannot be told of:
 					// it is hung up below, like a 2xx after a CANCEL.
 					answered, by = p.badGateway(tx, req, s, res), EndedByGatekeeper
-				}
-				if answered == 0 && c.take2xx() {
-					p.answered(s, res.StatusCode)
-					p.dialogs.answer(dl)
-					rel := responseToRelay(res, req)
-					p.anchorMessage(s, callID, media.Carrier, rel)
-					tx.Respond(rel)
-					return res.StatusCode, ""
 				}
 				// The carrier answered after the dialer cancelled, or was told
 				// the call ended: the dialer gets 487 (once) and never this 2xx,

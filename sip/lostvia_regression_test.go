@@ -66,6 +66,29 @@ func TestAnswered2xxWithOnlyOurViaHangsUpTheCarrier(t *testing.T) {
 	}
 }
 
+// A dialer that cancelled gets its 487 even when the carrier's crossing 2xx
+// has no Via but ours: the CANCEL decided first, as with any 2xx after it.
+func TestCancelled2xxWithOnlyOurViaGets487(t *testing.T) {
+	r := newRig(t, allowAll{})
+	inv := invite("lostvia-cancel", "lvc")
+	got := r.placeCall(t, inv)
+	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
+	await(t, r.dialer, time.Second, "SIP/2.0 180 ")
+	cancel := strings.Replace(strings.Replace(strings.Replace(inv, "INVITE sip", "CANCEL sip", 1), "1 INVITE", "1 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
+	send(t, r.dialer, r.proxyAddr(), cancel)
+	await(t, r.carrier, time.Second, "CANCEL ")
+	send(t, r.carrier, r.proxyAddr(), topViaOnly(answer(got, "200 OK", "")))
+	var finals []string
+	for _, l := range firstLines(recv(r.dialer, 500*time.Millisecond)) {
+		if l != "SIP/2.0 200 OK" && l != "SIP/2.0 100 Trying" {
+			finals = append(finals, l)
+		}
+	}
+	if len(finals) == 0 || finals[0] != "SIP/2.0 487 Request Terminated" {
+		t.Errorf("the dialer that cancelled got %q, want 487", finals)
+	}
+}
+
 // The answer to an in-dialog request whose only Via is the proxy's is not
 // forwarded: the dialer's BYE gets the proxy's 502 instead.
 func TestInDialogAnswerWithOnlyOurViaIsNotForwarded(t *testing.T) {

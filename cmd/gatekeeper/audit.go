@@ -134,7 +134,7 @@ func newAuditCmd() *cobra.Command {
 	var to, at, outPath string
 	evidence := &cobra.Command{
 		Use:   "evidence (--call-id ID | --to NUMBER --at TIME) [-o FILE]",
-		Short: "Write one call's evidence: its records with inclusion proofs, a signed checkpoint, the policy text",
+		Short: "Write one call's evidence: its records, one proof of them in a signed checkpoint's tree, the policy text",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (q.CallID == "") == (to == "") || (to != "") != (at != "") {
@@ -171,7 +171,7 @@ func newAuditCmd() *cobra.Command {
 			if err := os.WriteFile(path, data, 0o640); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d records of call %s with their proofs, %d bytes\n", path, len(b.Records), b.CallID, len(data))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d records of call %s and their proof, %d bytes\n", path, len(b.Records), b.CallID, len(data))
 			return nil
 		},
 	}

@@ -80,6 +80,10 @@ type Log struct {
 	done     chan struct{} // closed when the writer has finished
 	closeErr error
 	upkeep   *upkeep
+
+	// imported holds the import versions whose data_change record the log
+	// names at Open (ImportRecorded); nil when it cannot tell.
+	imported map[uint64]bool
 }
 
 // queued is a record on its way to the writer; synced, when not nil, gets
@@ -137,10 +141,24 @@ func Open(dir string, opts Options) (*Log, error) {
 		lock.Close()
 		return nil, err
 	}
+	if w.names.known {
+		l.imported = w.names.versions()
+	}
 	l.upkeep = startUpkeep(dir, opts, w.cur)
 	w.closed = l.upkeep.closed
 	go l.run(w, opts.FlushInterval, opts.CheckpointInterval)
 	return l, nil
+}
+
+// ImportRecorded reports whether the log held, when it opened, the
+// data_change record of the import of version (an import id), as the import
+// names of import-hashes.jsonl give it: the last two imports of each data
+// set. known is false when the log cannot tell: it holds records but that
+// file was missing, unreadable or named a record the tree does not hold.
+// A crash between an import and its record leaves the version in force
+// with recorded false (docs/audit.md, "Crashes").
+func (l *Log) ImportRecorded(version uint64) (recorded, known bool) {
+	return l.imported[version], l.imported != nil
 }
 
 // Append queues a record and returns at once; it never blocks. When the queue
@@ -431,6 +449,9 @@ func openWriter(dir string, lock *os.File, opts Options, failing *atomic.Pointer
 		return nil, err
 	}
 	n, err := loadNames(dir)
+	if seq == 0 { // an empty log names no import, rightly: say so on disk
+		n.known, n.dirty = true, true
+	}
 	if err != nil {
 		opts.Logger.Warn("audit: the import hashes are not read; decisions name their imports again after the next ones",
 			"file", importHashesFile, "err", err)

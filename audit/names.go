@@ -49,7 +49,10 @@ type importHash struct {
 type recordNames struct {
 	dir     string
 	imports []importHash // oldest first, at most importsKept per set
-	dirty   bool         // imports changed since the file was written
+	// known: imports are all the log's latest imports (the file was read
+	// and every name proven, or the log was empty).
+	known bool
+	dirty bool // imports changed since the file was written
 	// calls maps the Call-ID of an allowed decision whose outcome was not
 	// written yet to the decision's leaf hash.
 	calls map[string]tlog.Hash
@@ -66,6 +69,7 @@ func loadNames(dir string) (*recordNames, error) {
 	if err != nil {
 		return n, err
 	}
+	n.known = true
 	for line := range bytes.Lines(data) {
 		var h importHash
 		err := json.Unmarshal(line, &h)
@@ -73,7 +77,7 @@ func loadNames(dir string) (*recordNames, error) {
 			_, err = hex.Decode(h.leaf[:], []byte(h.Hash))
 		}
 		if err != nil || len(h.Hash) != hashHexLen {
-			n.imports = nil
+			n.imports, n.known = nil, false
 			return n, errors.New("not a line of import hashes: " + string(bytes.TrimSpace(line)))
 		}
 		n.imports = append(n.imports, h)
@@ -99,6 +103,7 @@ func (n *recordNames) keepProven(tree tlog.HashReader, size int64) (dropped []im
 		return false
 	})
 	n.dirty = n.dirty || len(dropped) > 0
+	n.known = n.known && len(dropped) == 0
 	return dropped
 }
 
@@ -114,6 +119,15 @@ func (n *recordNames) dataHashes(out []tlog.Hash, versions []uint64) []tlog.Hash
 		}
 	}
 	return out
+}
+
+// versions is the set of import versions named.
+func (n *recordNames) versions() map[uint64]bool {
+	vs := make(map[uint64]bool, len(n.imports))
+	for _, h := range n.imports {
+		vs[h.Version] = true
+	}
+	return vs
 }
 
 // imported remembers leaf as the record seq of import imp, forgetting the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/gatekeeper-sip/gatekeeper/audit"
@@ -48,6 +49,51 @@ func appendChange(log *audit.Log, at time.Time, reg versions, c admin.Change) er
 	return errors.Join(errs...)
 }
 
+// lostImportRecord is the recovered field of a record written at start for
+// a version in force that the log held no record of.
+const lostImportRecord = "recorded at start: the import's own record was lost in a crash"
+
+// recordLostImports writes a data_change record for each list and data set
+// whose version in force has none in log: the registry commits an import
+// before its record is written, so a crash in between leaves a version
+// decisions cite that nothing in the log explains. The record is made of
+// what the registry keeps of that version (files, sha256, source date,
+// count), and logged as a warning. It is called once log is open, before
+// any decision, so that the decisions after it name it. A log that cannot
+// tell which imports it holds (import-hashes.jsonl lost) gets none: a
+// version recorded before would be recorded twice.
+func recordLostImports(log *audit.Log, at time.Time, store *registry.Store, via string, logger *slog.Logger) error {
+	if _, known := log.ImportRecorded(0); !known {
+		logger.Warn("audit: which imports the log records is not known; a version in force whose record a crash lost stays unrecorded")
+		return nil
+	}
+	lists, err := store.Lists()
+	if err != nil {
+		return err
+	}
+	sets, err := store.DataSets()
+	if err != nil {
+		return err
+	}
+	for i, info := range slices.Concat(lists, sets) {
+		if recorded, _ := log.ImportRecorded(info.Version); info.Version == 0 || recorded {
+			continue
+		}
+		kind := info.Name // a data set's, or a port list's
+		if i < len(lists) && info.Name != registry.KindWirelessToWireline && info.Name != registry.KindWirelineToWireless {
+			kind = registry.KindDNC
+		}
+		r := importChange(kind, info, "", via)
+		r.Recovered = lostImportRecord
+		if err := log.AppendImport(at, audit.DataImport{Set: kind + "/" + info.Name, Version: info.Version}, r); err != nil {
+			return err
+		}
+		logger.Warn("audit: the version in force had no record in the log (an import cut short by a crash); recorded it now",
+			"data_kind", kind, "list", info.Name, "version", info.Version)
+	}
+	return nil
+}
+
 // recordingStore is the registry opened by the CLI itself, while no server
 // runs: each change it makes is recorded in the audit log, as the server
 // records the changes made through it.
@@ -68,6 +114,9 @@ func openRecordingStore(cfg *config.Config, store *registry.Store) (*recordingSt
 	log, err := audit.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open audit log %s to record the change: %w", dir, err)
+	}
+	if err := recordLostImports(log, time.Now(), store, "cli", quiet); err != nil {
+		return nil, errors.Join(fmt.Errorf("record the versions in force: %w", err), log.Close())
 	}
 	return &recordingStore{Store: store, log: log}, nil
 }

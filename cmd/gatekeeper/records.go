@@ -85,9 +85,11 @@ type dataChangeRecord struct {
 	Consent    string        `json:"consent,omitempty"` // express or written, for consent add
 	At         *audit.Time   `json:"at,omitempty"`      // a consent change's grant or revocation time
 	Reason     string        `json:"reason,omitempty"`
-	By         string        `json:"by"`  // the OS user who asked
-	Via        string        `json:"via"` // cli, or the admin socket with the caller's uid and pid
-	Host       string        `json:"host"`
+	// Recovered says why an import's record was written at start (lostImportRecord).
+	Recovered string `json:"recovered,omitempty"`
+	By        string `json:"by,omitempty"` // the OS user who asked
+	Via       string `json:"via"`          // cli, or the admin socket with the caller's uid and pid
+	Host      string `json:"host"`
 }
 
 type changedFile struct {

@@ -207,7 +207,8 @@ func auditOptions(cfg *config.Config, log *slog.Logger) (string, audit.Options, 
 }
 
 // openAudit opens the decision log before the cluster, so that the changes
-// this node applies from the cluster while it catches up are recorded.
+// this node applies from the cluster while it catches up are recorded, and
+// first records the versions in force whose import record a crash lost.
 func (g *gatekeeper) openAudit() error {
 	auditDir, opts, err := auditOptions(g.cfg, g.log)
 	if err != nil {
@@ -225,6 +226,9 @@ func (g *gatekeeper) openAudit() error {
 			g.log.Error("closing the audit log", "error", err)
 		}
 	})
+	if err := recordLostImports(decisions, g.now(), g.store, "serve", g.log); err != nil {
+		return fmt.Errorf("record the versions in force in audit log %s: %w", auditDir, err)
+	}
 	return nil
 }
 

@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/gatekeeper-sip/gatekeeper/registry"
 )
 
 // Nothing a decision names points outside the audit folder: every policy
@@ -110,6 +113,60 @@ func TestEveryPolicyAndDataVersionResolvesInTheAuditFolder(t *testing.T) {
 		t.Errorf("audit verify-evidence of a bundle whose named import was altered: %v %s", err, out)
 	}
 	if out, err := g.run("audit", "verify"); err != nil || !strings.Contains(out, "8 records intact") {
+		t.Errorf("audit verify: %v %s", err, out)
+	}
+}
+
+// An import whose record a crash lost (the registry switched to the new
+// version, the log never got its data_change record: a SIGKILL between the
+// two) is recorded at the next start, once, from what the registry keeps of
+// the version, before any decision; the decision citing the version names
+// that record, and the log and the call's evidence verify.
+func TestAnImportWhoseRecordACrashLostIsRecordedAtTheNextStart(t *testing.T) {
+	g := newGatekeeper(t)
+	g.importList("internal", "9725550100") // recorded by the CLI: version 1
+	store, err := registry.Open(registry.DefaultOptions(filepath.Join(g.dir, "data")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(g.dir, "internal-2.txt")
+	writeFile(t, f, listedNumber+"\n")
+	info, err := store.Import(context.Background(), registry.ImportRequest{List: "internal", Files: []string{f}, Replace: true, SourceDate: "2026-01-05"})
+	if cerr := store.Close(); err != nil || cerr != nil {
+		t.Fatalf("import without a record: %v, %v", err, cerr)
+	}
+	g.start()
+	g.dial(dialerIP, "uac_reject.xml", listedNumber, "-set", "expect", "603").mustPass()
+	g.stop()
+	g.start() // a second start finds the version recorded
+	g.stop()
+
+	changes := g.auditLog("data_change")
+	if len(changes) != 2 || changes[0]["recovered"] != nil {
+		t.Fatalf("data_change records: %v", changes)
+	}
+	got := changes[1]
+	files, _ := got["files"].([]any)
+	if got["change"] != "import" || got["list"] != "internal" || got["version"] != float64(info.Version) || got["source_date"] != "2026-01-05" ||
+		got["count"] != float64(1) || len(files) != 1 || files[0].(map[string]any)["sha256"] != info.Sources[0].SHA256 ||
+		!strings.Contains(fmt.Sprint(got["recovered"]), "lost in a crash") || got["via"] != "serve" {
+		t.Errorf("the lost import's record: %v\nwant version %d of internal, its file's SHA-256 %s", got, info.Version, info.Sources[0].SHA256)
+	}
+	decisions := g.auditRecords()
+	if len(decisions) != 1 || decisions[0]["seq"].(float64) < got["seq"].(float64) {
+		t.Fatalf("decisions: %v (want one, after seq %v)", decisions, got["seq"])
+	}
+	if names, _ := decisions[0]["data_hashes"].([]any); len(names) != 1 || names[0] != got["hash"] {
+		t.Errorf("the decision names %v; want the recorded import's hash %v", decisions[0]["data_hashes"], got["hash"])
+	}
+	bundle := filepath.Join(g.dir, "evidence.json")
+	if out, err := g.run("audit", "evidence", "--call-id", decisions[0]["call_id"].(string), "-o", bundle); err != nil {
+		t.Fatalf("audit evidence: %v %s", err, out)
+	}
+	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "data_change 1 (1 proven by the record that names them)") {
+		t.Errorf("audit verify-evidence: %v %s", err, out)
+	}
+	if out, err := g.run("audit", "verify"); err != nil || !strings.Contains(out, "intact") {
 		t.Errorf("audit verify: %v %s", err, out)
 	}
 }

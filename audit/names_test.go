@@ -182,3 +182,39 @@ func TestWriterNamesOnlyRecordsOfTheTree(t *testing.T) {
 		t.Errorf("%s still holds the wrong names:\n%s", importHashesFile, data)
 	}
 }
+
+// ImportRecorded tells, from the import names, which import versions the
+// log held when it opened, and says when it cannot tell: the names lost
+// while the log holds records.
+func TestImportRecorded(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2031, 1, 2, 3, 0, 0, 0, time.UTC)
+	l, _ := open(t, dir, Options{})
+	if recorded, known := l.ImportRecorded(7); recorded || !known {
+		t.Errorf("a new log: recorded %v, known %v; want false, true", recorded, known)
+	}
+	if err := l.AppendImport(at, DataImport{Set: "dnc/ftc", Version: 7}, map[string]any{"change": "import"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, _ = open(t, dir, Options{})
+	if recorded, known := l.ImportRecorded(7); !recorded || !known {
+		t.Errorf("version 7 recorded: recorded %v, known %v", recorded, known)
+	}
+	if recorded, _ := l.ImportRecorded(8); recorded {
+		t.Error("version 8 is said to be recorded")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, importHashesFile)); err != nil {
+		t.Fatal(err)
+	}
+	l, _ = open(t, dir, Options{})
+	defer l.Close()
+	if _, known := l.ImportRecorded(7); known {
+		t.Errorf("without %s, a log of records says it knows its imports", importHashesFile)
+	}
+}

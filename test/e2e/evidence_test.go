@@ -125,16 +125,7 @@ func TestEveryPolicyAndDataVersionResolvesInTheAuditFolder(t *testing.T) {
 func TestAnImportWhoseRecordACrashLostIsRecordedAtTheNextStart(t *testing.T) {
 	g := newGatekeeper(t)
 	g.importList("internal", "9725550100") // recorded by the CLI: version 1
-	store, err := registry.Open(registry.DefaultOptions(filepath.Join(g.dir, "data")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := filepath.Join(g.dir, "internal-2.txt")
-	writeFile(t, f, listedNumber+"\n")
-	info, err := store.Import(context.Background(), registry.ImportRequest{List: "internal", Files: []string{f}, Replace: true, SourceDate: "2026-01-05"})
-	if cerr := store.Close(); err != nil || cerr != nil {
-		t.Fatalf("import without a record: %v, %v", err, cerr)
-	}
+	info := importUnrecorded(t, g, listedNumber)
 	g.start()
 	g.dial(dialerIP, "uac_reject.xml", listedNumber, "-set", "expect", "603").mustPass()
 	g.stop()
@@ -166,7 +157,35 @@ func TestAnImportWhoseRecordACrashLostIsRecordedAtTheNextStart(t *testing.T) {
 	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "data_change 1 (1 proven by the record that names them)") {
 		t.Errorf("audit verify-evidence: %v %s", err, out)
 	}
+
+	// With no server, a command that records a change records the lost import first.
+	info = importUnrecorded(t, g, listedNumber, "9725550100")
+	if out, err := g.run("dnc", "add", "--list", "internal", "3035550100"); err != nil {
+		t.Fatalf("dnc add: %v\n%s", err, out)
+	}
+	changes = g.auditLog("data_change")
+	if len(changes) != 4 || changes[2]["version"] != float64(info.Version) || changes[2]["via"] != "cli" || changes[2]["recovered"] == nil ||
+		changes[3]["change"] != "dnc add" || changes[3]["version"] != float64(info.Version) {
+		t.Errorf("data_change records after a CLI change: %v", changes)
+	}
 	if out, err := g.run("audit", "verify"); err != nil || !strings.Contains(out, "intact") {
 		t.Errorf("audit verify: %v %s", err, out)
 	}
+}
+
+// importUnrecorded imports numbers into list internal straight into the
+// registry, as a crash leaves an import the log never got the record of.
+func importUnrecorded(t *testing.T, g *gatekeeper, numbers ...string) registry.ListInfo {
+	t.Helper()
+	store, err := registry.Open(registry.DefaultOptions(filepath.Join(g.dir, "data")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(g.dir, fmt.Sprintf("internal-%d.txt", len(numbers)))
+	writeFile(t, f, strings.Join(numbers, "\n")+"\n")
+	info, err := store.Import(context.Background(), registry.ImportRequest{List: "internal", Files: []string{f}, Replace: true, SourceDate: "2026-01-05"})
+	if cerr := store.Close(); err != nil || cerr != nil {
+		t.Fatalf("import without a record: %v, %v", err, cerr)
+	}
+	return info
 }

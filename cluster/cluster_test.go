@@ -288,6 +288,20 @@ func TestRestartCatchesUpBeforeReady(t *testing.T) {
 	if _, err := tc.nodes[0].ChangeLive(t.Context(), optOut("tester", "+12025550100")); err != nil {
 		t.Fatal(err)
 	}
+	// Node C stops only once it has that change (on a loaded machine it may
+	// not yet, and would then be one more behind).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		st, err := tc.nodes[2].Status(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(st.Buckets, func(b StreamStatus) bool { return b.Behind > 0 }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node C did not catch up with the first opt-out: %+v", st.Buckets)
+		}
+	}
 	tc.nodes[2].Close()
 	var missed []string
 	for i := range 50 {

@@ -3,10 +3,11 @@
 // answers them (so the relay's abandoned-call detection analyses their
 // audio) and for -seconds sends real G.711 RTP (PCMU, 20 ms a packet, each
 // way of every call: 100 packets a second a call). It reports the packets
-// lost, the latency from the generator's send to its receive (the relay
-// plus both ends' system calls and scheduling: an upper bound of what the
-// relay adds), and the CPU time of the relay process and of itself
-// (utime+stime from /proc/PID/stat) as a share of the machine's cores and
+// lost, the latency from the generator's send to the packet's arrival at
+// its receiving socket (the kernel's receive timestamp, SO_TIMESTAMPNS: the
+// relay plus both system calls and the loopback) and to the generator's
+// read of it (which adds the generator's own wait for a thread), and the
+// CPU time of the relay process and of itself (utime+stime from /proc/PID/stat) as a share of the machine's cores and
 // per packet.
 //
 //	go build -o /tmp/media-bench ./bench/media && /tmp/media-bench -calls 1000 -seconds 60
@@ -45,11 +46,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/go-audio/wav"
 	"github.com/pion/rtp"
 	"github.com/zaf/g711"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 
 	"github.com/gatekeeper-sip/gatekeeper/media"
 )
@@ -217,7 +220,9 @@ type bench struct {
 	sendTime       [][sendTimes]atomic.Int64
 	// Sent and received while measuring, and the latency histogram.
 	sentMeasured, receivedMeasured atomic.Uint64
-	hist                           [buckets]atomic.Uint64
+	// By the packet's arrival at the generator's socket (kernel timestamp),
+	// and by the generator's read of it.
+	arrived, read [buckets]atomic.Uint64
 
 	// The relay child's stdin and stdout; one goroutine at a time.
 	toRelay   io.Writer
@@ -225,7 +230,9 @@ type bench struct {
 	verdicts  map[string]int
 }
 
-func (b *bench) now() int64 { return int64(time.Since(b.start)) }
+// now is the wall clock in ns since the start: the kernel's receive
+// timestamps are of that clock (CLOCK_REALTIME).
+func (b *bench) now() int64 { return time.Now().UnixNano() - b.start.UnixNano() }
 
 // loadAudio reads the two fixtures and encodes them to PCMU, whole packets
 // of them.
@@ -288,6 +295,9 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 			defer c.Close()
 			c.SetReadBuffer(4 << 20)
 			c.SetWriteBuffer(4 << 20)
+			if err := receiveTimestamps(c); err != nil {
+				return err
+			}
 			s.conns[side], s.ports[side] = ipv4.NewPacketConn(c), c.LocalAddr().(*net.UDPAddr).Port
 		}
 		senders[i] = s
@@ -374,7 +384,12 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 	fmt.Printf("UDP datagrams the kernel dropped for a full receive buffer, any socket of the machine: %d\n", overflow)
 	fmt.Printf("relay CPU %.2f s: %.1f %% of %.0f cores, %.2f µs a packet\n", relayCPU, 100*relayCPU/elapsed.Seconds()/cores, cores, 1e6*relayCPU/float64(received))
 	fmt.Printf("generator CPU %.2f s: %.1f %% of %.0f cores, %.2f µs a packet (sent and received)\n", ownCPU, 100*ownCPU/elapsed.Seconds()/cores, cores, 1e6*ownCPU/float64(received))
-	fmt.Printf("latency send->receive p50 %v, p99 %v, p99.9 %v, max %v\n", b.quantile(0.5), b.quantile(0.99), b.quantile(0.999), b.quantile(1))
+	for _, l := range []struct {
+		what string
+		hist *[buckets]atomic.Uint64
+	}{{"send->arrival (kernel timestamp)", &b.arrived}, {"send->read by the generator", &b.read}} {
+		fmt.Printf("latency %s p50 %v, p99 %v, p99.9 %v, max %v\n", l.what, b.quantile(l.hist, 0.5), b.quantile(l.hist, 0.99), b.quantile(l.hist, 0.999), b.quantile(l.hist, 1))
+	}
 	fmt.Printf("verdicts of the calls replaced: %v\n", b.verdictCounts())
 	fmt.Printf("load average before: %safter: %s", load0, load1)
 	if sent != received {
@@ -553,7 +568,9 @@ func (b *bench) receive(c *ipv4.PacketConn) {
 	msgs := make([]ipv4.Message, batch)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
+		msgs[i].OOB = make([]byte, 64)
 	}
+	start := b.start.UnixNano()
 	for {
 		n, err := c.ReadBatch(msgs, 0)
 		if err != nil {
@@ -575,23 +592,61 @@ func (b *bench) receive(c *ipv4.PacketConn) {
 				continue
 			}
 			b.receivedMeasured.Add(1)
-			d := time.Duration(now - sent>>1)
-			b.hist[min(int(d/bucket), buckets-1)].Add(1)
+			arrived := now
+			if at, ok := kernelTimestamp(m.OOB[:m.NN]); ok {
+				arrived = at - start
+			}
+			b.arrived[min(int((arrived-sent>>1)/int64(bucket)), buckets-1)].Add(1)
+			b.read[min(int((now-sent>>1)/int64(bucket)), buckets-1)].Add(1)
 		}
 	}
 }
 
 // quantile is the latency below which q of the packets arrived, to the bucket's upper edge.
-func (b *bench) quantile(q float64) time.Duration {
+func (b *bench) quantile(hist *[buckets]atomic.Uint64, q float64) time.Duration {
 	total := b.receivedMeasured.Load()
 	var seen uint64
-	for i := range b.hist {
-		seen += b.hist[i].Load()
+	for i := range hist {
+		seen += hist[i].Load()
 		if total > 0 && float64(seen) >= q*float64(total) {
 			return time.Duration(i+1) * bucket
 		}
 	}
 	return buckets * bucket
+}
+
+// receiveTimestamps has the kernel stamp each datagram c receives with its
+// arrival time (SO_TIMESTAMPNS, socket(7)).
+func receiveTimestamps(c *net.UDPConn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var opt error
+	if err := raw.Control(func(fd uintptr) {
+		opt = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	return opt
+}
+
+// kernelTimestamp is the SCM_TIMESTAMPNS arrival time, ns of CLOCK_REALTIME,
+// in a datagram's control messages (read in place: the generator must not
+// allocate per packet).
+func kernelTimestamp(oob []byte) (int64, bool) {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		if h.Len < unix.SizeofCmsghdr || int(h.Len) > len(oob) {
+			return 0, false
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && int(h.Len) >= unix.SizeofCmsghdr+16 {
+			ts := (*unix.Timespec)(unsafe.Pointer(&oob[unix.SizeofCmsghdr]))
+			return ts.Nano(), true
+		}
+		oob = oob[min(len(oob), unix.CmsgSpace(int(h.Len)-unix.SizeofCmsghdr)):]
+	}
+	return 0, false
 }
 
 // rcvbufErrors is the machine's count of UDP datagrams dropped for a full

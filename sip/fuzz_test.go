@@ -70,6 +70,22 @@ func (c *packetPipe) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return len(b), nil
 }
 
+// settle waits until nothing has been written for quiet (a second at
+// most) and forgets what was: a late answer to an earlier datagram (sipgo
+// answers from a goroutine of its own) is not the next datagram's doing.
+func (c *packetPipe) settle(quiet time.Duration) {
+	for n, deadline := -1, time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(quiet) {
+		c.mu.Lock()
+		m := len(c.wrote)
+		c.mu.Unlock()
+		if m == n {
+			break
+		}
+		n = m
+	}
+	c.destinations()
+}
+
 // destinations are the IP addresses written to since the last call.
 func (c *packetPipe) destinations() []string {
 	c.mu.Lock()
@@ -133,6 +149,7 @@ func FuzzRequest(f *testing.F) {
 	allowed := map[string]bool{fuzzDialer.IP.String(): true, fuzzCarrier.IP.String(): true}
 	f.Fuzz(func(t *testing.T, from uint8, msg []byte) {
 		sender := senders[int(from)%len(senders)]
+		pipe.settle(5 * time.Millisecond)
 		select {
 		case pipe.in <- datagram{msg, sender}:
 		case <-time.After(3 * time.Second):

@@ -17,7 +17,7 @@ func TestCancelRightBehindTheInviteCancelsTheCall(t *testing.T) {
 	for i := 0; i < n; i++ {
 		cid := fmt.Sprintf("race-%d", i)
 		inv := invite(cid, fmt.Sprintf("race%d", i))
-		cancel := strings.Replace(strings.Replace(strings.Replace(inv, "INVITE sip", "CANCEL sip", 1), "1 INVITE", "1 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
+		cancel := cancelText(inv)
 		send(t, r.dialer, r.proxyAddr(), inv)
 		if got := firstLines(recvCall(r.dialer, cid, time.Second)); len(got) == 0 || got[0] != "SIP/2.0 100 Trying" {
 			t.Fatalf("no 100 Trying first: %q", got)
@@ -64,7 +64,7 @@ func TestCancelTheCarrierNeverAnswersEnds(t *testing.T) {
 	got := r.placeCall(t, inv)
 	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
 	await(t, r.dialer, time.Second, "SIP/2.0 180 ")
-	cancel := strings.Replace(strings.Replace(strings.Replace(inv, "INVITE sip", "CANCEL sip", 1), "1 INVITE", "1 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
+	cancel := cancelText(inv)
 	send(t, r.dialer, r.proxyAddr(), cancel)
 	await(t, r.carrier, time.Second, "CANCEL ")
 	pending := func() int {

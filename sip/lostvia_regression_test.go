@@ -74,7 +74,7 @@ func TestCancelled2xxWithOnlyOurViaGets487(t *testing.T) {
 	got := r.placeCall(t, inv)
 	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
 	await(t, r.dialer, time.Second, "SIP/2.0 180 ")
-	cancel := strings.Replace(strings.Replace(strings.Replace(inv, "INVITE sip", "CANCEL sip", 1), "1 INVITE", "1 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
+	cancel := cancelText(inv)
 	send(t, r.dialer, r.proxyAddr(), cancel)
 	await(t, r.carrier, time.Second, "CANCEL ")
 	send(t, r.carrier, r.proxyAddr(), topViaOnly(answer(got, "200 OK", "")))

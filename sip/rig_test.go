@@ -213,3 +213,12 @@ func (b *syncBuf) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// cancelText is the CANCEL of an INVITE the rig's dialer sent: the same
+// Request-URI, Call-ID, From, To, top Via and CSeq number (RFC 3261 §9.1),
+// method CANCEL, no Contact.
+func cancelText(inv string) string {
+	c := strings.Replace(inv, "INVITE sip", "CANCEL sip", 1)
+	c = strings.Replace(c, "1 INVITE", "1 CANCEL", 1)
+	return strings.Replace(c, "Contact: <sip:LOCAL>\n", "", 1)
+}

@@ -78,7 +78,7 @@ func TestCancelledCallGetsTheCarriers487(t *testing.T) {
 	if d := firstLines(recv(r.dialer, 300*time.Millisecond)); !strings.Contains(strings.Join(d, "|"), "180 Ringing") {
 		t.Fatalf("the dialer did not hear it ring: %q", d)
 	}
-	cancel := strings.Replace(strings.Replace(strings.Replace(inv, "INVITE sip", "CANCEL sip", 1), "1 INVITE", "1 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
+	cancel := cancelText(inv)
 	send(t, r.dialer, r.proxyAddr(), cancel)
 	carrierCancel := await(t, r.carrier, 300*time.Millisecond, "CANCEL ")
 	if d := firstLines(recv(r.dialer, 300*time.Millisecond)); strings.Join(d, "|") != "SIP/2.0 200 OK" {

@@ -5,22 +5,21 @@
 // way of every call: 100 packets a second a call). It reports the packets
 // lost, the latency from the generator's send to the packet's arrival at
 // its receiving socket (the kernel's receive timestamp, SO_TIMESTAMPNS: the
-// relay plus both system calls and the loopback) and to the generator's
-// read of it (which adds the generator's own wait for a thread), and the
-// CPU time of the relay process and of itself (utime+stime from /proc/PID/stat) as a share of the machine's cores and
-// per packet.
+// relay plus both system calls and the loopback), and the CPU time of the
+// relay process and of itself (utime+stime from /proc/PID/stat) as a share
+// of the machine's cores and per packet.
 //
 //	go build -o /tmp/media-bench ./bench/media && /tmp/media-bench -calls 1000 -seconds 60
 //
 // The generator is cheap so that the relay, not it, is measured: the
 // relay latches each leg to the source of its first packet, so the calls
 // share a dialer-side and a carrier-side socket per sender goroutine, which
-// send and receive in batches (golang.org/x/net/ipv4: sendmmsg and recvmmsg
-// on Linux); a packet received is told apart by its SSRC, its send time
-// kept by sequence number. Calls end after -call-seconds and are anchored
-// and answered again, staggered, so that every call's detection runs
-// through the whole measurement (it stops 30 s after a call's answer, or
-// once the greeting and the agent were heard).
+// sends with sendmmsg and, once a slot, reads what arrived with recvmmsg
+// without blocking (see sender); a packet received is told apart by its
+// SSRC, its send time kept by sequence number. Calls end after -call-life
+// and are anchored and answered again, staggered, so that every call's
+// detection runs through the whole measurement (it stops 30 s after a
+// call's answer, or once the greeting and the agent were heard).
 //
 // The figures go to stdout (docs/benchmarks.md keeps them).
 package main
@@ -33,7 +32,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -51,7 +49,6 @@ import (
 	"github.com/go-audio/wav"
 	"github.com/pion/rtp"
 	"github.com/zaf/g711"
-	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
 	"github.com/gatekeeper-sip/gatekeeper/media"
@@ -185,8 +182,8 @@ func mediaPort(sdp []byte) string {
 type call struct {
 	index int
 	gen   int // calls anchored in this place before: the Call-ID's suffix
-	// to[side] is the relay port that side sends to.
-	to   [2]atomic.Pointer[net.UDPAddr]
+	// to[side] is the port on 127.0.0.1 that side sends to: the relay's.
+	to   [2]atomic.Int32
 	live atomic.Bool // sending; false while the call is replaced
 	// seq is the next sequence number, owned by the sender; it runs on
 	// from one call in this place to the next (the SSRC stays too).
@@ -198,11 +195,23 @@ func (c *call) id() string { return fmt.Sprintf("call-%d-%d", c.index, c.gen) }
 // sender is a goroutine sending for a share of the calls, from a
 // dialer-side and a carrier-side socket that receive what the relay
 // passes to those sides.
+//
+// Its sockets are plain file descriptors, in no epoll set (not Go's
+// network poller either), read without blocking once a slot, after the
+// slot's packets went out. On loopback the relay's sendto runs the
+// delivery to the receiving socket, and a receiver blocked in a read
+// would be woken there by every packet, on the relay's own core: in one
+// 10 s run the relay's worker, preempted by the woken readers, fell 4 ms
+// behind (docs/benchmarks.md, "Media relay"). A phone or a carrier on
+// another machine costs the relay's machine no such wakeup. The latency
+// is timed to the kernel's receive timestamp, which the late read leaves
+// as it is.
 type sender struct {
 	mu    sync.Mutex // held while a slot is sent: a call made not live is not sent to after
-	conns [2]*ipv4.PacketConn
+	fds   [2]int
 	ports [2]int
 	slots [slots][]*call
+	in    [2]*receiver
 }
 
 type bench struct {
@@ -220,9 +229,8 @@ type bench struct {
 	sendTime       [][sendTimes]atomic.Int64
 	// Sent and received while measuring, and the latency histogram.
 	sentMeasured, receivedMeasured atomic.Uint64
-	// By the packet's arrival at the generator's socket (kernel timestamp),
-	// and by the generator's read of it.
-	arrived, read [buckets]atomic.Uint64
+	// By the packet's arrival at the generator's socket (kernel timestamp).
+	arrived [buckets]atomic.Uint64
 
 	// The relay child's stdin and stdout; one goroutine at a time.
 	toRelay   io.Writer
@@ -287,18 +295,13 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 	senders := make([]*sender, b.senders)
 	for i := range senders {
 		s := &sender{}
-		for side := range s.conns {
-			c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+		for side := range s.fds {
+			fd, port, err := openSocket()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			c.SetReadBuffer(4 << 20)
-			c.SetWriteBuffer(4 << 20)
-			if err := receiveTimestamps(c); err != nil {
-				return err
-			}
-			s.conns[side], s.ports[side] = ipv4.NewPacketConn(c), c.LocalAddr().(*net.UDPAddr).Port
+			defer unix.Close(fd)
+			s.fds[side], s.ports[side], s.in[side] = fd, port, newReceiver(fd)
 		}
 		senders[i] = s
 	}
@@ -313,12 +316,6 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 		calls[i] = c
 	}
 
-	var receiving sync.WaitGroup
-	for _, s := range senders {
-		for _, c := range s.conns {
-			receiving.Go(func() { b.receive(c) })
-		}
-	}
 	stop := make(chan struct{})
 	var sending sync.WaitGroup
 	for i, s := range senders {
@@ -354,18 +351,17 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 	}
 	// the last packets arrive (on a loaded machine, seconds late)
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && b.receivedMeasured.Load() < b.sentMeasured.Load(); {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(time.Millisecond)
+		for _, s := range senders {
+			for _, in := range s.in {
+				in.drain(b)
+			}
+		}
 	}
 	relayed, dropped, err := b.stats()
 	if err != nil {
 		return err
 	}
-	for _, s := range senders {
-		for _, c := range s.conns {
-			c.Close()
-		}
-	}
-	receiving.Wait()
 	overflow := rcvbufErrors() - overflow0
 
 	cores := float64(runtime.NumCPU())
@@ -384,12 +380,7 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 	fmt.Printf("UDP datagrams the kernel dropped for a full receive buffer, any socket of the machine: %d\n", overflow)
 	fmt.Printf("relay CPU %.2f s: %.1f %% of %.0f cores, %.2f µs a packet\n", relayCPU, 100*relayCPU/elapsed.Seconds()/cores, cores, 1e6*relayCPU/float64(received))
 	fmt.Printf("generator CPU %.2f s: %.1f %% of %.0f cores, %.2f µs a packet (sent and received)\n", ownCPU, 100*ownCPU/elapsed.Seconds()/cores, cores, 1e6*ownCPU/float64(received))
-	for _, l := range []struct {
-		what string
-		hist *[buckets]atomic.Uint64
-	}{{"send->arrival (kernel timestamp)", &b.arrived}, {"send->read by the generator", &b.read}} {
-		fmt.Printf("latency %s p50 %v, p99 %v, p99.9 %v, max %v\n", l.what, b.quantile(l.hist, 0.5), b.quantile(l.hist, 0.99), b.quantile(l.hist, 0.999), b.quantile(l.hist, 1))
-	}
+	fmt.Printf("latency send->arrival (kernel timestamp) p50 %v, p99 %v, p99.9 %v, max %v\n", b.quantile(0.5), b.quantile(0.99), b.quantile(0.999), b.quantile(1))
 	fmt.Printf("verdicts of the calls replaced: %v\n", b.verdictCounts())
 	fmt.Printf("load average before: %safter: %s", load0, load1)
 	if sent != received {
@@ -414,7 +405,7 @@ func (b *bench) ask(format string, args ...any) ([]string, error) {
 func (b *bench) anchor(c *call, s *sender) error {
 	if b.direct {
 		for side := range c.to {
-			c.to[side].Store(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: s.ports[1-side]})
+			c.to[side].Store(int32(s.ports[1-side]))
 		}
 		c.live.Store(true)
 		return nil
@@ -429,7 +420,7 @@ func (b *bench) anchor(c *call, s *sender) error {
 	}
 	for side, p := range f {
 		port, _ := strconv.Atoi(p)
-		c.to[side].Store(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		c.to[side].Store(int32(port))
 	}
 	c.live.Store(true)
 	return nil
@@ -492,20 +483,16 @@ func (b *bench) verdictCounts() string {
 }
 
 // send sends a packet each way of each of s's live calls every 20 ms, the
-// calls of a slot together, one sendmmsg a socket, the first slot at offset.
+// calls of a slot together, one sendmmsg a socket, the first slot at
+// offset; after each slot it reads what its sockets received.
 func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) {
-	var bufs [2][][]byte
-	var msgs [2][]ipv4.Message
-	for side := range bufs {
-		n := 0
-		for _, calls := range s.slots {
-			n = max(n, len(calls))
-		}
-		for range n {
-			buf := make([]byte, 12+payloadSize)
-			bufs[side] = append(bufs[side], buf)
-			msgs[side] = append(msgs[side], ipv4.Message{Buffers: [][]byte{buf}})
-		}
+	n := 0
+	for _, calls := range s.slots {
+		n = max(n, len(calls))
+	}
+	var out [2]*batchOf
+	for side := range out {
+		out[side] = newBatch(n, 12+payloadSize)
 	}
 	next := time.Now().Add(offset)
 	for slot := 0; ; slot = (slot + 1) % slots {
@@ -521,7 +508,7 @@ func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) {
 		if b.measuring.Load() {
 			stamp |= 1
 		}
-		for side := range msgs {
+		for side, m := range out {
 			n := 0
 			for _, c := range s.slots[slot] {
 				if !c.live.Load() {
@@ -530,23 +517,19 @@ func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) {
 				leg := 2*c.index + side
 				h := rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: c.seq,
 					Timestamp: payloadSize * uint32(c.seq), SSRC: uint32(leg + 1)}
-				h.MarshalTo(bufs[side][n])
+				h.MarshalTo(m.bufs[n])
 				audio := b.audio[side]
 				at := int(c.seq) * payloadSize % len(audio)
-				copy(bufs[side][n][12:], audio[at:at+payloadSize])
-				msgs[side][n].Addr = c.to[side].Load()
+				copy(m.bufs[n][12:], audio[at:at+payloadSize])
+				m.to(n, int(c.to[side].Load()))
 				b.sendTime[leg][c.seq%sendTimes].Store(stamp)
 				b.sent[leg].Add(1)
 				n++
 			}
-			for done := 0; done < n; {
-				k, err := s.conns[side].WriteBatch(msgs[side][done:n], 0)
-				if err != nil {
-					s.mu.Unlock()
-					fmt.Fprintln(os.Stderr, "media bench: sending:", err)
-					return
-				}
-				done += k
+			if err := m.send(s.fds[side], n); err != nil {
+				s.mu.Unlock()
+				fmt.Fprintln(os.Stderr, "media bench: sending:", err)
+				return
 			}
 			if stamp&1 == 1 {
 				b.sentMeasured.Add(uint64(n))
@@ -558,27 +541,115 @@ func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) {
 			}
 		}
 		s.mu.Unlock()
+		for _, in := range s.in {
+			in.drain(b)
+		}
 	}
 }
 
-// receive reads what the relay passes to one of the generator's sockets,
-// recvmmsg by recvmmsg, until the socket closes, and counts each packet
-// and its latency by the leg it came from (its SSRC) and its sequence number.
-func (b *bench) receive(c *ipv4.PacketConn) {
-	msgs := make([]ipv4.Message, batch)
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
-		msgs[i].OOB = make([]byte, 64)
+// openSocket opens a blocking UDP socket on 127.0.0.1, a port of the
+// kernel's choosing, with 4 MB buffers and receive timestamps
+// (SO_TIMESTAMPNS, socket(7)); it is in no epoll set.
+func openSocket() (fd, port int, err error) {
+	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, 0, err
 	}
+	for _, opt := range [][2]int{{unix.SO_RCVBUF, 4 << 20}, {unix.SO_SNDBUF, 4 << 20}, {unix.SO_TIMESTAMPNS, 1}} {
+		if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt[0], opt[1]); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = unix.Bind(fd, &unix.SockaddrInet4{Addr: loopback.As4()})
+	}
+	var sa unix.Sockaddr
+	if err == nil {
+		sa, err = unix.Getsockname(fd)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, 0, err
+	}
+	return fd, sa.(*unix.SockaddrInet4).Port, nil
+}
+
+// mmsghdr is struct mmsghdr of sendmmsg(2) and recvmmsg(2).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
+}
+
+// batchOf is the buffers, addresses and headers of one sendmmsg or
+// recvmmsg, made once: sending and receiving allocate nothing.
+type batchOf struct {
+	bufs  [][]byte
+	oobs  [][]byte // receive only: the control messages (the timestamp)
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet4
+	hdrs  []mmsghdr
+}
+
+func newBatch(n, size int) *batchOf {
+	m := &batchOf{bufs: make([][]byte, n), oobs: make([][]byte, n), iovs: make([]unix.Iovec, n),
+		names: make([]unix.RawSockaddrInet4, n), hdrs: make([]mmsghdr, n)}
+	for i := range n {
+		m.bufs[i], m.oobs[i] = make([]byte, size), make([]byte, 64)
+		m.iovs[i].Base = &m.bufs[i][0]
+		m.iovs[i].SetLen(size)
+		h := &m.hdrs[i].hdr
+		h.Name, h.Namelen = (*byte)(unsafe.Pointer(&m.names[i])), unix.SizeofSockaddrInet4
+		h.Iov, h.Iovlen = &m.iovs[i], 1
+	}
+	return m
+}
+
+// to addresses message i to port on 127.0.0.1.
+func (m *batchOf) to(i, port int) {
+	m.names[i] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: loopback.As4()}
+	p := (*[2]byte)(unsafe.Pointer(&m.names[i].Port))
+	p[0], p[1] = byte(port>>8), byte(port)
+}
+
+// send sends the first n messages on fd, sendmmsg by sendmmsg.
+func (m *batchOf) send(fd, n int) error {
+	for done := 0; done < n; {
+		k, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&m.hdrs[done])), uintptr(n-done), 0, 0, 0)
+		if errno != 0 {
+			return errno
+		}
+		done += int(k)
+	}
+	return nil
+}
+
+// receiver reads what the relay passes to one of the generator's sockets.
+type receiver struct {
+	fd int
+	m  *batchOf
+}
+
+func newReceiver(fd int) *receiver { return &receiver{fd: fd, m: newBatch(batch, 2048)} }
+
+// drain reads the socket until it is empty, recvmmsg by recvmmsg, without
+// blocking, and counts each packet and its latency by the leg it came
+// from (its SSRC) and its sequence number.
+func (r *receiver) drain(b *bench) {
 	start := b.start.UnixNano()
 	for {
-		n, err := c.ReadBatch(msgs, 0)
-		if err != nil {
-			return
+		for i := range r.m.hdrs {
+			h := &r.m.hdrs[i].hdr
+			h.Namelen = unix.SizeofSockaddrInet4
+			h.Control = &r.m.oobs[i][0]
+			h.SetControllen(len(r.m.oobs[i]))
 		}
-		now := b.now()
-		for _, m := range msgs[:n] {
-			p := m.Buffers[0][:m.N]
+		k, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.fd), uintptr(unsafe.Pointer(&r.m.hdrs[0])), uintptr(len(r.m.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+		if errno != 0 || k == 0 {
+			return // EAGAIN: empty
+		}
+		for i := range int(k) {
+			p := r.m.bufs[i][:r.m.hdrs[i].len]
 			if len(p) < 12 {
 				continue
 			}
@@ -591,44 +662,27 @@ func (b *bench) receive(c *ipv4.PacketConn) {
 			if sent&1 == 0 {
 				continue
 			}
-			b.receivedMeasured.Add(1)
-			arrived := now
-			if at, ok := kernelTimestamp(m.OOB[:m.NN]); ok {
-				arrived = at - start
+			at, ok := kernelTimestamp(r.m.oobs[i][:r.m.hdrs[i].hdr.Controllen])
+			if !ok {
+				continue
 			}
-			b.arrived[min(int((arrived-sent>>1)/int64(bucket)), buckets-1)].Add(1)
-			b.read[min(int((now-sent>>1)/int64(bucket)), buckets-1)].Add(1)
+			b.receivedMeasured.Add(1)
+			b.arrived[min(int((at-start-sent>>1)/int64(bucket)), buckets-1)].Add(1)
 		}
 	}
 }
 
 // quantile is the latency below which q of the packets arrived, to the bucket's upper edge.
-func (b *bench) quantile(hist *[buckets]atomic.Uint64, q float64) time.Duration {
+func (b *bench) quantile(q float64) time.Duration {
 	total := b.receivedMeasured.Load()
 	var seen uint64
-	for i := range hist {
-		seen += hist[i].Load()
+	for i := range b.arrived {
+		seen += b.arrived[i].Load()
 		if total > 0 && float64(seen) >= q*float64(total) {
 			return time.Duration(i+1) * bucket
 		}
 	}
 	return buckets * bucket
-}
-
-// receiveTimestamps has the kernel stamp each datagram c receives with its
-// arrival time (SO_TIMESTAMPNS, socket(7)).
-func receiveTimestamps(c *net.UDPConn) error {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var opt error
-	if err := raw.Control(func(fd uintptr) {
-		opt = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
-	}); err != nil {
-		return err
-	}
-	return opt
 }
 
 // kernelTimestamp is the SCM_TIMESTAMPNS arrival time, ns of CLOCK_REALTIME,

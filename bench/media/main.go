@@ -196,16 +196,19 @@ func (c *call) id() string { return fmt.Sprintf("call-%d-%d", c.index, c.gen) }
 // dialer-side and a carrier-side socket that receive what the relay
 // passes to those sides.
 //
-// Its sockets are plain file descriptors, in no epoll set (not Go's
-// network poller either), read without blocking once a slot, after the
-// slot's packets went out. On loopback the relay's sendto runs the
-// delivery to the receiving socket, and a receiver blocked in a read
-// would be woken there by every packet, on the relay's own core: in one
-// 10 s run the relay's worker, preempted by the woken readers, fell 4 ms
-// behind (docs/benchmarks.md, "Media relay"). A phone or a carrier on
-// another machine costs the relay's machine no such wakeup. The latency
-// is timed to the kernel's receive timestamp, which the late read leaves
-// as it is.
+// Its sockets are plain file descriptors in no epoll set (so not in Go's
+// network poller), read without blocking once a slot, after the slot's
+// packets went out. On loopback the relay's sendto runs the delivery to
+// the receiving socket, so a reader waiting on it (in a read, or in
+// epoll_wait as Go's poller does) is woken from the relay's sendto and
+// then competes with the relay for the machine's two cores: with such
+// readers the relay's workers fell milliseconds behind (docs/benchmarks.md,
+// "Media relay"). A phone or a carrier on another machine is woken on
+// that machine, not the relay's. The late read changes neither the
+// latency, timed to the kernel's receive timestamp (taken as loopback
+// takes the packet in, within the relay's sendto), nor the loss: the
+// socket's receive buffer holds far more than the packets of a slot, and
+// a datagram it had no room for would show in RcvbufErrors.
 type sender struct {
 	mu    sync.Mutex // held while a slot is sent: a call made not live is not sent to after
 	fds   [2]int
@@ -318,8 +321,13 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 
 	stop := make(chan struct{})
 	var sending sync.WaitGroup
+	failed := make(chan error, len(senders))
 	for i, s := range senders {
-		sending.Go(func() { b.send(s, time.Duration(i)*packetInterval/slots/time.Duration(b.senders), stop) })
+		sending.Go(func() {
+			if err := b.send(s, time.Duration(i)*packetInterval/slots/time.Duration(b.senders), stop); err != nil {
+				failed <- err
+			}
+		})
 	}
 	replacing := make(chan error, 1)
 	if b.life > 0 {
@@ -346,6 +354,10 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 	load1, _ := os.ReadFile("/proc/loadavg")
 	close(stop)
 	sending.Wait()
+	close(failed)
+	if err := <-failed; err != nil {
+		return err
+	}
 	if err := <-replacing; err != nil {
 		return err
 	}
@@ -354,7 +366,9 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 		time.Sleep(time.Millisecond)
 		for _, s := range senders {
 			for _, in := range s.in {
-				in.drain(b)
+				if err := in.drain(b); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -484,8 +498,9 @@ func (b *bench) verdictCounts() string {
 
 // send sends a packet each way of each of s's live calls every 20 ms, the
 // calls of a slot together, one sendmmsg a socket, the first slot at
-// offset; after each slot it reads what its sockets received.
-func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) {
+// offset; after each slot it reads what its sockets received. It returns
+// at stop, or with the first error of a send or a read.
+func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) error {
 	n := 0
 	for _, calls := range s.slots {
 		n = max(n, len(calls))
@@ -500,7 +515,7 @@ func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) {
 		next = next.Add(packetInterval / slots)
 		select {
 		case <-stop:
-			return
+			return nil
 		default:
 		}
 		s.mu.Lock()
@@ -528,8 +543,7 @@ func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) {
 			}
 			if err := m.send(s.fds[side], n); err != nil {
 				s.mu.Unlock()
-				fmt.Fprintln(os.Stderr, "media bench: sending:", err)
-				return
+				return fmt.Errorf("sending: %w", err)
 			}
 			if stamp&1 == 1 {
 				b.sentMeasured.Add(uint64(n))
@@ -542,7 +556,9 @@ func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) {
 		}
 		s.mu.Unlock()
 		for _, in := range s.in {
-			in.drain(b)
+			if err := in.drain(b); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -574,13 +590,6 @@ func openSocket() (fd, port int, err error) {
 	return fd, sa.(*unix.SockaddrInet4).Port, nil
 }
 
-// mmsghdr is struct mmsghdr of sendmmsg(2) and recvmmsg(2).
-type mmsghdr struct {
-	hdr unix.Msghdr
-	len uint32
-	_   [4]byte
-}
-
 // batchOf is the buffers, addresses and headers of one sendmmsg or
 // recvmmsg, made once: sending and receiving allocate nothing.
 type batchOf struct {
@@ -588,17 +597,17 @@ type batchOf struct {
 	oobs  [][]byte // receive only: the control messages (the timestamp)
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet4
-	hdrs  []mmsghdr
+	hdrs  []unix.Mmsghdr
 }
 
 func newBatch(n, size int) *batchOf {
 	m := &batchOf{bufs: make([][]byte, n), oobs: make([][]byte, n), iovs: make([]unix.Iovec, n),
-		names: make([]unix.RawSockaddrInet4, n), hdrs: make([]mmsghdr, n)}
+		names: make([]unix.RawSockaddrInet4, n), hdrs: make([]unix.Mmsghdr, n)}
 	for i := range n {
 		m.bufs[i], m.oobs[i] = make([]byte, size), make([]byte, 64)
 		m.iovs[i].Base = &m.bufs[i][0]
 		m.iovs[i].SetLen(size)
-		h := &m.hdrs[i].hdr
+		h := &m.hdrs[i].Hdr
 		h.Name, h.Namelen = (*byte)(unsafe.Pointer(&m.names[i])), unix.SizeofSockaddrInet4
 		h.Iov, h.Iovlen = &m.iovs[i], 1
 	}
@@ -634,22 +643,28 @@ func newReceiver(fd int) *receiver { return &receiver{fd: fd, m: newBatch(batch,
 
 // drain reads the socket until it is empty, recvmmsg by recvmmsg, without
 // blocking, and counts each packet and its latency by the leg it came
-// from (its SSRC) and its sequence number.
-func (r *receiver) drain(b *bench) {
+// from (its SSRC) and its sequence number. A failed read, or a packet
+// without its receive timestamp, is an error: counted as lost, it would
+// be taken for the relay's loss.
+func (r *receiver) drain(b *bench) error {
 	start := b.start.UnixNano()
 	for {
 		for i := range r.m.hdrs {
-			h := &r.m.hdrs[i].hdr
+			h := &r.m.hdrs[i].Hdr
 			h.Namelen = unix.SizeofSockaddrInet4
 			h.Control = &r.m.oobs[i][0]
 			h.SetControllen(len(r.m.oobs[i]))
 		}
 		k, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.fd), uintptr(unsafe.Pointer(&r.m.hdrs[0])), uintptr(len(r.m.hdrs)), unix.MSG_DONTWAIT, 0, 0)
-		if errno != 0 || k == 0 {
-			return // EAGAIN: empty
+		switch errno {
+		case 0:
+		case unix.EAGAIN: // empty
+			return nil
+		default:
+			return fmt.Errorf("receiving: %w", errno)
 		}
 		for i := range int(k) {
-			p := r.m.bufs[i][:r.m.hdrs[i].len]
+			p := r.m.bufs[i][:r.m.hdrs[i].Len]
 			if len(p) < 12 {
 				continue
 			}
@@ -662,9 +677,9 @@ func (r *receiver) drain(b *bench) {
 			if sent&1 == 0 {
 				continue
 			}
-			at, ok := kernelTimestamp(r.m.oobs[i][:r.m.hdrs[i].hdr.Controllen])
+			at, ok := kernelTimestamp(r.m.oobs[i][:r.m.hdrs[i].Hdr.Controllen])
 			if !ok {
-				continue
+				return errors.New("a packet came without its receive timestamp")
 			}
 			b.receivedMeasured.Add(1)
 			b.arrived[min(int((at-start-sent>>1)/int64(bucket)), buckets-1)].Add(1)

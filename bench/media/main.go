@@ -215,6 +215,30 @@ type sender struct {
 	ports [2]int
 	slots [slots][]*call
 	in    [2]*receiver
+	// sentAs[side] names the datagrams sent on that socket by the count
+	// the kernel gives their send timestamps (SOF_TIMESTAMPING_OPT_ID, from
+	// 0), modulo its length: leg<<16 | sequence number. sends counts them.
+	sentAs [2][]uint64
+	sends  [2]uint32
+}
+
+// sentRing is the length of sender.sentAs: far more datagrams than a
+// socket sends between two reads of its send timestamps (a slot's).
+const sentRing = 1 << 14
+
+// drain reads the send timestamps of both sockets, then what they received.
+func (s *sender) drain(b *bench) error {
+	for side, in := range s.in {
+		if err := in.drainSent(b, s.sentAs[side]); err != nil {
+			return err
+		}
+	}
+	for _, in := range s.in {
+		if err := in.drain(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type bench struct {
@@ -230,10 +254,21 @@ type bench struct {
 	// shifted left once, the low bit set when sent while measuring.
 	sent, received []atomic.Uint64
 	sendTime       [][sendTimes]atomic.Int64
-	// Sent and received while measuring, and the latency histogram.
+	// handedTime is, by the same index, when the kernel handed the packet
+	// to the relay's socket (its send timestamp, taken as loopback takes
+	// it in): ns since start, with the sequence number in the top 16 bits
+	// (0 when not yet read).
+	handedTime [][sendTimes]atomic.Uint64
+	// Sent and received while measuring, and the latency histograms.
 	sentMeasured, receivedMeasured atomic.Uint64
-	// By the packet's arrival at the generator's socket (kernel timestamp).
+	// From the clock read before the slot's sendmmsg to the packet's
+	// arrival at the generator's socket (kernel receive timestamp).
 	arrived [buckets]atomic.Uint64
+	// From the packet's hand-over to the relay's socket to the relayed
+	// packet's arrival (both kernel timestamps): the relay's time alone,
+	// for the received packets whose send timestamp was read (handed).
+	through [buckets]atomic.Uint64
+	handed  atomic.Uint64
 
 	// The relay child's stdin and stdout; one goroutine at a time.
 	toRelay   io.Writer
@@ -295,6 +330,7 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 	b.sent = make([]atomic.Uint64, 2*b.calls)
 	b.received = make([]atomic.Uint64, 2*b.calls)
 	b.sendTime = make([][sendTimes]atomic.Int64, 2*b.calls)
+	b.handedTime = make([][sendTimes]atomic.Uint64, 2*b.calls)
 	senders := make([]*sender, b.senders)
 	for i := range senders {
 		s := &sender{}
@@ -305,6 +341,7 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 			}
 			defer unix.Close(fd)
 			s.fds[side], s.ports[side], s.in[side] = fd, port, newReceiver(fd)
+			s.sentAs[side] = make([]uint64, sentRing)
 		}
 		senders[i] = s
 	}
@@ -365,10 +402,8 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && b.receivedMeasured.Load() < b.sentMeasured.Load(); {
 		time.Sleep(time.Millisecond)
 		for _, s := range senders {
-			for _, in := range s.in {
-				if err := in.drain(b); err != nil {
-					return err
-				}
+			if err := s.drain(b); err != nil {
+				return err
 			}
 		}
 	}
@@ -394,7 +429,11 @@ func (b *bench) run(seconds, low int, testdata, message, profile string) error {
 	fmt.Printf("UDP datagrams the kernel dropped for a full receive buffer, any socket of the machine: %d\n", overflow)
 	fmt.Printf("relay CPU %.2f s: %.1f %% of %.0f cores, %.2f µs a packet\n", relayCPU, 100*relayCPU/elapsed.Seconds()/cores, cores, 1e6*relayCPU/float64(received))
 	fmt.Printf("generator CPU %.2f s: %.1f %% of %.0f cores, %.2f µs a packet (sent and received)\n", ownCPU, 100*ownCPU/elapsed.Seconds()/cores, cores, 1e6*ownCPU/float64(received))
-	fmt.Printf("latency send->arrival (kernel timestamp) p50 %v, p99 %v, p99.9 %v, max %v\n", b.quantile(0.5), b.quantile(0.99), b.quantile(0.999), b.quantile(1))
+	fmt.Printf("latency send->arrival (kernel timestamp) p50 %v, p99 %v, p99.9 %v, max %v\n",
+		quantile(&b.arrived, received, 0.5), quantile(&b.arrived, received, 0.99), quantile(&b.arrived, received, 0.999), quantile(&b.arrived, received, 1))
+	handed := b.handed.Load()
+	fmt.Printf("latency through the relay, hand-over->arrival (kernel timestamps, %d packets) p50 %v, p99 %v, p99.9 %v, max %v\n", handed,
+		quantile(&b.through, handed, 0.5), quantile(&b.through, handed, 0.99), quantile(&b.through, handed, 0.999), quantile(&b.through, handed, 1))
 	fmt.Printf("verdicts of the calls replaced: %v\n", b.verdictCounts())
 	fmt.Printf("load average before: %safter: %s", load0, load1)
 	if sent != received {
@@ -537,6 +576,7 @@ func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) error 
 				at := int(c.seq) * payloadSize % len(audio)
 				copy(m.bufs[n][12:], audio[at:at+payloadSize])
 				m.to(n, int(c.to[side].Load()))
+				s.sentAs[side][(s.sends[side]+uint32(n))%sentRing] = uint64(leg)<<16 | uint64(c.seq)
 				b.sendTime[leg][c.seq%sendTimes].Store(stamp)
 				b.sent[leg].Add(1)
 				n++
@@ -545,6 +585,7 @@ func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) error 
 				s.mu.Unlock()
 				return fmt.Errorf("sending: %w", err)
 			}
+			s.sends[side] += uint32(n)
 			if stamp&1 == 1 {
 				b.sentMeasured.Add(uint64(n))
 			}
@@ -555,23 +596,25 @@ func (b *bench) send(s *sender, offset time.Duration, stop chan struct{}) error 
 			}
 		}
 		s.mu.Unlock()
-		for _, in := range s.in {
-			if err := in.drain(b); err != nil {
-				return err
-			}
+		if err := s.drain(b); err != nil {
+			return err
 		}
 	}
 }
 
 // openSocket opens a blocking UDP socket on 127.0.0.1, a port of the
-// kernel's choosing, with 4 MB buffers and receive timestamps
-// (SO_TIMESTAMPNS, socket(7)); it is in no epoll set.
+// kernel's choosing, with 4 MB buffers, receive timestamps (SO_TIMESTAMPNS,
+// socket(7)) and send timestamps, numbered from 0, on its error queue
+// (SO_TIMESTAMPING, the kernel's Documentation/networking/timestamping.rst;
+// on loopback the send timestamp is taken as the packet is handed to the
+// receiving socket); it is in no epoll set.
 func openSocket() (fd, port int, err error) {
 	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, 0, err
 	}
-	for _, opt := range [][2]int{{unix.SO_RCVBUF, 4 << 20}, {unix.SO_SNDBUF, 4 << 20}, {unix.SO_TIMESTAMPNS, 1}} {
+	const sendStamps = unix.SOF_TIMESTAMPING_TX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE | unix.SOF_TIMESTAMPING_OPT_ID | unix.SOF_TIMESTAMPING_OPT_TSONLY
+	for _, opt := range [][2]int{{unix.SO_RCVBUF, 4 << 20}, {unix.SO_SNDBUF, 4 << 20}, {unix.SO_TIMESTAMPNS, 1}, {unix.SO_TIMESTAMPING, sendStamps}} {
 		if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt[0], opt[1]); err != nil {
 			break
 		}
@@ -604,7 +647,7 @@ func newBatch(n, size int) *batchOf {
 	m := &batchOf{bufs: make([][]byte, n), oobs: make([][]byte, n), iovs: make([]unix.Iovec, n),
 		names: make([]unix.RawSockaddrInet4, n), hdrs: make([]unix.Mmsghdr, n)}
 	for i := range n {
-		m.bufs[i], m.oobs[i] = make([]byte, size), make([]byte, 64)
+		m.bufs[i], m.oobs[i] = make([]byte, size), make([]byte, 256)
 		m.iovs[i].Base = &m.bufs[i][0]
 		m.iovs[i].SetLen(size)
 		h := &m.hdrs[i].Hdr
@@ -635,11 +678,54 @@ func (m *batchOf) send(fd, n int) error {
 
 // receiver reads what the relay passes to one of the generator's sockets.
 type receiver struct {
-	fd int
-	m  *batchOf
+	fd     int
+	m      *batchOf
+	stamps *batchOf // the error queue's: send timestamps
 }
 
-func newReceiver(fd int) *receiver { return &receiver{fd: fd, m: newBatch(batch, 2048)} }
+func newReceiver(fd int) *receiver {
+	return &receiver{fd: fd, m: newBatch(batch, 2048), stamps: newBatch(batch, 1)}
+}
+
+// recvmmsg reads up to a batch from fd into m without blocking (flags:
+// 0, or MSG_ERRQUEUE); 0 when there is nothing to read.
+func (m *batchOf) recvmmsg(fd, flags int) (int, error) {
+	for i := range m.hdrs {
+		h := &m.hdrs[i].Hdr
+		h.Namelen = unix.SizeofSockaddrInet4
+		h.Control = &m.oobs[i][0]
+		h.SetControllen(len(m.oobs[i]))
+	}
+	k, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(len(m.hdrs)), uintptr(flags|unix.MSG_DONTWAIT), 0, 0)
+	switch errno {
+	case 0:
+		return int(k), nil
+	case unix.EAGAIN:
+		return 0, nil
+	}
+	return 0, errno
+}
+
+// drainSent reads the socket's send timestamps until there are none and
+// keeps each as its packet's handedTime; sentAs names the packets.
+func (r *receiver) drainSent(b *bench, sentAs []uint64) error {
+	start := b.start.UnixNano()
+	for {
+		k, err := r.stamps.recvmmsg(r.fd, unix.MSG_ERRQUEUE)
+		if err != nil || k == 0 {
+			return err
+		}
+		for i := range k {
+			id, at, ok := sendTimestamp(r.stamps.oobs[i][:r.stamps.hdrs[i].Hdr.Controllen])
+			if !ok {
+				return errors.New("the error queue held something else than a send timestamp")
+			}
+			named := sentAs[id%sentRing]
+			leg, seq := named>>16, named&0xffff
+			b.handedTime[leg][seq%sendTimes].Store(seq<<48 | uint64(at-start))
+		}
+	}
+}
 
 // drain reads the socket until it is empty, recvmmsg by recvmmsg, without
 // blocking, and counts each packet and its latency by the leg it came
@@ -649,21 +735,14 @@ func newReceiver(fd int) *receiver { return &receiver{fd: fd, m: newBatch(batch,
 func (r *receiver) drain(b *bench) error {
 	start := b.start.UnixNano()
 	for {
-		for i := range r.m.hdrs {
-			h := &r.m.hdrs[i].Hdr
-			h.Namelen = unix.SizeofSockaddrInet4
-			h.Control = &r.m.oobs[i][0]
-			h.SetControllen(len(r.m.oobs[i]))
+		k, err := r.m.recvmmsg(r.fd, 0)
+		if err != nil || k == 0 {
+			if err != nil {
+				err = fmt.Errorf("receiving: %w", err)
+			}
+			return err
 		}
-		k, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.fd), uintptr(unsafe.Pointer(&r.m.hdrs[0])), uintptr(len(r.m.hdrs)), unix.MSG_DONTWAIT, 0, 0)
-		switch errno {
-		case 0:
-		case unix.EAGAIN: // empty
-			return nil
-		default:
-			return fmt.Errorf("receiving: %w", errno)
-		}
-		for i := range int(k) {
+		for i := range k {
 			p := r.m.bufs[i][:r.m.hdrs[i].Len]
 			if len(p) < 12 {
 				continue
@@ -673,7 +752,8 @@ func (r *receiver) drain(b *bench) error {
 				continue
 			}
 			b.received[leg].Add(1)
-			sent := b.sendTime[leg][binary.BigEndian.Uint16(p[2:4])%sendTimes].Load()
+			seq := binary.BigEndian.Uint16(p[2:4])
+			sent := b.sendTime[leg][seq%sendTimes].Load()
 			if sent&1 == 0 {
 				continue
 			}
@@ -681,23 +761,51 @@ func (r *receiver) drain(b *bench) error {
 			if !ok {
 				return errors.New("a packet came without its receive timestamp")
 			}
+			at -= start
 			b.receivedMeasured.Add(1)
-			b.arrived[min(int((at-start-sent>>1)/int64(bucket)), buckets-1)].Add(1)
+			b.arrived[min(int((at-sent>>1)/int64(bucket)), buckets-1)].Add(1)
+			if h := b.handedTime[leg][seq%sendTimes].Load(); h>>48 == uint64(seq) && h != 0 {
+				b.handed.Add(1)
+				b.through[min(int((at-int64(h&(1<<48-1)))/int64(bucket)), buckets-1)].Add(1)
+			}
 		}
 	}
 }
 
-// quantile is the latency below which q of the packets arrived, to the bucket's upper edge.
-func (b *bench) quantile(q float64) time.Duration {
-	total := b.receivedMeasured.Load()
+// quantile is the latency below which q of the total packets of hist
+// arrived, to the bucket's upper edge.
+func quantile(hist *[buckets]atomic.Uint64, total uint64, q float64) time.Duration {
 	var seen uint64
-	for i := range b.arrived {
-		seen += b.arrived[i].Load()
+	for i := range hist {
+		seen += hist[i].Load()
 		if total > 0 && float64(seen) >= q*float64(total) {
 			return time.Duration(i+1) * bucket
 		}
 	}
 	return buckets * bucket
+}
+
+// sendTimestamp is the count (SOF_TIMESTAMPING_OPT_ID) and the software
+// send time, ns of CLOCK_REALTIME, of an entry of a socket's error queue
+// (struct scm_timestamping and struct sock_extended_err, read in place).
+func sendTimestamp(oob []byte) (id uint32, at int64, ok bool) {
+	var stamped, counted bool
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		if h.Len < unix.SizeofCmsghdr || int(h.Len) > len(oob) {
+			return 0, 0, false
+		}
+		data := oob[unix.SizeofCmsghdr:h.Len]
+		switch {
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPING && len(data) >= 16:
+			at, stamped = (*unix.Timespec)(unsafe.Pointer(&data[0])).Nano(), true
+		case h.Level == unix.SOL_IP && h.Type == unix.IP_RECVERR && len(data) >= int(unsafe.Sizeof(unix.SockExtendedErr{})):
+			e := (*unix.SockExtendedErr)(unsafe.Pointer(&data[0]))
+			id, counted = e.Data, e.Origin == unix.SO_EE_ORIGIN_TIMESTAMPING
+		}
+		oob = oob[min(len(oob), unix.CmsgSpace(int(h.Len)-unix.SizeofCmsghdr)):]
+	}
+	return id, at, stamped && counted
 }
 
 // kernelTimestamp is the SCM_TIMESTAMPNS arrival time, ns of CLOCK_REALTIME,

@@ -400,7 +400,13 @@ func TestUnreachableCluster(t *testing.T) {
 		t.Fatalf("reserve with the cluster up: %v, %v", ok, err)
 	}
 	// Quorum lost: two servers of three stop. Node A is still connected, to
-	// the third, but no bucket has a leader to answer it.
+	// the third, but no bucket has a leader to answer it. A leader on the
+	// third would go on answering until its Raft noticed the lost quorum
+	// (10 to 20 s: nats-server's lostQuorumInterval), so the buckets are led
+	// from the two that stop.
+	for _, bucket := range []string{optOutBucket, consentBucket} {
+		leadFromOthers(t, tc.servers[0], "KV_"+bucket)
+	}
 	for _, s := range tc.servers[1:] {
 		s.Shutdown()
 		s.WaitForShutdown()
@@ -468,6 +474,20 @@ func TestUnreachableCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitListed(t, tc.stores[0], "+12025550150", 5*time.Second)
+}
+
+// leadFromOthers has stream's leader, when it is s, step down until
+// another server leads it.
+func leadFromOthers(t *testing.T, s *server.Server, stream string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still led by %s after 20 s of step-downs", stream, s.Name())
+		}
+		if err := s.JetStreamStepdownStream(server.DEFAULT_GLOBAL_ACCOUNT, stream); err != nil {
+			t.Logf("step-down of %s: %v", stream, err)
+		}
+	}
 }
 
 // waitListed waits up to within for e164 to be on the internal list of store.

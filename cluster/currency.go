@@ -178,13 +178,22 @@ func every(ctx context.Context, d time.Duration, f func(context.Context)) {
 	}
 }
 
-// probe asks the cluster for the buckets' last sequences.
+// probe asks the cluster for the buckets' last sequences. Only a bucket's
+// leader proves them: it holds every change the cluster acknowledged. A
+// replicated bucket's follower left without a leader (quorum lost) answers
+// the same request from its own copy, with no leader named, and may lack
+// the last acknowledged changes: that answer proves nothing.
 func (n *Node) probe(ctx context.Context) {
 	p := probe{at: time.Now(), last: map[string]uint64{}}
 	ask, cancel := context.WithTimeout(ctx, probeWait)
 	defer cancel()
 	for _, bucket := range []string{optOutBucket, consentBucket} {
 		s, err := n.js.Stream(ask, "KV_"+bucket)
+		if err == nil {
+			if c := s.CachedInfo().Cluster; c != nil && c.Leader == "" {
+				err = ErrNoLeader
+			}
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				n.cur.failed(fmt.Errorf("bucket %s: %w", bucket, err), false)

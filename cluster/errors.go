@@ -14,3 +14,8 @@ var ErrNoAnswer = errors.New("the change was sent to the cluster but not seen ap
 // it reaches the cluster: it has not proven its copy current within the
 // staleness, or a reservation failed since it last did.
 var ErrUnproven = errors.New("this node cannot prove it reaches the cluster")
+
+// ErrNoLeader is returned when a bucket's stream answered without a
+// leader: a replica that lost its quorum, whose copy may lack changes the
+// cluster acknowledged.
+var ErrNoLeader = errors.New("the bucket has no leader: its quorum is lost")

@@ -156,8 +156,9 @@ func (r *Relay) run(w *worker) {
 // thread of the fair class (SCHED_OTHER, normal priority) whose slice is
 // shorter than the running thread's preempts it when woken (EEVDF, Linux
 // 6.12 and later: sched_setattr(2)'s sched_runtime, no privilege needed);
-// with the default slice, 0.75 ms times 1 + log2 of the cores, a worker
-// woken by a packet can wait that long behind another thread on its core.
+// with the default slice (1.4 ms on a 2-core machine: se.slice in
+// /proc/PID/task/TID/sched), a worker woken by a packet can wait that long
+// behind another thread on its core.
 // In six alternated 10 s runs of bench/media (1,000 calls, the generator on
 // the same 2 cores) the p99 latency was 1.28-1.89 ms with it (median 1.66)
 // and 1.45-2.19 ms without (median 1.94), CPU the same (docs/benchmarks.md,

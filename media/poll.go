@@ -22,7 +22,8 @@ import (
 
 // worker relays the packets of the streams given to it: one epoll instance
 // over their sockets (non-blocking, level-triggered), waited on by one
-// goroutine, which alone reads them, sends on them and closes them.
+// goroutine, which alone reads them and sends on them; remove's caller
+// closes them once the worker let go of them.
 type worker struct {
 	epfd int
 	wake int // an eventfd in the epoll set: remove and stop write to it
@@ -30,12 +31,12 @@ type worker struct {
 	streams atomic.Int64
 
 	mu      sync.Mutex
-	closing []closing // streams to close between two epoll_waits
+	closing []closing // streams to let go of between two epoll_waits
 	stop    bool      // asked to stop
-	stopped bool      // its goroutine returned: closing is done by the caller
+	stopped bool      // its goroutine returned (wake and epfd are closed): remove's caller lets go
 }
 
-// closing is a stream a worker is to close; done is closed once it did.
+// closing is a stream a worker is to let go of; done is closed once it did.
 type closing struct {
 	st   *stream
 	done chan struct{}
@@ -63,6 +64,9 @@ func newWorker() (*worker, error) {
 	return &worker{epfd: epfd, wake: wake}, nil
 }
 
+// signal wakes the worker; its caller holds mu and found it not stopped,
+// so that wake is still open (finish closes it after setting stopped) and
+// the write cannot land on another file given the same descriptor since.
 func (w *worker) signal() {
 	one := [8]byte{1} // adds to the eventfd's counter: non-zero in either byte order
 	unix.Write(w.wake, one[:])
@@ -99,8 +103,8 @@ func (w *worker) remove(r *Relay, st *stream) {
 	} else {
 		done := make(chan struct{})
 		w.closing = append(w.closing, closing{st, done})
-		w.mu.Unlock()
 		w.signal()
+		w.mu.Unlock()
 		<-done
 	}
 	r.closeStream(st)
@@ -110,7 +114,7 @@ func (w *worker) remove(r *Relay, st *stream) {
 // epoll_wait says is readable (level-triggered: a socket with more is
 // named again by the next epoll_wait; at 50 packets a second a socket
 // rarely holds two, and reading until EAGAIN would cost a system call a
-// packet), then closes what remove asked for, until stop.
+// packet), then lets go of what remove asked for, until stop.
 func (r *Relay) run(w *worker) {
 	r.askShortSlice()
 	events := make([]unix.EpollEvent, 256)
@@ -194,9 +198,11 @@ func (w *worker) finish(r *Relay) {
 // closed by remove's caller.
 func (w *worker) halt() {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.stop = true
-	w.mu.Unlock()
-	w.signal()
+	if !w.stopped {
+		w.signal()
+	}
 }
 
 // letGo takes the streams remove asked for out of the worker's epoll set

@@ -294,7 +294,7 @@ func (s *session) close(why string) {
 }
 
 // stream is one m= line of a call: a leg toward each side, both relayed
-// by one worker (which may then close either without a race).
+// by one worker (which lets go of both at once: it never sends from one closed).
 type stream struct {
 	legs   [2]*leg
 	worker *worker

@@ -171,12 +171,22 @@ const workerSlice = 100 * time.Microsecond
 
 // askShortSlice binds the calling worker's goroutine to its thread, which
 // then ends with it (no other goroutine inherits the slice), and asks the
-// kernel for workerSlice for that thread. Older kernels take the request
-// and ignore it; a refusal leaves the default slice.
+// kernel for workerSlice for that thread, keeping its policy and nice
+// value (sched_setattr sets both: a zero nice would undo the process's
+// nice, or be refused for it). The kernel clamps the slice to 0.1-100 ms;
+// kernels before 6.12 take sched_runtime of a fair policy and ignore it.
+// A thread of a real-time policy is left as it is.
 func (r *Relay) askShortSlice() {
 	runtime.LockOSThread()
-	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Runtime: uint64(workerSlice)}
-	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+	attr, err := unix.SchedGetAttr(0, 0)
+	if err == nil && attr.Policy != unix.SCHED_NORMAL && attr.Policy != unix.SCHED_BATCH {
+		return
+	}
+	if err == nil {
+		attr.Size, attr.Runtime = unix.SizeofSchedAttr, uint64(workerSlice)
+		err = unix.SchedSetAttr(0, attr, 0)
+	}
+	if err != nil {
 		r.log.Debug("media relay: the worker keeps the default time slice", "err", err)
 	}
 }

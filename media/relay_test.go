@@ -3,15 +3,18 @@ package media
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"regexp"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
+	"golang.org/x/sys/unix"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -372,5 +375,39 @@ func BenchmarkRelayPacket(b *testing.B) {
 		if _, _, err := carrier.rtp.ReadFromUDPAddrPort(buf); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestShortSliceKeepsNice: a worker's thread asks for workerSlice with the
+// nice value it has; a zero nice in sched_setattr would reset it (or be
+// refused without CAP_SYS_NICE, and leave the default slice).
+func TestShortSliceKeepsNice(t *testing.T) {
+	r := &Relay{log: slog.Default()}
+	got := make(chan *unix.SchedAttr, 2)
+	go func() {
+		runtime.LockOSThread() // the thread ends with the goroutine: the nice value goes with it
+		if err := unix.Setpriority(unix.PRIO_PROCESS, 0, 5); err != nil {
+			t.Error(err)
+		}
+		before, err := unix.SchedGetAttr(0, 0)
+		r.askShortSlice()
+		after, err2 := unix.SchedGetAttr(0, 0)
+		if err != nil || err2 != nil {
+			t.Error("sched_getattr:", err, err2)
+		}
+		got <- before
+		got <- after
+	}()
+	before, after := <-got, <-got
+	if after == nil || before == nil {
+		return
+	}
+	if after.Nice != 5 || after.Policy != unix.SCHED_NORMAL {
+		t.Errorf("after askShortSlice: policy %d, nice %d; want 0 (SCHED_NORMAL), 5", after.Policy, after.Nice)
+	}
+	if before.Runtime == 0 {
+		t.Log("the kernel reports no fair slice (before Linux 6.12): the slice is not checked")
+	} else if after.Runtime != uint64(workerSlice) {
+		t.Errorf("the thread's slice is %d ns, want %d", after.Runtime, uint64(workerSlice))
 	}
 }

@@ -21,3 +21,7 @@ var ErrNotWAV = errors.New("not an 8 kHz mono 16-bit PCM WAV file")
 // ErrShortMessage is returned when a safe-harbor message holds too little
 // sound to be recognized (less than a second above the speech threshold).
 var ErrShortMessage = errors.New("safe-harbor message too short to recognize")
+
+// ErrReleased is returned when SDP comes for a call that Release ended less
+// than the idle timeout ago: the relay anchors it no more.
+var ErrReleased = errors.New("the call's media was released")

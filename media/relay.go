@@ -74,6 +74,11 @@ type Relay struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	// released keeps the Call-IDs Release ended, with when (relay clock),
+	// for IdleTimeout: SDP of theirs that comes late (a retransmitted 2xx,
+	// an answer crossing the hang-up) opens no new session, which with
+	// one side's SDP only would never time out and would hold its ports.
+	released map[string]int64
 	closed   bool
 	done     chan struct{}
 	messages map[string]*fingerprint // campaign -> its safe-harbor message (SafeHarbor)
@@ -98,7 +103,7 @@ func New(cfg Config) (*Relay, error) {
 	r := &Relay{
 		cfg: cfg, log: cfg.Logger, ports: newPortPool(cfg.PortLow, cfg.PortHigh), epoch: time.Now(),
 		v4: cfg.Address.Unmap().Is4(), legs: make([]atomic.Pointer[leg], cfg.PortHigh-cfg.PortLow+1),
-		sessions: map[string]*session{}, done: make(chan struct{}),
+		sessions: map[string]*session{}, released: map[string]int64{}, done: make(chan struct{}),
 	}
 	for range runtime.GOMAXPROCS(0) {
 		w, err := newWorker()
@@ -118,9 +123,10 @@ func New(cfg Config) (*Relay, error) {
 // PRACK), and returns the SDP to pass on to the other side: its c= lines
 // (but those on hold) name the relay's address, each active m= line the
 // port the relay receives that stream on from the other side, and a=rtcp
-// the port after it. The first call for a Call-ID opens its session. Errors
-// are ErrNotSDP (the body cannot be rewritten), ErrNoPorts and ErrClosed;
-// on error nothing of the call changed but ports taken for it before.
+// the port after it. The first call for a Call-ID opens its session, unless
+// Release ended the Call-ID less than IdleTimeout ago. Errors are ErrNotSDP
+// (the body cannot be rewritten), ErrNoPorts, ErrReleased and ErrClosed; on
+// error nothing of the call changed but ports taken for it before.
 func (r *Relay) Rewrite(callID string, side Side, body []byte) ([]byte, error) {
 	desc, err := parseSDP(body)
 	if err != nil {
@@ -130,6 +136,10 @@ func (r *Relay) Rewrite(callID string, side Side, body []byte) ([]byte, error) {
 	if r.closed {
 		r.mu.Unlock()
 		return nil, ErrClosed
+	}
+	if _, ended := r.released[callID]; ended {
+		r.mu.Unlock()
+		return nil, ErrReleased
 	}
 	s := r.sessions[callID]
 	if s == nil {
@@ -177,6 +187,9 @@ func (r *Relay) Release(callID string) Verdict {
 	r.mu.Lock()
 	s := r.sessions[callID]
 	delete(r.sessions, callID)
+	if s != nil {
+		r.released[callID] = r.now()
+	}
 	r.mu.Unlock()
 	if s == nil {
 		return Verdict{Outcome: NotLive}
@@ -240,6 +253,11 @@ func (r *Relay) sweep() {
 		cutoff := r.now() - int64(r.cfg.IdleTimeout)
 		var idle []*session
 		r.mu.Lock()
+		for id, at := range r.released {
+			if at < cutoff {
+				delete(r.released, id)
+			}
+		}
 		for id, s := range r.sessions {
 			if s.timed.Load() && s.last.Load() < cutoff {
 				idle = append(idle, s)

@@ -2,6 +2,7 @@ package media
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -257,6 +258,22 @@ func TestReleaseFreesPorts(t *testing.T) {
 		t.Fatalf("stats %+v after release", s)
 	}
 	r.Release("call-bye") // twice, or for a call never anchored: nothing
+}
+
+// SDP that comes after the call's release (a retransmitted 2xx, an answer
+// crossing the hang-up) anchors nothing: a session of one side's SDP would
+// never time out and would keep its ports.
+func TestLateSDPAfterReleaseOpensNoSession(t *testing.T) {
+	r := newRelay(t, 0)
+	call(t, r, "call-late", newEndpoint(t), newEndpoint(t))
+	r.Release("call-late")
+	if _, err := r.Rewrite("call-late", Carrier, sdpFor(newEndpoint(t), "127.0.0.1")); !errors.Is(err, ErrReleased) {
+		t.Fatalf("late answer: %v, want ErrReleased", err)
+	}
+	if s := r.Stats(); s.Sessions != 0 || s.PortsInUse != 0 {
+		t.Fatalf("stats %+v after a late answer", s)
+	}
+	call(t, r, "call-next", newEndpoint(t), newEndpoint(t)) // other calls are anchored as before
 }
 
 // Calls released while both sides send flat out: each Release returns

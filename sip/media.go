@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -76,7 +77,10 @@ func (p *Proxy) anchored(callID string, side media.Side, m sip.Message) []byte {
 		return nil
 	}
 	out, err := p.cfg.Media.Rewrite(callID, side, body)
-	if err != nil {
+	switch {
+	case errors.Is(err, media.ErrReleased): // SDP late for a call that ended
+		return nil
+	case err != nil:
 		p.log.Warn("anchoring media failed: the SDP goes on unchanged", "call_id", callID, "from", side, "error", err)
 		return nil
 	}

@@ -32,7 +32,6 @@ require (
 	github.com/spf13/pflag v1.0.9
 	github.com/zaf/g711 v1.4.0
 	golang.org/x/mod v0.43.0
-	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.47.0
 	golang.org/x/time v0.16.0

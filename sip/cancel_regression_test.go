@@ -61,12 +61,7 @@ func TestCancelTheCarrierNeverAnswersEnds(t *testing.T) {
 	}
 	r := newRig(t, allowAll{})
 	inv := invite("cancel-unanswered", "cun")
-	got := r.placeCall(t, inv)
-	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
-	await(t, r.dialer, time.Second, "SIP/2.0 180 ")
-	cancel := cancelText(inv)
-	send(t, r.dialer, r.proxyAddr(), cancel)
-	await(t, r.carrier, time.Second, "CANCEL ")
+	r.ringThenCancel(t, inv)
 	pending := func() int {
 		r.p.inviteTxs.mu.Lock()
 		defer r.p.inviteTxs.mu.Unlock()

@@ -71,12 +71,7 @@ func TestAnswered2xxWithOnlyOurViaHangsUpTheCarrier(t *testing.T) {
 func TestCancelled2xxWithOnlyOurViaGets487(t *testing.T) {
 	r := newRig(t, allowAll{})
 	inv := invite("lostvia-cancel", "lvc")
-	got := r.placeCall(t, inv)
-	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
-	await(t, r.dialer, time.Second, "SIP/2.0 180 ")
-	cancel := cancelText(inv)
-	send(t, r.dialer, r.proxyAddr(), cancel)
-	await(t, r.carrier, time.Second, "CANCEL ")
+	got := r.ringThenCancel(t, inv)
 	send(t, r.carrier, r.proxyAddr(), topViaOnly(answer(got, "200 OK", "")))
 	var finals []string
 	for _, l := range firstLines(recv(r.dialer, 500*time.Millisecond)) {

@@ -222,3 +222,15 @@ func cancelText(inv string) string {
 	c = strings.Replace(c, "1 INVITE", "1 CANCEL", 1)
 	return strings.Replace(c, "Contact: <sip:LOCAL>\n", "", 1)
 }
+
+// ringThenCancel places inv, has the carrier ring and the dialer cancel,
+// and returns the INVITE the carrier got, once the carrier has the CANCEL.
+func (r *rig) ringThenCancel(t *testing.T, inv string) string {
+	t.Helper()
+	got := r.placeCall(t, inv)
+	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
+	await(t, r.dialer, time.Second, "SIP/2.0 180 ")
+	send(t, r.dialer, r.proxyAddr(), cancelText(inv))
+	await(t, r.carrier, time.Second, "CANCEL ")
+	return got
+}

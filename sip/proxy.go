@@ -381,9 +381,9 @@ func (p *Proxy) listen(l Listener) (io.Closer, func() error, error) {
 // net.core.rmem_max.
 const udpReadBuffer = 4 << 20
 
-// listenUDP opens a UDP listener with a receive buffer of udpReadBuffer
-// bytes, or as much of it as the system allows.
-func listenUDP(addr string) (*net.UDPConn, error) {
+// listenUDP opens a UDP listener (udpSocket) with a receive buffer of
+// udpReadBuffer bytes, or as much of it as the system allows.
+func listenUDP(addr string) (*udpSocket, error) {
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		return nil, err
@@ -391,7 +391,12 @@ func listenUDP(addr string) (*net.UDPConn, error) {
 	uc := pc.(*net.UDPConn)
 	// An error here leaves the system's default, which still works.
 	_ = uc.SetReadBuffer(udpReadBuffer)
-	return uc, nil
+	s, err := newUDPSocket(uc)
+	if err != nil {
+		uc.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // Ready is closed once every listener is up.

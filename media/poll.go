@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gatekeeper-sip/gatekeeper/internal/sockaddr"
 )
 
 // The relay reads its sockets with its own epoll loops rather than one
@@ -269,57 +271,24 @@ func (r *Relay) bind(port int) (int, error) {
 	return fd, nil
 }
 
-// sockaddr is a destination in the form sendto takes, made once per SDP or
-// latch so that sending allocates nothing.
-type sockaddr struct {
+// destination is where a side receives, in the form sendto takes, made once
+// per SDP or latch so that sending allocates nothing.
+type destination struct {
 	addr netip.AddrPort
-	raw  unix.RawSockaddrInet6 // or a RawSockaddrInet4 in its first bytes
-	len  uint32
+	to   sockaddr.Inet
 }
 
-// newSockaddr is addr for a socket of the relay's family; nil when it is
+// newDestination is addr for a socket of the relay's family; nil when it is
 // of the other family (the packet cannot be sent there).
-func (r *Relay) newSockaddr(addr netip.AddrPort) *sockaddr {
-	a := &sockaddr{addr: addr}
-	ip := addr.Addr().Unmap()
-	switch {
-	case r.v4 && ip.Is4():
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&a.raw))
-		sa.Family = unix.AF_INET
-		sa.Addr = ip.As4()
-		putPort(&sa.Port, addr.Port())
-		a.len = unix.SizeofSockaddrInet4
-	case !r.v4 && ip.Is6():
-		a.raw.Family = unix.AF_INET6
-		a.raw.Addr = ip.As16()
-		putPort(&a.raw.Port, addr.Port())
-		a.len = unix.SizeofSockaddrInet6
-	default:
+func (r *Relay) newDestination(addr netip.AddrPort) *destination {
+	if addr.Addr().Unmap().Is4() != r.v4 {
 		return nil
 	}
-	return a
-}
-
-// putPort stores a port in network byte order, as sockaddr_in's sin_port.
-func putPort(p *uint16, port uint16) {
-	b := (*[2]byte)(unsafe.Pointer(p))
-	b[0], b[1] = byte(port>>8), byte(port)
-}
-
-// addrPort reads the source recvfrom wrote; an invalid AddrPort if it is
-// neither IPv4 nor IPv6.
-func addrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
-	switch sa.Addr.Family {
-	case unix.AF_INET:
-		in := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		b := (*[2]byte)(unsafe.Pointer(&in.Port))
-		return netip.AddrPortFrom(netip.AddrFrom4(in.Addr), uint16(b[0])<<8|uint16(b[1]))
-	case unix.AF_INET6:
-		in := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
-		b := (*[2]byte)(unsafe.Pointer(&in.Port))
-		return netip.AddrPortFrom(netip.AddrFrom16(in.Addr), uint16(b[0])<<8|uint16(b[1]))
+	to, ok := sockaddr.For(addr, !r.v4)
+	if !ok {
+		return nil
 	}
-	return netip.AddrPort{}
+	return &destination{addr: addr, to: to}
 }
 
 // recvfrom reads a datagram into buf and its source into src, without the
@@ -332,8 +301,8 @@ func recvfrom(fd int, buf []byte, src *unix.RawSockaddrAny) (int, unix.Errno) {
 }
 
 // sendto sends b to a from fd, without allocating.
-func sendto(fd int, b []byte, a *sockaddr) unix.Errno {
+func sendto(fd int, b []byte, a *destination) unix.Errno {
 	_, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
-		0, uintptr(unsafe.Pointer(&a.raw)), uintptr(a.len))
+		0, uintptr(a.to.Pointer()), uintptr(a.to.Len()))
 	return errno
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/pion/rtp"
 	"golang.org/x/sys/unix"
+
+	"github.com/gatekeeper-sip/gatekeeper/internal/sockaddr"
 )
 
 // Side is the side of a call an SDP body or a packet comes from.
@@ -363,7 +365,7 @@ type leg struct {
 	peer    *leg   // the stream's leg toward the other side
 	// dest[0] is where the side receives RTP, dest[1] RTCP; nil: nowhere
 	// (not yet known, on hold, or of the other IP family).
-	dest [2]atomic.Pointer[sockaddr]
+	dest [2]atomic.Pointer[destination]
 	// latched[i]: dest[i] is the source of a packet from the side, kept
 	// until its next SDP.
 	latched [2]atomic.Bool
@@ -416,8 +418,8 @@ func (l *leg) expect(d streamDesc) {
 	case d.rtcp != 0:
 		rtcp = d.rtcp
 	}
-	l.dest[0].Store(r.newSockaddr(netip.AddrPortFrom(d.addr, uint16(d.port))))
-	l.dest[1].Store(r.newSockaddr(netip.AddrPortFrom(d.addr, uint16(rtcp))))
+	l.dest[0].Store(r.newDestination(netip.AddrPortFrom(d.addr, uint16(d.port))))
+	l.dest[1].Store(r.newDestination(netip.AddrPortFrom(d.addr, uint16(rtcp))))
 }
 
 // latch makes src the destination of what goes to the side, once per SDP
@@ -428,7 +430,7 @@ func (l *leg) latch(i int, src netip.AddrPort) {
 	}
 	l.latched[i].Store(true)
 	if d := l.dest[i].Load(); d == nil || d.addr != src {
-		l.dest[i].Store(l.session.relay.newSockaddr(src)) // on the heap only here: once per SDP, not per packet
+		l.dest[i].Store(l.session.relay.newDestination(src)) // on the heap only here: once per SDP, not per packet
 	}
 }
 
@@ -482,7 +484,7 @@ func (r *Relay) relay(l *leg, i int, sc *scratch) {
 	}
 	l.received.Add(1)
 	s.last.Store(now)
-	l.latch(i, addrPort(&sc.src))
+	l.latch(i, sockaddr.AddrPort(&sc.src))
 	dest := l.peer.dest[i].Load()
 	if dest == nil || sendto(l.peer.fd[i], buf[:n], dest) != 0 {
 		r.dropped.Add(1)

@@ -1,13 +1,12 @@
 package sip
 
 import (
-	"encoding/binary"
 	"net"
-	"net/netip"
-	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gatekeeper-sip/gatekeeper/internal/sockaddr"
 )
 
 // udpSocket is a UDP listener whose reads and writes of datagrams keep the
@@ -84,7 +83,7 @@ func (s *udpSocket) ReadFrom(b []byte) (int, net.Addr, error) {
 	if err != nil {
 		return 0, nil, &net.OpError{Op: "read", Net: "udp", Source: s.LocalAddr(), Err: err}
 	}
-	return n, udpAddrOf(&from), nil
+	return n, net.UDPAddrFromAddrPort(sockaddr.AddrPort(&from)), nil
 }
 
 // WriteTo sends b as one datagram to addr, a *net.UDPAddr.
@@ -93,18 +92,18 @@ func (s *udpSocket) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if !ok || len(b) == 0 {
 		return s.UDPConn.WriteTo(b, addr)
 	}
-	to, size, err := s.sockaddr(ua.AddrPort())
-	if err != nil {
-		return 0, &net.OpError{Op: "write", Net: "udp", Source: s.LocalAddr(), Addr: addr, Err: err}
+	to, ok := sockaddr.For(ua.AddrPort(), s.inet6)
+	if !ok {
+		return 0, &net.OpError{Op: "write", Net: "udp", Source: s.LocalAddr(), Addr: addr, Err: unix.EAFNOSUPPORT}
 	}
 	var (
 		n     int
 		errno unix.Errno
 	)
-	err = s.raw.Write(func(fd uintptr) bool {
+	err := s.raw.Write(func(fd uintptr) bool {
 		for {
 			r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
-				0, uintptr(unsafe.Pointer(&to)), uintptr(size))
+				0, uintptr(to.Pointer()), uintptr(to.Len()))
 			if e != unix.EINTR {
 				n, errno = int(r), e
 				return e != unix.EAGAIN
@@ -118,47 +117,4 @@ func (s *udpSocket) WriteTo(b []byte, addr net.Addr) (int, error) {
 		return 0, &net.OpError{Op: "write", Net: "udp", Source: s.LocalAddr(), Addr: addr, Err: err}
 	}
 	return n, nil
-}
-
-// sockaddr is a destination in the socket's own address family.
-func (s *udpSocket) sockaddr(ap netip.AddrPort) (unix.RawSockaddrAny, uint32, error) {
-	var sa unix.RawSockaddrAny
-	ip := ap.Addr()
-	if s.inet6 {
-		in6 := (*unix.RawSockaddrInet6)(unsafe.Pointer(&sa))
-		in6.Family = unix.AF_INET6
-		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&in6.Port))[:], ap.Port())
-		in6.Addr = ip.As16() // an IPv4 address as v4-mapped
-		return sa, unix.SizeofSockaddrInet6, nil
-	}
-	ip = ip.Unmap()
-	if !ip.Is4() {
-		return sa, 0, unix.EAFNOSUPPORT
-	}
-	in4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
-	in4.Family = unix.AF_INET
-	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&in4.Port))[:], ap.Port())
-	in4.Addr = ip.As4()
-	return sa, unix.SizeofSockaddrInet4, nil
-}
-
-// udpAddrOf reads a received datagram's source address; an IPv4 peer of
-// an AF_INET6 socket comes as v4-mapped and is given as IPv4.
-func udpAddrOf(sa *unix.RawSockaddrAny) *net.UDPAddr {
-	switch sa.Addr.Family {
-	case unix.AF_INET:
-		in4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&in4.Port))[:])
-		return &net.UDPAddr{IP: netip.AddrFrom4(in4.Addr).AsSlice(), Port: int(port)}
-	case unix.AF_INET6:
-		in6 := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
-		port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&in6.Port))[:])
-		addr := netip.AddrFrom16(in6.Addr).Unmap()
-		ua := &net.UDPAddr{IP: addr.AsSlice(), Port: int(port)}
-		if addr.Is6() && in6.Scope_id != 0 {
-			ua.Zone = strconv.FormatUint(uint64(in6.Scope_id), 10)
-		}
-		return ua
-	}
-	return &net.UDPAddr{}
 }

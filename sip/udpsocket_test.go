@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"net"
-	"net/netip"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 func openUDPSocket(t *testing.T, addr string) *udpSocket {
@@ -100,31 +97,5 @@ func TestUDPSocketReadDeadline(t *testing.T) {
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("read ended with %v, want a timeout", err)
-	}
-}
-
-// An AF_INET6 socket (a wildcard listener) reaches IPv4 peers at their
-// v4-mapped addresses and reports them as IPv4; an AF_INET socket refuses an
-// IPv6 destination.
-func TestUDPSocketAddressFamilies(t *testing.T) {
-	v4 := netip.MustParseAddrPort("127.0.0.1:5070")
-	dual := &udpSocket{inet6: true}
-	sa, size, err := dual.sockaddr(v4)
-	if err != nil || size != unix.SizeofSockaddrInet6 || sa.Addr.Family != unix.AF_INET6 {
-		t.Fatalf("v4 peer of an AF_INET6 socket: family %d, %d bytes, %v", sa.Addr.Family, size, err)
-	}
-	if got := udpAddrOf(&sa); got.String() != "127.0.0.1:5070" || len(got.IP) != net.IPv4len {
-		t.Fatalf("v4-mapped source read as %s (%d-byte IP), want 127.0.0.1:5070", got, len(got.IP))
-	}
-	v6 := netip.MustParseAddrPort("[2001:db8::1]:5060")
-	if sa, _, err = dual.sockaddr(v6); err != nil || udpAddrOf(&sa).String() != "[2001:db8::1]:5060" {
-		t.Fatalf("v6 peer: %s, %v", udpAddrOf(&sa), err)
-	}
-	plain := &udpSocket{}
-	if sa, size, err = plain.sockaddr(v4); err != nil || size != unix.SizeofSockaddrInet4 || udpAddrOf(&sa).String() != "127.0.0.1:5070" {
-		t.Fatalf("v4 peer of an AF_INET socket: %s, %d bytes, %v", udpAddrOf(&sa), size, err)
-	}
-	if _, _, err := plain.sockaddr(v6); !errors.Is(err, unix.EAFNOSUPPORT) {
-		t.Fatalf("v6 peer of an AF_INET socket: %v, want EAFNOSUPPORT", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -178,7 +179,8 @@ func streamLeader(ctx context.Context, n *Node, stream string) (string, []Peer, 
 // TestSIGKILLOfANATSServerLosesNoAcknowledgedOptOut records opt-outs
 // through three nodes at once while the NATS server leading the opt-out
 // bucket (R3, sync always) is SIGKILLed: every opt-out whose write the
-// cluster acknowledged is then in every node's registry, and in the killed
+// cluster acknowledged, before the kill or after it (the writes go on until
+// some are), is then in every node's registry, and in the killed
 // server's own copy once it is back (read from it as the bucket's leader).
 func TestSIGKILLOfANATSServerLosesNoAcknowledgedOptOut(t *testing.T) {
 	pc := startProcessCluster(t)
@@ -253,13 +255,36 @@ func TestSIGKILLOfANATSServerLosesNoAcknowledgedOptOut(t *testing.T) {
 			}
 		}
 	})
+	// The writes go on for a second and until 30 are acknowledged before
+	// the kill, and for 8 s and until 10 are acknowledged after it. A
+	// loaded machine's fsyncs may let only a few through in a second, and
+	// the writes in flight at the kill wait out their 10 s.
+	waitAcked := func(from time.Time, n int, within time.Duration, when string) {
+		t.Helper()
+		for deadline := time.Now().Add(within); ; time.Sleep(50 * time.Millisecond) {
+			mu.Lock()
+			got := len(ackedAt) - sort.Search(len(ackedAt), func(i int) bool { return ackedAt[i].After(from) })
+			mu.Unlock()
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("only %d opt-outs acknowledged %s within %s, want %d", got, when, within, n)
+			}
+		}
+	}
+	started := time.Now()
 	time.Sleep(time.Second)
+	waitAcked(started, 30, 30*time.Second, "before the kill")
 	if err := pc.procs[victim].Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	pc.procs[victim].Wait()
 	killed := time.Now()
 	time.Sleep(8 * time.Second)
+	waitAcked(killed, 10, 40*time.Second, "after the kill")
 	close(stop)
 	wg.Wait()
 	mu.Lock()

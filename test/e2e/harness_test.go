@@ -250,6 +250,14 @@ func (g *gatekeeper) start() {
 	}
 }
 
+// startWait bounds how long serve may take to come up. A clustered node's
+// first start makes the shared buckets (R3) on NATS servers that have just
+// started, so it waits for their JetStream leader and each bucket's to be
+// elected: 2.7-3.3 s at load 12-16, and an election round that fails waits
+// 4-9 s for the next (nats-server's election timeout), past the former
+// 10 s. cluster.Open gives that 30 s, after which serve stops with its error.
+const startWait = 40 * time.Second
+
 // run1 starts serve once and reports whether it came up.
 func (g *gatekeeper) run1() bool {
 	t := g.t
@@ -273,7 +281,7 @@ func (g *gatekeeper) run1() bool {
 			<-exited
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(startWait)
 	for !strings.Contains(g.log.String(), "gatekeeper is serving") {
 		select {
 		case err := <-exited:

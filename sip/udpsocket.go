@@ -1,7 +1,10 @@
 package sip
 
 import (
+	"errors"
 	"net"
+	"os"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -24,7 +27,15 @@ import (
 // 17 % less CPU (bench/run.sh, docs/benchmarks.md). The socket is
 // non-blocking, so neither call can block: an empty receive queue or a full
 // send buffer is EAGAIN, waited out in the netpoller (syscall.RawConn) as
-// net.UDPConn does.
+// net.UDPConn does; Go's signal handlers restart an interrupted call
+// (SA_RESTART), and an EINTR is retried all the same.
+//
+// A call still holds the P for what the kernel does inline: on loopback the
+// receiver's side, and with it whatever else waits in the CPU's backlog
+// (at most about 2 ms of softirq, then ksoftirqd takes over), netfilter's
+// rules, a reclaim of memory under pressure, as a page fault in Go code
+// would. Meanwhile the goroutine cannot be preempted (a stop-the-world of
+// the GC waits for it) and its P's other goroutines wait to be stolen.
 type udpSocket struct {
 	*net.UDPConn
 	raw   syscallConn
@@ -78,23 +89,37 @@ func (s *udpSocket) ReadFrom(b []byte) (int, net.Addr, error) {
 		}
 	})
 	if err == nil && errno != 0 {
-		err = errno
+		err = os.NewSyscallError("recvfrom", errno)
 	}
 	if err != nil {
-		return 0, nil, &net.OpError{Op: "read", Net: "udp", Source: s.LocalAddr(), Err: err}
+		return 0, nil, s.opError("read", nil, err)
 	}
-	return n, net.UDPAddrFromAddrPort(sockaddr.AddrPort(&from)), nil
+	return n, udpAddr(&from), nil
 }
 
-// WriteTo sends b as one datagram to addr, a *net.UDPAddr.
+// udpAddr is the source recvfrom wrote. A link-local IPv6 source keeps its
+// scope as the zone, by interface number ("fe80::1%2"), so that an answer
+// leaves by the interface the datagram came in on (net.UDPConn names the
+// interface instead; both are valid zones for WriteTo).
+func udpAddr(from *unix.RawSockaddrAny) *net.UDPAddr {
+	a := net.UDPAddrFromAddrPort(sockaddr.AddrPort(from))
+	if in6 := (*unix.RawSockaddrInet6)(unsafe.Pointer(from)); in6.Family == unix.AF_INET6 && in6.Scope_id != 0 {
+		a.Zone = strconv.FormatUint(uint64(in6.Scope_id), 10)
+	}
+	return a
+}
+
+// WriteTo sends b as one datagram to addr, a *net.UDPAddr. What sockaddr.For
+// cannot express (a zone, an address of the other family, no address) goes
+// by net.UDPConn, with its errors.
 func (s *udpSocket) WriteTo(b []byte, addr net.Addr) (int, error) {
 	ua, ok := addr.(*net.UDPAddr)
-	if !ok || len(b) == 0 {
+	if !ok || ua == nil || ua.Zone != "" || len(b) == 0 {
 		return s.UDPConn.WriteTo(b, addr)
 	}
 	to, ok := sockaddr.For(ua.AddrPort(), s.inet6)
 	if !ok {
-		return 0, &net.OpError{Op: "write", Net: "udp", Source: s.LocalAddr(), Addr: addr, Err: unix.EAFNOSUPPORT}
+		return s.UDPConn.WriteTo(b, addr)
 	}
 	var (
 		n     int
@@ -111,10 +136,21 @@ func (s *udpSocket) WriteTo(b []byte, addr net.Addr) (int, error) {
 		}
 	})
 	if err == nil && errno != 0 {
-		err = errno
+		err = os.NewSyscallError("sendto", errno)
 	}
 	if err != nil {
-		return 0, &net.OpError{Op: "write", Net: "udp", Source: s.LocalAddr(), Addr: addr, Err: err}
+		return 0, s.opError("write", addr, err)
 	}
 	return n, nil
+}
+
+// opError is err as net.UDPConn reports it: a closed socket or a deadline,
+// which syscall.RawConn reports in an *net.OpError of its own, is unwrapped
+// from it (errors.Is(err, net.ErrClosed) holds either way; the message then
+// names one operation, not two).
+func (s *udpSocket) opError(op string, addr net.Addr, err error) error {
+	if raw, ok := errors.AsType[*net.OpError](err); ok {
+		err = raw.Err
+	}
+	return &net.OpError{Op: op, Net: "udp", Source: s.LocalAddr(), Addr: addr, Err: err}
 }

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"net/netip"
+	"os"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 func openUDPSocket(t *testing.T, addr string) *udpSocket {
@@ -97,5 +102,93 @@ func TestUDPSocketReadDeadline(t *testing.T) {
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("read ended with %v, want a timeout", err)
+	}
+}
+
+// An AF_INET6 socket open to both families (what net makes of a wildcard
+// listener such as 0.0.0.0:5060) writes to an IPv4 peer at its v4-mapped
+// address and reports the peer as IPv4, as the peer's own socket names it.
+func TestUDPSocketDualStackReachesAnIPv4Peer(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("no AF_INET6 socket: %v", err)
+	}
+	f := os.NewFile(uintptr(fd), "dual")
+	defer f.Close()
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet6{Addr: netip.MustParseAddr("::ffff:127.0.0.1").As16()}); err != nil {
+		t.Skipf("no dual-stack socket on 127.0.0.1: %v", err)
+	}
+	pc, err := net.FilePacketConn(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dual, err := newUDPSocket(pc.(*net.UDPConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dual.Close()
+	if !dual.inet6 {
+		t.Fatal("an AF_INET6 socket taken for AF_INET")
+	}
+	peer := openUDPSocket(t, "127.0.0.1:0")
+	deadline := time.Now().Add(5 * time.Second)
+	dual.SetReadDeadline(deadline)
+	peer.SetReadDeadline(deadline)
+	buf := make([]byte, 2048)
+
+	if _, err := dual.WriteTo([]byte("ping"), peer.LocalAddr()); err != nil {
+		t.Fatalf("to an IPv4 peer: %v", err)
+	}
+	n, from, err := peer.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "ping" {
+		t.Fatalf("peer read %q: %v", buf[:n], err)
+	}
+	if _, err := peer.WriteTo([]byte("pong"), from); err != nil {
+		t.Fatal(err)
+	}
+	n, from, err = dual.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "pong" {
+		t.Fatalf("dual read %q: %v", buf[:n], err)
+	}
+	if ua := from.(*net.UDPAddr); ua.String() != peer.LocalAddr().String() || len(ua.IP) != net.IPv4len {
+		t.Fatalf("source %s (%d-byte IP), want %s as IPv4", ua, len(ua.IP), peer.LocalAddr())
+	}
+}
+
+// A link-local IPv6 source keeps its scope as the zone, without which an
+// answer to it cannot be sent (sendto fails with EINVAL).
+func TestUDPSocketKeepsTheScopeOfALinkLocalSource(t *testing.T) {
+	var from unix.RawSockaddrAny
+	in6 := (*unix.RawSockaddrInet6)(unsafe.Pointer(&from))
+	in6.Family = unix.AF_INET6
+	in6.Addr = netip.MustParseAddr("fe80::1").As16()
+	port := (*[2]byte)(unsafe.Pointer(&in6.Port))
+	port[0], port[1] = 0x13, 0xc4 // 5060, in network byte order
+	in6.Scope_id = 2
+	if got := udpAddr(&from).String(); got != "[fe80::1%2]:5060" {
+		t.Fatalf("source %s, want [fe80::1%%2]:5060", got)
+	}
+	in6.Addr, in6.Scope_id = netip.MustParseAddr("2001:db8::1").As16(), 0
+	if got := udpAddr(&from).String(); got != "[2001:db8::1]:5060" {
+		t.Fatalf("source %s, want [2001:db8::1]:5060", got)
+	}
+}
+
+// Errors read as net.UDPConn's: a system call's errno in an
+// *os.SyscallError naming the call; a closed socket's error once.
+func TestUDPSocketErrorsReadAsNetUDPConns(t *testing.T) {
+	s := openUDPSocket(t, "127.0.0.1:0")
+	_, err := s.WriteTo(make([]byte, 70000), s.LocalAddr()) // more than a UDP datagram holds
+	var se *os.SyscallError
+	if !errors.As(err, &se) || se.Syscall != "sendto" || !errors.Is(err, unix.EMSGSIZE) {
+		t.Fatalf("an oversize datagram: %v, want sendto: EMSGSIZE", err)
+	}
+	s.Close()
+	_, _, err = s.ReadFrom(make([]byte, 2048))
+	if want := "read udp " + s.LocalAddr().String() + ": " + net.ErrClosed.Error(); err == nil || err.Error() != want || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("a read of a closed socket: %v, want %s", err, want)
 	}
 }

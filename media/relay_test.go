@@ -428,3 +428,40 @@ func TestShortSliceKeepsNice(t *testing.T) {
 		t.Errorf("the thread's slice is %d ns, want %d", after.Runtime, uint64(workerSlice))
 	}
 }
+
+// A destination is made only for an address of the relay's own family (a
+// v4-mapped address counts as IPv4): a sockaddr_in from an IPv4 relay, a
+// sockaddr_in6 from an IPv6 one; an address of the other family, or none,
+// has no destination and its packets are dropped.
+func TestDestinationOfTheRelaysFamily(t *testing.T) {
+	v4 := netip.MustParseAddrPort("192.0.2.1:4000")
+	mapped := netip.MustParseAddrPort("[::ffff:192.0.2.1]:4000")
+	v6 := netip.MustParseAddrPort("[2001:db8::1]:4000")
+	for _, c := range []struct {
+		relayV4 bool
+		addr    netip.AddrPort
+		family  uint16 // 0: no destination
+		size    uint32
+	}{
+		{true, v4, unix.AF_INET, unix.SizeofSockaddrInet4},
+		{true, mapped, unix.AF_INET, unix.SizeofSockaddrInet4},
+		{true, v6, 0, 0},
+		{true, netip.AddrPort{}, 0, 0},
+		{false, v6, unix.AF_INET6, unix.SizeofSockaddrInet6},
+		{false, v4, 0, 0},
+		{false, mapped, 0, 0},
+		{false, netip.AddrPort{}, 0, 0},
+	} {
+		d := (&Relay{v4: c.relayV4}).newDestination(c.addr)
+		switch {
+		case c.family == 0 && d != nil:
+			t.Errorf("IPv4 relay %v, %s: a destination, want none", c.relayV4, c.addr)
+		case c.family == 0:
+		case d == nil:
+			t.Errorf("IPv4 relay %v, %s: no destination", c.relayV4, c.addr)
+		case *(*uint16)(d.to.Pointer()) != c.family || d.to.Len() != c.size || d.addr != c.addr:
+			t.Errorf("IPv4 relay %v, %s: family %d, %d bytes, for %s; want %d, %d",
+				c.relayV4, c.addr, *(*uint16)(d.to.Pointer()), d.to.Len(), d.addr, c.family, c.size)
+		}
+	}
+}

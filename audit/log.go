@@ -26,7 +26,9 @@ type Options struct {
 	// from the files. Default slog.Default().
 	Logger *slog.Logger
 	// QueueSize is how many records may wait for the writer (default 65536:
-	// half a minute at 2,000 calls/s; a full queue holds ≈ 20 MB).
+	// half a minute at 2,000 calls/s). The queue holds pointers, so its
+	// buffer is 512 KB; the records in it take ≈ 560 bytes each, ≈ 35 MB
+	// only while it is full.
 	QueueSize int
 	// FlushInterval is how long a record given to Append may wait in memory
 	// before it is written and fsynced (default 10ms): one write and one fsync
@@ -69,7 +71,7 @@ type Log struct {
 	// sends on the queue after Close closed it.
 	mu      sync.RWMutex
 	closed  bool
-	queue   chan queued
+	queue   chan *queued
 	stop    chan struct{} // closed by Close: the writer may be ignoring the queue
 	dropped atomic.Uint64 // the queue was full
 	// afterClose counts the records appended after Close.
@@ -132,7 +134,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	l := &Log{
 		logger:  opts.Logger,
 		version: opts.Version,
-		queue:   make(chan queued, opts.QueueSize),
+		queue:   make(chan *queued, opts.QueueSize),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -202,7 +204,7 @@ func (l *Log) enqueue(r Record, synced chan error) error {
 		return ErrClosed
 	}
 	select {
-	case l.queue <- queued{r, synced}:
+	case l.queue <- &queued{r, synced}:
 		return nil
 	default:
 		l.dropped.Add(1)
@@ -309,7 +311,7 @@ func (l *Log) run(w *writer, interval, checkpointEvery time.Duration) {
 				l.closeErr = l.finish(w)
 				return
 			}
-			w.add(q)
+			w.add(*q)
 			if len(w.pending) >= maxPending {
 				w.flush(false)
 			}
@@ -349,7 +351,7 @@ func (l *Log) take(w *writer) {
 			if !ok {
 				return // closed: finish takes the rest
 			}
-			w.add(q)
+			w.add(*q)
 		default:
 			return
 		}
@@ -359,7 +361,7 @@ func (l *Log) take(w *writer) {
 // finish writes what is left once Close has closed the queue.
 func (l *Log) finish(w *writer) error {
 	for q := range l.queue {
-		w.add(q)
+		w.add(*q)
 	}
 	err := w.flush(true)
 	w.reportDrops(l.dropped.Load())

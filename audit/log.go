@@ -203,6 +203,11 @@ func (l *Log) enqueue(r Record, synced chan error) error {
 		l.logger.Error("audit: record after Close was not logged", "kind", r.Kind, "call_id", r.CallID, "decision", r.Decision)
 		return ErrClosed
 	}
+	if len(l.queue) == cap(l.queue) {
+		// Full: dropped without allocating the record it could not take.
+		l.dropped.Add(1)
+		return ErrQueueFull
+	}
 	select {
 	case l.queue <- &queued{r, synced}:
 		return nil

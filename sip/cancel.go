@@ -129,8 +129,31 @@ func (p *Proxy) takeAck(msg []byte, from net.Addr) bool {
 	return true
 }
 
-// cancelTap is a UDP socket that takes CANCELs out before sipgo reads them,
-// and answers retransmissions for finished transactions (finishedTxs).
+// takeResponse hands an answer read from a UDP socket to the client
+// transaction of the proxy's that it answers, as it is read (clientTxs),
+// where sipgo would start a goroutine for it. Any other answer (a 2xx sent
+// again after its transaction ended) goes to sipgo. It reports whether it
+// took the message.
+func (p *Proxy) takeResponse(msg []byte, from net.Addr) bool {
+	if !bytes.HasPrefix(msg, []byte("SIP/2.0 ")) {
+		return false
+	}
+	parsed, err := p.parser.ParseSIP(msg)
+	if err != nil {
+		return false
+	}
+	res, ok := parsed.(*sip.Response)
+	if !ok {
+		return false
+	}
+	res.SetSource(from.String())
+	res.SetTransport("UDP")
+	return p.clientTxs.receive(res)
+}
+
+// cancelTap is a UDP socket that takes CANCELs, answers to the proxy's
+// requests and 2xx ACKs out before sipgo reads them, and answers
+// retransmissions for finished transactions (finishedTxs).
 type cancelTap struct {
 	net.PacketConn
 	p *Proxy
@@ -156,7 +179,8 @@ func (c cancelTap) ReadFrom(b []byte) (int, net.Addr, error) {
 			}
 			continue
 		}
-		if !c.p.takeCancel(b[:n], addr, "udp") && !c.p.throttle(b[:n], addr, answer) && !c.p.takeAck(b[:n], addr) {
+		if !c.p.takeResponse(b[:n], addr) && !c.p.takeCancel(b[:n], addr, "udp") &&
+			!c.p.throttle(b[:n], addr, answer) && !c.p.takeAck(b[:n], addr) {
 			return n, addr, nil
 		}
 	}

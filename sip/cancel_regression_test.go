@@ -63,15 +63,15 @@ func TestCancelTheCarrierNeverAnswersEnds(t *testing.T) {
 	inv := invite("cancel-unanswered", "cun")
 	r.ringThenCancel(t, inv)
 	pending := func() int {
-		r.p.inviteTxs.mu.Lock()
-		defer r.p.inviteTxs.mu.Unlock()
-		return len(r.p.inviteTxs.byKey)
+		r.p.clientTxs.mu.Lock()
+		defer r.p.clientTxs.mu.Unlock()
+		return len(r.p.clientTxs.byKey)
 	}
 	deadline := time.Now().Add(cancelWait + 10*time.Second)
 	var dialer []string
 	for r.p.activeInvites() > 0 || pending() > 0 || r.p.dialogs.len() > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%v after the CANCEL: %d INVITEs in progress, %d INVITE client transactions, %d dialogs; want none",
+			t.Fatalf("%v after the CANCEL: %d INVITEs in progress, %d client transactions, %d dialogs; want none",
 				cancelWait+10*time.Second, r.p.activeInvites(), pending(), r.p.dialogs.len())
 		}
 		dialer = append(dialer, firstLines(recv(r.dialer, 100*time.Millisecond))...)

@@ -48,7 +48,7 @@ func TestCancelTapTakesTheCancelOutOfATCPStream(t *testing.T) {
 	cancel := "CANCEL sip:2025550143@127.0.0.1 SIP/2.0\r\n" + via + "Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.2>;tag=1\r\nTo: <sip:b@127.0.0.1>\r\nCall-ID: tap\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
 	options := "OPTIONS sip:127.0.0.1 SIP/2.0\r\nContent-Length: 4\r\n\r\nbody"
 	for _, chunk := range []int{1, 5, len(cancel) + len(options)} {
-		c := &inviteCall{cancels: make(chan struct{}, 1)}
+		c := &inviteCall{}
 		done := r.p.pending.add(invite, c)
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -269,26 +269,27 @@ func (p *Proxy) onAck(req *sip.Request, _ sip.ServerTransaction) {
 		return
 	}
 	build, _ := p.anchoredForward(dl.state, req, next.from(), p.relayed(req, next.addr)) // a late offer's answer
-	if _, _, _, err := p.forward(build, next.transport); err != nil {
+	if _, _, _, err := p.forward(build, next.transport, nil); err != nil {
 		p.log.Warn("relaying ACK failed", "call_id", req.CallID().Value(), "error", err)
 	}
 }
 
 // onInDialog handles BYE, UPDATE, INFO, PRACK and the other methods that only
 // make sense inside a dialog the proxy routed.
-func (p *Proxy) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+// It reports whether a relay kept the transaction (forwardInDialog).
+func (p *Proxy) onInDialog(req *sip.Request, tx sip.ServerTransaction) (kept bool) {
 	if !p.valid(req, tx) {
-		return
+		return false
 	}
 	if !req.To().Params.Has("tag") {
 		if _, ok := p.dialerFor(req.Source()); !ok && !p.fromCarrier(req) {
 			p.refuseStranger(req)
-			return
+			return false
 		}
 		reply(tx, req, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
-		return
+		return false
 	}
-	p.forwardInDialog(req, tx)
+	return p.forwardInDialog(req, tx)
 }
 
 const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, NOTIFY, MESSAGE, SUBSCRIBE"
@@ -299,70 +300,94 @@ func (p *Proxy) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	reply(tx, req, 405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
 }
 
-// forwardInDialog relays an in-dialog request and its answers.
-func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
+// forwardInDialog relays an in-dialog request, and its answers as they
+// come (inDialogRelay). It reports whether it kept the transaction, which
+// the relay ends with the final answer.
+func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) (kept bool) {
 	dl, next, status := p.route(req)
 	switch status {
 	case 403:
 		p.refuseStranger(req)
-		return
+		return false
 	case 481:
 		reply(tx, req, 481, "Call/Transaction Does Not Exist")
-		return
+		return false
 	}
 	if !next.toDialer {
 		p.agentSignal(dl, req)
 	}
+	r := &inDialogRelay{p: p, req: req, tx: tx, dl: dl, next: next, hungUp: func() {}}
 	// A BYE's answer, or its timeout, ends the call (RFC 3261 §15.1.1), at
 	// the moment the BYE came: its sender hung up. The end is reported before
 	// the dialog leaves the table, so that Drain cannot return in between.
-	hungUp := func() {}
 	if req.Method == sip.BYE {
 		by, at := EndedByDialer, p.cfg.Now()
 		if next.toDialer {
 			by = EndedByCarrier
 		}
-		hungUp = func() {
+		r.hungUp = func() {
 			p.ended(dl.state, by, at)
 			p.dialogs.drop(dl.callID)
 		}
 	}
 	build, _ := p.anchoredForward(dl.state, req, next.from(), p.relayed(req, next.addr))
-	out, _, _, err := p.forward(build, next.transport)
+	// The answers wait for r.mu until r is complete.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out, _, _, err := p.forward(build, next.transport, r.answer)
 	if err != nil {
 		p.log.Warn("relaying in-dialog request failed", "method", req.Method, "call_id", dl.callID, "error", err)
 		reply(tx, req, 503, "Service Unavailable")
+		return false
+	}
+	r.out = out
+	return true
+}
+
+// inDialogRelay is an in-dialog request relayed to the other side of its
+// dialog, until its final answer is relayed back.
+type inDialogRelay struct {
+	p      *Proxy
+	req    *sip.Request
+	tx     sip.ServerTransaction
+	dl     *dialog
+	next   hop
+	hungUp func() // a BYE's end of the call
+
+	mu  sync.Mutex
+	out *clientTx
+}
+
+// answer takes the answers to the relayed request (an answerFunc).
+func (r *inDialogRelay) answer(res *sip.Response, _ error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if res == nil {
+		r.hungUp()
+		reply(r.tx, r.req, 408, "Request Timeout")
+		endServerTx(r.tx)
 		return
 	}
-	for {
-		select {
-		case res := <-out.Responses():
-			lost := forUs(res)
-			if res.StatusCode == 100 || lost && res.StatusCode < 200 {
-				continue
-			}
-			if lost {
-				p.log.Warn("an in-dialog answer has no Via but ours: not forwarded", "method", req.Method, "call_id", dl.callID, "status", res.StatusCode)
-				reply(tx, req, 502, "Bad Gateway")
-			} else {
-				rel := responseToRelay(res, req)
-				p.anchorMessage(dl.state, dl.callID, next.from().Other(), rel)
-				tx.Respond(rel)
-			}
-			if res.StatusCode < 200 {
-				continue
-			}
-			hungUp()
-			if res.StatusCode < 300 && req.IsInvite() {
-				out.Terminate()
-			}
-			return
-		case <-out.Done():
-			hungUp()
-			reply(tx, req, 408, "Request Timeout")
-			return
-		}
+	lost := forUs(res)
+	if res.StatusCode == 100 || lost && res.StatusCode < 200 {
+		return
 	}
+	if lost {
+		r.p.log.Warn("an in-dialog answer has no Via but ours: not forwarded", "method", r.req.Method, "call_id", r.dl.callID, "status", res.StatusCode)
+		reply(r.tx, r.req, 502, "Bad Gateway")
+	} else {
+		rel := responseToRelay(res, r.req)
+		r.p.anchorMessage(r.dl.state, r.dl.callID, r.next.from().Other(), rel)
+		r.tx.Respond(rel)
+	}
+	if res.StatusCode < 200 {
+		return
+	}
+	r.hungUp()
+	if res.StatusCode < 300 && r.req.IsInvite() {
+		r.out.Terminate()
+	}
+	endServerTx(r.tx)
 }
 
 // relayStray2xx relays a 2xx to an INVITE that no transaction holds any
@@ -435,19 +460,20 @@ func (p *Proxy) writeStray(res *sip.Response, transport, dest string) error {
 // onOptions answers OPTIONS addressed to the gatekeeper (keepalives, a
 // dispatcher's probes) with 200 while it takes calls and 503 with
 // Retry-After while it does not (Serving); an in-dialog OPTIONS is relayed.
-func (p *Proxy) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+// It reports whether a relay kept the transaction (forwardInDialog).
+func (p *Proxy) onOptions(req *sip.Request, tx sip.ServerTransaction) (kept bool) {
 	if !p.valid(req, tx) {
-		return
+		return false
 	}
 	if req.To().Params.Has("tag") {
-		p.forwardInDialog(req, tx)
-		return
+		return p.forwardInDialog(req, tx)
 	}
 	if !p.Serving() {
 		reply(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", retryAfter))
-		return
+		return false
 	}
 	reply(tx, req, 200, "OK", sip.NewHeader("Allow", allowed), sip.NewHeader("Accept", "application/sdp"))
+	return false
 }
 
 // onUnmatchedCancel answers a CANCEL that matches no INVITE in progress.

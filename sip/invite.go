@@ -26,49 +26,111 @@ const inviteTimeout = 181 * time.Second
 // answer before the proxy ends it for the dialer (RFC 3261 §9.1: 64*T1).
 const cancelWait = 32 * time.Second
 
+// relays are the INVITEs forwarded to the carrier and not yet finished,
+// which Cut ends.
+type relays struct {
+	mu    sync.Mutex
+	set   map[*inviteRelay]struct{}
+	isCut bool
+}
+
+// add reports false, keeping nothing, once the proxy is cut.
+func (t *relays) add(r *inviteRelay) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.isCut {
+		return false
+	}
+	if t.set == nil {
+		t.set = map[*inviteRelay]struct{}{}
+	}
+	t.set[r] = struct{}{}
+	return true
+}
+
+func (t *relays) remove(r *inviteRelay) {
+	t.mu.Lock()
+	delete(t.set, r)
+	t.mu.Unlock()
+}
+
+// cutAll cuts every relay, and those added from now on.
+func (t *relays) cutAll() {
+	t.mu.Lock()
+	t.isCut = true
+	cut := make([]*inviteRelay, 0, len(t.set))
+	for r := range t.set {
+		cut = append(cut, r)
+	}
+	t.mu.Unlock()
+	for _, r := range cut {
+		r.cut() // takes r.mu, which may be waiting for t.mu: not under it
+	}
+}
+
+// endServerTx ends a server transaction a relay kept once the request has
+// its final answer, as sipgo's Server ends those of its handlers: over UDP
+// it lingers to answer retransmissions of the request (RFC 3261 §17.2).
+func endServerTx(tx sip.ServerTransaction) {
+	if g, ok := tx.(interface{ TerminateGracefully() }); ok {
+		g.TerminateGracefully()
+		return
+	}
+	tx.Terminate()
+}
+
 // asIs is a client option that leaves a prepared request untouched (no
 // default headers, no second Via).
 func asIs(*sipgo.Client, *sip.Request) error { return nil }
 
 // onInvite handles every INVITE: a re-INVITE follows its dialog, a new one
-// goes through validation, the source check, the policy and on to the carrier.
-func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+// goes through validation, the source check, the policy and on to the
+// carrier. It reports whether it kept the transaction for a relay that
+// answers it later (inviteRelay, forwardInDialog).
+func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) (kept bool) {
 	if !p.valid(req, tx) {
-		return
+		return false
 	}
 	if req.To().Params.Has("tag") {
-		p.forwardInDialog(req, tx)
-		return
+		return p.forwardInDialog(req, tx)
 	}
 	dialer, ok := p.dialerFor(req.Source())
 	if !ok {
 		p.refuseStranger(req)
-		return
+		return false
 	}
 	p.invites.Add(1)
 	if dialer.Auth != nil && !p.authorize(req, tx, dialer.Auth) {
-		return
+		return false
 	}
 	if !p.secureEnough(req, tx) {
-		return
+		return false
 	}
 	// Limits before the policy (the per-source rate is kept by the socket taps, throttle).
 	switch p.admit() {
 	case draining:
 		tx.Respond(unavailableResponse(req, UnavailableDraining))
-		return
+		return false
 	case overloaded:
 		p.refused.add(Overload, req.Source())
 		tx.Respond(unavailableResponse(req, UnavailableOverloaded))
-		return
+		return false
 	}
-	defer p.release()
-
 	// Listen for a CANCEL before anything else. From here on cancelTap takes
 	// it; one that came earlier was answered by sipgo itself (200 and its
 	// own 487), and OnCancel then reports the transaction as gone.
-	c := &inviteCall{cancels: make(chan struct{}, 1)}
-	defer p.pending.add(req, c)()
+	c := &inviteCall{}
+	unpend := p.pending.add(req, c)
+	// over ends the INVITE's handling: here, or once a relay kept it.
+	over := func() {
+		unpend()
+		p.release()
+	}
+	defer func() {
+		if !kept {
+			over()
+		}
+	}()
 	if !tx.OnCancel(func(*sip.Request) { c.cancel(true) }) {
 		c.cancel(true)
 	}
@@ -79,14 +141,14 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if p.cfg.Admit != nil {
 		if u := p.cfg.Admit(call); u != "" {
 			tx.Respond(unavailableResponse(req, u))
-			return
+			return false
 		}
 	}
 	decision := p.decider.Decide(context.Background(), call)
 	state := p.track(req, call, decision)
 	if !decision.Forward() {
 		p.rejectCall(req, tx, state)
-		return
+		return false
 	}
 	if cancelled, bySipgo := c.state(); cancelled {
 		// Nothing went downstream: the INVITE ends here (RFC 3261 §9.2).
@@ -95,13 +157,9 @@ func (p *Proxy) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			reply(tx, req, 487, "Request Terminated")
 		}
 		p.ended(state, EndedByCancel, p.cfg.Now())
-		return
+		return false
 	}
-	status, by := p.relayInvite(req, tx, dialer, c, state)
-	p.decided(state, status)
-	if by != "" {
-		p.ended(state, by, p.cfg.Now())
-	}
+	return p.relayInvite(req, tx, dialer, c, state, over)
 }
 
 // rejectCall answers the dialer with the decision's status and an RFC 3326
@@ -138,16 +196,29 @@ type inviteCall struct {
 	bySipgo bool
 	// answered: a 2xx goes to the dialer; a CANCEL from now on changes nothing.
 	answered bool
-	cancels  chan struct{}
+	relay    *inviteRelay // once the INVITE went to the carrier
 }
 
 func (c *inviteCall) cancel(bySipgo bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.gone && !c.answered {
-		c.gone, c.bySipgo = true, bySipgo
-		c.cancels <- struct{}{}
+	if c.gone || c.answered {
+		c.mu.Unlock()
+		return
 	}
+	c.gone, c.bySipgo = true, bySipgo
+	r := c.relay
+	c.mu.Unlock()
+	if r != nil {
+		r.cancel()
+	}
+}
+
+// relayTo has CANCELs from now on go to r; it reports whether one came before.
+func (c *inviteCall) relayTo(r *inviteRelay) (cancelled bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.relay = r
+	return c.gone
 }
 
 // take2xx reports whether the carrier's 2xx may go to the dialer: not once
@@ -167,11 +238,12 @@ func (c *inviteCall) state() (cancelled, bySipgo bool) {
 	return c.gone, c.bySipgo
 }
 
-// relayInvite forwards an allowed INVITE to the carrier and relays its
-// answers back, forwarding a CANCEL as soon as it arrives. It returns the
-// final status the dialer saw, and who ended the call ("" when it was
-// answered and goes on; a 2xx's decision is recorded before it is relayed).
-func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *Dialer, c *inviteCall, s *callState) (int, EndedBy) {
+// relayInvite forwards an allowed INVITE to the carrier in an inviteRelay,
+// which relays the answers back and a CANCEL on, and calls over once the
+// dialer has its final answer. It reports whether the relay kept the
+// transaction: false when the INVITE could not be sent (the dialer is
+// answered 503 here).
+func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *Dialer, c *inviteCall, s *callState, over func()) bool {
 	dialerTag, _ := req.From().Params.Get("tag")
 	dialerAddr := req.Source()
 	if c := dialerContact(req, dialer); c.IsValid() {
@@ -198,7 +270,6 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 		fwd.PrependHeader(route...)
 		return fwd
 	}
-	callID := req.CallID().Value()
 	s.anchored = p.anchorsMedia(dialer, s)
 	build, failed := p.anchoredForward(s, req, media.Dialer, build)
 	if failed {
@@ -207,167 +278,283 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 		p.releaseMedia(s)
 		s.anchored = false
 	}
-	out, fwd, carrierTransport, err := p.forward(build, p.carrier.transport)
+	r := &inviteRelay{p: p, req: req, tx: tx, c: c, s: s, over: over}
+	on := r.answer
+	if p.cfg.SinkWaits {
+		on = r.answerAside
+	}
+	// The carrier's answers wait for r.mu until r is complete.
+	r.mu.Lock()
+	out, fwd, carrierTransport, err := p.forward(build, p.carrier.transport, on)
 	if err != nil {
+		r.mu.Unlock()
 		p.log.Error("forwarding INVITE to the carrier failed", "call_id", req.CallID().Value(), "error", err)
 		p.decided(s, 503)
 		reply(tx, req, 503, "Service Unavailable")
-		return 503, EndedByGatekeeper
+		p.ended(s, EndedByGatekeeper, p.cfg.Now())
+		return false
 	}
+	r.out, r.fwd = out, fwd
 	// Opened once the transport is known: an INVITE that went over TCP for
 	// its size keeps its dialog on TCP toward the carrier, as its Record-Route says.
-	dl := p.dialogs.open(req, dialer, carrierTransport, s)
+	r.dl = p.dialogs.open(req, dialer, carrierTransport, s)
 	out.OnRetransmission(p.relayStray2xx)
+	r.timerC = time.AfterFunc(inviteTimeout, r.timeOut)
+	r.deadline = time.Now().Add(inviteTimeout)
+	cancelled := c.relayTo(r)
+	cut := !p.relays.add(r)
+	r.mu.Unlock()
 	if err := p.decider.Forwarded(context.Background(), s.end.Call); err != nil {
-		p.log.Error("recording a forwarded call for frequency caps failed", "call_id", dl.callID, "error", err)
+		p.log.Error("recording a forwarded call for frequency caps failed", "call_id", r.dl.callID, "error", err)
 	}
+	if cancelled {
+		r.cancel()
+	}
+	if cut {
+		r.cut()
+	}
+	return true
+}
 
+// inviteRelay is an INVITE forwarded to the carrier, until the dialer has
+// its final answer and the carrier is done with it. What moves it comes
+// from the goroutines that read or time it: the carrier's answers (answer),
+// the dialer's CANCEL (cancel), Timer C (timeOut) and the proxy's stop
+// (cut), taken one at a time under mu.
+type inviteRelay struct {
+	p    *Proxy
+	req  *sip.Request // as the dialer sent it
+	tx   sip.ServerTransaction
+	c    *inviteCall
+	s    *callState
+	over func() // the INVITE's handling is over
+
+	mu       sync.Mutex
+	out      *clientTx
+	fwd      *sip.Request // as the carrier got it
+	dl       *dialog
+	timerC   *time.Timer
+	deadline time.Time // when timerC runs out
+	finished bool
+	ringing  bool
+	// cancelled: the dialer cancelled; cancelPending: before any provisional
+	// answer, so the CANCEL waits for one (RFC 3261 §9.1).
+	cancelled, cancelPending bool
+	// timedOut: Timer C ran out on a ringing call and the carrier was sent a CANCEL.
+	timedOut bool
 	// answered is the final status the dialer got from us before the carrier
 	// gave one (408 when Timer C ran out, 487 after a CANCEL it never
 	// answered, or sipgo's own 487, 503 when the gatekeeper stopped).
-	ringing, cancelled, cancelPending, answered := false, false, false, 0
-	// timedOut: Timer C ran out on a ringing call and the carrier was sent a CANCEL.
-	timedOut := false
+	answered int
 	// by is who ended a call the gatekeeper gave up on (a timeout, or its
 	// own stop); endedBy says who ended a call that was not answered.
-	var by EndedBy
-	endedBy := func() EndedBy {
+	by EndedBy
+}
+
+// answer takes the carrier's answers (an answerFunc): res nil when the
+// INVITE's client transaction ended without a final one.
+func (r *inviteRelay) answer(res *sip.Response, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return
+	}
+	p, tx, req := r.p, r.tx, r.req
+	switch {
+	case res == nil:
+		p.dialogs.drop(r.dl.callID)
+		if r.answered == 0 {
+			p.log.Warn("carrier did not answer the INVITE", "call_id", r.dl.callID, "error", err)
+			r.giveUp(EndedByTimeout)
+		}
+		r.finish()
+	case res.StatusCode < 200:
+		r.ringing = true
 		switch {
-		case by != "":
-			return by
-		case cancelled:
-			return EndedByCancel
+		case r.cancelPending:
+			r.cancelPending = false
+			go p.sendCancel(r.fwd)
+			r.resetTimerC(cancelWait)
+		case !r.cancelled && !r.timedOut:
+			r.resetTimerC(inviteTimeout)
 		}
-		return EndedByCarrier
-	}
-	timerC := time.NewTimer(inviteTimeout)
-	defer timerC.Stop()
-	cutting := p.cutting
-	for {
-		select {
-		case res := <-out.Responses():
-			switch {
-			case res.StatusCode < 200:
-				ringing = true
-				switch {
-				case cancelPending:
-					cancelPending = false
-					go p.sendCancel(fwd)
-					timerC.Reset(cancelWait)
-				case !cancelled && !timedOut:
-					timerC.Reset(inviteTimeout)
-				}
-				if res.StatusCode > 100 && answered == 0 && !forUs(res) {
-					rel := responseToRelay(res, req)
-					p.anchorMessage(s, callID, media.Carrier, rel)
-					tx.Respond(rel)
-				}
-			case res.StatusCode < 300:
-				out.Terminate() // its retransmissions are relayed statelessly (relayStray2xx)
-				if answered == 0 && c.take2xx() {
-					if !forUs(res) {
-						p.answered(s, res.StatusCode)
-						p.dialogs.answer(dl)
-						rel := responseToRelay(res, req)
-						p.anchorMessage(s, callID, media.Carrier, rel)
-						tx.Respond(rel)
-						return res.StatusCode, ""
-					}
-					// The carrier is in a call the dialer cannot be told of:
-					// it is hung up below, like a 2xx after a CANCEL.
-					answered, by = p.badGateway(tx, req, s, res), EndedByGatekeeper
-				}
-				// The carrier answered after the dialer cancelled, or was told
-				// the call ended: the dialer gets 487 (once) and never this 2xx,
-				// the carrier an ACK and a BYE, so both are out of the call.
-				// (RFC 3261 §16.7 would let the 2xx through, leaving the dialer
-				// to send BYE, which many do not.)
-				if answered == 0 {
-					cancelled = true
-					answered = 487
-					if _, bySipgo := c.state(); !bySipgo {
-						answered = giveUp(tx, req, true)
-					}
-				}
-				go p.hangUpCarrier(fwd, res)
-				p.dialogs.drop(dl.callID)
-				return answered, endedBy()
-			default:
-				p.dialogs.drop(dl.callID)
-				switch {
-				case answered != 0:
-				case forUs(res):
-					answered = p.badGateway(tx, req, s, res)
-				default:
-					p.decided(s, res.StatusCode) // before the answer leaves
-					tx.Respond(responseToRelay(res, req))
-					answered = res.StatusCode
-				}
-				return answered, endedBy()
-			}
-		case <-c.cancels:
-			// The carrier's answer to the INVITE (487) goes to the dialer,
-			// unless sipgo has already sent its own.
-			cancelled = true
-			if _, bySipgo := c.state(); bySipgo {
-				answered = 487
-			}
-			timerC.Reset(cancelWait)
-			if ringing {
-				go p.sendCancel(fwd)
-			} else {
-				// RFC 3261 §9.1: no CANCEL before a provisional response.
-				cancelPending = true
-			}
-		case <-out.Done():
-			p.dialogs.drop(dl.callID)
-			if answered == 0 {
-				p.log.Warn("carrier did not answer the INVITE", "call_id", dl.callID, "error", out.Err())
-				answered = giveUp(tx, req, cancelled)
-				if !cancelled {
-					by = EndedByTimeout
-				}
-			}
-			return answered, endedBy()
-		case <-timerC.C:
-			// RFC 3261 §16.6 Timer C (after a CANCEL, 64*T1 as in §9.1): no
-			// final answer for too long. Give up on the dialer's side, cancel
-			// downstream, and keep listening 64*T1 so that a late 2xx is hung
-			// up; 64*T1 after a CANCEL with no final answer, the INVITE's
-			// client transaction ends (§9.1).
-			if answered == 0 {
-				answered = giveUp(tx, req, cancelled)
-				if !cancelled {
-					by = EndedByTimeout
-				}
-			}
-			if ringing && !cancelled && !timedOut {
-				timedOut = true
-				go p.sendCancel(fwd)
-				timerC.Reset(cancelWait)
-				continue
-			}
-			out.Terminate()
-			p.dialogs.drop(dl.callID)
-			return answered, endedBy()
-		case <-cutting:
-			// The gatekeeper is stopping and the drain time ran out: the
-			// dialer gets 503, the carrier a CANCEL when it may take one.
-			if answered == 0 && cancelled {
-				answered = giveUp(tx, req, cancelled)
-			} else if answered == 0 {
-				answered, by = 503, EndedByGatekeeper
-				reply(tx, req, 503, "Service Unavailable")
-			}
-			if ringing && !cancelled {
-				// Sent before Cut returns and the transports close.
-				go awaitFinal(p.begin(cancelOf(fwd)))
-			}
-			out.Terminate()
-			p.dialogs.drop(dl.callID)
-			return answered, endedBy()
+		if res.StatusCode > 100 && r.answered == 0 && !forUs(res) {
+			rel := responseToRelay(res, req)
+			p.anchorMessage(r.s, r.dl.callID, media.Carrier, rel)
+			tx.Respond(rel)
 		}
+	case res.StatusCode < 300:
+		r.out.Terminate() // its retransmissions are relayed statelessly (relayStray2xx)
+		if r.answered == 0 && r.c.take2xx() {
+			if !forUs(res) {
+				p.answered(r.s, res.StatusCode)
+				p.dialogs.answer(r.dl)
+				rel := responseToRelay(res, req)
+				p.anchorMessage(r.s, r.dl.callID, media.Carrier, rel)
+				tx.Respond(rel)
+				r.answered = res.StatusCode
+				r.finish()
+				return
+			}
+			// The carrier is in a call the dialer cannot be told of:
+			// it is hung up below, like a 2xx after a CANCEL.
+			r.answered, r.by = p.badGateway(tx, req, r.s, res), EndedByGatekeeper
+		}
+		// The carrier answered after the dialer cancelled, or was told
+		// the call ended: the dialer gets 487 (once) and never this 2xx,
+		// the carrier an ACK and a BYE, so both are out of the call.
+		// (RFC 3261 §16.7 would let the 2xx through, leaving the dialer
+		// to send BYE, which many do not.)
+		if r.answered == 0 {
+			r.cancelled = true
+			r.answered = 487
+			if _, bySipgo := r.c.state(); !bySipgo {
+				r.answered = giveUp(tx, req, true)
+			}
+		}
+		go p.hangUpCarrier(r.fwd, res)
+		p.dialogs.drop(r.dl.callID)
+		r.finish()
+	default:
+		p.dialogs.drop(r.dl.callID)
+		switch {
+		case r.answered != 0:
+		case forUs(res):
+			r.answered = p.badGateway(tx, req, r.s, res)
+		default:
+			p.decided(r.s, res.StatusCode) // before the answer leaves
+			tx.Respond(responseToRelay(res, req))
+			r.answered = res.StatusCode
+		}
+		r.finish()
 	}
+}
+
+// answerAside is answer for a DecisionSink that waits for the disk
+// (Config.SinkWaits): a final answer, which waits for its decision's record
+// before it leaves, is taken in a goroutine of its own, so that the reading
+// of the socket it came from does not wait with it.
+func (r *inviteRelay) answerAside(res *sip.Response, err error) {
+	if res != nil && res.StatusCode < 200 {
+		r.answer(res, err)
+		return
+	}
+	go r.answer(res, err)
+}
+
+// cancel takes the dialer's CANCEL: the carrier's answer to the INVITE
+// (487) goes to the dialer, unless sipgo has already sent its own.
+func (r *inviteRelay) cancel() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return
+	}
+	r.cancelled = true
+	if _, bySipgo := r.c.state(); bySipgo {
+		r.answered = 487
+	}
+	r.resetTimerC(cancelWait)
+	if r.ringing {
+		go r.p.sendCancel(r.fwd)
+	} else {
+		// RFC 3261 §9.1: no CANCEL before a provisional response.
+		r.cancelPending = true
+	}
+}
+
+// timeOut is RFC 3261 §16.6 Timer C (after a CANCEL, 64*T1 as in §9.1): no
+// final answer for too long. It gives up on the dialer's side, cancels
+// downstream, and keeps listening 64*T1 so that a late 2xx is hung up; 64*T1
+// after a CANCEL with no final answer, the INVITE's client transaction ends
+// (§9.1).
+func (r *inviteRelay) timeOut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished || time.Now().Before(r.deadline) {
+		return // ended, or the timer was set again as it ran out
+	}
+	if r.answered == 0 {
+		r.giveUp(EndedByTimeout)
+	}
+	if r.ringing && !r.cancelled && !r.timedOut {
+		r.timedOut = true
+		go r.p.sendCancel(r.fwd)
+		r.resetTimerC(cancelWait)
+		return
+	}
+	r.out.Terminate()
+	r.p.dialogs.drop(r.dl.callID)
+	r.finish()
+}
+
+// cut ends the relay as the gatekeeper stops and the drain time ran out:
+// the dialer gets 503, the carrier a CANCEL when it may take one.
+func (r *inviteRelay) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return
+	}
+	if r.answered == 0 && r.cancelled {
+		r.giveUp("")
+	} else if r.answered == 0 {
+		r.answered, r.by = 503, EndedByGatekeeper
+		reply(r.tx, r.req, 503, "Service Unavailable")
+	}
+	if r.ringing && !r.cancelled {
+		// Sent before Cut returns and the transports close.
+		tx := r.p.begin(cancelOf(r.fwd))
+		go awaitFinal(tx)
+	}
+	r.out.Terminate()
+	r.p.dialogs.drop(r.dl.callID)
+	r.finish()
+}
+
+// giveUp answers the dialer 487 or 408 (giveUp) for a carrier that gave no
+// final answer; a 408 is the timeout's end, by.
+func (r *inviteRelay) giveUp(by EndedBy) {
+	r.answered = giveUp(r.tx, r.req, r.cancelled)
+	if !r.cancelled && by != "" {
+		r.by = by
+	}
+}
+
+// resetTimerC sets Timer C to run out in d.
+func (r *inviteRelay) resetTimerC(d time.Duration) {
+	r.deadline = time.Now().Add(d)
+	r.timerC.Reset(d)
+}
+
+// finish records the dialer's final status and who ended a call that did
+// not go on, and ends the INVITE's handling and its server transaction.
+func (r *inviteRelay) finish() {
+	r.finished = true
+	r.timerC.Stop()
+	r.p.relays.remove(r)
+	// The server transaction, which holds c for a CANCEL, lingers (Timer L,
+	// 64*T1, after a 2xx): it keeps nothing of the call.
+	r.c.relayTo(nil)
+	r.p.decided(r.s, r.answered)
+	if by := r.endedBy(); by != "" {
+		r.p.ended(r.s, by, r.p.cfg.Now())
+	}
+	r.over()
+	endServerTx(r.tx)
+}
+
+// endedBy says who ended a call that did not go on: "" for one answered 2xx.
+func (r *inviteRelay) endedBy() EndedBy {
+	switch {
+	case r.by != "":
+		return r.by
+	case r.answered >= 200 && r.answered < 300:
+		return ""
+	case r.cancelled:
+		return EndedByCancel
+	}
+	return EndedByCarrier
 }
 
 // badGateway answers the dialer 502 for the carrier's final answer res
@@ -397,23 +584,40 @@ func (p *Proxy) sendCancel(invite *sip.Request) { p.transact(cancelOf(invite)) }
 // cancelOf is the CANCEL of a forwarded INVITE: same Request-URI, Call-ID,
 // From, To, Route and top Via, and the INVITE's CSeq number (RFC 3261 §9.1).
 func cancelOf(invite *sip.Request) *sip.Request {
-	cancel := sip.NewRequest(sip.CANCEL, *invite.Recipient.Clone())
-	cancel.AppendHeader(invite.Via().Clone())
-	mf := sip.MaxForwardsHeader(70)
-	cancel.AppendHeader(&mf)
-	for _, h := range invite.GetHeaders("Route") {
-		cancel.AppendHeader(h.(*sip.RouteHeader).Clone())
+	return sameHop(invite, sip.CANCEL, invite.To())
+}
+
+// ackOf is the ACK of a non-2xx final answer res to a forwarded INVITE: as
+// its CANCEL, with the answer's To (RFC 3261 §17.1.1.3).
+func ackOf(invite *sip.Request, res *sip.Response) *sip.Request {
+	to := res.To()
+	if to == nil {
+		to = invite.To()
 	}
-	cancel.AppendHeader(sip.HeaderClone(invite.From()))
-	cancel.AppendHeader(sip.HeaderClone(invite.To()))
+	return sameHop(invite, sip.ACK, to)
+}
+
+// sameHop is a request that goes where invite went and belongs to its
+// transaction: invite's Request-URI, top Via, Route, From, Call-ID and CSeq
+// number, the given method and To.
+func sameHop(invite *sip.Request, method sip.RequestMethod, to *sip.ToHeader) *sip.Request {
+	r := sip.NewRequest(method, *invite.Recipient.Clone())
+	r.AppendHeader(invite.Via().Clone())
+	mf := sip.MaxForwardsHeader(70)
+	r.AppendHeader(&mf)
+	for _, h := range invite.GetHeaders("Route") {
+		r.AppendHeader(h.(*sip.RouteHeader).Clone())
+	}
+	r.AppendHeader(sip.HeaderClone(invite.From()))
+	r.AppendHeader(sip.HeaderClone(to))
 	callID := *invite.CallID()
-	cancel.AppendHeader(&callID)
-	cancel.AppendHeader(&sip.CSeqHeader{SeqNo: invite.CSeq().SeqNo, MethodName: sip.CANCEL})
-	cancel.SetTransport(invite.Transport())
-	cancel.SetDestination(invite.Destination())
-	cancel.Laddr = invite.Laddr
-	cancel.SetBody(nil)
-	return cancel
+	r.AppendHeader(&callID)
+	r.AppendHeader(&sip.CSeqHeader{SeqNo: invite.CSeq().SeqNo, MethodName: method})
+	r.SetTransport(invite.Transport())
+	r.SetDestination(invite.Destination())
+	r.Laddr = invite.Laddr
+	r.SetBody(nil)
+	return r
 }
 
 // hangUpCarrier acknowledges a 2xx that came too late and sends BYE, so the
@@ -459,8 +663,8 @@ func (p *Proxy) hangUpCarrier(invite *sip.Request, res *sip.Response) {
 func (p *Proxy) transact(req *sip.Request) { awaitFinal(p.begin(req)) }
 
 // begin sends a request of our own; nil when it could not be sent.
-func (p *Proxy) begin(req *sip.Request) sip.ClientTransaction {
-	tx, err := p.transaction(req)
+func (p *Proxy) begin(req *sip.Request) *clientTx {
+	tx, err := p.transaction(req, nil)
 	if err != nil {
 		p.log.Warn("sending request failed", "method", req.Method, "call_id", req.CallID().Value(), "error", err)
 		return nil
@@ -469,7 +673,7 @@ func (p *Proxy) begin(req *sip.Request) sip.ClientTransaction {
 }
 
 // awaitFinal waits for the final answer of a request begin sent.
-func awaitFinal(tx sip.ClientTransaction) {
+func awaitFinal(tx *clientTx) {
 	if tx == nil {
 		return
 	}

@@ -147,7 +147,7 @@ func (p *Proxy) ended(s *callState, by EndedBy, at time.Time) {
 // stops following them). A decision whose INVITE handling has not finished
 // when ctx ends is recorded with status 0. Call it after Drain, before Close.
 func (p *Proxy) Cut(ctx context.Context) {
-	p.cutOnce.Do(func() { close(p.cutting) })
+	p.relays.cutAll()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for p.activeInvites() > 0 && ctx.Err() == nil {

@@ -108,6 +108,10 @@ type Config struct {
 	// through it, and a call's end releases it. Nil leaves media alone.
 	Media       MediaAnchor
 	MediaChoice MediaChoice
+	// SinkWaits says the DecisionSink waits for its record to reach the disk
+	// (audit.sync: always): the carrier's final answers are then relayed
+	// from a goroutine of their own, not from the reading of the socket.
+	SinkWaits bool
 }
 
 // Decider is the policy, seen from the proxy.
@@ -136,7 +140,7 @@ type Proxy struct {
 	ua        *sipgo.UserAgent
 	server    *sipgo.Server
 	client    *sipgo.Client
-	inviteTxs *inviteTxs
+	clientTxs *clientTxs
 	carrier   carrierHop
 	own       map[netip.AddrPort]bool // every listen address, to recognize our own Route entries and Vias
 	// listens is our address per transport and IP family: each side of a call
@@ -158,9 +162,8 @@ type Proxy struct {
 		sync.Mutex
 		calls map[*callState]struct{}
 	}
-	// cutting is closed by Cut: INVITEs still waiting for the carrier give up.
-	cutting chan struct{}
-	cutOnce sync.Once
+	// relays are the INVITEs waiting for the carrier, which Cut gives up.
+	relays relays
 
 	invites, invalid atomic.Uint64
 	refused          refusals
@@ -219,7 +222,7 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	p := &Proxy{
 		cfg: cfg, decider: decider, sink: record, log: cfg.Logger,
 		carrier: carrier, own: map[netip.AddrPort]bool{}, listens: map[family]netip.AddrPort{},
-		dialogs: newDialogTable(), parser: newParser(), ready: make(chan struct{}), cutting: make(chan struct{}),
+		dialogs: newDialogTable(), parser: newParser(), ready: make(chan struct{}),
 		limiter: newSourceLimiter(cfg.Limits.PerSource), nonces: newNonces(),
 	}
 	p.unrecorded.calls = map[*callState]struct{}{}
@@ -253,10 +256,11 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 		sipgo.WithUserAgentParser(p.parser),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(quiet(cfg.Logger)),
-			// Answers to INVITEs (inviteTxs), and those that arrive after
-			// their transaction ended: 2xx are relayed, the rest dropped.
+			// Answers to the requests the proxy sends (clientTxs) that came
+			// over TCP or TLS, and those that arrive after their transaction
+			// ended: 2xx are relayed, the rest dropped.
 			sip.WithTransactionLayerUnhandledResponseHandler(func(res *sip.Response) {
-				if !p.inviteTxs.receive(res) {
+				if !p.clientTxs.receive(res) {
 					p.relayStray2xx(res)
 				}
 			}),
@@ -274,17 +278,10 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.inviteTxs = newInviteTxs(p.ua.TransportLayer(), quiet(cfg.Logger))
-	p.server.OnInvite(grown(p.onInvite))
-	p.server.OnAck(grown(p.onAck))
-	p.server.OnCancel(grown(p.onUnmatchedCancel))
-	p.server.OnOptions(grown(p.onOptions))
-	p.server.OnNoRoute(grown(p.onInDialog))
-	for _, m := range []sip.RequestMethod{sip.BYE, sip.UPDATE, sip.INFO, sip.PRACK, sip.NOTIFY, sip.MESSAGE, sip.SUBSCRIBE} {
-		p.server.OnRequest(m, grown(p.onInDialog))
-	}
-	// A REFER would have the carrier place a call the policy never saw.
-	p.server.OnRequest(sip.REFER, grown(p.onRefer))
+	p.clientTxs = newClientTxs(p.ua.TransportLayer(), quiet(cfg.Logger))
+	// The handlers replace sipgo's Server's, which ends every transaction
+	// as its handler returns (dispatch).
+	p.ua.TransactionLayer().OnRequest(p.dispatch)
 	return p, nil
 }
 
@@ -475,7 +472,7 @@ func (p *Proxy) release() {
 
 // Close ends the transactions and releases the transports.
 func (p *Proxy) Close() error {
-	p.inviteTxs.terminateAll()
+	p.clientTxs.terminateAll()
 	return p.ua.Close()
 }
 

@@ -20,17 +20,18 @@ const udpMaxRequest = 1300
 var liftUDPLimit sync.Once
 
 // forward sends a request that build prepares for a transport (nil
-// transaction for an ACK, which has none). A request too large for UDP goes
+// transaction for an ACK, which has none), its answers going to on (nil:
+// to the transaction's Responses). A request too large for UDP goes
 // over TCP instead, unless the config keeps large requests on UDP or the
 // proxy has no TCP listener in the peer's IP family; when the peer refuses
 // the TCP connection it goes over UDP after all, as §18.1.1 asks. It returns
 // the request sent and its transport.
-func (p *Proxy) forward(build func(transport string) *sip.Request, transport string) (sip.ClientTransaction, *sip.Request, string, error) {
+func (p *Proxy) forward(build func(transport string) *sip.Request, transport string, on answerFunc) (*clientTx, *sip.Request, string, error) {
 	req := build(transport)
 	if transport == "udp" && !p.cfg.LargeRequestsOverUDP && messageSize(req) > udpMaxRequest {
 		if peer, _ := addrIP(req.Destination()); p.listens[familyOf("tcp", peer)].IsValid() {
 			big := build("tcp")
-			tx, err := p.send(big)
+			tx, err := p.send(big, on)
 			if err == nil {
 				return tx, big, "tcp", nil
 			}
@@ -38,15 +39,15 @@ func (p *Proxy) forward(build func(transport string) *sip.Request, transport str
 				"method", req.Method, "call_id", req.CallID().Value(), "destination", req.Destination(), "error", err)
 		}
 	}
-	tx, err := p.send(req)
+	tx, err := p.send(req, on)
 	return tx, req, transport, err
 }
 
-func (p *Proxy) send(req *sip.Request) (sip.ClientTransaction, error) {
+func (p *Proxy) send(req *sip.Request, on answerFunc) (*clientTx, error) {
 	if req.IsAck() {
 		return nil, p.client.WriteRequest(req, asIs)
 	}
-	return p.transaction(req)
+	return p.transaction(req, on)
 }
 
 // connectTimeout bounds setting up a connection for a request: the TCP
@@ -54,9 +55,9 @@ func (p *Proxy) send(req *sip.Request) (sip.ClientTransaction, error) {
 // without end (a peer that accepts and never answers would hold the call).
 const connectTimeout = 5 * time.Second
 
-// transaction sends a request in a new client transaction (an INVITE's
-// in inviteTxs).
-func (p *Proxy) transaction(req *sip.Request) (sip.ClientTransaction, error) {
+// transaction sends a request in a new client transaction (clientTxs),
+// whose answers go to on (nil: to its Responses).
+func (p *Proxy) transaction(req *sip.Request, on answerFunc) (*clientTx, error) {
 	// sipgo uses the context only while it gets the connection, which over
 	// UDP (our listening socket, an IP address) never waits: no timer then.
 	ctx := context.Background()
@@ -65,10 +66,7 @@ func (p *Proxy) transaction(req *sip.Request) (sip.ClientTransaction, error) {
 		ctx, cancel = context.WithTimeout(ctx, connectTimeout)
 		defer cancel()
 	}
-	if req.IsInvite() {
-		return p.inviteTxs.request(ctx, req)
-	}
-	return p.client.TransactionRequest(ctx, req, asIs)
+	return p.clientTxs.request(ctx, req, on)
 }
 
 // messageSize is the length of a message as it goes on the wire, in bytes.

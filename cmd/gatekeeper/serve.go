@@ -331,6 +331,7 @@ func (g *gatekeeper) openProxy() error {
 	}
 	pc.Ready = func() bool { return len(g.unready()) == 0 }
 	always := g.cfg.Audit.Sync == config.SyncAlways
+	pc.SinkWaits = always
 	proxy, err := sip.New(pc, timedDecider{g.rules, g.metrics.decide}, func(c policy.Call, d policy.Decision, status int) {
 		r := auditRecord(c, d, status)
 		switch {

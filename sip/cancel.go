@@ -72,21 +72,15 @@ func (p *Proxy) takeCancel(msg []byte, from net.Addr, transport string) bool {
 	if !bytes.HasPrefix(msg, []byte("CANCEL ")) {
 		return false
 	}
-	parsed, err := p.parser.ParseSIP(msg)
-	if err != nil {
-		return false
-	}
-	req, ok := parsed.(*sip.Request)
+	req, ok := parseRead[*sip.Request](p, msg, from, transport)
 	if !ok || validate(req) != nil {
 		return false
 	}
 	inv, ok := p.pending.get(cancelKey(req))
-	src, _ := addrIP(from.String())
+	src, _ := addrIP(req.Source())
 	if !ok || src != inv.source {
 		return false
 	}
-	req.SetSource(from.String())
-	req.SetTransport(strings.ToUpper(transport))
 	if err := p.server.WriteResponse(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
 		p.log.Warn("answering a CANCEL failed", "call_id", req.CallID().Value(), "error", err)
 	}
@@ -115,16 +109,10 @@ func (p *Proxy) takeAck(msg []byte, from net.Addr) bool {
 	if !ok || !p.dialogs.hasUDP(callID, seq) {
 		return false
 	}
-	parsed, err := p.parser.ParseSIP(msg)
-	if err != nil {
-		return false
-	}
-	req, ok := parsed.(*sip.Request)
+	req, ok := parseRead[*sip.Request](p, msg, from, "udp")
 	if !ok {
 		return false
 	}
-	req.SetSource(from.String())
-	req.SetTransport("UDP")
 	p.onAck(req, nil)
 	return true
 }
@@ -138,17 +126,28 @@ func (p *Proxy) takeResponse(msg []byte, from net.Addr) bool {
 	if !bytes.HasPrefix(msg, []byte("SIP/2.0 ")) {
 		return false
 	}
+	res, ok := parseRead[*sip.Response](p, msg, from, "udp")
+	return ok && p.clientTxs.receive(res)
+}
+
+// parseRead parses a message a socket tap read from from over transport,
+// as sipgo's transport layer would: its source and transport set. It
+// reports false for a message that does not parse or is not an M.
+func parseRead[M interface {
+	*sip.Request | *sip.Response
+	sip.Message
+}](p *Proxy, msg []byte, from net.Addr, transport string) (M, bool) {
 	parsed, err := p.parser.ParseSIP(msg)
 	if err != nil {
-		return false
+		return nil, false
 	}
-	res, ok := parsed.(*sip.Response)
+	m, ok := parsed.(M)
 	if !ok {
-		return false
+		return nil, false
 	}
-	res.SetSource(from.String())
-	res.SetTransport("UDP")
-	return p.clientTxs.receive(res)
+	m.SetSource(from.String())
+	m.SetTransport(strings.ToUpper(transport))
+	return m, true
 }
 
 // cancelTap is a UDP socket that takes CANCELs, answers to the proxy's

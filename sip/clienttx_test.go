@@ -51,11 +51,7 @@ func TestRingingCallsHoldNoGoroutine(t *testing.T) {
 // for the next call, and the final answer is kept.
 func TestAnswersNeverWaitForTheirReader(t *testing.T) {
 	r := newRig(t, allowAll{})
-	tx := r.p.begin(optionsToCarrier(r.p, "unread"))
-	if tx == nil {
-		t.Fatal("the OPTIONS was not sent")
-	}
-	defer tx.Terminate()
+	tx := r.sendOptions(t, "unread")
 	options := await(t, r.carrier, time.Second, "OPTIONS ")
 	for range 20 {
 		send(t, r.carrier, r.proxyAddr(), answer(options, "183 Session Progress", ""))
@@ -85,11 +81,7 @@ func TestAnswersNeverWaitForTheirReader(t *testing.T) {
 // twice as long (RFC 3261 §17.1.2.2).
 func TestUnansweredRequestIsSentAgain(t *testing.T) {
 	r := newRig(t, allowAll{})
-	tx := r.p.begin(optionsToCarrier(r.p, "unanswered"))
-	if tx == nil {
-		t.Fatal("the OPTIONS was not sent")
-	}
-	defer tx.Terminate()
+	r.sendOptions(t, "unanswered")
 	var sent []time.Time
 	for _, m := range recv(r.carrier, sip.T1*3+sip.T1/2) {
 		if strings.HasPrefix(m, "OPTIONS ") {
@@ -113,6 +105,18 @@ func awaitFirst(t *testing.T, c net.PacketConn, start string) {
 		}
 	}
 	t.Fatalf("no %q arrived", start)
+}
+
+// sendOptions sends an OPTIONS of the proxy's own to the carrier in a
+// client transaction, ended with the test.
+func (r *rig) sendOptions(t *testing.T, callID string) *clientTx {
+	t.Helper()
+	tx := r.p.begin(optionsToCarrier(r.p, callID))
+	if tx == nil {
+		t.Fatal("the OPTIONS was not sent")
+	}
+	t.Cleanup(tx.Terminate)
+	return tx
 }
 
 // optionsToCarrier is an OPTIONS of the proxy's own to the carrier.

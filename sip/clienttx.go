@@ -246,7 +246,9 @@ func (tx *clientTx) receive(res *sip.Response) {
 			tx.linger(linger)
 		}
 	case txCompleted:
-		ack = tx.ack // the final answer again: it lost our ACK (§17.1.1.2); nil for a non-INVITE
+		if res.StatusCode >= 300 {
+			ack = tx.ack // the final answer again: it lost our ACK (§17.1.1.2); nil for a non-INVITE
+		}
 	case txAccepted:
 		if res.IsSuccess() {
 			retrans = tx.onRetransmission

@@ -111,7 +111,14 @@ func awaitFirst(t *testing.T, c net.PacketConn, start string) {
 // client transaction, ended with the test.
 func (r *rig) sendOptions(t *testing.T, callID string) *clientTx {
 	t.Helper()
+	// Ready comes before sipgo keeps the listening socket for sending: until
+	// then a request of the proxy's own cannot leave from it.
+	deadline := time.Now().Add(2 * time.Second)
 	tx := r.p.begin(optionsToCarrier(r.p, callID))
+	for tx == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		tx = r.p.begin(optionsToCarrier(r.p, callID))
+	}
 	if tx == nil {
 		t.Fatal("the OPTIONS was not sent")
 	}

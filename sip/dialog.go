@@ -316,7 +316,7 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) (kep
 	if !next.toDialer {
 		p.agentSignal(dl, req)
 	}
-	r := &inDialogRelay{p: p, req: req, tx: tx, dl: dl, next: next, hungUp: func() {}}
+	r := &inDialogRelay{p: p, req: req, tx: tx, dl: dl, next: next}
 	// A BYE's answer, or its timeout, ends the call (RFC 3261 §15.1.1), at
 	// the moment the BYE came: its sender hung up. The end is reported before
 	// the dialog leaves the table, so that Drain cannot return in between.
@@ -325,16 +325,20 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) (kep
 		if next.toDialer {
 			by = EndedByCarrier
 		}
-		r.hungUp = func() {
+		r.endCall = func() {
 			p.ended(dl.state, by, at)
 			p.dialogs.drop(dl.callID)
 		}
 	}
 	build, _ := p.anchoredForward(dl.state, req, next.from(), p.relayed(req, next.addr))
+	on := r.answer
+	if transportOf(req) != "udp" {
+		on = aside(r.answer, false) // a TCP or TLS write to the requester can wait
+	}
 	// The answers wait for r.mu until r is complete.
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out, _, _, err := p.forward(build, next.transport, r.answer)
+	out, _, _, err := p.forward(build, next.transport, on)
 	if err != nil {
 		p.log.Warn("relaying in-dialog request failed", "method", req.Method, "call_id", dl.callID, "error", err)
 		reply(tx, req, 503, "Service Unavailable")
@@ -347,23 +351,38 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) (kep
 // inDialogRelay is an in-dialog request relayed to the other side of its
 // dialog, until its final answer is relayed back.
 type inDialogRelay struct {
-	p      *Proxy
-	req    *sip.Request
-	tx     sip.ServerTransaction
-	dl     *dialog
-	next   hop
-	hungUp func() // a BYE's end of the call
+	p    *Proxy
+	req  *sip.Request
+	tx   sip.ServerTransaction
+	dl   *dialog
+	next hop
+	// endCall reports a BYE's end of the call (nil for other requests),
+	// in a goroutine of its own: the report may wait on the registry
+	// (answered calls' counts).
+	endCall func()
 
-	mu  sync.Mutex
-	out *clientTx
+	mu       sync.Mutex
+	out      *clientTx
+	finished bool // over TCP a provisional answer can come after the final one
+}
+
+// reportEnd runs endCall, once the request has its final answer.
+func (r *inDialogRelay) reportEnd() {
+	if r.endCall != nil {
+		go r.endCall()
+	}
 }
 
 // answer takes the answers to the relayed request (an answerFunc).
 func (r *inDialogRelay) answer(res *sip.Response, _ error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.finished {
+		return
+	}
 	if res == nil {
-		r.hungUp()
+		r.finished = true
+		r.reportEnd()
 		reply(r.tx, r.req, 408, "Request Timeout")
 		endServerTx(r.tx)
 		return
@@ -383,7 +402,8 @@ func (r *inDialogRelay) answer(res *sip.Response, _ error) {
 	if res.StatusCode < 200 {
 		return
 	}
-	r.hungUp()
+	r.finished = true
+	r.reportEnd()
 	if res.StatusCode < 300 && r.req.IsInvite() {
 		r.out.Terminate()
 	}

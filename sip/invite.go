@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -64,7 +65,22 @@ func (t *relays) cutAll() {
 	}
 	t.mu.Unlock()
 	for _, r := range cut {
-		r.cut() // takes r.mu, which may be waiting for t.mu: not under it
+		go r.cut() // at once, not one after the other (Cut waits for them)
+	}
+}
+
+// aside has f take answers in goroutines of their own, all of them or the
+// final ones (and the end) only, for an answerFunc whose work may wait: a
+// write over TCP or TLS, a DecisionSink that waits for the disk
+// (Config.SinkWaits). The reading of the socket an answer came from must
+// not wait with it.
+func aside(f answerFunc, finalOnly bool) answerFunc {
+	return func(res *sip.Response, err error) {
+		if finalOnly && res != nil && res.StatusCode < 200 {
+			f(res, err)
+			return
+		}
+		go f(res, err)
 	}
 }
 
@@ -209,7 +225,12 @@ func (c *inviteCall) cancel(bySipgo bool) {
 	r := c.relay
 	c.mu.Unlock()
 	if r != nil {
-		r.cancel()
+		// Not in this goroutine: sipgo calls OnCancel holding its server
+		// transaction's lock, which the relay takes to answer under r.mu;
+		// and the UDP socket's reader, which calls it for takeCancel, must
+		// not wait for a relay that waits for the disk (Config.SinkWaits).
+		// The CANCEL already counts (gone) for take2xx.
+		go r.cancel()
 	}
 }
 
@@ -278,10 +299,21 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 		p.releaseMedia(s)
 		s.anchored = false
 	}
-	r := &inviteRelay{p: p, req: req, tx: tx, c: c, s: s, over: over}
+	// The INVITE's handling is over once the relay finished and the
+	// forwarded call is recorded (Forwarded), whichever comes last.
+	var parties atomic.Int32
+	parties.Store(2)
+	r := &inviteRelay{p: p, req: req, tx: tx, c: c, s: s, over: func() {
+		if parties.Add(-1) == 0 {
+			over()
+		}
+	}}
 	on := r.answer
-	if p.cfg.SinkWaits {
-		on = r.answerAside
+	switch {
+	case transportOf(req) != "udp":
+		on = aside(r.answer, false) // a TCP or TLS write to the dialer can wait
+	case p.cfg.SinkWaits:
+		on = aside(r.answer, true)
 	}
 	// The carrier's answers wait for r.mu until r is complete.
 	r.mu.Lock()
@@ -299,20 +331,21 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 	// its size keeps its dialog on TCP toward the carrier, as its Record-Route says.
 	r.dl = p.dialogs.open(req, dialer, carrierTransport, s)
 	out.OnRetransmission(p.relayStray2xx)
+	r.deadline = time.Now().Add(inviteTimeout) // before the timer's own: see timeOut
 	r.timerC = time.AfterFunc(inviteTimeout, r.timeOut)
-	r.deadline = time.Now().Add(inviteTimeout)
 	cancelled := c.relayTo(r)
 	cut := !p.relays.add(r)
 	r.mu.Unlock()
+	if cancelled {
+		go r.cancel()
+	}
+	if cut {
+		go r.cut()
+	}
 	if err := p.decider.Forwarded(context.Background(), s.end.Call); err != nil {
 		p.log.Error("recording a forwarded call for frequency caps failed", "call_id", r.dl.callID, "error", err)
 	}
-	if cancelled {
-		r.cancel()
-	}
-	if cut {
-		r.cut()
-	}
+	r.over()
 	return true
 }
 
@@ -428,18 +461,6 @@ func (r *inviteRelay) answer(res *sip.Response, err error) {
 		}
 		r.finish()
 	}
-}
-
-// answerAside is answer for a DecisionSink that waits for the disk
-// (Config.SinkWaits): a final answer, which waits for its decision's record
-// before it leaves, is taken in a goroutine of its own, so that the reading
-// of the socket it came from does not wait with it.
-func (r *inviteRelay) answerAside(res *sip.Response, err error) {
-	if res != nil && res.StatusCode < 200 {
-		r.answer(res, err)
-		return
-	}
-	go r.answer(res, err)
 }
 
 // cancel takes the dialer's CANCEL: the carrier's answer to the INVITE

@@ -137,11 +137,13 @@ const (
 // clientTx is one client transaction. It implements sip.ClientTransaction.
 // Over UDP it sends its request again on Timer A (INVITE) or E (non-INVITE);
 // it gives up on Timer B or F (64*T1) without a final answer. After a final
-// answer it lingers to absorb retransmissions of it: Timer D (32 s) after a
-// non-2xx answer to an INVITE, each one ACKed again; Timer K (T4) after a
-// non-INVITE's; Timer M (64*T1) after a 2xx, each passed to onRetransmission.
-// Over TCP and TLS, where the RFC has D and K at zero, it lingers T4, so that
-// Done never closes before its user could read the final answer.
+// answer it lingers to absorb retransmissions of it: a non-2xx answer to an
+// INVITE is ACKed again, a 2xx passed to onRetransmission. It lingers
+// sip.Timer_D or sip.Timer_M, which the proxy sets to sipgoAfterFinal: past
+// that the finished-transaction table (finishedTxs) answers for it, as it
+// does for sipgo's transactions. Over TCP and TLS, where the RFC has D and K
+// at zero, it lingers as long, so that Done never closes before its user
+// could read the final answer.
 type clientTx struct {
 	txs       *clientTxs
 	key       string
@@ -235,15 +237,11 @@ func (tx *clientTx) receive(res *sip.Response) {
 			tx.linger(sip.Timer_M)
 		default:
 			tx.state, pass = txCompleted, true
-			linger := sip.T4 // Timer K; over TCP and TLS, see clientTx
 			if tx.invite {
 				tx.ack = ackOf(tx.req, res)
 				ack = tx.ack
-				if !tx.reliable {
-					linger = sip.Timer_D
-				}
 			}
-			tx.linger(linger)
+			tx.linger(sip.Timer_D)
 		}
 	case txCompleted:
 		if res.StatusCode >= 300 {

@@ -37,9 +37,9 @@ const sipgoAfterFinal = 500 * time.Millisecond
 func init() {
 	sip.Timer_J = sipgoAfterFinal // non-INVITE server transaction, Completed
 	sip.Timer_L = sipgoAfterFinal // INVITE server transaction, Accepted
-	sip.Timer_M = sipgoAfterFinal // INVITE client transaction, Accepted
-	// Timer D: INVITE client transaction after a non-2xx answer, and the
-	// non-INVITE client transaction, which sipgo keeps for Timer D, not K.
+	// The proxy's client transactions (clientTx) read these two: Timer M
+	// after a 2xx to an INVITE, Timer D after any other final answer.
+	sip.Timer_M = sipgoAfterFinal
 	sip.Timer_D = sipgoAfterFinal
 }
 

@@ -22,26 +22,17 @@ import (
 // holds its own: OnCancel must not wait for the relay's lock, or neither
 // goes on and the INVITE never ends.
 func TestACancelSipgoTakesDoesNotStallTheRelay(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
+	held := newHeldRecord()
 	r := newRigWith(t, allowAll{}, func(c *Config) {
 		c.SinkWaits = true
 		c.Dialers[0].Sources = []netip.Prefix{netip.MustParsePrefix("127.0.0.2/31")}
-	}, func(_ policy.Call, _ policy.Decision, status int) {
-		if status == 486 {
-			close(entered)
-			<-release // an fsync
-		}
-	})
+	}, held.sink)
 	other := freeUDP(t, "127.0.0.3")
 	inv := invite("abba", "abba")
-	got := r.placeCall(t, inv)
-	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
-	await(t, r.dialer, time.Second, "SIP/2.0 180 ")
-	send(t, r.carrier, r.proxyAddr(), answer(got, "486 Busy Here", ""))
-	<-entered
+	r.busyWhileHeld(t, inv, held)
 	send(t, other, r.proxyAddr(), strings.ReplaceAll(cancelText(inv), "LOCAL", r.dialer.LocalAddr().String()))
 	time.Sleep(300 * time.Millisecond)
-	close(release)
+	close(held.release)
 	msgs := firstLines(recv(r.dialer, 2*time.Second))
 	deadline := time.Now().Add(2 * time.Second)
 	for r.p.activeInvites() > 0 && time.Now().Before(deadline) {
@@ -57,26 +48,16 @@ func TestACancelSipgoTakesDoesNotStallTheRelay(t *testing.T) {
 // which the UDP socket's reader takes (takeCancel), must not wait for that
 // lock: the socket reads on, and another call goes through meanwhile.
 func TestTheSocketReadsWhileADecisionWaitsForTheDisk(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	r := newRigWith(t, allowAll{}, func(c *Config) { c.SinkWaits = true },
-		func(_ policy.Call, _ policy.Decision, status int) {
-			if status == 486 {
-				close(entered)
-				<-release // an fsync
-			}
-		})
+	held := newHeldRecord()
+	r := newRigWith(t, allowAll{}, func(c *Config) { c.SinkWaits = true }, held.sink)
 	inv := invite("fsync", "fsync")
-	got := r.placeCall(t, inv)
-	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
-	await(t, r.dialer, time.Second, "SIP/2.0 180 ")
-	send(t, r.carrier, r.proxyAddr(), answer(got, "486 Busy Here", ""))
-	<-entered
+	r.busyWhileHeld(t, inv, held)
 	send(t, r.dialer, r.proxyAddr(), cancelText(inv))
 	time.Sleep(100 * time.Millisecond)
 	// Another call, while the record waits.
 	send(t, r.dialer, r.proxyAddr(), invite("second", "second"))
 	second := recvCall(r.carrier, "second", 3*time.Second)
-	close(release)
+	close(held.release)
 	if len(second) == 0 {
 		t.Fatal("the socket read nothing while a decision record waited for the disk")
 	}
@@ -135,4 +116,31 @@ func TestDrainWaitsForTheForwardedCallsRecord(t *testing.T) {
 	if !d.done.Load() {
 		t.Error("Drain returned while Forwarded was still recording the call")
 	}
+}
+
+// heldRecord is a DecisionSink that holds the record of a 486, as a disk
+// slow to sync would: entered is closed as it starts waiting, and it
+// returns once release is closed.
+type heldRecord struct{ entered, release chan struct{} }
+
+func newHeldRecord() *heldRecord {
+	return &heldRecord{entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (h *heldRecord) sink(_ policy.Call, _ policy.Decision, status int) {
+	if status == 486 {
+		close(h.entered)
+		<-h.release
+	}
+}
+
+// busyWhileHeld places inv, has the carrier ring and then answer 486, and
+// returns once h holds the 486's record.
+func (r *rig) busyWhileHeld(t *testing.T, inv string, h *heldRecord) {
+	t.Helper()
+	got := r.placeCall(t, inv)
+	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
+	await(t, r.dialer, time.Second, "SIP/2.0 180 ")
+	send(t, r.carrier, r.proxyAddr(), answer(got, "486 Busy Here", ""))
+	<-h.entered
 }

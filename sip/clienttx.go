@@ -134,8 +134,7 @@ const (
 	txTerminated
 )
 
-// clientTx is one client transaction. It implements sip.ClientTransaction.
-// Over UDP it sends its request again on Timer A (INVITE) or E (non-INVITE);
+// clientTx is one client transaction. Over UDP it sends its request again on Timer A (INVITE) or E (non-INVITE);
 // it gives up on Timer B or F (64*T1) without a final answer. After a final
 // answer it lingers to absorb retransmissions of it: a non-2xx answer to an
 // INVITE is ACKed again, a 2xx passed to onRetransmission. It lingers
@@ -160,12 +159,10 @@ type clientTx struct {
 	state            txState
 	interval         time.Duration // Timer A's or E's next wait
 	retransmit       *time.Timer   // Timer A or E, over UDP
-	lifetime         *time.Timer   // Timer B or F, then D, K or M
+	lifetime         *time.Timer   // Timer B or F, then D or M
 	req              *sip.Request  // until a final answer
 	ack              *sip.Request  // the ACK of a non-2xx final answer to an INVITE
-	err              error
 	onRetransmission sip.FnTxResponse
-	onTerminate      []sip.FnTxTerminate
 }
 
 func (tx *clientTx) start() error {
@@ -296,20 +293,12 @@ func (tx *clientTx) end(err error) {
 	tx.state = txTerminated
 	stop(tx.retransmit)
 	stop(tx.lifetime)
-	if err == nil {
-		err = sip.ErrTransactionTerminated
-	}
-	tx.err = err
 	close(tx.done)
-	onTerminate := tx.onTerminate
 	tx.mu.Unlock()
 
 	tx.txs.mu.Lock()
 	delete(tx.txs.byKey, tx.key)
 	tx.txs.mu.Unlock()
-	for _, f := range onTerminate {
-		f(tx.key, err)
-	}
 	tx.conn.TryClose() // the reference ClientRequestConnection took
 	if tell != nil {
 		tell(nil, err)
@@ -328,39 +317,15 @@ func stop(t *time.Timer) {
 func (tx *clientTx) Responses() <-chan *sip.Response { return tx.responses }
 
 // OnRetransmission registers f for every retransmission of the 2xx that
-// answered the INVITE; false when the transaction already ended.
-func (tx *clientTx) OnRetransmission(f sip.FnTxResponse) bool {
+// answered the INVITE.
+func (tx *clientTx) OnRetransmission(f sip.FnTxResponse) {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
-	if tx.state == txTerminated {
-		return false
-	}
 	tx.onRetransmission = f
-	return true
 }
 
 // Terminate ends the transaction now.
 func (tx *clientTx) Terminate() { tx.end(nil) }
 
-// OnTerminate registers f for the transaction's end; false when it already ended.
-func (tx *clientTx) OnTerminate(f sip.FnTxTerminate) bool {
-	tx.mu.Lock()
-	defer tx.mu.Unlock()
-	if tx.state == txTerminated {
-		return false
-	}
-	tx.onTerminate = append(tx.onTerminate, f)
-	return true
-}
-
 // Done is closed when the transaction ends.
 func (tx *clientTx) Done() <-chan struct{} { return tx.done }
-
-// Err says why the transaction ended: sip.ErrTransactionTimeout, a
-// transport error, or sip.ErrTransactionTerminated when it ran its course or
-// was terminated.
-func (tx *clientTx) Err() error {
-	tx.mu.Lock()
-	defer tx.mu.Unlock()
-	return tx.err
-}

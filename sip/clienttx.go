@@ -329,3 +329,18 @@ func (tx *clientTx) Terminate() { tx.end(nil) }
 
 // Done is closed when the transaction ends.
 func (tx *clientTx) Done() <-chan struct{} { return tx.done }
+
+// aside has f take answers in goroutines of their own, all of them or the
+// final ones (and the end) only, for an answerFunc whose work may wait: a
+// write over TCP or TLS, a DecisionSink that waits for the disk
+// (Config.SinkWaits). The reading of the socket an answer came from must
+// not wait with it.
+func aside(f answerFunc, finalOnly bool) answerFunc {
+	return func(res *sip.Response, err error) {
+		if finalOnly && res != nil && res.StatusCode < 200 {
+			f(res, err)
+			return
+		}
+		go f(res, err)
+	}
+}

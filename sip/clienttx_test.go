@@ -82,15 +82,17 @@ func TestAnswersNeverWaitForTheirReader(t *testing.T) {
 func TestUnansweredRequestIsSentAgain(t *testing.T) {
 	r := newRig(t, allowAll{})
 	r.sendOptions(t, "unanswered")
-	var sent []time.Time
-	for _, m := range recv(r.carrier, sip.T1*3+sip.T1/2) {
+	// At 0, T1 and 3*T1, the next at 7*T1: three within 4*T1, with a
+	// timer late by up to T1 on a loaded machine.
+	window := 4 * sip.T1
+	sent := 0
+	for _, m := range recv(r.carrier, window) {
 		if strings.HasPrefix(m, "OPTIONS ") {
-			sent = append(sent, time.Now())
+			sent++
 		}
 	}
-	// At 0, T1 and 3*T1: three within 3.5*T1.
-	if len(sent) != 3 {
-		t.Errorf("the carrier got the OPTIONS %d times in %v, want 3", len(sent), sip.T1*3+sip.T1/2)
+	if sent != 3 {
+		t.Errorf("the carrier got the OPTIONS %d times in %v, want 3", sent, window)
 	}
 }
 

@@ -72,7 +72,7 @@ func (p *Proxy) takeCancel(msg []byte, from net.Addr, transport string) bool {
 	if !bytes.HasPrefix(msg, []byte("CANCEL ")) {
 		return false
 	}
-	req, ok := parseRead[*sip.Request](p, msg, from, transport)
+	req, ok := parseRead[*sip.Request](p, msg, from, strings.ToUpper(transport))
 	if !ok || validate(req) != nil {
 		return false
 	}
@@ -109,7 +109,7 @@ func (p *Proxy) takeAck(msg []byte, from net.Addr) bool {
 	if !ok || !p.dialogs.hasUDP(callID, seq) {
 		return false
 	}
-	req, ok := parseRead[*sip.Request](p, msg, from, "udp")
+	req, ok := parseRead[*sip.Request](p, msg, from, "UDP")
 	if !ok {
 		return false
 	}
@@ -126,12 +126,13 @@ func (p *Proxy) takeResponse(msg []byte, from net.Addr) bool {
 	if !bytes.HasPrefix(msg, []byte("SIP/2.0 ")) {
 		return false
 	}
-	res, ok := parseRead[*sip.Response](p, msg, from, "udp")
+	res, ok := parseRead[*sip.Response](p, msg, from, "UDP")
 	return ok && p.clientTxs.receive(res)
 }
 
-// parseRead parses a message a socket tap read from from over transport,
-// as sipgo's transport layer would: its source and transport set. It
+// parseRead parses a message a socket tap read from from over transport
+// (as sipgo names it: "UDP", "TCP", "TLS"), as sipgo's transport layer
+// would: its source and transport set. It
 // reports false for a message that does not parse or is not an M.
 func parseRead[M interface {
 	*sip.Request | *sip.Response
@@ -146,7 +147,7 @@ func parseRead[M interface {
 		return nil, false
 	}
 	m.SetSource(from.String())
-	m.SetTransport(strings.ToUpper(transport))
+	m.SetTransport(transport)
 	return m, true
 }
 

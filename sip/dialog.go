@@ -338,13 +338,17 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) (kep
 	// The answers wait for r.mu until r is complete.
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out, _, _, err := p.forward(build, next.transport, on)
+	out, fwd, _, err := p.forward(build, next.transport, on)
 	if err != nil {
 		p.log.Warn("relaying in-dialog request failed", "method", req.Method, "call_id", dl.callID, "error", err)
 		reply(tx, req, 503, "Service Unavailable")
 		return false
 	}
 	r.out = out
+	if req.IsInvite() {
+		r.fwd = fwd
+		r.timerC = startTimerC(p.cfg.TimerC, r.timeOut)
+	}
 	return true
 }
 
@@ -364,6 +368,11 @@ type inDialogRelay struct {
 	mu       sync.Mutex
 	out      *clientTx
 	finished bool // over TCP a provisional answer can come after the final one
+	// A re-INVITE's Timer C, the request as the other side got it (for its
+	// CANCEL), and whether it rang and was cancelled; unused for the rest.
+	timerC             timerC
+	fwd                *sip.Request
+	ringing, cancelled bool
 }
 
 // reportEnd runs endCall, once the request has its final answer.
@@ -381,11 +390,14 @@ func (r *inDialogRelay) answer(res *sip.Response, _ error) {
 		return
 	}
 	if res == nil {
-		r.finished = true
-		r.reportEnd()
-		reply(r.tx, r.req, 408, "Request Timeout")
-		endServerTx(r.tx)
+		r.timeOut408()
 		return
+	}
+	if res.StatusCode < 200 && r.fwd != nil {
+		r.ringing = true
+		if !r.cancelled {
+			r.timerC.resetFor(res.StatusCode, r.p.cfg.TimerC)
+		}
 	}
 	lost := forUs(res)
 	if res.StatusCode == 100 || lost && res.StatusCode < 200 {
@@ -402,12 +414,46 @@ func (r *inDialogRelay) answer(res *sip.Response, _ error) {
 	if res.StatusCode < 200 {
 		return
 	}
-	r.finished = true
-	r.reportEnd()
+	r.finish()
 	if res.StatusCode < 300 && r.req.IsInvite() {
 		r.out.Terminate()
 	}
 	endServerTx(r.tx)
+}
+
+// timeOut is a re-INVITE's Timer C (RFC 3261 §16.8): a ringing one gets a
+// CANCEL and cancelWait more for its final answer; one that never rang, or
+// got none after its CANCEL, ends with 408 for the side that sent it.
+func (r *inDialogRelay) timeOut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished || r.timerC.early() {
+		return
+	}
+	if r.ringing && !r.cancelled {
+		r.cancelled = true
+		go r.p.sendCancel(r.fwd)
+		r.timerC.reset(cancelWait)
+		return
+	}
+	r.out.Terminate()
+	r.timeOut408()
+}
+
+// timeOut408 ends a request the other side gave no final answer to.
+func (r *inDialogRelay) timeOut408() {
+	r.finish()
+	reply(r.tx, r.req, 408, "Request Timeout")
+	endServerTx(r.tx)
+}
+
+// finish marks the request answered and reports a BYE's end of the call.
+func (r *inDialogRelay) finish() {
+	r.finished = true
+	if r.fwd != nil {
+		r.timerC.stop()
+	}
+	r.reportEnd()
 }
 
 // relayStray2xx relays a 2xx to an INVITE that no transaction holds any

@@ -18,10 +18,9 @@ import (
 // no call for now (stopping, not ready, its decision log failing), in seconds.
 const retryAfter = "5"
 
-// inviteTimeout bounds how long a forwarded INVITE may go without any answer
-// from the carrier (RFC 3261 §16.6 Timer C: more than 3 minutes; every
-// provisional answer starts it again).
-const inviteTimeout = 181 * time.Second
+// defaultTimerC is Config.TimerC's default (RFC 3261 §16.6 step 11: more
+// than 3 minutes).
+const defaultTimerC = 181 * time.Second
 
 // cancelWait bounds how long a cancelled INVITE waits for the carrier's final
 // answer before the proxy ends it for the dialer (RFC 3261 §9.1: 64*T1).
@@ -263,8 +262,7 @@ func (p *Proxy) relayInvite(req *sip.Request, tx sip.ServerTransaction, dialer *
 	// its size keeps its dialog on TCP toward the carrier, as its Record-Route says.
 	r.dl = p.dialogs.open(req, dialer, carrierTransport, s)
 	out.OnRetransmission(p.relayStray2xx)
-	r.deadline = time.Now().Add(inviteTimeout) // before the timer's own: see timeOut
-	r.timerC = time.AfterFunc(inviteTimeout, r.timeOut)
+	r.timerC = startTimerC(p.cfg.TimerC, r.timeOut)
 	cancelled := c.relayTo(r)
 	cut := !p.relays.add(r)
 	r.mu.Unlock()

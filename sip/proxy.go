@@ -112,6 +112,10 @@ type Config struct {
 	// (audit.sync: always): the carrier's final answers are then relayed
 	// from a goroutine of their own, not from the reading of the socket.
 	SinkWaits bool
+	// TimerC is how long a forwarded INVITE or re-INVITE may ring without a
+	// final answer before the proxy cancels it (RFC 3261 §16.6 step 11: more
+	// than 3 minutes; default 181 s). Tests set less.
+	TimerC time.Duration
 }
 
 // Decider is the policy, seen from the proxy.
@@ -203,6 +207,9 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.TimerC <= 0 {
+		cfg.TimerC = defaultTimerC
 	}
 	if cfg.RefusalLogInterval <= 0 {
 		cfg.RefusalLogInterval = 10 * time.Second

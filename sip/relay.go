@@ -2,7 +2,6 @@ package sip
 
 import (
 	"sync"
-	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -26,8 +25,7 @@ type inviteRelay struct {
 	out      *clientTx
 	fwd      *sip.Request // as the carrier got it
 	dl       *dialog
-	timerC   *time.Timer
-	deadline time.Time // when timerC runs out
+	timerC   timerC
 	finished bool
 	ringing  bool
 	// cancelled: the dialer cancelled; cancelPending: before any provisional
@@ -67,9 +65,9 @@ func (r *inviteRelay) answer(res *sip.Response, err error) {
 		case r.cancelPending:
 			r.cancelPending = false
 			go p.sendCancel(r.fwd)
-			r.resetTimerC(cancelWait)
+			r.timerC.reset(cancelWait)
 		case !r.cancelled && !r.timedOut:
-			r.resetTimerC(inviteTimeout)
+			r.timerC.resetFor(res.StatusCode, p.cfg.TimerC)
 		}
 		if res.StatusCode > 100 && r.answered == 0 && !forUs(res) {
 			rel := responseToRelay(res, req)
@@ -135,7 +133,7 @@ func (r *inviteRelay) cancel() {
 	if _, bySipgo := r.c.state(); bySipgo {
 		r.answered = 487
 	}
-	r.resetTimerC(cancelWait)
+	r.timerC.reset(cancelWait)
 	if r.ringing {
 		go r.p.sendCancel(r.fwd)
 	} else {
@@ -152,7 +150,7 @@ func (r *inviteRelay) cancel() {
 func (r *inviteRelay) timeOut() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.finished || time.Now().Before(r.deadline) {
+	if r.finished || r.timerC.early() {
 		return // ended, or the timer was set again as it ran out
 	}
 	if r.answered == 0 {
@@ -161,7 +159,7 @@ func (r *inviteRelay) timeOut() {
 	if r.ringing && !r.cancelled && !r.timedOut {
 		r.timedOut = true
 		go r.p.sendCancel(r.fwd)
-		r.resetTimerC(cancelWait)
+		r.timerC.reset(cancelWait)
 		return
 	}
 	r.out.Terminate()
@@ -202,17 +200,11 @@ func (r *inviteRelay) giveUp(by EndedBy) {
 	}
 }
 
-// resetTimerC sets Timer C to run out in d.
-func (r *inviteRelay) resetTimerC(d time.Duration) {
-	r.deadline = time.Now().Add(d)
-	r.timerC.Reset(d)
-}
-
 // finish records the dialer's final status and who ended a call that did
 // not go on, and ends the INVITE's handling and its server transaction.
 func (r *inviteRelay) finish() {
 	r.finished = true
-	r.timerC.Stop()
+	r.timerC.stop()
 	r.p.relays.remove(r)
 	// The server transaction, which holds c for a CANCEL, lingers (Timer L,
 	// 64*T1, after a 2xx): it keeps nothing of the call.

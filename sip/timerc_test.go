@@ -1,0 +1,54 @@
+package sip
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A 100 Trying is hop by hop (RFC 3261 §16.7 step 2): only 101-199 start
+// Timer C again, so a carrier that keeps sending 100 after its 180 does
+// not keep a call ringing past it.
+func TestA100DoesNotPutOffTimerC(t *testing.T) {
+	r := newRigWith(t, allowAll{}, func(c *Config) { c.TimerC = 400 * time.Millisecond })
+	got := r.placeCall(t, invite("tc100", "tc100"))
+	send(t, r.carrier, r.proxyAddr(), answer(got, "180 Ringing", ""))
+	awaitNext(t, r.dialer, time.Second, "SIP/2.0 180 ")
+	rang := time.Now()
+	var cancel string
+	for i := 0; i < 15 && cancel == ""; i++ {
+		send(t, r.carrier, r.proxyAddr(), answer(got, "100 Trying", ""))
+		for _, m := range recv(r.carrier, 100*time.Millisecond) {
+			if strings.HasPrefix(m, "CANCEL ") {
+				cancel = m
+			}
+		}
+	}
+	if cancel == "" {
+		t.Fatalf("no CANCEL %v after the 180, with a 100 every 100 ms and Timer C at 400 ms", time.Since(rang).Round(time.Millisecond))
+	}
+	send(t, r.carrier, r.proxyAddr(), answer(cancel, "200 OK", ""))
+	send(t, r.carrier, r.proxyAddr(), answer(got, "487 Request Terminated", ""))
+	await(t, r.dialer, time.Second, "SIP/2.0 408 ")
+}
+
+// A re-INVITE that rings and is never answered ends as an INVITE does
+// (RFC 3261 §16.8): Timer C runs out, the side it went to gets a CANCEL,
+// and that side's 487 reaches the side that sent it.
+func TestARingingReinviteIsCancelledWhenTimerCRunsOut(t *testing.T) {
+	r := newRigWith(t, allowAll{}, func(c *Config) { c.TimerC = 400 * time.Millisecond })
+	establish(t, r, "reinv-c")
+	send(t, r.carrier, r.proxyAddr(), fmt.Sprintf("INVITE sip:2025550100@%s SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKreinvc\nRoute: <sip:127.0.0.1:%d;lr>\nMax-Forwards: 70\nFrom: <sip:2025550143@127.0.0.1>;tag=ct\nTo: <sip:2025550100@127.0.0.2>;tag=dt\nCall-ID: reinv-c\nCSeq: 7 INVITE\nContact: <sip:LOCAL>\nContent-Length: 0\n\n", r.dialer.LocalAddr(), r.port))
+	reinv := awaitNext(t, r.dialer, time.Second, "INVITE ")
+	ownTag := func(m string) string { return strings.Replace(m, "tag=dt;tag=ct", "tag=dt", 1) }
+	send(t, r.dialer, r.proxyAddr(), ownTag(answer(reinv, "180 Ringing", "Contact: <sip:"+r.dialer.LocalAddr().String()+">\n")))
+	awaitNext(t, r.carrier, time.Second, "SIP/2.0 180 ")
+	cancel := awaitNext(t, r.dialer, 2*time.Second, "CANCEL ")
+	send(t, r.dialer, r.proxyAddr(), ownTag(answer(cancel, "200 OK", "")))
+	send(t, r.dialer, r.proxyAddr(), ownTag(answer(reinv, "487 Request Terminated", "")))
+	final := awaitNext(t, r.carrier, time.Second, "SIP/2.0 487 ")
+	if !strings.Contains(final, "CSeq: 7 INVITE") {
+		t.Errorf("the carrier's 487 is not its re-INVITE's: %q", final)
+	}
+}

@@ -157,9 +157,13 @@ func parseRead[M interface {
 type cancelTap struct {
 	net.PacketConn
 	p *Proxy
+	// reading is called as every read starts: sipgo reads the socket once
+	// it can send from it.
+	reading func()
 }
 
 func (c cancelTap) ReadFrom(b []byte) (int, net.Addr, error) {
+	c.reading()
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(b)
 		if err != nil {

@@ -113,19 +113,29 @@ func awaitFirst(t *testing.T, c net.PacketConn, start string) {
 // client transaction, ended with the test.
 func (r *rig) sendOptions(t *testing.T, callID string) *clientTx {
 	t.Helper()
-	// Ready comes before sipgo keeps the listening socket for sending: until
-	// then a request of the proxy's own cannot leave from it.
-	deadline := time.Now().Add(2 * time.Second)
 	tx := r.p.begin(optionsToCarrier(r.p, callID))
-	for tx == nil && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		tx = r.p.begin(optionsToCarrier(r.p, callID))
-	}
 	if tx == nil {
 		t.Fatal("the OPTIONS was not sent")
 	}
 	t.Cleanup(tx.Terminate)
 	return tx
+}
+
+// Once Ready, a request of the proxy's own leaves from its listening
+// socket: sipgo takes the socket for sending just before its first read,
+// which Ready waits for.
+func TestTheProxysOwnRequestsLeaveOnceItIsReady(t *testing.T) {
+	r := newRig(t, allowAll{})
+	for i := range 20 {
+		if i > 0 {
+			r.restart()
+		}
+		tx := r.p.begin(optionsToCarrier(r.p, fmt.Sprintf("ready-%d", i)))
+		if tx == nil {
+			t.Fatalf("start %d: a request of the proxy's own could not be sent once it was ready", i)
+		}
+		tx.Terminate()
+	}
 }
 
 // optionsToCarrier is an OPTIONS of the proxy's own to the carrier.

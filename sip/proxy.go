@@ -325,13 +325,24 @@ func (p *Proxy) Serve(ctx context.Context) error {
 			s.Close()
 		}
 	}()
+	var serving []<-chan struct{}
 	for _, l := range p.cfg.Listen {
-		socket, serve, err := p.listen(l)
+		socket, serve, started, err := p.listen(l)
 		if err != nil {
 			return err
 		}
 		sockets = append(sockets, socket)
+		serving = append(serving, started)
 		go func() { errs <- serve() }()
+	}
+	for _, started := range serving {
+		select {
+		case <-started:
+		case err := <-errs:
+			return err
+		case <-ctx.Done():
+			return nil
+		}
 	}
 	close(p.ready)
 	go p.sweepDialogs(ctx, time.Minute, dialogMaxAge)
@@ -353,27 +364,30 @@ func (p *Proxy) Serve(ctx context.Context) error {
 }
 
 // listen opens a listen address behind a cancel tap (cancel.go) and
-// returns the socket and how sipgo serves it.
-func (p *Proxy) listen(l Listener) (io.Closer, func() error, error) {
+// returns the socket, how sipgo serves it, and a channel closed once sipgo
+// can send from it: a UDP socket is taken for sending by sipgo's Serve just
+// before it first reads it, and until then the proxy's own requests could
+// not leave from it.
+func (p *Proxy) listen(l Listener) (io.Closer, func() error, <-chan struct{}, error) {
+	started := make(chan struct{})
 	switch l.Network {
-	case "tcp":
+	case "tcp", "tls":
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return ln, func() error { return p.server.ServeTCP(cancelTapListener{ln, p}) }, nil
-	case "tls":
-		ln, err := net.Listen("tcp", l.Addr)
-		if err != nil {
-			return nil, nil, err
+		close(started) // connections are taken for sending as they are made
+		if l.Network == "tcp" {
+			return ln, func() error { return p.server.ServeTCP(cancelTapListener{ln, p}) }, started, nil
 		}
-		return ln, func() error { return p.server.ServeTLS(cancelTapListener{tlsListener{ln, p.cfg.TLS, p}, p}) }, nil
+		return ln, func() error { return p.server.ServeTLS(cancelTapListener{tlsListener{ln, p.cfg.TLS, p}, p}) }, started, nil
 	}
 	pc, err := listenUDP(l.Addr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return pc, func() error { return p.server.ServeUDP(cancelTap{pc, p}) }, nil
+	tap := cancelTap{PacketConn: pc, p: p, reading: sync.OnceFunc(func() { close(started) })}
+	return pc, func() error { return p.server.ServeUDP(tap) }, started, nil
 }
 
 // udpReadBuffer is the receive buffer asked for a UDP listener, in bytes.

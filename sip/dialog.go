@@ -94,6 +94,14 @@ func (t *dialogTable) get(callID string) *dialog {
 	return t.byID[callID]
 }
 
+// getAnswered is get, and whether the dialog's INVITE 2xx went to the dialer.
+func (t *dialogTable) getAnswered(callID string) (*dialog, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	dl := t.byID[callID]
+	return dl, dl != nil && dl.answered
+}
+
 // hasUDP reports whether the table holds the dialog of callID, opened by
 // the INVITE with CSeq number seq and answered with a 2xx, with both sides
 // reached over UDP (an ACK of that number may come from either side: the
@@ -471,7 +479,12 @@ func (p *Proxy) relayStray2xx(res *sip.Response) {
 	if ip, err := netip.ParseAddr(via.Host); err != nil || !p.own[netip.AddrPortFrom(ip.Unmap(), uint16(via.Port))] {
 		return
 	}
-	dl := p.dialogs.get(res.CallID().Value())
+	dl, answered := p.dialogs.getAnswered(res.CallID().Value())
+	if dl != nil && !answered {
+		// The first 2xx waits for its decision's record (Config.SinkWaits):
+		// none may overtake it. The carrier sends it again.
+		return
+	}
 	recovered := dl == nil
 	if recovered {
 		dl = p.recoverAnswer(res)

@@ -22,7 +22,7 @@ import (
 // holds its own: OnCancel must not wait for the relay's lock, or neither
 // goes on and the INVITE never ends.
 func TestACancelSipgoTakesDoesNotStallTheRelay(t *testing.T) {
-	held := newHeldRecord()
+	held := newHeldRecord(486)
 	r := newRigWith(t, allowAll{}, func(c *Config) {
 		c.SinkWaits = true
 		c.Dialers[0].Sources = []netip.Prefix{netip.MustParsePrefix("127.0.0.2/31")}
@@ -48,7 +48,7 @@ func TestACancelSipgoTakesDoesNotStallTheRelay(t *testing.T) {
 // which the UDP socket's reader takes (takeCancel), must not wait for that
 // lock: the socket reads on, and another call goes through meanwhile.
 func TestTheSocketReadsWhileADecisionWaitsForTheDisk(t *testing.T) {
-	held := newHeldRecord()
+	held := newHeldRecord(486)
 	r := newRigWith(t, allowAll{}, func(c *Config) { c.SinkWaits = true }, held.sink)
 	inv := invite("fsync", "fsync")
 	r.busyWhileHeld(t, inv, held)
@@ -118,17 +118,20 @@ func TestDrainWaitsForTheForwardedCallsRecord(t *testing.T) {
 	}
 }
 
-// heldRecord is a DecisionSink that holds the record of a 486, as a disk
-// slow to sync would: entered is closed as it starts waiting, and it
-// returns once release is closed.
-type heldRecord struct{ entered, release chan struct{} }
+// heldRecord is a DecisionSink that holds the record of a call that ended
+// with status, as a disk slow to sync would: entered is closed as it starts
+// waiting, and it returns once release is closed.
+type heldRecord struct {
+	status           int
+	entered, release chan struct{}
+}
 
-func newHeldRecord() *heldRecord {
-	return &heldRecord{entered: make(chan struct{}), release: make(chan struct{})}
+func newHeldRecord(status int) *heldRecord {
+	return &heldRecord{status: status, entered: make(chan struct{}), release: make(chan struct{})}
 }
 
 func (h *heldRecord) sink(_ policy.Call, _ policy.Decision, status int) {
-	if status == 486 {
+	if status == h.status {
 		close(h.entered)
 		<-h.release
 	}
@@ -143,4 +146,28 @@ func (r *rig) busyWhileHeld(t *testing.T, inv string, h *heldRecord) {
 	await(t, r.dialer, time.Second, "SIP/2.0 180 ")
 	send(t, r.carrier, r.proxyAddr(), answer(got, "486 Busy Here", ""))
 	<-h.entered
+}
+
+// With Config.SinkWaits the carrier's 2xx reaches the dialer only once its
+// decision is recorded; a retransmission of that 2xx that comes meanwhile
+// (the carrier's Timer G, RFC 3261 §13.3.1.4) must wait too: it is dropped,
+// and a later one, after the record, is relayed.
+func TestA2xxRetransmissionWaitsForTheRecordAsThe2xxDoes(t *testing.T) {
+	held := newHeldRecord(200)
+	r := newRigWith(t, allowAll{}, func(c *Config) { c.SinkWaits = true }, held.sink)
+	got := r.placeCall(t, invite("held2xx", "held2xx"))
+	ok := answer(got, "200 OK", "Contact: <sip:"+r.carrier.LocalAddr().String()+">\n")
+	send(t, r.carrier, r.proxyAddr(), ok)
+	<-held.entered
+	send(t, r.carrier, r.proxyAddr(), ok)
+	early := firstLines(recv(r.dialer, 300*time.Millisecond))
+	close(held.release)
+	for _, l := range early {
+		if l == "SIP/2.0 200 OK" {
+			t.Fatalf("the dialer got the 200 before its decision was recorded: %q", early)
+		}
+	}
+	awaitNext(t, r.dialer, time.Second, "SIP/2.0 200 ")
+	send(t, r.carrier, r.proxyAddr(), ok)
+	awaitNext(t, r.dialer, time.Second, "SIP/2.0 200 ")
 }

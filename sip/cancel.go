@@ -2,11 +2,13 @@ package sip
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -166,6 +168,10 @@ func (c cancelTap) ReadFrom(b []byte) (int, net.Addr, error) {
 	c.reading()
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			c.p.retryAfter("reading a UDP socket", err)
+			continue
+		}
 		if err != nil {
 			return n, addr, err
 		}
@@ -190,6 +196,27 @@ func (c cancelTap) ReadFrom(b []byte) (int, net.Addr, error) {
 	}
 }
 
+// retryWait is how long a socket's reader waits after an error other than
+// a closed socket before it reads or accepts again (ENOBUFS, ENOMEM: the
+// kernel short of memory; EMFILE: out of file descriptors), so that an
+// error that lasts does not spin.
+const retryWait = 10 * time.Millisecond
+
+// retryAfter logs an error of reading a UDP socket or accepting a
+// connection, once per errorLogInterval while they go on, and waits
+// retryWait. sipgo stops reading or accepting on such an error, and the
+// proxy would take no more calls on that listener.
+func (p *Proxy) retryAfter(op string, err error) {
+	now := time.Now().UnixNano()
+	if last := p.errorLogged.Load(); now-last >= int64(errorLogInterval) && p.errorLogged.CompareAndSwap(last, now) {
+		p.log.Error(op+" failed; trying again", "error", err)
+	}
+	time.Sleep(retryWait)
+}
+
+// errorLogInterval bounds the log lines of a socket error that lasts.
+const errorLogInterval = 10 * time.Second
+
 // WriteTo sends a datagram, remembering the transaction it finishes.
 func (c cancelTap) WriteTo(b []byte, addr net.Addr) (int, error) {
 	c.p.finished.noteSent(b)
@@ -206,6 +233,10 @@ type cancelTapListener struct {
 func (l cancelTapListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			l.p.retryAfter("accepting a connection", err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

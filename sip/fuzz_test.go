@@ -36,6 +36,7 @@ type packetPipe struct {
 type datagram struct {
 	data []byte
 	addr *net.UDPAddr
+	err  error // returned by ReadFrom instead
 }
 
 func newPacketPipe() *packetPipe {
@@ -45,6 +46,9 @@ func newPacketPipe() *packetPipe {
 func (c *packetPipe) ReadFrom(b []byte) (int, net.Addr, error) {
 	select {
 	case d := <-c.in:
+		if d.err != nil {
+			return 0, nil, d.err
+		}
 		return copy(b, d.data), d.addr, nil
 	case <-c.closed:
 		return 0, nil, net.ErrClosed
@@ -61,11 +65,11 @@ func (c *packetPipe) WriteTo(b []byte, addr net.Addr) (int, error) {
 		to = net.UDPAddrFromAddrPort(ap)
 	}
 	c.mu.Lock()
-	c.wrote = append(c.wrote, datagram{bytes.Clone(b), to})
+	c.wrote = append(c.wrote, datagram{data: bytes.Clone(b), addr: to})
 	c.mu.Unlock()
 	if to.String() == fuzzCarrier.String() && bytes.HasPrefix(b, []byte("INVITE ")) {
 		busy := []byte(strings.ReplaceAll(answer(string(b), "486 Busy Here", ""), "\n", "\r\n"))
-		go func() { c.in <- datagram{busy, fuzzCarrier} }()
+		go func() { c.in <- datagram{data: busy, addr: fuzzCarrier} }()
 	}
 	return len(b), nil
 }
@@ -151,7 +155,7 @@ func FuzzRequest(f *testing.F) {
 		sender := senders[int(from)%len(senders)]
 		pipe.settle(5 * time.Millisecond)
 		select {
-		case pipe.in <- datagram{msg, sender}:
+		case pipe.in <- datagram{data: msg, addr: sender}:
 		case <-time.After(3 * time.Second):
 			t.Fatal("the proxy stopped reading its socket")
 		}

@@ -174,7 +174,8 @@ type Proxy struct {
 	limiter          *sourceLimiter
 	nonces           nonces
 	ready            chan struct{}
-	macs             sync.Pool // HMAC-SHA256s keyed with Config.RouteKey (routekey.go)
+	errorLogged      atomic.Int64 // unix ns of the last socket error logged (retryAfter)
+	macs             sync.Pool    // HMAC-SHA256s keyed with Config.RouteKey (routekey.go)
 }
 
 // family names one of our listeners: a transport and an IP version.

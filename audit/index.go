@@ -72,8 +72,11 @@ type fileIndex struct {
 	gz     bool
 	blocks []block
 	pairs  []uint64 // in memory; nil when read through file
-	file   *os.File
-	npairs int64
+	// blockPairs is where the pairs of the last block lines were added to
+	// start, while the index is built (addLine).
+	blockPairs int
+	file       *os.File
+	npairs     int64
 	// counts are the hourly counts, in memory or (countsLen bytes) after
 	// the pairs in file.
 	counts    map[hourCount]int64
@@ -261,6 +264,15 @@ func (ix *fileIndex) addLine(line []byte, text int64) {
 		ix.blocks = append(ix.blocks, newBlock(text, text))
 	}
 	b := uint64(len(ix.blocks) - 1)
+	if n := len(ix.pairs); n > ix.blockPairs && ix.pairs[n-1]&math.MaxUint32 != b {
+		// A block's pairs are sorted and their repeats dropped as the next
+		// begins (a call's Call-ID is in its decision and its outcome, most
+		// often in one block), so that they are held once.
+		last := ix.pairs[ix.blockPairs:]
+		slices.Sort(last)
+		ix.pairs = ix.pairs[:ix.blockPairs+len(slices.Compact(last))]
+		ix.blockPairs = len(ix.pairs)
+	}
 	if s, ok := summarize(line); ok {
 		ix.counts[countKey(&s)]++
 		bl := &ix.blocks[b]
@@ -283,25 +295,32 @@ func (ix *fileIndex) save(dir string, f logFile) error {
 	if err != nil {
 		return err
 	}
-	b := make([]byte, 0, indexHeader+blockSize*len(ix.blocks)+8*len(ix.pairs)+len(counts))
-	b = append(b, indexMagic...)
-	for _, n := range []int{int(ix.size), len(ix.blocks), len(ix.pairs), len(counts)} {
-		b = binary.LittleEndian.AppendUint64(b, uint64(n))
-	}
-	for _, bl := range ix.blocks {
-		for _, v := range []int64{bl.disk, bl.text, bl.first, bl.last} {
-			b = binary.LittleEndian.AppendUint64(b, uint64(v))
-		}
-	}
-	for _, p := range ix.pairs {
-		b = binary.LittleEndian.AppendUint64(b, p)
-	}
-	b = append(b, counts...)
 	tmp, err := os.CreateTemp(filepath.Join(dir, indexDirName), ".tmp-*")
 	if err != nil {
 		return err
 	}
-	_, err = tmp.Write(b)
+	// Written as it is encoded: the pairs of a 1 GB file are ≈ 30 MB, which
+	// a buffer of the whole index would hold a second time.
+	w := bufio.NewWriterSize(tmp, 256<<10)
+	var le [8]byte
+	word := func(v uint64) {
+		binary.LittleEndian.PutUint64(le[:], v)
+		_, _ = w.Write(le[:])
+	}
+	_, _ = w.WriteString(indexMagic)
+	for _, n := range []int{int(ix.size), len(ix.blocks), len(ix.pairs), len(counts)} {
+		word(uint64(n))
+	}
+	for _, bl := range ix.blocks {
+		for _, v := range []int64{bl.disk, bl.text, bl.first, bl.last} {
+			word(uint64(v))
+		}
+	}
+	for _, p := range ix.pairs {
+		word(p)
+	}
+	_, _ = w.Write(counts)
+	err = w.Flush() // the first write error, if any, is kept and returned here
 	if err = errors.Join(err, tmp.Chmod(0o640), tmp.Close()); err == nil {
 		err = os.Rename(tmp.Name(), indexPath(dir, f))
 	}

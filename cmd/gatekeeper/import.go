@@ -199,7 +199,9 @@ type progressView struct {
 	terminal bool
 	bar      *progressbar.ProgressBar
 	phase    string
-	lastLine time.Time
+	// completed: the phase's 100 % line was written (not on a terminal).
+	completed bool
+	lastLine  time.Time
 }
 
 // plainEvery is how often a non-terminal gets a progress line.
@@ -213,9 +215,16 @@ func newProgressView(w io.Writer) *progressView {
 func (v *progressView) show(p registry.Progress) {
 	rate := float64(p.Numbers) / max(p.Elapsed.Seconds(), 1e-3)
 	if !v.terminal {
-		if time.Since(v.lastLine) < plainEvery && p.Done < p.Total {
+		// A line every plainEvery, and one as a phase completes: only its
+		// first report at 100 %, though more follow while the numbers drain.
+		if p.Phase != v.phase {
+			v.phase, v.completed = p.Phase, false
+		}
+		done := p.Done >= p.Total
+		if v.completed || !done && time.Since(v.lastLine) < plainEvery {
 			return
 		}
+		v.completed = done
 		v.lastLine = time.Now()
 		fmt.Fprintf(v.w, "import: %s %s, %d numbers (%.2f M/s)%s\n", p.Phase, fraction(p), p.Numbers, rate/1e6, eta(p))
 		return

@@ -486,6 +486,12 @@ func (p *Proxy) relayStray2xx(res *sip.Response) {
 		return
 	}
 	recovered := dl == nil
+	if branch, _ := via.Params.Get("branch"); recovered && p.sentByUs(branch) {
+		// This process forwarded the INVITE and its call has ended (its
+		// ACK lost, or a 2xx hung up after a CANCEL): only an earlier
+		// process's call is brought back from its seal.
+		return
+	}
 	if recovered {
 		dl = p.recoverAnswer(res)
 	}

@@ -60,9 +60,21 @@ func (p *Proxy) newVia(transport string, peer netip.Addr) *sip.ViaHeader {
 		Transport: strings.ToUpper(transport),
 		Host:      ours.Addr().String(), Port: int(ours.Port()),
 	}
-	via.Params.Add("branch", sip.GenerateBranchN(16))
+	via.Params.Add("branch", p.ownBranch())
 	return via
 }
+
+// ownBranch is a new Via branch of this process: RFC 3261's magic cookie
+// (§8.1.1.7), the process's branchMark and 16 random characters.
+func (p *Proxy) ownBranch() string {
+	var b strings.Builder
+	b.WriteString(p.branchMark)
+	return sip.RandStringBytesMask(&b, 16)
+}
+
+// sentByUs says that branch is the top Via branch of a request this
+// process sent, not an earlier process.
+func (p *Proxy) sentByUs(branch string) bool { return strings.HasPrefix(branch, p.branchMark) }
 
 // recordRoute is our Record-Route entry for the side at peer, reached over
 // transport, so that in-dialog requests from that side come back through

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -175,7 +176,10 @@ type Proxy struct {
 	nonces           nonces
 	ready            chan struct{}
 	errorLogged      atomic.Int64 // unix ns of the last socket error logged (retryAfter)
-	macs             sync.Pool    // HMAC-SHA256s keyed with Config.RouteKey (routekey.go)
+	// branchMark starts every Via branch this process sends (ownBranch), so
+	// that it tells its own transactions from an earlier process's.
+	branchMark string
+	macs       sync.Pool // HMAC-SHA256s keyed with Config.RouteKey (routekey.go)
 }
 
 // family names one of our listeners: a transport and an IP version.
@@ -232,6 +236,7 @@ func New(cfg Config, decider Decider, record DecisionSink) (*Proxy, error) {
 		carrier: carrier, own: map[netip.AddrPort]bool{}, listens: map[family]netip.AddrPort{},
 		dialogs: newDialogTable(), parser: newParser(), ready: make(chan struct{}),
 		limiter: newSourceLimiter(cfg.Limits.PerSource), nonces: newNonces(),
+		branchMark: sip.RFC3261BranchMagicCookie + "." + rand.Text()[:8] + ".",
 	}
 	p.unrecorded.calls = map[*callState]struct{}{}
 	quiet := p.quiet

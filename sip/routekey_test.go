@@ -137,3 +137,37 @@ func TestCallAnsweredAcrossARestartReachesTheDialer(t *testing.T) {
 		t.Errorf("the BYE got %q", firstLines([]string{res}))
 	}
 }
+
+// A 2xx the carrier sends again after the call ended (its ACK lost, or a
+// 2xx that crossed the dialer's CANCEL and was hung up) belongs to an
+// INVITE this process forwarded and ended: it must not bring the dialog
+// back from its seal, as a 2xx that comes across a restart does, nor
+// reach the dialer, whose call is over.
+func TestA2xxAfterTheCallEndedDoesNotBringItBack(t *testing.T) {
+	r := newRig(t, allowAll{})
+	send(t, r.dialer, r.proxyAddr(), invite("after", "after1"))
+	got := recvCall(r.carrier, "after", time.Second)
+	if len(got) == 0 {
+		t.Fatal("the carrier got no INVITE")
+	}
+	ok := answer(got[0], "200 OK", "Contact: <sip:"+r.carrier.LocalAddr().String()+">\n")
+	send(t, r.carrier, r.proxyAddr(), ok)
+	route := sealedRoute(t, awaitNext(t, r.dialer, time.Second, "SIP/2.0 200 OK"))
+	send(t, r.dialer, r.proxyAddr(), strings.Replace(strings.Replace(bye(route, "after", "dt", "ct", "ack1"), "BYE sip", "ACK sip", 1), "2 BYE", "1 ACK", 1))
+	awaitNext(t, r.carrier, time.Second, "ACK ")
+	send(t, r.dialer, r.proxyAddr(), bye(route, "after", "dt", "ct", "bye1"))
+	send(t, r.carrier, r.proxyAddr(), answer(awaitNext(t, r.carrier, time.Second, "BYE "), "200 OK", ""))
+	awaitNext(t, r.dialer, time.Second, "SIP/2.0 200 OK")
+	for _, wait := range []time.Duration{0, 700 * time.Millisecond} { // in and after the INVITE transaction's linger
+		time.Sleep(wait)
+		send(t, r.carrier, r.proxyAddr(), ok)
+		for _, m := range recv(r.dialer, 300*time.Millisecond) {
+			if strings.HasPrefix(m, "SIP/2.0 200") && strings.Contains(m, "CSeq: 1 INVITE") {
+				t.Fatalf("the dialer got the INVITE's 200 again %v after its call ended", wait)
+			}
+		}
+	}
+	if n := r.p.dialogs.len(); n != 0 {
+		t.Errorf("%d dialogs after the call ended", n)
+	}
+}

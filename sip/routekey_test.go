@@ -145,12 +145,8 @@ func TestCallAnsweredAcrossARestartReachesTheDialer(t *testing.T) {
 // reach the dialer, whose call is over.
 func TestA2xxAfterTheCallEndedDoesNotBringItBack(t *testing.T) {
 	r := newRig(t, allowAll{})
-	send(t, r.dialer, r.proxyAddr(), invite("after", "after1"))
-	got := recvCall(r.carrier, "after", time.Second)
-	if len(got) == 0 {
-		t.Fatal("the carrier got no INVITE")
-	}
-	ok := answer(got[0], "200 OK", "Contact: <sip:"+r.carrier.LocalAddr().String()+">\n")
+	got := r.placeCall(t, invite("after", "after1"))
+	ok := answer(got, "200 OK", "Contact: <sip:"+r.carrier.LocalAddr().String()+">\n")
 	send(t, r.carrier, r.proxyAddr(), ok)
 	route := sealedRoute(t, awaitNext(t, r.dialer, time.Second, "SIP/2.0 200 OK"))
 	send(t, r.dialer, r.proxyAddr(), strings.Replace(strings.Replace(bye(route, "after", "dt", "ct", "ack1"), "BYE sip", "ACK sip", 1), "2 BYE", "1 ACK", 1))

@@ -94,12 +94,14 @@ func (t *dialogTable) get(callID string) *dialog {
 	return t.byID[callID]
 }
 
-// getAnswered is get, and whether the dialog's INVITE 2xx went to the dialer.
-func (t *dialogTable) getAnswered(callID string) (*dialog, bool) {
+// getAwaiting2xx is get, and whether the dialog's INVITE, which this
+// process forwarded, still waits for its first 2xx to go to the dialer (a
+// dialog rebuilt from its seal has no INVITE here: its state is nil).
+func (t *dialogTable) getAwaiting2xx(callID string) (*dialog, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	dl := t.byID[callID]
-	return dl, dl != nil && dl.answered
+	return dl, dl != nil && dl.state != nil && !dl.answered
 }
 
 // hasUDP reports whether the table holds the dialog of callID, opened by
@@ -479,8 +481,8 @@ func (p *Proxy) relayStray2xx(res *sip.Response) {
 	if ip, err := netip.ParseAddr(via.Host); err != nil || !p.own[netip.AddrPortFrom(ip.Unmap(), uint16(via.Port))] {
 		return
 	}
-	dl, answered := p.dialogs.getAnswered(res.CallID().Value())
-	if dl != nil && !answered {
+	dl, awaiting := p.dialogs.getAwaiting2xx(res.CallID().Value())
+	if awaiting {
 		// The first 2xx waits for its decision's record (Config.SinkWaits):
 		// none may overtake it. The carrier sends it again.
 		return

@@ -167,3 +167,18 @@ func TestA2xxAfterTheCallEndedDoesNotBringItBack(t *testing.T) {
 		t.Errorf("%d dialogs after the call ended", n)
 	}
 }
+
+// A 2xx the carrier sends again for a call answered across a restart
+// reaches the dialer again: the dialog rebuilt from the seal has no INVITE
+// of this process waiting for its first 2xx (a lost 200 is sent again
+// until the dialer's ACK comes, RFC 3261 §13.3.1.4).
+func TestA2xxSentAgainAcrossARestartReachesTheDialerAgain(t *testing.T) {
+	r := newRig(t, allowAll{})
+	got := r.placeCall(t, invite("again", "again1"))
+	r.restart()
+	ok := answer(got, "200 OK", "Contact: <sip:"+r.carrier.LocalAddr().String()+">\n")
+	for range 2 {
+		send(t, r.carrier, r.proxyAddr(), ok)
+		awaitNext(t, r.dialer, time.Second, "SIP/2.0 200 ")
+	}
+}

@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -162,6 +163,7 @@ type cancelTap struct {
 	// reading is called as every read starts: sipgo reads the socket once
 	// it can send from it.
 	reading func()
+	retry   *retry
 }
 
 func (c cancelTap) ReadFrom(b []byte) (int, net.Addr, error) {
@@ -169,12 +171,13 @@ func (c cancelTap) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(b)
 		if err != nil && !errors.Is(err, net.ErrClosed) {
-			c.p.retryAfter("reading a UDP socket", err)
+			c.retry.after(c.p.log, "reading a UDP socket", err)
 			continue
 		}
 		if err != nil {
 			return n, addr, err
 		}
+		c.retry.wait = 0
 		answer := func(res []byte) error {
 			_, err := c.PacketConn.WriteTo(res, addr)
 			return err
@@ -196,26 +199,29 @@ func (c cancelTap) ReadFrom(b []byte) (int, net.Addr, error) {
 	}
 }
 
-// retryWait is how long a socket's reader waits after an error other than
-// a closed socket before it reads or accepts again (ENOBUFS, ENOMEM: the
-// kernel short of memory; EMFILE: out of file descriptors), so that an
-// error that lasts does not spin.
-const retryWait = 10 * time.Millisecond
-
-// retryAfter logs an error of reading a UDP socket or accepting a
-// connection, once per errorLogInterval while they go on, and waits
-// retryWait. sipgo stops reading or accepting on such an error, and the
-// proxy would take no more calls on that listener.
-func (p *Proxy) retryAfter(op string, err error) {
-	now := time.Now().UnixNano()
-	if last := p.errorLogged.Load(); now-last >= int64(errorLogInterval) && p.errorLogged.CompareAndSwap(last, now) {
-		p.log.Error(op+" failed; trying again", "error", err)
-	}
-	time.Sleep(retryWait)
+// retry is how a listener's one reader (UDP) or acceptor (TCP, TLS) goes
+// on after a socket error other than a closed socket: ENOBUFS or ENOMEM
+// (the kernel short of memory), EMFILE (out of file descriptors, under a
+// flood of connections). sipgo would stop reading or accepting, and the
+// listener with it. The error is logged once per errorLogInterval while
+// they go on, and the wait before trying again doubles from 5 ms to 1 s,
+// so that an error that lasts does not spin.
+type retry struct {
+	wait   time.Duration
+	logged time.Time
 }
 
 // errorLogInterval bounds the log lines of a socket error that lasts.
 const errorLogInterval = 10 * time.Second
+
+func (r *retry) after(log *slog.Logger, op string, err error) {
+	if time.Since(r.logged) >= errorLogInterval {
+		r.logged = time.Now()
+		log.Error(op+" failed; trying again", "error", err)
+	}
+	r.wait = min(max(2*r.wait, 5*time.Millisecond), time.Second)
+	time.Sleep(r.wait)
+}
 
 // WriteTo sends a datagram, remembering the transaction it finishes.
 func (c cancelTap) WriteTo(b []byte, addr net.Addr) (int, error) {
@@ -227,19 +233,21 @@ func (c cancelTap) WriteTo(b []byte, addr net.Addr) (int, error) {
 // messages, so that CANCELs can be taken out (cancelTapConn).
 type cancelTapListener struct {
 	net.Listener
-	p *Proxy
+	p     *Proxy
+	retry *retry
 }
 
 func (l cancelTapListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil && !errors.Is(err, net.ErrClosed) {
-			l.p.retryAfter("accepting a connection", err)
+			l.retry.after(l.p.log, "accepting a connection", err)
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
+		l.retry.wait = 0
 		stranger := !l.p.known(netIP(c.RemoteAddr()))
 		if stranger && l.p.cfg.DropStrangers {
 			l.p.refused.add(Stranger, c.RemoteAddr().String())

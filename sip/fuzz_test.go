@@ -147,7 +147,7 @@ func FuzzRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { pipe.Close(); p.Close() })
-	go p.server.ServeUDP(cancelTap{PacketConn: pipe, p: p, reading: func() {}})
+	go p.server.ServeUDP(cancelTap{PacketConn: pipe, p: p, reading: func() {}, retry: &retry{}})
 	close(p.ready)
 	senders := []*net.UDPAddr{fuzzDialer, fuzzCarrier, fuzzStranger}
 	allowed := map[string]bool{fuzzDialer.IP.String(): true, fuzzCarrier.IP.String(): true}

@@ -175,7 +175,6 @@ type Proxy struct {
 	limiter          *sourceLimiter
 	nonces           nonces
 	ready            chan struct{}
-	errorLogged      atomic.Int64 // unix ns of the last socket error logged (retryAfter)
 	// branchMark starts every Via branch this process sends (ownBranch), so
 	// that it tells its own transactions from an earlier process's.
 	branchMark string
@@ -384,15 +383,15 @@ func (p *Proxy) listen(l Listener) (io.Closer, func() error, <-chan struct{}, er
 		}
 		close(started) // connections are taken for sending as they are made
 		if l.Network == "tcp" {
-			return ln, func() error { return p.server.ServeTCP(cancelTapListener{ln, p}) }, started, nil
+			return ln, func() error { return p.server.ServeTCP(cancelTapListener{ln, p, &retry{}}) }, started, nil
 		}
-		return ln, func() error { return p.server.ServeTLS(cancelTapListener{tlsListener{ln, p.cfg.TLS, p}, p}) }, started, nil
+		return ln, func() error { return p.server.ServeTLS(cancelTapListener{tlsListener{ln, p.cfg.TLS, p}, p, &retry{}}) }, started, nil
 	}
 	pc, err := listenUDP(l.Addr)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tap := cancelTap{PacketConn: pc, p: p, reading: sync.OnceFunc(func() { close(started) })}
+	tap := cancelTap{PacketConn: pc, p: p, reading: sync.OnceFunc(func() { close(started) }), retry: &retry{}}
 	return pc, func() error { return p.server.ServeUDP(tap) }, started, nil
 }
 

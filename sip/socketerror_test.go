@@ -20,7 +20,7 @@ func TestAReadErrorDoesNotStopTheSocket(t *testing.T) {
 	pipe := newPacketPipe()
 	p := unservedProxy(t)
 	t.Cleanup(func() { pipe.Close() })
-	go p.server.ServeUDP(cancelTap{PacketConn: pipe, p: p, reading: func() {}})
+	go p.server.ServeUDP(cancelTap{PacketConn: pipe, p: p, reading: func() {}, retry: &retry{}})
 	enobufs := &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvfrom", syscall.ENOBUFS)}
 	options := "OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5080;branch=z9hG4bKreaderr\r\nMax-Forwards: 70\r\nFrom: <sip:d@127.0.0.2>;tag=d\r\nTo: <sip:127.0.0.1>\r\nCall-ID: readerr\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
 	for _, d := range []datagram{{err: enobufs}, {err: enobufs}, {data: []byte(options), addr: fuzzDialer}} {
@@ -53,7 +53,7 @@ func TestAnAcceptErrorDoesNotStopTheListener(t *testing.T) {
 			t.Cleanup(func() { c.Close() })
 		}
 	}()
-	c, err := cancelTapListener{&failingOnce{Listener: ln}, p}.Accept()
+	c, err := cancelTapListener{&failingOnce{Listener: ln}, p, &retry{}}.Accept()
 	if err != nil {
 		t.Fatalf("Accept returned %v; the listener would stop", err)
 	}

@@ -451,7 +451,9 @@ func (rd *fileReader) readAll(layout func(formats.Layout) error, record func(for
 			return err
 		}
 		rd.current = path
-		file, err := formats.ReadFile(path, opts, sink, func(n int64) { rd.report("read", rd.done+n, rd.total) })
+		// The reader reads ahead of the numbers it hands on: the phase is
+		// done only when every number is read (the report after the loop).
+		file, err := formats.ReadFile(path, opts, sink, func(n int64) { rd.report("read", min(rd.done+n, max(rd.total-1, 0)), rd.total) })
 		if err != nil {
 			return err
 		}

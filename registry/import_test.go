@@ -155,6 +155,9 @@ func TestProgressIsReported(t *testing.T) {
 	importReq(t, s, ImportRequest{List: "ftc", Files: []string{file}, Progress: func(p Progress) { phases = append(phases, p) }})
 	last := map[string]Progress{}
 	for _, p := range phases {
+		if prev, ok := last[p.Phase]; ok && prev.Done == prev.Total {
+			t.Errorf("%s progress %+v after it was complete (%+v)", p.Phase, p, prev)
+		}
 		last[p.Phase] = p
 	}
 	if r := last["read"]; r.Done != r.Total || r.Total != int64(text.Len()) || r.Numbers != 50_000 {

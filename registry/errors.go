@@ -12,6 +12,11 @@ var ErrLocked = errors.New("the data directory is in use by another process")
 // does not say Replace.
 var ErrTooManyRemovals = errors.New("a full import would remove too much of the list")
 
+// ErrNoNumbers is returned by Import when the files of a full import hold
+// no number (an empty or cut-short download) and the request does not say
+// Replace: the list would become empty, and fresh.
+var ErrNoNumbers = errors.New("the files hold no numbers")
+
 // errMoved is returned by readTxn when the catalog changed while a lookup
 // opened its transaction: the lookup starts again from the new catalog.
 var errMoved = errors.New("catalog moved")

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -120,6 +121,11 @@ func (s *Store) importFull(ctx context.Context, req ImportRequest, rd *fileReade
 	})
 	if err != nil {
 		return ListInfo{}, err
+	}
+	if numbers.count == 0 && !req.Replace {
+		return ListInfo{}, fmt.Errorf("list %s: %w (%s): nothing was imported. "+
+			"An empty or cut-short download would leave the list empty and fresh; to make it empty, add --replace",
+			req.List, ErrNoNumbers, strings.Join(req.Files, ", "))
 	}
 	if !req.Replace {
 		if err := s.checkRemovals(ctx, req.List, numbers, rd); err != nil {

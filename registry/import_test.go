@@ -307,3 +307,27 @@ func TestRemovalSharesReadAsMoreThanTheLimit(t *testing.T) {
 		}
 	}
 }
+
+// A full import of files that hold no number (an empty or cut-short
+// download) is refused, whether the list is new or holds numbers: the list
+// would be empty and fresh. --replace makes it empty on purpose.
+func TestAnImportOfNoNumbersIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "data"))
+	empty := writeFile(t, dir, "empty.txt", "# nothing today\n\n")
+	for _, list := range []string{"ftc", "internal"} {
+		if list == "internal" {
+			importReq(t, s, ImportRequest{List: list, Files: []string{writeFile(t, dir, "one.txt", "2025550143\n")}})
+		}
+		_, err := s.Import(context.Background(), ImportRequest{List: list, Files: []string{empty}})
+		if !errors.Is(err, ErrNoNumbers) || !strings.Contains(err.Error(), empty) {
+			t.Errorf("%s: importing an empty file gave %v, want %v naming the file", list, err, ErrNoNumbers)
+		}
+	}
+	if info := s.current("internal"); info.Count != 1 {
+		t.Errorf("internal holds %d numbers after the refused import, want 1", info.Count)
+	}
+	if info := importReq(t, s, ImportRequest{List: "internal", Files: []string{empty}, Replace: true}); info.Count != 0 {
+		t.Errorf("--replace with an empty file left %d numbers", info.Count)
+	}
+}

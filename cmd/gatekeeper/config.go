@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -51,4 +53,27 @@ func checkPolicyFile(cfg *config.Config) error {
 	}
 	_, err = policy.Parse(name, text, nil)
 	return err
+}
+
+// checkListDeclared refuses a DNC list that the policy does not declare
+// under lists:, unless undeclared: a misspelled name would make a new list
+// that no rule reads, and the numbers put on it would keep no call from
+// going out.
+func checkListDeclared(cfg *config.Config, list string, undeclared bool) error {
+	if undeclared {
+		return nil
+	}
+	name, text, err := readPolicyFile(cfg)
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	engine, err := policy.Parse(name, text, nil)
+	if err != nil {
+		return err
+	}
+	if declared := engine.Lists(); !slices.Contains(declared, list) {
+		return fmt.Errorf("list %q is not declared under lists: in %s (declared: %s), so no rule reads it: "+
+			"declare it there first, or give --undeclared to use it anyway", list, name, strings.Join(declared, ", "))
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 func newDncCmd() *cobra.Command {
 	var flags registryFlags
 	var list, reason string
+	var undeclared bool
 	cmd := &cobra.Command{
 		Use:   "dnc",
 		Short: "Add numbers to a list or remove them, at once (live opt-outs)",
@@ -30,7 +31,8 @@ as of a later day lists the number again.`,
 	}
 	fs := cmd.PersistentFlags()
 	flags.register(fs)
-	fs.StringVar(&list, "list", "", "the list, e.g. internal")
+	fs.StringVar(&list, "list", "", "the list, e.g. internal: one the policy declares under lists:")
+	fs.BoolVar(&undeclared, "undeclared", false, "take a list the policy does not declare (a new one to declare later)")
 	fs.StringVar(&reason, "reason", "", `why, e.g. "asked on the call of 2026-11-20"`)
 	for _, remove := range []bool{false, true} {
 		verb, short := "add", "Add numbers to a list"
@@ -50,6 +52,9 @@ as of a later day lists the number again.`,
 					return err
 				}
 				defer reg.Close()
+				if err := checkListDeclared(cfg, list, undeclared); err != nil {
+					return err
+				}
 				req := registry.LiveRequest{List: list, Remove: remove, Reason: reason, By: operator(), Via: "cli"}
 				// Every number is read before anything changes.
 				for _, raw := range args {

@@ -27,6 +27,7 @@ func newImportCmd() *cobra.Command {
 	var flags registryFlags
 	var req registry.ImportRequest
 	var format string
+	var undeclared bool
 	cmd := &cobra.Command{
 		Use:   "import --list NAME [--delta|--replace] [--format F] [--source-date YYYY-MM-DD] FILE...",
 		Short: "Load a DNC list from files: a new version of the list, or (--delta) changes to it",
@@ -42,6 +43,10 @@ Formats (--format; without it each file's format is recognized and reported):
   csv          a CSV file with a header; the numbers are in --column
 Blank lines and lines starting with # are skipped.
 
+The list must be one the policy declares under lists: (--undeclared takes any
+name), so that a misspelled name does not make a list no rule reads. Files that
+hold no number are refused (an empty or cut-short download); --replace takes
+them, and empties the list.
 A full import that would remove more of the list's numbers than import.max_removal
 of the config (default 10%) is refused before anything changes, saying how many
 would go: import changes with --delta, or add --replace when the files are the
@@ -79,6 +84,9 @@ force or the list keeps its previous one.`,
 				return err
 			}
 			defer func() { reg.Close() }()
+			if err := checkListDeclared(cfg, req.List, undeclared); err != nil {
+				return err
+			}
 			// Interrupting abandons the import; nothing of it is applied.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -106,7 +114,8 @@ force or the list keeps its previous one.`,
 	}
 	flags.add(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&req.List, "list", "", "the list, e.g. ftc or internal")
+	fl.StringVar(&req.List, "list", "", "the list, e.g. ftc or internal: one the policy declares under lists:")
+	fl.BoolVar(&undeclared, "undeclared", false, "take a list the policy does not declare (a new one to declare later)")
 	fl.BoolVar(&req.Delta, "delta", false, "apply the files as changes (additions and deletions) to the current version")
 	fl.BoolVar(&req.Replace, "replace", false, "let a full import remove more of the list than import.max_removal (default 10%): the files are the whole list")
 	fl.StringVar(&format, "format", "", "ftc, ftc-changes, plain or csv (default: recognized per file)")

@@ -31,7 +31,11 @@ func runCmd(t *testing.T, cmd *cobra.Command, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// registryTestDir writes a config (data_dir data, a policy without rules,
+// testListsPolicy declares the two lists the registry commands' tests
+// use, and no rule.
+const testListsPolicy = "lists:\n  internal: the company's own list\n  ftc: the national list\nrules: []\n"
+
+// registryTestDir writes a config (data_dir data, testListsPolicy,
 // the admin socket in a short temporary path: unix socket paths are
 // limited to ~108 bytes) and files into a new folder.
 func registryTestDir(t *testing.T, files map[string]string) (dir, cfg, socket string) {
@@ -46,7 +50,7 @@ func registryTestDir(t *testing.T, files map[string]string) (dir, cfg, socket st
 	files["gatekeeper.yaml"] = "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: \"sip:127.0.0.1:5070\"\n" +
 		"dialers:\n  - name: predictive\n    sources: [\"127.0.0.0/8\"]\n" +
 		"data_dir: data\npolicy: policy.yaml\nadmin:\n  socket: " + socket + "\n"
-	files["policy.yaml"] = "rules: []\n"
+	files["policy.yaml"] = testListsPolicy
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
@@ -177,17 +181,17 @@ func TestImportFlags(t *testing.T) {
 	if err != nil || !strings.Contains(out, "applied changes to list ftc: version 2, 2 numbers (+1 added, -1 removed), data as of 2026-11-20 (change list dates)") {
 		t.Fatalf("delta: %v\n%s", err, out)
 	}
-	out, err = runCmd(t, newImportCmd(), append(data, "--list", "crm", "--format", "csv", "--column", "tel", "crm.csv")...)
+	out, err = runCmd(t, newImportCmd(), append(data, "--list", "crm", "--undeclared", "--format", "csv", "--column", "tel", "crm.csv")...)
 	if err != nil || !strings.Contains(out, "crm.csv: csv (column tel)\n") {
 		t.Fatalf("csv: %v\n%s", err, out)
 	}
 	if _, err = runCmd(t, newImportCmd(), append(data, "--list", "x", "--format", "xml", "full.txt")...); err == nil || !strings.Contains(err.Error(), `unknown format "xml"`) {
 		t.Errorf("unknown format: %v", err)
 	}
-	if _, err = runCmd(t, newImportCmd(), append(data, "--list", "x", "bad.txt")...); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "bad.txt")+":2: ") {
+	if _, err = runCmd(t, newImportCmd(), append(data, "--list", "x", "--undeclared", "bad.txt")...); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "bad.txt")+":2: ") {
 		t.Errorf("bad line: %v", err)
 	}
-	out, err = runCmd(t, newImportCmd(), append(data, "--list", "x", "--skip-invalid", "--invalid-report", "bad-lines.txt", "bad.txt")...)
+	out, err = runCmd(t, newImportCmd(), append(data, "--list", "x", "--undeclared", "--skip-invalid", "--invalid-report", "bad-lines.txt", "bad.txt")...)
 	report, _ := os.ReadFile("bad-lines.txt")
 	if err != nil || !strings.Contains(out, "1 malformed lines skipped, listed in "+filepath.Join(dir, "bad-lines.txt")) || !strings.HasPrefix(string(report), filepath.Join(dir, "bad.txt")+":2: ") {
 		t.Errorf("--skip-invalid: %v\n%s\nreport: %s", err, out, report)
@@ -324,7 +328,7 @@ func TestImportMaxRemovalFromTheConfig(t *testing.T) {
 	files := map[string]string{
 		"default.yaml": base,
 		"half.yaml":    base + "import:\n  max_removal: 50%\n",
-		"policy.yaml":  "rules: []\n",
+		"policy.yaml":  testListsPolicy,
 		"four.txt":     "2025550141\n2025550142\n2025550143\n2025550144\n",
 		"three.txt":    "2025550141\n2025550142\n2025550143\n",
 		"two.txt":      "2025550141\n2025550142\n",
@@ -348,5 +352,29 @@ func TestImportMaxRemovalFromTheConfig(t *testing.T) {
 	}
 	if _, err := runCmd(t, newImportCmd(), "--config", "half.yaml", "--kind", "blocks", "--replace", "two.txt"); err == nil || !strings.Contains(err.Error(), "--replace apply to port lists and DNC lists") {
 		t.Errorf("--replace with --kind blocks: %v", err)
+	}
+}
+
+// A list the policy does not declare is refused by import and dnc, naming
+// the lists it declares, and nothing changes: a misspelled name would make
+// a list no rule reads. --undeclared takes it.
+func TestAnUndeclaredListIsRefused(t *testing.T) {
+	dir, cfg, _ := registryTestDir(t, map[string]string{"a.txt": "2025550143\n"})
+	t.Chdir(dir)
+	for _, args := range [][]string{{"import", "--list", "interal", "a.txt"}, {"dnc", "add", "--list", "interal", "2025550143"}} {
+		cmd := newImportCmd()
+		if args[0] == "dnc" {
+			cmd = newDncCmd()
+		}
+		_, err := runCmd(t, cmd, append([]string{"--config", cfg}, args[1:]...)...)
+		if err == nil || !strings.Contains(err.Error(), `list "interal" is not declared`) || !strings.Contains(err.Error(), "(declared: ftc, internal)") {
+			t.Errorf("%s: %v", strings.Join(args, " "), err)
+		}
+	}
+	if out, err := runCmd(t, newListsCmd(), "--config", cfg); err != nil || !strings.Contains(out, "no lists imported yet") {
+		t.Errorf("lists after the refusals: %v\n%s", err, out)
+	}
+	if out, err := runCmd(t, newImportCmd(), "--config", cfg, "--list", "interal", "--undeclared", "a.txt"); err != nil || !strings.Contains(out, "imported list interal: version 1") {
+		t.Errorf("--undeclared: %v\n%s", err, out)
 	}
 }

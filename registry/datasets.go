@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,6 +193,11 @@ func (s *Store) ImportDataSet(ctx context.Context, req DataSetRequest) (ListInfo
 		written, publish, err = s.importBlocks(ctx, imp)
 	} else {
 		written, publish, err = s.importRecords(ctx, imp)
+	}
+	if err == nil && imp.count == 0 {
+		// As for a list (ErrNoNumbers): an empty export would drop every
+		// record, consents and line types with them.
+		err = fmt.Errorf("%s: %w (%s): nothing was imported, an empty or cut-short export?", req.Kind, ErrNoNumbers, strings.Join(req.Files, ", "))
 	}
 	if err == nil {
 		err = publish(imp.record(written))

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -164,6 +165,22 @@ func TestDataSetFileErrorsNameFileAndLine(t *testing.T) {
 	}
 	if _, err := s.ImportDataSet(context.Background(), DataSetRequest{Kind: "carrier", Files: []string{"x"}}); err == nil || !strings.Contains(err.Error(), "unknown kind") {
 		t.Errorf("unknown kind: %v", err)
+	}
+}
+
+// An export with a header and no record would drop every record of the
+// data set (every consent, every block's line type): it is refused, and
+// the version in force stays.
+func TestADataSetFileWithoutRecordsIsRefused(t *testing.T) {
+	s, dir := openTemp(t)
+	before := importSet(t, s, DataSetRequest{Kind: KindConsent, Files: []string{writeData(t, dir, "c.csv", "number,kind,granted_at\n2025550143,written,2026-01-01\n")}})
+	empty := writeData(t, dir, "empty.csv", "number,kind,granted_at\n")
+	_, err := s.ImportDataSet(context.Background(), DataSetRequest{Kind: KindConsent, Files: []string{empty}})
+	if !errors.Is(err, ErrNoNumbers) || !strings.Contains(err.Error(), empty) {
+		t.Errorf("an export without records gave %v, want %v naming the file", err, ErrNoNumbers)
+	}
+	if sets, _ := s.DataSets(); len(sets) != 1 || sets[0].Version != before.Version {
+		t.Errorf("data sets after the refusal: %+v, want version %d", sets, before.Version)
 	}
 }
 

@@ -14,7 +14,8 @@ var ErrTooManyRemovals = errors.New("a full import would remove too much of the 
 
 // ErrNoNumbers is returned by Import when the files of a full import hold
 // no number (an empty or cut-short download) and the request does not say
-// Replace: the list would become empty, and fresh.
+// Replace: the list would become empty, and fresh; and by ImportDataSet
+// when the files hold no record.
 var ErrNoNumbers = errors.New("the files hold no numbers")
 
 // errMoved is returned by readTxn when the catalog changed while a lookup

@@ -104,7 +104,7 @@ func (a *attempts) eval(ctx context.Context, f *facts, reg Registry) (ConditionT
 	if c == nil {
 		rules := a.states[f.state()]
 		if rules == nil || rules.attempts == nil {
-			return ConditionTrace{Value: noStateRule}, nil
+			return ConditionTrace{Value: NoStateRule}, nil
 		}
 		c = rules.attempts
 	}

@@ -49,7 +49,7 @@ func (h *holiday) eval(_ context.Context, f *facts, _ Registry) (ConditionTrace,
 	if cal == nil {
 		rules := h.states[f.state()]
 		if rules == nil || rules.holidays == nil {
-			return ConditionTrace{Value: noStateRule}, nil
+			return ConditionTrace{Value: NoStateRule}, nil
 		}
 		cal = rules.holidays
 	}

@@ -45,7 +45,7 @@ func (o *outsideHours) eval(_ context.Context, f *facts, _ Registry) (ConditionT
 	if h == nil {
 		rules := o.states[f.state()]
 		if rules == nil || rules.hours == nil {
-			return ConditionTrace{Value: noStateRule}, nil
+			return ConditionTrace{Value: NoStateRule}, nil
 		}
 		h = rules.hours
 	}
@@ -60,10 +60,12 @@ func (o *outsideHours) eval(_ context.Context, f *facts, _ Registry) (ConditionT
 	return ConditionTrace{Value: f.zoneNames[0]}, nil
 }
 
-// Trace values of a time or state rule that had nothing to go on.
+// Trace values of a time or state rule that had nothing to go on:
+// NoStateRule is the Value of a condition the called party's state has no
+// rule for (outside_hours, holiday, attempts), which then held no count.
 const (
 	noTimeZone  = "no time zone (outside the NANP)"
-	noStateRule = "no state rule"
+	NoStateRule = "no state rule"
 )
 
 // weekHours holds the calling window of each weekday, indexed by time.Weekday.

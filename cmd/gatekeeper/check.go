@@ -68,6 +68,10 @@ Exit status: 0 allow (also a call forwarded under monitor), 1 reject, 2 error.`,
 			if err != nil {
 				return fmt.Errorf("policy: %w", err)
 			}
+			dir, _, err := registryPaths(cfg, "")
+			if err != nil {
+				return err
+			}
 			reg, err := openRegistry(cfg, "", true)
 			if err != nil {
 				return err
@@ -82,6 +86,8 @@ Exit status: 0 allow (also a call forwarded under monitor), 1 reject, 2 error.`,
 				err = printDecisionJSON(cmd.OutOrStdout(), d)
 			} else {
 				printDecision(cmd.OutOrStdout(), d)
+				// A list "never imported" may be one imported into another folder.
+				fmt.Fprintf(cmd.OutOrStdout(), "  registry %s\n", dir)
 			}
 			if err != nil {
 				return err
@@ -234,21 +240,30 @@ func versionsText(c policy.ConditionTrace) string {
 	return s
 }
 
+// conditionFacts are what a condition saw, for check's output: its value,
+// the data versions it cites, the record that answered, and the figure it
+// compared (a list's age, a count), each only when there is one.
 func conditionFacts(c policy.ConditionTrace) string {
-	s := c.Value
-	if v := versionsText(c); v != "" {
-		s += " " + v
+	var facts []string
+	add := func(s string) {
+		if s != "" {
+			facts = append(facts, s)
+		}
 	}
+	add(c.Value)
+	add(versionsText(c))
 	if c.Record != "" {
-		s += " record " + c.Record
+		add("record " + c.Record)
 	}
 	switch {
-	case c.Kind == "stale" && c.Version != 0: // Count is the list's age in whole days
-		s += fmt.Sprintf(" age %dd", c.Count)
-	case c.Count != 0 || c.Kind == "attempts":
-		s += fmt.Sprintf(" count %d", c.Count)
+	case c.Kind == "stale" && c.Version != 0 && c.Count < 0: // Count is the list's age in whole days
+		add(fmt.Sprintf("dated %dd after the call", -c.Count))
+	case c.Kind == "stale" && c.Version != 0:
+		add(fmt.Sprintf("age %dd", c.Count))
+	case c.Count != 0 || c.Kind == "attempts" && c.Value != policy.NoStateRule:
+		add(fmt.Sprintf("count %d", c.Count))
 	}
-	return s
+	return strings.Join(facts, " ")
 }
 
 func orNone(s string) string {

@@ -262,3 +262,25 @@ func TestCheckShowsAMonitoredCallAsForwarded(t *testing.T) {
 		t.Errorf("json: %s", js.String())
 	}
 }
+
+// check says what each condition saw, and only what it saw: no empty
+// value before a version, no count where no state rule counted anything,
+// and a list dated after the call (an --at in the past) as such.
+func TestConditionFacts(t *testing.T) {
+	for _, tc := range []struct {
+		c    policy.ConditionTrace
+		want string
+	}{
+		{policy.ConditionTrace{Kind: "listed", Version: 1}, "version 1"},
+		{policy.ConditionTrace{Kind: "listed", Holds: true, Value: "internal", Versions: []uint64{4, 7}}, "internal versions 4, 7"},
+		{policy.ConditionTrace{Kind: "attempts", Value: policy.NoStateRule}, "no state rule"},
+		{policy.ConditionTrace{Kind: "attempts", Value: "number"}, "number count 0"},
+		{policy.ConditionTrace{Kind: "stale", Value: "ftc", Version: 1, Count: 3}, "ftc version 1 age 3d"},
+		{policy.ConditionTrace{Kind: "stale", Value: "ftc", Version: 1, Count: -8}, "ftc version 1 dated 8d after the call"},
+		{policy.ConditionTrace{Kind: "consent", Holds: true, Value: "written", Version: 9, Record: "c-12"}, "written version 9 record c-12"},
+	} {
+		if got := conditionFacts(tc.c); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.c, got, tc.want)
+		}
+	}
+}

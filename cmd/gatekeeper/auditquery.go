@@ -37,7 +37,7 @@ func (f *queryFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.caller, "caller", "", "the caller ID sent, in any form")
 	fs.StringVar(&f.q.CallID, "call-id", "", "the SIP Call-ID")
 	fs.StringVar(&f.q.Decision, "decision", "", "allow or reject")
-	fs.StringVar(&f.q.Rule, "rule", "", "the rule that decided (default: no rule matched)")
+	fs.StringVar(&f.q.Rule, "rule", "", "the rule that decided (the name default for the calls no rule matched)")
 	fs.IntVar(&f.q.Status, "status", 0, "the final SIP status the dialer got (603, 200...)")
 	fs.StringVar(&f.q.Campaign, "campaign", "", "the campaign")
 	fs.StringVar(&f.q.Dialer, "dialer", "", "the configured dialer")

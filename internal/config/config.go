@@ -379,6 +379,12 @@ func expandEnv(name string, data []byte) ([]byte, error) {
 		}
 		v, ok := os.LookupEnv(string(data[m[2]:m[3]]))
 		if !ok {
+			// Comments are told by YAML's lexer, which a syntax error
+			// (an unclosed quote) misleads: the file's own error comes first.
+			var probe any
+			if err := yamlx.Decode(name, envRef.ReplaceAll(data, []byte("x")), &probe); err != nil {
+				return nil, err
+			}
 			return nil, &yamlx.Error{File: name, Line: line, Column: col,
 				Msg: fmt.Sprintf("%s: the environment variable %s is not set", data[m[0]:m[1]], data[m[2]:m[3]])}
 		}

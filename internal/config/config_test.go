@@ -197,6 +197,13 @@ func TestContainerConfigTakesTheEnvironment(t *testing.T) {
 		`^container\.yaml:\d+:13: \$\{GATEKEEPER_CARRIER\}: the environment variable GATEKEEPER_CARRIER is not set$`).MatchString(err.Error()) {
 		t.Fatalf("unset carrier: %v", err)
 	}
+	// An unclosed quote before a commented reference: the file's syntax
+	// error is told, not the comment's variable (the lexer then reads the
+	// comment as part of the quoted text).
+	unclosed := "sip:\n  listen: [\"udp://127.0.0.1:5060]\n  carrier: sip:127.0.0.1:5070\n# carrier: ${GATEKEEPER_UNSET}\ndialers: []\n"
+	if _, err := Parse("gk.yaml", []byte(unclosed)); err == nil || strings.Contains(err.Error(), "GATEKEEPER_UNSET") || !strings.HasPrefix(err.Error(), "gk.yaml:") {
+		t.Errorf("an unclosed quote before a commented reference: %v", err)
+	}
 	t.Setenv("GATEKEEPER_CARRIER", "203.0.113.10")
 	if _, err := Parse("container.yaml", data); err == nil || !strings.Contains(err.Error(), `sip.carrier: "203.0.113.10" is not a SIP URI`) {
 		t.Fatalf("carrier without scheme: %v", err)

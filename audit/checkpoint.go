@@ -68,6 +68,9 @@ func OpenCheckpoint(msg []byte, verifier note.Verifier) (Checkpoint, error) {
 		known = anyVerifier{}
 	}
 	n, err := note.Open(msg, known)
+	if unverified, ok := errors.AsType[*note.UnverifiedNoteError](err); ok && verifier != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoint signature: %s: %w", notSignedBy(unverified.Note, verifier), err)
+	}
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("checkpoint signature: %w", err)
 	}
@@ -89,6 +92,20 @@ func OpenCheckpoint(msg []byte, verifier note.Verifier) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("checkpoint of %q signed by %q", c.Origin, n.Sigs[0].Name)
 	}
 	return c, nil
+}
+
+// notSignedBy says who signed a checkpoint that the key given (verifier)
+// did not sign, for an auditor who has the wrong public key at hand.
+func notSignedBy(n *note.Note, verifier note.Verifier) string {
+	var by []string
+	for _, sig := range n.UnverifiedSigs {
+		if sig.Name == verifier.Name() {
+			return fmt.Sprintf("signed by another key named %s than the one given, or altered since", sig.Name)
+		}
+		by = append(by, sig.Name)
+	}
+	return fmt.Sprintf("signed by %s, not by the key given (%s): check it with the public key of the log that signed it",
+		strings.Join(by, ", "), verifier.Name())
 }
 
 // anyVerifier accepts every signature: for reading checkpoints without a key.

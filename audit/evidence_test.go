@@ -146,7 +146,15 @@ func TestVerifyEvidence(t *testing.T) {
 			forger, _ := testKey(t)
 			c, _ := signCheckpoint(forger, 22, tlogRoot(t, b), time.Now())
 			b.Checkpoint = string(c.Note)
-		}, "checkpoint signature"},
+		}, "checkpoint signature: signed by another key named gatekeeper.test/audit than the one given"},
+		"checkpoint of another log": {func(b *Bundle) {
+			other, err := LoadSigner(filepath.Join(t.TempDir(), "other.key"), "gatekeeper/other")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := signCheckpoint(other, 22, tlogRoot(t, b), time.Now())
+			b.Checkpoint = string(c.Note)
+		}, "checkpoint signature: signed by gatekeeper/other, not by the key given (gatekeeper.test/audit)"},
 		"policy text changed": {func(b *Bundle) {
 			b.Policies = map[string]string{strings.Repeat("ab", 32): "rules: []\n"}
 		}, "hashes to"},

@@ -198,14 +198,14 @@ func newAuditCmd() *cobra.Command {
 			}
 			s, err := audit.VerifyEvidence(data, verifier)
 			if err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("%s: %w", args[0], err)}
+				return &exitError{code: 1, err: fmt.Errorf("%s (key %s): %w", args[0], keyPath, err)}
 			}
 			counts := fmt.Sprintf("%s %d, %s %d, %s %d", audit.KindDecision, s.Records[audit.KindDecision],
 				audit.KindOutcome, s.Records[audit.KindOutcome], audit.KindDataChange, s.Records[audit.KindDataChange])
 			if n := s.Records[audit.KindPolicyLoaded]; n > 0 { // bundles of format 2 held it
 				counts += fmt.Sprintf(", %s %d", audit.KindPolicyLoaded, n)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: call %s proven: its records are in the log as signed by %s at %s (size %d): %s (%d proven by the record that names them)\n",
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: call %s proven: its records are in the log as signed by %s at %s (size %d): %s (%d of them proven by their hash in another proven record)\n",
 				args[0], s.CallID, s.Checkpoint.Origin, s.Checkpoint.Time.Format(time.RFC3339), s.Checkpoint.Size, counts, s.Named)
 			return nil
 		},

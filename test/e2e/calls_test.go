@@ -70,7 +70,7 @@ func TestAllowedCallCompletesThroughTheProxy(t *testing.T) {
 	if o := g.auditLog("outcome"); len(o) != 1 || o[0]["decision_hash"] != r["hash"] {
 		t.Errorf("the outcome does not name the decision %v: %v", r["hash"], o)
 	}
-	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "decision 1, outcome 1, data_change ") || !strings.Contains(out, "proven by the record that names them") {
+	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "decision 1, outcome 1, data_change ") || !strings.Contains(out, "proven by their hash in another proven record") {
 		t.Errorf("audit verify-evidence: %v %s", err, out)
 	}
 	// The checkpoint signed at shutdown covers the call's records.

@@ -103,7 +103,7 @@ func TestEveryPolicyAndDataVersionResolvesInTheAuditFolder(t *testing.T) {
 	if names, _ := decisions[0]["data_hashes"].([]any); len(names) != 1 || names[0] != imports[3]["hash"] {
 		t.Errorf("the decision names %v; want the hash of the import it cites, %v", decisions[0]["data_hashes"], imports[3])
 	}
-	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "decision 1, outcome 0, data_change 1 (1 proven by the record that names them)\n") {
+	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "decision 1, outcome 0, data_change 1 (1 of them proven by their hash in another proven record)\n") {
 		t.Errorf("audit verify-evidence: %v %s", err, out)
 	}
 	// The import altered in the bundle: no record names it any more, and
@@ -154,7 +154,7 @@ func TestAnImportWhoseRecordACrashLostIsRecordedAtTheNextStart(t *testing.T) {
 	if out, err := g.run("audit", "evidence", "--call-id", decisions[0]["call_id"].(string), "-o", bundle); err != nil {
 		t.Fatalf("audit evidence: %v %s", err, out)
 	}
-	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "data_change 1 (1 proven by the record that names them)") {
+	if out, err := g.run("audit", "verify-evidence", bundle); err != nil || !strings.Contains(out, "data_change 1 (1 of them proven by their hash in another proven record)") {
 		t.Errorf("audit verify-evidence: %v %s", err, out)
 	}
 

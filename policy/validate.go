@@ -59,3 +59,12 @@ func conditionsWithin(a, b []namedCondition) bool {
 
 // Lists returns the names declared under lists:, for checks against the registry.
 func (e *Engine) Lists() []string { return slices.Clone(e.lists) }
+
+// RuleNames returns the rules' names, in the policy's order.
+func (e *Engine) RuleNames() []string {
+	names := make([]string, len(e.rules))
+	for i, r := range e.rules {
+		names[i] = r.name
+	}
+	return names
+}

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -171,6 +174,12 @@ func newAuditQueryCmd(dir *string) *cobra.Command {
 			}
 			if n == 0 && (format == "table" || format == "long") {
 				fmt.Fprintf(cmd.ErrOrStderr(), "no call in %s matches\n", dir)
+			}
+			if n == 0 && f.q.Rule != "" {
+				if known := loggedRuleNames(dir); !known[f.q.Rule] {
+					fmt.Fprintf(cmd.ErrOrStderr(), "no policy kept in %s has a rule named %q (rules: %s)\n",
+						filepath.Join(dir, audit.PoliciesDir), f.q.Rule, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+				}
 			}
 			return nil
 		},
@@ -475,4 +484,25 @@ func writeStats(out io.Writer, format string, groups []string, rows []audit.Row)
 		fmt.Fprintln(tw, strings.Join(append(cells, counts(total)...), "\t"))
 	}
 	return tw.Flush()
+}
+
+// loggedRuleNames are the rule names of every policy kept in the audit
+// folder dir (and default, which decides the calls no rule matched), so
+// that a --rule no policy ever had is told, not mistaken for a rule that
+// decided no call.
+func loggedRuleNames(dir string) map[string]bool {
+	names := map[string]bool{"default": true}
+	paths, _ := filepath.Glob(filepath.Join(dir, audit.PoliciesDir, "*.yaml"))
+	for _, path := range paths {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		if e, err := policy.Parse(path, text, nil); err == nil {
+			for _, name := range e.RuleNames() {
+				names[name] = true
+			}
+		}
+	}
+	return names
 }

@@ -262,3 +262,21 @@ func TestAuditQueryRunningAndCopiedFolder(t *testing.T) {
 		t.Errorf("the copy answers otherwise: %v\n%s\nwant\n%s", err, out, running)
 	}
 }
+
+// A --rule that no policy kept in the audit folder has (a typo) is told
+// apart from a rule that decided no call in the range asked.
+func TestAuditQueryTellsARuleNoPolicyHad(t *testing.T) {
+	dir := auditFolder(t, false)
+	policyText := "lists:\n  internal: the company's own list\nrules:\n  - name: internal-dnc\n    match:\n      listed: [internal]\n    action: reject\n"
+	if _, err := audit.ArchivePolicy(dir, []byte(policyText)); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := runCmd(t, newAuditCmd(), "query", "--dir", dir, "--rule", "internal_dnc")
+	if want := `has a rule named "internal_dnc" (rules: default, internal-dnc)`; !strings.Contains(out, want) {
+		t.Errorf("a rule no policy had: %q, want it to say %q", out, want)
+	}
+	out, _ = runCmd(t, newAuditCmd(), "query", "--dir", dir, "--rule", "internal-dnc", "--since", "2032-01-01")
+	if strings.Contains(out, "has a rule named") {
+		t.Errorf("a rule that decided no call in the range was called unknown: %q", out)
+	}
+}

@@ -799,7 +799,12 @@ func (p *Prefix) UnmarshalYAML(node ast.Node) error {
 	}
 	pr, err := netip.ParsePrefix(s)
 	if err != nil {
-		return yamlx.At(node, "%q is not a network (CIDR): %v", s, err)
+		// netip names its calls and the text: netip.ParsePrefix("..."): [ParseAddr("..."): ]why
+		why := err.Error()
+		if i := strings.LastIndex(why, "): "); i >= 0 {
+			why = why[i+3:]
+		}
+		return yamlx.At(node, "%q is not a network (CIDR): %s", s, why)
 	}
 	p.Prefix = pr.Masked()
 	return nil

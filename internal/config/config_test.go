@@ -54,7 +54,7 @@ func TestBadConfigsNameThePlace(t *testing.T) {
 	base := "sip:\n  listen: [\"udp://127.0.0.1:5060\"]\n  carrier: sip:127.0.0.1:5070\ndialers:\n  - name: d\n    sources: [127.0.0.0/8]\npolicy: p.yaml\n"
 	cases := map[string]string{
 		base + "bogus: 1\n": "gk.yaml:8:1: unknown field \"bogus\"",
-		strings.Replace(base, "127.0.0.0/8", "127.0.0/33", 1):                                                   "gk.yaml:6:15: \"127.0.0/33\" is not a network (CIDR)",
+		strings.Replace(base, "127.0.0.0/8", "127.0.0/33", 1):                                                   "gk.yaml:6:15: \"127.0.0/33\" is not a network (CIDR): IPv4 address too short",
 		strings.Replace(base, "udp://", "sctp://", 1):                                                           "sip.listen: \"sctp://127.0.0.1:5060\" is not udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT",
 		strings.Replace(base, "  carrier:", "  drain_timeout: soon\n  carrier:", 1):                             "gk.yaml:3:18: \"soon\" is not a duration",
 		base + "campaigns:\n  - id: a\n    seller: x\n  - id: a\n":                                              "campaigns[1]: id \"a\" is used twice",

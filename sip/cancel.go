@@ -32,12 +32,17 @@ type pendingInvites struct {
 }
 
 type pendingInvite struct {
-	call   *inviteCall
+	call   canceller
 	source netip.Addr // a CANCEL must come from where the INVITE came from
 }
 
+// canceller takes the CANCEL of an INVITE in progress: a new call's
+// (inviteCall) or a re-INVITE's (inDialogRelay). It must not wait: the
+// socket's reader calls it (takeCancel).
+type canceller interface{ cancel(bySipgo bool) }
+
 // add registers an INVITE in progress; the returned func removes it.
-func (t *pendingInvites) add(req *sip.Request, c *inviteCall) func() {
+func (t *pendingInvites) add(req *sip.Request, c canceller) func() {
 	key := cancelKey(req)
 	src, _ := addrIP(req.Source())
 	t.mu.Lock()

@@ -358,6 +358,7 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) (kep
 	if req.IsInvite() {
 		r.fwd = fwd
 		r.timerC = startTimerC(p.cfg.TimerC, r.timeOut)
+		r.unpend = p.pending.add(req, r)
 	}
 	return true
 }
@@ -379,10 +380,14 @@ type inDialogRelay struct {
 	out      *clientTx
 	finished bool // over TCP a provisional answer can come after the final one
 	// A re-INVITE's Timer C, the request as the other side got it (for its
-	// CANCEL), and whether it rang and was cancelled; unused for the rest.
-	timerC             timerC
-	fwd                *sip.Request
-	ringing, cancelled bool
+	// CANCEL), whether it rang, whether its sender cancelled it (before it
+	// rang: cancelPending, the CANCEL waits for a provisional answer, RFC
+	// 3261 §9.1) and whether Timer C ran out; unused for the rest.
+	timerC                            timerC
+	fwd                               *sip.Request
+	ringing, cancelled, cancelPending bool
+	timedOut                          bool
+	unpend                            func() // stops taking its CANCELs (pendingInvites)
 }
 
 // reportEnd runs endCall, once the request has its final answer.
@@ -405,7 +410,11 @@ func (r *inDialogRelay) answer(res *sip.Response, _ error) {
 	}
 	if res.StatusCode < 200 && r.fwd != nil {
 		r.ringing = true
-		if !r.cancelled {
+		switch {
+		case r.cancelPending:
+			r.cancelPending = false
+			go r.p.sendCancel(r.fwd)
+		case !r.cancelled && !r.timedOut:
 			r.timerC.resetFor(res.StatusCode, r.p.cfg.TimerC)
 		}
 	}
@@ -433,15 +442,16 @@ func (r *inDialogRelay) answer(res *sip.Response, _ error) {
 
 // timeOut is a re-INVITE's Timer C (RFC 3261 §16.8): a ringing one gets a
 // CANCEL and cancelWait more for its final answer; one that never rang, or
-// got none after its CANCEL, ends with 408 for the side that sent it.
+// got none after its CANCEL, ends with 408 (487 once its sender cancelled
+// it) for the side that sent it.
 func (r *inDialogRelay) timeOut() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.finished || r.timerC.early() {
 		return
 	}
-	if r.ringing && !r.cancelled {
-		r.cancelled = true
+	if r.ringing && !r.cancelled && !r.timedOut {
+		r.timedOut = true
 		go r.p.sendCancel(r.fwd)
 		r.timerC.reset(cancelWait)
 		return
@@ -450,10 +460,32 @@ func (r *inDialogRelay) timeOut() {
 	r.timeOut408()
 }
 
+// cancel takes the sender's CANCEL of its re-INVITE (a canceller): the
+// other side gets one (once it rang, §9.1), and its final answer, normally
+// 487, goes to the sender. It does not wait for r.mu.
+func (r *inDialogRelay) cancel(bool) { go r.cancelled487() }
+
+func (r *inDialogRelay) cancelled487() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished || r.cancelled {
+		return
+	}
+	r.cancelled = true
+	r.timerC.reset(cancelWait)
+	switch {
+	case r.timedOut: // the other side has its CANCEL already
+	case r.ringing:
+		go r.p.sendCancel(r.fwd)
+	default:
+		r.cancelPending = true
+	}
+}
+
 // timeOut408 ends a request the other side gave no final answer to.
 func (r *inDialogRelay) timeOut408() {
 	r.finish()
-	reply(r.tx, r.req, 408, "Request Timeout")
+	giveUp(r.tx, r.req, r.cancelled)
 	endServerTx(r.tx)
 }
 
@@ -462,6 +494,7 @@ func (r *inDialogRelay) finish() {
 	r.finished = true
 	if r.fwd != nil {
 		r.timerC.stop()
+		r.unpend()
 	}
 	r.reportEnd()
 }

@@ -52,3 +52,29 @@ func TestARingingReinviteIsCancelledWhenTimerCRunsOut(t *testing.T) {
 		t.Errorf("the carrier's 487 is not its re-INVITE's: %q", final)
 	}
 }
+
+// The sender's CANCEL of its re-INVITE reaches the other side, whose 487
+// is the sender's answer (RFC 3261 §9.2, §16.10), as for a new call's
+// INVITE: the other side is not left ringing, and then in a re-INVITE the
+// sender has given up, until Timer C.
+func TestACancelledReinviteIsCancelledOnTheOtherSide(t *testing.T) {
+	r := newRig(t, allowAll{})
+	establish(t, r, "reinv-x")
+	reinvite := fmt.Sprintf("INVITE sip:2025550100@%s SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKreinvx\nRoute: <sip:127.0.0.1:%d;lr>\nMax-Forwards: 70\nFrom: <sip:2025550143@127.0.0.1>;tag=ct\nTo: <sip:2025550100@127.0.0.2>;tag=dt\nCall-ID: reinv-x\nCSeq: 7 INVITE\nContact: <sip:LOCAL>\nContent-Length: 0\n\n", r.dialer.LocalAddr(), r.port)
+	send(t, r.carrier, r.proxyAddr(), reinvite)
+	reinv := awaitNext(t, r.dialer, time.Second, "INVITE ")
+	ownTag := func(m string) string { return strings.Replace(m, "tag=dt;tag=ct", "tag=dt", 1) }
+	send(t, r.dialer, r.proxyAddr(), ownTag(answer(reinv, "180 Ringing", "Contact: <sip:"+r.dialer.LocalAddr().String()+">\n")))
+	awaitNext(t, r.carrier, time.Second, "SIP/2.0 180 ")
+	cancel := strings.Replace(strings.Replace(strings.Replace(reinvite, "INVITE sip", "CANCEL sip", 1), "7 INVITE", "7 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
+	send(t, r.carrier, r.proxyAddr(), cancel)
+	if ok := awaitNext(t, r.carrier, time.Second, "SIP/2.0 "); !strings.HasPrefix(ok, "SIP/2.0 200") || !strings.Contains(ok, "CSeq: 7 CANCEL") {
+		t.Fatalf("the CANCEL got %q", firstLines([]string{ok}))
+	}
+	downstream := awaitNext(t, r.dialer, time.Second, "CANCEL ")
+	send(t, r.dialer, r.proxyAddr(), ownTag(answer(downstream, "200 OK", "")))
+	send(t, r.dialer, r.proxyAddr(), ownTag(answer(reinv, "487 Request Terminated", "")))
+	if final := awaitNext(t, r.carrier, time.Second, "SIP/2.0 487 "); !strings.Contains(final, "CSeq: 7 INVITE") {
+		t.Errorf("the carrier's 487 is not its re-INVITE's: %q", final)
+	}
+}

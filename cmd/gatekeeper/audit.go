@@ -157,6 +157,13 @@ func newAuditCmd() *cobra.Command {
 				}
 			}
 			b, err := audit.Evidence(dir, q, verifier)
+			if errors.Is(err, audit.ErrNoSuchCall) {
+				what := fmt.Sprintf("call %q", q.CallID)
+				if q.CallID == "" {
+					what = fmt.Sprintf("call to %s within a day of %s", q.Called, q.At.Format(time.RFC3339))
+				}
+				return fmt.Errorf("%s: %w (searched %s)", what, err, dir)
+			}
 			if err != nil {
 				return err
 			}

@@ -100,7 +100,7 @@ func notSignedBy(n *note.Note, verifier note.Verifier) string {
 	var by []string
 	for _, sig := range n.UnverifiedSigs {
 		if sig.Name == verifier.Name() {
-			return fmt.Sprintf("signed by another key named %s than the one given, or altered since", sig.Name)
+			return fmt.Sprintf("signed by another key named %s than the one given", sig.Name)
 		}
 		by = append(by, sig.Name)
 	}

@@ -382,7 +382,8 @@ func expandEnv(name string, data []byte) ([]byte, error) {
 			// Comments are told by YAML's lexer, which a syntax error
 			// (an unclosed quote) misleads: the file's own error comes first.
 			var probe any
-			if err := yamlx.Decode(name, envRef.ReplaceAll(data, []byte("x")), &probe); err != nil {
+			filled := envRef.ReplaceAllFunc(data, func(ref []byte) []byte { return bytes.Repeat([]byte("x"), len(ref)) }) // columns kept
+			if err := yamlx.Decode(name, filled, &probe); err != nil {
 				return nil, err
 			}
 			return nil, &yamlx.Error{File: name, Line: line, Column: col,

@@ -122,7 +122,13 @@ func (s *Store) importFull(ctx context.Context, req ImportRequest, rd *fileReade
 	if err != nil {
 		return ListInfo{}, err
 	}
-	if numbers.count == 0 && !req.Replace {
+	switch {
+	case numbers.count == 0 && rd.invalid > 0:
+		// Every line malformed (a changed download format): never a way to
+		// empty the list, whatever the request says.
+		return ListInfo{}, fmt.Errorf("list %s: %w (%s): %d malformed lines and none read, listed in %s: nothing was imported",
+			req.List, ErrNoNumbers, strings.Join(req.Files, ", "), rd.invalid, rd.invalidReport)
+	case numbers.count == 0 && !req.Replace:
 		return ListInfo{}, fmt.Errorf("list %s: %w (%s): nothing was imported. "+
 			"An empty or cut-short download would leave the list empty and fresh; to make it empty, add --replace",
 			req.List, ErrNoNumbers, strings.Join(req.Files, ", "))

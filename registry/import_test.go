@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatekeeper-sip/gatekeeper/registry/formats"
 )
 
 func importReq(t testing.TB, s *Store, req ImportRequest) ListInfo {
@@ -324,8 +326,14 @@ func TestAnImportOfNoNumbersIsRefused(t *testing.T) {
 			t.Errorf("%s: importing an empty file gave %v, want %v naming the file", list, err, ErrNoNumbers)
 		}
 	}
+	// Every line malformed: not even --replace empties the list.
+	garbled := writeFile(t, dir, "garbled.txt", "202-555-O143\nnot a number\n")
+	_, err := s.Import(context.Background(), ImportRequest{List: "internal", Files: []string{garbled}, Format: formats.Plain, SkipInvalid: true, Replace: true})
+	if !errors.Is(err, ErrNoNumbers) || !strings.Contains(err.Error(), "2 malformed lines and none read") {
+		t.Errorf("an import of malformed lines only gave %v", err)
+	}
 	if info := s.current("internal"); info.Count != 1 {
-		t.Errorf("internal holds %d numbers after the refused import, want 1", info.Count)
+		t.Errorf("internal holds %d numbers after the refused imports, want 1", info.Count)
 	}
 	if info := importReq(t, s, ImportRequest{List: "internal", Files: []string{empty}, Replace: true}); info.Count != 0 {
 		t.Errorf("--replace with an empty file left %d numbers", info.Count)

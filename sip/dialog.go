@@ -345,12 +345,24 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) (kep
 	if transportOf(req) != "udp" {
 		on = aside(r.answer, false) // a TCP or TLS write to the requester can wait
 	}
-	// The answers wait for r.mu until r is complete.
+	// The answers, and a re-INVITE's CANCEL, wait for r.mu until r is complete.
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if req.IsInvite() {
+		// Its CANCEL from now on, while it is forwarded too: the tap takes
+		// it, or sipgo (from another address), which answers 487 itself.
+		r.unpend = p.pending.add(req, r)
+		if !tx.OnCancel(func(*sip.Request) { r.cancel(true) }) {
+			r.cancel(true)
+		}
+	}
 	out, fwd, _, err := p.forward(build, next.transport, on)
 	if err != nil {
 		p.log.Warn("relaying in-dialog request failed", "method", req.Method, "call_id", dl.callID, "error", err)
+		if req.IsInvite() {
+			r.finished = true
+			r.unpend()
+		}
 		reply(tx, req, 503, "Service Unavailable")
 		return false
 	}
@@ -358,7 +370,6 @@ func (p *Proxy) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) (kep
 	if req.IsInvite() {
 		r.fwd = fwd
 		r.timerC = startTimerC(p.cfg.TimerC, r.timeOut)
-		r.unpend = p.pending.add(req, r)
 	}
 	return true
 }
@@ -382,11 +393,12 @@ type inDialogRelay struct {
 	// A re-INVITE's Timer C, the request as the other side got it (for its
 	// CANCEL), whether it rang, whether its sender cancelled it (before it
 	// rang: cancelPending, the CANCEL waits for a provisional answer, RFC
-	// 3261 §9.1) and whether Timer C ran out; unused for the rest.
+	// 3261 §9.1; bySipgo, sipgo took the CANCEL and answered the sender 487
+	// itself) and whether Timer C ran out; unused for the rest.
 	timerC                            timerC
 	fwd                               *sip.Request
 	ringing, cancelled, cancelPending bool
-	timedOut                          bool
+	timedOut, bySipgo                 bool
 	unpend                            func() // stops taking its CANCELs (pendingInvites)
 }
 
@@ -422,10 +434,12 @@ func (r *inDialogRelay) answer(res *sip.Response, _ error) {
 	if res.StatusCode == 100 || lost && res.StatusCode < 200 {
 		return
 	}
-	if lost {
+	switch {
+	case r.bySipgo: // the sender has its final answer, sipgo's 487
+	case lost:
 		r.p.log.Warn("an in-dialog answer has no Via but ours: not forwarded", "method", r.req.Method, "call_id", r.dl.callID, "status", res.StatusCode)
 		reply(r.tx, r.req, 502, "Bad Gateway")
-	} else {
+	default:
 		rel := responseToRelay(res, r.req)
 		r.p.anchorMessage(r.dl.state, r.dl.callID, r.next.from().Other(), rel)
 		r.tx.Respond(rel)
@@ -462,13 +476,18 @@ func (r *inDialogRelay) timeOut() {
 
 // cancel takes the sender's CANCEL of its re-INVITE (a canceller): the
 // other side gets one (once it rang, §9.1), and its final answer, normally
-// 487, goes to the sender. It does not wait for r.mu.
-func (r *inDialogRelay) cancel(bool) { go r.cancelled487() }
+// 487, goes to the sender, unless sipgo answered the CANCEL (bySipgo). It
+// does not wait for r.mu.
+func (r *inDialogRelay) cancel(bySipgo bool) { go r.cancelled487(bySipgo) }
 
-func (r *inDialogRelay) cancelled487() {
+func (r *inDialogRelay) cancelled487(bySipgo bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.finished || r.cancelled {
+	if r.finished {
+		return
+	}
+	r.bySipgo = r.bySipgo || bySipgo
+	if r.cancelled {
 		return
 	}
 	r.cancelled = true
@@ -485,7 +504,9 @@ func (r *inDialogRelay) cancelled487() {
 // timeOut408 ends a request the other side gave no final answer to.
 func (r *inDialogRelay) timeOut408() {
 	r.finish()
-	giveUp(r.tx, r.req, r.cancelled)
+	if !r.bySipgo {
+		giveUp(r.tx, r.req, r.cancelled)
+	}
 	endServerTx(r.tx)
 }
 

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,18 @@ func TestARingingReinviteIsCancelledWhenTimerCRunsOut(t *testing.T) {
 	}
 }
 
+// reinviteFromCarrier is a carrier's re-INVITE of the rig's call callID
+// (established), with its branch, and its CANCEL.
+func (r *rig) reinviteFromCarrier(callID, branch string) (reinvite, cancel string) {
+	reinvite = fmt.Sprintf("INVITE sip:2025550100@%s SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bK%s\nRoute: <sip:127.0.0.1:%d;lr>\nMax-Forwards: 70\nFrom: <sip:2025550143@127.0.0.1>;tag=ct\nTo: <sip:2025550100@127.0.0.2>;tag=dt\nCall-ID: %s\nCSeq: 7 INVITE\nContact: <sip:LOCAL>\nContent-Length: 0\n\n", r.dialer.LocalAddr(), branch, r.port, callID)
+	cancel = strings.Replace(strings.Replace(strings.Replace(reinvite, "INVITE sip", "CANCEL sip", 1), "7 INVITE", "7 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
+	return reinvite, cancel
+}
+
+// dialerTag fixes answer's To for a request to the dialer: the dialer's
+// tag (dt) is already there.
+func dialerTag(m string) string { return strings.Replace(m, "tag=dt;tag=ct", "tag=dt", 1) }
+
 // The sender's CANCEL of its re-INVITE reaches the other side, whose 487
 // is the sender's answer (RFC 3261 §9.2, §16.10), as for a new call's
 // INVITE: the other side is not left ringing, and then in a re-INVITE the
@@ -60,21 +73,44 @@ func TestARingingReinviteIsCancelledWhenTimerCRunsOut(t *testing.T) {
 func TestACancelledReinviteIsCancelledOnTheOtherSide(t *testing.T) {
 	r := newRig(t, allowAll{})
 	establish(t, r, "reinv-x")
-	reinvite := fmt.Sprintf("INVITE sip:2025550100@%s SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKreinvx\nRoute: <sip:127.0.0.1:%d;lr>\nMax-Forwards: 70\nFrom: <sip:2025550143@127.0.0.1>;tag=ct\nTo: <sip:2025550100@127.0.0.2>;tag=dt\nCall-ID: reinv-x\nCSeq: 7 INVITE\nContact: <sip:LOCAL>\nContent-Length: 0\n\n", r.dialer.LocalAddr(), r.port)
+	reinvite, cancel := r.reinviteFromCarrier("reinv-x", "reinvx")
 	send(t, r.carrier, r.proxyAddr(), reinvite)
 	reinv := awaitNext(t, r.dialer, time.Second, "INVITE ")
-	ownTag := func(m string) string { return strings.Replace(m, "tag=dt;tag=ct", "tag=dt", 1) }
-	send(t, r.dialer, r.proxyAddr(), ownTag(answer(reinv, "180 Ringing", "Contact: <sip:"+r.dialer.LocalAddr().String()+">\n")))
+	send(t, r.dialer, r.proxyAddr(), dialerTag(answer(reinv, "180 Ringing", "Contact: <sip:"+r.dialer.LocalAddr().String()+">\n")))
 	awaitNext(t, r.carrier, time.Second, "SIP/2.0 180 ")
-	cancel := strings.Replace(strings.Replace(strings.Replace(reinvite, "INVITE sip", "CANCEL sip", 1), "7 INVITE", "7 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
 	send(t, r.carrier, r.proxyAddr(), cancel)
 	if ok := awaitNext(t, r.carrier, time.Second, "SIP/2.0 "); !strings.HasPrefix(ok, "SIP/2.0 200") || !strings.Contains(ok, "CSeq: 7 CANCEL") {
 		t.Fatalf("the CANCEL got %q", firstLines([]string{ok}))
 	}
 	downstream := awaitNext(t, r.dialer, time.Second, "CANCEL ")
-	send(t, r.dialer, r.proxyAddr(), ownTag(answer(downstream, "200 OK", "")))
-	send(t, r.dialer, r.proxyAddr(), ownTag(answer(reinv, "487 Request Terminated", "")))
+	send(t, r.dialer, r.proxyAddr(), dialerTag(answer(downstream, "200 OK", "")))
+	send(t, r.dialer, r.proxyAddr(), dialerTag(answer(reinv, "487 Request Terminated", "")))
 	if final := awaitNext(t, r.carrier, time.Second, "SIP/2.0 487 "); !strings.Contains(final, "CSeq: 7 INVITE") {
 		t.Errorf("the carrier's 487 is not its re-INVITE's: %q", final)
+	}
+}
+
+// A CANCEL of a re-INVITE that has had its 100 Trying but has not rung on
+// the other side reaches that side once it rings (RFC 3261 §9.1).
+func TestAReinviteCancelledBeforeItRangIsCancelledOnceItRings(t *testing.T) {
+	r := newRig(t, allowAll{})
+	establish(t, r, "reinv-y")
+	reinvite, cancel := r.reinviteFromCarrier("reinv-y", "reinvy")
+	send(t, r.carrier, r.proxyAddr(), reinvite)
+	reinv := awaitNext(t, r.dialer, time.Second, "INVITE ")
+	awaitNext(t, r.carrier, time.Second, "SIP/2.0 100 ") // a CANCEL waits for a provisional answer
+	send(t, r.carrier, r.proxyAddr(), cancel)
+	for _, m := range recv(r.dialer, 200*time.Millisecond) {
+		if strings.HasPrefix(m, "CANCEL ") {
+			t.Fatal("a CANCEL reached the dialer before it rang")
+		}
+	}
+	send(t, r.dialer, r.proxyAddr(), dialerTag(answer(reinv, "180 Ringing", "Contact: <sip:"+r.dialer.LocalAddr().String()+">\n")))
+	downstream := awaitNext(t, r.dialer, time.Second, "CANCEL ")
+	send(t, r.dialer, r.proxyAddr(), dialerTag(answer(downstream, "200 OK", "")))
+	send(t, r.dialer, r.proxyAddr(), dialerTag(answer(reinv, "487 Request Terminated", "")))
+	got := firstLines(recv(r.carrier, 500*time.Millisecond))
+	if !slices.Contains(got, "SIP/2.0 487 Request Terminated") {
+		t.Errorf("the carrier got %q, no 487 for its re-INVITE", got)
 	}
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -59,6 +60,18 @@ func conditionsWithin(a, b []namedCondition) bool {
 
 // Lists returns the names declared under lists:, for checks against the registry.
 func (e *Engine) Lists() []string { return slices.Clone(e.lists) }
+
+// CheckList returns an error naming the declared lists when the policy
+// does not declare name under lists: (a misspelled --list would otherwise
+// make a list no rule reads, and the opt-outs on it would stop no call).
+func (e *Engine) CheckList(name string) error {
+	if slices.Contains(e.lists, name) {
+		return nil
+	}
+	return fmt.Errorf("list %q is not declared under lists: in %s (declared: %s), so no rule reads it: "+
+		"declare it there first, or say it is undeclared (--undeclared, or \"undeclared\": true)",
+		name, e.name, strings.Join(slices.Sorted(slices.Values(e.lists)), ", "))
+}
 
 // RuleNames returns the rules' names, in the policy's order.
 func (e *Engine) RuleNames() []string {

@@ -49,6 +49,9 @@ type LiveRequest struct {
 	Reason  string   `json:"reason,omitempty"`
 	By      string   `json:"by"`
 	Via     string   `json:"via"`
+	// Undeclared takes a list the policy does not declare; without it the
+	// admin API and the commands refuse one (the registry knows no policy).
+	Undeclared bool `json:"undeclared,omitempty"`
 }
 
 // The first byte of a live/ value says what the change in force is, so that

@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatekeeper-sip/gatekeeper/configs"
+	"github.com/gatekeeper-sip/gatekeeper/internal/admin"
 	"github.com/gatekeeper-sip/gatekeeper/internal/config"
 	"github.com/gatekeeper-sip/gatekeeper/policy"
 )
@@ -56,24 +55,20 @@ func checkPolicyFile(cfg *config.Config) error {
 }
 
 // checkListDeclared refuses a DNC list that the policy does not declare
-// under lists:, unless undeclared: a misspelled name would make a new list
-// that no rule reads, and the numbers put on it would keep no call from
-// going out.
-func checkListDeclared(cfg *config.Config, list string, undeclared bool) error {
-	if undeclared {
+// under lists: (policy.Engine.CheckList), unless undeclared. Through a
+// running server (reg an *admin.Client) the server checks it, against the
+// policy in force.
+func checkListDeclared(reg registryAccess, cfg *config.Config, list string, undeclared bool) error {
+	if _, server := reg.(*admin.Client); server || undeclared {
 		return nil
 	}
 	name, text, err := readPolicyFile(cfg)
 	if err != nil {
-		return fmt.Errorf("policy: %w", err)
+		return fmt.Errorf("cannot check the list's name: policy: %w (or give --undeclared)", err)
 	}
 	engine, err := policy.Parse(name, text, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("cannot check the list's name: %w (or give --undeclared)", err)
 	}
-	if declared := engine.Lists(); !slices.Contains(declared, list) {
-		return fmt.Errorf("list %q is not declared under lists: in %s (declared: %s), so no rule reads it: "+
-			"declare it there first, or give --undeclared to use it anyway", list, name, strings.Join(declared, ", "))
-	}
-	return nil
+	return engine.CheckList(list)
 }

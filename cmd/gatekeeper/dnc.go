@@ -52,10 +52,10 @@ as of a later day lists the number again.`,
 					return err
 				}
 				defer reg.Close()
-				if err := checkListDeclared(cfg, list, undeclared); err != nil {
+				if err := checkListDeclared(reg, cfg, list, undeclared); err != nil {
 					return err
 				}
-				req := registry.LiveRequest{List: list, Remove: remove, Reason: reason, By: operator(), Via: "cli"}
+				req := registry.LiveRequest{List: list, Remove: remove, Reason: reason, By: operator(), Via: "cli", Undeclared: undeclared}
 				// Every number is read before anything changes.
 				for _, raw := range args {
 					e164, err := number.Normalize(raw, cfg.DefaultRegion)

@@ -27,7 +27,6 @@ func newImportCmd() *cobra.Command {
 	var flags registryFlags
 	var req registry.ImportRequest
 	var format string
-	var undeclared bool
 	cmd := &cobra.Command{
 		Use:   "import --list NAME [--delta|--replace] [--format F] [--source-date YYYY-MM-DD] FILE...",
 		Short: "Load a DNC list from files: a new version of the list, or (--delta) changes to it",
@@ -84,7 +83,7 @@ force or the list keeps its previous one.`,
 				return err
 			}
 			defer func() { reg.Close() }()
-			if err := checkListDeclared(cfg, req.List, undeclared); err != nil {
+			if err := checkListDeclared(reg, cfg, req.List, req.Undeclared); err != nil {
 				return err
 			}
 			// Interrupting abandons the import; nothing of it is applied.
@@ -115,7 +114,7 @@ force or the list keeps its previous one.`,
 	flags.add(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&req.List, "list", "", "the list, e.g. ftc or internal: one the policy declares under lists:")
-	fl.BoolVar(&undeclared, "undeclared", false, "take a list the policy does not declare (a new one to declare later)")
+	fl.BoolVar(&req.Undeclared, "undeclared", false, "take a list the policy does not declare (a new one to declare later)")
 	fl.BoolVar(&req.Delta, "delta", false, "apply the files as changes (additions and deletions) to the current version")
 	fl.BoolVar(&req.Replace, "replace", false, "let a full import remove more of the list than import.max_removal (default 10%): the files are the whole list")
 	fl.StringVar(&format, "format", "", "ftc, ftc-changes, plain or csv (default: recognized per file)")

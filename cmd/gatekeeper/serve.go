@@ -397,7 +397,8 @@ func (g *gatekeeper) openAdmin() {
 	g.adminErr = make(chan error, 1)
 	done := make(chan struct{})
 	go func() {
-		g.adminErr <- admin.Serve(ctx, g.socket, admin.Logged(admin.NewHandler(g.store, admin.OnChange(g.recordChange), admin.ThroughCluster(g.shared())), g.log))
+		g.adminErr <- admin.Serve(ctx, g.socket, admin.Logged(admin.NewHandler(g.store, admin.OnChange(g.recordChange), admin.ThroughCluster(g.shared()),
+			admin.DeclaredLists(func(list string) error { return g.rules.current.Load().CheckList(list) })), g.log))
 		close(done)
 	}()
 	g.onClose(func() {

@@ -32,7 +32,7 @@ func socketDir(t *testing.T) string {
 
 // startServer serves a fresh registry and returns a client, the socket path
 // and a function that stops the server and returns Serve's result.
-func startServer(t *testing.T) (*Client, *registry.Store, string, func() error) {
+func startServer(t *testing.T, opts ...Option) (*Client, *registry.Store, string, func() error) {
 	t.Helper()
 	store, err := registry.Open(registry.DefaultOptions(filepath.Join(t.TempDir(), "data")))
 	if err != nil {
@@ -42,7 +42,7 @@ func startServer(t *testing.T) (*Client, *registry.Store, string, func() error) 
 	socket := filepath.Join(socketDir(t), "admin.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, socket, NewHandler(store)) }()
+	go func() { served <- Serve(ctx, socket, NewHandler(store, opts...)) }()
 	stop := func() error {
 		cancel()
 		select {
@@ -170,6 +170,34 @@ func TestLiveChangesThroughTheSocket(t *testing.T) {
 	}
 	if _, err := client.ChangeLive(registry.LiveRequest{List: "internal", Numbers: []string{"2025550143"}, By: "a", Via: "cli"}); err == nil || !strings.Contains(err.Error(), "not an E.164 number") {
 		t.Errorf("bad number: %v", err)
+	}
+}
+
+// With DeclaredLists, a live change or an import to a list the policy
+// does not declare is refused with its error, and changes nothing, unless
+// the request says undeclared.
+func TestUndeclaredListsThroughTheSocket(t *testing.T) {
+	client, store, _, _ := startServer(t, DeclaredLists(func(list string) error {
+		if list != "internal" {
+			return fmt.Errorf("list %q is not declared", list)
+		}
+		return nil
+	}))
+	file := writeFile(t, "one.txt", "2025550143\n")
+	if _, err := client.ChangeLive(registry.LiveRequest{List: "interal", Numbers: []string{"+12025550143"}}); err == nil || err.Error() != `list "interal" is not declared` {
+		t.Errorf("a live change to an undeclared list: %v", err)
+	}
+	if _, err := client.Import(context.Background(), registry.ImportRequest{List: "interal", Files: []string{file}}); err == nil || err.Error() != `list "interal" is not declared` {
+		t.Errorf("an import to an undeclared list: %v", err)
+	}
+	if lists, _ := store.Lists(); len(lists) != 0 {
+		t.Errorf("lists after the refusals: %+v", lists)
+	}
+	if _, err := client.ChangeLive(registry.LiveRequest{List: "interal", Numbers: []string{"+12025550143"}, Undeclared: true}); err != nil {
+		t.Errorf("undeclared: %v", err)
+	}
+	if _, err := client.ChangeLive(registry.LiveRequest{List: "internal", Numbers: []string{"+12025550143"}}); err != nil {
+		t.Errorf("a declared list: %v", err)
 	}
 }
 

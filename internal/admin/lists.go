@@ -75,6 +75,9 @@ func (a *api) importList(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, "import request", &req); err != nil {
 		return err
 	}
+	if err := a.declared(req.List, req.Undeclared); err != nil {
+		return err
+	}
 	named := slices.DeleteFunc(append(slices.Clone(req.Files), req.InvalidReport), func(f string) bool { return f == "" })
 	if err := absolutePaths(named); err != nil {
 		return err
@@ -159,7 +162,14 @@ func (a *api) version(w http.ResponseWriter, r *http.Request) error {
 // changeLive adds or removes numbers of a list at once (gatekeeper dnc).
 func (a *api) changeLive(w http.ResponseWriter, r *http.Request) error {
 	var req registry.LiveRequest
-	return liveChange(w, r, "dnc request", &req, &req.By, &req.Via, a.liveChanger(r.Context()), func(cs []registry.Change, by, via string) {
+	change := a.liveChanger(r.Context())
+	checked := func(req registry.LiveRequest) ([]registry.Change, error) {
+		if err := a.declared(req.List, req.Undeclared); err != nil {
+			return nil, err
+		}
+		return change(req)
+	}
+	return liveChange(w, r, "dnc request", &req, &req.By, &req.Via, checked, func(cs []registry.Change, by, via string) {
 		a.onChange(Change{Live: cs, By: by, Via: via})
 	})
 }

@@ -53,6 +53,9 @@ type api struct {
 	store    *registry.Store
 	onChange func(Change)
 	shared   Shared // nil: live and consent changes go to store alone
+	// checkList refuses a DNC list the policy in force does not declare
+	// (nil: any list is taken).
+	checkList func(list string) error
 }
 
 // Shared takes live opt-outs and consent changes for every gatekeeper of a
@@ -106,6 +109,21 @@ type Option func(*api)
 // server's records of changes (its audit log) are the caller's to keep.
 func OnChange(f func(Change)) Option {
 	return func(a *api) { a.onChange = f }
+}
+
+// DeclaredLists has imports and live changes refused, with 422 and check's
+// error, for a list check refuses (the policy in force does not declare
+// it), unless the request says undeclared.
+func DeclaredLists(check func(list string) error) Option {
+	return func(a *api) { a.checkList = check }
+}
+
+// declared applies checkList to a request's list.
+func (a *api) declared(list string, undeclared bool) error {
+	if a.checkList == nil || undeclared {
+		return nil
+	}
+	return withStatus(http.StatusUnprocessableEntity, a.checkList(list))
 }
 
 // NewHandler serves the registry's operations: the routes below, one handler

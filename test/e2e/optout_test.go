@@ -16,6 +16,10 @@ func TestOptOutThroughTheServerChangesTheNextCall(t *testing.T) {
 	carrier := g.carrier("uas.xml", 2)
 	g.dial(dialerIP, "uac.xml", listedNumber).mustPass()
 
+	// A misspelled list is refused by the server, against the policy in force.
+	if out, err := g.run("dnc", "add", "--list", "interal", listedNumber); err == nil || !strings.Contains(out, `list "interal" is not declared under lists:`) || !strings.Contains(out, "(declared: internal)") {
+		t.Fatalf("dnc add to a misspelled list: %v\n%s", err, out)
+	}
 	out, err := g.run("dnc", "add", "--list", "internal", "--reason", "asked on the call", listedNumber)
 	if err != nil || !strings.HasPrefix(out, "+1"+listedNumber+"  internal: listed (add by ") {
 		t.Fatalf("dnc add: %v\n%s", err, out)

@@ -270,8 +270,8 @@ type replayer struct {
 }
 
 func newReplayer(cfg *config.Config, reg registryAccess, dir, name string, text []byte, samples int) (*replayer, error) {
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("audit folder: %w", err)
+	if err := checkAuditDir(dir); err != nil {
+		return nil, err
 	}
 	next, err := policy.Parse(name, text, countedRegistry{reg, policy.NewAttemptLog()})
 	if err != nil {

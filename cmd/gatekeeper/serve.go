@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -417,8 +418,9 @@ func (g *gatekeeper) run(ctx context.Context) error {
 	go func() { g.proxyErr <- g.proxy.Serve(proxyCtx) }()
 	select {
 	case <-g.proxy.Ready():
-		g.log.Info("gatekeeper is serving", "listen", g.cfg.SIP.Listen, "carrier", g.cfg.SIP.Carrier,
-			"policy_sha256", g.rules.current.Load().SHA256(), "data_dir", g.dataDir, "audit_dir", g.auditDir, "admin", g.socket, "version", buildVersion())
+		g.log.Info("gatekeeper is serving", "listen", g.cfg.SIP.Listen, "carrier", g.cfg.SIP.Carrier, "dialers", dialerSources(g.cfg.Dialers),
+			"policy_sha256", g.rules.current.Load().SHA256(), "data_dir", g.dataDir, "audit_dir", g.auditDir, "admin", g.socket, "version", buildVersion(),
+			"signals", "SIGHUP reloads the policy, SIGINT or SIGTERM drains the calls and stops")
 	case err := <-g.proxyErr:
 		return fmt.Errorf("sip: %w", err)
 	}
@@ -555,4 +557,20 @@ func auditRecord(c policy.Call, d policy.Decision, status int) audit.Record {
 		r.Would = audit.Would{Decision: string(d.Action), Status: d.Status, Reason: d.Reason}
 	}
 	return r
+}
+
+// dialerSources says who may send calls: each dialer's name and sources,
+// for the start-up line ("predictive 10.0.0.0/24 10.0.1.7/32; manual ...").
+func dialerSources(dialers []config.Dialer) string {
+	var b strings.Builder
+	for i, d := range dialers {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(d.Name)
+		for _, p := range d.Sources {
+			b.WriteString(" " + p.String())
+		}
+	}
+	return b.String()
 }

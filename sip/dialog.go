@@ -390,16 +390,11 @@ type inDialogRelay struct {
 	mu       sync.Mutex
 	out      *clientTx
 	finished bool // over TCP a provisional answer can come after the final one
-	// A re-INVITE's Timer C, the request as the other side got it (for its
-	// CANCEL), whether it rang, whether its sender cancelled it (before it
-	// rang: cancelPending, the CANCEL waits for a provisional answer, RFC
-	// 3261 §9.1; bySipgo, sipgo took the CANCEL and answered the sender 487
-	// itself) and whether Timer C ran out; unused for the rest.
-	timerC                            timerC
-	fwd                               *sip.Request
-	ringing, cancelled, cancelPending bool
-	timedOut, bySipgo                 bool
-	unpend                            func() // stops taking its CANCELs (pendingInvites)
+	// A re-INVITE's progress on the other side (unused for the rest), and
+	// whether sipgo took its CANCEL and answered the sender 487 itself.
+	inviteProgress
+	bySipgo bool
+	unpend  func() // stops taking its CANCELs (pendingInvites)
 }
 
 // reportEnd runs endCall, once the request has its final answer.
@@ -421,14 +416,7 @@ func (r *inDialogRelay) answer(res *sip.Response, _ error) {
 		return
 	}
 	if res.StatusCode < 200 && r.fwd != nil {
-		r.ringing = true
-		switch {
-		case r.cancelPending:
-			r.cancelPending = false
-			go r.p.sendCancel(r.fwd)
-		case !r.cancelled && !r.timedOut:
-			r.timerC.resetFor(res.StatusCode, r.p.cfg.TimerC)
-		}
+		r.provisional(r.p, res.StatusCode)
 	}
 	lost := forUs(res)
 	if res.StatusCode == 100 || lost && res.StatusCode < 200 {
@@ -464,10 +452,7 @@ func (r *inDialogRelay) timeOut() {
 	if r.finished || r.timerC.early() {
 		return
 	}
-	if r.ringing && !r.cancelled && !r.timedOut {
-		r.timedOut = true
-		go r.p.sendCancel(r.fwd)
-		r.timerC.reset(cancelWait)
+	if r.cancelRinging(r.p) {
 		return
 	}
 	r.out.Terminate()
@@ -487,17 +472,8 @@ func (r *inDialogRelay) cancelled487(bySipgo bool) {
 		return
 	}
 	r.bySipgo = r.bySipgo || bySipgo
-	if r.cancelled {
-		return
-	}
-	r.cancelled = true
-	r.timerC.reset(cancelWait)
-	switch {
-	case r.timedOut: // the other side has its CANCEL already
-	case r.ringing:
-		go r.p.sendCancel(r.fwd)
-	default:
-		r.cancelPending = true
+	if !r.cancelled {
+		r.cancelDownstream(r.p)
 	}
 }
 

@@ -23,16 +23,9 @@ type inviteRelay struct {
 
 	mu       sync.Mutex
 	out      *clientTx
-	fwd      *sip.Request // as the carrier got it
 	dl       *dialog
-	timerC   timerC
 	finished bool
-	ringing  bool
-	// cancelled: the dialer cancelled; cancelPending: before any provisional
-	// answer, so the CANCEL waits for one (RFC 3261 §9.1).
-	cancelled, cancelPending bool
-	// timedOut: Timer C ran out on a ringing call and the carrier was sent a CANCEL.
-	timedOut bool
+	inviteProgress
 	// answered is the final status the dialer got from us before the carrier
 	// gave one (408 when Timer C ran out, 487 after a CANCEL it never
 	// answered, or sipgo's own 487, 503 when the gatekeeper stopped).
@@ -60,15 +53,7 @@ func (r *inviteRelay) answer(res *sip.Response, err error) {
 		}
 		r.finish()
 	case res.StatusCode < 200:
-		r.ringing = true
-		switch {
-		case r.cancelPending:
-			r.cancelPending = false
-			go p.sendCancel(r.fwd)
-			r.timerC.reset(cancelWait)
-		case !r.cancelled && !r.timedOut:
-			r.timerC.resetFor(res.StatusCode, p.cfg.TimerC)
-		}
+		r.provisional(p, res.StatusCode)
 		if res.StatusCode > 100 && r.answered == 0 && !forUs(res) {
 			rel := responseToRelay(res, req)
 			p.anchorMessage(r.s, r.dl.callID, media.Carrier, rel)
@@ -129,17 +114,10 @@ func (r *inviteRelay) cancel() {
 	if r.finished {
 		return
 	}
-	r.cancelled = true
 	if _, bySipgo := r.c.state(); bySipgo {
 		r.answered = 487
 	}
-	r.timerC.reset(cancelWait)
-	if r.ringing {
-		go r.p.sendCancel(r.fwd)
-	} else {
-		// RFC 3261 §9.1: no CANCEL before a provisional response.
-		r.cancelPending = true
-	}
+	r.cancelDownstream(r.p)
 }
 
 // timeOut is RFC 3261 §16.6 Timer C (after a CANCEL, 64*T1 as in §9.1): no
@@ -156,10 +134,7 @@ func (r *inviteRelay) timeOut() {
 	if r.answered == 0 {
 		r.giveUp(EndedByTimeout)
 	}
-	if r.ringing && !r.cancelled && !r.timedOut {
-		r.timedOut = true
-		go r.p.sendCancel(r.fwd)
-		r.timerC.reset(cancelWait)
+	if r.cancelRinging(r.p) {
 		return
 	}
 	r.out.Terminate()

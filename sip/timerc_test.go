@@ -34,37 +34,39 @@ func TestA100DoesNotPutOffTimerC(t *testing.T) {
 	await(t, r.dialer, time.Second, "SIP/2.0 408 ")
 }
 
+// carrierReinvite sets up the rig's call callID and has the carrier
+// re-INVITE it (CSeq 7, branch): it returns the re-INVITE as the dialer got
+// it and the carrier's CANCEL of it.
+func (r *rig) carrierReinvite(t *testing.T, callID, branch string) (reinv, cancel string) {
+	t.Helper()
+	establish(t, r, callID)
+	reinvite := fmt.Sprintf("INVITE sip:2025550100@%s SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bK%s\nRoute: <sip:127.0.0.1:%d;lr>\nMax-Forwards: 70\nFrom: <sip:2025550143@127.0.0.1>;tag=ct\nTo: <sip:2025550100@127.0.0.2>;tag=dt\nCall-ID: %s\nCSeq: 7 INVITE\nContact: <sip:LOCAL>\nContent-Length: 0\n\n", r.dialer.LocalAddr(), branch, r.port, callID)
+	cancel = strings.Replace(strings.Replace(strings.Replace(reinvite, "INVITE sip", "CANCEL sip", 1), "7 INVITE", "7 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
+	send(t, r.carrier, r.proxyAddr(), reinvite)
+	return awaitNext(t, r.dialer, time.Second, "INVITE "), cancel
+}
+
+// dialerAnswers sends the dialer's answer of status to msg, a request the
+// proxy relayed to it (its To has the dialer's tag already).
+func (r *rig) dialerAnswers(t *testing.T, msg, status string) {
+	t.Helper()
+	send(t, r.dialer, r.proxyAddr(), strings.Replace(answer(msg, status, "Contact: <sip:"+r.dialer.LocalAddr().String()+">\n"), "tag=dt;tag=ct", "tag=dt", 1))
+}
+
 // A re-INVITE that rings and is never answered ends as an INVITE does
 // (RFC 3261 §16.8): Timer C runs out, the side it went to gets a CANCEL,
 // and that side's 487 reaches the side that sent it.
 func TestARingingReinviteIsCancelledWhenTimerCRunsOut(t *testing.T) {
 	r := newRigWith(t, allowAll{}, func(c *Config) { c.TimerC = 400 * time.Millisecond })
-	establish(t, r, "reinv-c")
-	send(t, r.carrier, r.proxyAddr(), fmt.Sprintf("INVITE sip:2025550100@%s SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bKreinvc\nRoute: <sip:127.0.0.1:%d;lr>\nMax-Forwards: 70\nFrom: <sip:2025550143@127.0.0.1>;tag=ct\nTo: <sip:2025550100@127.0.0.2>;tag=dt\nCall-ID: reinv-c\nCSeq: 7 INVITE\nContact: <sip:LOCAL>\nContent-Length: 0\n\n", r.dialer.LocalAddr(), r.port))
-	reinv := awaitNext(t, r.dialer, time.Second, "INVITE ")
-	ownTag := func(m string) string { return strings.Replace(m, "tag=dt;tag=ct", "tag=dt", 1) }
-	send(t, r.dialer, r.proxyAddr(), ownTag(answer(reinv, "180 Ringing", "Contact: <sip:"+r.dialer.LocalAddr().String()+">\n")))
+	reinv, _ := r.carrierReinvite(t, "reinv-c", "reinvc")
+	r.dialerAnswers(t, reinv, "180 Ringing")
 	awaitNext(t, r.carrier, time.Second, "SIP/2.0 180 ")
-	cancel := awaitNext(t, r.dialer, 2*time.Second, "CANCEL ")
-	send(t, r.dialer, r.proxyAddr(), ownTag(answer(cancel, "200 OK", "")))
-	send(t, r.dialer, r.proxyAddr(), ownTag(answer(reinv, "487 Request Terminated", "")))
-	final := awaitNext(t, r.carrier, time.Second, "SIP/2.0 487 ")
-	if !strings.Contains(final, "CSeq: 7 INVITE") {
+	r.dialerAnswers(t, awaitNext(t, r.dialer, 2*time.Second, "CANCEL "), "200 OK")
+	r.dialerAnswers(t, reinv, "487 Request Terminated")
+	if final := awaitNext(t, r.carrier, time.Second, "SIP/2.0 487 "); !strings.Contains(final, "CSeq: 7 INVITE") {
 		t.Errorf("the carrier's 487 is not its re-INVITE's: %q", final)
 	}
 }
-
-// reinviteFromCarrier is a carrier's re-INVITE of the rig's call callID
-// (established), with its branch, and its CANCEL.
-func (r *rig) reinviteFromCarrier(callID, branch string) (reinvite, cancel string) {
-	reinvite = fmt.Sprintf("INVITE sip:2025550100@%s SIP/2.0\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bK%s\nRoute: <sip:127.0.0.1:%d;lr>\nMax-Forwards: 70\nFrom: <sip:2025550143@127.0.0.1>;tag=ct\nTo: <sip:2025550100@127.0.0.2>;tag=dt\nCall-ID: %s\nCSeq: 7 INVITE\nContact: <sip:LOCAL>\nContent-Length: 0\n\n", r.dialer.LocalAddr(), branch, r.port, callID)
-	cancel = strings.Replace(strings.Replace(strings.Replace(reinvite, "INVITE sip", "CANCEL sip", 1), "7 INVITE", "7 CANCEL", 1), "Contact: <sip:LOCAL>\n", "", 1)
-	return reinvite, cancel
-}
-
-// dialerTag fixes answer's To for a request to the dialer: the dialer's
-// tag (dt) is already there.
-func dialerTag(m string) string { return strings.Replace(m, "tag=dt;tag=ct", "tag=dt", 1) }
 
 // The sender's CANCEL of its re-INVITE reaches the other side, whose 487
 // is the sender's answer (RFC 3261 §9.2, §16.10), as for a new call's
@@ -72,19 +74,15 @@ func dialerTag(m string) string { return strings.Replace(m, "tag=dt;tag=ct", "ta
 // sender has given up, until Timer C.
 func TestACancelledReinviteIsCancelledOnTheOtherSide(t *testing.T) {
 	r := newRig(t, allowAll{})
-	establish(t, r, "reinv-x")
-	reinvite, cancel := r.reinviteFromCarrier("reinv-x", "reinvx")
-	send(t, r.carrier, r.proxyAddr(), reinvite)
-	reinv := awaitNext(t, r.dialer, time.Second, "INVITE ")
-	send(t, r.dialer, r.proxyAddr(), dialerTag(answer(reinv, "180 Ringing", "Contact: <sip:"+r.dialer.LocalAddr().String()+">\n")))
+	reinv, cancel := r.carrierReinvite(t, "reinv-x", "reinvx")
+	r.dialerAnswers(t, reinv, "180 Ringing")
 	awaitNext(t, r.carrier, time.Second, "SIP/2.0 180 ")
 	send(t, r.carrier, r.proxyAddr(), cancel)
 	if ok := awaitNext(t, r.carrier, time.Second, "SIP/2.0 "); !strings.HasPrefix(ok, "SIP/2.0 200") || !strings.Contains(ok, "CSeq: 7 CANCEL") {
 		t.Fatalf("the CANCEL got %q", firstLines([]string{ok}))
 	}
-	downstream := awaitNext(t, r.dialer, time.Second, "CANCEL ")
-	send(t, r.dialer, r.proxyAddr(), dialerTag(answer(downstream, "200 OK", "")))
-	send(t, r.dialer, r.proxyAddr(), dialerTag(answer(reinv, "487 Request Terminated", "")))
+	r.dialerAnswers(t, awaitNext(t, r.dialer, time.Second, "CANCEL "), "200 OK")
+	r.dialerAnswers(t, reinv, "487 Request Terminated")
 	if final := awaitNext(t, r.carrier, time.Second, "SIP/2.0 487 "); !strings.Contains(final, "CSeq: 7 INVITE") {
 		t.Errorf("the carrier's 487 is not its re-INVITE's: %q", final)
 	}
@@ -94,10 +92,7 @@ func TestACancelledReinviteIsCancelledOnTheOtherSide(t *testing.T) {
 // the other side reaches that side once it rings (RFC 3261 §9.1).
 func TestAReinviteCancelledBeforeItRangIsCancelledOnceItRings(t *testing.T) {
 	r := newRig(t, allowAll{})
-	establish(t, r, "reinv-y")
-	reinvite, cancel := r.reinviteFromCarrier("reinv-y", "reinvy")
-	send(t, r.carrier, r.proxyAddr(), reinvite)
-	reinv := awaitNext(t, r.dialer, time.Second, "INVITE ")
+	reinv, cancel := r.carrierReinvite(t, "reinv-y", "reinvy")
 	awaitNext(t, r.carrier, time.Second, "SIP/2.0 100 ") // a CANCEL waits for a provisional answer
 	send(t, r.carrier, r.proxyAddr(), cancel)
 	for _, m := range recv(r.dialer, 200*time.Millisecond) {
@@ -105,10 +100,9 @@ func TestAReinviteCancelledBeforeItRangIsCancelledOnceItRings(t *testing.T) {
 			t.Fatal("a CANCEL reached the dialer before it rang")
 		}
 	}
-	send(t, r.dialer, r.proxyAddr(), dialerTag(answer(reinv, "180 Ringing", "Contact: <sip:"+r.dialer.LocalAddr().String()+">\n")))
-	downstream := awaitNext(t, r.dialer, time.Second, "CANCEL ")
-	send(t, r.dialer, r.proxyAddr(), dialerTag(answer(downstream, "200 OK", "")))
-	send(t, r.dialer, r.proxyAddr(), dialerTag(answer(reinv, "487 Request Terminated", "")))
+	r.dialerAnswers(t, reinv, "180 Ringing")
+	r.dialerAnswers(t, awaitNext(t, r.dialer, time.Second, "CANCEL "), "200 OK")
+	r.dialerAnswers(t, reinv, "487 Request Terminated")
 	got := firstLines(recv(r.carrier, 500*time.Millisecond))
 	if !slices.Contains(got, "SIP/2.0 487 Request Terminated") {
 		t.Errorf("the carrier got %q, no 487 for its re-INVITE", got)

@@ -175,6 +175,7 @@ type Proxy struct {
 	limiter          *sourceLimiter
 	nonces           nonces
 	ready            chan struct{}
+	listeners        []listener // opened by Listen
 	// branchMark starts every Via branch this process sends (ownBranch), so
 	// that it tells its own transactions from an earlier process's.
 	branchMark string
@@ -321,28 +322,51 @@ func (h levelFloor) WithGroup(name string) slog.Handler {
 	return levelFloor{h.Handler.WithGroup(name), h.min}
 }
 
-// Serve listens on every configured address until ctx ends.
-func (p *Proxy) Serve(ctx context.Context) error {
-	errs := make(chan error, len(p.cfg.Listen))
-	var sockets []io.Closer
-	defer func() {
-		for _, s := range sockets {
-			s.Close()
-		}
-	}()
-	var serving []<-chan struct{}
+// listener is a listen address opened (Listen) and how sipgo serves it.
+type listener struct {
+	socket  io.Closer
+	serve   func() error
+	started <-chan struct{} // closed once sipgo can send from it
+}
+
+// Listen opens every configured listen address, so that one in use (or
+// not the host's) fails before anything else starts; Serve then serves
+// them, and Close closes them if Serve never runs. Serve opens them itself
+// when Listen was not called. It returns the first address's error.
+func (p *Proxy) Listen() error {
 	for _, l := range p.cfg.Listen {
 		socket, serve, started, err := p.listen(l)
 		if err != nil {
+			p.closeListeners()
+			p.listeners = nil
 			return err
 		}
-		sockets = append(sockets, socket)
-		serving = append(serving, started)
-		go func() { errs <- serve() }()
+		p.listeners = append(p.listeners, listener{socket, serve, started})
 	}
-	for _, started := range serving {
+	return nil
+}
+
+func (p *Proxy) closeListeners() {
+	for _, l := range p.listeners {
+		l.socket.Close()
+	}
+}
+
+// Serve listens on every configured address until ctx ends.
+func (p *Proxy) Serve(ctx context.Context) error {
+	if p.listeners == nil {
+		if err := p.Listen(); err != nil {
+			return err
+		}
+	}
+	defer p.closeListeners()
+	errs := make(chan error, len(p.listeners))
+	for _, l := range p.listeners {
+		go func() { errs <- l.serve() }()
+	}
+	for _, l := range p.listeners {
 		select {
-		case <-started:
+		case <-l.started:
 		case err := <-errs:
 			return err
 		case <-ctx.Done():
@@ -499,6 +523,7 @@ func (p *Proxy) release() {
 // Close ends the transactions and releases the transports.
 func (p *Proxy) Close() error {
 	p.clientTxs.terminateAll()
+	p.closeListeners() // opened by Listen, for a Serve that never ran
 	return p.ua.Close()
 }
 

@@ -73,7 +73,7 @@ func newServeCmd() *cobra.Command {
 func serve(ctx context.Context, cfg *config.Config, now func() time.Time, unrecorded bool, log *slog.Logger) error {
 	g := &gatekeeper{cfg: cfg, log: log, now: now, metrics: newMetrics(), unrecorded: unrecorded}
 	defer g.close()
-	for _, open := range []func() error{g.checkConfig, g.openMedia, g.openRegistry, g.openAudit, g.openCluster, g.openPolicy, g.openProxy, g.openMetrics} {
+	for _, open := range []func() error{g.checkConfig, g.openMedia, g.openRegistry, g.openAudit, g.openCluster, g.openPolicy, g.openProxy, g.openMetrics, g.recordStart} {
 		if err := open(); err != nil {
 			return err
 		}
@@ -167,7 +167,7 @@ func (g *gatekeeper) openRegistry() error {
 }
 
 // openPolicy loads the policy file, reloads it on SIGHUP or when it is
-// saved, records each policy put in force in the audit log, and watches the
+// saved (recorded in the audit log from recordStart on), and watches the
 // freshness of the lists its stale rules need.
 func (g *gatekeeper) openPolicy() error {
 	rules, err := loadLivePolicy(g.cfg, g.decisionRegistry(), g.log)
@@ -184,6 +184,14 @@ func (g *gatekeeper) openPolicy() error {
 	go rules.watch(background, hup, 2*time.Second)
 	// A few in-memory reads: often enough that an import shows within seconds.
 	go newFreshnessWatcher(rules, g.store, g.now, g.log).run(background, 5*time.Second)
+	return nil
+}
+
+// recordStart records the policy in force in the audit log (trigger
+// "start"), and every reload from then on, once every listener is open: a
+// start that fails (an address in use) leaves no record of one that never
+// served.
+func (g *gatekeeper) recordStart() error {
 	return g.rules.onLoad(g.recordPolicy)
 }
 
@@ -353,6 +361,10 @@ func (g *gatekeeper) openProxy() error {
 	}
 	g.proxy = proxy
 	g.onClose(func() { proxy.Close() })
+	// An address in use fails the start here, before the start is recorded.
+	if err := proxy.Listen(); err != nil {
+		return fmt.Errorf("sip: %w", err)
+	}
 	return nil
 }
 

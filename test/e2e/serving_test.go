@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"net"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -59,5 +61,25 @@ func TestVersionCarriesTheRevision(t *testing.T) {
 	g.stop()
 	if recs := g.auditRecords(); len(recs) != 1 || recs[0]["version"] != strings.TrimPrefix(strings.TrimSpace(string(out)), "gatekeeper ") {
 		t.Errorf("audit version %v; want the build's %q", recs, out)
+	}
+}
+
+// A start that fails, its SIP address in use, records no start: the audit
+// log shows no policy put in force by a gatekeeper that never served.
+func TestAFailedStartRecordsNoStart(t *testing.T) {
+	g := newGatekeeper(t)
+	busy, err := net.ListenPacket("udp", fmt.Sprintf("%s:%d", carrierIP, g.port)) // the SIP listener's address
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if g.run1() {
+		t.Fatal("the gatekeeper served on an address in use")
+	}
+	if log := g.log.String(); !strings.Contains(log, "address already in use") {
+		t.Fatalf("the failed start does not say why:\n%s", log)
+	}
+	if loads := g.auditLog("policy_loaded"); len(loads) != 0 {
+		t.Errorf("a start that never served was recorded: %v", loads)
 	}
 }

@@ -423,6 +423,11 @@ func (r *inDialogRelay) answer(res *sip.Response, _ error) {
 		return
 	}
 	switch {
+	case r.bySipgo && res.StatusCode >= 200 && res.StatusCode < 300 && !lost:
+		// The sender has sipgo's 487, but every 2xx to an INVITE goes on
+		// (RFC 3261 §16.7), statelessly now: the sender must ACK it, or the
+		// other side ends the call (§13.3.1.4).
+		r.p.relayStray2xx(res)
 	case r.bySipgo: // the sender has its final answer, sipgo's 487
 	case lost:
 		r.p.log.Warn("an in-dialog answer has no Via but ours: not forwarded", "method", r.req.Method, "call_id", r.dl.callID, "status", res.StatusCode)

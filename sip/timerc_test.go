@@ -2,7 +2,6 @@ package sip
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,19 +52,34 @@ func (r *rig) dialerAnswers(t *testing.T, msg, status string) {
 	send(t, r.dialer, r.proxyAddr(), strings.Replace(answer(msg, status, "Contact: <sip:"+r.dialer.LocalAddr().String()+">\n"), "tag=dt;tag=ct", "tag=dt", 1))
 }
 
+// dialerRings has the dialer answer reinv 180, and waits for the carrier
+// to get it.
+func (r *rig) dialerRings(t *testing.T, reinv string) {
+	t.Helper()
+	r.dialerAnswers(t, reinv, "180 Ringing")
+	awaitNext(t, r.carrier, time.Second, "SIP/2.0 180 ")
+}
+
+// dialerIsCancelled waits up to d for the dialer's CANCEL of reinv, has
+// the dialer answer it 200 and reinv 487, and checks that the carrier gets
+// that 487.
+func (r *rig) dialerIsCancelled(t *testing.T, reinv string, d time.Duration) {
+	t.Helper()
+	r.dialerAnswers(t, awaitNext(t, r.dialer, d, "CANCEL "), "200 OK")
+	r.dialerAnswers(t, reinv, "487 Request Terminated")
+	if final := awaitNext(t, r.carrier, time.Second, "SIP/2.0 487 "); !strings.Contains(final, "CSeq: 7 INVITE") {
+		t.Errorf("the carrier's 487 is not its re-INVITE's: %q", final)
+	}
+}
+
 // A re-INVITE that rings and is never answered ends as an INVITE does
 // (RFC 3261 §16.8): Timer C runs out, the side it went to gets a CANCEL,
 // and that side's 487 reaches the side that sent it.
 func TestARingingReinviteIsCancelledWhenTimerCRunsOut(t *testing.T) {
 	r := newRigWith(t, allowAll{}, func(c *Config) { c.TimerC = 400 * time.Millisecond })
 	reinv, _ := r.carrierReinvite(t, "reinv-c", "reinvc")
-	r.dialerAnswers(t, reinv, "180 Ringing")
-	awaitNext(t, r.carrier, time.Second, "SIP/2.0 180 ")
-	r.dialerAnswers(t, awaitNext(t, r.dialer, 2*time.Second, "CANCEL "), "200 OK")
-	r.dialerAnswers(t, reinv, "487 Request Terminated")
-	if final := awaitNext(t, r.carrier, time.Second, "SIP/2.0 487 "); !strings.Contains(final, "CSeq: 7 INVITE") {
-		t.Errorf("the carrier's 487 is not its re-INVITE's: %q", final)
-	}
+	r.dialerRings(t, reinv)
+	r.dialerIsCancelled(t, reinv, 2*time.Second)
 }
 
 // The sender's CANCEL of its re-INVITE reaches the other side, whose 487
@@ -75,17 +89,12 @@ func TestARingingReinviteIsCancelledWhenTimerCRunsOut(t *testing.T) {
 func TestACancelledReinviteIsCancelledOnTheOtherSide(t *testing.T) {
 	r := newRig(t, allowAll{})
 	reinv, cancel := r.carrierReinvite(t, "reinv-x", "reinvx")
-	r.dialerAnswers(t, reinv, "180 Ringing")
-	awaitNext(t, r.carrier, time.Second, "SIP/2.0 180 ")
+	r.dialerRings(t, reinv)
 	send(t, r.carrier, r.proxyAddr(), cancel)
 	if ok := awaitNext(t, r.carrier, time.Second, "SIP/2.0 "); !strings.HasPrefix(ok, "SIP/2.0 200") || !strings.Contains(ok, "CSeq: 7 CANCEL") {
 		t.Fatalf("the CANCEL got %q", firstLines([]string{ok}))
 	}
-	r.dialerAnswers(t, awaitNext(t, r.dialer, time.Second, "CANCEL "), "200 OK")
-	r.dialerAnswers(t, reinv, "487 Request Terminated")
-	if final := awaitNext(t, r.carrier, time.Second, "SIP/2.0 487 "); !strings.Contains(final, "CSeq: 7 INVITE") {
-		t.Errorf("the carrier's 487 is not its re-INVITE's: %q", final)
-	}
+	r.dialerIsCancelled(t, reinv, time.Second)
 }
 
 // A CANCEL of a re-INVITE that has had its 100 Trying but has not rung on
@@ -93,7 +102,8 @@ func TestACancelledReinviteIsCancelledOnTheOtherSide(t *testing.T) {
 func TestAReinviteCancelledBeforeItRangIsCancelledOnceItRings(t *testing.T) {
 	r := newRig(t, allowAll{})
 	reinv, cancel := r.carrierReinvite(t, "reinv-y", "reinvy")
-	awaitNext(t, r.carrier, time.Second, "SIP/2.0 100 ") // a CANCEL waits for a provisional answer
+	// A CANCEL waits for a provisional answer.
+	awaitNext(t, r.carrier, time.Second, "SIP/2.0 100 ")
 	send(t, r.carrier, r.proxyAddr(), cancel)
 	for _, m := range recv(r.dialer, 200*time.Millisecond) {
 		if strings.HasPrefix(m, "CANCEL ") {
@@ -101,10 +111,27 @@ func TestAReinviteCancelledBeforeItRangIsCancelledOnceItRings(t *testing.T) {
 		}
 	}
 	r.dialerAnswers(t, reinv, "180 Ringing")
-	r.dialerAnswers(t, awaitNext(t, r.dialer, time.Second, "CANCEL "), "200 OK")
-	r.dialerAnswers(t, reinv, "487 Request Terminated")
-	got := firstLines(recv(r.carrier, 500*time.Millisecond))
-	if !slices.Contains(got, "SIP/2.0 487 Request Terminated") {
-		t.Errorf("the carrier got %q, no 487 for its re-INVITE", got)
+	r.dialerIsCancelled(t, reinv, time.Second)
+}
+
+// A re-INVITE's CANCEL that sipgo takes (it came from another address than
+// the re-INVITE) still cancels the other side, and a 2xx from that side
+// that crossed it still reaches the sender (RFC 3261 §16.7: every 2xx to an
+// INVITE goes on), though the sender has sipgo's 487: the sender ACKs it,
+// and the call is not ended for a lost ACK.
+func TestA2xxCrossingACancelSipgoTookReachesTheSender(t *testing.T) {
+	r := newRig(t, allowAll{})
+	reinv, cancel := r.carrierReinvite(t, "reinv-z", "reinvz")
+	r.dialerRings(t, reinv)
+	// From an address allowed to send, not the re-INVITE's, with its Via.
+	elsewhere := freeUDP(t, "127.0.0.2")
+	send(t, elsewhere, r.proxyAddr(), strings.ReplaceAll(cancel, "LOCAL", r.carrier.LocalAddr().String()))
+	awaitNext(t, r.dialer, time.Second, "CANCEL ")
+	r.dialerAnswers(t, reinv, "200 OK")
+	for _, m := range recv(r.carrier, time.Second) {
+		if strings.HasPrefix(m, "SIP/2.0 200") && strings.Contains(m, "CSeq: 7 INVITE") {
+			return
+		}
 	}
+	t.Error("the dialer's 200 to the re-INVITE never reached the carrier")
 }

@@ -175,7 +175,8 @@ type Proxy struct {
 	limiter          *sourceLimiter
 	nonces           nonces
 	ready            chan struct{}
-	listeners        []listener // opened by Listen
+	listenMu         sync.Mutex
+	listeners        []listener // opened by Listen; closeListeners takes them
 	// branchMark starts every Via branch this process sends (ownBranch), so
 	// that it tells its own transactions from an earlier process's.
 	branchMark string
@@ -334,37 +335,55 @@ type listener struct {
 // them, and Close closes them if Serve never runs. Serve opens them itself
 // when Listen was not called. It returns the first address's error.
 func (p *Proxy) Listen() error {
+	var opened []listener
 	for _, l := range p.cfg.Listen {
 		socket, serve, started, err := p.listen(l)
 		if err != nil {
-			p.closeListeners()
-			p.listeners = nil
+			for _, o := range opened {
+				o.socket.Close()
+			}
 			return err
 		}
-		p.listeners = append(p.listeners, listener{socket, serve, started})
+		opened = append(opened, listener{socket, serve, started})
 	}
+	p.listenMu.Lock()
+	p.listeners = opened
+	p.listenMu.Unlock()
 	return nil
 }
 
+func (p *Proxy) openListeners() []listener {
+	p.listenMu.Lock()
+	defer p.listenMu.Unlock()
+	return p.listeners
+}
+
+// closeListeners closes the listeners opened, once: Serve's return and
+// Close both call it.
 func (p *Proxy) closeListeners() {
-	for _, l := range p.listeners {
+	p.listenMu.Lock()
+	opened := p.listeners
+	p.listeners = nil
+	p.listenMu.Unlock()
+	for _, l := range opened {
 		l.socket.Close()
 	}
 }
 
 // Serve listens on every configured address until ctx ends.
 func (p *Proxy) Serve(ctx context.Context) error {
-	if p.listeners == nil {
+	if p.openListeners() == nil {
 		if err := p.Listen(); err != nil {
 			return err
 		}
 	}
+	opened := p.openListeners()
 	defer p.closeListeners()
-	errs := make(chan error, len(p.listeners))
-	for _, l := range p.listeners {
+	errs := make(chan error, len(opened))
+	for _, l := range opened {
 		go func() { errs <- l.serve() }()
 	}
-	for _, l := range p.listeners {
+	for _, l := range opened {
 		select {
 		case <-l.started:
 		case err := <-errs:

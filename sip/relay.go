@@ -156,7 +156,7 @@ func (r *inviteRelay) cut() {
 		r.answered, r.by = 503, EndedByGatekeeper
 		reply(r.tx, r.req, 503, "Service Unavailable")
 	}
-	if r.ringing && !r.cancelled {
+	if r.ringing && !r.cancelled && !r.timedOut {
 		// Sent before Cut returns and the transports close.
 		tx := r.p.begin(cancelOf(r.fwd))
 		go awaitFinal(tx)

@@ -43,10 +43,10 @@ type ImportRequest struct {
 	// SkipInvalid counts unreadable lines and lists them in InvalidReport
 	// (default: DATA_DIR/reports/LIST-TIME-invalid.txt) instead of failing.
 	SkipInvalid   bool   `json:"skip_invalid,omitempty"`
+	InvalidReport string `json:"invalid_report,omitempty"`
 	// Undeclared takes a list the policy does not declare; without it the
 	// admin API and the commands refuse one (the registry knows no policy).
 	Undeclared bool `json:"undeclared,omitempty"`
-	InvalidReport string `json:"invalid_report,omitempty"`
 	// ID, when set, is kept with the version the import makes
 	// (ListInfo.ImportID), in the transaction that switches to it: a caller
 	// that lost the answer (the server was killed) finds out from the list

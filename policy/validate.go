@@ -68,8 +68,7 @@ func (e *Engine) CheckList(name string) error {
 	if slices.Contains(e.lists, name) {
 		return nil
 	}
-	return fmt.Errorf("list %q is not declared under lists: in %s (declared: %s), so no rule reads it: "+
-		"declare it there first, or say it is undeclared (--undeclared, or \"undeclared\": true)",
+	return fmt.Errorf("list %q is not declared under lists: in %s (declared: %s), so no rule reads it",
 		name, e.name, strings.Join(slices.Sorted(slices.Values(e.lists)), ", "))
 }
 

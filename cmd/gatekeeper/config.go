@@ -43,32 +43,42 @@ func readPolicyFile(cfg *config.Config) (name string, data []byte, err error) {
 }
 
 // checkPolicyFile reads and parses the policy file, so that a bad one is
-// named with its line and column before anything is changed. Parse consults
-// no registry, so none is given.
+// named with its line and column before anything is changed.
 func checkPolicyFile(cfg *config.Config) error {
+	_, err := parsePolicyFile(cfg)
+	return err
+}
+
+// parsePolicyFile reads and parses the policy file, to look at it only:
+// Parse consults no registry, so none is given.
+func parsePolicyFile(cfg *config.Config) (*policy.Engine, error) {
 	name, text, err := readPolicyFile(cfg)
 	if err != nil {
-		return fmt.Errorf("policy: %w", err)
+		return nil, fmt.Errorf("policy: %w", err)
 	}
-	_, err = policy.Parse(name, text, nil)
-	return err
+	return policy.Parse(name, text, nil)
 }
 
 // checkListDeclared refuses a DNC list that the policy does not declare
 // under lists: (policy.Engine.CheckList), unless undeclared. Through a
 // running server (reg an *admin.Client) the server checks it, against the
-// policy in force.
+// policy in force (serve's listCheck).
 func checkListDeclared(reg registryAccess, cfg *config.Config, list string, undeclared bool) error {
 	if _, server := reg.(*admin.Client); server || undeclared {
 		return nil
 	}
-	name, text, err := readPolicyFile(cfg)
-	if err != nil {
-		return fmt.Errorf("cannot check the list's name: policy: %w (or give --undeclared)", err)
-	}
-	engine, err := policy.Parse(name, text, nil)
+	engine, err := parsePolicyFile(cfg)
 	if err != nil {
 		return fmt.Errorf("cannot check the list's name: %w (or give --undeclared)", err)
 	}
-	return engine.CheckList(list)
+	return listCheck(engine, list)
+}
+
+// listCheck is engine's CheckList with what to do about a refusal, for
+// the commands and for tools that post to the admin socket.
+func listCheck(engine *policy.Engine, list string) error {
+	if err := engine.CheckList(list); err != nil {
+		return fmt.Errorf("%w: declare it there first, or say it is undeclared (--undeclared, or \"undeclared\": true)", err)
+	}
+	return nil
 }

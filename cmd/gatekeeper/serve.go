@@ -411,7 +411,7 @@ func (g *gatekeeper) openAdmin() {
 	done := make(chan struct{})
 	go func() {
 		g.adminErr <- admin.Serve(ctx, g.socket, admin.Logged(admin.NewHandler(g.store, admin.OnChange(g.recordChange), admin.ThroughCluster(g.shared()),
-			admin.DeclaredLists(func(list string) error { return g.rules.current.Load().CheckList(list) })), g.log))
+			admin.DeclaredLists(func(list string) error { return listCheck(g.rules.current.Load(), list) })), g.log))
 		close(done)
 	}()
 	g.onClose(func() {

@@ -412,7 +412,7 @@ func (r *inDialogRelay) answer(res *sip.Response, _ error) {
 		return
 	}
 	if res == nil {
-		r.timeOut408()
+		r.endUnanswered()
 		return
 	}
 	if res.StatusCode < 200 && r.fwd != nil {
@@ -461,7 +461,7 @@ func (r *inDialogRelay) timeOut() {
 		return
 	}
 	r.out.Terminate()
-	r.timeOut408()
+	r.endUnanswered()
 }
 
 // cancel takes the sender's CANCEL of its re-INVITE (a canceller): the
@@ -482,8 +482,9 @@ func (r *inDialogRelay) cancelled487(bySipgo bool) {
 	}
 }
 
-// timeOut408 ends a request the other side gave no final answer to.
-func (r *inDialogRelay) timeOut408() {
+// endUnanswered ends a request the other side gave no final answer to:
+// 408 for its sender, 487 once it cancelled, none after sipgo's 487.
+func (r *inDialogRelay) endUnanswered() {
 	r.finish()
 	if !r.bySipgo {
 		giveUp(r.tx, r.req, r.cancelled)
